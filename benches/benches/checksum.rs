@@ -1,0 +1,97 @@
+//! Internet checksum: every sixfold variant, `checksum()`, the peer crates, and a
+//! plain u64 wrapping sum as the read-bandwidth ceiling, side by side per size.
+//!
+//! `cargo bench -p sixfold-benches --bench checksum`, then
+//! `cargo run --release -p sixfold-benches --bin bench-table -- checksum` for the table.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sixfold_checksum::variants::ALL;
+use std::hint::black_box;
+use std::time::Duration;
+
+const SIZES: [usize; 8] = [20, 40, 64, 576, 1500, 9000, 65_535, 16 << 20];
+
+/// Wrapping sum of native u64 words: not a checksum (carries are lost), only the
+/// speed at which one core can read and add the bytes.
+fn u64_sum_ceiling(data: &[u8]) -> u64 {
+    let (words, rest) = data.as_chunks::<8>();
+    let mut acc = words
+        .iter()
+        .fold(0u64, |a, w| a.wrapping_add(u64::from_ne_bytes(*w)));
+    for &b in rest {
+        acc = acc.wrapping_add(b as u64);
+    }
+    acc
+}
+
+fn input(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn checksum_benches(c: &mut Criterion) {
+    for size in SIZES {
+        let data = input(size);
+        let mut group = c.benchmark_group(format!("checksum/{size}"));
+        group.throughput(Throughput::Bytes(size as u64));
+        if size > 1 << 20 {
+            group.sample_size(20);
+        }
+        let data = data.as_slice();
+
+        group.bench_with_input(
+            BenchmarkId::new("sixfold checksum()", size),
+            data,
+            |b, d| b.iter(|| sixfold_checksum::checksum(black_box(d))),
+        );
+        for v in ALL.iter().filter(|v| (v.native)()) {
+            group.bench_with_input(
+                BenchmarkId::new(format!("sixfold {}", v.name), size),
+                data,
+                |b, d| b.iter(|| (v.sum)(black_box(d))),
+            );
+        }
+        group.bench_with_input(
+            BenchmarkId::new("internet-checksum 0.2", size),
+            data,
+            |b, d| b.iter(|| internet_checksum::checksum(black_box(d))),
+        );
+        group.bench_with_input(BenchmarkId::new("smoltcp 0.14", size), data, |b, d| {
+            b.iter(|| smoltcp::wire::checksum::data(black_box(d)))
+        });
+        group.bench_with_input(BenchmarkId::new("etherparse 0.21", size), data, |b, d| {
+            b.iter(|| {
+                etherparse::checksum::Sum16BitWords::new()
+                    .add_slice(black_box(d))
+                    .ones_complement()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("pnet_packet 0.35", size), data, |b, d| {
+            b.iter(|| pnet_packet::util::checksum(black_box(d), usize::MAX))
+        });
+        group.bench_with_input(BenchmarkId::new("u64-sum ceiling", size), data, |b, d| {
+            b.iter(|| u64_sum_ceiling(black_box(d)))
+        });
+        group.finish();
+    }
+}
+
+fn config() -> Criterion {
+    // Short windows so the whole table takes minutes, not an hour; criterion's
+    // command-line flags (--measurement-time, --warm-up-time) override these.
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(900))
+        .sample_size(40)
+        .configure_from_args()
+}
+
+criterion_group! { name = benches; config = config(); targets = checksum_benches }
+criterion_main!(benches);

@@ -1,0 +1,227 @@
+//! Helpers shared by the benchmarks and the `bench-table` report: reading criterion's
+//! JSON output and rendering it as Markdown tables.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One benchmark result: criterion's median estimate for one implementation at one size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// Criterion group id, e.g. `checksum/1500`.
+    pub group: String,
+    /// Implementation name (criterion's function id).
+    pub implementation: String,
+    /// Size in bytes (criterion's parameter).
+    pub size: u64,
+    /// Median time per iteration in nanoseconds.
+    pub median_ns: f64,
+    /// Bytes processed per iteration, if the group declared a byte throughput.
+    pub bytes: Option<u64>,
+}
+
+impl Measurement {
+    /// Throughput in GB/s (10^9 bytes per second), if known.
+    pub fn gb_per_s(&self) -> Option<f64> {
+        self.bytes.map(|b| b as f64 / self.median_ns)
+    }
+}
+
+/// Reads every `new/benchmark.json` + `new/estimates.json` pair under `dir`.
+pub fn load(dir: &Path) -> std::io::Result<Vec<Measurement>> {
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    out.sort_by(|a, b| {
+        (a.size, &a.implementation)
+            .partial_cmp(&(b.size, &b.implementation))
+            .unwrap()
+    });
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Measurement>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "new") {
+            if let Some(m) = read_one(&path) {
+                out.push(m);
+            }
+        } else {
+            walk(&path, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_one(dir: &Path) -> Option<Measurement> {
+    let bench: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("benchmark.json")).ok()?).ok()?;
+    let est: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("estimates.json")).ok()?).ok()?;
+    Some(Measurement {
+        group: bench["group_id"].as_str()?.to_owned(),
+        implementation: bench["function_id"].as_str()?.to_owned(),
+        size: bench["value_str"].as_str()?.parse().ok()?,
+        median_ns: est["median"]["point_estimate"].as_f64()?,
+        bytes: bench["throughput"]["Bytes"].as_u64(),
+    })
+}
+
+fn size_label(size: u64) -> String {
+    if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
+        format!("{} MiB", size >> 20)
+    } else {
+        size.to_string()
+    }
+}
+
+/// Whether an implementation is one of ours, a peer crate, or the bandwidth ceiling.
+fn is_peer(name: &str) -> bool {
+    !name.starts_with("sixfold") && !name.contains("ceiling")
+}
+
+/// Renders throughput (GB/s) and time (ns) tables, one row per implementation and
+/// one column per size, and the ratios of `sixfold checksum()` (or the first sixfold
+/// row) to the fastest peer and to the ceiling.
+pub fn markdown(results: &[Measurement]) -> String {
+    let mut sizes: Vec<u64> = results.iter().map(|m| m.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let mut rows: Vec<&str> = Vec::new();
+    for m in results {
+        if !rows.contains(&m.implementation.as_str()) {
+            rows.push(&m.implementation);
+        }
+    }
+    rows.sort_by_key(|r| (r.contains("ceiling"), is_peer(r), r.to_string()));
+    let cell: BTreeMap<(&str, u64), &Measurement> = results
+        .iter()
+        .map(|m| ((m.implementation.as_str(), m.size), m))
+        .collect();
+
+    let mut s = String::new();
+    let header = |s: &mut String, title: &str| {
+        let _ = write!(s, "| {title} |");
+        for size in &sizes {
+            let _ = write!(s, " {} |", size_label(*size));
+        }
+        s.push('\n');
+        s.push_str("|---|");
+        s.push_str(&"---:|".repeat(sizes.len()));
+        s.push('\n');
+    };
+    let has_bytes = results.iter().any(|m| m.bytes.is_some());
+    if has_bytes {
+        header(&mut s, "GB/s (median)");
+        for row in &rows {
+            let _ = write!(s, "| {row} |");
+            for size in &sizes {
+                match cell.get(&(*row, *size)).and_then(|m| m.gb_per_s()) {
+                    Some(g) => {
+                        let _ = write!(s, " {g:.2} |");
+                    }
+                    None => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
+        s.push('\n');
+    }
+    header(&mut s, "ns per call (median)");
+    for row in &rows {
+        let _ = write!(s, "| {row} |");
+        for size in &sizes {
+            match cell.get(&(*row, *size)) {
+                Some(m) => {
+                    let _ = write!(s, " {:.1} |", m.median_ns);
+                }
+                None => s.push_str(" – |"),
+            }
+        }
+        s.push('\n');
+    }
+
+    let ours = rows
+        .iter()
+        .copied()
+        .find(|r| r.contains("checksum()"))
+        .or_else(|| rows.iter().copied().find(|r| r.starts_with("sixfold")));
+    if let Some(ours) = ours {
+        s.push('\n');
+        header(&mut s, &format!("{ours} vs"));
+        let mut best_peer = String::from("| fastest peer (× faster) |");
+        let mut ceiling = String::from("| u64-sum ceiling (fraction) |");
+        for size in &sizes {
+            let Some(mine) = cell.get(&(ours, *size)) else {
+                continue;
+            };
+            let peer = rows
+                .iter()
+                .filter(|r| is_peer(r))
+                .filter_map(|r| cell.get(&(*r, *size)))
+                .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+            match peer {
+                Some(p) => {
+                    let _ = write!(
+                        best_peer,
+                        " {:.2} ({}) |",
+                        p.median_ns / mine.median_ns,
+                        p.implementation
+                    );
+                }
+                None => best_peer.push_str(" – |"),
+            }
+            match rows
+                .iter()
+                .find(|r| r.contains("ceiling"))
+                .and_then(|r| cell.get(&(*r, *size)))
+            {
+                Some(c) => {
+                    let _ = write!(ceiling, " {:.0}% |", 100.0 * c.median_ns / mine.median_ns);
+                }
+                None => ceiling.push_str(" – |"),
+            }
+        }
+        s.push_str(&best_peer);
+        s.push('\n');
+        s.push_str(&ceiling);
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(implementation: &str, size: u64, ns: f64) -> Measurement {
+        Measurement {
+            group: format!("checksum/{size}"),
+            implementation: implementation.into(),
+            size,
+            median_ns: ns,
+            bytes: Some(size),
+        }
+    }
+
+    #[test]
+    fn renders_throughput_and_ratios() {
+        let r = [
+            m("sixfold checksum()", 1500, 15.0),
+            m("smoltcp 0.14", 1500, 45.0),
+            m("pnet", 1500, 200.0),
+            m("u64-sum ceiling", 1500, 12.0),
+        ];
+        let t = markdown(&r);
+        assert!(t.contains("| sixfold checksum() | 100.00 |"), "{t}");
+        assert!(
+            t.contains("| fastest peer (× faster) | 3.00 (smoltcp 0.14) |"),
+            "{t}"
+        );
+        assert!(t.contains("| u64-sum ceiling (fraction) | 80% |"), "{t}");
+        assert!(t.contains("| 1500 |"), "{t}");
+    }
+}

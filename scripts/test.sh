@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command (README): installs what the tests need, then runs every check —
+# format, lints, all tests with their oracles required, and a short run of each
+# fuzz target. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "system packages (python3-scapy for the checksum oracle)"
+need=()
+/usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
+if ((${#need[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "missing ${need[*]}: run as root, or install them, then re-run" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+step "cargo-fuzz (stable toolchain, no sanitizer)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+cargo clippy -p sixfold-fuzz --all-targets -- -D warnings
+
+step "cargo test (every crate; oracles must run, not skip)"
+SIXFOLD_REQUIRE_ORACLES=1 cargo test --workspace
+
+step "fuzz smoke run (${FUZZ_SECONDS:=5} s per target; README has the long-run command)"
+for target in $(cargo fuzz list --fuzz-dir fuzz); do
+    cargo fuzz run --sanitizer none --fuzz-dir fuzz "$target" -- \
+        -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 1
+done
+
+step "all checks passed"
