@@ -22,7 +22,7 @@ pub use scalar::{ACCUM32_FOLD_WORDS, accum32, accum64, reference};
 pub(crate) use scalar::{exact20, exact40, small};
 pub use simd::{avx2, avx512, has_avx2, has_avx512, has_neon, neon};
 
-use crate::sum::{Sum, fold128, from_native};
+use crate::sum::{Sum, fold64, fold128, from_native};
 
 /// One implementation: its name, the function, and whether this CPU runs it natively.
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +111,18 @@ impl Lanes {
             self.total += l as u128;
         }
     }
+}
+
+/// Combines the sum of an unaligned scalar head (at offset 0) with the sum of the
+/// rest, which starts at offset `head.len()`: when that is odd, every word of the
+/// rest straddles two words of the data, so its sum is byte-swapped (RFC 1071 §2(B)).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+fn with_head(head: &[u8], rest: Sum) -> Sum {
+    if head.is_empty() {
+        return rest;
+    }
+    from_native(fold64(scalar::native_small(head))) + rest.at_offset(head.len())
 }
 
 /// Adds the scalar tail (fewer bytes than one vector, at an even offset because

@@ -10,7 +10,11 @@
 #![allow(unsafe_code)]
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-use super::{Lanes, vector_tail};
+use super::{Lanes, vector_tail, with_head};
+
+/// From this many bytes on, the x86 loops align their vector loads (see `vector_sum!`).
+#[cfg(target_arch = "x86_64")]
+const ALIGN_FROM: usize = 4096;
 use crate::sum::Sum;
 
 /// Whether this CPU can run [`avx2`] natively (otherwise it falls back).
@@ -84,7 +88,7 @@ pub fn neon(data: &[u8]) -> Sum {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Lanes, Sum, vector_tail};
+    use super::{Lanes, Sum, vector_tail, with_head};
     use core::arch::x86_64::*;
 
     /// The loop shared by the AVX2 and AVX-512 bodies: unaligned vector loads through
@@ -93,9 +97,19 @@ mod x86 {
     /// [`Lanes`] is linear modulo 2^64, so lanes may be added before it).
     macro_rules! vector_sum {
         ($data:expr, $vec:ty, $bytes:literal, $lanes:literal, $zero:expr, $add:ident, $srli:ident) => {{
+            // Large inputs start the vector loop at a vector-aligned address: glibc
+            // hands out big buffers at page + 16, where every other unaligned load
+            // would split a cache line (measured: 81% vs 91% of the read ceiling at
+            // 16 MiB). Short ones skip the scalar head, which costs more than it saves.
             let data: &[u8] = $data;
+            let head_len = if data.len() >= super::ALIGN_FROM {
+                bytemuck::pod_align_to::<u8, $vec>(data).0.len()
+            } else {
+                0
+            };
+            let (head, body) = data.split_at(head_len);
             let mut lanes = Lanes::default();
-            let (vectors, tail) = data.as_chunks::<$bytes>();
+            let (vectors, tail) = body.as_chunks::<$bytes>();
             for block in vectors.chunks(Lanes::MAX_VECTORS_PER_LANE) {
                 let load = |v: &[u8; $bytes]| bytemuck::pod_read_unaligned::<$vec>(v);
                 let mut whole = [$zero; 4];
@@ -120,7 +134,7 @@ mod x86 {
                     &bytemuck::cast::<$vec, [u64; $lanes]>(high),
                 );
             }
-            vector_tail(lanes, tail)
+            with_head(head, vector_tail(lanes, tail))
         }};
     }
 
