@@ -150,6 +150,15 @@ impl Update {
         }
     }
 
+    /// Both sets of changes: for data covered by two checksums' worth of fields, e.g.
+    /// the pseudo-header changes and the L4 header changes of one TCP segment.
+    pub const fn combine(self, other: Update) -> Update {
+        Update {
+            delta: self.delta.add(other.delta),
+            changed: self.changed || other.changed,
+        }
+    }
+
     /// Whether any field actually changed.
     pub const fn is_changed(&self) -> bool {
         self.changed
@@ -313,6 +322,12 @@ mod tests {
             let one = Update::new().field16(a.0, a.1).field32(b.0, b.1).field128(c.0, c.1);
             let two = Update::new().field128(c.0, c.1).field16(a.0, a.1).field32(b.0, b.1);
             one.apply(hc) == two.apply(hc)
+        }
+
+        fn combine_equals_one_builder(a: (u16, u16), b: (u32, u32), hc: u16) -> bool {
+            let both = Update::new().field16(a.0, a.1).field32(b.0, b.1);
+            let combined = Update::new().field16(a.0, a.1).combine(Update::new().field32(b.0, b.1));
+            both.apply(hc) == combined.apply(hc) && both.is_changed() == combined.is_changed()
         }
 
         fn builder_matches_single_updates(old: u32, new: u32, hc: u16) -> bool {
