@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (python3-scapy for the checksum oracle)"
+step "system packages (oracles: scapy, tshark, tcprewrite)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
+command -v tshark >/dev/null || need+=(tshark)
+command -v tcprewrite >/dev/null || need+=(tcpreplay)
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

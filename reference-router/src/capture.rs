@@ -79,6 +79,8 @@ pub struct Frame {
     pub orig_len: u32,
     /// The link-layer type.
     pub link: Link,
+    /// The LINKTYPE number as recorded in the file.
+    pub linktype: u32,
     /// The captured bytes.
     pub data: Vec<u8>,
 }
@@ -95,74 +97,141 @@ impl Frame {
     }
 }
 
+/// A frame borrowed from the reader while streaming (see [`for_each_frame`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef<'a> {
+    /// Capture timestamp since the epoch.
+    pub timestamp: Duration,
+    /// The frame's length on the wire.
+    pub orig_len: u32,
+    /// The LINKTYPE number as recorded in the file.
+    pub linktype: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+}
+
+impl FrameRef<'_> {
+    /// The link-layer type.
+    pub fn link(&self) -> Link {
+        Link::from_linktype(self.linktype)
+    }
+}
+
 /// Reads every frame of a pcap or pcapng file (told apart by the magic number).
 pub fn read(path: &Path) -> anyhow::Result<Vec<Frame>> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read capture {}", path.display()))?;
-    read_bytes(&bytes)
-        .with_context(|| format!("{} is not a readable pcap or pcapng file", path.display()))
+    let mut frames = Vec::new();
+    for_each_frame(path, |f| {
+        frames.push(Frame {
+            timestamp: f.timestamp,
+            orig_len: f.orig_len,
+            link: f.link(),
+            linktype: f.linktype,
+            data: f.data.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(frames)
 }
 
 /// Reads every frame of a pcap or pcapng image in memory.
 pub fn read_bytes(bytes: &[u8]) -> anyhow::Result<Vec<Frame>> {
-    match bytes.get(..4) {
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(bytes),
-        Some(_) => read_pcap(bytes),
+    let mut frames = Vec::new();
+    stream(bytes, &mut |f: FrameRef<'_>| {
+        frames.push(Frame {
+            timestamp: f.timestamp,
+            orig_len: f.orig_len,
+            link: f.link(),
+            linktype: f.linktype,
+            data: f.data.to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(frames)
+}
+
+/// Streams the frames of a pcap or pcapng file through `visit` without holding them
+/// all in memory. Stops at the first error of the file or of `visit`.
+pub fn for_each_frame(
+    path: &Path,
+    mut visit: impl FnMut(FrameRef<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read capture {}", path.display()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    stream(reader, &mut visit)
+        .with_context(|| format!("{} is not a readable pcap or pcapng file", path.display()))
+}
+
+fn stream(
+    mut reader: impl std::io::BufRead,
+    visit: &mut dyn FnMut(FrameRef<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let magic = reader
+        .fill_buf()
+        .context("cannot read the capture header")?;
+    match magic.get(..4) {
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => stream_pcapng(reader, visit),
+        Some(_) => stream_pcap(reader, visit),
         None => bail!(
             "file is {} bytes long, shorter than any capture header",
-            bytes.len()
+            magic.len()
         ),
     }
 }
 
-fn read_pcap(bytes: impl Read) -> anyhow::Result<Vec<Frame>> {
-    let mut reader = PcapReader::new(bytes).context("bad pcap header")?;
-    let link = Link::from_linktype(u32::from(reader.header().datalink));
-    let mut frames = Vec::new();
+fn stream_pcap(
+    reader: impl Read,
+    visit: &mut dyn FnMut(FrameRef<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut reader = PcapReader::new(reader).context("bad pcap header")?;
+    let linktype = u32::from(reader.header().datalink);
+    let mut n = 0usize;
     while let Some(packet) = reader.next_packet() {
-        let packet =
-            packet.with_context(|| format!("bad pcap record after {} frames", frames.len()))?;
-        frames.push(Frame {
+        let packet = packet.with_context(|| format!("bad pcap record after {n} frames"))?;
+        visit(FrameRef {
             timestamp: packet.timestamp,
             orig_len: packet.orig_len,
-            link,
-            data: packet.data.into_owned(),
-        });
+            linktype,
+            data: &packet.data,
+        })?;
+        n += 1;
     }
-    Ok(frames)
+    Ok(())
 }
 
-fn read_pcapng(bytes: impl Read) -> anyhow::Result<Vec<Frame>> {
-    let mut reader = PcapNgReader::new(bytes).context("bad pcapng section header")?;
-    let mut frames = Vec::new();
+fn stream_pcapng(
+    reader: impl Read,
+    visit: &mut dyn FnMut(FrameRef<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut reader = PcapNgReader::new(reader).context("bad pcapng section header")?;
+    let mut n = 0usize;
+    let mut linktypes: Vec<u32> = Vec::new();
     while let Some(block) = reader.next_block() {
-        let block =
-            block.with_context(|| format!("bad pcapng block after {} frames", frames.len()))?;
+        let block = block.with_context(|| format!("bad pcapng block after {n} frames"))?;
         let (interface, timestamp, orig_len, data) = match block {
-            Block::EnhancedPacket(p) => (
-                p.interface_id,
-                p.timestamp,
-                p.original_len,
-                p.data.into_owned(),
-            ),
-            Block::SimplePacket(p) => (0, Duration::ZERO, p.original_len, p.data.into_owned()),
+            Block::InterfaceDescription(idb) => {
+                linktypes.push(u32::from(idb.linktype));
+                continue;
+            }
+            Block::EnhancedPacket(p) => (p.interface_id, p.timestamp, p.original_len, p.data),
+            Block::SimplePacket(p) => (0, Duration::ZERO, p.original_len, p.data),
             _ => continue,
         };
-        let Some(idb) = reader.interfaces().get(interface as usize) else {
+        let Some(&linktype) = linktypes.get(interface as usize) else {
             bail!(
                 "packet refers to interface {interface}, but the file describes {}",
-                reader.interfaces().len()
+                linktypes.len()
             );
         };
-        let link = Link::from_linktype(u32::from(idb.linktype));
-        frames.push(Frame {
+        visit(FrameRef {
             timestamp,
             orig_len,
-            link,
-            data,
-        });
+            linktype,
+            data: &data,
+        })?;
+        n += 1;
     }
-    Ok(frames)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
 mod addr;
+mod rewrite;
 mod teredo;
 
 use clap::{Parser, Subcommand};
@@ -22,12 +23,16 @@ enum Command {
     Teredo(teredo::TeredoCommand),
     /// Classify IPv6 addresses: Teredo, 6to4, ISATAP, NAT64, 6rd, mapped, ...
     Addr(addr::AddrArgs),
+    /// Rewrite addresses, ports, TTL and MSS in a capture, keeping every checksum
+    /// exact (a tcprewrite for pcap/pcapng).
+    Rewrite(rewrite::RewriteArgs),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Teredo(cmd) => teredo::run(cmd),
         Command::Addr(args) => addr::run(args),
+        Command::Rewrite(args) => rewrite::run(args),
     }
 }
 
