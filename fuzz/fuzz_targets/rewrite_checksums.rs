@@ -8,8 +8,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sixfold_checksum::{Sum, pseudo, sum};
 use sixfold_rewrite::{
-    Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedRewrite, Rewrite, TcpPacket, Ttl,
-    UdpPacket,
+    Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedPacket, QuotedRewrite, Rewrite,
+    TcpPacket, Ttl, UdpPacket,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -157,6 +157,16 @@ fuzz_target!(|input: Input| {
     }
     if let Ok(i) = Icmpv6Packet::new_checked(&p[..]) {
         let _ = (i.quoted(), i.is_query());
+    }
+    if let Ok(q) = QuotedPacket::new(&p[..]) {
+        let _ = (
+            q.src_addr(),
+            q.dst_addr(),
+            q.src_port(),
+            q.dst_port(),
+            q.icmp_id(),
+            q.transport(),
+        );
     }
     let Some(&first) = p.first() else { return };
     let v6 = first >> 4 == 6;

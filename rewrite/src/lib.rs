@@ -3,7 +3,8 @@
 //! - Views over borrowed buffers ([`Ipv4Packet`], [`Ipv6Packet`], [`TcpPacket`],
 //!   [`UdpPacket`], [`Icmpv4Packet`], [`Icmpv6Packet`]): `new_checked` validates every
 //!   length field against the buffer, and after it succeeds no accessor panics.
-//!   Raw setters (`set_src_addr`) do not touch checksums.
+//!   Raw setters (`set_src_addr`) do not touch checksums. [`QuotedPacket`] is the
+//!   lenient view of the truncated packet quoted inside an ICMP error.
 //! - [`Rewrite`]: addresses, ports, ICMP identifiers, TTL / hop limit, MSS clamping and
 //!   the packet quoted in an ICMP error, each patching every checksum it touches with
 //!   RFC 1624 incremental updates, with UDP's ±0 rules and offload partial sums.
@@ -45,6 +46,7 @@ pub mod error;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod quote;
 pub mod recompute;
 pub mod rewrite;
 pub mod tcp;
@@ -54,6 +56,7 @@ pub use error::{Error, Layer};
 pub use icmp::{Icmpv4Packet, Icmpv6Packet};
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{Ipv6Packet, UpperLayer};
+pub use quote::QuotedPacket;
 pub use recompute::{ChecksumState, Recomputed, recompute_checksums, transport_checksum_state};
 pub use rewrite::{L4Checksum, Outcome, QuotedRewrite, Rewrite, Ttl};
 pub use tcp::TcpPacket;

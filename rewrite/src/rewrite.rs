@@ -407,7 +407,7 @@ fn check_quote(quote: &[u8], v6: bool, q: &QuotedRewrite) -> Result<()> {
 
 /// The quoted IP header's length and upper-layer protocol (lenient: the quote may
 /// be cut anywhere after the IP header).
-fn quoted_header(quote: &[u8], v6: bool) -> Result<(usize, u8)> {
+pub(crate) fn quoted_header(quote: &[u8], v6: bool) -> Result<(usize, u8)> {
     if v6 {
         need(Layer::Quote, ipv6::HEADER_LEN, quote.len())?;
         if quote[0] >> 4 != 6 {
