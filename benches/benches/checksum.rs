@@ -7,7 +7,6 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sixfold_checksum::variants::ALL;
 use std::hint::black_box;
-use std::time::Duration;
 
 const SIZES: [usize; 8] = [20, 40, 64, 576, 1500, 9000, 65_535, 16 << 20];
 
@@ -83,15 +82,5 @@ fn checksum_benches(c: &mut Criterion) {
     }
 }
 
-fn config() -> Criterion {
-    // Short windows so the whole table takes minutes, not an hour; criterion's
-    // command-line flags (--measurement-time, --warm-up-time) override these.
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(900))
-        .sample_size(40)
-        .configure_from_args()
-}
-
-criterion_group! { name = benches; config = config(); targets = checksum_benches }
+criterion_group! { name = benches; config = sixfold_benches::criterion_config(); targets = checksum_benches }
 criterion_main!(benches);

@@ -11,7 +11,6 @@ use sixfold_checksum::{pseudo, sum};
 use sixfold_rewrite::{QuotedRewrite, Rewrite, Ttl};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
 
 fn ipv4(protocol: u8, l4: &[u8]) -> Vec<u8> {
     let (s, d) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(198, 51, 100, 7));
@@ -133,12 +132,5 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .configure_from_args()
-}
-
-criterion_group! { name = rewrite; config = config(); targets = benches }
+criterion_group! { name = rewrite; config = sixfold_benches::criterion_config(); targets = benches }
 criterion_main!(rewrite);

@@ -11,7 +11,6 @@ use sixfold_teredo::packet::recognize;
 use sixfold_teredo::{Teredo, classify};
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
 
 fn icmpv6_echo(len: usize) -> Vec<u8> {
     let src: Ipv6Addr = "2001:0:cb00:710a:1408:52d4:34ff:8efe".parse().unwrap();
@@ -82,12 +81,5 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .configure_from_args()
-}
-
-criterion_group! { name = teredo; config = config(); targets = benches }
+criterion_group! { name = teredo; config = sixfold_benches::criterion_config(); targets = benches }
 criterion_main!(teredo);

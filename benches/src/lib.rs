@@ -4,6 +4,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Duration;
+
+/// The criterion settings the benches share: short warm-up and measurement windows,
+/// so a whole table takes minutes; criterion's command-line flags
+/// (`--measurement-time`, `--warm-up-time`, `--sample-size`) override them.
+pub fn criterion_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(900))
+        .sample_size(40)
+        .configure_from_args()
+}
 
 /// One benchmark result: criterion's median estimate for one implementation at one size.
 #[derive(Clone, Debug, PartialEq)]

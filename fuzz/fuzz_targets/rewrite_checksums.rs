@@ -6,10 +6,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sixfold_checksum::{Sum, pseudo, sum};
 use sixfold_rewrite::{
-    Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedPacket, QuotedRewrite, Rewrite,
-    TcpPacket, Ttl, UdpPacket,
+    ChecksumState, Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedPacket, QuotedRewrite,
+    Rewrite, TcpPacket, Ttl, UdpPacket, recompute_checksums, transport_checksum_state,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -27,98 +26,27 @@ struct Input {
     fix_checksums: bool,
 }
 
-/// Where the transport checksum is and what covers it: (offset, end, pseudo-header sum or none).
-fn transport(p: &[u8]) -> Option<(usize, usize, u8, Option<Sum>)> {
-    if p[0] >> 4 == 4 {
-        let ip = Ipv4Packet::new_checked(p).ok()?;
-        if ip.is_fragment() {
-            return None;
-        }
-        let (s, e) = (ip.header_len(), ip.total_len());
-        let ph = pseudo::ipv4(ip.src_addr(), ip.dst_addr(), ip.protocol(), (e - s) as u16);
-        Some((
-            s,
-            e,
-            ip.protocol(),
-            if ip.protocol() == 1 { None } else { Some(ph) },
-        ))
-    } else {
-        let ip = Ipv6Packet::new_checked(p).ok()?;
-        let u = ip.upper_layer().ok()?;
-        if u.fragment.is_some() || u.routing_pending {
-            return None;
-        }
-        let e = 40 + ip.payload_len();
-        if u.offset > e {
-            return None;
-        }
-        Some((
-            u.offset,
-            e,
-            u.protocol,
-            Some(pseudo::ipv6(
-                ip.src_addr(),
-                ip.dst_addr(),
-                u.protocol,
-                (e - u.offset) as u32,
-            )),
-        ))
-    }
-}
-
-fn field_at(protocol: u8, v6: bool, l4_len: usize) -> Option<usize> {
-    // ICMPv4 is only checksummed as such over IPv4, ICMPv6 only over IPv6.
-    let at = match (protocol, v6) {
-        (6, _) => 16,
-        (17, _) => 6,
-        (1, false) | (58, true) => 2,
-        _ => return None,
-    };
-    let need = if protocol == 6 { 20 } else { 8 };
-    (l4_len >= need).then_some(at)
-}
-
-fn fill(p: &mut [u8]) {
-    if p[0] >> 4 == 4
-        && let Ok(mut ip) = Ipv4Packet::new_checked(&mut p[..])
-    {
-        ip.fill_checksum();
-    }
-    let Some((s, e, proto, ph)) = transport(p) else {
-        return;
-    };
-    let Some(at) = field_at(proto, p[0] >> 4 == 6, e - s) else {
-        return;
-    };
-    if proto == 17 && p[0] >> 4 == 4 && p[s + at..s + at + 2] == [0, 0] {
-        return; // "no checksum" is a valid state
-    }
-    p[s + at..s + at + 2].fill(0);
-    let total = ph.unwrap_or(Sum::ZERO) + sum(&p[s..e]);
-    let c = if proto == 17 {
-        sixfold_checksum::udp::finish(total)
-    } else {
-        total.checksum()
-    };
-    p[s + at..s + at + 2].copy_from_slice(&c.to_be_bytes());
-}
-
-/// Whether every checksum the packet carries is valid.
+/// Whether every checksum the packet carries is valid (the IPv4 header's, and the
+/// transport checksum where the packet holds all it covers).
 fn valid(p: &[u8]) -> bool {
-    if p[0] >> 4 == 4 && !Ipv4Packet::new_checked(p).is_ok_and(|ip| ip.verify_checksum()) {
-        return false;
-    }
-    let Some((s, e, proto, ph)) = transport(p) else {
-        return true;
-    };
-    let Some(at) = field_at(proto, p[0] >> 4 == 6, e - s) else {
-        return true;
-    };
-    let field = u16::from_be_bytes([p[s + at], p[s + at + 1]]);
-    if proto == 17 && field == 0 {
-        return p[0] >> 4 == 4;
-    }
-    ph.unwrap_or(Sum::ZERO) + sum(&p[s..e]) == Sum::NEG_ZERO
+    let header_ok =
+        p[0] >> 4 != 4 || Ipv4Packet::new_checked(p).is_ok_and(|ip| ip.verify_checksum());
+    header_ok
+        && matches!(
+            transport_checksum_state(p),
+            Ok(ChecksumState::Valid | ChecksumState::Unknown)
+        )
+}
+
+/// The offset of a UDP/IPv4 checksum field that holds 0 ("no checksum").
+fn udp4_zero(p: &[u8]) -> Option<usize> {
+    let ip = Ipv4Packet::new_checked(p).ok()?;
+    let at = ip.header_len() + 6;
+    (ip.protocol() == 17
+        && ip.frag_offset() == 0
+        && ip.total_len() >= at + 2
+        && p[at..at + 2] == [0, 0])
+    .then_some(at)
 }
 
 fn addr(bits: Option<u128>, v6: bool) -> Option<IpAddr> {
@@ -171,12 +99,10 @@ fuzz_target!(|input: Input| {
     let Some(&first) = p.first() else { return };
     let v6 = first >> 4 == 6;
     if input.fix_checksums {
-        fill(&mut p);
+        let _ = recompute_checksums(&mut p);
     }
     let was_valid = valid(&p);
-    let udp4_zero = transport(&p).and_then(|(s, e, proto, _)| {
-        (proto == 17 && !v6 && e - s >= 8 && p[s + 6..s + 8] == [0, 0]).then_some(s)
-    });
+    let udp4_zero = udp4_zero(&p);
     let rewrite = Rewrite {
         src: addr(input.src, v6),
         dst: addr(input.dst, v6),
@@ -205,9 +131,9 @@ fuzz_target!(|input: Input| {
                     "a rewrite broke a checksum:\n before {before:02x?}\n after  {p:02x?}"
                 );
             }
-            if let Some(s) = udp4_zero {
+            if let Some(at) = udp4_zero {
                 assert_eq!(
-                    &p[s + 6..s + 8],
+                    &p[at..at + 2],
                     &[0, 0],
                     "UDP/IPv4 'no checksum' must stay 0"
                 );

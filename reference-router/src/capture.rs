@@ -115,19 +115,24 @@ impl FrameRef<'_> {
     pub fn link(&self) -> Link {
         Link::from_linktype(self.linktype)
     }
+
+    /// An owned copy.
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            timestamp: self.timestamp,
+            orig_len: self.orig_len,
+            link: self.link(),
+            linktype: self.linktype,
+            data: self.data.to_vec(),
+        }
+    }
 }
 
 /// Reads every frame of a pcap or pcapng file (told apart by the magic number).
 pub fn read(path: &Path) -> anyhow::Result<Vec<Frame>> {
     let mut frames = Vec::new();
     for_each_frame(path, |f| {
-        frames.push(Frame {
-            timestamp: f.timestamp,
-            orig_len: f.orig_len,
-            link: f.link(),
-            linktype: f.linktype,
-            data: f.data.to_vec(),
-        });
+        frames.push(f.to_frame());
         Ok(())
     })?;
     Ok(frames)
@@ -137,13 +142,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Frame>> {
 pub fn read_bytes(bytes: &[u8]) -> anyhow::Result<Vec<Frame>> {
     let mut frames = Vec::new();
     stream(bytes, &mut |f: FrameRef<'_>| {
-        frames.push(Frame {
-            timestamp: f.timestamp,
-            orig_len: f.orig_len,
-            link: f.link(),
-            linktype: f.linktype,
-            data: f.data.to_vec(),
-        });
+        frames.push(f.to_frame());
         Ok(())
     })?;
     Ok(frames)
