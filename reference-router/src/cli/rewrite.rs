@@ -216,6 +216,17 @@ struct Config {
     fixcsum: bool,
 }
 
+/// The TCP/UDP source and destination ports at the start of `l4`, if present.
+fn ports_of(protocol: u8, l4: &[u8]) -> Option<(u16, u16)> {
+    match (protocol, l4) {
+        (6 | 17, [s0, s1, d0, d1, ..]) => Some((
+            u16::from_be_bytes([*s0, *s1]),
+            u16::from_be_bytes([*d0, *d1]),
+        )),
+        _ => None,
+    }
+}
+
 /// The per-packet rewrite, or why the packet cannot be parsed.
 fn plan(ip: &[u8], cfg: &Config) -> Result<Rewrite, sixfold_rewrite::Error> {
     let (src, dst, ttl, ports) = match ip.first().map(|b| b >> 4) {
@@ -223,13 +234,11 @@ fn plan(ip: &[u8], cfg: &Config) -> Result<Rewrite, sixfold_rewrite::Error> {
             let p = Ipv6Packet::new_checked(ip)?;
             let u = p.upper_layer()?;
             let l4 = &ip[u.offset.min(ip.len())..];
-            let ports =
-                (u.has_header() && matches!(u.protocol, 6 | 17) && l4.len() >= 4).then(|| {
-                    (
-                        u16::from_be_bytes([l4[0], l4[1]]),
-                        u16::from_be_bytes([l4[2], l4[3]]),
-                    )
-                });
+            let ports = if u.has_header() {
+                ports_of(u.protocol, l4)
+            } else {
+                None
+            };
             (
                 IpAddr::V6(p.src_addr()),
                 IpAddr::V6(p.dst_addr()),
@@ -240,13 +249,11 @@ fn plan(ip: &[u8], cfg: &Config) -> Result<Rewrite, sixfold_rewrite::Error> {
         _ => {
             let p = Ipv4Packet::new_checked(ip)?;
             let l4 = p.payload();
-            let ports = (p.frag_offset() == 0 && matches!(p.protocol(), 6 | 17) && l4.len() >= 4)
-                .then(|| {
-                    (
-                        u16::from_be_bytes([l4[0], l4[1]]),
-                        u16::from_be_bytes([l4[2], l4[3]]),
-                    )
-                });
+            let ports = if p.frag_offset() == 0 {
+                ports_of(p.protocol(), l4)
+            } else {
+                None
+            };
             (
                 IpAddr::V4(p.src_addr()),
                 IpAddr::V4(p.dst_addr()),
