@@ -1,6 +1,23 @@
-//! The sixfold router: a sans-IO dual-stack router core (built by the router issue)
-//! and the pieces the `sixfold` command line shares.
+//! The sixfold router: a sans-IO dual-stack router core and the pieces the `sixfold`
+//! command line shares.
 //!
+//! - [`Router`]: packets in, [`Verdict`]s out; IPv4 NAT44 of carrier grade
+//!   (RFC 4787/5382/5508/6888/7857, behaviour from [`Config`]) and native IPv6
+//!   routing. No I/O, no clock: time is passed in, so every behaviour is testable in
+//!   memory.
+//! - [`config`]: the TOML configuration, validated with errors that name the key.
+//! - [`stats`]: counters, with a reason for every dropped packet.
+//! - [`tun`]: the only module with OS calls — TUN devices (in network namespaces)
+//!   and the I/O loop around a [`Router`].
 //! - [`capture`]: pcap/pcapng reading down to IP packets.
 
 pub mod capture;
+pub mod config;
+mod icmp;
+mod nat;
+mod router;
+pub mod stats;
+
+pub use config::{Config, ConfigError};
+pub use router::{Direction, Interface, PacketBuf, Router, SubscriberId, Verdict};
+pub use stats::{DropReason, Snapshot};

@@ -1,0 +1,563 @@
+//! The NAT's state: slabs of fixed-size session and mapping records, hash indexes
+//! by inside and by outside key, and a timer wheel.
+//!
+//! A *mapping* is an external address and port bound to an internal endpoint (and,
+//! for ADM/APDM, to a remote address or endpoint); a *session* is one flow through a
+//! mapping (internal endpoint, remote endpoint). Lookups are one hash probe each way.
+//!
+//! Expiry: each session sits in one slot of a wheel of 1-second slots. A packet only
+//! writes the session's new expiry time; when the wheel reaches the slot, a session
+//! that was refreshed is moved to the slot of its new expiry, others are freed. Each
+//! call to [`Table::expire`] does a bounded amount of this work; a session found
+//! expired by a lookup before the wheel reached it is freed on the spot, so timing is
+//! exact whatever the backlog.
+
+use super::ports::{self, Ports, Want};
+use crate::config::Mapping as MappingMode;
+use foldhash::fast::RandomState;
+use std::collections::HashMap;
+
+pub(crate) const NIL: u32 = u32::MAX;
+const WHEEL_SLOTS: u32 = 8192;
+
+/// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
+/// ICMP queries use the identifier as the local port and 0 as the remote one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub(crate) addr: u32,
+    pub(crate) rem_addr: u32,
+    pub(crate) port: u16,
+    pub(crate) rem_port: u16,
+    pub(crate) protocol: u8,
+}
+
+/// One flow. 40 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Session {
+    pub(crate) in_addr: u32,
+    pub(crate) out_addr: u32,
+    pub(crate) rem_addr: u32,
+    pub(crate) in_port: u16,
+    pub(crate) out_port: u16,
+    pub(crate) rem_port: u16,
+    /// 0 marks a free record.
+    pub(crate) protocol: u8,
+    /// TCP state flags (`super::tcp`).
+    pub(crate) tcp: u8,
+    pub(crate) mapping: u32,
+    /// Absolute second at which the session expires.
+    pub(crate) expires: u32,
+    prev: u32,
+    next: u32,
+    slot: u16,
+}
+
+/// An external endpoint bound to an internal one. 28 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mapping {
+    pub(crate) in_addr: u32,
+    pub(crate) out_addr: u32,
+    /// For ADM/APDM: the remote address (and port) the mapping is for.
+    pub(crate) rem_addr: u32,
+    pub(crate) in_port: u16,
+    pub(crate) out_port: u16,
+    pub(crate) rem_port: u16,
+    pub(crate) protocol: u8,
+    pub(crate) subscriber: u16,
+    pub(crate) sessions: u32,
+    /// Index of the public address in the pool.
+    pub(crate) pool_index: u32,
+}
+
+/// A subscriber's share of the NAT.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SubscriberState {
+    /// Pool index of its public address (paired pooling), once assigned.
+    pub(crate) pool_index: Option<u32>,
+    pub(crate) ports: [u32; ports::PROTOCOLS],
+    pub(crate) sessions: u32,
+}
+
+/// Why a mapping or session could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Full {
+    Ports,
+    SubscriberSessions,
+    Sessions,
+    Pool,
+}
+
+type Index<K> = HashMap<K, u32, RandomState>;
+
+pub(crate) struct Limits {
+    pub(crate) max_sessions: u32,
+    pub(crate) sessions_per_subscriber: u32,
+    pub(crate) ports_per_subscriber: u32,
+    pub(crate) preserve: bool,
+    pub(crate) parity: bool,
+    pub(crate) mapping: MappingMode,
+    pub(crate) track_addresses: bool,
+}
+
+pub(crate) struct Table {
+    sessions: Vec<Session>,
+    free_session: u32,
+    mappings: Vec<Mapping>,
+    free_mapping: u32,
+    by_inside: Index<Key>,
+    by_outside: Index<Key>,
+    map_inside: Index<Key>,
+    map_outside: Index<Key>,
+    /// (mapping, remote address) → sessions, for address-dependent filtering.
+    addresses: Index<(u32, u32)>,
+    wheel: Vec<u32>,
+    /// The next second the wheel has to process.
+    cursor: u32,
+    pub(crate) ports: Ports,
+    pub(crate) pool: Vec<u32>,
+    pub(crate) subscribers: Vec<SubscriberState>,
+    pub(crate) limits: Limits,
+    live_sessions: u32,
+    live_mappings: u32,
+    pub(crate) expired: u64,
+    created: u64,
+    seed: u64,
+}
+
+impl Table {
+    pub(crate) fn new(
+        pool: Vec<u32>,
+        subscribers: usize,
+        limits: Limits,
+        reuse_delay: u32,
+        seed: u64,
+        now: u32,
+    ) -> Table {
+        let hasher = || RandomState::default();
+        Table {
+            sessions: Vec::new(),
+            free_session: NIL,
+            mappings: Vec::new(),
+            free_mapping: NIL,
+            by_inside: HashMap::with_hasher(hasher()),
+            by_outside: HashMap::with_hasher(hasher()),
+            map_inside: HashMap::with_hasher(hasher()),
+            map_outside: HashMap::with_hasher(hasher()),
+            addresses: HashMap::with_hasher(hasher()),
+            wheel: vec![NIL; WHEEL_SLOTS as usize],
+            cursor: now,
+            ports: Ports::new(pool.len(), reuse_delay, seed),
+            pool,
+            subscribers: vec![SubscriberState::default(); subscribers],
+            limits,
+            live_sessions: 0,
+            live_mappings: 0,
+            expired: 0,
+            created: 0,
+            seed,
+        }
+    }
+
+    pub(crate) fn session(&self, index: u32) -> &Session {
+        &self.sessions[index as usize]
+    }
+
+    pub(crate) fn session_mut(&mut self, index: u32) -> &mut Session {
+        &mut self.sessions[index as usize]
+    }
+
+    pub(crate) fn mapping(&self, index: u32) -> &Mapping {
+        &self.mappings[index as usize]
+    }
+
+    pub(crate) fn live_sessions(&self) -> u32 {
+        self.live_sessions
+    }
+
+    /// Sessions created since the start.
+    pub(crate) fn created(&self) -> u64 {
+        self.created
+    }
+
+    /// The external `(address, port)` of a mapping of inside endpoint `(addr, port)`.
+    pub(crate) fn external_of(&self, protocol: u8, addr: u32, port: u16) -> Option<(u32, u16)> {
+        let key = Key {
+            addr,
+            port,
+            protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        };
+        if let Some(&m) = self.map_inside.get(&key) {
+            let m = &self.mappings[m as usize];
+            return Some((m.out_addr, m.out_port));
+        }
+        // ADM/APDM: any mapping of the endpoint (a walk; for tools, not the data path).
+        self.map_inside
+            .iter()
+            .find(|(k, _)| k.protocol == protocol && k.addr == addr && k.port == port)
+            .map(|(_, &m)| {
+                (
+                    self.mappings[m as usize].out_addr,
+                    self.mappings[m as usize].out_port,
+                )
+            })
+    }
+
+    pub(crate) fn live_mappings(&self) -> u32 {
+        self.live_mappings
+    }
+
+    /// A live session for `key` (inside or outside), freeing it first if it expired.
+    fn live(&mut self, found: Option<u32>, now: u32) -> Option<u32> {
+        let index = found?;
+        if self.sessions[index as usize].expires <= now {
+            self.remove_session(index);
+            return None;
+        }
+        Some(index)
+    }
+
+    pub(crate) fn find_inside(&mut self, key: &Key, now: u32) -> Option<u32> {
+        let found = self.by_inside.get(key).copied();
+        self.live(found, now)
+    }
+
+    pub(crate) fn find_outside(&mut self, key: &Key, now: u32) -> Option<u32> {
+        let found = self.by_outside.get(key).copied();
+        self.live(found, now)
+    }
+
+    /// The mapping key of an outbound flow under the configured mapping behaviour.
+    fn mapping_key(&self, key: &Key) -> Key {
+        match self.limits.mapping {
+            MappingMode::Eim => Key {
+                rem_addr: 0,
+                rem_port: 0,
+                ..*key
+            },
+            MappingMode::Adm => Key {
+                rem_port: 0,
+                ..*key
+            },
+            MappingMode::Apdm => *key,
+        }
+    }
+
+    /// The mapping that owns external `(protocol, addr, port)`.
+    pub(crate) fn find_mapping_outside(&self, protocol: u8, addr: u32, port: u16) -> Option<u32> {
+        let key = Key {
+            addr,
+            port,
+            protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        };
+        self.map_outside.get(&key).copied()
+    }
+
+    /// Whether mapping `m` has a session with remote address `addr`.
+    pub(crate) fn has_address(&self, m: u32, addr: u32) -> bool {
+        self.addresses.contains_key(&(m, addr))
+    }
+
+    fn pool_index_for(&mut self, subscriber: u16, protocol: u8) -> Result<u32, Full> {
+        if let Some(i) = self.subscribers[usize::from(subscriber)].pool_index {
+            return Ok(i);
+        }
+        // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
+        // good. Start at a keyed hash of the subscriber and take the first address
+        // with room for a full per-subscriber share.
+        let n = self.pool.len() as u64;
+        let start = (self.seed ^ u64::from(subscriber).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .rotate_left(17)
+            % n;
+        let need = self.limits.ports_per_subscriber;
+        let pick = (0..n)
+            .map(|i| ((start + i) % n) as u32)
+            .find(|&i| self.ports.free(i, protocol) >= need)
+            .or_else(|| {
+                (0..n)
+                    .map(|i| ((start + i) % n) as u32)
+                    .find(|&i| self.ports.free(i, protocol) > 0)
+            })
+            .ok_or(Full::Pool)?;
+        self.subscribers[usize::from(subscriber)].pool_index = Some(pick);
+        Ok(pick)
+    }
+
+    /// Finds or creates the mapping for outbound flow `key` of `subscriber`.
+    pub(crate) fn mapping_for(&mut self, subscriber: u16, key: &Key) -> Result<u32, Full> {
+        let mkey = self.mapping_key(key);
+        if let Some(&m) = self.map_inside.get(&mkey) {
+            return Ok(m);
+        }
+        let space = ports::space(key.protocol);
+        let sub = self.subscribers[usize::from(subscriber)];
+        if sub.ports[space] >= self.limits.ports_per_subscriber {
+            return Err(Full::Ports);
+        }
+        let pool_index = self.pool_index_for(subscriber, key.protocol)?;
+        let want = Want {
+            protocol: key.protocol,
+            internal: key.port,
+            preserve: self.limits.preserve,
+            parity: self.limits.parity,
+        };
+        let port = self.ports.allocate(pool_index, want).ok_or(Full::Pool)?;
+        let record = Mapping {
+            in_addr: key.addr,
+            out_addr: self.pool[pool_index as usize],
+            rem_addr: mkey.rem_addr,
+            in_port: key.port,
+            out_port: port,
+            rem_port: mkey.rem_port,
+            protocol: key.protocol,
+            subscriber,
+            sessions: 0,
+            pool_index,
+        };
+        let index = if self.free_mapping != NIL {
+            let i = self.free_mapping;
+            self.free_mapping = self.mappings[i as usize].sessions;
+            self.mappings[i as usize] = record;
+            i
+        } else {
+            self.mappings.push(record);
+            (self.mappings.len() - 1) as u32
+        };
+        self.map_inside.insert(mkey, index);
+        let out = Key {
+            addr: record.out_addr,
+            port,
+            protocol: key.protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        };
+        self.map_outside.insert(out, index);
+        self.subscribers[usize::from(subscriber)].ports[space] += 1;
+        self.live_mappings += 1;
+        Ok(index)
+    }
+
+    /// Creates a session of mapping `m` with remote endpoint `(rem_addr, rem_port)`.
+    pub(crate) fn create_session(
+        &mut self,
+        m: u32,
+        rem_addr: u32,
+        rem_port: u16,
+        now: u32,
+        expires: u32,
+    ) -> Result<u32, Full> {
+        let map = self.mappings[m as usize];
+        if self.live_sessions >= self.limits.max_sessions {
+            self.release_if_unused(m, now);
+            return Err(Full::Sessions);
+        }
+        if self.subscribers[usize::from(map.subscriber)].sessions
+            >= self.limits.sessions_per_subscriber
+        {
+            self.release_if_unused(m, now);
+            return Err(Full::SubscriberSessions);
+        }
+        let record = Session {
+            in_addr: map.in_addr,
+            out_addr: map.out_addr,
+            rem_addr,
+            in_port: map.in_port,
+            out_port: map.out_port,
+            rem_port,
+            protocol: map.protocol,
+            tcp: 0,
+            mapping: m,
+            expires,
+            prev: NIL,
+            next: NIL,
+            slot: 0,
+        };
+        let index = if self.free_session != NIL {
+            let i = self.free_session;
+            self.free_session = self.sessions[i as usize].next;
+            self.sessions[i as usize] = record;
+            i
+        } else {
+            self.sessions.push(record);
+            (self.sessions.len() - 1) as u32
+        };
+        let inside = Key {
+            addr: map.in_addr,
+            port: map.in_port,
+            rem_addr,
+            rem_port,
+            protocol: map.protocol,
+        };
+        let outside = Key {
+            addr: map.out_addr,
+            port: map.out_port,
+            ..inside
+        };
+        self.by_inside.insert(inside, index);
+        self.by_outside.insert(outside, index);
+        if self.limits.track_addresses {
+            *self.addresses.entry((m, rem_addr)).or_default() += 1;
+        }
+        self.mappings[m as usize].sessions += 1;
+        self.subscribers[usize::from(map.subscriber)].sessions += 1;
+        self.live_sessions += 1;
+        self.created += 1;
+        self.link(index);
+        Ok(index)
+    }
+
+    /// A mapping created for a session that then could not be created is freed.
+    fn release_if_unused(&mut self, m: u32, now: u32) {
+        if self.mappings[m as usize].sessions == 0 {
+            self.remove_mapping(m, now);
+        }
+    }
+
+    fn slot_time(&self, expires: u32) -> u32 {
+        expires.min(self.cursor + WHEEL_SLOTS - 1).max(self.cursor)
+    }
+
+    fn link(&mut self, index: u32) {
+        let at = self.slot_time(self.sessions[index as usize].expires);
+        let slot = (at % WHEEL_SLOTS) as usize;
+        let head = self.wheel[slot];
+        {
+            let s = &mut self.sessions[index as usize];
+            s.prev = NIL;
+            s.next = head;
+            s.slot = slot as u16;
+        }
+        if head != NIL {
+            self.sessions[head as usize].prev = index;
+        }
+        self.wheel[slot] = index;
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let Session {
+            prev, next, slot, ..
+        } = self.sessions[index as usize];
+        if prev == NIL {
+            self.wheel[usize::from(slot)] = next;
+        } else {
+            self.sessions[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.sessions[next as usize].prev = prev;
+        }
+    }
+
+    /// Sets a session's expiry; a shorter one moves it in the wheel now, a longer one
+    /// is picked up when the wheel reaches its current slot.
+    pub(crate) fn set_expiry(&mut self, index: u32, expires: u32) {
+        let old = self.sessions[index as usize].expires;
+        self.sessions[index as usize].expires = expires;
+        if expires < old {
+            self.unlink(index);
+            self.link(index);
+        }
+    }
+
+    fn remove_session(&mut self, index: u32) {
+        self.unlink(index);
+        let s = self.sessions[index as usize];
+        let inside = Key {
+            addr: s.in_addr,
+            port: s.in_port,
+            rem_addr: s.rem_addr,
+            rem_port: s.rem_port,
+            protocol: s.protocol,
+        };
+        let outside = Key {
+            addr: s.out_addr,
+            port: s.out_port,
+            ..inside
+        };
+        self.by_inside.remove(&inside);
+        self.by_outside.remove(&outside);
+        if self.limits.track_addresses
+            && let Some(n) = self.addresses.get_mut(&(s.mapping, s.rem_addr))
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.addresses.remove(&(s.mapping, s.rem_addr));
+            }
+        }
+        let m = s.mapping;
+        let sub = self.mappings[m as usize].subscriber;
+        self.subscribers[usize::from(sub)].sessions -= 1;
+        self.mappings[m as usize].sessions -= 1;
+        if self.mappings[m as usize].sessions == 0 {
+            // The port's quarantine counts from the session's expiry.
+            self.remove_mapping(m, s.expires);
+        }
+        let free = &mut self.sessions[index as usize];
+        free.protocol = 0;
+        free.next = self.free_session;
+        self.free_session = index;
+        self.live_sessions -= 1;
+        self.expired += 1;
+    }
+
+    fn remove_mapping(&mut self, m: u32, now: u32) {
+        let map = self.mappings[m as usize];
+        let mkey = Key {
+            addr: map.in_addr,
+            port: map.in_port,
+            rem_addr: map.rem_addr,
+            rem_port: map.rem_port,
+            protocol: map.protocol,
+        };
+        self.map_inside.remove(&mkey);
+        let out = Key {
+            addr: map.out_addr,
+            port: map.out_port,
+            protocol: map.protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        };
+        self.map_outside.remove(&out);
+        self.ports
+            .release(map.pool_index, map.protocol, map.out_port, now);
+        self.subscribers[usize::from(map.subscriber)].ports[ports::space(map.protocol)] -= 1;
+        self.mappings[m as usize].sessions = self.free_mapping;
+        self.free_mapping = m;
+        self.live_mappings -= 1;
+    }
+
+    /// Advances the wheel towards `now`, touching at most `budget` slots and sessions.
+    pub(crate) fn expire(&mut self, now: u32, budget: usize) {
+        let mut work = 0;
+        while self.cursor <= now && work < budget {
+            let slot = (self.cursor % WHEEL_SLOTS) as usize;
+            let index = self.wheel[slot];
+            work += 1;
+            if index == NIL {
+                self.cursor += 1;
+                continue;
+            }
+            if self.sessions[index as usize].expires <= now {
+                self.remove_session(index);
+            } else {
+                self.unlink(index);
+                // Refreshed: to the slot of its expiry, which is after `cursor`.
+                let expires = self.sessions[index as usize].expires;
+                let at = expires.min(self.cursor + WHEEL_SLOTS - 1);
+                let to = (at % WHEEL_SLOTS) as usize;
+                let head = self.wheel[to];
+                let s = &mut self.sessions[index as usize];
+                s.prev = NIL;
+                s.next = head;
+                s.slot = to as u16;
+                if head != NIL {
+                    self.sessions[head as usize].prev = index;
+                }
+                self.wheel[to] = index;
+            }
+        }
+        self.ports.reclaim(now, budget);
+    }
+}

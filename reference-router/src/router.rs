@@ -1,0 +1,766 @@
+//! The sans-IO router: [`Router::process`] takes one packet, the interface it came
+//! from and the time, and says what to do with it. Packets the router makes on its
+//! own (held SYNs timing out, fragments of a packet too big for the link, fragments
+//! that waited for their first) come out of [`Router::poll_transmit`].
+//!
+//! IPv4 from a subscriber: anti-spoofing, TTL, NAT44 out (or hairpin back in),
+//! MTU. IPv4 from the WAN: NAT44 in. IPv6 either way: routed natively by prefix,
+//! hop limit and MTU checked, no state.
+
+use crate::config::{Config, ConfigError};
+use crate::icmp::{self, RateLimit};
+use crate::nat::frag::{Applied, FragKey};
+use crate::nat::{self, Decision, Nat};
+use crate::stats::{Counters, DropReason, Snapshot, SubscriberUse};
+use ipnet::{Ipv4Net, Ipv6Net};
+use sixfold_rewrite::{Ipv4Packet, Ipv6Packet, Rewrite, Ttl};
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::time::Instant;
+
+/// A subscriber: the index of its `[[subscriber]]` entry in the configuration.
+pub type SubscriberId = u16;
+
+/// An interface of the router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Interface {
+    /// The uplink.
+    Wan,
+    /// A subscriber's TUN.
+    Subscriber(SubscriberId),
+}
+
+/// Where a packet came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From a subscriber, towards the WAN (or another subscriber).
+    Outbound(SubscriberId),
+    /// From the WAN.
+    Inbound,
+}
+
+impl Direction {
+    fn interface(self) -> Interface {
+        match self {
+            Direction::Outbound(s) => Interface::Subscriber(s),
+            Direction::Inbound => Interface::Wan,
+        }
+    }
+}
+
+/// What to do with the packet in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The buffer holds the packet, rewritten: send it out of this interface.
+    Forward(Interface),
+    /// The packet was dropped and the buffer now holds an ICMP message about it:
+    /// send that out of this interface (the one the packet came from).
+    Reply(Interface),
+    /// The packet was dropped.
+    Drop(DropReason),
+    /// The router keeps the packet (a fragment that came before its first
+    /// fragment); it comes out of [`Router::poll_transmit`] once it can be translated.
+    Held,
+}
+
+/// A packet buffer with room to grow: the packet is `bytes()[..len()]`, and the
+/// router may write a longer ICMP message into it.
+#[derive(Clone)]
+pub struct PacketBuf {
+    storage: Box<[u8]>,
+    len: usize,
+}
+
+impl Default for PacketBuf {
+    fn default() -> PacketBuf {
+        PacketBuf::new()
+    }
+}
+
+impl std::fmt::Debug for PacketBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PacketBuf({} bytes)", self.len)
+    }
+}
+
+impl PacketBuf {
+    /// Room for any IP packet and an ICMP error built over it.
+    pub const CAPACITY: usize = 65535 + icmp::HEADROOM;
+
+    /// An empty buffer.
+    pub fn new() -> PacketBuf {
+        PacketBuf {
+            storage: vec![0; PacketBuf::CAPACITY].into_boxed_slice(),
+            len: 0,
+        }
+    }
+
+    /// A buffer holding `packet` (cut at 65535 bytes).
+    pub fn from_packet(packet: &[u8]) -> PacketBuf {
+        let mut b = PacketBuf::new();
+        let n = packet.len().min(65535);
+        b.storage[..n].copy_from_slice(&packet[..n]);
+        b.len = n;
+        b
+    }
+
+    /// The packet.
+    pub fn packet(&self) -> &[u8] {
+        &self.storage[..self.len]
+    }
+
+    /// The packet, writable.
+    pub fn packet_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[..self.len]
+    }
+
+    /// Length of the packet.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the buffer holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// All of the storage, to read a packet into (then [`PacketBuf::set_len`]).
+    pub fn storage_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[..65535]
+    }
+
+    /// Sets the packet length after a read (capped at 65535).
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len.min(65535);
+    }
+}
+
+/// An ICMP error to send about the packet in the buffer, and why it is dropped.
+struct Report {
+    kind: (u8, u8),
+    rest: u32,
+    what: &'static str,
+    reason: DropReason,
+}
+
+struct Port {
+    name: String,
+    mtu: usize,
+    ipv4: Vec<Ipv4Net>,
+}
+
+/// Most ICMP and fragment output a single packet can cause.
+const QUEUE_LIMIT: usize = 4096;
+/// Timer work done per packet.
+const BUDGET: usize = 64;
+
+/// The router.
+pub struct Router {
+    config: Config,
+    nat: Nat,
+    ports: Vec<Port>,
+    wan_mtu: usize,
+    /// /64 → subscriber, for every /64 of prefixes of /48 or longer.
+    v6_routes: HashMap<u64, SubscriberId>,
+    /// Prefixes shorter than /48, searched in order.
+    v6_short: Vec<(Ipv6Net, SubscriberId)>,
+    counters: Counters,
+    queue: VecDeque<(Interface, Vec<u8>)>,
+    rate: RateLimit,
+    epoch: Instant,
+}
+
+impl Router {
+    /// A router for `config` (validated here), with `seed` keying the random
+    /// choices (port allocation), starting at time `now`.
+    pub fn new(config: Config, seed: u64, now: Instant) -> Result<Router, ConfigError> {
+        config.validate()?;
+        let mut v6_routes = HashMap::new();
+        let mut v6_short = Vec::new();
+        for (i, sub) in config.subscriber.iter().enumerate() {
+            for net in &sub.ipv6 {
+                if net.prefix_len() >= 48 {
+                    for s in net.subnets(64).map_err(|e| ConfigError {
+                        key: format!("subscriber[{i}].ipv6"),
+                        problem: e.to_string(),
+                    })? {
+                        v6_routes.insert(upper64(s.network()), i as SubscriberId);
+                    }
+                } else {
+                    v6_short.push((*net, i as SubscriberId));
+                }
+            }
+        }
+        let ports = config
+            .subscriber
+            .iter()
+            .map(|s| Port {
+                name: s.name.clone(),
+                mtu: usize::from(s.mtu),
+                ipv4: s.ipv4.clone(),
+            })
+            .collect();
+        let nat = Nat::new(&config.nat, config.subscriber.len(), seed, 0);
+        Ok(Router {
+            wan_mtu: usize::from(config.wan.mtu),
+            rate: RateLimit::new(config.router.icmp_rate),
+            config,
+            nat,
+            ports,
+            v6_routes,
+            v6_short,
+            counters: Counters::new(),
+            queue: VecDeque::new(),
+            epoch: now,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn seconds(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.epoch).as_secs() as u32
+    }
+
+    fn mtu(&self, i: Interface) -> usize {
+        match i {
+            Interface::Wan => self.wan_mtu,
+            Interface::Subscriber(s) => self.ports[usize::from(s)].mtu,
+        }
+    }
+
+    /// Handles one packet from `direction`; see [`Verdict`].
+    pub fn process(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: Instant,
+    ) -> Verdict {
+        let now = self.seconds(now);
+        self.timers(now);
+        if let Direction::Outbound(s) = direction
+            && usize::from(s) >= self.ports.len()
+        {
+            return self.dropped(DropReason::Malformed);
+        }
+        let verdict = match buffer.packet().first().map(|b| b >> 4) {
+            Some(4) => self.ipv4(direction, buffer, now),
+            Some(6) => self.ipv6(direction, buffer, now),
+            _ => Err(DropReason::Malformed),
+        };
+        match verdict {
+            Ok(v) => v,
+            Err(reason) => self.dropped(reason),
+        }
+    }
+
+    fn dropped(&mut self, reason: DropReason) -> Verdict {
+        self.counters.drop(reason);
+        Verdict::Drop(reason)
+    }
+
+    /// Runs timers without a packet (the I/O loop calls this when idle).
+    pub fn tick(&mut self, now: Instant) {
+        let now = self.seconds(now);
+        self.timers(now);
+    }
+
+    fn timers(&mut self, now: u32) {
+        let before = self.nat.table.expired;
+        let lost = self.nat.expire(now, BUDGET);
+        self.counters.sessions_expired += self.nat.table.expired - before;
+        self.counters.drops[DropReason::FragmentTimeout.index()] += lost;
+        for quote in self.nat.release_held(now, BUDGET) {
+            // RFC 5382 REQ-4: no outbound SYN came; answer with port unreachable
+            // from the address the SYN was sent to.
+            if quote.len() < 20 || !self.rate.take(now) {
+                continue;
+            }
+            let mut buf = vec![0u8; quote.len() + icmp::HEADROOM];
+            buf[..quote.len()].copy_from_slice(&quote);
+            let from = Ipv4Addr::new(quote[16], quote[17], quote[18], quote[19]);
+            let n = icmp::ipv4_error(&mut buf, quote.len(), from, 3, 3, 0);
+            buf.truncate(n);
+            self.counters.icmp("port_unreachable");
+            self.enqueue(Interface::Wan, buf);
+        }
+    }
+
+    fn enqueue(&mut self, to: Interface, packet: Vec<u8>) {
+        if self.queue.len() >= QUEUE_LIMIT {
+            self.counters.drop(DropReason::QueueFull);
+            return;
+        }
+        self.queue.push_back((to, packet));
+    }
+
+    /// A packet the router made on its own, copied into `buffer`, and where it goes.
+    pub fn poll_transmit(&mut self, buffer: &mut PacketBuf) -> Option<Interface> {
+        let (to, packet) = self.queue.pop_front()?;
+        buffer.storage[..packet.len()].copy_from_slice(&packet);
+        buffer.len = packet.len();
+        Some(to)
+    }
+
+    /// Turns the buffer into an ICMP error about its packet, if allowed.
+    fn icmp_v4(
+        &mut self,
+        buffer: &mut PacketBuf,
+        to: Interface,
+        report: Report,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let Report {
+            kind,
+            rest,
+            what,
+            reason,
+        } = report;
+        if !icmp::may_report_v4(buffer.packet()) {
+            return Err(reason);
+        }
+        if !self.rate.take(now) {
+            self.counters.drop(DropReason::IcmpRateLimited);
+            return Err(reason);
+        }
+        let from = match to {
+            Interface::Wan => self.nat.first_public(),
+            Interface::Subscriber(_) => self.config.router.ipv4,
+        };
+        let len = buffer.len;
+        buffer.len = icmp::ipv4_error(&mut buffer.storage, len, from, kind.0, kind.1, rest);
+        self.counters.drop(reason);
+        self.counters.icmp(what);
+        Ok(Verdict::Reply(to))
+    }
+
+    fn ipv4(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let ip = Ipv4Packet::new_checked(buffer.packet()).map_err(|_| DropReason::Malformed)?;
+        if !ip.verify_checksum() {
+            return Err(DropReason::BadIpChecksum);
+        }
+        // Bytes past the total length (link padding) are not part of the packet.
+        buffer.len = ip.total_len();
+        let ingress = direction.interface();
+        let (src, dst) = nat::addresses(buffer.packet());
+        let (src_ip, dst_ip) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+        let outbound = matches!(direction, Direction::Outbound(_));
+        if let Direction::Outbound(sub) = direction {
+            if !self.ports[usize::from(sub)]
+                .ipv4
+                .iter()
+                .any(|n| n.contains(&src_ip))
+            {
+                return Err(DropReason::Spoofed);
+            }
+            if dst_ip.is_multicast()
+                || dst_ip.is_broadcast()
+                || dst_ip.is_unspecified()
+                || dst_ip.is_loopback()
+            {
+                return Err(DropReason::NotRoutable);
+            }
+        } else if !self.nat.is_public(dst) {
+            return Err(DropReason::NoRoute);
+        }
+        let ip = Ipv4Packet::new_unchecked(buffer.packet());
+        let protocol = ip.protocol();
+        let ihl = ip.header_len();
+        let ttl = ip.ttl();
+        let dont_frag = ip.dont_frag();
+        let ident = ip.ident();
+        let first = ip.frag_offset() == 0;
+        let fragmented = ip.is_fragment();
+        if ttl <= 1 {
+            return self.icmp_v4(
+                buffer,
+                ingress,
+                Report {
+                    kind: (11, 0),
+                    rest: 0,
+                    what: "time_exceeded",
+                    reason: DropReason::TtlExceeded,
+                },
+                now,
+            );
+        }
+        if !first {
+            return self.later_fragment(
+                direction,
+                buffer,
+                FragKey {
+                    src,
+                    dst,
+                    ident,
+                    protocol,
+                    inbound: !outbound,
+                },
+                now,
+            );
+        }
+        let l4 = &buffer.packet()[ihl..];
+        let is_error = protocol == 1 && l4.first().is_some_and(|&t| matches!(t, 3 | 11 | 12));
+        let decision = if is_error {
+            let l4 = l4.to_vec();
+            match direction {
+                Direction::Outbound(_) => self.nat.outbound_error(dst, &l4, now),
+                Direction::Inbound => self.nat.inbound_error(dst, &l4, now),
+            }
+        } else {
+            let f = nat::flow(protocol, src, dst, l4, outbound)?;
+            let d = match direction {
+                Direction::Outbound(sub) => self.nat.outbound(sub, &f, now),
+                Direction::Inbound => self.nat.inbound(&f, now),
+            };
+            if d == Decision::Drop(DropReason::SynHeld) {
+                self.nat.held_quote(&f, buffer.packet());
+            }
+            d
+        };
+        let (rewrite, egress, hairpin) = match decision {
+            Decision::Translate {
+                rewrite,
+                egress,
+                hairpin,
+            } => (rewrite, egress, hairpin),
+            Decision::Drop(reason) => return Err(reason),
+            Decision::Refuse(reason) => {
+                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
+                return self.icmp_v4(
+                    buffer,
+                    ingress,
+                    Report {
+                        kind: (3, 13),
+                        rest: 0,
+                        what: "admin_prohibited",
+                        reason,
+                    },
+                    now,
+                );
+            }
+        };
+        let mtu = self.mtu(egress);
+        if buffer.len > mtu && dont_frag {
+            // RFC 4787 REQ-13, RFC 1191: fragmentation needed, with the next-hop MTU.
+            return self.icmp_v4(
+                buffer,
+                ingress,
+                Report {
+                    kind: (3, 4),
+                    rest: mtu as u32,
+                    what: "fragmentation_needed",
+                    reason: DropReason::TooBig,
+                },
+                now,
+            );
+        }
+        let rewrite = Rewrite {
+            ttl: Some(Ttl::Sub(1)),
+            ..rewrite
+        };
+        rewrite
+            .apply(buffer.packet_mut())
+            .map_err(|_| DropReason::Malformed)?;
+        if fragmented {
+            // A first fragment: remember what happened for the others.
+            let (new_src, new_dst) = nat::addresses(buffer.packet());
+            let key = FragKey {
+                src,
+                dst,
+                ident,
+                protocol,
+                inbound: !outbound,
+            };
+            let applied = Applied {
+                src: new_src,
+                dst: new_dst,
+                egress,
+            };
+            match self.nat.fragments.first(key, applied, now) {
+                Ok(early) => {
+                    for mut p in early {
+                        if self.rewrite_fragment(&mut p, applied).is_ok() {
+                            self.counters.fragments_translated += 1;
+                            self.enqueue(egress, p);
+                        }
+                    }
+                }
+                Err(_) => self.counters.drop(DropReason::FragmentLimit),
+            }
+        }
+        self.count_forward(outbound, hairpin, protocol, buffer.len);
+        if buffer.len > mtu {
+            self.fragment(buffer, egress, mtu);
+        }
+        Ok(Verdict::Forward(egress))
+    }
+
+    fn count_forward(&mut self, outbound: bool, hairpin: bool, protocol: u8, len: usize) {
+        self.counters.forward(false, outbound, protocol, len);
+        if hairpin {
+            self.counters.hairpinned += 1;
+        }
+    }
+
+    fn rewrite_fragment(&self, packet: &mut [u8], applied: Applied) -> Result<(), DropReason> {
+        let rewrite = Rewrite {
+            src: Some(IpAddr::V4(applied.src.into())),
+            dst: Some(IpAddr::V4(applied.dst.into())),
+            ttl: Some(Ttl::Sub(1)),
+            ..Rewrite::new()
+        };
+        rewrite
+            .apply(packet)
+            .map(|_| ())
+            .map_err(|_| DropReason::Malformed)
+    }
+
+    fn later_fragment(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        key: FragKey,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        if let Some(applied) = self.nat.fragments.applied(&key) {
+            self.rewrite_fragment(buffer.packet_mut(), applied)?;
+            self.counters.fragments_translated += 1;
+            self.count_forward(
+                matches!(direction, Direction::Outbound(_)),
+                false,
+                key.protocol,
+                buffer.len,
+            );
+            let mtu = self.mtu(applied.egress);
+            if buffer.len > mtu {
+                self.fragment(buffer, applied.egress, mtu);
+            }
+            return Ok(Verdict::Forward(applied.egress));
+        }
+        self.nat
+            .fragments
+            .buffer(key, buffer.packet(), now)
+            .map_err(|_| DropReason::FragmentLimit)?;
+        // Not lost: held until the first fragment comes (or counted at the timeout).
+        Ok(Verdict::Held)
+    }
+
+    /// Splits the (DF=0) packet in the buffer into fragments that fit `mtu`: the
+    /// first stays in the buffer, the rest are queued (RFC 791 §3.2).
+    fn fragment(&mut self, buffer: &mut PacketBuf, egress: Interface, mtu: usize) {
+        let packet = buffer.packet().to_vec();
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        let per = (mtu - ihl) / 8 * 8;
+        let payload = &packet[ihl..];
+        let base_offset = usize::from(u16::from_be_bytes([packet[6], packet[7]]) & 0x1fff) * 8;
+        let more_after = packet[6] & 0x20 != 0;
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        while at < payload.len() {
+            let end = (at + per).min(payload.len());
+            let mut p = Vec::with_capacity(ihl + end - at);
+            p.extend_from_slice(&packet[..ihl]);
+            p.extend_from_slice(&payload[at..end]);
+            let total = p.len() as u16;
+            p[2..4].copy_from_slice(&total.to_be_bytes());
+            let more = end < payload.len() || more_after;
+            let off = ((base_offset + at) / 8) as u16 | if more { 0x2000 } else { 0 };
+            p[6..8].copy_from_slice(&off.to_be_bytes());
+            p[10..12].copy_from_slice(&[0, 0]);
+            let c = sixfold_checksum::checksum(&p[..ihl]);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+            pieces.push(p);
+            at = end;
+        }
+        let mut pieces = pieces.into_iter();
+        if let Some(first) = pieces.next() {
+            buffer.storage[..first.len()].copy_from_slice(&first);
+            buffer.len = first.len();
+        }
+        for p in pieces {
+            self.counters.fragments_generated += 1;
+            self.enqueue(egress, p);
+        }
+        self.counters.fragments_generated += 1;
+    }
+
+    fn route_v6(&self, dst: Ipv6Addr) -> Option<SubscriberId> {
+        if let Some(&s) = self.v6_routes.get(&upper64(dst)) {
+            return Some(s);
+        }
+        self.v6_short
+            .iter()
+            .find(|(n, _)| n.contains(&dst))
+            .map(|(_, s)| *s)
+    }
+
+    fn ipv6(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let ip = Ipv6Packet::new_checked(buffer.packet()).map_err(|_| DropReason::Malformed)?;
+        let (src, dst, hop_limit, next) = (
+            ip.src_addr(),
+            ip.dst_addr(),
+            ip.hop_limit(),
+            ip.next_header(),
+        );
+        buffer.len = 40 + ip.payload_len();
+        if dst.is_multicast()
+            || dst.is_unicast_link_local()
+            || dst.is_unspecified()
+            || dst.is_loopback()
+        {
+            return Err(DropReason::NotRoutable);
+        }
+        let ingress = direction.interface();
+        let egress = match direction {
+            Direction::Outbound(sub) => {
+                if self.route_v6(src) != Some(sub) {
+                    return Err(DropReason::Ipv6Spoofed);
+                }
+                self.route_v6(dst)
+                    .map_or(Interface::Wan, Interface::Subscriber)
+            }
+            Direction::Inbound => {
+                if self.route_v6(src).is_some() {
+                    return Err(DropReason::Ipv6Spoofed);
+                }
+                Interface::Subscriber(self.route_v6(dst).ok_or(DropReason::NoRoute)?)
+            }
+        };
+        if hop_limit <= 1 {
+            return self.icmp_v6(
+                buffer,
+                ingress,
+                Report {
+                    kind: (3, 0),
+                    rest: 0,
+                    what: "ipv6_time_exceeded",
+                    reason: DropReason::TtlExceeded,
+                },
+                now,
+            );
+        }
+        let mtu = self.mtu(egress);
+        if buffer.len > mtu {
+            // RFC 8200 §5: routers do not fragment IPv6; packet too big (RFC 4443 §3.2).
+            return self.icmp_v6(
+                buffer,
+                ingress,
+                Report {
+                    kind: (2, 0),
+                    rest: mtu as u32,
+                    what: "ipv6_packet_too_big",
+                    reason: DropReason::TooBig,
+                },
+                now,
+            );
+        }
+        buffer.storage[7] = hop_limit - 1;
+        self.counters.forward(
+            true,
+            matches!(direction, Direction::Outbound(_)),
+            transport_of(buffer.packet(), next),
+            buffer.len,
+        );
+        Ok(Verdict::Forward(egress))
+    }
+
+    fn icmp_v6(
+        &mut self,
+        buffer: &mut PacketBuf,
+        to: Interface,
+        report: Report,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let Report {
+            kind,
+            rest,
+            what,
+            reason,
+        } = report;
+        if !icmp::may_report_v6(buffer.packet(), kind.0 == 2) {
+            return Err(reason);
+        }
+        if !self.rate.take(now) {
+            self.counters.drop(DropReason::IcmpRateLimited);
+            return Err(reason);
+        }
+        let len = buffer.len;
+        buffer.len = icmp::ipv6_error(
+            &mut buffer.storage,
+            len,
+            self.config.router.ipv6,
+            kind.0,
+            kind.1,
+            rest,
+        );
+        self.counters.drop(reason);
+        self.counters.icmp(what);
+        Ok(Verdict::Reply(to))
+    }
+
+    /// The external endpoint of the mapping of inside endpoint `inside` for
+    /// `protocol` (6, 17 or 1 with the identifier as port), under endpoint-independent
+    /// mapping; for ADM/APDM the first mapping found for the endpoint.
+    pub fn mapping_of(&self, protocol: u8, inside: SocketAddrV4) -> Option<SocketAddrV4> {
+        self.nat
+            .table
+            .external_of(protocol, u32::from(*inside.ip()), inside.port())
+            .map(|(a, p)| SocketAddrV4::new(a.into(), p))
+    }
+
+    /// The counters, sessions and per-subscriber use.
+    pub fn snapshot(&self) -> Snapshot {
+        let c = &self.counters;
+        let table = &self.nat.table;
+        Snapshot {
+            drops: crate::stats::DropReason::ALL
+                .iter()
+                .map(|r| (r.name(), c.drops[r.index()]))
+                .collect(),
+            ipv4: c.family(false),
+            ipv6: c.family(true),
+            hairpinned: c.hairpinned,
+            icmp_sent: c.icmp_sent.clone(),
+            sessions: u64::from(table.live_sessions()),
+            mappings: u64::from(table.live_mappings()),
+            sessions_created: table.created(),
+            sessions_expired: c.sessions_expired,
+            fragments_translated: c.fragments_translated,
+            fragments_generated: c.fragments_generated,
+            subscribers: self
+                .ports
+                .iter()
+                .zip(&table.subscribers)
+                .map(|(p, s)| SubscriberUse {
+                    name: p.name.clone(),
+                    public_ipv4: s.pool_index.map(|i| Ipv4Addr::from(table.pool[i as usize])),
+                    ports: ["tcp", "udp", "icmp"].into_iter().zip(s.ports).collect(),
+                    sessions: s.sessions,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn upper64(a: Ipv6Addr) -> u64 {
+    (u128::from(a) >> 64) as u64
+}
+
+/// The transport protocol after IPv6 extension headers, or `next` if they do not parse.
+fn transport_of(packet: &[u8], next: u8) -> u8 {
+    Ipv6Packet::new_unchecked(packet)
+        .upper_layer()
+        .map_or(next, |u| u.protocol)
+}
