@@ -12,6 +12,13 @@ need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
 command -v tcprewrite >/dev/null || need+=(tcpreplay)
+# The router's end-to-end tests and the lab: namespaces, real programs.
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v curl >/dev/null || need+=(curl)
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v trafgen >/dev/null || need+=(netsniff-ng)
+command -v nft >/dev/null || need+=(nftables)
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

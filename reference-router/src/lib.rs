@@ -17,6 +17,7 @@ mod icmp;
 mod nat;
 mod router;
 pub mod stats;
+pub mod tun;
 
 pub use config::{Config, ConfigError};
 pub use router::{Direction, Interface, PacketBuf, Router, SubscriberId, Verdict};

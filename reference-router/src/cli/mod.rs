@@ -1,7 +1,9 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
 mod addr;
+mod lab;
 mod rewrite;
+mod router;
 mod teredo;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,13 @@ enum Command {
     /// Rewrite addresses, ports, TTL and MSS in a capture, keeping every checksum
     /// exact (a tcprewrite for pcap/pcapng).
     Rewrite(rewrite::RewriteArgs),
+    /// Build a small world in network namespaces, run the router between them,
+    /// drive real traffic through it and report (needs root).
+    Lab(lab::LabArgs),
+    /// Run the router on the TUN devices of a configuration file (needs root).
+    Run(router::RunArgs),
+    /// Print the counters of a running router.
+    Stats(router::StatsArgs),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -33,6 +42,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Teredo(cmd) => teredo::run(cmd),
         Command::Addr(args) => addr::run(args),
         Command::Rewrite(args) => rewrite::run(args),
+        Command::Lab(args) => lab::run(args),
+        Command::Run(args) => router::run(args),
+        Command::Stats(args) => router::stats(args),
     }
 }
 

@@ -1,0 +1,69 @@
+//! `sixfold run` (the router on real TUN devices) and `sixfold stats`.
+
+use anyhow::Context;
+use clap::Args;
+use sixfold_router::{Config, Router, tun};
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub(crate) struct RunArgs {
+    /// Router configuration (TOML).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct StatsArgs {
+    /// The router's control socket (`router.control_socket` in its configuration).
+    #[arg(long, default_value = "/run/sixfold.sock")]
+    socket: String,
+}
+
+/// Reads and validates a configuration file.
+pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Config::from_toml(&text).with_context(|| format!("in {}", path.display()))
+}
+
+/// A seed for the router's keyed randomness, from the OS (std's hasher keys).
+pub(crate) fn random_seed() -> u64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// SIGINT and SIGTERM set the returned flag instead of killing the process.
+pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("installing a signal handler")?;
+    }
+    Ok(stop)
+}
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config)?;
+    let stop = stop_on_signals()?;
+    let devices = tun::Devices::open(&config).context("opening TUN devices (root needed)")?;
+    let control = tun::control_socket(&config.router.control_socket)?;
+    let socket = config.router.control_socket.clone();
+    let mut router = Router::new(config, random_seed(), Instant::now())?;
+    tracing::info!(subscribers = devices.subscribers.len(), %socket, "router running");
+    let result = tun::run(&mut router, &devices, Some(&control), &stop);
+    let _ = std::fs::remove_file(&socket);
+    result.context("I/O loop")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
+    let answer = tun::request(&args.socket, "stats")?;
+    print!("{answer}");
+    Ok(ExitCode::SUCCESS)
+}
