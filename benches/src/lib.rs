@@ -1,6 +1,8 @@
 //! Helpers shared by the benchmarks and the `bench-table` report: reading criterion's
 //! JSON output and rendering it as Markdown tables.
 
+pub mod nat_load;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;

@@ -271,7 +271,7 @@ impl Nat {
                 let p = *self.table.session(peer);
                 rewrite.dst = Some(v4(p.in_addr));
                 rewrite.dst_port = Some(p.in_port);
-                let egress = Interface::Subscriber(self.table.mapping(p.mapping).subscriber);
+                let egress = Interface::Subscriber(p.subscriber);
                 Decision::Translate {
                     rewrite,
                     egress,
@@ -394,7 +394,7 @@ impl Nat {
                 } else {
                     rewrite.dst_port = Some(session.in_port);
                 }
-                let egress = Interface::Subscriber(self.table.mapping(session.mapping).subscriber);
+                let egress = Interface::Subscriber(session.subscriber);
                 Decision::Translate {
                     rewrite,
                     egress,
@@ -464,7 +464,7 @@ impl Nat {
             set_quoted_port(q, protocol, p.in_port, true);
         }
         rewrite.dst = Some(v4(p.in_addr));
-        let egress = Interface::Subscriber(self.table.mapping(p.mapping).subscriber);
+        let egress = Interface::Subscriber(p.subscriber);
         Decision::Translate {
             rewrite,
             egress,
@@ -506,7 +506,7 @@ impl Nat {
             quoted: Some(quoted),
             ..Rewrite::new()
         };
-        let egress = Interface::Subscriber(self.table.mapping(s.mapping).subscriber);
+        let egress = Interface::Subscriber(s.subscriber);
         Decision::Translate {
             rewrite,
             egress,

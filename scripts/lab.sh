@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job: `sixfold lab` — namespaces, the router between them, real traffic,
+# a report, and nothing left behind. Needs root. Installs the programs the lab
+# drives (ping, curl, python3, iproute2) when missing. Arguments go to `sixfold lab`,
+# e.g. `scripts/lab.sh --subscribers 4 --filtering eif` or `scripts/lab.sh --keep`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+    echo "sixfold lab needs root (network namespaces and TUN devices): sudo $0 $*" >&2
+    exit 1
+fi
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+cargo build --quiet --release -p sixfold-router --bin sixfold
+exec target/release/sixfold lab "$@"
