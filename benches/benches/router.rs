@@ -45,14 +45,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| run(&mut router, &back, now, &mut buf, &mut i))
     });
     // New sessions on a fresh subscriber: mapping + session created per packet.
-    let mut fresh = Router::new(nat_load::config(), 2, now).unwrap();
+    let mut config = nat_load::config();
+    config.nat.max_sessions = 1 << 23;
+    config.nat.sessions_per_subscriber = 1 << 23;
+    let mut fresh = Router::new(config, 2, now).unwrap();
     let mut d = 0u32;
     g.bench_function("nat-outbound-new-session", |b| {
         b.iter(|| {
             d = d.wrapping_add(1);
             let dst = Ipv4Addr::from(0xc612_0000 | (d & 0xffff));
             let p = nat_load::udp(inside(0), 10_000 + (d >> 16 & 0xfff) as u16, dst, 53);
-            let mut buf = PacketBuf::from_packet(&p);
+            buf.storage_mut()[..p.len()].copy_from_slice(&p);
+            buf.set_len(p.len());
             black_box(fresh.process(Direction::Outbound(0), &mut buf, now))
         })
     });

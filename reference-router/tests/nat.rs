@@ -309,6 +309,31 @@ fn global_session_limit_refuses_without_eviction() {
 }
 
 #[test]
+fn refused_flows_hold_no_ports() {
+    // A subscriber at its session limit floods new flows: each is refused, none
+    // takes (or quarantines) a port, and the pool stays usable for others.
+    let mut lab = Lab::new("sessions_per_subscriber = 10\nports_per_subscriber = 100");
+    for port in 0..10u16 {
+        lab.out_ok(0, &udp(SUB0, 1024 + port, WAN_A, 53, b"q"));
+    }
+    for port in 0..5000u16 {
+        let (v, _) = lab.out(0, &udp(SUB0, 20000 + port, WAN_A, 53, b"q"));
+        assert!(
+            matches!(
+                v,
+                Verdict::Reply(_) | Verdict::Drop(DropReason::SubscriberSessionLimit)
+            ),
+            "{v:?}"
+        );
+    }
+    let s = lab.router.snapshot();
+    assert_eq!(s.subscribers[0].ports["udp"], 10);
+    assert_eq!(s.mappings, 10);
+    assert_eq!(s.drops["subscriber_session_limit"], 5000);
+    lab.out_ok(1, &udp(SUB1, 1024, WAN_A, 53, b"q"));
+}
+
+#[test]
 fn rfc6888_req8_freed_port_not_reused_for_120s() {
     // One well-known port range of 1023 ports: easy to exhaust and observe.
     let mut lab = Lab::new("ports_per_subscriber = 1023");

@@ -46,6 +46,28 @@ pub(crate) struct Ports {
     counter: u64,
 }
 
+/// The lowest free port in `from..=to` (with the given parity, if any).
+fn find_free(map: &[u64; 1024], from: u32, to: u32, parity: Option<u32>) -> Option<u32> {
+    let parity_mask = match parity {
+        Some(0) => 0x5555_5555_5555_5555,
+        Some(_) => 0xaaaa_aaaa_aaaa_aaaa,
+        None => u64::MAX,
+    };
+    for w in from / 64..=to / 64 {
+        let mut free = !map[w as usize] & parity_mask;
+        if w == from / 64 {
+            free &= u64::MAX << (from % 64);
+        }
+        if w == to / 64 && to % 64 != 63 {
+            free &= (1u64 << (to % 64 + 1)) - 1;
+        }
+        if free != 0 {
+            return Some(w * 64 + free.trailing_zeros());
+        }
+    }
+    None
+}
+
 /// Ports 1024-65535 for internal ports ≥ 1024, 1-1023 for well-known ones (RFC 4787
 /// REQ-3a); ICMP identifiers use 1024-65535.
 fn range(want: &Want) -> (u32, u32) {
@@ -75,6 +97,7 @@ impl Ports {
         h.finish()
     }
 
+    #[cfg(test)]
     fn busy(map: &[u64; 1024], port: u32) -> bool {
         map[(port / 64) as usize] & (1 << (port % 64)) != 0
     }
@@ -95,31 +118,24 @@ impl Ports {
             lo + (self.random() % u64::from(span)) as u32
         };
         let map = self.bitmaps[slot].get_or_insert_with(|| Box::new([0; 1024]));
-        // From a random start, the next free port of the right parity: the walk is
-        // random per allocation, and bounded by the range when the space is nearly full.
-        let step = if want.parity { 2 } else { 1 };
-        let mut port = if want.parity && (first ^ u32::from(want.internal)) & 1 != 0 {
-            if first + 1 > hi { first - 1 } else { first + 1 }
-        } else {
-            first
-        };
-        let mut tried = 0;
-        while tried < span {
-            if !Ports::busy(map, port) {
-                map[(port / 64) as usize] |= 1 << (port % 64);
-                self.free[slot] -= 1;
-                return Some(port as u16);
-            }
-            port += step;
-            if port > hi {
-                port = lo + (port - lo) % span;
-                if want.parity && (port ^ u32::from(want.internal)) & 1 != 0 {
-                    port += 1;
-                }
-            }
-            tried += step;
+        // The first free port of the right parity at or after the random start,
+        // wrapping around: one word (64 ports) per step, so a nearly full space costs
+        // at most 1024 word reads.
+        let parity = want.parity.then_some(u32::from(want.internal) & 1);
+        let port =
+            find_free(map, first, hi, parity).or_else(|| find_free(map, lo, first, parity))?;
+        map[(port / 64) as usize] |= 1 << (port % 64);
+        self.free[slot] -= 1;
+        Some(port as u16)
+    }
+
+    /// Gives back a port that never carried traffic: free at once, no quarantine.
+    pub(crate) fn unused(&mut self, addr: u32, protocol: u8, port: u16) {
+        let slot = addr as usize * PROTOCOLS + space(protocol);
+        if let Some(map) = self.bitmaps[slot].as_mut() {
+            map[usize::from(port / 64)] &= !(1 << (port % 64));
+            self.free[slot] += 1;
         }
-        None
     }
 
     /// Puts a port into quarantine until `now + reuse_delay`.

@@ -290,8 +290,16 @@ impl Table {
         if let Some(&m) = self.map_inside.get(&mkey) {
             return Ok(m);
         }
-        let space = ports::space(key.protocol);
+        // A mapping is only worth creating if its session can be: a refused flow
+        // must not hold (or quarantine) a port.
         let sub = self.subscribers[usize::from(subscriber)];
+        if self.live_sessions >= self.limits.max_sessions {
+            return Err(Full::Sessions);
+        }
+        if sub.sessions >= self.limits.sessions_per_subscriber {
+            return Err(Full::SubscriberSessions);
+        }
+        let space = ports::space(key.protocol);
         if sub.ports[space] >= self.limits.ports_per_subscriber {
             return Err(Full::Ports);
         }
@@ -411,7 +419,7 @@ impl Table {
     /// A mapping created for a session that then could not be created is freed.
     fn release_if_unused(&mut self, m: u32, now: u32) {
         if self.mappings[m as usize].sessions == 0 {
-            self.remove_mapping(m, now);
+            self.remove_mapping(m, now, false);
         }
     }
 
@@ -491,7 +499,7 @@ impl Table {
         self.mappings[m as usize].sessions -= 1;
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
-            self.remove_mapping(m, s.expires);
+            self.remove_mapping(m, s.expires, true);
         }
         let free = &mut self.sessions[index as usize];
         free.protocol = 0;
@@ -501,7 +509,8 @@ impl Table {
         self.expired += 1;
     }
 
-    fn remove_mapping(&mut self, m: u32, now: u32) {
+    /// Frees mapping `m`; its port goes into quarantine if it carried traffic.
+    fn remove_mapping(&mut self, m: u32, now: u32, used: bool) {
         let map = self.mappings[m as usize];
         let mkey = Key {
             addr: map.in_addr,
@@ -519,8 +528,13 @@ impl Table {
             rem_port: 0,
         };
         self.map_outside.remove(&out);
-        self.ports
-            .release(map.pool_index, map.protocol, map.out_port, now);
+        if used {
+            self.ports
+                .release(map.pool_index, map.protocol, map.out_port, now);
+        } else {
+            self.ports
+                .unused(map.pool_index, map.protocol, map.out_port);
+        }
         self.subscribers[usize::from(map.subscriber)].ports[ports::space(map.protocol)] -= 1;
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
