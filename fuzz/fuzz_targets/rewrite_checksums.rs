@@ -7,8 +7,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sixfold_rewrite::{
-    ChecksumState, Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedPacket, QuotedRewrite,
-    Rewrite, TcpPacket, Ttl, UdpPacket, recompute_checksums, transport_checksum_state,
+    Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet, QuotedPacket, QuotedRewrite, Rewrite,
+    TcpPacket, Ttl, UdpPacket, recompute_checksums,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -26,17 +26,9 @@ struct Input {
     fix_checksums: bool,
 }
 
-/// Whether every checksum the packet carries is valid (the IPv4 header's, and the
-/// transport checksum where the packet holds all it covers).
-fn valid(p: &[u8]) -> bool {
-    let header_ok =
-        p[0] >> 4 != 4 || Ipv4Packet::new_checked(p).is_ok_and(|ip| ip.verify_checksum());
-    header_ok
-        && matches!(
-            transport_checksum_state(p),
-            Ok(ChecksumState::Valid | ChecksumState::Unknown)
-        )
-}
+#[path = "shared/valid.rs"]
+mod shared;
+use shared::valid;
 
 /// The offset of a UDP/IPv4 checksum field that holds 0 ("no checksum").
 fn udp4_zero(p: &[u8]) -> Option<usize> {

@@ -11,6 +11,8 @@
 //!   and the I/O loop around a [`Router`].
 //! - [`capture`]: pcap/pcapng reading down to IP packets.
 
+#![forbid(unsafe_code)]
+
 pub mod capture;
 pub mod config;
 mod icmp;

@@ -12,7 +12,7 @@ use crate::icmp::{self, RateLimit};
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{self, Decision, Nat};
 use crate::stats::{Counters, DropReason, Snapshot, SubscriberUse};
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::Ipv4Net;
 use sixfold_rewrite::{Ipv4Packet, Ipv6Packet, Rewrite, Ttl};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
@@ -160,10 +160,9 @@ pub struct Router {
     nat: Nat,
     ports: Vec<Port>,
     wan_mtu: usize,
-    /// /64 → subscriber, for every /64 of prefixes of /48 or longer.
-    v6_routes: HashMap<u64, SubscriberId>,
-    /// Prefixes shorter than /48, searched in order.
-    v6_short: Vec<(Ipv6Net, SubscriberId)>,
+    /// Subscriber prefixes: per prefix length present (longest first), the upper
+    /// 64 bits of each prefix → its subscriber. A lookup is one probe per length.
+    v6_routes: Vec<(u8, HashMap<u64, SubscriberId>)>,
     counters: Counters,
     queue: VecDeque<(Interface, Vec<u8>)>,
     rate: RateLimit,
@@ -175,22 +174,23 @@ impl Router {
     /// choices (port allocation), starting at time `now`.
     pub fn new(config: Config, seed: u64, now: Instant) -> Result<Router, ConfigError> {
         config.validate()?;
-        let mut v6_routes = HashMap::new();
-        let mut v6_short = Vec::new();
+        let mut v6_routes: Vec<(u8, HashMap<u64, SubscriberId>)> = Vec::new();
         for (i, sub) in config.subscriber.iter().enumerate() {
             for net in &sub.ipv6 {
-                if net.prefix_len() >= 48 {
-                    for s in net.subnets(64).map_err(|e| ConfigError {
-                        key: format!("subscriber[{i}].ipv6"),
-                        problem: e.to_string(),
-                    })? {
-                        v6_routes.insert(upper64(s.network()), i as SubscriberId);
+                let len = net.prefix_len();
+                let at = match v6_routes.iter().position(|(l, _)| *l == len) {
+                    Some(at) => at,
+                    None => {
+                        v6_routes.push((len, HashMap::new()));
+                        v6_routes.len() - 1
                     }
-                } else {
-                    v6_short.push((*net, i as SubscriberId));
-                }
+                };
+                v6_routes[at]
+                    .1
+                    .insert(upper64(net.network()), i as SubscriberId);
             }
         }
+        v6_routes.sort_by_key(|r| std::cmp::Reverse(r.0));
         let ports = config
             .subscriber
             .iter()
@@ -208,7 +208,6 @@ impl Router {
             nat,
             ports,
             v6_routes,
-            v6_short,
             counters: Counters::new(),
             queue: VecDeque::new(),
             epoch: now,
@@ -592,13 +591,12 @@ impl Router {
     }
 
     fn route_v6(&self, dst: Ipv6Addr) -> Option<SubscriberId> {
-        if let Some(&s) = self.v6_routes.get(&upper64(dst)) {
-            return Some(s);
-        }
-        self.v6_short
-            .iter()
-            .find(|(n, _)| n.contains(&dst))
-            .map(|(_, s)| *s)
+        let upper = upper64(dst);
+        self.v6_routes.iter().find_map(|(len, routes)| {
+            // Prefixes are at most /64 (validated); a /0 matches everything.
+            let mask = u64::MAX.checked_shl(64 - u32::from(*len)).unwrap_or(0);
+            routes.get(&(upper & mask)).copied()
+        })
     }
 
     fn ipv6(

@@ -78,3 +78,36 @@ fn spoofed_and_unroutable_sources_are_dropped() {
         Verdict::Drop(DropReason::Malformed)
     );
 }
+
+fn two_subscribers(
+    a: &str,
+    b: &str,
+) -> Result<sixfold_router::Config, sixfold_router::ConfigError> {
+    sixfold_router::Config::from_toml(&format!(
+        "[[subscriber]]\nname = \"a\"\nipv6 = [{a}]\n[[subscriber]]\nname = \"b\"\nipv6 = [{b}]\n"
+    ))
+}
+
+#[test]
+fn delegated_prefixes_route_by_longest_match() {
+    // a's /56 contains b's /64: refused as overlapping.
+    let e = two_subscribers("\"2001:db8:1:100::/56\"", "\"2001:db8:1:1ff::/64\"").unwrap_err();
+    assert_eq!(e.key, "subscriber[1].ipv6");
+    let config = two_subscribers(
+        "\"2001:db8:1:100::/56\"",
+        "\"2001:db8:1:200::/64\", \"2001:db8:2::/48\"",
+    )
+    .unwrap();
+    let mut lab = Lab::with(config);
+    let (v, _) = lab.out(
+        0,
+        &udp6("2001:db8:1:1ff::5", 1, "2001:db8:2:ffff::9", 2, b"x", 64),
+    );
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    let (v, _) = lab.inb(&udp6(SERVER, 1, "2001:db8:1:142::1", 2, b"x", 64));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    let (v, _) = lab.inb(&udp6(SERVER, 1, "2001:db8:1:200::1", 2, b"x", 64));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    let (v, _) = lab.inb(&udp6(SERVER, 1, "2001:db8:1:201::1", 2, b"x", 64));
+    assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
+}
