@@ -143,6 +143,62 @@ impl Nat {
     }
 }
 
+/// Transition-tunnel blocking, each mechanism switchable (all on by default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tunnels {
+    /// IPv4 protocol 41: 6in4, 6to4, ISATAP, 6rd.
+    pub proto41: bool,
+    /// The 6to4 relay anycast prefix 192.88.99.0/24.
+    pub relay_anycast: bool,
+    /// Teredo: UDP 3544 either side, and Teredo recognised on any other port.
+    pub teredo: bool,
+    /// AYIYA: UDP 5072 and by header shape.
+    pub ayiya: bool,
+    /// TSP: TCP/UDP 3653.
+    pub tsp: bool,
+    /// GRE carrying IPv6.
+    pub gre: bool,
+    /// IPv4-in-IPv6 and IPv6-in-IPv6 from subscribers.
+    pub ip_in_ipv6: bool,
+    /// IPv6 sources or destinations in 2001::/32 and 2002::/16 (the relays' side).
+    pub relay_prefixes: bool,
+    /// The 6rd domain to name 6rd packets by (`"2001:db8::/32"`), if any.
+    pub six_rd_prefix: Option<Ipv6Net>,
+    /// The IPv4 bits common to the 6rd domain's customers, with `six_rd_prefix`.
+    pub six_rd_ipv4: Option<Ipv4Net>,
+}
+
+impl Default for Tunnels {
+    fn default() -> Tunnels {
+        Tunnels::all(true)
+    }
+}
+
+impl Tunnels {
+    /// Every mechanism blocked (`true`) or allowed (`false`).
+    pub fn all(block: bool) -> Tunnels {
+        Tunnels {
+            proto41: block,
+            relay_anycast: block,
+            teredo: block,
+            ayiya: block,
+            tsp: block,
+            gre: block,
+            ip_in_ipv6: block,
+            relay_prefixes: block,
+            six_rd_prefix: None,
+            six_rd_ipv4: None,
+        }
+    }
+
+    /// The 6rd domain, if configured.
+    pub fn six_rd(&self) -> Option<sixfold_teredo::SixRd> {
+        let (p, v4) = (self.six_rd_prefix?, self.six_rd_ipv4?);
+        sixfold_teredo::SixRd::new(p.network(), p.prefix_len(), v4.network(), v4.prefix_len()).ok()
+    }
+}
+
 /// The router itself: addresses it sends ICMP from, and its control socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -258,6 +314,8 @@ pub struct Config {
     pub nat: Nat,
     /// The uplink.
     pub wan: Wan,
+    /// Transition-tunnel blocking.
+    pub tunnels: Tunnels,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
 }
@@ -463,6 +521,18 @@ impl Config {
                 }
                 v6.push((i, *net));
             }
+        }
+        if self.tunnels.six_rd_prefix.is_some() != self.tunnels.six_rd_ipv4.is_some() {
+            return Err(err(
+                "tunnels.six_rd_prefix",
+                "needs tunnels.six_rd_ipv4 too (and the other way round)",
+            ));
+        }
+        if self.tunnels.six_rd_prefix.is_some() && self.tunnels.six_rd().is_none() {
+            return Err(err(
+                "tunnels.six_rd_prefix",
+                "with six_rd_ipv4 leaves more than 64 bits",
+            ));
         }
         if self.subscriber.len() > u16::MAX as usize {
             return Err(err("subscriber", "more than 65535 subscribers"));

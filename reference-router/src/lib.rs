@@ -20,6 +20,7 @@ mod nat;
 mod router;
 pub mod stats;
 pub mod tun;
+pub mod tunnels;
 
 pub use config::{Config, ConfigError};
 pub use router::{Direction, Interface, PacketBuf, Router, SubscriberId, Verdict};

@@ -12,9 +12,10 @@ use crate::icmp::{self, RateLimit};
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{self, Decision, Nat};
 use crate::stats::{Counters, DropReason, Snapshot, SubscriberUse};
+use crate::tunnels::{self, Tunnel};
 use ipnet::Ipv4Net;
 use sixfold_rewrite::{Ipv4Packet, Ipv6Packet, Rewrite, Ttl};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
@@ -167,7 +168,13 @@ pub struct Router {
     queue: VecDeque<(Interface, Vec<u8>)>,
     rate: RateLimit,
     epoch: Instant,
+    six_rd: Option<sixfold_teredo::SixRd>,
+    /// Teredo flows already logged (bounded; cleared when full).
+    teredo_logged: HashSet<(u32, u32, u16, u16)>,
 }
+
+/// Teredo flows remembered for log-once.
+const TEREDO_LOG_FLOWS: usize = 4096;
 
 impl Router {
     /// A router for `config` (validated here), with `seed` keying the random
@@ -201,6 +208,7 @@ impl Router {
             })
             .collect();
         let nat = Nat::new(&config.nat, config.subscriber.len(), seed, 0);
+        let config_six_rd = config.tunnels.six_rd();
         Ok(Router {
             wan_mtu: usize::from(config.wan.mtu),
             rate: RateLimit::new(config.router.icmp_rate),
@@ -211,6 +219,8 @@ impl Router {
             counters: Counters::new(),
             queue: VecDeque::new(),
             epoch: now,
+            six_rd: config_six_rd,
+            teredo_logged: HashSet::new(),
         })
     }
 
@@ -347,6 +357,13 @@ impl Router {
         }
         // Bytes past the total length (link padding) are not part of the packet.
         buffer.len = ip.total_len();
+        if let Some(t) = tunnels::ipv4(buffer.packet(), &self.config.tunnels, self.six_rd.as_ref())
+        {
+            if t == Tunnel::Teredo {
+                self.log_teredo(buffer.packet(), direction);
+            }
+            return Err(t.reason());
+        }
         let ingress = direction.interface();
         let (src, dst) = nat::addresses(buffer.packet());
         let (src_ip, dst_ip) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
@@ -501,6 +518,33 @@ impl Router {
         Ok(Verdict::Forward(egress))
     }
 
+    /// Logs once per flow what a dropped Teredo packet would have exposed.
+    fn log_teredo(&mut self, packet: &[u8], direction: Direction) {
+        let (src, dst) = nat::addresses(packet);
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        let ports = packet.get(ihl..ihl + 4).map_or((0, 0), |p| {
+            (
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )
+        });
+        if self.teredo_logged.len() >= TEREDO_LOG_FLOWS {
+            self.teredo_logged.clear();
+        }
+        if !self.teredo_logged.insert((src, dst, ports.0, ports.1)) {
+            return;
+        }
+        let e = tunnels::teredo_exposure(packet);
+        tracing::warn!(
+            ?direction,
+            from = %std::net::SocketAddrV4::new(src.into(), ports.0),
+            to = %std::net::SocketAddrV4::new(dst.into(), ports.1),
+            client_public = ?e.client,
+            guess_bits = ?e.bits,
+            "Teredo blocked: it would have exposed the client's public address and port"
+        );
+    }
+
     fn count_forward(&mut self, outbound: bool, hairpin: bool, protocol: u8, len: usize) {
         self.counters.forward(false, outbound, protocol, len);
         if hairpin {
@@ -613,6 +657,11 @@ impl Router {
             ip.next_header(),
         );
         buffer.len = 40 + ip.payload_len();
+        let protocol = transport_of(buffer.packet(), next);
+        let outbound = matches!(direction, Direction::Outbound(_));
+        if let Some(t) = tunnels::ipv6(src, dst, protocol, outbound, &self.config.tunnels) {
+            return Err(t.reason());
+        }
         if dst.is_multicast()
             || dst.is_unicast_link_local()
             || dst.is_unspecified()

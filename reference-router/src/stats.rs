@@ -85,6 +85,32 @@ reasons! {
     IcmpRateLimited = "icmp_rate_limited",
     /// The router's own output queue was full.
     QueueFull = "queue_full",
+    /// IPv4 protocol 41, a configured 6in4 tunnel (RFC 4213).
+    Tunnel6in4 = "tunnel_6in4",
+    /// IPv4 protocol 41 with 6to4 inner addresses (RFC 3056).
+    Tunnel6to4 = "tunnel_6to4",
+    /// IPv4 protocol 41 with ISATAP inner addresses (RFC 5214).
+    TunnelIsatap = "tunnel_isatap",
+    /// IPv4 protocol 41 in the configured 6rd domain (RFC 5969).
+    Tunnel6rd = "tunnel_6rd",
+    /// To or from the 6to4 relay anycast prefix 192.88.99.0/24.
+    Tunnel6to4Relay = "tunnel_6to4_relay",
+    /// Teredo (RFC 4380): UDP 3544 or recognised on another port.
+    TunnelTeredo = "tunnel_teredo",
+    /// AYIYA.
+    TunnelAyiya = "tunnel_ayiya",
+    /// TSP (RFC 5572), port 3653.
+    TunnelTsp = "tunnel_tsp",
+    /// GRE carrying IPv6.
+    TunnelGreIpv6 = "tunnel_gre_ipv6",
+    /// IPv4-in-IPv6 from a subscriber.
+    Tunnel4in6 = "tunnel_4in6",
+    /// IPv6-in-IPv6 from a subscriber.
+    Tunnel6in6 = "tunnel_6in6",
+    /// An IPv6 source or destination in 2001::/32 (Teredo relays).
+    TunnelTeredoPrefix = "tunnel_teredo_prefix",
+    /// An IPv6 source or destination in 2002::/16 (6to4 relays).
+    Tunnel6to4Prefix = "tunnel_6to4_prefix",
 }
 
 impl DropReason {

@@ -350,8 +350,12 @@ fn lab_runs_and_leaves_nothing_behind() {
         "sixfold lab failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("  ok ").count(), 3 * 4 + 1, "{text}");
+    assert_eq!(text.matches("  ok ").count(), 3 * 4 + 2, "{text}");
     assert!(text.contains("hairpinned: "), "{text}");
+    assert!(
+        text.contains("transition-tunnel packets blocked: teredo 2"),
+        "{text}"
+    );
     let left = String::from_utf8_lossy(
         &Command::new("ip")
             .args(["netns", "list"])
@@ -379,6 +383,21 @@ fn lab_runs_and_leaves_nothing_behind() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("blocked:"), "{text}");
     assert!(text.contains("hairpin_off"), "{text}");
+    // Tunnels allowed: the same Teredo packets go through.
+    let out = Command::new(SIXFOLD)
+        .args([
+            "lab",
+            "--prefix",
+            "sflab",
+            "--subscribers",
+            "1",
+            "--allow-tunnels",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0 of 2 Teredo packets blocked"), "{text}");
 }
 
 #[test]

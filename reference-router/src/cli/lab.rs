@@ -75,6 +75,9 @@ pub(crate) struct LabArgs {
     /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
     #[arg(long)]
     keep: bool,
+    /// Turn all transition-tunnel blocking off, to show the difference.
+    #[arg(long)]
+    allow_tunnels: bool,
 }
 
 /// Addresses of subscriber `k` (1-based).
@@ -220,6 +223,11 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
             FilteringArg::Adf => Filtering::Adf,
             FilteringArg::Apdf => Filtering::Apdf,
         };
+    }
+    if args.allow_tunnels {
+        let six_rd = (config.tunnels.six_rd_prefix, config.tunnels.six_rd_ipv4);
+        config.tunnels = sixfold_router::config::Tunnels::all(false);
+        (config.tunnels.six_rd_prefix, config.tunnels.six_rd_ipv4) = six_rd;
     }
     if let Some(h) = args.hairpin {
         config.nat.hairpin = matches!(h, OnOff::On);
@@ -533,6 +541,48 @@ fn hairpin(args: &LabArgs) -> anyhow::Result<String> {
     ))
 }
 
+/// A Teredo router solicitation as a qualifying client sends it (RFC 4380 §5.2.1:
+/// link-local source with the cone bit, all-routers destination).
+fn teredo_rs() -> Vec<u8> {
+    let src: std::net::Ipv6Addr = "fe80::8000:ffff:ffff:fffe".parse().expect("literal");
+    let dst: std::net::Ipv6Addr = "ff02::2".parse().expect("literal");
+    let mut p = vec![0x60, 0, 0, 0, 0, 8, 58, 255];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&[133, 0, 0, 0, 0, 0, 0, 0]);
+    let c = (sixfold_checksum::pseudo::ipv6(src, dst, 58, 8) + sixfold_checksum::sum(&p[40..]))
+        .checksum();
+    p[42..44].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// Sends Teredo from sub1 — to the standard port, and on port 443 behind an origin
+/// indication (the evasion a first-nibble rule misses) — and reports how many the
+/// router's counters say it blocked.
+fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)> {
+    let count = || -> anyhow::Result<u64> {
+        let v: serde_json::Value = serde_json::from_str(&tun::request(socket, "stats")?)?;
+        Ok(v["drops"]["tunnel_teredo"].as_u64().unwrap_or(0))
+    };
+    let before = count()?;
+    let s = tun::in_netns(&format!("{}-sub1", args.prefix), || {
+        UdpSocket::bind((subscriber_v4(1).as_str(), 0))
+    })?;
+    let rs = teredo_rs();
+    s.send_to(&rs, (SERVER_V4, 3544))?;
+    let mut evasive = vec![0, 0, 0x6d ^ 0xff, 0x20 ^ 0xff, !198, !51, !100, !1];
+    evasive.extend_from_slice(&rs);
+    s.send_to(&evasive, (SERVER_V4, 443))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let blocked = count()? - before;
+    Ok((
+        blocked,
+        format!(
+            "{blocked} of 2 Teredo packets blocked (UDP 3544; port 443 behind an origin indication)"
+        ),
+    ))
+}
+
 fn traffic(
     args: &LabArgs,
     config: &Config,
@@ -562,6 +612,18 @@ fn traffic(
             curl(&ns, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/")),
         );
     }
+    println!(
+        "transition tunnels (blocking {}):",
+        if args.allow_tunnels { "off" } else { "on" }
+    );
+    let attempts = tunnel_attempts(args, &config.router.control_socket);
+    ok &= check(
+        "Teredo from sub1",
+        attempts.and_then(|(blocked, text)| match (args.allow_tunnels, blocked) {
+            (false, 2) | (true, 0) => Ok(text),
+            _ => Err(anyhow::anyhow!(text)),
+        }),
+    );
     if args.subscribers >= 2 {
         println!("hairpin (subscriber to subscriber through public addresses):");
         let result = hairpin(args);
@@ -611,6 +673,20 @@ fn report(s: &Snapshot) {
             sub.name, sub.sessions
         );
     }
+    let tunnels: Vec<String> = s
+        .drops
+        .iter()
+        .filter(|(r, n)| r.starts_with("tunnel_") && **n > 0)
+        .map(|(r, n)| format!("{} {n}", &r[7..]))
+        .collect();
+    println!(
+        "  transition-tunnel packets blocked: {}",
+        if tunnels.is_empty() {
+            "none".to_string()
+        } else {
+            tunnels.join(", ")
+        }
+    );
     let drops: Vec<String> = s
         .drops
         .iter()

@@ -1,0 +1,206 @@
+//! Detection of IPv6 transition tunnels (issue "router policy"): the holes clients
+//! dig through a firewall when the network gives them no IPv6.
+//!
+//! IPv4: protocol 41 (named 6in4, 6to4, ISATAP or 6rd by its inner addresses),
+//! the 6to4 relay anycast 192.88.99.0/24, Teredo on UDP 3544 *and* on any port
+//! (sixfold-teredo's strict recogniser: authentication, origin indication, bubbles,
+//! IPv6-in-UDP; no false positives on DNS, QUIC or RTP), AYIYA (UDP 5072 or by
+//! header shape), TSP (3653), GRE carrying IPv6 (protocol 47, type 0x86DD).
+//! IPv6: IPv4-in-IPv6 and IPv6-in-IPv6 from subscribers, and sources or
+//! destinations in 2001::/32 (Teredo) or 2002::/16 (6to4) — the relays' side.
+//!
+//! Detectors read only the packet's own bytes (up to its IP length): bytes beyond
+//! cannot change a verdict. Non-first IPv4 fragments carry no ports and are not
+//! inspected.
+
+use crate::config::Tunnels;
+use crate::stats::DropReason;
+use sixfold_teredo::exposure::{Knowledge, exposure};
+use sixfold_teredo::packet::{Proto41Kind, classify_proto41, recognize, recognize_ayiya};
+use sixfold_teredo::{SixRd, Teredo};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+
+/// A transition mechanism found in a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tunnel {
+    /// IPv4 protocol 41, named by its inner addresses.
+    Proto41(Proto41Kind),
+    /// To or from the 6to4 relay anycast prefix 192.88.99.0/24.
+    RelayAnycast,
+    /// Teredo: UDP port 3544, or recognised on another port.
+    Teredo,
+    /// AYIYA.
+    Ayiya,
+    /// TSP (tunnel setup protocol, port 3653).
+    Tsp,
+    /// GRE carrying IPv6.
+    GreIpv6,
+    /// IPv4 inside IPv6 from a subscriber.
+    Ipv4InIpv6,
+    /// IPv6 inside IPv6 from a subscriber.
+    Ipv6InIpv6,
+    /// An IPv6 source or destination in 2001::/32 (or the legacy 3ffe:831f::/32).
+    TeredoPrefix,
+    /// An IPv6 source or destination in 2002::/16.
+    SixToFourPrefix,
+}
+
+impl Tunnel {
+    /// The drop reason (one counter per mechanism).
+    pub fn reason(self) -> DropReason {
+        match self {
+            Tunnel::Proto41(Proto41Kind::SixInFour) => DropReason::Tunnel6in4,
+            Tunnel::Proto41(Proto41Kind::SixToFour) => DropReason::Tunnel6to4,
+            Tunnel::Proto41(Proto41Kind::Isatap) => DropReason::TunnelIsatap,
+            Tunnel::Proto41(Proto41Kind::SixRd) => DropReason::Tunnel6rd,
+            Tunnel::RelayAnycast => DropReason::Tunnel6to4Relay,
+            Tunnel::Teredo => DropReason::TunnelTeredo,
+            Tunnel::Ayiya => DropReason::TunnelAyiya,
+            Tunnel::Tsp => DropReason::TunnelTsp,
+            Tunnel::GreIpv6 => DropReason::TunnelGreIpv6,
+            Tunnel::Ipv4InIpv6 => DropReason::Tunnel4in6,
+            Tunnel::Ipv6InIpv6 => DropReason::Tunnel6in6,
+            Tunnel::TeredoPrefix => DropReason::TunnelTeredoPrefix,
+            Tunnel::SixToFourPrefix => DropReason::Tunnel6to4Prefix,
+        }
+    }
+}
+
+/// What a Teredo packet would have exposed, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TeredoExposure {
+    /// The client's public IPv4 address and NAT port, from a Teredo address in the
+    /// packet or its origin indication.
+    pub client: Option<SocketAddrV4>,
+    /// Bits an attacker who knows the NAT's address must guess to reach the client.
+    pub bits: Option<u32>,
+}
+
+const TEREDO_PORT: u16 = 3544;
+const AYIYA_PORT: u16 = 5072;
+const TSP_PORT: u16 = 3653;
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// The tunnel an IPv4 packet (checked header, `packet` cut to its total length)
+/// belongs to, if blocking is on for it.
+pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunnel> {
+    let ihl = usize::from(packet.first()? & 0x0f) * 4;
+    if packet.len() < ihl.max(20) {
+        return None;
+    }
+    let total = usize::from(be16(packet, 2)).min(packet.len());
+    let payload = packet.get(ihl..total)?;
+    let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
+    let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+    let relay = |a: Ipv4Addr| a.octets()[..3] == [192, 88, 99];
+    if on.relay_anycast && (relay(src) || relay(dst)) {
+        return Some(Tunnel::RelayAnycast);
+    }
+    let first = be16(packet, 6) & 0x1fff == 0;
+    match packet[9] {
+        41 if on.proto41 => {
+            let kind =
+                classify_proto41(payload, six_rd).map_or(Proto41Kind::SixInFour, |(k, _, _)| k);
+            Some(Tunnel::Proto41(kind))
+        }
+        47 if on.gre && first && payload.len() >= 4 && be16(payload, 2) == 0x86dd => {
+            Some(Tunnel::GreIpv6)
+        }
+        17 if first && payload.len() >= 8 => udp(payload, on),
+        6 if on.tsp
+            && first
+            && payload.len() >= 4
+            && (be16(payload, 0) == TSP_PORT || be16(payload, 2) == TSP_PORT) =>
+        {
+            Some(Tunnel::Tsp)
+        }
+        _ => None,
+    }
+}
+
+fn udp(segment: &[u8], on: &Tunnels) -> Option<Tunnel> {
+    let (sport, dport) = (be16(segment, 0), be16(segment, 2));
+    let len = usize::from(be16(segment, 4)).clamp(8, segment.len());
+    let data = &segment[8..len];
+    let port = |p: u16| sport == p || dport == p;
+    if on.teredo && (port(TEREDO_PORT) || recognize(data).is_ok()) {
+        return Some(Tunnel::Teredo);
+    }
+    if on.ayiya && (port(AYIYA_PORT) || recognize_ayiya(data).is_some()) {
+        return Some(Tunnel::Ayiya);
+    }
+    if on.tsp && port(TSP_PORT) {
+        return Some(Tunnel::Tsp);
+    }
+    None
+}
+
+/// What a Teredo-carrying IPv4 packet exposes: the client's public endpoint from a
+/// Teredo address (source or destination of the inner packet) or from an origin
+/// indication, and the bits an attacker knowing the NAT's address must guess.
+pub fn teredo_exposure(packet: &[u8]) -> TeredoExposure {
+    let none = TeredoExposure {
+        client: None,
+        bits: None,
+    };
+    let ihl = usize::from(packet.first().copied().unwrap_or(0) & 0x0f) * 4;
+    let Some(segment) = packet.get(ihl..).filter(|s| s.len() >= 8) else {
+        return none;
+    };
+    let Ok(t) = recognize(&segment[8..]) else {
+        return none;
+    };
+    for addr in [t.inner.src, t.inner.dst] {
+        if let Some(teredo) = Teredo::decode(addr) {
+            return TeredoExposure {
+                client: Some(SocketAddrV4::new(teredo.client, teredo.port)),
+                bits: Some(exposure(&teredo, Knowledge::NatAddress).bits()),
+            };
+        }
+    }
+    TeredoExposure {
+        client: t.origin.map(|o| SocketAddrV4::new(o.address, o.port)),
+        bits: None,
+    }
+}
+
+fn in_prefix(a: Ipv6Addr, prefix: u128, len: u32) -> bool {
+    (u128::from(a) ^ prefix) >> (128 - len) == 0
+}
+
+/// The tunnel an IPv6 packet belongs to; `protocol` is the upper-layer protocol
+/// after the extension headers.
+pub fn ipv6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    protocol: u8,
+    from_subscriber: bool,
+    on: &Tunnels,
+) -> Option<Tunnel> {
+    if on.relay_prefixes {
+        // 2001::/32, and the pre-RFC 4380 Teredo prefix 3ffe:831f::/32 that old
+        // clients still use.
+        let teredo = [0x2001_0000_u128 << 96, 0x3ffe_831f_u128 << 96];
+        let six_to_four = 0x2002_u128 << 112;
+        if teredo
+            .iter()
+            .any(|&t| in_prefix(src, t, 32) || in_prefix(dst, t, 32))
+        {
+            return Some(Tunnel::TeredoPrefix);
+        }
+        if in_prefix(src, six_to_four, 16) || in_prefix(dst, six_to_four, 16) {
+            return Some(Tunnel::SixToFourPrefix);
+        }
+    }
+    if from_subscriber && on.ip_in_ipv6 {
+        match protocol {
+            4 => return Some(Tunnel::Ipv4InIpv6),
+            41 => return Some(Tunnel::Ipv6InIpv6),
+            _ => {}
+        }
+    }
+    None
+}
