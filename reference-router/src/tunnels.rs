@@ -87,12 +87,7 @@ fn be16(b: &[u8], at: usize) -> u16 {
 /// The tunnel an IPv4 packet (checked header, `packet` cut to its total length)
 /// belongs to, if blocking is on for it.
 pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunnel> {
-    let ihl = usize::from(packet.first()? & 0x0f) * 4;
-    if packet.len() < ihl.max(20) {
-        return None;
-    }
-    let total = usize::from(be16(packet, 2)).min(packet.len());
-    let payload = packet.get(ihl..total)?;
+    let payload = ip_payload(packet)?;
     let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
     let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
     let relay = |a: Ipv4Addr| a.octets()[..3] == [192, 88, 99];
@@ -121,10 +116,25 @@ pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunne
     }
 }
 
+/// The IPv4 payload, cut at the total length: bytes beyond are not the packet's.
+fn ip_payload(packet: &[u8]) -> Option<&[u8]> {
+    let ihl = usize::from(packet.first()? & 0x0f) * 4;
+    if packet.len() < ihl.max(20) {
+        return None;
+    }
+    let total = usize::from(be16(packet, 2)).min(packet.len());
+    packet.get(ihl..total)
+}
+
+/// The data of a UDP datagram (`segment` ≥ 8 bytes), cut at the UDP length.
+fn udp_data(segment: &[u8]) -> &[u8] {
+    let len = usize::from(be16(segment, 4)).clamp(8, segment.len());
+    &segment[8..len]
+}
+
 fn udp(segment: &[u8], on: &Tunnels) -> Option<Tunnel> {
     let (sport, dport) = (be16(segment, 0), be16(segment, 2));
-    let len = usize::from(be16(segment, 4)).clamp(8, segment.len());
-    let data = &segment[8..len];
+    let data = udp_data(segment);
     let port = |p: u16| sport == p || dport == p;
     if on.teredo && (port(TEREDO_PORT) || recognize(data).is_ok()) {
         return Some(Tunnel::Teredo);
@@ -146,11 +156,10 @@ pub fn teredo_exposure(packet: &[u8]) -> TeredoExposure {
         client: None,
         bits: None,
     };
-    let ihl = usize::from(packet.first().copied().unwrap_or(0) & 0x0f) * 4;
-    let Some(segment) = packet.get(ihl..).filter(|s| s.len() >= 8) else {
+    let Some(data) = ip_payload(packet).filter(|s| s.len() >= 8).map(udp_data) else {
         return none;
     };
-    let Ok(t) = recognize(&segment[8..]) else {
+    let Ok(t) = recognize(data) else {
         return none;
     };
     for addr in [t.inner.src, t.inner.dst] {
