@@ -717,7 +717,7 @@ impl Router {
         self.counters.forward(
             true,
             matches!(direction, Direction::Outbound(_)),
-            transport_of(buffer.packet(), next),
+            protocol,
             buffer.len,
         );
         Ok(Verdict::Forward(egress))

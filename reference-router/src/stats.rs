@@ -114,9 +114,10 @@ reasons! {
 }
 
 impl DropReason {
-    /// The counter index.
+    /// The counter index (checked against `ALL` in the tests).
     pub(crate) fn index(self) -> usize {
-        DropReason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+        // A field-less enum: the discriminant is the position in `ALL`.
+        self as usize
     }
 }
 
@@ -251,5 +252,21 @@ impl Counters {
             outbound: dir(true),
             inbound: dir(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_follow_all_and_names_are_unique() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+        }
+        let mut names: Vec<&str> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
     }
 }
