@@ -212,6 +212,14 @@ pub struct RouterSection {
     pub control_socket: String,
     /// ICMP errors the router may generate per second (RFC 1812 §4.3.2.8, RFC 4443 §2.4 f).
     pub icmp_rate: u32,
+    /// Send router advertisements into each subscriber TUN (RFC 4861): its /64 for
+    /// SLAAC, MTU, RDNSS, default-router preference high (RFC 4191); answer router
+    /// solicitations.
+    pub ra: bool,
+    /// Seconds between unsolicited advertisements (RFC 4861 MaxRtrAdvInterval, 4-1800).
+    pub ra_interval: u32,
+    /// Recursive DNS servers to advertise (RFC 8106); none: no RDNSS option.
+    pub rdnss: Vec<Ipv6Addr>,
 }
 
 impl Default for RouterSection {
@@ -221,6 +229,9 @@ impl Default for RouterSection {
             ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
             control_socket: "/run/sixfold.sock".into(),
             icmp_rate: 1000,
+            ra: true,
+            ra_interval: 200,
+            rdnss: Vec::new(),
         }
     }
 }
@@ -472,6 +483,24 @@ impl Config {
             1,
             "errors must be able to leave",
         )?;
+        min(
+            "router.ra_interval",
+            self.router.ra_interval,
+            4,
+            "RFC 4861 §6.2.1",
+        )?;
+        if self.router.ra_interval > 1800 {
+            return Err(err(
+                "router.ra_interval",
+                format!(
+                    "{} is too large: at most 1800 (RFC 4861 §6.2.1)",
+                    self.router.ra_interval
+                ),
+            ));
+        }
+        if self.router.rdnss.len() > 8 {
+            return Err(err("router.rdnss", "at most 8 servers"));
+        }
         if self.router.control_socket.is_empty() {
             return Err(err("router.control_socket", "is empty"));
         }

@@ -144,6 +144,77 @@ pub(crate) fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 
         .checksum()
 }
 
+/// The router's link-local address on every subscriber link: the RA source and the
+/// clients' default router.
+pub(crate) const ROUTER_LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+/// What a router advertisement says.
+pub(crate) struct Advertisement<'a> {
+    /// /64 prefixes for SLAAC.
+    pub(crate) prefixes: &'a [Ipv6Addr],
+    pub(crate) mtu: u32,
+    pub(crate) rdnss: &'a [Ipv6Addr],
+    /// Seconds between unsolicited advertisements; lifetimes derive from it.
+    pub(crate) interval: u32,
+}
+
+/// Writes a router advertisement (RFC 4861 §4.2) to `dst` into `buf`, returning
+/// its length: current hop limit 64, default-router preference high (RFC 4191),
+/// router lifetime 3 × interval, then MTU, one prefix-information option per /64
+/// (on-link, autonomous; valid 1 day, preferred 4 h) and RDNSS (RFC 8106, lifetime
+/// 3 × interval).
+pub(crate) fn router_advertisement(buf: &mut [u8], dst: Ipv6Addr, ad: &Advertisement<'_>) -> usize {
+    let lifetime = (3 * ad.interval).min(9000);
+    let mut icmp = vec![134, 0, 0, 0, 64, 0x08];
+    icmp.extend_from_slice(&(lifetime as u16).to_be_bytes());
+    icmp.extend_from_slice(&[0; 8]);
+    icmp.extend_from_slice(&[5, 1, 0, 0]);
+    icmp.extend_from_slice(&ad.mtu.to_be_bytes());
+    for prefix in ad.prefixes {
+        icmp.extend_from_slice(&[3, 4, 64, 0xc0]);
+        icmp.extend_from_slice(&86_400u32.to_be_bytes());
+        icmp.extend_from_slice(&14_400u32.to_be_bytes());
+        icmp.extend_from_slice(&[0; 4]);
+        icmp.extend_from_slice(&prefix.octets());
+    }
+    if !ad.rdnss.is_empty() {
+        icmp.extend_from_slice(&[25, 1 + 2 * ad.rdnss.len() as u8, 0, 0]);
+        icmp.extend_from_slice(&lifetime.to_be_bytes());
+        for server in ad.rdnss {
+            icmp.extend_from_slice(&server.octets());
+        }
+    }
+    let c = icmpv6_checksum(ROUTER_LINK_LOCAL, dst, &icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    write_ipv6_header(
+        &mut buf[..40],
+        ROUTER_LINK_LOCAL,
+        dst,
+        icmp.len() as u16,
+        58,
+        255,
+    );
+    buf[40..40 + icmp.len()].copy_from_slice(&icmp);
+    40 + icmp.len()
+}
+
+/// Whether `packet` (an IPv6 packet, `upper` the upper-layer header's offset) is a
+/// router solicitation a router must answer (RFC 4861 §6.1.1: hop limit 255, ICMPv6
+/// code 0, right checksum).
+pub(crate) fn is_router_solicitation(packet: &[u8], upper: usize) -> bool {
+    let Some(icmp) = packet.get(upper..) else {
+        return false;
+    };
+    if packet[7] != 255 || icmp.len() < 8 || icmp[0] != 133 || icmp[1] != 0 {
+        return false;
+    }
+    let (src, dst) = (ipv6_at(packet, 8), ipv6_at(packet, 24));
+    pseudo::ipv6(src, dst, 58, icmp.len() as u32)
+        .add(sixfold_checksum::sum(icmp))
+        .checksum()
+        == 0
+}
+
 /// A token bucket: `rate` errors per second, bursts of up to `rate` (at least 10).
 #[derive(Clone, Debug)]
 pub(crate) struct RateLimit {

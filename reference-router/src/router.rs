@@ -169,6 +169,10 @@ pub struct Router {
     rate: RateLimit,
     epoch: Instant,
     six_rd: Option<sixfold_teredo::SixRd>,
+    /// Per subscriber: the /64s it is told to configure addresses from.
+    ra_prefixes: Vec<Vec<Ipv6Addr>>,
+    /// When the next unsolicited router advertisement is due.
+    next_ra: u32,
     /// Teredo flows already logged (bounded; cleared when full).
     teredo_logged: HashSet<(u32, u32, u16, u16)>,
 }
@@ -209,6 +213,12 @@ impl Router {
             .collect();
         let nat = Nat::new(&config.nat, config.subscriber.len(), seed, 0);
         let config_six_rd = config.tunnels.six_rd();
+        // SLAAC needs a /64: a delegated shorter prefix is advertised by its first /64.
+        let ra_prefixes = config
+            .subscriber
+            .iter()
+            .map(|s| s.ipv6.iter().map(|n| n.network()).collect())
+            .collect();
         Ok(Router {
             wan_mtu: usize::from(config.wan.mtu),
             rate: RateLimit::new(config.router.icmp_rate),
@@ -220,6 +230,8 @@ impl Router {
             queue: VecDeque::new(),
             epoch: now,
             six_rd: config_six_rd,
+            ra_prefixes,
+            next_ra: 0,
             teredo_logged: HashSet::new(),
         })
     }
@@ -276,7 +288,32 @@ impl Router {
         self.timers(now);
     }
 
+    /// Writes subscriber `sub`'s router advertisement to all-nodes into `buf`.
+    fn advertisement(&self, sub: SubscriberId, buf: &mut [u8]) -> usize {
+        let ad = icmp::Advertisement {
+            prefixes: &self.ra_prefixes[usize::from(sub)],
+            mtu: self.ports[usize::from(sub)].mtu as u32,
+            rdnss: &self.config.router.rdnss,
+            interval: self.config.router.ra_interval,
+        };
+        icmp::router_advertisement(buf, ALL_NODES, &ad)
+    }
+
     fn timers(&mut self, now: u32) {
+        if self.config.router.ra && now >= self.next_ra {
+            // Unsolicited advertisements (RFC 4861 §6.2.4), the first at start.
+            self.next_ra = now + self.config.router.ra_interval;
+            for sub in 0..self.ports.len() as SubscriberId {
+                if self.ra_prefixes[usize::from(sub)].is_empty() {
+                    continue;
+                }
+                let mut buf = vec![0u8; 1280];
+                let n = self.advertisement(sub, &mut buf);
+                buf.truncate(n);
+                self.counters.icmp("router_advertisement");
+                self.enqueue(Interface::Subscriber(sub), buf);
+            }
+        }
         let before = self.nat.table.expired;
         let lost = self.nat.expire(now, BUDGET);
         self.counters.sessions_expired += self.nat.table.expired - before;
@@ -657,10 +694,24 @@ impl Router {
             ip.next_header(),
         );
         buffer.len = 40 + ip.payload_len();
-        let protocol = transport_of(buffer.packet(), next);
+        let upper = Ipv6Packet::new_unchecked(buffer.packet())
+            .upper_layer()
+            .ok();
+        let protocol = upper.map_or(next, |u| u.protocol);
         let outbound = matches!(direction, Direction::Outbound(_));
         if let Some(t) = tunnels::ipv6(src, dst, protocol, outbound, &self.config.tunnels) {
             return Err(t.reason());
+        }
+        if let (Direction::Outbound(sub), Some(u)) = (direction, upper)
+            && self.config.router.ra
+            && protocol == 58
+            && dst == ALL_ROUTERS
+            && icmp::is_router_solicitation(buffer.packet(), u.offset)
+        {
+            // RFC 4861 §6.2.6: answer to all-nodes.
+            buffer.len = self.advertisement(sub, &mut buffer.storage);
+            self.counters.icmp("router_advertisement");
+            return Ok(Verdict::Reply(Interface::Subscriber(sub)));
         }
         if dst.is_multicast()
             || dst.is_unicast_link_local()
@@ -801,13 +852,9 @@ impl Router {
     }
 }
 
+const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+
 fn upper64(a: Ipv6Addr) -> u64 {
     (u128::from(a) >> 64) as u64
-}
-
-/// The transport protocol after IPv6 extension headers, or `next` if they do not parse.
-fn transport_of(packet: &[u8], next: u8) -> u8 {
-    Ipv6Packet::new_unchecked(packet)
-        .upper_layer()
-        .map_or(next, |u| u.protocol)
 }

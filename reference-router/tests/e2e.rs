@@ -303,7 +303,7 @@ fn real_traffic_through_the_router_keeps_every_checksum() {
     let after: Vec<u64> = [&sub, &wan].iter().map(|ns| csum_errors(ns)).collect();
     assert_eq!(before, after, "kernel InCsumErrors moved in [sub1, wan]");
     let to_wan = "ip.src==203.0.113.0/24 or ipv6.src==2001:db8:1:1::/64";
-    let to_sub = "ip.dst==100.64.1.1 or ipv6.dst==2001:db8:1:1::2";
+    let to_sub = "ip.dst==100.64.1.1 or ipv6.dst==2001:db8:1:1::/64";
     for (file, received) in [(&cap_wan, to_wan), (&cap_sub, to_sub)] {
         let (all, bad) = bad_checksums(file, received);
         assert!(

@@ -111,3 +111,97 @@ fn delegated_prefixes_route_by_longest_match() {
     let (v, _) = lab.inb(&udp6(SERVER, 1, "2001:db8:1:201::1", 2, b"x", 64));
     assert_eq!(v, Verdict::Drop(DropReason::NoRoute));
 }
+
+/// A router solicitation from `src` with hop limit `hops` (checksum right).
+fn solicitation(src: &str, hops: u8) -> Vec<u8> {
+    let (s, d) = (
+        src.parse::<std::net::Ipv6Addr>().unwrap(),
+        "ff02::2".parse::<std::net::Ipv6Addr>().unwrap(),
+    );
+    let mut p = vec![0x60, 0, 0, 0, 0, 8, 58, hops];
+    p.extend_from_slice(&s.octets());
+    p.extend_from_slice(&d.octets());
+    p.extend_from_slice(&[133, 0, 0, 0, 0, 0, 0, 0]);
+    let mut pseudo = p[8..40].to_vec();
+    pseudo.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 58]);
+    pseudo.extend_from_slice(&p[40..]);
+    let c = internet_checksum::checksum(&pseudo);
+    p[42..44].copy_from_slice(&c);
+    p
+}
+
+#[test]
+fn router_solicitation_gets_an_advertisement_with_prefix_mtu_rdnss_and_high_preference() {
+    let mut lab = Lab::new("[router]\nra = true\nrdnss = [\"2001:db8:ffff::53\"]");
+    let (v, ra) = lab.out(1, &solicitation("fe80::1234", 255));
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(1)));
+    // IPv6 header: from fe80::1 to all-nodes, hop limit 255 (RFC 4861 §6.1.2).
+    assert_eq!(ra[6..8], [58, 255]);
+    assert_eq!(
+        ra[8..24],
+        "fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+    );
+    assert_eq!(
+        ra[24..40],
+        "ff02::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+    );
+    let icmp = &ra[40..];
+    assert_eq!(icmp[0..2], [134, 0]);
+    assert_eq!(icmp[4], 64, "current hop limit");
+    assert_eq!(
+        icmp[5], 0x08,
+        "M=0, O=0, default-router preference high (RFC 4191)"
+    );
+    assert_eq!(
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+        600,
+        "router lifetime 3 × 200 s"
+    );
+    // Options: MTU (sub2's link: 1400), prefix information, RDNSS.
+    assert_eq!(icmp[16..24], [5, 1, 0, 0, 0, 0, 0x05, 0x78]);
+    let pio = &icmp[24..56];
+    assert_eq!(
+        pio[0..4],
+        [3, 4, 64, 0xc0],
+        "PIO, /64, on-link + autonomous"
+    );
+    assert_eq!(
+        pio[16..32],
+        "2001:db8:1:2::"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets()
+    );
+    let rdnss = &icmp[56..];
+    assert_eq!(rdnss[0..2], [25, 3]);
+    assert_eq!(
+        rdnss[8..24],
+        "2001:db8:ffff::53"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets()
+    );
+    assert_eq!(rdnss.len(), 24);
+    // Not a valid solicitation: hop limit below 255 (it crossed a router).
+    assert_eq!(
+        lab.out(1, &solicitation("fe80::1234", 64)).0,
+        Verdict::Drop(DropReason::NotRoutable)
+    );
+}
+
+#[test]
+fn unsolicited_advertisements_go_out_every_interval() {
+    let mut lab = Lab::new("[router]\nra = true\nra_interval = 30");
+    lab.advance(0);
+    let sent = lab.transmit();
+    assert_eq!(
+        sent.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        [Interface::Subscriber(0), Interface::Subscriber(1)]
+    );
+    assert!(sent.iter().all(|(_, p)| p[40] == 134));
+    lab.advance(29);
+    assert!(lab.transmit().is_empty());
+    lab.advance(1);
+    assert_eq!(lab.transmit().len(), 2);
+    assert_eq!(lab.router.snapshot().icmp_sent["router_advertisement"], 4);
+}

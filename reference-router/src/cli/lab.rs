@@ -207,6 +207,7 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
             let mut c = Config::default();
             c.nat.pool = vec!["203.0.113.0/24".parse()?];
             c.router.ipv6 = "2001:db8:1::1".parse()?;
+            c.router.rdnss = vec!["2001:db8:ffff::53".parse()?];
             c
         }
     };
@@ -327,19 +328,25 @@ fn build(
             "dev",
             &dev,
         ])?;
-        ip(&[
-            "-n",
-            ns,
-            "-6",
-            "addr",
-            "add",
-            &format!("{}/64", subscriber_v6_host(k)),
-            "dev",
-            &dev,
-            "nodad",
-        ])?;
         ip(&["-n", ns, "route", "add", "default", "dev", &dev])?;
-        ip(&["-n", ns, "-6", "route", "add", "default", "dev", &dev])?;
+        if config.router.ra {
+            // IPv6 comes from the router's advertisements alone (SLAAC); without
+            // duplicate-address detection the address is usable at once.
+            let out = netns_command(ns, "sysctl")
+                .args(["-qw", &format!("net.ipv6.conf.{dev}.accept_dad=0")])
+                .output()
+                .context("running sysctl")?;
+            if !out.status.success() {
+                bail!(
+                    "sysctl in {ns}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        } else {
+            let host = format!("{}/64", subscriber_v6_host(k));
+            ip(&["-n", ns, "-6", "addr", "add", &host, "dev", &dev, "nodad"])?;
+            ip(&["-n", ns, "-6", "route", "add", "default", "dev", &dev])?;
+        }
     }
     let control = tun::control_socket(&config.router.control_socket)?;
     world
@@ -367,6 +374,17 @@ fn build(
         result.map(|()| router).map_err(anyhow::Error::from)
     });
     world.router = Some((router_stop, handle));
+    if config.router.ra {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (k, ns) in (1..=args.subscribers).zip(&subs) {
+            while slaac_address(ns, &format!("sub{k}")).is_none() {
+                if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
+                    bail!("{ns}: no IPv6 address from the router's advertisements within 10 s");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
     eprintln!(
         "sixfold lab: {} subscriber(s) in {}-sub1..{}, WAN in {wan_ns}; NAT mapping {:?}, filtering {:?}, hairpin {}; stats: sixfold stats --socket {}",
         args.subscribers,
@@ -378,6 +396,23 @@ fn build(
         config.router.control_socket,
     );
     Ok(())
+}
+
+/// The subscriber's global IPv6 address learnt by SLAAC, once usable.
+fn slaac_address(ns: &str, dev: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args([
+            "-n", ns, "-6", "-j", "addr", "show", "dev", dev, "scope", "global",
+        ])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get(0)?["addr_info"].as_array()?.iter().find_map(|a| {
+        let usable = a["dynamic"].as_bool() == Some(true) && a["tentative"].as_bool() != Some(true);
+        usable
+            .then(|| a["local"].as_str().map(str::to_string))
+            .flatten()
+    })
 }
 
 /// Runs one check and prints its line; returns whether it passed.
@@ -596,10 +631,13 @@ fn traffic(
             bail!("interrupted");
         }
         let ns = format!("{}-sub{k}", args.prefix);
+        let v6 = match slaac_address(&ns, &format!("sub{k}")) {
+            Some(a) => format!("{a} (SLAAC from the router's RA)"),
+            None => format!("{} (static)", subscriber_v6_host(k)),
+        };
         println!(
-            "sub{k} ({ns}): {} and {}",
-            subscriber_v4(k),
-            subscriber_v6_host(k)
+            "sub{k} ({ns}): IPv4 {} (static, NATed), IPv6 {v6}",
+            subscriber_v4(k)
         );
         ok &= check(&format!("ping {SERVER_V4}"), ping(&ns, false, SERVER_V4));
         ok &= check(&format!("ping -6 {SERVER_V6}"), ping(&ns, true, SERVER_V6));

@@ -145,8 +145,16 @@ pub fn config(extra: &str) -> Config {
     } else {
         format!("pool = [\"{PUBLIC}\"]")
     };
+    // Router advertisements off unless a test asks: they would fill `transmit()`.
+    // A test that sets [router] passes only that section.
+    let (router, extra) = if extra.starts_with("[router]") {
+        (extra, "")
+    } else {
+        ("[router]\nra = false", extra)
+    };
     let text = format!(
         r#"
+        {router}
         [nat]
         {pool}
         {extra}
