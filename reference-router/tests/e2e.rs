@@ -350,7 +350,7 @@ fn lab_runs_and_leaves_nothing_behind() {
         "sixfold lab failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("  ok ").count(), 3 * 4 + 2, "{text}");
+    assert_eq!(text.matches("  ok ").count(), 3 * 5 + 2, "{text}");
     assert!(text.contains("hairpinned: "), "{text}");
     assert!(
         text.contains("transition-tunnel packets blocked: teredo 2"),

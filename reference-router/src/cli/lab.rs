@@ -129,6 +129,8 @@ impl Drop for World {
         for f in &self.files {
             let _ = std::fs::remove_dir_all(f).or_else(|_| std::fs::remove_file(f));
         }
+        // Created for the hosts files if it was not there; removed only if empty.
+        let _ = std::fs::remove_dir("/etc/netns");
     }
 }
 
@@ -398,6 +400,39 @@ fn build(
     Ok(())
 }
 
+/// The dual-stack name in each subscriber namespace's hosts file.
+const DUAL_STACK_NAME: &str = "www.lab.example";
+
+/// Gives subscriber namespace `ns` a hosts file (`ip netns exec` bind-mounts
+/// /etc/netns/NS/hosts) with a name that has an A and an AAAA record.
+fn hosts_file(ns: &str, world: &mut World) -> anyhow::Result<()> {
+    let dir = PathBuf::from("/etc/netns").join(ns);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    world.files.push(dir.clone());
+    std::fs::write(
+        dir.join("hosts"),
+        format!(
+            "127.0.0.1 localhost\n{SERVER_V4} {DUAL_STACK_NAME}\n{SERVER_V6} {DUAL_STACK_NAME}\n"
+        ),
+    )?;
+    Ok(())
+}
+
+/// The address getaddrinfo() puts first for the dual-stack name (RFC 6724 order).
+fn first_address(ns: &str) -> anyhow::Result<String> {
+    let code = format!(
+        "import socket; print(socket.getaddrinfo('{DUAL_STACK_NAME}', 80, type=socket.SOCK_STREAM)[0][4][0])"
+    );
+    let out = netns_command(ns, "python3")
+        .args(["-c", &code])
+        .output()
+        .context("running python3")?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// The subscriber's global IPv6 address learnt by SLAAC, once usable.
 fn slaac_address(ns: &str, dev: &str) -> Option<String> {
     let out = Command::new("ip")
@@ -638,6 +673,17 @@ fn traffic(
         println!(
             "sub{k} ({ns}): IPv4 {} (static, NATed), IPv6 {v6}",
             subscriber_v4(k)
+        );
+        hosts_file(&ns, world)?;
+        ok &= check(
+            &format!("getaddrinfo({DUAL_STACK_NAME}) prefers IPv6"),
+            first_address(&ns).and_then(|a| {
+                if a == SERVER_V6 {
+                    Ok(format!("first: {a} (RFC 6724)"))
+                } else {
+                    Err(anyhow::anyhow!("first: {a}"))
+                }
+            }),
         );
         ok &= check(&format!("ping {SERVER_V4}"), ping(&ns, false, SERVER_V4));
         ok &= check(&format!("ping -6 {SERVER_V6}"), ping(&ns, true, SERVER_V6));
