@@ -21,6 +21,7 @@ cargo build --quiet --release -p sixfold-router --bin sixfold
 work=$(mktemp -d)
 lab_pid=""
 cleanup() {
+    stop_server $P-wan; stop_server $K-wan
     [[ -n $lab_pid ]] && kill "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null || true
     for ns in $K-sub1 $K-rtr $K-wan; do ip netns del $ns 2>/dev/null || true; done
     rm -rf "$work"
@@ -54,9 +55,13 @@ trafgen_pps() { # ns out-dev cfg wan-ns wan-dev -> kpps received
     python3 -c "print('%.0f' % (($after-$before)/($t1-$t0)/1e3))"
 }
 
-server() { # ns
-    ip netns exec "$1" iperf3 -s -D -B :: --logfile "$work/iperf-$1.log"
+server() { # ns: an iperf3 daemon, its PID in $work/iperf-NS.pid
+    ip netns exec "$1" iperf3 -s -D -B :: -I "$work/iperf-$1.pid" --logfile "$work/iperf-$1.log"
     sleep 0.5
+}
+
+stop_server() { # ns
+    [[ -f $work/iperf-$1.pid ]] && kill "$(tr -d '\0' <"$work/iperf-$1.pid")" 2>/dev/null || true
 }
 
 # --- sixfold -------------------------------------------------------------------
@@ -73,7 +78,7 @@ CFG
 s4=$(iperf_tcp $P-sub1 192.0.2.80)
 s6=$(iperf_tcp $P-sub1 2001:db8:ffff::80)
 spps=$(trafgen_pps $P-sub1 sub1 "$work/tun.cfg" $P-wan wan)
-pkill -f "iperf3 -s -D -B :: --logfile $work/iperf-$P-wan.log" || true
+stop_server $P-wan
 kill "$lab_pid"; wait "$lab_pid" || true; lab_pid=""
 
 # --- kernel --------------------------------------------------------------------
@@ -115,7 +120,7 @@ sleep 1
 o4=$(iperf_tcp $K-sub1 192.0.2.80)
 o6=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
 opps=$(trafgen_pps $K-sub1 s1 "$work/veth.cfg" $K-wan w)
-pkill -f "iperf3 -s -D -B :: --logfile $work/iperf-$K-wan.log" || true
+stop_server $K-wan
 
 ratio() { python3 -c "print('%.2f' % ($1/$2))"; }
 cat <<TABLE
