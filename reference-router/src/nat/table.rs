@@ -71,6 +71,59 @@ pub(crate) struct Mapping {
     pub(crate) pool_index: u32,
 }
 
+impl Key {
+    /// The key of a local endpoint alone (an endpoint-independent mapping, or the
+    /// outside index of any mapping).
+    pub(crate) fn endpoint(protocol: u8, addr: u32, port: u16) -> Key {
+        Key {
+            addr,
+            port,
+            protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        }
+    }
+}
+
+impl Session {
+    /// The session's keys in the inside and the outside index.
+    fn keys(&self) -> (Key, Key) {
+        let inside = Key {
+            addr: self.in_addr,
+            port: self.in_port,
+            rem_addr: self.rem_addr,
+            rem_port: self.rem_port,
+            protocol: self.protocol,
+        };
+        (
+            inside,
+            Key {
+                addr: self.out_addr,
+                port: self.out_port,
+                ..inside
+            },
+        )
+    }
+}
+
+impl Mapping {
+    /// The mapping's key in the inside index (remote fields per mapping mode).
+    fn inside_key(&self) -> Key {
+        Key {
+            addr: self.in_addr,
+            port: self.in_port,
+            rem_addr: self.rem_addr,
+            rem_port: self.rem_port,
+            protocol: self.protocol,
+        }
+    }
+
+    /// The mapping's key in the outside index: its external endpoint.
+    fn outside_key(&self) -> Key {
+        Key::endpoint(self.protocol, self.out_addr, self.out_port)
+    }
+}
+
 /// A subscriber's share of the NAT.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SubscriberState {
@@ -179,14 +232,7 @@ impl Table {
 
     /// The external `(address, port)` of a mapping of inside endpoint `(addr, port)`.
     pub(crate) fn external_of(&self, protocol: u8, addr: u32, port: u16) -> Option<(u32, u16)> {
-        let key = Key {
-            addr,
-            port,
-            protocol,
-            rem_addr: 0,
-            rem_port: 0,
-        };
-        if let Some(&m) = self.map_inside.get(&key) {
+        if let Some(&m) = self.map_inside.get(&Key::endpoint(protocol, addr, port)) {
             let m = &self.mappings[m as usize];
             return Some((m.out_addr, m.out_port));
         }
@@ -244,14 +290,9 @@ impl Table {
 
     /// The mapping that owns external `(protocol, addr, port)`.
     pub(crate) fn find_mapping_outside(&self, protocol: u8, addr: u32, port: u16) -> Option<u32> {
-        let key = Key {
-            addr,
-            port,
-            protocol,
-            rem_addr: 0,
-            rem_port: 0,
-        };
-        self.map_outside.get(&key).copied()
+        self.map_outside
+            .get(&Key::endpoint(protocol, addr, port))
+            .copied()
     }
 
     /// Whether mapping `m` has a session with remote address `addr`.
@@ -333,14 +374,7 @@ impl Table {
             (self.mappings.len() - 1) as u32
         };
         self.map_inside.insert(mkey, index);
-        let out = Key {
-            addr: record.out_addr,
-            port,
-            protocol: key.protocol,
-            rem_addr: 0,
-            rem_port: 0,
-        };
-        self.map_outside.insert(out, index);
+        self.map_outside.insert(record.outside_key(), index);
         self.subscribers[usize::from(subscriber)].ports[space] += 1;
         self.live_mappings += 1;
         Ok(index)
@@ -391,18 +425,7 @@ impl Table {
             self.sessions.push(record);
             (self.sessions.len() - 1) as u32
         };
-        let inside = Key {
-            addr: map.in_addr,
-            port: map.in_port,
-            rem_addr,
-            rem_port,
-            protocol: map.protocol,
-        };
-        let outside = Key {
-            addr: map.out_addr,
-            port: map.out_port,
-            ..inside
-        };
+        let (inside, outside) = record.keys();
         self.by_inside.insert(inside, index);
         self.by_outside.insert(outside, index);
         if self.limits.track_addresses {
@@ -471,18 +494,7 @@ impl Table {
     fn remove_session(&mut self, index: u32) {
         self.unlink(index);
         let s = self.sessions[index as usize];
-        let inside = Key {
-            addr: s.in_addr,
-            port: s.in_port,
-            rem_addr: s.rem_addr,
-            rem_port: s.rem_port,
-            protocol: s.protocol,
-        };
-        let outside = Key {
-            addr: s.out_addr,
-            port: s.out_port,
-            ..inside
-        };
+        let (inside, outside) = s.keys();
         self.by_inside.remove(&inside);
         self.by_outside.remove(&outside);
         if self.limits.track_addresses
@@ -512,22 +524,8 @@ impl Table {
     /// Frees mapping `m`; its port goes into quarantine if it carried traffic.
     fn remove_mapping(&mut self, m: u32, now: u32, used: bool) {
         let map = self.mappings[m as usize];
-        let mkey = Key {
-            addr: map.in_addr,
-            port: map.in_port,
-            rem_addr: map.rem_addr,
-            rem_port: map.rem_port,
-            protocol: map.protocol,
-        };
-        self.map_inside.remove(&mkey);
-        let out = Key {
-            addr: map.out_addr,
-            port: map.out_port,
-            protocol: map.protocol,
-            rem_addr: 0,
-            rem_port: 0,
-        };
-        self.map_outside.remove(&out);
+        self.map_inside.remove(&map.inside_key());
+        self.map_outside.remove(&map.outside_key());
         if used {
             self.ports
                 .release(map.pool_index, map.protocol, map.out_port, now);
