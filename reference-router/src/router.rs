@@ -350,8 +350,9 @@ impl Router {
         Some(to)
     }
 
-    /// Turns the buffer into an ICMP error about its packet, if allowed.
-    fn icmp_v4(
+    /// Turns the buffer into an ICMP (IPv4) or ICMPv6 error about its packet, if RFC
+    /// 1812 / RFC 4443 and the rate limit allow; the packet is dropped either way.
+    fn report(
         &mut self,
         buffer: &mut PacketBuf,
         to: Interface,
@@ -364,19 +365,36 @@ impl Router {
             what,
             reason,
         } = report;
-        if !icmp::may_report_v4(buffer.packet()) {
+        let v6 = buffer.packet()[0] >> 4 == 6;
+        let allowed = if v6 {
+            icmp::may_report_v6(buffer.packet(), kind.0 == 2)
+        } else {
+            icmp::may_report_v4(buffer.packet())
+        };
+        if !allowed {
             return Err(reason);
         }
         if !self.rate.take(now) {
             self.counters.drop(DropReason::IcmpRateLimited);
             return Err(reason);
         }
-        let from = match to {
-            Interface::Wan => self.nat.first_public(),
-            Interface::Subscriber(_) => self.config.router.ipv4,
-        };
         let len = buffer.len;
-        buffer.len = icmp::ipv4_error(&mut buffer.storage, len, from, kind.0, kind.1, rest);
+        buffer.len = if v6 {
+            icmp::ipv6_error(
+                &mut buffer.storage,
+                len,
+                self.config.router.ipv6,
+                kind.0,
+                kind.1,
+                rest,
+            )
+        } else {
+            let from = match to {
+                Interface::Wan => self.nat.first_public(),
+                Interface::Subscriber(_) => self.config.router.ipv4,
+            };
+            icmp::ipv4_error(&mut buffer.storage, len, from, kind.0, kind.1, rest)
+        };
         self.counters.drop(reason);
         self.counters.icmp(what);
         Ok(Verdict::Reply(to))
@@ -432,7 +450,7 @@ impl Router {
         let first = ip.frag_offset() == 0;
         let fragmented = ip.is_fragment();
         if ttl <= 1 {
-            return self.icmp_v4(
+            return self.report(
                 buffer,
                 ingress,
                 Report {
@@ -461,10 +479,9 @@ impl Router {
         let l4 = &buffer.packet()[ihl..];
         let is_error = protocol == 1 && l4.first().is_some_and(|&t| matches!(t, 3 | 11 | 12));
         let decision = if is_error {
-            let l4 = l4.to_vec();
             match direction {
-                Direction::Outbound(_) => self.nat.outbound_error(dst, &l4, now),
-                Direction::Inbound => self.nat.inbound_error(dst, &l4, now),
+                Direction::Outbound(_) => self.nat.outbound_error(dst, l4, now),
+                Direction::Inbound => self.nat.inbound_error(dst, l4, now),
             }
         } else {
             let f = nat::flow(protocol, src, dst, l4, outbound)?;
@@ -486,7 +503,7 @@ impl Router {
             Decision::Drop(reason) => return Err(reason),
             Decision::Refuse(reason) => {
                 // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
-                return self.icmp_v4(
+                return self.report(
                     buffer,
                     ingress,
                     Report {
@@ -502,7 +519,7 @@ impl Router {
         let mtu = self.mtu(egress);
         if buffer.len > mtu && dont_frag {
             // RFC 4787 REQ-13, RFC 1191: fragmentation needed, with the next-hop MTU.
-            return self.icmp_v4(
+            return self.report(
                 buffer,
                 ingress,
                 Report {
@@ -737,7 +754,7 @@ impl Router {
             }
         };
         if hop_limit <= 1 {
-            return self.icmp_v6(
+            return self.report(
                 buffer,
                 ingress,
                 Report {
@@ -752,7 +769,7 @@ impl Router {
         let mtu = self.mtu(egress);
         if buffer.len > mtu {
             // RFC 8200 §5: routers do not fragment IPv6; packet too big (RFC 4443 §3.2).
-            return self.icmp_v6(
+            return self.report(
                 buffer,
                 ingress,
                 Report {
@@ -772,40 +789,6 @@ impl Router {
             buffer.len,
         );
         Ok(Verdict::Forward(egress))
-    }
-
-    fn icmp_v6(
-        &mut self,
-        buffer: &mut PacketBuf,
-        to: Interface,
-        report: Report,
-        now: u32,
-    ) -> Result<Verdict, DropReason> {
-        let Report {
-            kind,
-            rest,
-            what,
-            reason,
-        } = report;
-        if !icmp::may_report_v6(buffer.packet(), kind.0 == 2) {
-            return Err(reason);
-        }
-        if !self.rate.take(now) {
-            self.counters.drop(DropReason::IcmpRateLimited);
-            return Err(reason);
-        }
-        let len = buffer.len;
-        buffer.len = icmp::ipv6_error(
-            &mut buffer.storage,
-            len,
-            self.config.router.ipv6,
-            kind.0,
-            kind.1,
-            rest,
-        );
-        self.counters.drop(reason);
-        self.counters.icmp(what);
-        Ok(Verdict::Reply(to))
     }
 
     /// The external endpoint of the mapping of inside endpoint `inside` for
