@@ -409,20 +409,11 @@ impl Nat {
     /// received: the outer source and the quoted destination become the external
     /// endpoint (RFC 5508 REQ-5). Never refreshes (REQ-6).
     pub(crate) fn outbound_error(&mut self, outer_dst: u32, icmp: &[u8], now: u32) -> Decision {
-        let q = match quote(icmp) {
-            Ok(q) => q,
+        let key = match quoted_key(icmp, false) {
+            Ok(key) => key,
             Err(r) => return Decision::Drop(r),
         };
-        let Some((protocol, rem, rem_port, local, local_port)) = quoted_flow(&q, false) else {
-            return Decision::Drop(DropReason::IcmpErrorBadQuote);
-        };
-        let key = Key {
-            addr: local,
-            port: local_port,
-            rem_addr: rem,
-            rem_port,
-            protocol,
-        };
+        let protocol = key.protocol;
         let Some(s) = self.table.find_inside(&key, now) else {
             return Decision::Drop(DropReason::IcmpErrorNoSession);
         };
@@ -448,14 +439,14 @@ impl Nat {
             return Decision::Drop(DropReason::HairpinOff);
         }
         // About a hairpinned flow (RFC 5508 REQ-7): translate back in for the peer.
-        let key = Key {
-            addr: rem,
-            port: rem_port,
+        let peer = Key {
+            addr: key.rem_addr,
+            port: key.rem_port,
             rem_addr: s.out_addr,
             rem_port: s.out_port,
             protocol,
         };
-        let Some(p) = self.table.find_outside(&key, now) else {
+        let Some(p) = self.table.find_outside(&peer, now) else {
             return Decision::Drop(DropReason::IcmpErrorNoSession);
         };
         let p = *self.table.session(p);
@@ -475,23 +466,12 @@ impl Nat {
     /// An ICMP error from the WAN to `outer_dst` about a packet the NAT sent out:
     /// back to the internal endpoint, quoted packet reverted (RFC 5508 REQ-4).
     pub(crate) fn inbound_error(&mut self, outer_dst: u32, icmp: &[u8], now: u32) -> Decision {
-        let q = match quote(icmp) {
-            Ok(q) => q,
+        let key = match quoted_key(icmp, true) {
+            Ok(key) if key.addr == outer_dst => key,
+            Ok(_) => return Decision::Drop(DropReason::IcmpErrorBadQuote),
             Err(r) => return Decision::Drop(r),
         };
-        let Some((protocol, local, local_port, rem, rem_port)) = quoted_flow(&q, true) else {
-            return Decision::Drop(DropReason::IcmpErrorBadQuote);
-        };
-        if local != outer_dst {
-            return Decision::Drop(DropReason::IcmpErrorBadQuote);
-        }
-        let key = Key {
-            addr: local,
-            port: local_port,
-            rem_addr: rem,
-            rem_port,
-            protocol,
-        };
+        let protocol = key.protocol;
         let Some(s) = self.table.find_outside(&key, now) else {
             return Decision::Drop(DropReason::IcmpErrorNoSession);
         };
@@ -546,6 +526,32 @@ fn quote(icmp: &[u8]) -> Result<QuotedPacket<'_>, DropReason> {
         return Err(DropReason::IcmpErrorBadChecksum);
     }
     Ok(q)
+}
+
+/// The NAT's key for the flow of the packet quoted in ICMP error `icmp`. From the
+/// WAN the quote is a packet the NAT sent (its source is the NAT's side); from a
+/// subscriber it is a packet the subscriber received (its destination is).
+fn quoted_key(icmp: &[u8], from_wan: bool) -> Result<Key, DropReason> {
+    let q = quote(icmp)?;
+    let (protocol, src, sport, dst, dport) =
+        quoted_flow(&q, from_wan).ok_or(DropReason::IcmpErrorBadQuote)?;
+    Ok(if from_wan {
+        Key {
+            addr: src,
+            port: sport,
+            rem_addr: dst,
+            rem_port: dport,
+            protocol,
+        }
+    } else {
+        Key {
+            addr: dst,
+            port: dport,
+            rem_addr: src,
+            rem_port: sport,
+            protocol,
+        }
+    })
 }
 
 /// (protocol, source, source port, destination, destination port) of a quoted
