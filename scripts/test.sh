@@ -14,6 +14,7 @@ command -v tshark >/dev/null || need+=(tshark)
 command -v tcprewrite >/dev/null || need+=(tcpreplay)
 # The router's end-to-end tests and the lab: namespaces, real programs.
 command -v ip >/dev/null || need+=(iproute2)
+command -v sysctl >/dev/null || need+=(procps)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v curl >/dev/null || need+=(curl)
 command -v iperf3 >/dev/null || need+=(iperf3)
