@@ -20,6 +20,9 @@ command -v curl >/dev/null || need+=(curl)
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v trafgen >/dev/null || need+=(netsniff-ng)
 command -v nft >/dev/null || need+=(nftables)
+# Real Teredo (issue 6): the client must never qualify through the blocking router.
+command -v miredo >/dev/null || need+=(miredo)
+command -v miredo-server >/dev/null || need+=(miredo-server)
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

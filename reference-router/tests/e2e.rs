@@ -427,3 +427,151 @@ fn sigterm_and_sigint_tear_the_world_down() {
     assert!(lab.child.wait().unwrap().success());
     assert!(!list().contains("sfsig-"), "left: {}", list());
 }
+
+/// A daemon started in a namespace by `ip netns exec` (which execs it, so the
+/// child's PID is the daemon's): SIGTERM and wait on drop. miredo takes more than a
+/// second to exit and its own children go with it.
+struct Daemon(Child);
+
+impl Daemon {
+    fn start(ns: &str, args: &[&str], log: &Path) -> Daemon {
+        let log = std::fs::File::create(log).unwrap();
+        Daemon(
+            Command::new("ip")
+                .args(["netns", "exec", ns])
+                .args(args)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
+/// The Teredo address miredo configured on `teredo` in `ns`, if it qualified.
+fn teredo_address(ns: &str) -> Option<std::net::Ipv6Addr> {
+    let out = exec(ns, &["ip", "-6", "-o", "addr", "show", "dev", "teredo"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.split('/').next()?.parse::<std::net::Ipv6Addr>().ok())
+        .find(|a| a.segments()[0] == 0x2001 && a.segments()[1] == 0)
+}
+
+/// The UDP port miredo's client socket is bound to in `ns`.
+fn miredo_port(ns: &str) -> u16 {
+    let out = ok(ns, &["ss", "-uanpH"]);
+    out.lines()
+        .filter(|l| l.contains("\"miredo\""))
+        .find_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no miredo socket in {ns}: {out}"))
+}
+
+/// Real Teredo (Debian's miredo client and miredo-server) through the router: with
+/// blocking on, the client never qualifies and the router counts what it dropped;
+/// with `--allow-tunnels` the same setup qualifies at once, and the Teredo address
+/// the server handed out spells exactly the router's NAT mapping of the client's
+/// socket — proof that the router, not the setup, stops it, and of what leaks.
+#[test]
+fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
+    if !can_run("real_miredo_qualifies_only_when_tunnels_are_allowed") {
+        return;
+    }
+    for p in ["miredo", "miredo-server", "ss"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let dir = std::env::temp_dir().join("sixfold-miredo");
+    std::fs::create_dir_all(&dir).unwrap();
+    // miredo-server also listens on the next address (.11): both must be local.
+    std::fs::write(dir.join("server.conf"), "ServerBindAddress 192.0.2.10\n").unwrap();
+    std::fs::write(
+        dir.join("client.conf"),
+        "RelayType client\nInterfaceName teredo\nServerAddress 192.0.2.10\n",
+    )
+    .unwrap();
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let run = |extra: &[&str], wait: Duration| {
+        let lab = Lab::start("sfmiredo", &[&["--subscribers", "1"], extra].concat());
+        let (sub, wan) = (lab.ns("sub1"), lab.ns("wan"));
+        for a in ["192.0.2.10/32", "192.0.2.11/32"] {
+            ok(&wan, &["ip", "addr", "add", a, "dev", "lo"]);
+        }
+        let _server = Daemon::start(
+            &wan,
+            &[
+                "miredo-server",
+                "-f",
+                "-c",
+                &path("server.conf"),
+                "-p",
+                &path("server.pid"),
+            ],
+            &dir.join("server.log"),
+        );
+        let _client = Daemon::start(
+            &sub,
+            &[
+                "miredo",
+                "-f",
+                "-c",
+                &path("client.conf"),
+                "-p",
+                &path("client.pid"),
+            ],
+            &dir.join("client.log"),
+        );
+        let start = std::time::Instant::now();
+        let mut address = None;
+        while start.elapsed() < wait && address.is_none() {
+            std::thread::sleep(Duration::from_millis(250));
+            address = teredo_address(&sub);
+        }
+        let port = miredo_port(&sub);
+        let socket = format!("/run/sixfold-{}.sock", lab.prefix);
+        let stats = sixfold_router::tun::request(&socket, "stats").unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+        let mapping =
+            sixfold_router::tun::request(&socket, &format!("mapping udp 100.64.1.1:{port}"))
+                .unwrap();
+        (
+            address,
+            stats["drops"]["tunnel_teredo"].as_u64().unwrap(),
+            mapping,
+        )
+    };
+
+    // Blocking on (the default): miredo sends its router solicitations every few
+    // seconds; none gets through in 12 s, while the allowed run below qualifies in ~1 s.
+    let (address, dropped, _) = run(&[], Duration::from_secs(12));
+    assert_eq!(
+        address, None,
+        "miredo qualified through the blocking router"
+    );
+    assert!(dropped >= 2, "router dropped {dropped} Teredo packets");
+
+    let (address, dropped, mapping) = run(&["--allow-tunnels"], Duration::from_secs(20));
+    let address = address.expect("miredo did not qualify with tunnels allowed");
+    assert_eq!(dropped, 0);
+    let teredo = sixfold_teredo::Teredo::decode(address).unwrap();
+    assert_eq!(teredo.server, std::net::Ipv4Addr::new(192, 0, 2, 10));
+    let external = std::net::SocketAddrV4::new(teredo.client, teredo.port);
+    assert_eq!(
+        mapping.trim(),
+        external.to_string(),
+        "Teredo address {address}"
+    );
+}
