@@ -21,6 +21,7 @@ mod router;
 pub mod stats;
 pub mod tun;
 pub mod tunnels;
+mod wheel;
 
 pub use config::{Config, ConfigError};
 pub use router::{Direction, Interface, PacketBuf, Router, SubscriberId, Verdict};

@@ -5,20 +5,17 @@
 //! for ADM/APDM, to a remote address or endpoint); a *session* is one flow through a
 //! mapping (internal endpoint, remote endpoint). Lookups are one hash probe each way.
 //!
-//! Expiry: each session sits in one slot of a wheel of 1-second slots. A packet only
-//! writes the session's new expiry time; when the wheel reaches the slot, a session
-//! that was refreshed is moved to the slot of its new expiry, others are freed. Each
-//! call to [`Table::expire`] does a bounded amount of this work; a session found
-//! expired by a lookup before the wheel reached it is freed on the spot, so timing is
-//! exact whatever the backlog.
+//! Expiry: sessions sit in a [`Wheel`] of 1-second slots; each call to
+//! [`Table::expire`] does a bounded amount of work, and a session found expired by a
+//! lookup before the wheel reached it is freed on the spot, so timing is exact
+//! whatever the backlog.
 
 use super::ports::{self, Ports, Want};
 use crate::config::Mapping as MappingMode;
+pub(crate) use crate::wheel::NIL;
+use crate::wheel::{Timed, Wheel};
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
-
-pub(crate) const NIL: u32 = u32::MAX;
-const WHEEL_SLOTS: u32 = 8192;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
 /// ICMP queries use the identifier as the local port and 0 as the remote one.
@@ -69,6 +66,24 @@ pub(crate) struct Mapping {
     pub(crate) sessions: u32,
     /// Index of the public address in the pool.
     pub(crate) pool_index: u32,
+}
+
+impl Timed for Session {
+    fn expires(&self) -> u32 {
+        self.expires
+    }
+    fn links(&self) -> (u32, u32, u16) {
+        (self.prev, self.next, self.slot)
+    }
+    fn set_links(&mut self, prev: u32, next: u32, slot: u16) {
+        (self.prev, self.next, self.slot) = (prev, next, slot);
+    }
+    fn set_prev(&mut self, prev: u32) {
+        self.prev = prev;
+    }
+    fn set_next(&mut self, next: u32) {
+        self.next = next;
+    }
 }
 
 impl Key {
@@ -165,9 +180,7 @@ pub(crate) struct Table {
     map_outside: Index<Key>,
     /// (mapping, remote address) → sessions, for address-dependent filtering.
     addresses: Index<(u32, u32)>,
-    wheel: Vec<u32>,
-    /// The next second the wheel has to process.
-    cursor: u32,
+    wheel: Wheel,
     pub(crate) ports: Ports,
     pub(crate) pool: Vec<u32>,
     pub(crate) subscribers: Vec<SubscriberState>,
@@ -199,8 +212,7 @@ impl Table {
             map_inside: HashMap::with_hasher(hasher()),
             map_outside: HashMap::with_hasher(hasher()),
             addresses: HashMap::with_hasher(hasher()),
-            wheel: vec![NIL; WHEEL_SLOTS as usize],
-            cursor: now,
+            wheel: Wheel::new(now),
             ports: Ports::new(pool.len(), reuse_delay, seed),
             pool,
             subscribers: vec![SubscriberState::default(); subscribers],
@@ -435,7 +447,7 @@ impl Table {
         self.subscribers[usize::from(map.subscriber)].sessions += 1;
         self.live_sessions += 1;
         self.created += 1;
-        self.link(index);
+        self.wheel.link(&mut self.sessions, index);
         Ok(index)
     }
 
@@ -446,53 +458,18 @@ impl Table {
         }
     }
 
-    fn slot_time(&self, expires: u32) -> u32 {
-        expires.min(self.cursor + WHEEL_SLOTS - 1).max(self.cursor)
-    }
-
-    fn link(&mut self, index: u32) {
-        let at = self.slot_time(self.sessions[index as usize].expires);
-        let slot = (at % WHEEL_SLOTS) as usize;
-        let head = self.wheel[slot];
-        {
-            let s = &mut self.sessions[index as usize];
-            s.prev = NIL;
-            s.next = head;
-            s.slot = slot as u16;
-        }
-        if head != NIL {
-            self.sessions[head as usize].prev = index;
-        }
-        self.wheel[slot] = index;
-    }
-
-    fn unlink(&mut self, index: u32) {
-        let Session {
-            prev, next, slot, ..
-        } = self.sessions[index as usize];
-        if prev == NIL {
-            self.wheel[usize::from(slot)] = next;
-        } else {
-            self.sessions[prev as usize].next = next;
-        }
-        if next != NIL {
-            self.sessions[next as usize].prev = prev;
-        }
-    }
-
     /// Sets a session's expiry; a shorter one moves it in the wheel now, a longer one
     /// is picked up when the wheel reaches its current slot.
     pub(crate) fn set_expiry(&mut self, index: u32, expires: u32) {
         let old = self.sessions[index as usize].expires;
         self.sessions[index as usize].expires = expires;
         if expires < old {
-            self.unlink(index);
-            self.link(index);
+            self.wheel.shortened(&mut self.sessions, index);
         }
     }
 
     fn remove_session(&mut self, index: u32) {
-        self.unlink(index);
+        self.wheel.unlink(&mut self.sessions, index);
         let s = self.sessions[index as usize];
         let (inside, outside) = s.keys();
         self.by_inside.remove(&inside);
@@ -542,32 +519,11 @@ impl Table {
     /// Advances the wheel towards `now`, touching at most `budget` slots and sessions.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
         let mut work = 0;
-        while self.cursor <= now && work < budget {
-            let slot = (self.cursor % WHEEL_SLOTS) as usize;
-            let index = self.wheel[slot];
-            work += 1;
-            if index == NIL {
-                self.cursor += 1;
-                continue;
-            }
-            if self.sessions[index as usize].expires <= now {
-                self.remove_session(index);
-            } else {
-                self.unlink(index);
-                // Refreshed: to the slot of its expiry, which is after `cursor`.
-                let expires = self.sessions[index as usize].expires;
-                let at = expires.min(self.cursor + WHEEL_SLOTS - 1);
-                let to = (at % WHEEL_SLOTS) as usize;
-                let head = self.wheel[to];
-                let s = &mut self.sessions[index as usize];
-                s.prev = NIL;
-                s.next = head;
-                s.slot = to as u16;
-                if head != NIL {
-                    self.sessions[head as usize].prev = index;
-                }
-                self.wheel[to] = index;
-            }
+        while let Some(index) = self
+            .wheel
+            .next_expired(&mut self.sessions, now, &mut work, budget)
+        {
+            self.remove_session(index);
         }
         self.ports.reclaim(now, budget);
     }
