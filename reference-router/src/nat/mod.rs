@@ -13,11 +13,12 @@ pub(crate) mod table;
 pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
+use crate::hold::SynHold;
 use crate::router::Interface;
 use crate::stats::DropReason;
 use foldhash::fast::RandomState;
 use sixfold_rewrite::{QuotedPacket, QuotedRewrite, Rewrite};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use table::{Full, Key, Limits, Table};
 
@@ -48,22 +49,13 @@ pub(crate) struct Flow {
     pub(crate) icmp_type: u8,
 }
 
-/// An inbound SYN held for RFC 5382 REQ-4.
-struct Held {
-    /// The SYN's IP header and first 8 transport bytes, for the ICMP error.
-    quote: Vec<u8>,
-    release: u32,
-}
-
 pub(crate) struct Nat {
     pub(crate) table: Table,
     pool: HashSet<u32, RandomState>,
     filtering: Filtering,
     hairpin: bool,
     timeouts: crate::config::Timeouts,
-    held: HashMap<Key, Held, RandomState>,
-    held_order: VecDeque<(u32, Key)>,
-    max_held: usize,
+    held: SynHold<Key>,
     pub(crate) fragments: frag::Fragments,
 }
 
@@ -153,9 +145,7 @@ impl Nat {
             filtering: config.filtering,
             hairpin: config.hairpin,
             timeouts: t.clone(),
-            held: HashMap::with_hasher(RandomState::default()),
-            held_order: VecDeque::new(),
-            max_held: config.max_held_syns as usize,
+            held: SynHold::new(config.max_held_syns as usize, t.syn_hold),
             fragments: frag::Fragments::new(
                 config.max_fragment_flows,
                 config.max_fragment_bytes,
@@ -238,7 +228,7 @@ impl Nat {
                 rem_port: f.dport,
                 protocol: 6,
             };
-            self.held.remove(&held);
+            self.held.cancel(&held);
         }
         let mut rewrite = Rewrite {
             src: Some(v4(session.out_addr)),
@@ -319,26 +309,10 @@ impl Nat {
                 self.touch(s, f.tcp_flags, false, now);
                 Ok(s)
             }
-            _ if syn => Err(self.hold(key, now)),
+            _ if syn => Err(self.held.hold(key, now)),
             Some(_) => Err(DropReason::Filtered),
             None => Err(DropReason::NoMapping),
         }
-    }
-
-    fn hold(&mut self, key: Key, now: u32) -> DropReason {
-        if self.held.contains_key(&key) || self.held.len() >= self.max_held {
-            return DropReason::SynHoldFull;
-        }
-        let release = now + self.timeouts.syn_hold;
-        self.held.insert(
-            key,
-            Held {
-                quote: Vec::new(),
-                release,
-            },
-        );
-        self.held_order.push_back((release, key));
-        DropReason::SynHeld
     }
 
     /// Keeps the quote of the SYN just held (the router has the bytes).
@@ -350,31 +324,15 @@ impl Nat {
             rem_port: f.sport,
             protocol: 6,
         };
-        if let Some(h) = self.held.get_mut(&key)
-            && h.quote.is_empty()
-        {
-            let ihl = usize::from(packet[0] & 0x0f) * 4;
-            h.quote = packet[..packet.len().min(ihl + 20)].to_vec();
-        }
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        self.held
+            .set_quote(&key, &packet[..packet.len().min(ihl + 20)]);
     }
 
     /// Held SYNs whose time is up and for which no outbound SYN came: their quotes,
     /// for ICMP port unreachable (RFC 5382 REQ-4).
     pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for _ in 0..budget {
-            match self.held_order.front() {
-                Some(&(at, key)) if at <= now => {
-                    self.held_order.pop_front();
-                    if self.held.get(&key).is_some_and(|h| h.release == at) {
-                        let h = self.held.remove(&key).expect("present");
-                        out.push(h.quote);
-                    }
-                }
-                _ => break,
-            }
-        }
-        out
+        self.held.release(now, budget)
     }
 
     /// A packet from the WAN to a pool address.
