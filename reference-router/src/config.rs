@@ -199,6 +199,108 @@ impl Tunnels {
     }
 }
 
+/// IPv6 simple security (RFC 6092) for traffic from the WAN to the subscribers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Firewall {
+    /// The stateful filter; `false` is RFC 6092's transparent mode (everything from
+    /// the WAN to a subscriber prefix is forwarded).
+    pub enabled: bool,
+    /// Which new inbound flows an inside endpoint that has sent out admits: only
+    /// replies from the remote endpoint (`apdf`, the default, as the NAT), from the
+    /// remote address (`adf`), or from anyone (`eif`, RFC 6092's choice for
+    /// application transparency).
+    pub filtering: Filtering,
+    /// Unsolicited ICMPv6 echo requests pass (RFC 4890 §4.3.1).
+    pub inbound_echo: bool,
+    /// ESP, AH, HIP and IKE (UDP 500) pass unsolicited, as RFC 6092 asks of the
+    /// default mode; `false` puts them under state like every other protocol.
+    pub ipsec: bool,
+}
+
+impl Default for Firewall {
+    fn default() -> Firewall {
+        Firewall {
+            enabled: true,
+            filtering: Filtering::Apdf,
+            inbound_echo: true,
+            ipsec: true,
+        }
+    }
+}
+
+/// A port or port range opened to unsolicited inbound IPv6, written `"tcp/22"` or
+/// `"udp/60000-60100"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OpenPort {
+    /// 6 (TCP) or 17 (UDP).
+    pub protocol: u8,
+    /// First port of the range.
+    pub first: u16,
+    /// Last port of the range (inclusive).
+    pub last: u16,
+}
+
+impl OpenPort {
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+}
+
+impl std::str::FromStr for OpenPort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<OpenPort, String> {
+        let usage = || format!("{s:?}: write \"tcp/PORT\", \"udp/PORT\" or \"tcp/FIRST-LAST\"");
+        let (proto, ports) = s.split_once('/').ok_or_else(usage)?;
+        let protocol = match proto {
+            "tcp" => 6,
+            "udp" => 17,
+            _ => return Err(usage()),
+        };
+        let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+        let first: u16 = first.parse().map_err(|_| usage())?;
+        let last: u16 = last.parse().map_err(|_| usage())?;
+        if first == 0 || first > last {
+            return Err(format!(
+                "{s:?}: the range must start at 1 or above and not end before it starts"
+            ));
+        }
+        Ok(OpenPort {
+            protocol,
+            first,
+            last,
+        })
+    }
+}
+
+impl TryFrom<String> for OpenPort {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<OpenPort, String> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for OpenPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proto = if self.protocol == 6 { "tcp" } else { "udp" };
+        if self.first == self.last {
+            write!(f, "{proto}/{}", self.first)
+        } else {
+            write!(f, "{proto}/{}-{}", self.first, self.last)
+        }
+    }
+}
+
+impl From<OpenPort> for String {
+    fn from(p: OpenPort) -> String {
+        p.to_string()
+    }
+}
+
 /// The router itself: addresses it sends ICMP from, and its control socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -276,6 +378,12 @@ pub struct Subscriber {
     /// IPv6 prefixes routed to the subscriber (a /64 or a delegated prefix).
     #[serde(default, deserialize_with = "nets")]
     pub ipv6: Vec<Ipv6Net>,
+    /// All unsolicited inbound IPv6 to the subscriber's prefixes passes the firewall.
+    #[serde(default)]
+    pub open: bool,
+    /// Ports open to unsolicited inbound IPv6 (`["tcp/22", "udp/60000-60100"]`).
+    #[serde(default)]
+    pub open_ports: Vec<OpenPort>,
 }
 
 /// Prefixes written `a.b.c.d/n`, or plain addresses meaning a host prefix.
@@ -327,6 +435,8 @@ pub struct Config {
     pub wan: Wan,
     /// Transition-tunnel blocking.
     pub tunnels: Tunnels,
+    /// The IPv6 firewall.
+    pub firewall: Firewall,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
 }
@@ -607,6 +717,47 @@ mod tests {
         assert!(e.problem.contains("maping"), "{e}");
         let e = Config::from_toml("[nat]\nfiltering = \"full-cone\"\n").unwrap_err();
         assert!(e.problem.contains("full-cone"), "{e}");
+    }
+
+    #[test]
+    fn firewall_defaults_and_open_ports() {
+        let c = Config::from_toml(
+            "[[subscriber]]\nname = \"a\"\nopen_ports = [\"tcp/22\", \"udp/60000-60100\"]\n",
+        )
+        .unwrap();
+        assert!(c.firewall.enabled && c.firewall.ipsec && c.firewall.inbound_echo);
+        assert_eq!(c.firewall.filtering, Filtering::Apdf);
+        let ports = &c.subscriber[0].open_ports;
+        assert_eq!(
+            ports,
+            &[
+                OpenPort {
+                    protocol: 6,
+                    first: 22,
+                    last: 22
+                },
+                OpenPort {
+                    protocol: 17,
+                    first: 60000,
+                    last: 60100
+                }
+            ]
+        );
+        assert_eq!(ports[1].to_string(), "udp/60000-60100");
+        assert!(ports[1].contains(60100) && !ports[1].contains(60101));
+        for bad in [
+            "\"sctp/1\"",
+            "\"tcp/0\"",
+            "\"tcp/9-8\"",
+            "\"tcp/70000\"",
+            "\"22\"",
+        ] {
+            let e = Config::from_toml(&format!(
+                "[[subscriber]]\nname = \"a\"\nopen_ports = [{bad}]\n"
+            ))
+            .unwrap_err();
+            assert_eq!(e.key, "line 3", "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 pub mod capture;
 pub mod config;
+mod firewall;
 mod hold;
 mod icmp;
 mod nat;

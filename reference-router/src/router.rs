@@ -8,6 +8,7 @@
 //! hop limit and MTU checked, no state.
 
 use crate::config::{Config, ConfigError};
+use crate::firewall::{self, Firewall, Refused};
 use crate::icmp::{self, RateLimit};
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{self, Decision, Nat};
@@ -159,6 +160,7 @@ const BUDGET: usize = 64;
 pub struct Router {
     config: Config,
     nat: Nat,
+    firewall: Firewall,
     ports: Vec<Port>,
     wan_mtu: usize,
     /// Subscriber prefixes: per prefix length present (longest first), the upper
@@ -212,6 +214,7 @@ impl Router {
             })
             .collect();
         let nat = Nat::new(&config.nat, config.subscriber.len(), seed, 0);
+        let firewall = Firewall::new(&config, 0);
         let config_six_rd = config.tunnels.six_rd();
         // SLAAC needs a /64: a delegated shorter prefix is advertised by its first /64.
         let ra_prefixes = config
@@ -224,6 +227,7 @@ impl Router {
             rate: RateLimit::new(config.router.icmp_rate),
             config,
             nat,
+            firewall,
             ports,
             v6_routes,
             counters: Counters::new(),
@@ -318,6 +322,19 @@ impl Router {
         let lost = self.nat.expire(now, BUDGET);
         self.counters.sessions_expired += self.nat.table.expired - before;
         self.counters.drops[DropReason::FragmentTimeout.index()] += lost;
+        self.firewall.expire(now, BUDGET);
+        for quote in self.firewall.release_held(now, BUDGET) {
+            // RFC 6092: no outbound SYN came; administratively prohibited.
+            if quote.len() < 40 || !icmp::may_report_v6(&quote, false) || !self.rate.take(now) {
+                continue;
+            }
+            let mut buf = vec![0u8; 1280.max(quote.len() + 48)];
+            buf[..quote.len()].copy_from_slice(&quote);
+            let n = icmp::ipv6_error(&mut buf, quote.len(), self.config.router.ipv6, 1, 1, 0);
+            buf.truncate(n);
+            self.counters.icmp("ipv6_admin_prohibited");
+            self.enqueue(Interface::Wan, buf);
+        }
         for quote in self.nat.release_held(now, BUDGET) {
             // RFC 5382 REQ-4: no outbound SYN came; answer with port unreachable
             // from the address the SYN was sent to.
@@ -753,6 +770,22 @@ impl Router {
                 Interface::Subscriber(self.route_v6(dst).ok_or(DropReason::NoRoute)?)
             }
         };
+        // The firewall sees what crosses the WAN; inbound before anything else, so
+        // an unsolicited packet draws no error from the router.
+        let crosses_wan = matches!(egress, Interface::Wan) || !outbound;
+        if crosses_wan && upper.is_none() {
+            // An extension-header chain the walk could not follow: no flow to judge.
+            return Err(DropReason::Malformed);
+        }
+        if let (Interface::Subscriber(sub), false, Some(u)) = (egress, outbound, upper) {
+            let p = firewall::Packet::new(buffer.packet(), u, protocol);
+            if let Err(reason) = self.firewall.inbound(sub, &p, now) {
+                if reason == DropReason::SynHeld {
+                    self.firewall.held_quote(&p, buffer.packet());
+                }
+                return Err(reason);
+            }
+        }
         if hop_limit <= 1 {
             return self.report(
                 buffer,
@@ -780,6 +813,22 @@ impl Router {
                 },
                 now,
             );
+        }
+        if let (Direction::Outbound(sub), true, Some(u)) = (direction, crosses_wan, upper) {
+            let p = firewall::Packet::new(buffer.packet(), u, protocol);
+            if let Err(Refused(reason)) = self.firewall.outbound(sub, &p, now) {
+                return self.report(
+                    buffer,
+                    ingress,
+                    Report {
+                        kind: (1, 1),
+                        rest: 0,
+                        what: "ipv6_admin_prohibited",
+                        reason,
+                    },
+                    now,
+                );
+            }
         }
         buffer.storage[7] = hop_limit - 1;
         self.counters.forward(
@@ -818,17 +867,22 @@ impl Router {
             mappings: u64::from(table.live_mappings()),
             sessions_created: table.created(),
             sessions_expired: c.sessions_expired,
+            ipv6_flows: u64::from(self.firewall.live()),
+            ipv6_flows_created: self.firewall.created(),
+            ipv6_flows_expired: self.firewall.expired,
             fragments_translated: c.fragments_translated,
             fragments_generated: c.fragments_generated,
             subscribers: self
                 .ports
                 .iter()
                 .zip(&table.subscribers)
-                .map(|(p, s)| SubscriberUse {
+                .enumerate()
+                .map(|(i, (p, s))| SubscriberUse {
                     name: p.name.clone(),
                     public_ipv4: s.pool_index.map(|i| Ipv4Addr::from(table.pool[i as usize])),
                     ports: ["tcp", "udp", "icmp"].into_iter().zip(s.ports).collect(),
                     sessions: s.sessions,
+                    ipv6_flows: self.firewall.subscriber_flows(i),
                 })
                 .collect(),
         }

@@ -206,6 +206,8 @@ pub struct SubscriberUse {
     pub ports: BTreeMap<&'static str, u32>,
     /// Sessions.
     pub sessions: u32,
+    /// IPv6 firewall flows.
+    pub ipv6_flows: u32,
 }
 
 /// Everything `sixfold stats` prints.
@@ -229,6 +231,12 @@ pub struct Snapshot {
     pub sessions_created: u64,
     /// Sessions expired since start.
     pub sessions_expired: u64,
+    /// Live IPv6 firewall flows (RFC 6092 state).
+    pub ipv6_flows: u64,
+    /// IPv6 flows created since start.
+    pub ipv6_flows_created: u64,
+    /// IPv6 flows expired since start.
+    pub ipv6_flows_expired: u64,
     /// Non-first IPv4 fragments translated.
     pub fragments_translated: u64,
     /// Fragments the router made (DF=0 and too big for the egress link).

@@ -25,6 +25,31 @@ pub(crate) trait Timed {
     fn set_next(&mut self, next: u32);
 }
 
+/// Implements [`Timed`] for a record type with fields `expires: u32`, `prev: u32`,
+/// `next: u32` and `slot: u16`.
+macro_rules! timed_record {
+    ($record:ty) => {
+        impl $crate::wheel::Timed for $record {
+            fn expires(&self) -> u32 {
+                self.expires
+            }
+            fn links(&self) -> (u32, u32, u16) {
+                (self.prev, self.next, self.slot)
+            }
+            fn set_links(&mut self, prev: u32, next: u32, slot: u16) {
+                (self.prev, self.next, self.slot) = (prev, next, slot);
+            }
+            fn set_prev(&mut self, prev: u32) {
+                self.prev = prev;
+            }
+            fn set_next(&mut self, next: u32) {
+                self.next = next;
+            }
+        }
+    };
+}
+pub(crate) use timed_record;
+
 pub(crate) struct Wheel {
     slots: Vec<u32>,
     /// The next second the wheel has to process.
@@ -114,23 +139,7 @@ mod tests {
         slot: u16,
     }
 
-    impl Timed for R {
-        fn expires(&self) -> u32 {
-            self.expires
-        }
-        fn links(&self) -> (u32, u32, u16) {
-            (self.prev, self.next, self.slot)
-        }
-        fn set_links(&mut self, prev: u32, next: u32, slot: u16) {
-            (self.prev, self.next, self.slot) = (prev, next, slot);
-        }
-        fn set_prev(&mut self, prev: u32) {
-            self.prev = prev;
-        }
-        fn set_next(&mut self, next: u32) {
-            self.next = next;
-        }
-    }
+    timed_record!(R);
 
     fn drain(w: &mut Wheel, rs: &mut [R], now: u32) -> Vec<u32> {
         let mut out = Vec::new();

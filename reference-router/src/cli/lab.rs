@@ -246,6 +246,8 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
                 mtu: 1500,
                 ipv4: vec![format!("{}/32", subscriber_v4(k)).parse()?],
                 ipv6: vec![subscriber_v6_prefix(k).parse()?],
+                open: false,
+                open_ports: Vec::new(),
             })
         })
         .collect::<anyhow::Result<_>>()?;

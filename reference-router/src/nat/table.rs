@@ -13,7 +13,7 @@
 use super::ports::{self, Ports, Want};
 use crate::config::Mapping as MappingMode;
 pub(crate) use crate::wheel::NIL;
-use crate::wheel::{Timed, Wheel};
+use crate::wheel::Wheel;
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
 
@@ -68,23 +68,7 @@ pub(crate) struct Mapping {
     pub(crate) pool_index: u32,
 }
 
-impl Timed for Session {
-    fn expires(&self) -> u32 {
-        self.expires
-    }
-    fn links(&self) -> (u32, u32, u16) {
-        (self.prev, self.next, self.slot)
-    }
-    fn set_links(&mut self, prev: u32, next: u32, slot: u16) {
-        (self.prev, self.next, self.slot) = (prev, next, slot);
-    }
-    fn set_prev(&mut self, prev: u32) {
-        self.prev = prev;
-    }
-    fn set_next(&mut self, next: u32) {
-        self.next = next;
-    }
-}
+crate::wheel::timed_record!(Session);
 
 impl Key {
     /// The key of a local endpoint alone (an endpoint-independent mapping, or the

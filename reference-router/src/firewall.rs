@@ -1,0 +1,563 @@
+//! IPv6 simple security (RFC 6092): a stateful filter between the WAN and the
+//! subscribers' IPv6 prefixes. Nothing is translated: a flow is (protocol, inside
+//! address and port, remote address and port), opened by an outbound packet and
+//! kept by the same TCP state machine, timers ([`Wheel`]), SYN hold and limits as
+//! the NAT's sessions.
+//!
+//! What passes from the WAN:
+//! - packets of a flow a subscriber opened (and, under `eif`/`adf` filtering, new
+//!   flows to an inside endpoint that has sent out, from any remote or from a remote
+//!   address it has sent to);
+//! - to a subscriber configured `open`, or to one of its `open_ports`;
+//! - ICMPv6 errors (destination unreachable, packet too big, time exceeded,
+//!   parameter problem) whose quote matches a flow; they never refresh or end it;
+//! - echo requests (RFC 4890 §4.3.1), unless `firewall.inbound_echo = false`;
+//! - in the default mode, IPsec: ESP and AH in both directions, IKE (UDP port 500)
+//!   and HIP, as RFC 6092 asks; `firewall.ipsec = false` subjects them to state
+//!   (ESP and AH then by the 3-tuple: inside address, remote address, protocol).
+//!
+//! Every other unsolicited packet is dropped and counted (`filtered`); an
+//! unsolicited TCP SYN is held for `syn_hold` seconds and answered with ICMPv6
+//! 1/1 (administratively prohibited) unless the inside host opens the same flow
+//! meanwhile (simultaneous open). Non-first fragments carry no ports: one passes
+//! inbound when a first fragment between the same two addresses was admitted within
+//! the fragment timeout.
+
+use crate::config::{Config, Filtering, OpenPort, Timeouts};
+use crate::hold::SynHold;
+use crate::nat::tcp;
+use crate::stats::DropReason;
+use crate::wheel::{NIL, Wheel};
+use foldhash::fast::RandomState;
+use sixfold_rewrite::{QuotedPacket, UpperLayer};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// A flow: the inside endpoint, the remote endpoint and the protocol. ICMPv6 echo
+/// uses the identifier as the inside port; protocols without ports use 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    inside: Ipv6Addr,
+    remote: Ipv6Addr,
+    in_port: u16,
+    rem_port: u16,
+    protocol: u8,
+}
+
+impl Key {
+    /// The key filtering `mode` admits new inbound flows by.
+    fn admission(mut self, mode: Filtering) -> Key {
+        if mode == Filtering::Eif {
+            self.remote = Ipv6Addr::UNSPECIFIED;
+        }
+        self.rem_port = 0;
+        self
+    }
+}
+
+/// One flow's state.
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    key: Key,
+    subscriber: u16,
+    /// TCP state flags (`crate::nat::tcp`); 0 marks nothing for other protocols.
+    tcp: u8,
+    expires: u32,
+    prev: u32,
+    next: u32,
+    slot: u16,
+    live: bool,
+}
+
+crate::wheel::timed_record!(Flow);
+
+/// The parts of an IPv6 packet the filter looks at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Packet<'a> {
+    pub(crate) src: Ipv6Addr,
+    pub(crate) dst: Ipv6Addr,
+    /// The upper-layer protocol (where the extension-header walk stopped).
+    pub(crate) protocol: u8,
+    /// The upper-layer header onwards; `None` for a non-first fragment.
+    pub(crate) upper: Option<&'a [u8]>,
+    /// Whether the packet is a fragment (first or not).
+    pub(crate) fragment: bool,
+}
+
+impl<'a> Packet<'a> {
+    /// The view of IPv6 `packet` whose extension headers walked to `upper`.
+    pub(crate) fn new(packet: &'a [u8], upper: UpperLayer, protocol: u8) -> Packet<'a> {
+        Packet {
+            src: crate::icmp::ipv6_at(packet, 8),
+            dst: crate::icmp::ipv6_at(packet, 24),
+            protocol,
+            upper: upper
+                .has_header()
+                .then(|| &packet[upper.offset.min(packet.len())..]),
+            fragment: upper.fragment.is_some(),
+        }
+    }
+}
+
+/// Why an outbound packet could not open its flow: dropped, and the subscriber is
+/// told with ICMPv6 1/1 (as the NAT answers 3/13).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Refused(pub(crate) DropReason);
+
+/// Per-subscriber configuration and use.
+#[derive(Clone, Debug, Default)]
+struct Subscriber {
+    open: bool,
+    open_ports: Vec<OpenPort>,
+    flows: u32,
+}
+
+const ECHO_REQUEST: u8 = 128;
+const ECHO_REPLY: u8 = 129;
+const IKE_PORT: u16 = 500;
+const ESP: u8 = 50;
+const AH: u8 = 51;
+const HIP: u8 = 139;
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+pub(crate) struct Firewall {
+    enabled: bool,
+    filtering: Filtering,
+    inbound_echo: bool,
+    ipsec: bool,
+    timeouts: Timeouts,
+    max_flows: u32,
+    flows_per_subscriber: u32,
+    flows: Vec<Flow>,
+    free: u32,
+    index: HashMap<Key, u32, RandomState>,
+    /// Flows per admission key (`eif`/`adf` only).
+    admits: HashMap<Key, u32, RandomState>,
+    wheel: Wheel,
+    held: SynHold<Key>,
+    /// (remote, inside) pairs with an admitted first fragment → until when their
+    /// later fragments pass.
+    fragments: HashMap<(Ipv6Addr, Ipv6Addr), u32, RandomState>,
+    max_fragment_pairs: usize,
+    subscribers: Vec<Subscriber>,
+    live: u32,
+    created: u64,
+    pub(crate) expired: u64,
+}
+
+impl Firewall {
+    pub(crate) fn new(config: &Config, now: u32) -> Firewall {
+        let nat = &config.nat;
+        let f = &config.firewall;
+        Firewall {
+            enabled: f.enabled,
+            filtering: f.filtering,
+            inbound_echo: f.inbound_echo,
+            ipsec: f.ipsec,
+            timeouts: nat.timeouts.clone(),
+            max_flows: nat.max_sessions,
+            flows_per_subscriber: nat.sessions_per_subscriber,
+            flows: Vec::new(),
+            free: NIL,
+            index: HashMap::with_hasher(RandomState::default()),
+            admits: HashMap::with_hasher(RandomState::default()),
+            wheel: Wheel::new(now),
+            held: SynHold::new(nat.max_held_syns as usize, nat.timeouts.syn_hold),
+            fragments: HashMap::with_hasher(RandomState::default()),
+            max_fragment_pairs: nat.max_fragment_flows as usize,
+            subscribers: config
+                .subscriber
+                .iter()
+                .map(|s| Subscriber {
+                    open: s.open,
+                    open_ports: s.open_ports.clone(),
+                    flows: 0,
+                })
+                .collect(),
+            live: 0,
+            created: 0,
+            expired: 0,
+        }
+    }
+
+    /// Live flows.
+    pub(crate) fn live(&self) -> u32 {
+        self.live
+    }
+
+    /// Flows created since the start.
+    pub(crate) fn created(&self) -> u64 {
+        self.created
+    }
+
+    /// Live flows of subscriber `sub`.
+    pub(crate) fn subscriber_flows(&self, sub: usize) -> u32 {
+        self.subscribers.get(sub).map_or(0, |s| s.flows)
+    }
+
+    fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
+        match protocol {
+            6 if tcp::established(tcp_state) => self.timeouts.tcp_established,
+            6 => self.timeouts.tcp_transitory,
+            17 => self.timeouts.udp,
+            58 => self.timeouts.icmp,
+            // Generic upper layers (ESP, AH, SCTP, ...): RFC 6092 asks at least two
+            // minutes, five by default: the UDP timer.
+            _ => self.timeouts.udp,
+        }
+    }
+
+    /// The flow key of `p` seen from the inside (`outbound`: the source is inside),
+    /// and the TCP flags; `None` for packets that have no flow (ICMPv6 other than
+    /// echo).
+    fn key(p: &Packet<'_>, outbound: bool) -> Result<Option<(Key, u8)>, DropReason> {
+        let (inside, remote) = if outbound {
+            (p.src, p.dst)
+        } else {
+            (p.dst, p.src)
+        };
+        let mut key = Key {
+            inside,
+            remote,
+            in_port: 0,
+            rem_port: 0,
+            protocol: p.protocol,
+        };
+        let Some(l4) = p.upper else {
+            return Ok(None);
+        };
+        let mut flags = 0;
+        match p.protocol {
+            6 | 17 | 33 | 132 | 136 => {
+                let need = if p.protocol == 6 { 14 } else { 4 };
+                if l4.len() < need {
+                    return Err(DropReason::Malformed);
+                }
+                let (sport, dport) = (be16(l4, 0), be16(l4, 2));
+                (key.in_port, key.rem_port) = if outbound {
+                    (sport, dport)
+                } else {
+                    (dport, sport)
+                };
+                if p.protocol == 6 {
+                    flags = l4[13];
+                }
+            }
+            58 => {
+                if l4.len() < 8 {
+                    return Err(DropReason::Malformed);
+                }
+                match l4[0] {
+                    ECHO_REQUEST if outbound => key.in_port = be16(l4, 4),
+                    ECHO_REPLY if !outbound => key.in_port = be16(l4, 4),
+                    _ => return Ok(None),
+                }
+            }
+            _ => {}
+        }
+        Ok(Some((key, flags)))
+    }
+
+    fn find(&mut self, key: &Key, now: u32) -> Option<u32> {
+        let index = *self.index.get(key)?;
+        if self.flows[index as usize].expires <= now {
+            self.remove(index);
+            return None;
+        }
+        Some(index)
+    }
+
+    fn touch(&mut self, index: u32, flags: u8, outbound: bool, now: u32) {
+        let flow = &mut self.flows[index as usize];
+        if flow.key.protocol == 6 {
+            flow.tcp = tcp::next(flow.tcp, flags, outbound);
+        }
+        let (protocol, state, old) = (flow.key.protocol, flow.tcp, flow.expires);
+        let expires = now + self.timeout(protocol, state);
+        self.flows[index as usize].expires = expires;
+        if expires < old {
+            self.wheel.shortened(&mut self.flows, index);
+        }
+    }
+
+    fn create(&mut self, sub: u16, key: Key, now: u32) -> Result<u32, DropReason> {
+        if self.live >= self.max_flows {
+            return Err(DropReason::SessionLimit);
+        }
+        let s = &mut self.subscribers[usize::from(sub)];
+        if s.flows >= self.flows_per_subscriber {
+            return Err(DropReason::SubscriberSessionLimit);
+        }
+        s.flows += 1;
+        let flow = Flow {
+            key,
+            subscriber: sub,
+            tcp: 0,
+            expires: now + self.timeout(key.protocol, 0),
+            prev: NIL,
+            next: NIL,
+            slot: 0,
+            live: true,
+        };
+        let index = if self.free != NIL {
+            let i = self.free;
+            self.free = self.flows[i as usize].next;
+            self.flows[i as usize] = flow;
+            i
+        } else {
+            self.flows.push(flow);
+            (self.flows.len() - 1) as u32
+        };
+        self.index.insert(key, index);
+        if self.filtering != Filtering::Apdf {
+            *self
+                .admits
+                .entry(key.admission(self.filtering))
+                .or_default() += 1;
+        }
+        self.wheel.link(&mut self.flows, index);
+        self.live += 1;
+        self.created += 1;
+        Ok(index)
+    }
+
+    fn remove(&mut self, index: u32) {
+        self.wheel.unlink(&mut self.flows, index);
+        let flow = self.flows[index as usize];
+        self.index.remove(&flow.key);
+        if self.filtering != Filtering::Apdf {
+            let admission = flow.key.admission(self.filtering);
+            if let Some(n) = self.admits.get_mut(&admission) {
+                *n -= 1;
+                if *n == 0 {
+                    self.admits.remove(&admission);
+                }
+            }
+        }
+        self.subscribers[usize::from(flow.subscriber)].flows -= 1;
+        let free = &mut self.flows[index as usize];
+        free.live = false;
+        free.next = self.free;
+        self.free = index;
+        self.live -= 1;
+        self.expired += 1;
+    }
+
+    /// A packet from subscriber `sub` to the WAN: opens or refreshes its flow.
+    pub(crate) fn outbound(&mut self, sub: u16, p: &Packet<'_>, now: u32) -> Result<(), Refused> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let Some((key, flags)) = Self::key(p, true).map_err(Refused)? else {
+            // Echo replies, errors about inbound packets, later fragments: no flow.
+            return Ok(());
+        };
+        let index = match self.find(&key, now) {
+            Some(i) => i,
+            None => self.create(sub, key, now).map_err(Refused)?,
+        };
+        self.touch(index, flags, true, now);
+        if key.protocol == 6 && flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN {
+            // Simultaneous open: the held inbound SYN is dropped silently.
+            self.held.cancel(&key);
+        }
+        Ok(())
+    }
+
+    /// A packet from the WAN to subscriber `sub`'s prefix.
+    pub(crate) fn inbound(&mut self, sub: u16, p: &Packet<'_>, now: u32) -> Result<(), DropReason> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.ipsec && matches!(p.protocol, ESP | AH | HIP) {
+            return Ok(());
+        }
+        if p.protocol == 58 && p.upper.is_some() {
+            return self.inbound_icmp(p, now);
+        }
+        let Some((key, flags)) = Self::key(p, false)? else {
+            return self.later_fragment(p, now);
+        };
+        let admitted = self.admit(sub, &key, flags, now)?;
+        if admitted && p.fragment {
+            self.remember_fragments(p, now);
+        }
+        Ok(())
+    }
+
+    /// Whether the flow of an inbound packet may pass (refreshing or creating it).
+    fn admit(&mut self, sub: u16, key: &Key, flags: u8, now: u32) -> Result<bool, DropReason> {
+        if let Some(index) = self.find(key, now) {
+            self.touch(index, flags, false, now);
+            return Ok(true);
+        }
+        let s = &self.subscribers[usize::from(sub)];
+        let ported = matches!(key.protocol, 6 | 17);
+        if s.open
+            || (ported
+                && s.open_ports
+                    .iter()
+                    .any(|o| o.protocol == key.protocol && o.contains(key.in_port)))
+            || (self.ipsec && key.protocol == 17 && key.in_port == IKE_PORT)
+        {
+            return Ok(true);
+        }
+        let syn = key.protocol == 6 && flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN;
+        let opens = key.protocol != 6 || syn;
+        if self.filtering != Filtering::Apdf
+            && opens
+            && ported
+            && self.admits.contains_key(&key.admission(self.filtering))
+        {
+            let index = self.create(sub, *key, now)?;
+            self.touch(index, flags, false, now);
+            return Ok(true);
+        }
+        if syn {
+            return Err(self.held.hold(*key, now));
+        }
+        Err(DropReason::Filtered)
+    }
+
+    /// ICMPv6 from the WAN: echo requests (if allowed), echo replies of a flow,
+    /// errors about a flow.
+    fn inbound_icmp(&mut self, p: &Packet<'_>, now: u32) -> Result<(), DropReason> {
+        let icmp = p.upper.unwrap_or_default();
+        if icmp.len() < 8 {
+            return Err(DropReason::Malformed);
+        }
+        match icmp[0] {
+            ECHO_REQUEST if self.inbound_echo => Ok(()),
+            ECHO_REPLY => {
+                let key = Key {
+                    inside: p.dst,
+                    remote: p.src,
+                    in_port: be16(icmp, 4),
+                    rem_port: 0,
+                    protocol: 58,
+                };
+                match self.find(&key, now) {
+                    Some(index) => {
+                        self.touch(index, 0, false, now);
+                        Ok(())
+                    }
+                    None => Err(DropReason::Filtered),
+                }
+            }
+            1..=4 => self.inbound_error(p, icmp, now),
+            ECHO_REQUEST => Err(DropReason::Filtered),
+            _ => Err(DropReason::UnsupportedIcmp),
+        }
+    }
+
+    /// An ICMPv6 error about a packet a subscriber sent: passes if the quote (whose
+    /// source is the inside host) matches a live flow; never refreshes it.
+    fn inbound_error(&mut self, p: &Packet<'_>, icmp: &[u8], now: u32) -> Result<(), DropReason> {
+        if p.fragment || crate::icmp::icmpv6_checksum(p.src, p.dst, icmp) != 0 {
+            return Err(DropReason::IcmpErrorBadChecksum);
+        }
+        let q = QuotedPacket::new(&icmp[8..]).map_err(|_| DropReason::IcmpErrorBadQuote)?;
+        let (IpAddr::V6(src), IpAddr::V6(dst)) = (q.src_addr(), q.dst_addr()) else {
+            return Err(DropReason::IcmpErrorBadQuote);
+        };
+        if src != p.dst {
+            return Err(DropReason::IcmpErrorBadQuote);
+        }
+        let protocol = q.protocol();
+        let (in_port, rem_port) = match protocol {
+            6 | 17 | 33 | 132 | 136 => (
+                q.src_port().ok_or(DropReason::IcmpErrorBadQuote)?,
+                q.dst_port().ok_or(DropReason::IcmpErrorBadQuote)?,
+            ),
+            58 => (q.icmp_id().ok_or(DropReason::IcmpErrorBadQuote)?, 0),
+            _ => (0, 0),
+        };
+        let key = Key {
+            inside: src,
+            remote: dst,
+            in_port,
+            rem_port,
+            protocol,
+        };
+        match self.find(&key, now) {
+            Some(_) => Ok(()),
+            None => Err(DropReason::IcmpErrorNoSession),
+        }
+    }
+
+    fn remember_fragments(&mut self, p: &Packet<'_>, now: u32) {
+        let pair = (p.src, p.dst);
+        if self.fragments.len() >= self.max_fragment_pairs && !self.fragments.contains_key(&pair) {
+            self.fragments.retain(|_, until| *until > now);
+            if self.fragments.len() >= self.max_fragment_pairs {
+                return;
+            }
+        }
+        self.fragments.insert(pair, now + self.timeouts.fragments);
+    }
+
+    fn later_fragment(&mut self, p: &Packet<'_>, now: u32) -> Result<(), DropReason> {
+        match self.fragments.get(&(p.src, p.dst)) {
+            Some(&until) if until > now => Ok(()),
+            _ => Err(DropReason::FragmentOrphan),
+        }
+    }
+
+    /// Keeps the start of the SYN just held, for the ICMPv6 error.
+    pub(crate) fn held_quote(&mut self, p: &Packet<'_>, packet: &[u8]) {
+        if let Ok(Some((key, _))) = Self::key(p, false) {
+            self.held.set_quote(&key, &packet[..packet.len().min(256)]);
+        }
+    }
+
+    /// Quotes of held SYNs whose time is up: ICMPv6 1/1 goes back to their senders.
+    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Vec<u8>> {
+        self.held.release(now, budget)
+    }
+
+    /// Expiry work that is due (bounded by `budget`).
+    pub(crate) fn expire(&mut self, now: u32, budget: usize) {
+        let mut work = 0;
+        while let Some(index) = self
+            .wheel
+            .next_expired(&mut self.flows, now, &mut work, budget)
+        {
+            self.remove(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_keys_follow_the_filtering_mode() {
+        let key = Key {
+            inside: "2001:db8:1::2".parse().unwrap(),
+            remote: "2001:db8:ffff::80".parse().unwrap(),
+            in_port: 40000,
+            rem_port: 443,
+            protocol: 6,
+        };
+        let eif = key.admission(Filtering::Eif);
+        assert_eq!(
+            (eif.remote, eif.in_port, eif.rem_port),
+            (Ipv6Addr::UNSPECIFIED, 40000, 0)
+        );
+        let adf = key.admission(Filtering::Adf);
+        assert_eq!((adf.remote, adf.rem_port), (key.remote, 0));
+    }
+
+    #[test]
+    fn flow_records_stay_small() {
+        assert!(
+            std::mem::size_of::<Flow>() <= 56,
+            "{}",
+            std::mem::size_of::<Flow>()
+        );
+    }
+}
