@@ -6,7 +6,7 @@
 
 use sixfold_checksum::{pseudo, sum};
 use sixfold_router::{Config, Direction, PacketBuf, Router, Verdict};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 /// Subscribers in the loaded router.
@@ -16,18 +16,34 @@ pub const PORTS: u16 = 4096;
 /// Destinations per internal port.
 pub const DESTINATIONS: u16 = 16;
 
+/// Appends a UDP header and 36 bytes of payload to the IP header in `p`, with
+/// the checksum over `pseudo`.
+fn with_udp(mut p: Vec<u8>, sport: u16, dport: u16, pseudo: sixfold_checksum::Sum) -> Vec<u8> {
+    let at = p.len();
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&44u16.to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.resize(at + 44, 0x42);
+    let c = (pseudo + sum(&p[at..])).checksum();
+    p[at + 6..at + 8].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// An 84-byte UDP/IPv6 packet (36 bytes of payload, as [`udp`]), checksum right.
+pub fn udp6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 44, 17, 64];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    with_udp(p, sport, dport, pseudo::ipv6(src, dst, 17, 44))
+}
+
 /// A 64-byte UDP/IPv4 packet (36 bytes of payload), checksums right.
 pub fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> Vec<u8> {
     let mut p = vec![0x45, 0, 0, 64, 0, 1, 0, 0, 64, 17, 0, 0];
     p.extend_from_slice(&src.octets());
     p.extend_from_slice(&dst.octets());
-    p.extend_from_slice(&sport.to_be_bytes());
-    p.extend_from_slice(&dport.to_be_bytes());
-    p.extend_from_slice(&44u16.to_be_bytes());
-    p.extend_from_slice(&[0, 0]);
-    p.resize(64, 0x42);
-    let c = (pseudo::ipv4(src, dst, 17, 44) + sum(&p[20..])).checksum();
-    p[26..28].copy_from_slice(&c.to_be_bytes());
+    let mut p = with_udp(p, sport, dport, pseudo::ipv4(src, dst, 17, 44));
     let c = sum(&p[..20]).checksum();
     p[10..12].copy_from_slice(&c.to_be_bytes());
     p

@@ -199,6 +199,43 @@ impl Tunnels {
     }
 }
 
+/// How a shaper shares a saturated line between the families.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduling {
+    /// IPv4 leaves only when no IPv6 packet waits.
+    #[default]
+    Strict,
+    /// Bytes in the ratio `ipv6_weight : ipv4_weight`.
+    Weighted,
+}
+
+/// The egress shapers (`wan.rate_mbps`, `subscriber[].rate_mbps`) and how they
+/// serve IPv6 before IPv4.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shaper {
+    /// Strict priority for IPv6 (the default) or weights.
+    pub scheduling: Scheduling,
+    /// IPv6's weight under `weighted`.
+    pub ipv6_weight: u32,
+    /// IPv4's weight under `weighted`.
+    pub ipv4_weight: u32,
+    /// Bytes each family's queue holds before it drops at the tail.
+    pub queue_bytes: u32,
+}
+
+impl Default for Shaper {
+    fn default() -> Shaper {
+        Shaper {
+            scheduling: Scheduling::Strict,
+            ipv6_weight: 3,
+            ipv4_weight: 1,
+            queue_bytes: 256 * 1024,
+        }
+    }
+}
+
 /// IPv6 simple security (RFC 6092) for traffic from the WAN to the subscribers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -348,6 +385,8 @@ pub struct Wan {
     pub netns: Option<String>,
     /// MTU of the link.
     pub mtu: u16,
+    /// Egress shaper towards the WAN, Mbit/s (none: as fast as the router goes).
+    pub rate_mbps: Option<u32>,
 }
 
 impl Default for Wan {
@@ -356,6 +395,7 @@ impl Default for Wan {
             name: "wan".into(),
             netns: None,
             mtu: 1500,
+            rate_mbps: None,
         }
     }
 }
@@ -384,6 +424,9 @@ pub struct Subscriber {
     /// Ports open to unsolicited inbound IPv6 (`["tcp/22", "udp/60000-60100"]`).
     #[serde(default)]
     pub open_ports: Vec<OpenPort>,
+    /// Egress shaper towards the subscriber (its downstream line), Mbit/s.
+    #[serde(default)]
+    pub rate_mbps: Option<u32>,
 }
 
 /// Prefixes written `a.b.c.d/n`, or plain addresses meaning a host prefix.
@@ -437,6 +480,8 @@ pub struct Config {
     pub tunnels: Tunnels,
     /// The IPv6 firewall.
     pub firewall: Firewall,
+    /// How the egress shapers schedule the families.
+    pub shaper: Shaper,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
 }
@@ -491,6 +536,16 @@ fn mtu(key: String, value: u16, least: u16) -> Result<(), ConfigError> {
         return Err(err(key, format!("{value} is below the minimum {least}")));
     }
     Ok(())
+}
+
+fn rate(key: String, mbps: Option<u32>) -> Result<(), ConfigError> {
+    match mbps {
+        Some(r) if r == 0 || r > 100_000 => Err(err(
+            key,
+            format!("{r} Mbit/s: a shaper's rate is 1 to 100000 (leave it out for none)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl Config {
@@ -614,6 +669,33 @@ impl Config {
         if self.router.control_socket.is_empty() {
             return Err(err("router.control_socket", "is empty"));
         }
+        let sh = &self.shaper;
+        min(
+            "shaper.ipv6_weight",
+            sh.ipv6_weight,
+            1,
+            "a family needs a share",
+        )?;
+        min(
+            "shaper.ipv4_weight",
+            sh.ipv4_weight,
+            1,
+            "a family needs a share",
+        )?;
+        let largest = self
+            .subscriber
+            .iter()
+            .map(|s| s.mtu)
+            .chain([self.wan.mtu])
+            .max()
+            .unwrap_or(1500);
+        min(
+            "shaper.queue_bytes",
+            sh.queue_bytes,
+            u32::from(largest),
+            "a queue must hold the largest packet a link carries",
+        )?;
+        rate("wan.rate_mbps".into(), self.wan.rate_mbps)?;
         interface_name("wan.name".into(), &self.wan.name)?;
         mtu("wan.mtu".into(), self.wan.mtu, 1280)?;
         let mut names = vec![self.wan.name.clone()];
@@ -627,6 +709,7 @@ impl Config {
             }
             names.push(sub.name.clone());
             mtu(key("mtu"), sub.mtu, 1280)?;
+            rate(key("rate_mbps"), sub.rate_mbps)?;
             for net in &sub.ipv4 {
                 if pool.iter().any(|a| net.contains(a)) {
                     return Err(err(key("ipv4"), format!("{net} overlaps nat.pool")));

@@ -20,6 +20,7 @@ mod hold;
 mod icmp;
 mod nat;
 mod router;
+mod shaper;
 pub mod stats;
 pub mod tun;
 pub mod tunnels;

@@ -12,13 +12,14 @@ use crate::firewall::{self, Firewall, Refused};
 use crate::icmp::{self, RateLimit};
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{self, Decision, Nat};
-use crate::stats::{Counters, DropReason, Snapshot, SubscriberUse};
+use crate::shaper::Shaper;
+use crate::stats::{Counters, DropReason, ShaperUse, Snapshot, SubscriberUse};
 use crate::tunnels::{self, Tunnel};
 use ipnet::Ipv4Net;
 use sixfold_rewrite::{Ipv4Packet, Ipv6Packet, Rewrite, Ttl};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A subscriber: the index of its `[[subscriber]]` entry in the configuration.
 pub type SubscriberId = u16;
@@ -63,6 +64,10 @@ pub enum Verdict {
     /// The router keeps the packet (a fragment that came before its first
     /// fragment); it comes out of [`Router::poll_transmit`] once it can be translated.
     Held,
+    /// The packet waits in the egress shaper of this interface; it comes out of
+    /// [`Router::poll_transmit`] when the link's rate lets it (see
+    /// [`Router::next_wakeup`]).
+    Queued(Interface),
 }
 
 /// A packet buffer with room to grow: the packet is `bytes()[..len()]`, and the
@@ -177,6 +182,8 @@ pub struct Router {
     next_ra: u32,
     /// Teredo flows already logged (bounded; cleared when full).
     teredo_logged: HashSet<(u32, u32, u16, u16)>,
+    /// Egress shapers: index 0 the WAN, 1 + k subscriber k.
+    shapers: Vec<Option<Shaper>>,
 }
 
 /// Teredo flows remembered for log-once.
@@ -215,6 +222,10 @@ impl Router {
             .collect();
         let nat = Nat::new(&config.nat, config.subscriber.len(), seed, 0);
         let firewall = Firewall::new(&config, 0);
+        let shapers = std::iter::once(config.wan.rate_mbps)
+            .chain(config.subscriber.iter().map(|s| s.rate_mbps))
+            .map(|rate| rate.map(|mbps| Shaper::new(mbps, &config.shaper, now)))
+            .collect();
         let config_six_rd = config.tunnels.six_rd();
         // SLAAC needs a /64: a delegated shorter prefix is advertised by its first /64.
         let ra_prefixes = config
@@ -237,6 +248,7 @@ impl Router {
             ra_prefixes,
             next_ra: 0,
             teredo_logged: HashSet::new(),
+            shapers,
         })
     }
 
@@ -263,8 +275,10 @@ impl Router {
         buffer: &mut PacketBuf,
         now: Instant,
     ) -> Verdict {
+        let instant = now;
         let now = self.seconds(now);
         self.timers(now);
+        self.release_shaped(instant);
         if let Direction::Outbound(s) = direction
             && usize::from(s) >= self.ports.len()
         {
@@ -276,9 +290,53 @@ impl Router {
             _ => Err(DropReason::Malformed),
         };
         match verdict {
+            Ok(Verdict::Forward(to)) => self.shape(to, buffer.packet(), instant),
             Ok(v) => v,
             Err(reason) => self.dropped(reason),
         }
+    }
+
+    fn shaper_index(to: Interface) -> usize {
+        match to {
+            Interface::Wan => 0,
+            Interface::Subscriber(s) => 1 + usize::from(s),
+        }
+    }
+
+    /// A forwarded packet through `to`'s shaper, if it has one.
+    fn shape(&mut self, to: Interface, packet: &[u8], now: Instant) -> Verdict {
+        let Some(shaper) = self.shapers[Self::shaper_index(to)].as_mut() else {
+            return Verdict::Forward(to);
+        };
+        let v6 = packet[0] >> 4 == 6;
+        if !shaper.enqueue(v6, packet) {
+            return self.dropped(DropReason::ShaperQueueFull);
+        }
+        self.release_shaped(now);
+        Verdict::Queued(to)
+    }
+
+    /// Moves what the shapers let out at `now` to the transmit queue.
+    fn release_shaped(&mut self, now: Instant) {
+        for i in 0..self.shapers.len() {
+            let to = match i {
+                0 => Interface::Wan,
+                k => Interface::Subscriber((k - 1) as SubscriberId),
+            };
+            while let Some((_, packet)) = self.shapers[i].as_mut().and_then(|s| s.dequeue(now)) {
+                self.enqueue(to, packet);
+            }
+        }
+    }
+
+    /// How long the I/O loop may wait before a shaped packet is due (`None`:
+    /// nothing is queued in a shaper).
+    pub fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
+        self.shapers
+            .iter_mut()
+            .flatten()
+            .filter_map(|s| s.wait(now))
+            .min()
     }
 
     fn dropped(&mut self, reason: DropReason) -> Verdict {
@@ -288,8 +346,9 @@ impl Router {
 
     /// Runs timers without a packet (the I/O loop calls this when idle).
     pub fn tick(&mut self, now: Instant) {
-        let now = self.seconds(now);
-        self.timers(now);
+        let seconds = self.seconds(now);
+        self.timers(seconds);
+        self.release_shaped(now);
     }
 
     /// Writes subscriber `sub`'s router advertisement to all-nodes into `buf`.
@@ -883,6 +942,23 @@ impl Router {
                     ports: ["tcp", "udp", "icmp"].into_iter().zip(s.ports).collect(),
                     sessions: s.sessions,
                     ipv6_flows: self.firewall.subscriber_flows(i),
+                })
+                .collect(),
+            shapers: self
+                .shapers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let s = s.as_ref()?;
+                    Some(ShaperUse {
+                        name: match i {
+                            0 => self.config.wan.name.clone(),
+                            k => self.ports[k - 1].name.clone(),
+                        },
+                        rate_mbps: s.mbps,
+                        ipv4: s.counts[0],
+                        ipv6: s.counts[1],
+                    })
                 })
                 .collect(),
         }

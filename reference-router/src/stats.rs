@@ -85,6 +85,8 @@ reasons! {
     IcmpRateLimited = "icmp_rate_limited",
     /// The router's own output queue was full.
     QueueFull = "queue_full",
+    /// The egress shaper's queue for the packet's family was full (a saturated line).
+    ShaperQueueFull = "shaper_queue_full",
     /// IPv4 protocol 41, a configured 6in4 tunnel (RFC 4213).
     Tunnel6in4 = "tunnel_6in4",
     /// IPv4 protocol 41 with 6to4 inner addresses (RFC 3056).
@@ -243,6 +245,32 @@ pub struct Snapshot {
     pub fragments_generated: u64,
     /// Per subscriber.
     pub subscribers: Vec<SubscriberUse>,
+    /// Per egress shaper (links with a rate).
+    pub shapers: Vec<ShaperUse>,
+}
+
+/// What one egress shaper let out, and dropped, per family.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ShaperUse {
+    /// The link (TUN name).
+    pub name: String,
+    /// Its rate, Mbit/s.
+    pub rate_mbps: u32,
+    /// IPv6 sent and dropped.
+    pub ipv6: ShapedTraffic,
+    /// IPv4 sent and dropped.
+    pub ipv4: ShapedTraffic,
+}
+
+/// One family through a shaper.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ShapedTraffic {
+    /// Packets sent.
+    pub packets: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Packets dropped at the queue's tail.
+    pub dropped: u64,
 }
 
 pub(crate) const PROTO_NAMES: [&str; 4] = ["tcp", "udp", "icmp", "other"];

@@ -184,7 +184,12 @@ pub fn run(
         if let Some(c) = control {
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::from(100u16)) {
+        // A shaped packet due sooner than the idle tick wakes the loop (1 ms
+        // granularity: the shaper's bucket holds 4 ms, so the line stays full).
+        let wait = router
+            .next_wakeup(Instant::now())
+            .map_or(100, |d| d.as_micros().div_ceil(1000).min(100) as u16);
+        match poll(&mut fds, PollTimeout::from(wait)) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
@@ -213,7 +218,7 @@ pub fn run(
                 match router.process(direction, &mut buf, Instant::now()) {
                     Verdict::Forward(to) | Verdict::Reply(to) => send(devices, to, buf.packet()),
                     Verdict::Drop(reason) => tracing::trace!(?from, reason = reason.name(), "drop"),
-                    Verdict::Held => {}
+                    Verdict::Held | Verdict::Queued(_) => {}
                 }
                 while let Some(to) = router.poll_transmit(&mut buf) {
                     send(devices, to, buf.packet());

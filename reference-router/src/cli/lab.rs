@@ -14,7 +14,7 @@
 use super::router::{load, random_seed, stop_on_signals};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use sixfold_router::config::{Filtering, Mapping, Subscriber};
+use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
 use sixfold_router::{Config, Router, Snapshot, tun};
 use std::io::Write;
 use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
@@ -51,6 +51,12 @@ pub(crate) enum FilteringArg {
     Apdf,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum SchedulingArg {
+    Strict,
+    Weighted,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct LabArgs {
     /// Number of subscriber namespaces.
@@ -78,6 +84,19 @@ pub(crate) struct LabArgs {
     /// Turn all transition-tunnel blocking off, to show the difference.
     #[arg(long)]
     allow_tunnels: bool,
+    /// Shape the WAN link's egress (the uplink) to this many Mbit/s.
+    #[arg(long, value_name = "MBPS")]
+    wan_rate: Option<u32>,
+    /// Shape each subscriber link's egress (the downlink) to this many Mbit/s.
+    #[arg(long, value_name = "MBPS")]
+    subscriber_rate: Option<u32>,
+    /// How shapers share a saturated link: IPv6 first (`strict`) or by weight
+    /// (`weighted`, see --ipv6-weight).
+    #[arg(long, value_enum)]
+    scheduling: Option<SchedulingArg>,
+    /// IPv6's weight against IPv4's 1 under `--scheduling weighted`.
+    #[arg(long, value_name = "N")]
+    ipv6_weight: Option<u32>,
 }
 
 /// Addresses of subscriber `k` (1-based).
@@ -232,6 +251,17 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
         config.tunnels = sixfold_router::config::Tunnels::all(false);
         (config.tunnels.six_rd_prefix, config.tunnels.six_rd_ipv4) = six_rd;
     }
+    config.wan.rate_mbps = args.wan_rate.or(config.wan.rate_mbps);
+    if let Some(s) = args.scheduling {
+        config.shaper.scheduling = match s {
+            SchedulingArg::Strict => Scheduling::Strict,
+            SchedulingArg::Weighted => Scheduling::Weighted,
+        };
+    }
+    if let Some(w) = args.ipv6_weight {
+        config.shaper.ipv6_weight = w;
+        config.shaper.ipv4_weight = 1;
+    }
     if let Some(h) = args.hairpin {
         config.nat.hairpin = matches!(h, OnOff::On);
     }
@@ -248,6 +278,7 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
                 ipv6: vec![subscriber_v6_prefix(k).parse()?],
                 open: false,
                 open_ports: Vec::new(),
+                rate_mbps: args.subscriber_rate,
             })
         })
         .collect::<anyhow::Result<_>>()?;

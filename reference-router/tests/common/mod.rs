@@ -198,6 +198,11 @@ impl Lab {
         self.router.tick(self.t0 + self.now);
     }
 
+    pub fn advance_by(&mut self, d: Duration) {
+        self.now += d;
+        self.router.tick(self.t0 + self.now);
+    }
+
     pub fn send(&mut self, dir: Direction, packet: &[u8]) -> (Verdict, Vec<u8>) {
         let mut b = PacketBuf::from_packet(packet);
         let v = self.router.process(dir, &mut b, self.t0 + self.now);
