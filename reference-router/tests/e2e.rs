@@ -350,7 +350,9 @@ fn lab_runs_and_leaves_nothing_behind() {
         "sixfold lab failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("  ok ").count(), 3 * 5 + 2, "{text}");
+    // Five checks per subscriber, the firewall, Teredo, the hairpin.
+    assert_eq!(text.matches("  ok ").count(), 3 * 5 + 3, "{text}");
+    assert!(text.contains("traffic split: IPv6 "), "{text}");
     assert!(text.contains("hairpinned: "), "{text}");
     assert!(
         text.contains("transition-tunnel packets blocked: teredo 2"),
@@ -573,5 +575,77 @@ fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
         mapping.trim(),
         external.to_string(),
         "Teredo address {address}"
+    );
+}
+
+/// Received bits per second of an `iperf3 -J` run.
+fn iperf_bps(out: &std::process::Output) -> f64 {
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("iperf3 JSON: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    j["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no result: {j}"))
+}
+
+/// Both families saturate a 40 Mbit/s uplink at once (iperf3 TCP, sub1 → WAN):
+/// under strict priority IPv6 gets at least 90% of what gets through, and the line
+/// stays full.
+#[test]
+fn ipv6_gets_the_line_under_strict_priority() {
+    if !can_run("ipv6_gets_the_line_under_strict_priority") {
+        return;
+    }
+    assert!(
+        have("iperf3"),
+        "iperf3 is missing (scripts/test.sh installs it)"
+    );
+    let lab = Lab::start("sfprio", &["--subscribers", "1", "--wan-rate", "40"]);
+    let (sub, wan) = (lab.ns("sub1"), lab.ns("wan"));
+    let servers: Vec<Daemon> = ["5301", "5302"]
+        .iter()
+        .map(|port| {
+            Daemon::start(
+                &wan,
+                &["iperf3", "-s", "-1", "-p", port],
+                &std::env::temp_dir().join(format!("sixfold-iperf-{port}.log")),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let client = |server: &str, port: &str| {
+        let (sub, server, port) = (sub.clone(), server.to_owned(), port.to_owned());
+        std::thread::spawn(move || {
+            exec(
+                &sub,
+                &["iperf3", "-c", &server, "-p", &port, "-t", "5", "-J"],
+            )
+        })
+    };
+    let v4 = client("192.0.2.80", "5301");
+    let v6 = client("2001:db8:ffff::80", "5302");
+    let (v4, v6) = (
+        iperf_bps(&v4.join().unwrap()),
+        iperf_bps(&v6.join().unwrap()),
+    );
+    drop(servers);
+    let share = v6 / (v4 + v6);
+    assert!(
+        share >= 0.9,
+        "IPv6 got {share:.3} (v6 {v6:.0} b/s, v4 {v4:.0} b/s)"
+    );
+    assert!(
+        v4 + v6 >= 25e6,
+        "the line was not full: {:.1} Mbit/s",
+        (v4 + v6) / 1e6
+    );
+    let socket = format!("/run/sixfold-{}.sock", lab.prefix);
+    let stats: serde_json::Value =
+        serde_json::from_str(&sixfold_router::tun::request(&socket, "stats").unwrap()).unwrap();
+    let wan_shaper = &stats["shapers"][0];
+    assert_eq!(wan_shaper["name"], "wan");
+    assert!(
+        wan_shaper["ipv6"]["bytes"].as_u64().unwrap()
+            >= 9 * wan_shaper["ipv4"]["bytes"].as_u64().unwrap(),
+        "{wan_shaper}"
     );
 }

@@ -686,6 +686,34 @@ fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)
     ))
 }
 
+/// A TCP connection from the WAN to a listener on sub1's IPv6 address must not get
+/// through the router's firewall: the SYN is held (and refused after the hold).
+fn unsolicited_v6(args: &LabArgs, socket: &str) -> anyhow::Result<String> {
+    let held = || -> anyhow::Result<u64> {
+        let v: serde_json::Value = serde_json::from_str(&tun::request(socket, "stats")?)?;
+        Ok(v["drops"]["syn_held"].as_u64().unwrap_or(0))
+    };
+    let ns = format!("{}-sub1", args.prefix);
+    let addr = slaac_address(&ns, "sub1").unwrap_or_else(|| subscriber_v6_host(1));
+    let target = SocketAddr::new(addr.parse()?, 8081);
+    let _listener = tun::in_netns(&ns, || std::net::TcpListener::bind(target))?;
+    let before = held()?;
+    let attempt = tun::in_netns(&format!("{}-wan", args.prefix), || {
+        Ok(TcpStream::connect_timeout(
+            &target,
+            Duration::from_millis(1500),
+        ))
+    })?;
+    let held = held()? - before;
+    match attempt {
+        Ok(_) => bail!("connected to {target}: the firewall let it in"),
+        Err(_) if held >= 1 => Ok(format!(
+            "blocked: connect to {target} got no answer in 1.5 s, the router held the SYN"
+        )),
+        Err(e) => bail!("connect to {target} failed ({e}) but the router held no SYN"),
+    }
+}
+
 fn traffic(
     args: &LabArgs,
     config: &Config,
@@ -729,6 +757,11 @@ fn traffic(
             curl(&ns, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/")),
         );
     }
+    println!("IPv6 simple security (RFC 6092):");
+    ok &= check(
+        "WAN -> sub1, unsolicited TCP over IPv6",
+        unsolicited_v6(args, &config.router.control_socket),
+    );
     println!(
         "transition tunnels (blocking {}):",
         if args.allow_tunnels { "off" } else { "on" }
@@ -773,9 +806,29 @@ fn report(s: &Snapshot) {
         println!("  {family} out: {}", line(&t.outbound));
         println!("  {family} in:  {}", line(&t.inbound));
     }
+    let bytes = |t: &sixfold_router::stats::FamilyTraffic| -> u64 {
+        t.outbound
+            .values()
+            .chain(t.inbound.values())
+            .map(|x| x.bytes)
+            .sum()
+    };
+    let (v6, v4) = (bytes(&s.ipv6), bytes(&s.ipv4));
+    let share = |b: u64| 100.0 * b as f64 / (v6 + v4).max(1) as f64;
     println!(
-        "  hairpinned: {}; sessions live {} (created {}, expired {}); mappings {}",
-        s.hairpinned, s.sessions, s.sessions_created, s.sessions_expired, s.mappings
+        "  traffic split: IPv6 {:.0}% of bytes ({v6} B), IPv4 {:.0}% ({v4} B)",
+        share(v6),
+        share(v4)
+    );
+    println!(
+        "  hairpinned: {}; sessions live {} (created {}, expired {}); mappings {}; IPv6 firewall flows live {} (created {})",
+        s.hairpinned,
+        s.sessions,
+        s.sessions_created,
+        s.sessions_expired,
+        s.mappings,
+        s.ipv6_flows,
+        s.ipv6_flows_created
     );
     for sub in &s.subscribers {
         let ports = sub
@@ -786,8 +839,14 @@ fn report(s: &Snapshot) {
             .join(", ");
         let public = sub.public_ipv4.map_or("-".to_string(), |a| a.to_string());
         println!(
-            "  {}: public {public}, ports {ports}, sessions {}",
-            sub.name, sub.sessions
+            "  {}: public {public}, ports {ports}, sessions {}, IPv6 flows {}",
+            sub.name, sub.sessions, sub.ipv6_flows
+        );
+    }
+    for sh in &s.shapers {
+        println!(
+            "  shaper {} at {} Mbit/s: IPv6 {} B sent ({} dropped), IPv4 {} B sent ({} dropped)",
+            sh.name, sh.rate_mbps, sh.ipv6.bytes, sh.ipv6.dropped, sh.ipv4.bytes, sh.ipv4.dropped
         );
     }
     let tunnels: Vec<String> = s
