@@ -2,9 +2,10 @@
 //! command line shares.
 //!
 //! - [`Router`]: packets in, [`Verdict`]s out; IPv4 NAT44 of carrier grade
-//!   (RFC 4787/5382/5508/6888/7857, behaviour from [`Config`]) and native IPv6
-//!   routing. No I/O, no clock: time is passed in, so every behaviour is testable in
-//!   memory.
+//!   (RFC 4787/5382/5508/6888/7857, behaviour from [`Config`]), native IPv6
+//!   routing behind an RFC 6092 stateful firewall, transition-tunnel blocking, and
+//!   per-link shapers that serve IPv6 first. No I/O, no clock: time is passed in,
+//!   so every behaviour is testable in memory.
 //! - [`config`]: the TOML configuration, validated with errors that name the key.
 //! - [`stats`]: counters, with a reason for every dropped packet.
 //! - [`tun`]: the only module with OS calls — TUN devices (in network namespaces)

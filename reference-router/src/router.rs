@@ -1,11 +1,13 @@
 //! The sans-IO router: [`Router::process`] takes one packet, the interface it came
 //! from and the time, and says what to do with it. Packets the router makes on its
 //! own (held SYNs timing out, fragments of a packet too big for the link, fragments
-//! that waited for their first) come out of [`Router::poll_transmit`].
+//! that waited for their first) and packets a link's shaper lets out come out of
+//! [`Router::poll_transmit`].
 //!
 //! IPv4 from a subscriber: anti-spoofing, TTL, NAT44 out (or hairpin back in),
 //! MTU. IPv4 from the WAN: NAT44 in. IPv6 either way: routed natively by prefix,
-//! hop limit and MTU checked, no state.
+//! hop limit and MTU checked, through the RFC 6092 firewall when it crosses the WAN
+//! (no translation). Then, if the egress link has a rate, its shaper (IPv6 first).
 
 use crate::config::{Config, ConfigError};
 use crate::firewall::{self, Firewall, Refused};
