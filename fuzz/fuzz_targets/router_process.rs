@@ -2,6 +2,8 @@
 //! through `Router::process`: no panic, and every packet the router forwards or
 //! replies with, or emits later, has valid checksums when what came in did (the
 //! input's checksums are fixed up first half of the time, so the NAT paths run).
+//! Subscriber b has open ports and a 1 Mbit/s shaper; the IPv6 firewall filters by
+//! address and keeps IPsec under state, so its stateful paths run too.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -26,7 +28,9 @@ fuzz_target!(|steps: Vec<Step>| {
     let config = Config::from_toml(
         "[nat]\npool = [\"203.0.113.1\"]\nfiltering = \"eif\"\nports_per_subscriber = 8\n\
          [[subscriber]]\nname = \"a\"\nipv4 = [\"10.0.0.0/8\"]\nipv6 = [\"2001:db8:1::/48\"]\nmtu = 1280\n\
-         [[subscriber]]\nname = \"b\"\nipv4 = [\"192.168.0.0/16\"]\nipv6 = [\"2001:db8:2::/64\"]\n",
+         [[subscriber]]\nname = \"b\"\nipv4 = [\"192.168.0.0/16\"]\nipv6 = [\"2001:db8:2::/64\"]\n\
+         open_ports = [\"tcp/22\", \"udp/1000-2000\"]\nrate_mbps = 1\n\
+         [firewall]\nfiltering = \"adf\"\nipsec = false\n[shaper]\nscheduling = \"weighted\"\n",
     )
     .expect("valid");
     let t0 = Instant::now();
