@@ -186,6 +186,9 @@ pub struct Router {
     teredo_logged: HashSet<(u32, u32, u16, u16)>,
     /// Egress shapers: index 0 the WAN, 1 + k subscriber k.
     shapers: Vec<Option<Shaper>>,
+    /// Indexes of the shapers with packets waiting: the per-packet work is theirs
+    /// only, however many subscribers have a rate.
+    busy: Vec<usize>,
 }
 
 /// Teredo flows remembered for log-once.
@@ -251,6 +254,7 @@ impl Router {
             next_ra: 0,
             teredo_logged: HashSet::new(),
             shapers,
+            busy: Vec::new(),
         })
     }
 
@@ -307,12 +311,17 @@ impl Router {
 
     /// A forwarded packet through `to`'s shaper, if it has one.
     fn shape(&mut self, to: Interface, packet: &[u8], now: Instant) -> Verdict {
-        let Some(shaper) = self.shapers[Self::shaper_index(to)].as_mut() else {
+        let index = Self::shaper_index(to);
+        let Some(shaper) = self.shapers[index].as_mut() else {
             return Verdict::Forward(to);
         };
+        let was_empty = shaper.is_empty();
         let v6 = packet[0] >> 4 == 6;
         if !shaper.enqueue(v6, packet) {
             return self.dropped(DropReason::ShaperQueueFull);
+        }
+        if was_empty {
+            self.busy.push(index);
         }
         self.release_shaped(now);
         Verdict::Queued(to)
@@ -320,13 +329,20 @@ impl Router {
 
     /// Moves what the shapers let out at `now` to the transmit queue.
     fn release_shaped(&mut self, now: Instant) {
-        for i in 0..self.shapers.len() {
+        let mut k = 0;
+        while k < self.busy.len() {
+            let i = self.busy[k];
             let to = match i {
                 0 => Interface::Wan,
-                k => Interface::Subscriber((k - 1) as SubscriberId),
+                s => Interface::Subscriber((s - 1) as SubscriberId),
             };
             while let Some((_, packet)) = self.shapers[i].as_mut().and_then(|s| s.dequeue(now)) {
                 self.enqueue(to, packet);
+            }
+            if self.shapers[i].as_ref().is_none_or(Shaper::is_empty) {
+                self.busy.swap_remove(k);
+            } else {
+                k += 1;
             }
         }
     }
@@ -334,10 +350,10 @@ impl Router {
     /// How long the I/O loop may wait before a shaped packet is due (`None`:
     /// nothing is queued in a shaper).
     pub fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
-        self.shapers
-            .iter_mut()
-            .flatten()
-            .filter_map(|s| s.wait(now))
+        let shapers = &mut self.shapers;
+        self.busy
+            .iter()
+            .filter_map(|&i| shapers[i].as_mut()?.wait(now))
             .min()
     }
 

@@ -124,6 +124,11 @@ impl Shaper {
         Some((f == 1, packet))
     }
 
+    /// Whether a packet waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queues[0].is_empty() && self.queues[1].is_empty()
+    }
+
     /// How long until the head packet may leave (`None`: nothing waits).
     pub(crate) fn wait(&mut self, now: Instant) -> Option<Duration> {
         self.refill(now);
