@@ -99,6 +99,27 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// Whether IPv6 `packet` carries a type 0 routing header in the extension headers
+/// before its upper layer (a walk of at most 8 headers inside the packet).
+pub(crate) fn has_routing_header_0(packet: &[u8]) -> bool {
+    let (mut next, mut at) = (packet.get(6).copied().unwrap_or(59), 40);
+    for _ in 0..8 {
+        let Some(h) = packet.get(at..at + 8) else {
+            return false;
+        };
+        match next {
+            43 if h[2] == 0 => return true,
+            // A non-first fragment: the rest is payload.
+            44 if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 => return false,
+            44 => at += 8,
+            0 | 43 | 60 => at += (usize::from(h[1]) + 1) * 8,
+            _ => return false,
+        }
+        next = h[0];
+    }
+    false
+}
+
 /// Why an outbound packet could not open its flow: dropped, and the subscriber is
 /// told with ICMPv6 1/1 (as the NAT answers 3/13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -854,6 +854,9 @@ impl Router {
             // An extension-header chain the walk could not follow: no flow to judge.
             return Err(DropReason::Malformed);
         }
+        if crosses_wan && firewall::has_routing_header_0(buffer.packet()) {
+            return Err(DropReason::Ipv6RoutingHeader0);
+        }
         if let (Interface::Subscriber(sub), false, Some(u)) = (egress, outbound, upper) {
             let p = firewall::Packet::new(buffer.packet(), u, protocol);
             if let Err(reason) = self.firewall.inbound(sub, &p, now) {

@@ -396,6 +396,28 @@ fn later_fragments_follow_an_admitted_first_fragment() {
     );
 }
 
+/// `raw6` with a routing header of `kind` (segments left 1, one address) before UDP.
+fn with_routing_header(src: &str, dst: &str, kind: u8) -> Vec<u8> {
+    let mut ext = vec![17, 2, kind, 1, 0, 0, 0, 0];
+    ext.extend_from_slice(&a(OTHER));
+    ext.extend_from_slice(&[0, 53, 0x13, 0x88, 0, 9, 0, 0, b'x']);
+    raw6(src, dst, 43, &ext)
+}
+
+#[test]
+fn routing_header_type_0_never_crosses_the_wan() {
+    let mut lab = Lab::new("[firewall]\nenabled = false");
+    for (v, p) in [
+        lab.out(0, &with_routing_header(HOST0, SERVER, 0)),
+        lab.inb(&with_routing_header(SERVER, HOST0, 0)),
+    ] {
+        assert_eq!(v, Verdict::Drop(DropReason::Ipv6RoutingHeader0), "{p:02x?}");
+    }
+    // Type 2 (mobility) is not deprecated.
+    assert_eq!(lab.out(0, &with_routing_header(HOST0, SERVER, 2)).0, OUT);
+    assert_eq!(drops(&lab, "ipv6_routing_header_0"), 2);
+}
+
 #[test]
 fn transparent_mode_forwards_everything_and_keeps_no_state() {
     let mut lab = Lab::new("[firewall]\nenabled = false");
