@@ -68,6 +68,21 @@ pub struct Timeouts {
     pub fragments: u32,
 }
 
+impl Timeouts {
+    /// The idle timeout of a flow of `protocol` whose TCP state is `tcp_state`
+    /// (`crate::nat::tcp`). Protocols other than TCP, UDP and ICMP/ICMPv6 (ESP, AH,
+    /// SCTP, ... through the IPv6 firewall) get the UDP timer: RFC 6092 asks at
+    /// least two minutes for them, five by default.
+    pub(crate) fn idle(&self, protocol: u8, tcp_state: u8) -> u32 {
+        match protocol {
+            6 if crate::nat::tcp::established(tcp_state) => self.tcp_established,
+            6 => self.tcp_transitory,
+            1 | 58 => self.icmp,
+            _ => self.udp,
+        }
+    }
+}
+
 impl Default for Timeouts {
     fn default() -> Timeouts {
         Timeouts {

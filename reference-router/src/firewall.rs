@@ -220,15 +220,7 @@ impl Firewall {
     }
 
     fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
-        match protocol {
-            6 if tcp::established(tcp_state) => self.timeouts.tcp_established,
-            6 => self.timeouts.tcp_transitory,
-            17 => self.timeouts.udp,
-            58 => self.timeouts.icmp,
-            // Generic upper layers (ESP, AH, SCTP, ...): RFC 6092 asks at least two
-            // minutes, five by default: the UDP timer.
-            _ => self.timeouts.udp,
-        }
+        self.timeouts.idle(protocol, tcp_state)
     }
 
     /// The flow key of `p` seen from the inside (`outbound`: the source is inside),
@@ -381,7 +373,7 @@ impl Firewall {
             None => self.create(sub, key, now).map_err(Refused)?,
         };
         self.touch(index, flags, true, now);
-        if key.protocol == 6 && flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN {
+        if key.protocol == 6 && tcp::opens(flags) {
             // Simultaneous open: the held inbound SYN is dropped silently.
             self.held.cancel(&key);
         }
@@ -426,7 +418,7 @@ impl Firewall {
         {
             return Ok(true);
         }
-        let syn = key.protocol == 6 && flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN;
+        let syn = key.protocol == 6 && tcp::opens(flags);
         let opens = key.protocol != 6 || syn;
         if self.filtering != Filtering::Apdf
             && opens
@@ -453,13 +445,7 @@ impl Firewall {
         match icmp[0] {
             ECHO_REQUEST if self.inbound_echo => Ok(()),
             ECHO_REPLY => {
-                let key = Key {
-                    inside: p.dst,
-                    remote: p.src,
-                    in_port: be16(icmp, 4),
-                    rem_port: 0,
-                    protocol: 58,
-                };
+                let key = Self::key(p, false)?.ok_or(DropReason::Malformed)?.0;
                 match self.find(&key, now) {
                     Some(index) => {
                         self.touch(index, 0, false, now);

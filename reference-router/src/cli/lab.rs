@@ -793,6 +793,15 @@ fn traffic(
     Ok(ok)
 }
 
+/// `a, b, c`, or `none`.
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
 fn report(s: &Snapshot) {
     println!("router counters:");
     for (family, t) in [("IPv4", &s.ipv4), ("IPv6", &s.ipv6)] {
@@ -857,11 +866,7 @@ fn report(s: &Snapshot) {
         .collect();
     println!(
         "  transition-tunnel packets blocked: {}",
-        if tunnels.is_empty() {
-            "none".to_string()
-        } else {
-            tunnels.join(", ")
-        }
+        list_or_none(&tunnels)
     );
     let drops: Vec<String> = s
         .drops
@@ -869,14 +874,7 @@ fn report(s: &Snapshot) {
         .filter(|(_, n)| **n > 0)
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
-    println!(
-        "  drops: {}",
-        if drops.is_empty() {
-            "none".to_string()
-        } else {
-            drops.join(", ")
-        }
-    );
+    println!("  drops: {}", list_or_none(&drops));
     if !s.icmp_sent.is_empty() {
         println!("  ICMP sent: {:?}", s.icmp_sent);
     }

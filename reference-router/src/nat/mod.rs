@@ -164,12 +164,7 @@ impl Nat {
     }
 
     fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
-        match protocol {
-            6 if tcp::established(tcp_state) => self.timeouts.tcp_established,
-            6 => self.timeouts.tcp_transitory,
-            17 => self.timeouts.udp,
-            _ => self.timeouts.icmp,
-        }
+        self.timeouts.idle(protocol, tcp_state)
     }
 
     /// Refreshes session `s` for a packet with `flags` (RFC 4787 REQ-6: outbound
@@ -197,7 +192,7 @@ impl Nat {
             rem_port: f.dport,
             protocol: f.protocol,
         };
-        let syn = f.protocol == 6 && f.tcp_flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN;
+        let syn = f.protocol == 6 && tcp::opens(f.tcp_flags);
         let s = match self.table.find_inside(&key, now) {
             Some(s) => s,
             None => {
@@ -285,7 +280,7 @@ impl Nat {
             self.touch(s, f.tcp_flags, false, now);
             return Ok(s);
         }
-        let syn = f.protocol == 6 && f.tcp_flags & (tcp::FLAG_SYN | tcp::FLAG_ACK) == tcp::FLAG_SYN;
+        let syn = f.protocol == 6 && tcp::opens(f.tcp_flags);
         let mapping = self.table.find_mapping_outside(f.protocol, f.dst, f.dport);
         let admitted = match (mapping, self.filtering) {
             (None, _) => false,

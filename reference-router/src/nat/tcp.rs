@@ -23,6 +23,11 @@ pub(crate) const FLAG_SYN: u8 = 0x02;
 pub(crate) const FLAG_RST: u8 = 0x04;
 pub(crate) const FLAG_ACK: u8 = 0x10;
 
+/// Whether a segment with `flags` opens a connection: SYN without ACK.
+pub(crate) fn opens(flags: u8) -> bool {
+    flags & (FLAG_SYN | FLAG_ACK) == FLAG_SYN
+}
+
 /// The state after a segment with `flags` passed `outbound` or not.
 pub(crate) fn next(state: u8, flags: u8, outbound: bool) -> u8 {
     let mut s = state;
