@@ -80,6 +80,15 @@ pub enum Error {
     },
     /// An IPv4 address was asked for on an IPv6 packet, or the other way round.
     FamilyMismatch,
+    /// An IPv4 fragment offset (bytes) that is not a multiple of 8 below 65536.
+    BadFragmentOffset(usize),
+    /// An IPv6 payload length that does not fit the buffer.
+    BadPayloadLen {
+        /// The payload length asked for.
+        payload: usize,
+        /// Bytes in the buffer.
+        got: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -111,6 +120,14 @@ impl fmt::Display for Error {
             Error::FamilyMismatch => {
                 f.write_str("address family does not match the packet's IP version")
             }
+            Error::BadFragmentOffset(offset) => write!(
+                f,
+                "bad IPv4 fragment offset {offset} (bytes; a multiple of 8 below 65536)"
+            ),
+            Error::BadPayloadLen { payload, got } => write!(
+                f,
+                "bad IPv6 payload length {payload} (buffer {got} bytes with the 40-byte header)"
+            ),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! ```
 
 use crate::error::{Error, Layer, Result, need};
+use crate::protocol::IpProtocol;
 use core::net::Ipv4Addr;
 use sixfold_checksum::Sum;
 
@@ -133,6 +134,11 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
         self.buffer.as_ref()[field::PROTOCOL]
     }
 
+    /// The payload's protocol, by name.
+    pub fn ip_protocol(&self) -> IpProtocol {
+        IpProtocol::from(self.protocol())
+    }
+
     /// The header checksum field.
     pub fn checksum(&self) -> u16 {
         self.u16_at(field::CHECKSUM)
@@ -191,6 +197,53 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<B> {
         self.buffer.as_mut()[DST..DST + 4].copy_from_slice(&addr.octets());
     }
 
+    /// Sets the total length (raw). Refused, leaving the packet as it was, unless
+    /// the header fits in it and it fits in the buffer — so no accessor can panic
+    /// afterwards.
+    pub fn set_total_len(&mut self, total: usize) -> Result<()> {
+        let (header, got) = (self.header_len(), self.buffer.as_ref().len());
+        if total < header || total > got || total > usize::from(u16::MAX) {
+            return Err(Error::BadTotalLen { total, header, got });
+        }
+        self.set_u16(field::LENGTH, total as u16);
+        Ok(())
+    }
+
+    /// Sets the identification (raw).
+    pub fn set_ident(&mut self, ident: u16) {
+        self.set_u16(field::IDENT, ident);
+    }
+
+    /// Sets the don't-fragment flag (raw).
+    pub fn set_dont_frag(&mut self, dont_frag: bool) {
+        self.set_flag(0x4000, dont_frag);
+    }
+
+    /// Sets the more-fragments flag (raw).
+    pub fn set_more_frags(&mut self, more_frags: bool) {
+        self.set_flag(0x2000, more_frags);
+    }
+
+    /// Sets the fragment offset in bytes (raw). Refused unless it is a multiple of
+    /// 8 below 65536.
+    pub fn set_frag_offset(&mut self, offset: usize) -> Result<()> {
+        if !offset.is_multiple_of(8) || offset > 0x1FFF * 8 {
+            return Err(Error::BadFragmentOffset(offset));
+        }
+        let flags = self.u16_at(field::FLG_OFF) & 0xE000;
+        self.set_u16(field::FLG_OFF, flags | (offset / 8) as u16);
+        Ok(())
+    }
+
+    fn set_flag(&mut self, bit: u16, on: bool) {
+        let old = self.u16_at(field::FLG_OFF);
+        self.set_u16(field::FLG_OFF, if on { old | bit } else { old & !bit });
+    }
+
+    fn set_u16(&mut self, at: usize, value: u16) {
+        self.buffer.as_mut()[at..at + 2].copy_from_slice(&value.to_be_bytes());
+    }
+
     /// Sets the header checksum field.
     pub fn set_checksum(&mut self, checksum: u16) {
         self.buffer.as_mut()[CHECKSUM..CHECKSUM + 2].copy_from_slice(&checksum.to_be_bytes());
@@ -243,6 +296,54 @@ mod tests {
         assert!(p.verify_checksum());
         // 4500+001c+1234+4000+4011+c000+0201+c633+6402 = 0x2_c397 → 0xc399; ~ = 0x3c66
         assert_eq!(p.checksum(), 0x3c66);
+    }
+
+    #[test]
+    fn construct_fragment_fields_byte_exact() {
+        let mut b = packet();
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        p.set_ident(0xbeef);
+        p.set_dont_frag(false);
+        p.set_more_frags(true);
+        p.set_frag_offset(1480).unwrap();
+        p.set_total_len(24).unwrap();
+        p.fill_checksum();
+        // Identification, flags+offset (MF, 1480 / 8 = 185 = 0x00b9) and length.
+        assert_eq!(&b[2..8], &[0x00, 0x18, 0xbe, 0xef, 0x20, 0xb9]);
+        let p = Ipv4Packet::new_checked(&b[..]).unwrap();
+        assert!(p.verify_checksum() && p.more_frags() && !p.dont_frag());
+        assert_eq!(
+            (p.frag_offset(), p.total_len(), p.ip_protocol()),
+            (1480, 24, IpProtocol::Udp)
+        );
+    }
+
+    #[test]
+    fn setters_refuse_what_would_break_the_view() {
+        let mut b = packet();
+        let mut p = Ipv4Packet::new_unchecked(&mut b[..]);
+        assert_eq!(
+            p.set_total_len(29),
+            Err(Error::BadTotalLen {
+                total: 29,
+                header: 20,
+                got: 28
+            })
+        );
+        assert_eq!(
+            p.set_total_len(19),
+            Err(Error::BadTotalLen {
+                total: 19,
+                header: 20,
+                got: 28
+            })
+        );
+        assert_eq!(p.set_frag_offset(7), Err(Error::BadFragmentOffset(7)));
+        assert_eq!(
+            p.set_frag_offset(65536),
+            Err(Error::BadFragmentOffset(65536))
+        );
+        assert_eq!(b, packet(), "a refused setter leaves the packet as it was");
     }
 
     #[test]

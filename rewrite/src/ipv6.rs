@@ -13,6 +13,7 @@
 //! stops and reports at ESP (50), AH (51) and any other next header.
 
 use crate::error::{Error, Layer, Result, need};
+use crate::protocol::IpProtocol;
 use core::net::Ipv6Addr;
 
 mod field {
@@ -45,6 +46,11 @@ pub struct UpperLayer {
 }
 
 impl UpperLayer {
+    /// The upper-layer protocol, by name.
+    pub fn ip_protocol(&self) -> IpProtocol {
+        IpProtocol::from(self.protocol)
+    }
+
     /// Whether the upper-layer header is in this packet (not a non-first fragment).
     pub fn has_header(&self) -> bool {
         !matches!(self.fragment, Some((offset, _)) if offset != 0)
@@ -100,6 +106,11 @@ impl<B: AsRef<[u8]>> Ipv6Packet<B> {
         self.buffer.as_ref()[field::NEXT_HEADER]
     }
 
+    /// The first next header, by name.
+    pub fn ip_protocol(&self) -> IpProtocol {
+        IpProtocol::from(self.next_header())
+    }
+
     /// Hop limit.
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[HOP_LIMIT]
@@ -134,6 +145,18 @@ impl<'a, B: AsRef<[u8]> + ?Sized> Ipv6Packet<&'a B> {
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> Ipv6Packet<B> {
+    /// Sets the payload length (raw). Refused, leaving the packet as it was, unless
+    /// the payload fits in the buffer — so no accessor can panic afterwards.
+    pub fn set_payload_len(&mut self, payload: usize) -> Result<()> {
+        let got = self.buffer.as_ref().len();
+        if HEADER_LEN + payload > got || payload > usize::from(u16::MAX) {
+            return Err(Error::BadPayloadLen { payload, got });
+        }
+        self.buffer.as_mut()[field::PAYLOAD_LEN..field::PAYLOAD_LEN + 2]
+            .copy_from_slice(&(payload as u16).to_be_bytes());
+        Ok(())
+    }
+
     /// Sets the hop limit.
     pub fn set_hop_limit(&mut self, hop_limit: u8) {
         self.buffer.as_mut()[HOP_LIMIT] = hop_limit;
@@ -294,6 +317,23 @@ mod tests {
             .unwrap();
         assert!(u.routing_pending);
         assert_eq!(u.protocol, 58);
+    }
+
+    #[test]
+    fn payload_len_setter_keeps_the_view_valid() {
+        let mut p = packet(17, &[], &[0; 8]);
+        let mut v = Ipv6Packet::new_unchecked(&mut p[..]);
+        assert_eq!(
+            v.set_payload_len(9),
+            Err(Error::BadPayloadLen {
+                payload: 9,
+                got: 48
+            })
+        );
+        v.set_payload_len(4).unwrap();
+        assert_eq!(&p[4..6], &[0, 4]);
+        let v = Ipv6Packet::new_checked(&p[..]).unwrap();
+        assert_eq!((v.payload_len(), v.ip_protocol()), (4, IpProtocol::Udp));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub mod error;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+mod numbered;
+pub mod protocol;
 pub mod quote;
 pub mod recompute;
 pub mod rewrite;
@@ -53,9 +55,13 @@ pub mod tcp;
 pub mod udp;
 
 pub use error::{Error, Layer};
-pub use icmp::{Icmpv4Packet, Icmpv6Packet};
+pub use icmp::{
+    Icmpv4Packet, Icmpv4ParameterProblem, Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable,
+    Icmpv6Packet, Icmpv6ParameterProblem, Icmpv6TimeExceeded, Icmpv6Type, Icmpv6Unreachable,
+};
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{Ipv6Packet, UpperLayer};
+pub use protocol::IpProtocol;
 pub use quote::QuotedPacket;
 pub use recompute::{ChecksumState, Recomputed, recompute_checksums, transport_checksum_state};
 pub use rewrite::{L4Checksum, Outcome, QuotedRewrite, Rewrite, Ttl};

@@ -65,6 +65,12 @@ impl<'a> QuotedPacket<'a> {
         self.protocol
     }
 
+    /// The transport protocol, by name ([`crate::IpProtocol::Ipv6NoNxt`] for a quoted
+    /// non-first fragment).
+    pub fn ip_protocol(&self) -> crate::IpProtocol {
+        crate::IpProtocol::from(self.protocol)
+    }
+
     /// The transport bytes present in the quote.
     pub fn transport(&self) -> &'a [u8] {
         &self.bytes[self.ip_len.min(self.bytes.len())..]

@@ -11,13 +11,19 @@
 
 use crate::error::{Layer, Result, need};
 
+mod types;
+pub use types::{
+    Icmpv4ParameterProblem, Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable,
+    Icmpv6ParameterProblem, Icmpv6TimeExceeded, Icmpv6Type, Icmpv6Unreachable,
+};
+
 pub(crate) const CHECKSUM: usize = 2;
 pub(crate) const IDENT: usize = 4;
 /// Where the quoted packet starts in an ICMP error.
 pub const QUOTE_OFFSET: usize = 8;
 
 macro_rules! icmp_view {
-    ($name:ident, $layer:expr, $doc:literal, $is_error:expr, $is_query:expr) => {
+    ($name:ident, $layer:expr, $doc:literal, $ty:ty, $is_error:expr, $is_query:expr) => {
         #[doc = $doc]
         ///
         /// After `new_checked` the 8-byte header is in the buffer.
@@ -41,6 +47,11 @@ macro_rules! icmp_view {
             /// Message type.
             pub fn msg_type(&self) -> u8 {
                 self.buffer.as_ref()[0]
+            }
+
+            /// Message type, by name.
+            pub fn icmp_type(&self) -> $ty {
+                <$ty>::from(self.msg_type())
             }
 
             /// Code.
@@ -82,6 +93,7 @@ icmp_view!(
     Icmpv4Packet,
     Layer::Icmpv4,
     "A view of an ICMPv4 message.",
+    Icmpv4Type,
     is_icmpv4_error,
     is_icmpv4_query
 );
@@ -89,6 +101,7 @@ icmp_view!(
     Icmpv6Packet,
     Layer::Icmpv6,
     "A view of an ICMPv6 message.",
+    Icmpv6Type,
     is_icmpv6_error,
     is_icmpv6_query
 );
