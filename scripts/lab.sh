@@ -20,5 +20,5 @@ if ((${#need[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-cargo build --quiet --release -p sixfold-router --bin sixfold
+cargo build --quiet --release -p sixfold --bin sixfold
 exec target/release/sixfold lab "$@"

@@ -27,7 +27,7 @@ RATE=${RATE:-40}
 P=sf46
 V4=192.0.2.80
 V6=2001:db8:ffff::80
-cargo build --quiet --release -p sixfold-router --bin sixfold
+cargo build --quiet --release -p sixfold --bin sixfold
 work=$(mktemp -d)
 lab_pid=""
 stop_lab() {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 n=${1:-1000000}
 dir=$(mktemp -d -p "$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp )")
 trap 'rm -rf "$dir"' EXIT
-cargo build --quiet --release -p sixfold-router
+cargo build --quiet --release -p sixfold --bin sixfold
 /usr/bin/python3 benches/scripts/make_million.py "$dir/in.pcap" "$n" 2>/dev/null
 opts_ours=(--srcipmap 10.0.0.0/8:172.16.0.0/12 --dstipmap 198.51.100.0/24:203.0.113.0/24 --portmap 53:5353 --ttl -1)
 opts_theirs=(--srcipmap=10.0.0.0/8:172.16.0.0/12 --dstipmap=198.51.100.0/24:203.0.113.0/24 --portmap=53:5353 --ttl=-1)

@@ -17,7 +17,7 @@ for p in iperf3 trafgen nft ethtool; do command -v $p >/dev/null || { echo "miss
 SECS=${SECS:-5}
 PACKETS=${PACKETS:-1000000}
 P=sfbench; K=sfkern
-cargo build --quiet --release -p sixfold-router --bin sixfold
+cargo build --quiet --release -p sixfold --bin sixfold
 work=$(mktemp -d)
 lab_pid=""
 cleanup() {

@@ -1,5 +1,4 @@
-//! The sixfold router: a sans-IO dual-stack router core and the pieces the `sixfold`
-//! command line shares.
+//! The sixfold router: a sans-IO dual-stack router core, and its TUN I/O.
 //!
 //! - [`Router`]: packets in, [`Verdict`]s out; IPv4 NAT44 of carrier grade
 //!   (RFC 4787/5382/5508/6888/7857, behaviour from [`Config`]), native IPv6
@@ -8,14 +7,15 @@
 //!   so every behaviour is testable in memory.
 //! - [`config`]: the TOML configuration, validated with errors that name the key.
 //! - [`stats`]: counters, with a reason for every dropped packet.
-//! - [`tun`]: the only module with OS calls — TUN devices (in network namespaces)
-//!   and the I/O loop around a [`Router`].
-//! - [`capture`]: pcap/pcapng reading down to IP packets.
+//! - `device` (cargo feature `device`, on by default): the only module with OS
+//!   calls — TUN devices in network namespaces, the I/O loop around a [`Router`]
+//!   and the control socket. Without the feature the crate is the sans-IO core.
 
 #![forbid(unsafe_code)]
 
-pub mod capture;
 pub mod config;
+#[cfg(feature = "device")]
+pub mod device;
 mod firewall;
 mod hold;
 mod icmp;
@@ -23,7 +23,6 @@ mod nat;
 mod router;
 mod shaper;
 pub mod stats;
-pub mod tun;
 pub mod tunnels;
 mod wheel;
 

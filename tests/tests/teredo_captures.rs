@@ -3,7 +3,7 @@
 //! (RS/RA with authentication and origin indication), bubbles and data; userspace
 //! 6to4/ISATAP/6in4 proto-41 traffic; and the oracle address vectors.
 
-use sixfold_router::capture::{self, Frame};
+use sixfold::capture::{self, Frame};
 use sixfold_teredo::packet::{Kind, Proto41Kind, classify_proto41, recognize};
 use sixfold_teredo::{AddressKind, Teredo, classify};
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -14,11 +14,11 @@ use clap::Args;
 use pcap_file::DataLink;
 use pcap_file::TsResolution;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+use sixfold::capture::{self, FrameRef};
 use sixfold_rewrite::{
     ChecksumState, Ipv4Packet, Ipv6Packet, L4Checksum, Rewrite, Ttl, recompute_checksums,
     transport_checksum_state,
 };
-use sixfold_router::capture::{self, FrameRef};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
-pub(super) struct RewriteArgs {
+pub(crate) struct RewriteArgs {
     /// The capture to read (pcap or pcapng).
     #[arg(long = "in", short = 'i', visible_alias = "infile", value_name = "IN")]
     input: PathBuf,
@@ -285,7 +285,7 @@ struct Counts {
     copied: BTreeMap<String, u64>,
 }
 
-pub(super) fn run(args: RewriteArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RewriteArgs) -> anyhow::Result<ExitCode> {
     let cfg = Config {
         src: parse_netmaps(&args.srcipmap, "--srcipmap")?,
         dst: parse_netmaps(&args.dstipmap, "--dstipmap")?,

@@ -1,10 +1,10 @@
 //! `sixfold teredo ...`: decode, encode, exposure, scan-pcap.
 
-use super::parse_addresses;
+use crate::describe::{parse_addresses, teredo_json, teredo_line};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use sixfold_router::capture;
+use sixfold::capture;
 use sixfold_teredo::exposure::{Knowledge, exposure, hit_probability, probes_for};
 use sixfold_teredo::packet::{classify_proto41, recognize, recognize_ayiya};
 use sixfold_teredo::{AddressKind, Flags, Prefix, Teredo, classify};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
-pub(super) enum TeredoCommand {
+pub(crate) enum TeredoCommand {
     /// Decode Teredo addresses (server, NAT-mapped client address and port, flags).
     Decode {
         /// IPv6 addresses.
@@ -40,7 +40,7 @@ pub(super) enum TeredoCommand {
 }
 
 #[derive(Args, Debug)]
-pub(super) struct EncodeArgs {
+pub(crate) struct EncodeArgs {
     /// The Teredo server's IPv4 address.
     #[arg(long)]
     server: Ipv4Addr,
@@ -62,7 +62,7 @@ pub(super) struct EncodeArgs {
 }
 
 #[derive(Args, Debug)]
-pub(super) struct ExposureArgs {
+pub(crate) struct ExposureArgs {
     /// A Teredo address; without it, both flag styles are shown.
     address: Option<String>,
     /// How many Teredo clients the attacker is probing for (e.g. hosts behind one NAT).
@@ -76,7 +76,7 @@ pub(super) struct ExposureArgs {
     json: bool,
 }
 
-pub(super) fn run(cmd: TeredoCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cmd: TeredoCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TeredoCommand::Decode { addresses, json } => decode(&addresses, json),
         TeredoCommand::Encode(args) => {
@@ -99,46 +99,6 @@ pub(super) fn run(cmd: TeredoCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The JSON fields of a decoded Teredo address.
-pub(super) fn teredo_json(text: &str, t: &Teredo) -> Value {
-    json!({
-        "address": text,
-        "teredo": true,
-        "server": t.server.to_string(),
-        "client": t.client.to_string(),
-        "port": t.port,
-        "flags": format!("{:#06x}", t.flags.0),
-        "cone": t.flags.cone(),
-        "random_bits": t.flags.random_bits(),
-        "legacy": t.is_legacy(),
-        "style": t.flags.style().name(),
-        "reserved": t.flags.reserved(),
-        "universal": t.flags.universal(),
-        "group": t.flags.group(),
-        "exposure_bits": exposure(t, Knowledge::NatAddress).bits(),
-    })
-}
-
-/// The human-readable line for a decoded Teredo address.
-pub(super) fn teredo_line(addr: Ipv6Addr, t: &Teredo) -> String {
-    let mut notes = vec![t.flags.style().name()];
-    if t.flags.cone() {
-        notes.push("cone");
-    }
-    if t.is_legacy() {
-        notes.push("legacy prefix 3ffe:831f::/32");
-    }
-    format!(
-        "{addr}  teredo  server {}  client {}:{}  flags {:#06x} (random {:#05x}; {})",
-        t.server,
-        t.client,
-        t.port,
-        t.flags.0,
-        t.flags.random_bits(),
-        notes.join(", ")
-    )
-}
-
 fn decode(addresses: &[String], as_json: bool) -> anyhow::Result<ExitCode> {
     let (parsed, bad) = parse_addresses(addresses);
     for (text, addr) in parsed {
@@ -149,7 +109,7 @@ fn decode(addresses: &[String], as_json: bool) -> anyhow::Result<ExitCode> {
             (None, json) => {
                 let kind = classify(addr);
                 if json {
-                    let mut v = super::addr::describe(&text, addr, &kind);
+                    let mut v = crate::describe::describe(&text, addr, &kind);
                     v["teredo"] = json!(false);
                     println!("{v}");
                 } else {

@@ -4,9 +4,12 @@
 //! under `teredo/tests/data/`, ordinary UDP that must pass (DNS ids 0x6000–0x6fff,
 //! QUIC, RTP), and the same with every mechanism allowed.
 
+// The router's own in-memory test harness (a `Lab` with a fake clock, packet
+// builders), shared rather than copied.
+#[path = "../../reference-router/tests/common/mod.rs"]
 mod common;
 use common::*;
-use sixfold_router::capture;
+use sixfold::capture;
 use sixfold_router::{Direction, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;

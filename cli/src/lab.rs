@@ -11,11 +11,11 @@
 //! server processes, the control socket — is removed when it ends, on error and on
 //! SIGINT/SIGTERM too.
 
-use super::router::{load, random_seed, stop_on_signals};
+use crate::run::{load, random_seed, stop_on_signals};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
-use sixfold_router::{Config, Router, Snapshot, tun};
+use sixfold_router::{Config, Router, Snapshot, device};
 use std::io::Write;
 use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -307,7 +307,7 @@ fn build(
         world.namespaces.push(ns.clone());
         ip(&["-n", ns, "link", "set", "lo", "up"])?;
     }
-    let devices = tun::Devices::open(config).context("opening the lab's TUN devices")?;
+    let devices = device::Devices::open(config).context("opening the lab's TUN devices")?;
     // The WAN: "internet" hosts on loopback, the pool and subscriber prefixes via the router.
     ip(&[
         "-n",
@@ -383,7 +383,7 @@ fn build(
             ip(&["-n", ns, "-6", "route", "add", "default", "dev", &dev])?;
         }
     }
-    let control = tun::control_socket(&config.router.control_socket)?;
+    let control = device::control_socket(&config.router.control_socket)?;
     world
         .files
         .push(config.router.control_socket.clone().into());
@@ -403,7 +403,7 @@ fn build(
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let result = tun::run(&mut router, &devices, Some(&control), &flag);
+        let result = device::run(&mut router, &devices, Some(&control), &flag);
         flag.store(true, Ordering::Relaxed);
         let _ = both.join();
         result.map(|()| router).map_err(anyhow::Error::from)
@@ -571,7 +571,7 @@ fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow
         .context("starting python3 -m http.server")?;
     world.children.push(server);
     // A UDP reflector (as STUN): answers each datagram with the sender's address.
-    let reflector = tun::in_netns(&wan_ns, || UdpSocket::bind((SERVER_V4, REFLECTOR_PORT)))?;
+    let reflector = device::in_netns(&wan_ns, || UdpSocket::bind((SERVER_V4, REFLECTOR_PORT)))?;
     reflector.set_read_timeout(Some(Duration::from_millis(100)))?;
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
@@ -592,7 +592,7 @@ fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow
     let deadline = Instant::now() + Duration::from_secs(10);
     let target: SocketAddr = format!("{SERVER_V4}:{HTTP_PORT}").parse()?;
     while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-        let up = tun::in_netns(&wan_ns, || {
+        let up = device::in_netns(&wan_ns, || {
             Ok(TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok())
         })?;
         if up {
@@ -616,7 +616,7 @@ fn external(socket: &UdpSocket) -> anyhow::Result<SocketAddrV4> {
 /// UDP hole punching between sub1 and sub2 through their public endpoints.
 fn hairpin(args: &LabArgs) -> anyhow::Result<String> {
     let bind = |k: u16, port: u16| -> anyhow::Result<UdpSocket> {
-        let s = tun::in_netns(&format!("{}-sub{k}", args.prefix), || {
+        let s = device::in_netns(&format!("{}-sub{k}", args.prefix), || {
             UdpSocket::bind((subscriber_v4(k).as_str(), port))
         })?;
         s.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -664,11 +664,12 @@ fn teredo_rs() -> Vec<u8> {
 /// router's counters say it blocked.
 fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)> {
     let count = || -> anyhow::Result<u64> {
-        let v: serde_json::Value = serde_json::from_str(&tun::request(socket, "stats")?)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&sixfold::control::request(socket, "stats")?)?;
         Ok(v["drops"]["tunnel_teredo"].as_u64().unwrap_or(0))
     };
     let before = count()?;
-    let s = tun::in_netns(&format!("{}-sub1", args.prefix), || {
+    let s = device::in_netns(&format!("{}-sub1", args.prefix), || {
         UdpSocket::bind((subscriber_v4(1).as_str(), 0))
     })?;
     let rs = teredo_rs();
@@ -690,15 +691,16 @@ fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)
 /// through the router's firewall: the SYN is held (and refused after the hold).
 fn unsolicited_v6(args: &LabArgs, socket: &str) -> anyhow::Result<String> {
     let held = || -> anyhow::Result<u64> {
-        let v: serde_json::Value = serde_json::from_str(&tun::request(socket, "stats")?)?;
+        let v: serde_json::Value =
+            serde_json::from_str(&sixfold::control::request(socket, "stats")?)?;
         Ok(v["drops"]["syn_held"].as_u64().unwrap_or(0))
     };
     let ns = format!("{}-sub1", args.prefix);
     let addr = slaac_address(&ns, "sub1").unwrap_or_else(|| subscriber_v6_host(1));
     let target = SocketAddr::new(addr.parse()?, 8081);
-    let _listener = tun::in_netns(&ns, || std::net::TcpListener::bind(target))?;
+    let _listener = device::in_netns(&ns, || std::net::TcpListener::bind(target))?;
     let before = held()?;
-    let attempt = tun::in_netns(&format!("{}-wan", args.prefix), || {
+    let attempt = device::in_netns(&format!("{}-wan", args.prefix), || {
         Ok(TcpStream::connect_timeout(
             &target,
             Duration::from_millis(1500),

@@ -13,7 +13,7 @@
 //! Needs python3 with scapy, tcprewrite and tshark: skips loudly without them, fails
 //! instead when SIXFOLD_REQUIRE_ORACLES=1 (the test command installs them).
 
-use sixfold_router::capture;
+use sixfold::capture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

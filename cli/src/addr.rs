@@ -1,15 +1,14 @@
 //! `sixfold addr ADDR...`: classify IPv6 addresses.
 
-use super::parse_addresses;
+use crate::describe::{describe, human, parse_addresses};
 use anyhow::{Context as _, bail};
 use clap::Args;
-use serde_json::{Value, json};
-use sixfold_teredo::{AddressKind, Context, Nat64Prefix, SixRd, classify_with};
+use sixfold_teredo::{Context, Nat64Prefix, SixRd, classify_with};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
-pub(super) struct AddrArgs {
+pub(crate) struct AddrArgs {
     /// IPv6 addresses to classify.
     #[arg(required = true)]
     addresses: Vec<String>,
@@ -41,7 +40,7 @@ fn split_prefix(text: &str, what: &str) -> anyhow::Result<(String, u8)> {
     Ok((addr.to_owned(), len))
 }
 
-pub(super) fn run(args: AddrArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: AddrArgs) -> anyhow::Result<ExitCode> {
     let mut nat64 = Vec::new();
     for text in &args.nat64_prefix {
         let (addr, len) = split_prefix(text, "--nat64-prefix")?;
@@ -87,55 +86,4 @@ pub(super) fn run(args: AddrArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The JSON object for one classified address.
-pub(super) fn describe(text: &str, addr: Ipv6Addr, kind: &AddressKind) -> Value {
-    let mut v = json!({ "address": text, "normalized": addr.to_string(), "kind": kind.name() });
-    if let Some(ipv4) = kind.embedded_ipv4() {
-        v["ipv4"] = json!(ipv4.to_string());
-    }
-    match kind {
-        AddressKind::Teredo(t) => {
-            if let (Value::Object(o), Value::Object(t)) =
-                (&mut v, super::teredo::teredo_json(text, t))
-            {
-                o.extend(t);
-            }
-        }
-        AddressKind::SixToFour {
-            isatap: Some(a), ..
-        } => v["isatap_ipv4"] = json!(a.to_string()),
-        AddressKind::Isatap { universal, .. } => v["universal"] = json!(universal),
-        AddressKind::Nat64 { prefix, .. } => {
-            v["prefix"] = json!(format!("{}/{}", prefix.prefix(), prefix.prefix_len()))
-        }
-        _ => {}
-    }
-    v
-}
-
-fn human(addr: Ipv6Addr, kind: &AddressKind) -> String {
-    match kind {
-        AddressKind::Teredo(t) => super::teredo::teredo_line(addr, t),
-        AddressKind::SixToFour { ipv4, isatap } => match isatap {
-            Some(i) => format!("{addr}  6to4  gateway {ipv4}  isatap {i}"),
-            None => format!("{addr}  6to4  gateway {ipv4}"),
-        },
-        AddressKind::Isatap { ipv4, universal } => {
-            format!(
-                "{addr}  isatap  ipv4 {ipv4}  ({})",
-                if *universal { "global" } else { "private" }
-            )
-        }
-        AddressKind::Nat64 { prefix, ipv4 } => format!(
-            "{addr}  nat64  {}/{}  ipv4 {ipv4}",
-            prefix.prefix(),
-            prefix.prefix_len()
-        ),
-        other => match other.embedded_ipv4() {
-            Some(ipv4) => format!("{addr}  {}  ipv4 {ipv4}", other.name()),
-            None => format!("{addr}  {}", other.name()),
-        },
-    }
 }

@@ -544,11 +544,10 @@ fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
         }
         let port = miredo_port(&sub);
         let socket = format!("/run/sixfold-{}.sock", lab.prefix);
-        let stats = sixfold_router::tun::request(&socket, "stats").unwrap();
+        let stats = sixfold::control::request(&socket, "stats").unwrap();
         let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
         let mapping =
-            sixfold_router::tun::request(&socket, &format!("mapping udp 100.64.1.1:{port}"))
-                .unwrap();
+            sixfold::control::request(&socket, &format!("mapping udp 100.64.1.1:{port}")).unwrap();
         (
             address,
             stats["drops"]["tunnel_teredo"].as_u64().unwrap(),
@@ -581,7 +580,7 @@ fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
 /// Bytes the WAN shaper has sent, (IPv4, IPv6), from the lab's router.
 fn wan_shaped(socket: &str) -> (u64, u64) {
     let stats: serde_json::Value =
-        serde_json::from_str(&sixfold_router::tun::request(socket, "stats").unwrap()).unwrap();
+        serde_json::from_str(&sixfold::control::request(socket, "stats").unwrap()).unwrap();
     let wan = &stats["shapers"][0];
     assert_eq!(wan["name"], "wan", "{stats}");
     let bytes = |f: &str| wan[f]["bytes"].as_u64().unwrap();

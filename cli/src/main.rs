@@ -1,19 +1,26 @@
-//! `sixfold`: the command line of the sixfold toolkit.
+//! `sixfold`: the command line of the sixfold toolkit. Each subcommand lives in its
+//! own module; `commands` parses and dispatches.
 
-mod cli;
+mod addr;
+mod commands;
+mod describe;
+mod lab;
+mod rewrite;
+mod run;
+mod teredo;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = commands::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("SIXFOLD_LOG")
         .unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    match cli::run(args) {
+    match commands::run(args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("sixfold: {e:#}");

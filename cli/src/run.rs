@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use sixfold_router::{Config, Router, tun};
+use sixfold_router::{Config, Router, device};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -51,19 +51,19 @@ pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let stop = stop_on_signals()?;
-    let devices = tun::Devices::open(&config).context("opening TUN devices (root needed)")?;
-    let control = tun::control_socket(&config.router.control_socket)?;
+    let devices = device::Devices::open(&config).context("opening TUN devices (root needed)")?;
+    let control = device::control_socket(&config.router.control_socket)?;
     let socket = config.router.control_socket.clone();
     let mut router = Router::new(config, random_seed(), Instant::now())?;
     tracing::info!(subscribers = devices.subscribers.len(), %socket, "router running");
-    let result = tun::run(&mut router, &devices, Some(&control), &stop);
+    let result = device::run(&mut router, &devices, Some(&control), &stop);
     let _ = std::fs::remove_file(&socket);
     result.context("I/O loop")?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let answer = tun::request(&args.socket, "stats")?;
+    let answer = sixfold::control::request(&args.socket, "stats")?;
     print!("{answer}");
     Ok(ExitCode::SUCCESS)
 }

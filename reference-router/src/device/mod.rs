@@ -141,21 +141,6 @@ fn answer(router: &Router, stream: UnixStream) -> io::Result<()> {
     stream.write_all(b"\n")
 }
 
-/// Sends a control request and returns the answer.
-pub fn request(path: &str, line: &str) -> io::Result<String> {
-    let mut stream = UnixStream::connect(path).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("{path}: {e} (is a router running with this control socket?)"),
-        )
-    })?;
-    stream.write_all(line.as_bytes())?;
-    stream.write_all(b"\n")?;
-    let mut out = String::new();
-    io::Read::read_to_string(&mut stream, &mut out)?;
-    Ok(out)
-}
-
 fn send(devices: &Devices, to: Interface, packet: &[u8]) {
     match devices.device(to).send(packet) {
         Ok(_) => {}

@@ -1,13 +1,7 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
-mod addr;
-mod lab;
-mod rewrite;
-mod router;
-mod teredo;
-
+use crate::{addr, lab, rewrite, run, teredo};
 use clap::{Parser, Subcommand};
-use std::net::Ipv6Addr;
 use std::process::ExitCode;
 
 /// sixfold: tools for the dual-stack network edge.
@@ -32,9 +26,9 @@ enum Command {
     /// drive real traffic through it and report (needs root).
     Lab(lab::LabArgs),
     /// Run the router on the TUN devices of a configuration file (needs root).
-    Run(router::RunArgs),
+    Run(run::RunArgs),
     /// Print the counters of a running router.
-    Stats(router::StatsArgs),
+    Stats(run::StatsArgs),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,25 +37,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Addr(args) => addr::run(args),
         Command::Rewrite(args) => rewrite::run(args),
         Command::Lab(args) => lab::run(args),
-        Command::Run(args) => router::run(args),
-        Command::Stats(args) => router::stats(args),
+        Command::Run(args) => run::run(args),
+        Command::Stats(args) => run::stats(args),
     }
-}
-
-/// Parses each argument as an IPv6 address, reporting every one that is not.
-/// Returns the addresses that parsed and whether any failed.
-fn parse_addresses(args: &[String]) -> (Vec<(String, Option<Ipv6Addr>)>, bool) {
-    let mut bad = false;
-    let parsed = args
-        .iter()
-        .map(|text| {
-            let addr = text.parse::<Ipv6Addr>().ok();
-            if addr.is_none() {
-                eprintln!("sixfold: argument {text:?} is not an IPv6 address");
-                bad = true;
-            }
-            (text.clone(), addr)
-        })
-        .collect();
-    (parsed, bad)
 }

@@ -1,0 +1,6 @@
+//! The parts of the `sixfold` command line that its tests and the cross-crate tests
+//! share: reading packet captures, and the client side of a router's control
+//! socket. The subcommands themselves live in the binary.
+
+pub mod capture;
+pub mod control;
