@@ -52,6 +52,7 @@ pub mod quote;
 pub mod recompute;
 pub mod rewrite;
 pub mod tcp;
+pub mod transport;
 pub mod udp;
 
 pub use error::{Error, Layer};
@@ -66,4 +67,5 @@ pub use quote::QuotedPacket;
 pub use recompute::{ChecksumState, Recomputed, recompute_checksums, transport_checksum_state};
 pub use rewrite::{L4Checksum, Outcome, QuotedRewrite, Rewrite, Ttl};
 pub use tcp::TcpPacket;
+pub use transport::L4Header;
 pub use udp::UdpPacket;

@@ -24,6 +24,8 @@ mod field {
     pub(crate) const HEADER_LEN: usize = 20;
 }
 pub(crate) use field::{CHECKSUM, DST_PORT, HEADER_LEN, SRC_PORT};
+/// Bytes up to and including the flags.
+pub(crate) const FLAGS_END: usize = field::FLAGS + 1;
 
 /// TCP flag bits (in the byte at offset 13).
 pub mod flags {
