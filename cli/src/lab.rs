@@ -15,7 +15,8 @@ use crate::run::{load, random_seed, stop_on_signals};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
-use sixfold_router::{Config, Router, Snapshot, device};
+use sixfold_router::stats::ProtocolTraffic;
+use sixfold_router::{Config, DropReason, Router, Snapshot, device};
 use std::io::Write;
 use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -659,15 +660,17 @@ fn teredo_rs() -> Vec<u8> {
     p
 }
 
+/// The running router's counters, read from its control socket.
+fn stats(socket: &str) -> anyhow::Result<Snapshot> {
+    let answer = sixfold::control::request(socket, "stats")?;
+    serde_json::from_str(&answer).context("the router's stats")
+}
+
 /// Sends Teredo from sub1 — to the standard port, and on port 443 behind an origin
 /// indication (the evasion a first-nibble rule misses) — and reports how many the
 /// router's counters say it blocked.
 fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)> {
-    let count = || -> anyhow::Result<u64> {
-        let v: serde_json::Value =
-            serde_json::from_str(&sixfold::control::request(socket, "stats")?)?;
-        Ok(v["drops"]["tunnel_teredo"].as_u64().unwrap_or(0))
-    };
+    let count = || -> anyhow::Result<u64> { Ok(stats(socket)?.drops[DropReason::TunnelTeredo]) };
     let before = count()?;
     let s = device::in_netns(&format!("{}-sub1", args.prefix), || {
         UdpSocket::bind((subscriber_v4(1).as_str(), 0))
@@ -690,11 +693,7 @@ fn tunnel_attempts(args: &LabArgs, socket: &str) -> anyhow::Result<(u64, String)
 /// A TCP connection from the WAN to a listener on sub1's IPv6 address must not get
 /// through the router's firewall: the SYN is held (and refused after the hold).
 fn unsolicited_v6(args: &LabArgs, socket: &str) -> anyhow::Result<String> {
-    let held = || -> anyhow::Result<u64> {
-        let v: serde_json::Value =
-            serde_json::from_str(&sixfold::control::request(socket, "stats")?)?;
-        Ok(v["drops"]["syn_held"].as_u64().unwrap_or(0))
-    };
+    let held = || -> anyhow::Result<u64> { Ok(stats(socket)?.drops[DropReason::SynHeld]) };
     let ns = format!("{}-sub1", args.prefix);
     let addr = slaac_address(&ns, "sub1").unwrap_or_else(|| subscriber_v6_host(1));
     let target = SocketAddr::new(addr.parse()?, 8081);
@@ -807,8 +806,9 @@ fn list_or_none(items: &[String]) -> String {
 fn report(s: &Snapshot) {
     println!("router counters:");
     for (family, t) in [("IPv4", &s.ipv4), ("IPv6", &s.ipv6)] {
-        let line = |dir: &std::collections::BTreeMap<&str, sixfold_router::stats::Traffic>| {
+        let line = |dir: &ProtocolTraffic| {
             dir.iter()
+                .iter()
                 .filter(|(_, t)| t.packets > 0)
                 .map(|(p, t)| format!("{p} {} pkt/{} B", t.packets, t.bytes))
                 .collect::<Vec<_>>()
@@ -817,14 +817,7 @@ fn report(s: &Snapshot) {
         println!("  {family} out: {}", line(&t.outbound));
         println!("  {family} in:  {}", line(&t.inbound));
     }
-    let bytes = |t: &sixfold_router::stats::FamilyTraffic| -> u64 {
-        t.outbound
-            .values()
-            .chain(t.inbound.values())
-            .map(|x| x.bytes)
-            .sum()
-    };
-    let (v6, v4) = (bytes(&s.ipv6), bytes(&s.ipv4));
+    let (v4, v6) = s.bytes_by_family();
     let share = |b: u64| 100.0 * b as f64 / (v6 + v4).max(1) as f64;
     println!(
         "  traffic split: IPv6 {:.0}% of bytes ({v6} B), IPv4 {:.0}% ({v4} B)",
@@ -842,16 +835,11 @@ fn report(s: &Snapshot) {
         s.ipv6_flows_created
     );
     for sub in &s.subscribers {
-        let ports = sub
-            .ports
-            .iter()
-            .map(|(p, n)| format!("{p} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let p = sub.ports;
         let public = sub.public_ipv4.map_or("-".to_string(), |a| a.to_string());
         println!(
-            "  {}: public {public}, ports {ports}, sessions {}, IPv6 flows {}",
-            sub.name, sub.sessions, sub.ipv6_flows
+            "  {}: public {public}, ports icmp {}, tcp {}, udp {}, sessions {}, IPv6 flows {}",
+            sub.name, p.icmp, p.tcp, p.udp, sub.sessions, sub.ipv6_flows
         );
     }
     for sh in &s.shapers {
@@ -862,22 +850,21 @@ fn report(s: &Snapshot) {
     }
     let tunnels: Vec<String> = s
         .drops
-        .iter()
-        .filter(|(r, n)| r.starts_with("tunnel_") && **n > 0)
-        .map(|(r, n)| format!("{} {n}", &r[7..]))
+        .nonzero()
+        .filter_map(|(r, n)| Some(format!("{} {n}", r.name().strip_prefix("tunnel_")?)))
         .collect();
     println!(
         "  transition-tunnel packets blocked: {}",
         list_or_none(&tunnels)
     );
-    let drops: Vec<String> = s
-        .drops
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(r, n)| format!("{r} {n}"))
-        .collect();
+    let drops: Vec<String> = s.drops.nonzero().map(|(r, n)| format!("{r} {n}")).collect();
     println!("  drops: {}", list_or_none(&drops));
-    if !s.icmp_sent.is_empty() {
-        println!("  ICMP sent: {:?}", s.icmp_sent);
+    let icmp: Vec<String> = s
+        .icmp_sent
+        .nonzero()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if !icmp.is_empty() {
+        println!("  ICMP sent: {}", icmp.join(", "));
     }
 }

@@ -6,6 +6,7 @@
 //! Without root these tests say so and pass, unless `SIXFOLD_REQUIRE_ORACLES` is set
 //! (the test command sets it), where missing root is a failure.
 
+use sixfold_router::{DropReason, Snapshot};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -545,14 +546,10 @@ fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
         let port = miredo_port(&sub);
         let socket = format!("/run/sixfold-{}.sock", lab.prefix);
         let stats = sixfold::control::request(&socket, "stats").unwrap();
-        let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+        let stats: Snapshot = serde_json::from_str(&stats).unwrap();
         let mapping =
             sixfold::control::request(&socket, &format!("mapping udp 100.64.1.1:{port}")).unwrap();
-        (
-            address,
-            stats["drops"]["tunnel_teredo"].as_u64().unwrap(),
-            mapping,
-        )
+        (address, stats.drops[DropReason::TunnelTeredo], mapping)
     };
 
     // Blocking on (the default): miredo sends its router solicitations every few
@@ -579,12 +576,11 @@ fn real_miredo_qualifies_only_when_tunnels_are_allowed() {
 
 /// Bytes the WAN shaper has sent, (IPv4, IPv6), from the lab's router.
 fn wan_shaped(socket: &str) -> (u64, u64) {
-    let stats: serde_json::Value =
+    let stats: Snapshot =
         serde_json::from_str(&sixfold::control::request(socket, "stats").unwrap()).unwrap();
-    let wan = &stats["shapers"][0];
-    assert_eq!(wan["name"], "wan", "{stats}");
-    let bytes = |f: &str| wan[f]["bytes"].as_u64().unwrap();
-    (bytes("ipv4"), bytes("ipv6"))
+    let wan = &stats.shapers[0];
+    assert_eq!(wan.name, "wan", "{stats:?}");
+    (wan.ipv4.bytes, wan.ipv6.bytes)
 }
 
 /// Both families saturate a 40 Mbit/s uplink at once (iperf3 TCP, sub1 → WAN):

@@ -19,6 +19,7 @@
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
+use sixfold_rewrite::IpProtocol;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -73,11 +74,11 @@ impl Timeouts {
     /// (`crate::nat::tcp`). Protocols other than TCP, UDP and ICMP/ICMPv6 (ESP, AH,
     /// SCTP, ... through the IPv6 firewall) get the UDP timer: RFC 6092 asks at
     /// least two minutes for them, five by default.
-    pub(crate) fn idle(&self, protocol: u8, tcp_state: u8) -> u32 {
+    pub(crate) fn idle(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
         match protocol {
-            6 if crate::nat::tcp::established(tcp_state) => self.tcp_established,
-            6 => self.tcp_transitory,
-            1 | 58 => self.icmp,
+            IpProtocol::Tcp if crate::nat::tcp::established(tcp_state) => self.tcp_established,
+            IpProtocol::Tcp => self.tcp_transitory,
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => self.icmp,
             _ => self.udp,
         }
     }
@@ -286,8 +287,8 @@ impl Default for Firewall {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct OpenPort {
-    /// 6 (TCP) or 17 (UDP).
-    pub protocol: u8,
+    /// TCP or UDP.
+    pub protocol: IpProtocol,
     /// First port of the range.
     pub first: u16,
     /// Last port of the range (inclusive).
@@ -308,8 +309,8 @@ impl std::str::FromStr for OpenPort {
         let usage = || format!("{s:?}: write \"tcp/PORT\", \"udp/PORT\" or \"tcp/FIRST-LAST\"");
         let (proto, ports) = s.split_once('/').ok_or_else(usage)?;
         let protocol = match proto {
-            "tcp" => 6,
-            "udp" => 17,
+            "tcp" => IpProtocol::Tcp,
+            "udp" => IpProtocol::Udp,
             _ => return Err(usage()),
         };
         let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
@@ -338,7 +339,11 @@ impl TryFrom<String> for OpenPort {
 
 impl fmt::Display for OpenPort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let proto = if self.protocol == 6 { "tcp" } else { "udp" };
+        let proto = if self.protocol == IpProtocol::Tcp {
+            "tcp"
+        } else {
+            "udp"
+        };
         if self.first == self.last {
             write!(f, "{proto}/{}", self.first)
         } else {
@@ -830,12 +835,12 @@ mod tests {
             ports,
             &[
                 OpenPort {
-                    protocol: 6,
+                    protocol: IpProtocol::Tcp,
                     first: 22,
                     last: 22
                 },
                 OpenPort {
-                    protocol: 17,
+                    protocol: IpProtocol::Udp,
                     first: 60000,
                     last: 60100
                 }

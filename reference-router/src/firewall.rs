@@ -29,7 +29,7 @@ use crate::nat::tcp;
 use crate::stats::DropReason;
 use crate::wheel::{NIL, Wheel};
 use foldhash::fast::RandomState;
-use sixfold_rewrite::{QuotedPacket, UpperLayer};
+use sixfold_rewrite::{Icmpv6Type, IpProtocol, Ipv6Packet, L4Header, QuotedPacket, UpperLayer};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -41,7 +41,7 @@ pub(crate) struct Key {
     remote: Ipv6Addr,
     in_port: u16,
     rem_port: u16,
-    protocol: u8,
+    protocol: IpProtocol,
 }
 
 impl Key {
@@ -77,7 +77,7 @@ pub(crate) struct Packet<'a> {
     pub(crate) src: Ipv6Addr,
     pub(crate) dst: Ipv6Addr,
     /// The upper-layer protocol (where the extension-header walk stopped).
-    pub(crate) protocol: u8,
+    pub(crate) protocol: IpProtocol,
     /// The upper-layer header onwards; `None` for a non-first fragment.
     pub(crate) upper: Option<&'a [u8]>,
     /// Whether the packet is a fragment (first or not).
@@ -86,10 +86,11 @@ pub(crate) struct Packet<'a> {
 
 impl<'a> Packet<'a> {
     /// The view of IPv6 `packet` whose extension headers walked to `upper`.
-    pub(crate) fn new(packet: &'a [u8], upper: UpperLayer, protocol: u8) -> Packet<'a> {
+    pub(crate) fn new(packet: &'a [u8], upper: UpperLayer, protocol: IpProtocol) -> Packet<'a> {
+        let ip = Ipv6Packet::new_unchecked(packet);
         Packet {
-            src: crate::icmp::ipv6_at(packet, 8),
-            dst: crate::icmp::ipv6_at(packet, 24),
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
             protocol,
             upper: upper
                 .has_header()
@@ -102,20 +103,30 @@ impl<'a> Packet<'a> {
 /// Whether IPv6 `packet` carries a type 0 routing header in the extension headers
 /// before its upper layer (a walk of at most 8 headers inside the packet).
 pub(crate) fn has_routing_header_0(packet: &[u8]) -> bool {
-    let (mut next, mut at) = (packet.get(6).copied().unwrap_or(59), 40);
-    for _ in 0..8 {
+    /// The routing type of a type 0 header (RFC 2460 §4.4, deprecated by RFC 5095).
+    const TYPE_0: u8 = 0;
+    let first = packet
+        .get(6)
+        .copied()
+        .unwrap_or(IpProtocol::Ipv6NoNxt.number());
+    let (mut next, mut at) = (IpProtocol::from(first), 40);
+    for _ in 0..sixfold_rewrite::ipv6::MAX_EXTENSION_HEADERS {
         let Some(h) = packet.get(at..at + 8) else {
             return false;
         };
         match next {
-            43 if h[2] == 0 => return true,
+            IpProtocol::Ipv6Route if h[2] == TYPE_0 => return true,
             // A non-first fragment: the rest is payload.
-            44 if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 => return false,
-            44 => at += 8,
-            0 | 43 | 60 => at += (usize::from(h[1]) + 1) * 8,
+            IpProtocol::Ipv6Frag if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 => {
+                return false;
+            }
+            IpProtocol::Ipv6Frag => at += 8,
+            IpProtocol::HopByHop | IpProtocol::Ipv6Route | IpProtocol::Ipv6Opts => {
+                at += (usize::from(h[1]) + 1) * 8
+            }
             _ => return false,
         }
-        next = h[0];
+        next = IpProtocol::from(h[0]);
     }
     false
 }
@@ -133,16 +144,8 @@ struct Subscriber {
     flows: u32,
 }
 
-const ECHO_REQUEST: u8 = 128;
-const ECHO_REPLY: u8 = 129;
+/// IKE (RFC 7296), which RFC 6092 lets in with IPsec.
 const IKE_PORT: u16 = 500;
-const ESP: u8 = 50;
-const AH: u8 = 51;
-const HIP: u8 = 139;
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
 
 pub(crate) struct Firewall {
     enabled: bool,
@@ -166,7 +169,7 @@ pub(crate) struct Firewall {
     subscribers: Vec<Subscriber>,
     live: u32,
     created: u64,
-    pub(crate) expired: u64,
+    expired: u64,
 }
 
 impl Firewall {
@@ -214,12 +217,17 @@ impl Firewall {
         self.created
     }
 
+    /// Flows expired since the start.
+    pub(crate) fn expired(&self) -> u64 {
+        self.expired
+    }
+
     /// Live flows of subscriber `sub`.
     pub(crate) fn subscriber_flows(&self, sub: usize) -> u32 {
         self.subscribers.get(sub).map_or(0, |s| s.flows)
     }
 
-    fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
+    fn timeout(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
         self.timeouts.idle(protocol, tcp_state)
     }
 
@@ -242,35 +250,22 @@ impl Firewall {
         let Some(l4) = p.upper else {
             return Ok(None);
         };
-        let mut flags = 0;
-        match p.protocol {
-            6 | 17 | 33 | 132 | 136 => {
-                let need = if p.protocol == 6 { 14 } else { 4 };
-                if l4.len() < need {
-                    return Err(DropReason::Malformed);
-                }
-                let (sport, dport) = (be16(l4, 0), be16(l4, 2));
-                (key.in_port, key.rem_port) = if outbound {
-                    (sport, dport)
-                } else {
-                    (dport, sport)
-                };
-                if p.protocol == 6 {
-                    flags = l4[13];
-                }
-            }
-            58 => {
-                if l4.len() < 8 {
-                    return Err(DropReason::Malformed);
-                }
-                match l4[0] {
-                    ECHO_REQUEST if outbound => key.in_port = be16(l4, 4),
-                    ECHO_REPLY if !outbound => key.in_port = be16(l4, 4),
-                    _ => return Ok(None),
-                }
-            }
-            _ => {}
+        let l4 = L4Header::new(p.protocol, l4).map_err(|_| DropReason::Malformed)?;
+        if let Some((sport, dport)) = l4.ports() {
+            (key.in_port, key.rem_port) = if outbound {
+                (sport, dport)
+            } else {
+                (dport, sport)
+            };
         }
+        if let (Some((kind, _)), Some(id)) = (l4.icmp_type_code(), l4.icmp_ident()) {
+            match Icmpv6Type::from(kind) {
+                Icmpv6Type::EchoRequest if outbound => key.in_port = id,
+                Icmpv6Type::EchoReply if !outbound => key.in_port = id,
+                _ => return Ok(None),
+            }
+        }
+        let flags = l4.tcp_flags().unwrap_or(0);
         Ok(Some((key, flags)))
     }
 
@@ -285,7 +280,7 @@ impl Firewall {
 
     fn touch(&mut self, index: u32, flags: u8, outbound: bool, now: u32) {
         let flow = &mut self.flows[index as usize];
-        if flow.key.protocol == 6 {
+        if flow.key.protocol == IpProtocol::Tcp {
             flow.tcp = tcp::next(flow.tcp, flags, outbound);
         }
         let (protocol, state, old) = (flow.key.protocol, flow.tcp, flow.expires);
@@ -373,7 +368,7 @@ impl Firewall {
             None => self.create(sub, key, now).map_err(Refused)?,
         };
         self.touch(index, flags, true, now);
-        if key.protocol == 6 && tcp::opens(flags) {
+        if key.protocol == IpProtocol::Tcp && tcp::opens(flags) {
             // Simultaneous open: the held inbound SYN is dropped silently.
             self.held.cancel(&key);
         }
@@ -385,10 +380,15 @@ impl Firewall {
         if !self.enabled {
             return Ok(());
         }
-        if self.ipsec && matches!(p.protocol, ESP | AH | HIP) {
+        if self.ipsec
+            && matches!(
+                p.protocol,
+                IpProtocol::Esp | IpProtocol::Ah | IpProtocol::Hip
+            )
+        {
             return Ok(());
         }
-        if p.protocol == 58 && p.upper.is_some() {
+        if p.protocol == IpProtocol::Icmpv6 && p.upper.is_some() {
             return self.inbound_icmp(p, now);
         }
         let Some((key, flags)) = Self::key(p, false)? else {
@@ -408,18 +408,18 @@ impl Firewall {
             return Ok(true);
         }
         let s = &self.subscribers[usize::from(sub)];
-        let ported = matches!(key.protocol, 6 | 17);
+        let ported = matches!(key.protocol, IpProtocol::Tcp | IpProtocol::Udp);
         if s.open
             || (ported
                 && s.open_ports
                     .iter()
                     .any(|o| o.protocol == key.protocol && o.contains(key.in_port)))
-            || (self.ipsec && key.protocol == 17 && key.in_port == IKE_PORT)
+            || (self.ipsec && key.protocol == IpProtocol::Udp && key.in_port == IKE_PORT)
         {
             return Ok(true);
         }
-        let syn = key.protocol == 6 && tcp::opens(flags);
-        let opens = key.protocol != 6 || syn;
+        let syn = key.protocol == IpProtocol::Tcp && tcp::opens(flags);
+        let opens = key.protocol != IpProtocol::Tcp || syn;
         if self.filtering != Filtering::Apdf
             && opens
             && ported
@@ -442,9 +442,10 @@ impl Firewall {
         if icmp.len() < 8 {
             return Err(DropReason::Malformed);
         }
-        match icmp[0] {
-            ECHO_REQUEST if self.inbound_echo => Ok(()),
-            ECHO_REPLY => {
+        let kind = Icmpv6Type::from(icmp[0]);
+        match kind {
+            Icmpv6Type::EchoRequest if self.inbound_echo => Ok(()),
+            Icmpv6Type::EchoReply => {
                 let key = Self::key(p, false)?.ok_or(DropReason::Malformed)?.0;
                 match self.find(&key, now) {
                     Some(index) => {
@@ -454,8 +455,11 @@ impl Firewall {
                     None => Err(DropReason::Filtered),
                 }
             }
-            1..=4 => self.inbound_error(p, icmp, now),
-            ECHO_REQUEST => Err(DropReason::Filtered),
+            Icmpv6Type::DestUnreachable
+            | Icmpv6Type::PacketTooBig
+            | Icmpv6Type::TimeExceeded
+            | Icmpv6Type::ParameterProblem => self.inbound_error(p, icmp, now),
+            Icmpv6Type::EchoRequest => Err(DropReason::Filtered),
             _ => Err(DropReason::UnsupportedIcmp),
         }
     }
@@ -473,13 +477,13 @@ impl Firewall {
         if src != p.dst {
             return Err(DropReason::IcmpErrorBadQuote);
         }
-        let protocol = q.protocol();
+        let protocol = q.ip_protocol();
         let (in_port, rem_port) = match protocol {
-            6 | 17 | 33 | 132 | 136 => (
+            p if p.has_ports() => (
                 q.src_port().ok_or(DropReason::IcmpErrorBadQuote)?,
                 q.dst_port().ok_or(DropReason::IcmpErrorBadQuote)?,
             ),
-            58 => (q.icmp_id().ok_or(DropReason::IcmpErrorBadQuote)?, 0),
+            IpProtocol::Icmpv6 => (q.icmp_id().ok_or(DropReason::IcmpErrorBadQuote)?, 0),
             _ => (0, 0),
         };
         let key = Key {
@@ -548,7 +552,7 @@ mod tests {
             remote: "2001:db8:ffff::80".parse().unwrap(),
             in_port: 40000,
             rem_port: 443,
-            protocol: 6,
+            protocol: IpProtocol::Tcp,
         };
         let eif = key.admission(Filtering::Eif);
         assert_eq!(

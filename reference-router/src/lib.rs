@@ -13,12 +13,14 @@
 
 #![forbid(unsafe_code)]
 
+mod buf;
 pub mod config;
 #[cfg(feature = "device")]
 pub mod device;
 mod firewall;
 mod hold;
 mod icmp;
+mod iface;
 mod nat;
 mod router;
 mod shaper;
@@ -26,6 +28,8 @@ pub mod stats;
 pub mod tunnels;
 mod wheel;
 
+pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};
-pub use router::{Direction, Interface, PacketBuf, Router, SubscriberId, Verdict};
-pub use stats::{DropReason, Snapshot};
+pub use iface::{Direction, Interface, SubscriberId};
+pub use router::{Router, Verdict};
+pub use stats::{DropReason, IcmpSent, Snapshot};

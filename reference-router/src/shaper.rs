@@ -9,7 +9,7 @@
 //! Each queue drops at its tail beyond `queue_bytes`.
 
 use crate::config::{Scheduling, Shaper as ShaperConfig};
-use crate::stats::ShapedTraffic as FamilyCounts;
+use crate::stats::{ShapedTraffic as FamilyCounts, ShaperUse};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ const BURST: Duration = Duration::from_millis(4);
 const MIN_BURST: u64 = 3000;
 
 pub(crate) struct Shaper {
-    pub(crate) mbps: u32,
+    mbps: u32,
     /// Bytes per second.
     rate: u64,
     burst: u64,
@@ -35,7 +35,7 @@ pub(crate) struct Shaper {
     queues: [VecDeque<Vec<u8>>; 2],
     queued: [usize; 2],
     limit: usize,
-    pub(crate) counts: [FamilyCounts; 2],
+    counts: [FamilyCounts; 2],
 }
 
 impl Shaper {
@@ -122,6 +122,16 @@ impl Shaper {
         self.counts[f].packets += 1;
         self.counts[f].bytes += len;
         Some((f == 1, packet))
+    }
+
+    /// What it sent and dropped, for the link named `name`.
+    pub(crate) fn usage(&self, name: &str) -> ShaperUse {
+        ShaperUse {
+            name: name.to_string(),
+            rate_mbps: self.mbps,
+            ipv4: self.counts[0],
+            ipv6: self.counts[1],
+        }
     }
 
     /// Whether a packet waits.

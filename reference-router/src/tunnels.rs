@@ -15,6 +15,7 @@
 
 use crate::config::Tunnels;
 use crate::stats::DropReason;
+use sixfold_rewrite::{IpProtocol, Ipv4Packet, L4Header};
 use sixfold_teredo::exposure::{Knowledge, exposure};
 use sixfold_teredo::packet::{Proto41Kind, classify_proto41, recognize, recognize_ayiya};
 use sixfold_teredo::{SixRd, Teredo};
@@ -80,60 +81,49 @@ const TEREDO_PORT: u16 = 3544;
 const AYIYA_PORT: u16 = 5072;
 const TSP_PORT: u16 = 3653;
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
+/// GRE's protocol type for IPv6 (an EtherType, RFC 2784).
+const GRE_IPV6: u16 = 0x86dd;
 
-/// The tunnel an IPv4 packet (checked header, `packet` cut to its total length)
-/// belongs to, if blocking is on for it.
+/// The tunnel an IPv4 packet (`packet` cut to its total length) belongs to, if
+/// blocking is on for it. A packet whose header does not check is none.
 pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunnel> {
-    let payload = ip_payload(packet)?;
-    let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
-    let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+    let ip = Ipv4Packet::new_checked(packet).ok()?;
     let relay = |a: Ipv4Addr| a.octets()[..3] == [192, 88, 99];
-    if on.relay_anycast && (relay(src) || relay(dst)) {
+    if on.relay_anycast && (relay(ip.src_addr()) || relay(ip.dst_addr())) {
         return Some(Tunnel::RelayAnycast);
     }
-    let first = be16(packet, 6) & 0x1fff == 0;
-    match packet[9] {
-        41 if on.proto41 => {
+    // The payload up to the total length: bytes beyond are not the packet's.
+    let payload = ip.payload();
+    let first = ip.frag_offset() == 0;
+    match ip.ip_protocol() {
+        IpProtocol::Ipv6 if on.proto41 => {
             let kind =
                 classify_proto41(payload, six_rd).map_or(Proto41Kind::SixInFour, |(k, _, _)| k);
             Some(Tunnel::Proto41(kind))
         }
-        47 if on.gre && first && payload.len() >= 4 && be16(payload, 2) == 0x86dd => {
+        IpProtocol::Gre
+            if on.gre && first && payload.get(2..4) == Some(GRE_IPV6.to_be_bytes().as_slice()) =>
+        {
             Some(Tunnel::GreIpv6)
         }
-        17 if first && payload.len() >= 8 => udp(payload, on),
-        6 if on.tsp
-            && first
-            && payload.len() >= 4
-            && (be16(payload, 0) == TSP_PORT || be16(payload, 2) == TSP_PORT) =>
-        {
-            Some(Tunnel::Tsp)
+        IpProtocol::Udp if first && payload.len() >= 8 => udp(payload, on),
+        IpProtocol::Tcp if on.tsp && first => {
+            let (sport, dport) = L4Header::new(IpProtocol::Tcp, payload).ok()?.ports()?;
+            (sport == TSP_PORT || dport == TSP_PORT).then_some(Tunnel::Tsp)
         }
         _ => None,
     }
 }
 
-/// The IPv4 payload, cut at the total length: bytes beyond are not the packet's.
-fn ip_payload(packet: &[u8]) -> Option<&[u8]> {
-    let ihl = usize::from(packet.first()? & 0x0f) * 4;
-    if packet.len() < ihl.max(20) {
-        return None;
-    }
-    let total = usize::from(be16(packet, 2)).min(packet.len());
-    packet.get(ihl..total)
-}
-
-/// The data of a UDP datagram (`segment` ≥ 8 bytes), cut at the UDP length.
+/// The data of a UDP datagram (`segment` ≥ 8 bytes), cut at the UDP length (a
+/// first fragment's data ends with the fragment).
 fn udp_data(segment: &[u8]) -> &[u8] {
-    let len = usize::from(be16(segment, 4)).clamp(8, segment.len());
-    &segment[8..len]
+    let len = usize::from(u16::from_be_bytes([segment[4], segment[5]]));
+    &segment[8..len.clamp(8, segment.len())]
 }
 
 fn udp(segment: &[u8], on: &Tunnels) -> Option<Tunnel> {
-    let (sport, dport) = (be16(segment, 0), be16(segment, 2));
+    let (sport, dport) = L4Header::new(IpProtocol::Udp, segment).ok()?.ports()?;
     let data = udp_data(segment);
     let port = |p: u16| sport == p || dport == p;
     if on.teredo && (port(TEREDO_PORT) || recognize(data).is_ok()) {
@@ -156,7 +146,12 @@ pub fn teredo_exposure(packet: &[u8]) -> TeredoExposure {
         client: None,
         bits: None,
     };
-    let Some(data) = ip_payload(packet).filter(|s| s.len() >= 8).map(udp_data) else {
+    let Some(data) = Ipv4Packet::new_checked(packet)
+        .ok()
+        .map(|ip| ip.payload())
+        .filter(|s| s.len() >= 8)
+        .map(udp_data)
+    else {
         return none;
     };
     let Ok(t) = recognize(data) else {
@@ -185,7 +180,7 @@ fn in_prefix(a: Ipv6Addr, prefix: u128, len: u32) -> bool {
 pub fn ipv6(
     src: Ipv6Addr,
     dst: Ipv6Addr,
-    protocol: u8,
+    protocol: IpProtocol,
     from_subscriber: bool,
     on: &Tunnels,
 ) -> Option<Tunnel> {
@@ -206,8 +201,8 @@ pub fn ipv6(
     }
     if from_subscriber && on.ip_in_ipv6 {
         match protocol {
-            4 => return Some(Tunnel::Ipv4InIpv6),
-            41 => return Some(Tunnel::Ipv6InIpv6),
+            IpProtocol::Ipv4 => return Some(Tunnel::Ipv4InIpv6),
+            IpProtocol::Ipv6 => return Some(Tunnel::Ipv6InIpv6),
             _ => {}
         }
     }

@@ -8,7 +8,7 @@
 mod common;
 use common::*;
 use etherparse::PacketBuilder;
-use sixfold_router::{DropReason, Interface, Verdict};
+use sixfold_router::{DropReason, IcmpSent, Interface, Verdict};
 use std::net::Ipv6Addr;
 
 const HOST0: &str = "2001:db8:1:1::2";
@@ -92,7 +92,7 @@ fn fragment6(src: &str, dst: &str, id: u32, offset: u16, more: bool, data: &[u8]
     raw6(src, dst, 44, &ext)
 }
 
-fn drops(lab: &Lab, reason: &str) -> u64 {
+fn drops(lab: &Lab, reason: DropReason) -> u64 {
     lab.router.snapshot().drops[reason]
 }
 
@@ -116,7 +116,7 @@ fn unsolicited_inbound_is_dropped_and_an_outbound_flow_opens_only_its_return_pat
     let s = lab.router.snapshot();
     assert_eq!((s.ipv6_flows, s.ipv6_flows_created), (1, 1));
     assert_eq!(s.subscribers[0].ipv6_flows, 1);
-    assert_eq!(s.drops["filtered"], 4);
+    assert_eq!(s.drops[DropReason::Filtered], 4);
     assert_eq!(s.sessions, 0, "no NAT session for IPv6");
 }
 
@@ -205,7 +205,10 @@ fn unsolicited_syn_is_held_then_refused_with_admin_prohibited_unless_opened_from
     assert_eq!(&err[24..40], &a(SERVER), "to the sender");
     assert_eq!(&err[40..42], &[1, 1], "administratively prohibited");
     assert_eq!(&err[48..], &syn[..], "quoting the SYN");
-    assert_eq!(lab.router.snapshot().icmp_sent["ipv6_admin_prohibited"], 1);
+    assert_eq!(
+        lab.router.snapshot().icmp_sent[IcmpSent::Ipv6AdminProhibited],
+        1
+    );
 
     // Simultaneous open: the inside SYN within the hold time wins, no error.
     let syn = tcp6(SERVER, 443, HOST0, 40001, SYN);
@@ -352,7 +355,7 @@ fn flow_limits_refuse_with_admin_prohibited_and_evict_nothing() {
     assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
     assert_eq!(&r[40..42], &[1, 1]);
     assert_eq!(&r[24..40], &a(HOST0));
-    assert_eq!(drops(&lab, "subscriber_session_limit"), 1);
+    assert_eq!(drops(&lab, DropReason::SubscriberSessionLimit), 1);
     // The first two flows still work; the other subscriber is not affected.
     assert_eq!(lab.inb(&udp6(SERVER, 53, HOST0, 1, b"r", 64)).0, PASS0);
     assert_eq!(lab.out(1, &udp6(HOST1, 3, SERVER, 53, b"q", 64)).0, OUT);
@@ -362,7 +365,7 @@ fn flow_limits_refuse_with_admin_prohibited_and_evict_nothing() {
         lab.out(1, &udp6(HOST1, 1, SERVER, 53, b"q", 64)).0,
         Verdict::Reply(Interface::Subscriber(1))
     );
-    assert_eq!(drops(&lab, "session_limit"), 1);
+    assert_eq!(drops(&lab, DropReason::SessionLimit), 1);
 }
 
 #[test]
@@ -415,7 +418,7 @@ fn routing_header_type_0_never_crosses_the_wan() {
     }
     // Type 2 (mobility) is not deprecated.
     assert_eq!(lab.out(0, &with_routing_header(HOST0, SERVER, 2)).0, OUT);
-    assert_eq!(drops(&lab, "ipv6_routing_header_0"), 2);
+    assert_eq!(drops(&lab, DropReason::Ipv6RoutingHeader0), 2);
 }
 
 #[test]

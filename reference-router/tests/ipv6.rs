@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use sixfold_router::{DropReason, Interface, Verdict};
+use sixfold_router::{DropReason, IcmpSent, Interface, Verdict};
 
 const HOST0: &str = "2001:db8:1:1::2";
 const HOST1: &str = "2001:db8:1:2::2";
@@ -25,7 +25,7 @@ fn routed_both_ways_untranslated_with_hop_limit_decremented() {
         lab.out(0, &udp6(HOST0, 1, HOST1, 2, b"x", 64)).0,
         Verdict::Forward(Interface::Subscriber(1))
     );
-    assert_eq!(lab.router.snapshot().ipv6.outbound["udp"].packets, 2);
+    assert_eq!(lab.router.snapshot().ipv6.outbound.udp.packets, 2);
     assert_eq!(lab.router.snapshot().sessions, 0, "IPv6 keeps no NAT state");
 }
 
@@ -205,5 +205,8 @@ fn unsolicited_advertisements_go_out_every_interval() {
     assert!(lab.transmit().is_empty());
     lab.advance(1);
     assert_eq!(lab.transmit().len(), 2);
-    assert_eq!(lab.router.snapshot().icmp_sent["router_advertisement"], 4);
+    assert_eq!(
+        lab.router.snapshot().icmp_sent[IcmpSent::RouterAdvertisement],
+        4
+    );
 }

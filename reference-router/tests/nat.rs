@@ -272,7 +272,7 @@ fn rfc6888_req4_req11_port_limit_refuses_with_3_13_and_evicts_nothing() {
     assert_eq!(&p[20..22], &[3, 13], "administratively prohibited");
     assert_eq!(&p[16..20], &ip(SUB0));
     assert_eq!(&p[12..16], &[100, 64, 0, 1], "from the router's address");
-    assert_eq!(lab.router.snapshot().drops["port_limit"], 1);
+    assert_eq!(lab.router.snapshot().drops[DropReason::PortLimit], 1);
     // Every existing mapping still works both ways.
     for (i, e) in ext.iter().enumerate() {
         assert_eq!(
@@ -287,8 +287,8 @@ fn rfc6888_req4_req11_port_limit_refuses_with_3_13_and_evicts_nothing() {
     lab.out_ok(0, &tcp(SUB0, 20000, WAN_A, 80, SYN));
     lab.out_ok(1, &udp(SUB1, 20000, WAN_A, 53, b"q"));
     let s = lab.router.snapshot();
-    assert_eq!(s.subscribers[0].ports["udp"], 50);
-    assert_eq!(s.subscribers[0].ports["tcp"], 1);
+    assert_eq!(s.subscribers[0].ports.udp, 50);
+    assert_eq!(s.subscribers[0].ports.tcp, 1);
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn global_session_limit_refuses_without_eviction() {
     }
     let (v, _) = lab.out(1, &udp(SUB1, 5000, WAN_A, 53, b"q"));
     assert_eq!(v, Verdict::Reply(Interface::Subscriber(1)));
-    assert_eq!(lab.router.snapshot().drops["session_limit"], 1);
+    assert_eq!(lab.router.snapshot().drops[DropReason::SessionLimit], 1);
     assert_eq!(lab.router.snapshot().sessions, 10);
     assert_eq!(
         lab.router.snapshot().mappings,
@@ -327,9 +327,9 @@ fn refused_flows_hold_no_ports() {
         );
     }
     let s = lab.router.snapshot();
-    assert_eq!(s.subscribers[0].ports["udp"], 10);
+    assert_eq!(s.subscribers[0].ports.udp, 10);
     assert_eq!(s.mappings, 10);
-    assert_eq!(s.drops["subscriber_session_limit"], 5000);
+    assert_eq!(s.drops[DropReason::SubscriberSessionLimit], 5000);
     lab.out_ok(1, &udp(SUB1, 1024, WAN_A, 53, b"q"));
 }
 
@@ -535,7 +535,7 @@ fn anti_spoofing_drops_foreign_sources() {
         lab.out(0, &udp("10.0.0.1", 5000, WAN_A, 53, b"q")).0,
         Verdict::Drop(DropReason::Spoofed)
     );
-    assert_eq!(lab.router.snapshot().drops["spoofed"], 2);
+    assert_eq!(lab.router.snapshot().drops[DropReason::Spoofed], 2);
 }
 
 fn fragments(datagram: &[u8], size: usize) -> Vec<Vec<u8>> {
@@ -631,7 +631,7 @@ fn rfc4787_req14a_fragment_flood_is_bounded_and_times_out() {
     // Unfragmented traffic is untouched.
     lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
     lab.advance(31);
-    assert_eq!(lab.router.snapshot().drops["fragment_timeout"], 8);
+    assert_eq!(lab.router.snapshot().drops[DropReason::FragmentTimeout], 8);
 }
 
 #[test]
@@ -686,7 +686,7 @@ fn hundred_thousand_flows_from_one_port_with_churn() {
     let s = lab.router.snapshot();
     assert_eq!(s.sessions, 100_000);
     assert_eq!(s.mappings, 1);
-    assert_eq!(s.subscribers[0].ports["udp"], 1);
+    assert_eq!(s.subscribers[0].ports.udp, 1);
     // Replies from every destination find their way (APDF admits each).
     let e = ext.unwrap();
     for i in (0..100_000u32).step_by(997) {

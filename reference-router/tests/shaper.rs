@@ -63,7 +63,7 @@ fn a_full_queue_drops_at_the_tail_and_says_so() {
         Verdict::Drop(DropReason::ShaperQueueFull)
     );
     let s = lab.router.snapshot();
-    assert_eq!(s.drops["shaper_queue_full"], 1);
+    assert_eq!(s.drops[DropReason::ShaperQueueFull], 1);
     assert_eq!(s.shapers[0].ipv6.dropped, 1);
     // Nothing is lost silently: the rest leaves as tokens come.
     assert_eq!(lab.transmit().len(), 4);

@@ -62,7 +62,7 @@ pub use icmp::{
 };
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{Ipv6Packet, UpperLayer};
-pub use protocol::IpProtocol;
+pub use protocol::{IpProtocol, IpVersion};
 pub use quote::QuotedPacket;
 pub use recompute::{ChecksumState, Recomputed, recompute_checksums, transport_checksum_state};
 pub use rewrite::{L4Checksum, Outcome, QuotedRewrite, Rewrite, Ttl};

@@ -28,14 +28,19 @@ macro_rules! numbered {
 
         impl From<$enum> for u8 {
             fn from(value: $enum) -> u8 {
-                match value {
-                    $($enum::$name => $number,)*
-                    $enum::Other(n) => n,
-                }
+                value.number()
             }
         }
 
         impl $enum {
+            /// The value's byte (usable in constants).
+            pub const fn number(self) -> u8 {
+                match self {
+                    $($enum::$name => $number,)*
+                    $enum::Other(n) => n,
+                }
+            }
+
             /// The value's name; `None` for `Other`.
             pub const fn name(self) -> Option<&'static str> {
                 match self {

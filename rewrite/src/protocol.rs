@@ -81,6 +81,27 @@ impl IpProtocol {
     }
 }
 
+/// The IP version of a packet, from its first nibble.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IpVersion {
+    /// IPv4 (RFC 791).
+    V4,
+    /// IPv6 (RFC 8200).
+    V6,
+}
+
+impl IpVersion {
+    /// The version of the packet starting `packet`; `None` for an empty buffer or
+    /// a version other than 4 and 6.
+    pub fn of(packet: &[u8]) -> Option<IpVersion> {
+        match packet.first()? >> 4 {
+            4 => Some(IpVersion::V4),
+            6 => Some(IpVersion::V6),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for IpProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
@@ -99,6 +120,14 @@ mod tests {
         for n in 0..=255u8 {
             assert_eq!(u8::from(IpProtocol::from(n)), n);
         }
+    }
+
+    #[test]
+    fn versions_from_the_first_nibble() {
+        assert_eq!(IpVersion::of(&[0x45]), Some(IpVersion::V4));
+        assert_eq!(IpVersion::of(&[0x60, 0]), Some(IpVersion::V6));
+        assert_eq!(IpVersion::of(&[0x50]), None);
+        assert_eq!(IpVersion::of(&[]), None);
     }
 
     #[test]

@@ -81,16 +81,19 @@ impl<'a> QuotedPacket<'a> {
         Some(u16::from_be_bytes([*t.get(at)?, *t.get(at + 1)?]))
     }
 
-    /// TCP/UDP source port, if quoted.
+    /// Source port of a port-based protocol (TCP, UDP, UDP-Lite, DCCP, SCTP), if
+    /// quoted.
     pub fn src_port(&self) -> Option<u16> {
-        matches!(self.protocol, 6 | 17)
+        self.ip_protocol()
+            .has_ports()
             .then(|| self.u16_at(0))
             .flatten()
     }
 
-    /// TCP/UDP destination port, if quoted.
+    /// Destination port of a port-based protocol, if quoted.
     pub fn dst_port(&self) -> Option<u16> {
-        matches!(self.protocol, 6 | 17)
+        self.ip_protocol()
+            .has_ports()
             .then(|| self.u16_at(2))
             .flatten()
     }

@@ -10,7 +10,7 @@
 mod common;
 use common::*;
 use sixfold::capture;
-use sixfold_router::{Direction, Verdict};
+use sixfold_router::{Direction, DropReason, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -76,7 +76,8 @@ fn every_mechanism_is_blocked_and_counted_and_ordinary_udp_passes() {
     let drops = lab.router.snapshot().drops;
     for (reason, n) in &wanted {
         if reason != "pass" {
-            assert_eq!(drops[reason.as_str()], *n, "{reason}");
+            let r = DropReason::from_name(reason).expect("a drop reason");
+            assert_eq!(drops[r], *n, "{reason}");
         }
     }
     // 12 mechanisms (6rd needs a configured domain: see the next test) and "pass".
@@ -125,7 +126,7 @@ fn allowed_tunnels_are_not_blocked() {
     assert!(
         drops
             .iter()
-            .all(|(r, n)| !r.starts_with("tunnel_") || *n == 0)
+            .all(|(r, n)| !r.name().starts_with("tunnel_") || n == 0)
     );
 }
 
@@ -171,7 +172,11 @@ fn real_captures_are_blocked() {
         lab.inb(p);
     }
     let drops = lab.router.snapshot().drops;
-    for reason in ["tunnel_6in4", "tunnel_6to4", "tunnel_isatap"] {
+    for reason in [
+        DropReason::Tunnel6in4,
+        DropReason::Tunnel6to4,
+        DropReason::TunnelIsatap,
+    ] {
         assert!(drops[reason] > 0, "{reason}: {drops:?}");
     }
     // IPv6 from assorted sources (the crate's oracle vectors): on the native path,

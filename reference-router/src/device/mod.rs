@@ -12,9 +12,10 @@
 //! made itself follow from [`Router::poll_transmit`].
 
 use crate::config::Config;
-use crate::router::{Direction, Interface, PacketBuf, Router, Verdict};
+use crate::{Direction, Interface, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::{CloneFlags, setns};
+use sixfold_rewrite::IpProtocol;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::SocketAddrV4;
@@ -122,13 +123,16 @@ fn answer(router: &Router, stream: UnixStream) -> io::Result<()> {
         }
         Some("mapping") => {
             let protocol = match words.next() {
-                Some("tcp") => 6,
-                Some("udp") => 17,
-                Some("icmp") => 1,
-                _ => 0,
+                Some("tcp") => Some(IpProtocol::Tcp),
+                Some("udp") => Some(IpProtocol::Udp),
+                Some("icmp") => Some(IpProtocol::Icmp),
+                _ => None,
             };
-            match words.next().and_then(|a| a.parse::<SocketAddrV4>().ok()) {
-                Some(inside) if protocol != 0 => router
+            match (
+                protocol,
+                words.next().and_then(|a| a.parse::<SocketAddrV4>().ok()),
+            ) {
+                (Some(protocol), Some(inside)) => router
                     .mapping_of(protocol, inside)
                     .map_or_else(|| "none".to_string(), |e| e.to_string()),
                 _ => "error: usage: mapping <tcp|udp|icmp> <ipv4:port>".to_string(),

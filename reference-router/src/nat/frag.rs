@@ -7,7 +7,7 @@
 //! number of datagrams tracked, a bounded number of bytes buffered, and a timeout.
 //! Unfragmented packets never touch this table.
 
-use crate::router::Interface;
+use crate::iface::Interface;
 use foldhash::fast::RandomState;
 use std::collections::{HashMap, VecDeque};
 

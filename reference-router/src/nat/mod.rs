@@ -14,12 +14,15 @@ pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
 use crate::hold::SynHold;
-use crate::router::Interface;
-use crate::stats::DropReason;
+use crate::iface::Interface;
+use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
-use sixfold_rewrite::{QuotedPacket, QuotedRewrite, Rewrite};
+use frag::{Applied, FragKey, Fragments};
+use sixfold_rewrite::{
+    Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, QuotedPacket, QuotedRewrite, Rewrite,
+};
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use table::{Full, Key, Limits, Table};
 
 /// What the NAT decided.
@@ -40,81 +43,86 @@ pub(crate) enum Decision {
 /// The parts of an IPv4 packet the NAT looks at.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Flow {
-    pub(crate) protocol: u8,
+    pub(crate) protocol: IpProtocol,
     pub(crate) src: u32,
     pub(crate) dst: u32,
     pub(crate) sport: u16,
     pub(crate) dport: u16,
     pub(crate) tcp_flags: u8,
-    pub(crate) icmp_type: u8,
+    pub(crate) icmp_type: Icmpv4Type,
+}
+
+impl Flow {
+    /// The flow of a TCP, UDP or ICMP query packet `ip` (a first fragment or a
+    /// whole packet): ports, or the identifier as the port of the side that sent
+    /// the query (`outbound`: the subscriber). Other protocols have no ports or
+    /// identifiers to translate.
+    pub(crate) fn of(ip: &Ipv4Packet<&[u8]>, outbound: bool) -> Result<Flow, DropReason> {
+        let protocol = ip.ip_protocol();
+        if !matches!(
+            protocol,
+            IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Icmp
+        ) {
+            return Err(DropReason::UnsupportedProtocol);
+        }
+        let l4 = L4Header::new(protocol, ip.payload()).map_err(|_| DropReason::Malformed)?;
+        // The rewrite needs the whole fixed header: no state for less.
+        if !l4.header_complete() {
+            return Err(DropReason::Malformed);
+        }
+        let mut f = Flow {
+            protocol,
+            src: u32::from(ip.src_addr()),
+            dst: u32::from(ip.dst_addr()),
+            sport: 0,
+            dport: 0,
+            tcp_flags: l4.tcp_flags().unwrap_or(0),
+            icmp_type: Icmpv4Type::Other(0),
+        };
+        if let Some((sport, dport)) = l4.ports() {
+            (f.sport, f.dport) = (sport, dport);
+        }
+        if let (Some((kind, _)), Some(id)) = (l4.icmp_type_code(), l4.icmp_ident()) {
+            f.icmp_type = Icmpv4Type::from(kind);
+            if outbound {
+                f.sport = id;
+            } else {
+                f.dport = id;
+            }
+        }
+        Ok(f)
+    }
+
+    fn key_byte(&self) -> u8 {
+        u8::from(self.protocol)
+    }
 }
 
 pub(crate) struct Nat {
-    pub(crate) table: Table,
+    table: Table,
     pool: HashSet<u32, RandomState>,
     filtering: Filtering,
     hairpin: bool,
     timeouts: crate::config::Timeouts,
     held: SynHold<Key>,
-    pub(crate) fragments: frag::Fragments,
+    fragments: Fragments,
 }
 
-const ECHO_REQUEST: u8 = 8;
-const ECHO_REPLY: u8 = 0;
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
+/// TCP's protocol byte, as the compact records store it.
+const TCP: u8 = IpProtocol::Tcp.number();
 
 fn v4(a: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(a))
 }
 
-/// The ports of a TCP/UDP header or the query fields of an ICMP header in `l4`
-/// (`outbound` decides which side an ICMP identifier belongs to).
-pub(crate) fn flow(
-    protocol: u8,
-    src: u32,
-    dst: u32,
-    l4: &[u8],
-    outbound: bool,
-) -> Result<Flow, DropReason> {
-    let mut f = Flow {
-        protocol,
-        src,
-        dst,
-        sport: 0,
-        dport: 0,
-        tcp_flags: 0,
-        icmp_type: 0,
-    };
-    match protocol {
-        6 | 17 => {
-            let need = if protocol == 6 { 20 } else { 8 };
-            if l4.len() < need {
-                return Err(DropReason::Malformed);
-            }
-            f.sport = be16(l4, 0);
-            f.dport = be16(l4, 2);
-            if protocol == 6 {
-                f.tcp_flags = l4[13];
-            }
-        }
-        1 => {
-            if l4.len() < 8 {
-                return Err(DropReason::Malformed);
-            }
-            f.icmp_type = l4[0];
-            let id = be16(l4, 4);
-            if outbound { f.sport = id } else { f.dport = id }
-        }
-        _ => return Err(DropReason::UnsupportedProtocol),
-    }
-    Ok(f)
+/// Whether the NAT translates ICMPv4 error `kind` (RFC 5508 REQ-4/5). Every RFC
+/// 792 error type is an error (`Icmpv4Type::is_error`), but two are not passed:
+/// Source Quench is deprecated (RFC 6633: hosts must ignore it) and a Redirect
+/// concerns the sender's own link, which no host behind the NAT shares with a
+/// router on the far side (RFC 1122 §3.2.2.2: hosts accept redirects only from
+/// their first hop). Both are dropped as `unsupported_icmp`.
+pub(crate) fn translates_error(kind: Icmpv4Type) -> bool {
+    kind.is_error() && !matches!(kind, Icmpv4Type::SourceQuench | Icmpv4Type::Redirect)
 }
 
 fn refused(full: Full) -> DropReason {
@@ -154,17 +162,65 @@ impl Nat {
         }
     }
 
-    pub(crate) fn is_public(&self, addr: u32) -> bool {
-        self.pool.contains(&addr)
+    /// Whether `addr` is one of the pool's public addresses.
+    pub(crate) fn is_public(&self, addr: Ipv4Addr) -> bool {
+        self.pool.contains(&u32::from(addr))
     }
 
     /// The first pool address: the source of errors the router sends to the WAN.
     pub(crate) fn first_public(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.table.pool[0])
+        Ipv4Addr::from(self.table.public_address(0))
     }
 
     fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
-        self.timeouts.idle(protocol, tcp_state)
+        self.timeouts.idle(IpProtocol::from(protocol), tcp_state)
+    }
+
+    /// Live sessions.
+    pub(crate) fn live_sessions(&self) -> u32 {
+        self.table.live_sessions()
+    }
+
+    /// Live mappings.
+    pub(crate) fn live_mappings(&self) -> u32 {
+        self.table.live_mappings()
+    }
+
+    /// Sessions created since the start.
+    pub(crate) fn sessions_created(&self) -> u64 {
+        self.table.created()
+    }
+
+    /// Sessions expired since the start.
+    pub(crate) fn sessions_expired(&self) -> u64 {
+        self.table.expired()
+    }
+
+    /// Subscriber `sub`'s public address (once it has one), ports in use per
+    /// protocol, and sessions.
+    pub(crate) fn subscriber_use(&self, sub: usize) -> (Option<Ipv4Addr>, PortUse, u32) {
+        let s = self.table.subscriber(sub);
+        let ports = PortUse {
+            tcp: s.ports[ports::space(IpProtocol::Tcp)],
+            udp: s.ports[ports::space(IpProtocol::Udp)],
+            icmp: s.ports[ports::space(IpProtocol::Icmp)],
+        };
+        let public = s
+            .pool_index
+            .map(|i| Ipv4Addr::from(self.table.public_address(i)));
+        (public, ports, s.sessions)
+    }
+
+    /// The external endpoint of inside endpoint `inside` for `protocol` (TCP, UDP,
+    /// or ICMP with the identifier as port); for ADM/APDM the first mapping found.
+    pub(crate) fn external_of(
+        &self,
+        protocol: IpProtocol,
+        inside: SocketAddrV4,
+    ) -> Option<SocketAddrV4> {
+        self.table
+            .external_of(u8::from(protocol), u32::from(*inside.ip()), inside.port())
+            .map(|(a, p)| SocketAddrV4::new(a.into(), p))
     }
 
     /// Refreshes session `s` for a packet with `flags` (RFC 4787 REQ-6: outbound
@@ -172,7 +228,7 @@ impl Nat {
     fn touch(&mut self, s: u32, flags: u8, outbound: bool, now: u32) {
         let session = self.table.session_mut(s);
         let protocol = session.protocol;
-        if protocol == 6 {
+        if protocol == TCP {
             session.tcp = tcp::next(session.tcp, flags, outbound);
         }
         let state = session.tcp;
@@ -182,7 +238,7 @@ impl Nat {
 
     /// A packet from subscriber `sub`.
     pub(crate) fn outbound(&mut self, sub: u16, f: &Flow, now: u32) -> Decision {
-        if f.protocol == 1 && f.icmp_type != ECHO_REQUEST {
+        if f.protocol == IpProtocol::Icmp && f.icmp_type != Icmpv4Type::EchoRequest {
             return Decision::Drop(DropReason::UnsupportedIcmp);
         }
         let key = Key {
@@ -190,13 +246,13 @@ impl Nat {
             port: f.sport,
             rem_addr: f.dst,
             rem_port: f.dport,
-            protocol: f.protocol,
+            protocol: f.key_byte(),
         };
-        let syn = f.protocol == 6 && tcp::opens(f.tcp_flags);
+        let syn = f.protocol == IpProtocol::Tcp && tcp::opens(f.tcp_flags);
         let s = match self.table.find_inside(&key, now) {
             Some(s) => s,
             None => {
-                if f.protocol == 6 && f.tcp_flags & tcp::FLAG_SYN == 0 {
+                if f.protocol == IpProtocol::Tcp && f.tcp_flags & tcp::FLAG_SYN == 0 {
                     // Mid-stream TCP with no state: nothing to translate to.
                     return Decision::Drop(DropReason::NoMapping);
                 }
@@ -204,7 +260,7 @@ impl Nat {
                     Ok(m) => m,
                     Err(full) => return Decision::Refuse(refused(full)),
                 };
-                let expires = now + self.timeout(f.protocol, 0);
+                let expires = now + self.timeout(f.key_byte(), 0);
                 match self.table.create_session(m, f.dst, f.dport, now, expires) {
                     Ok(s) => s,
                     Err(full) => return Decision::Refuse(refused(full)),
@@ -221,7 +277,7 @@ impl Nat {
                 port: session.out_port,
                 rem_addr: f.dst,
                 rem_port: f.dport,
-                protocol: 6,
+                protocol: TCP,
             };
             self.held.cancel(&held);
         }
@@ -229,12 +285,12 @@ impl Nat {
             src: Some(v4(session.out_addr)),
             ..Rewrite::new()
         };
-        if f.protocol == 1 {
+        if f.protocol == IpProtocol::Icmp {
             rewrite.icmp_id = Some(session.out_port);
         } else {
             rewrite.src_port = Some(session.out_port);
         }
-        if !self.is_public(f.dst) {
+        if !self.pool.contains(&f.dst) {
             return Decision::Translate {
                 rewrite,
                 egress: Interface::Wan,
@@ -274,14 +330,16 @@ impl Nat {
             port: f.dport,
             rem_addr: f.src,
             rem_port: f.sport,
-            protocol: f.protocol,
+            protocol: f.key_byte(),
         };
         if let Some(s) = self.table.find_outside(&key, now) {
             self.touch(s, f.tcp_flags, false, now);
             return Ok(s);
         }
-        let syn = f.protocol == 6 && tcp::opens(f.tcp_flags);
-        let mapping = self.table.find_mapping_outside(f.protocol, f.dst, f.dport);
+        let syn = f.protocol == IpProtocol::Tcp && tcp::opens(f.tcp_flags);
+        let mapping = self
+            .table
+            .find_mapping_outside(f.key_byte(), f.dst, f.dport);
         let admitted = match (mapping, self.filtering) {
             (None, _) => false,
             (Some(_), Filtering::Eif) => true,
@@ -290,13 +348,13 @@ impl Nat {
         };
         // A new inbound TCP flow starts with a SYN; ICMP replies never open one.
         let opens = match f.protocol {
-            6 => syn,
-            17 => true,
+            IpProtocol::Tcp => syn,
+            IpProtocol::Udp => true,
             _ => false,
         };
         match mapping {
             Some(m) if admitted && opens => {
-                let expires = now + self.timeout(f.protocol, 0);
+                let expires = now + self.timeout(f.key_byte(), 0);
                 let s = self
                     .table
                     .create_session(m, f.src, f.sport, now, expires)
@@ -310,18 +368,19 @@ impl Nat {
         }
     }
 
-    /// Keeps the quote of the SYN just held (the router has the bytes).
-    pub(crate) fn held_quote(&mut self, f: &Flow, packet: &[u8]) {
+    /// Keeps the quote of the SYN just held (the router has the bytes): its IP
+    /// header and TCP header.
+    pub(crate) fn held_quote(&mut self, f: &Flow, ip: &Ipv4Packet<&[u8]>) {
         let key = Key {
             addr: f.dst,
             port: f.dport,
             rem_addr: f.src,
             rem_port: f.sport,
-            protocol: 6,
+            protocol: TCP,
         };
-        let ihl = usize::from(packet[0] & 0x0f) * 4;
-        self.held
-            .set_quote(&key, &packet[..packet.len().min(ihl + 20)]);
+        let packet = ip.into_inner();
+        let end = packet.len().min(ip.header_len() + 20);
+        self.held.set_quote(&key, &packet[..end]);
     }
 
     /// Held SYNs whose time is up and for which no outbound SYN came: their quotes,
@@ -332,7 +391,7 @@ impl Nat {
 
     /// A packet from the WAN to a pool address.
     pub(crate) fn inbound(&mut self, f: &Flow, now: u32) -> Decision {
-        if f.protocol == 1 && f.icmp_type != ECHO_REPLY {
+        if f.protocol == IpProtocol::Icmp && f.icmp_type != Icmpv4Type::EchoReply {
             return Decision::Drop(DropReason::UnsupportedIcmp);
         }
         match self.inbound_session(f, now) {
@@ -342,7 +401,7 @@ impl Nat {
                     dst: Some(v4(session.in_addr)),
                     ..Rewrite::new()
                 };
-                if f.protocol == 1 {
+                if f.protocol == IpProtocol::Icmp {
                     rewrite.icmp_id = Some(session.in_port);
                 } else {
                     rewrite.dst_port = Some(session.in_port);
@@ -381,7 +440,7 @@ impl Nat {
             quoted: Some(quoted),
             ..Rewrite::new()
         };
-        if !self.is_public(outer_dst) {
+        if !self.pool.contains(&outer_dst) {
             return Decision::Translate {
                 rewrite,
                 egress: Interface::Wan,
@@ -447,16 +506,48 @@ impl Nat {
         }
     }
 
-    /// Work that is due: expiry (bounded by `budget`).
+    /// Work that is due: expiry (bounded by `budget`). Returns how many buffered
+    /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
         self.fragments.expire(now, budget)
     }
+
+    /// A first fragment was translated as `applied`: remember it for the rest of
+    /// the datagram, and return the fragments that came before it.
+    pub(crate) fn first_fragment(
+        &mut self,
+        key: FragKey,
+        applied: Applied,
+        now: u32,
+    ) -> Result<Vec<Vec<u8>>, DropReason> {
+        self.fragments
+            .first(key, applied, now)
+            .map_err(|_| DropReason::FragmentLimit)
+    }
+
+    /// How the first fragment of `key`'s datagram was translated, if it passed.
+    pub(crate) fn fragment_applied(&self, key: &FragKey) -> Option<Applied> {
+        self.fragments.applied(key)
+    }
+
+    /// Keeps a fragment that came before its first until the first comes (or the
+    /// fragment timeout).
+    pub(crate) fn hold_fragment(
+        &mut self,
+        key: FragKey,
+        packet: &[u8],
+        now: u32,
+    ) -> Result<(), DropReason> {
+        self.fragments
+            .buffer(key, packet, now)
+            .map_err(|_| DropReason::FragmentLimit)
+    }
 }
 
 fn set_quoted_port(q: &mut QuotedRewrite, protocol: u8, port: u16, source: bool) {
-    match (protocol, source) {
-        (1, _) => q.icmp_id = Some(port),
+    match (IpProtocol::from(protocol), source) {
+        (IpProtocol::Icmp, _) => q.icmp_id = Some(port),
         (_, true) => q.src_port = Some(port),
         (_, false) => q.dst_port = Some(port),
     }
@@ -474,8 +565,9 @@ fn quote(icmp: &[u8]) -> Result<QuotedPacket<'_>, DropReason> {
     if q.is_ipv6() {
         return Err(DropReason::IcmpErrorBadQuote);
     }
-    let ihl = usize::from(inner[0] & 0x0f) * 4;
-    if inner.len() < ihl || !sixfold_checksum::verify(&inner[..ihl]) {
+    // QuotedPacket::new checked that the whole header (options included) is there.
+    let header = Ipv4Packet::new_unchecked(inner).header_len();
+    if !sixfold_checksum::verify(&inner[..header]) {
         return Err(DropReason::IcmpErrorBadChecksum);
     }
     Ok(q)
@@ -515,21 +607,17 @@ fn quoted_flow(q: &QuotedPacket<'_>, query_from_source: bool) -> Option<(u8, u32
         return None;
     };
     let (src, dst) = (u32::from(src), u32::from(dst));
-    match q.protocol() {
-        p @ (6 | 17) => Some((p, src, q.src_port()?, dst, q.dst_port()?)),
-        1 => {
+    let p = q.protocol();
+    match q.ip_protocol() {
+        IpProtocol::Tcp | IpProtocol::Udp => Some((p, src, q.src_port()?, dst, q.dst_port()?)),
+        IpProtocol::Icmp => {
             let id = q.icmp_id()?;
             if query_from_source {
-                Some((1, src, id, dst, 0))
+                Some((p, src, id, dst, 0))
             } else {
-                Some((1, src, 0, dst, id))
+                Some((p, src, 0, dst, id))
             }
         }
         _ => None,
     }
-}
-
-/// Fields of the IPv4 header at `ip` the NAT needs.
-pub(crate) fn addresses(ip: &[u8]) -> (u32, u32) {
-    (be32(ip, 12), be32(ip, 16))
 }

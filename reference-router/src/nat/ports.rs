@@ -8,17 +8,19 @@
 //! so a large pool costs memory only for the addresses subscribers were given.
 
 use siphasher::sip::SipHasher13;
+use sixfold_rewrite::IpProtocol;
 use std::collections::VecDeque;
 use std::hash::Hasher;
 
 /// Protocols with their own port space: TCP, UDP, ICMP identifiers.
 pub(crate) const PROTOCOLS: usize = 3;
 
-/// Index of a translated protocol's port space.
-pub(crate) fn space(protocol: u8) -> usize {
-    match protocol {
-        6 => 0,
-        17 => 1,
+/// Index of a translated protocol's port space (TCP, UDP, ICMP identifiers);
+/// `protocol` as stored in the compact records.
+pub(crate) fn space(protocol: impl Into<IpProtocol>) -> usize {
+    match protocol.into() {
+        IpProtocol::Tcp => 0,
+        IpProtocol::Udp => 1,
         _ => 2,
     }
 }
@@ -71,7 +73,7 @@ fn find_free(map: &[u64; 1024], from: u32, to: u32, parity: Option<u32>) -> Opti
 /// Ports 1024-65535 for internal ports ≥ 1024, 1-1023 for well-known ones (RFC 4787
 /// REQ-3a); ICMP identifiers use 1024-65535.
 fn range(want: &Want) -> (u32, u32) {
-    if want.protocol != 1 && want.internal < 1024 {
+    if IpProtocol::from(want.protocol) != IpProtocol::Icmp && want.internal < 1024 {
         (1, 1023)
     } else {
         (1024, 65535)

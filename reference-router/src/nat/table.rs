@@ -165,13 +165,13 @@ pub(crate) struct Table {
     /// (mapping, remote address) → sessions, for address-dependent filtering.
     addresses: Index<(u32, u32)>,
     wheel: Wheel,
-    pub(crate) ports: Ports,
-    pub(crate) pool: Vec<u32>,
-    pub(crate) subscribers: Vec<SubscriberState>,
-    pub(crate) limits: Limits,
+    ports: Ports,
+    pool: Vec<u32>,
+    subscribers: Vec<SubscriberState>,
+    limits: Limits,
     live_sessions: u32,
     live_mappings: u32,
-    pub(crate) expired: u64,
+    expired: u64,
     created: u64,
     seed: u64,
 }
@@ -215,6 +215,21 @@ impl Table {
 
     pub(crate) fn session_mut(&mut self, index: u32) -> &mut Session {
         &mut self.sessions[index as usize]
+    }
+
+    /// The public address at `pool_index`.
+    pub(crate) fn public_address(&self, pool_index: u32) -> u32 {
+        self.pool[pool_index as usize]
+    }
+
+    /// Subscriber `sub`'s address, ports and sessions.
+    pub(crate) fn subscriber(&self, sub: usize) -> SubscriberState {
+        self.subscribers.get(sub).copied().unwrap_or_default()
+    }
+
+    /// Sessions expired since the start.
+    pub(crate) fn expired(&self) -> u64 {
+        self.expired
     }
 
     pub(crate) fn live_sessions(&self) -> u32 {

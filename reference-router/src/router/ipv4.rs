@@ -1,0 +1,247 @@
+//! The IPv4 path: header checks, transition-tunnel blocking, anti-spoofing, TTL,
+//! then NAT44 (RFC 4787/5382/5508/6888) — out, in, or hairpinned back in — the
+//! egress MTU, the rewrite (one pass that patches every checksum), and the
+//! fragments of the datagram.
+
+use super::{Router, Verdict};
+use crate::buf::PacketBuf;
+use crate::icmp::IcmpError;
+use crate::iface::Direction;
+use crate::nat::frag::FragKey;
+use crate::nat::{self, Decision, Flow};
+use crate::stats::{DropReason, Family};
+use crate::tunnels::{self, Tunnel};
+use sixfold_rewrite::{IpProtocol, Ipv4Packet, L4Header, Rewrite, Ttl};
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// What the path needs of an IPv4 header, read once.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct V4Header {
+    pub(super) src: Ipv4Addr,
+    pub(super) dst: Ipv4Addr,
+    pub(super) protocol: IpProtocol,
+    ttl: u8,
+    dont_frag: bool,
+    ident: u16,
+    /// Offset 0: the transport header is here.
+    first: bool,
+    /// More fragments follow, or this is not the first.
+    fragmented: bool,
+}
+
+impl V4Header {
+    fn read(ip: &Ipv4Packet<&[u8]>) -> V4Header {
+        V4Header {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            protocol: ip.ip_protocol(),
+            ttl: ip.ttl(),
+            dont_frag: ip.dont_frag(),
+            ident: ip.ident(),
+            first: ip.frag_offset() == 0,
+            fragmented: ip.is_fragment(),
+        }
+    }
+
+    /// The key of the datagram this fragment belongs to.
+    pub(super) fn frag_key(&self, direction: Direction) -> FragKey {
+        FragKey {
+            src: u32::from(self.src),
+            dst: u32::from(self.dst),
+            ident: self.ident,
+            protocol: u8::from(self.protocol),
+            inbound: !direction.is_outbound(),
+        }
+    }
+}
+
+/// Teredo flows already logged, so each is logged once (bounded; cleared when full).
+#[derive(Default)]
+pub(super) struct TeredoLog {
+    seen: HashSet<(SocketAddrV4, SocketAddrV4)>,
+}
+
+/// Teredo flows remembered for log-once.
+const TEREDO_LOG_FLOWS: usize = 4096;
+
+impl TeredoLog {
+    /// Logs once per flow what a dropped Teredo packet would have exposed.
+    fn log(&mut self, ip: &Ipv4Packet<&[u8]>, direction: Direction) {
+        let ports = L4Header::new(IpProtocol::Udp, ip.payload())
+            .ok()
+            .and_then(|h| h.ports())
+            .unwrap_or((0, 0));
+        let from = SocketAddrV4::new(ip.src_addr(), ports.0);
+        let to = SocketAddrV4::new(ip.dst_addr(), ports.1);
+        if self.seen.len() >= TEREDO_LOG_FLOWS {
+            self.seen.clear();
+        }
+        if !self.seen.insert((from, to)) {
+            return;
+        }
+        let e = tunnels::teredo_exposure(ip.into_inner());
+        tracing::warn!(
+            ?direction,
+            %from,
+            %to,
+            client_public = ?e.client,
+            guess_bits = ?e.bits,
+            "Teredo blocked: it would have exposed the client's public address and port"
+        );
+    }
+}
+
+impl Router {
+    pub(super) fn ipv4(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let ip = Ipv4Packet::new_checked(buffer.packet()).map_err(|_| DropReason::Malformed)?;
+        if !ip.verify_checksum() {
+            return Err(DropReason::BadIpChecksum);
+        }
+        // Bytes past the total length (link padding) are not part of the packet.
+        buffer.set_len(ip.total_len());
+        let ip = Ipv4Packet::new_unchecked(buffer.packet());
+        if let Some(t) = tunnels::ipv4(ip.into_inner(), &self.config.tunnels, self.six_rd.as_ref())
+        {
+            if t == Tunnel::Teredo {
+                self.teredo_log.log(&ip, direction);
+            }
+            return Err(t.reason());
+        }
+        let header = V4Header::read(&ip);
+        self.check_v4_addresses(direction, &header)?;
+        let ingress = direction.ingress();
+        if header.ttl <= 1 {
+            let e = IcmpError::TimeExceeded;
+            return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
+        }
+        if !header.first {
+            return self.later_fragment(direction, buffer, header.frag_key(direction), now);
+        }
+        let decision = self.nat_decision(direction, &ip, &header, now)?;
+        let (rewrite, egress, hairpin) = match decision {
+            Decision::Translate {
+                rewrite,
+                egress,
+                hairpin,
+            } => (rewrite, egress, hairpin),
+            Decision::Drop(reason) => return Err(reason),
+            Decision::Refuse(reason) => {
+                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
+                let e = IcmpError::AdminProhibited;
+                return self.report(buffer, ingress, e, reason, now);
+            }
+        };
+        let mtu = self.links.mtu(egress);
+        if buffer.len() > mtu && header.dont_frag {
+            // RFC 4787 REQ-13, RFC 1191: fragmentation needed, with the next-hop MTU.
+            let e = IcmpError::FragmentationNeeded { mtu: mtu as u16 };
+            return self.report(buffer, ingress, e, DropReason::TooBig, now);
+        }
+        let rewrite = Rewrite {
+            ttl: Some(Ttl::Sub(1)),
+            ..rewrite
+        };
+        rewrite
+            .apply(buffer.packet_mut())
+            .map_err(|_| DropReason::Malformed)?;
+        if header.fragmented {
+            self.first_fragment(buffer.packet(), header.frag_key(direction), egress, now);
+        }
+        self.count_v4(direction, hairpin, header.protocol, buffer.len());
+        if buffer.len() > mtu {
+            self.fragment(buffer, egress, mtu)?;
+        }
+        Ok(Verdict::Forward(egress))
+    }
+
+    /// Anti-spoofing and routability: a subscriber sends from its own addresses to
+    /// unicast ones; the WAN sends to the pool.
+    fn check_v4_addresses(
+        &self,
+        direction: Direction,
+        header: &V4Header,
+    ) -> Result<(), DropReason> {
+        match direction {
+            Direction::Outbound(sub) => {
+                if !self.links.owns_ipv4(sub, header.src) {
+                    return Err(DropReason::Spoofed);
+                }
+                let dst = header.dst;
+                if dst.is_multicast()
+                    || dst.is_broadcast()
+                    || dst.is_unspecified()
+                    || dst.is_loopback()
+                {
+                    return Err(DropReason::NotRoutable);
+                }
+                Ok(())
+            }
+            Direction::Inbound if self.nat.is_public(header.dst) => Ok(()),
+            Direction::Inbound => Err(DropReason::NoRoute),
+        }
+    }
+
+    /// What the NAT makes of a first fragment or whole packet: an ICMP error is
+    /// matched to its session by the quote, anything else by its own flow.
+    fn nat_decision(
+        &mut self,
+        direction: Direction,
+        ip: &Ipv4Packet<&[u8]>,
+        header: &V4Header,
+        now: u32,
+    ) -> Result<Decision, DropReason> {
+        let l4 = ip.payload();
+        let error = match header.protocol {
+            IpProtocol::Icmp => L4Header::new(IpProtocol::Icmp, l4)
+                .ok()
+                .and_then(|h| h.icmp_type_code())
+                .map(|(kind, _)| sixfold_rewrite::Icmpv4Type::from(kind))
+                .filter(|&kind| nat::translates_error(kind)),
+            _ => None,
+        };
+        let dst = u32::from(header.dst);
+        if error.is_some() {
+            return Ok(match direction {
+                Direction::Outbound(_) => self.nat.outbound_error(dst, l4, now),
+                Direction::Inbound => self.nat.inbound_error(dst, l4, now),
+            });
+        }
+        let flow = Flow::of(ip, direction.is_outbound())?;
+        let decision = match direction {
+            Direction::Outbound(sub) => self.nat.outbound(sub, &flow, now),
+            Direction::Inbound => self.nat.inbound(&flow, now),
+        };
+        if decision == Decision::Drop(DropReason::SynHeld) {
+            self.nat.held_quote(&flow, ip);
+        }
+        Ok(decision)
+    }
+
+    pub(super) fn count_v4(
+        &mut self,
+        direction: Direction,
+        hairpin: bool,
+        protocol: IpProtocol,
+        len: usize,
+    ) {
+        self.counters
+            .forward(Family::V4, direction.is_outbound(), protocol, len);
+        if hairpin {
+            self.counters.hairpinned();
+        }
+    }
+
+    /// The external endpoint of the mapping of inside endpoint `inside` for
+    /// `protocol` (TCP, UDP, or ICMP with the identifier as port), under
+    /// endpoint-independent mapping; for ADM/APDM the first mapping found for the
+    /// endpoint.
+    pub fn mapping_of(&self, protocol: IpProtocol, inside: SocketAddrV4) -> Option<SocketAddrV4> {
+        self.nat.external_of(protocol, inside)
+    }
+}

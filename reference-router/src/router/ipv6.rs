@@ -1,0 +1,137 @@
+//! The IPv6 path: routed natively by prefix (no translation). Tunnel blocking,
+//! router solicitations answered, anti-spoofing both ways, the RFC 6092 firewall
+//! for what crosses the WAN (inbound before anything else, so an unsolicited
+//! packet draws no error from the router), hop limit and MTU (routers do not
+//! fragment IPv6: packet too big).
+
+use super::{Router, Verdict};
+use crate::buf::PacketBuf;
+use crate::firewall::{self, Refused};
+use crate::icmp::IcmpError;
+use crate::icmp::ra;
+use crate::iface::{Direction, Interface};
+use crate::stats::{DropReason, Family, IcmpSent};
+use crate::tunnels;
+use sixfold_rewrite::{IpProtocol, Ipv6Packet, UpperLayer};
+
+impl Router {
+    pub(super) fn ipv6(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let ip = Ipv6Packet::new_checked(buffer.packet()).map_err(|_| DropReason::Malformed)?;
+        let (src, dst, hop_limit) = (ip.src_addr(), ip.dst_addr(), ip.hop_limit());
+        // Bytes past the payload length (link padding) are not part of the packet.
+        buffer.set_len(40 + ip.payload_len());
+        let ip = Ipv6Packet::new_unchecked(buffer.packet());
+        let upper = ip.upper_layer().ok();
+        let protocol = upper.map_or(ip.ip_protocol(), |u| u.ip_protocol());
+        let outbound = direction.is_outbound();
+        if let Some(t) = tunnels::ipv6(src, dst, protocol, outbound, &self.config.tunnels) {
+            return Err(t.reason());
+        }
+        if let (Direction::Outbound(sub), Some(u)) = (direction, upper)
+            && self.config.router.ra
+            && protocol == IpProtocol::Icmpv6
+            && ra::is_router_solicitation(buffer.packet(), u.offset)
+        {
+            // RFC 4861 §6.2.6: answer to all-nodes.
+            buffer.set_packet(&self.advertisement(sub));
+            self.counters.icmp(IcmpSent::RouterAdvertisement);
+            return Ok(Verdict::Reply(Interface::Subscriber(sub)));
+        }
+        if dst.is_multicast()
+            || dst.is_unicast_link_local()
+            || dst.is_unspecified()
+            || dst.is_loopback()
+        {
+            return Err(DropReason::NotRoutable);
+        }
+        let egress = self.route_v6(direction, src, dst)?;
+        let crosses_wan = egress == Interface::Wan || !outbound;
+        let ingress = direction.ingress();
+        if crosses_wan {
+            self.firewall_checks(direction, egress, buffer, upper, protocol, now)?;
+        }
+        if hop_limit <= 1 {
+            let e = IcmpError::HopLimitExceeded;
+            return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
+        }
+        let mtu = self.links.mtu(egress);
+        if buffer.len() > mtu {
+            // RFC 8200 §5: routers do not fragment IPv6; packet too big (RFC 4443 §3.2).
+            let e = IcmpError::PacketTooBig { mtu: mtu as u32 };
+            return self.report(buffer, ingress, e, DropReason::TooBig, now);
+        }
+        if let (Direction::Outbound(sub), true, Some(u)) = (direction, crosses_wan, upper) {
+            let p = firewall::Packet::new(buffer.packet(), u, protocol);
+            if let Err(Refused(reason)) = self.firewall.outbound(sub, &p, now) {
+                let e = IcmpError::Ipv6AdminProhibited;
+                return self.report(buffer, ingress, e, reason, now);
+            }
+        }
+        Ipv6Packet::new_unchecked(buffer.packet_mut()).set_hop_limit(hop_limit - 1);
+        self.counters
+            .forward(Family::V6, outbound, protocol, buffer.len());
+        Ok(Verdict::Forward(egress))
+    }
+
+    /// Where an IPv6 packet goes, after anti-spoofing: a subscriber sends from its
+    /// own prefixes; the WAN from none of them, to one of them.
+    fn route_v6(
+        &self,
+        direction: Direction,
+        src: std::net::Ipv6Addr,
+        dst: std::net::Ipv6Addr,
+    ) -> Result<Interface, DropReason> {
+        match direction {
+            Direction::Outbound(sub) => {
+                if self.links.route_v6(src) != Some(sub) {
+                    return Err(DropReason::Ipv6Spoofed);
+                }
+                Ok(self
+                    .links
+                    .route_v6(dst)
+                    .map_or(Interface::Wan, Interface::Subscriber))
+            }
+            Direction::Inbound => {
+                if self.links.route_v6(src).is_some() {
+                    return Err(DropReason::Ipv6Spoofed);
+                }
+                let sub = self.links.route_v6(dst).ok_or(DropReason::NoRoute)?;
+                Ok(Interface::Subscriber(sub))
+            }
+        }
+    }
+
+    /// What the firewall asks of a packet crossing the WAN before anything else:
+    /// an upper layer it can find, no type 0 routing header, and — inbound — a
+    /// flow that admits it (an unsolicited SYN is held, its quote kept).
+    fn firewall_checks(
+        &mut self,
+        direction: Direction,
+        egress: Interface,
+        buffer: &PacketBuf,
+        upper: Option<UpperLayer>,
+        protocol: IpProtocol,
+        now: u32,
+    ) -> Result<(), DropReason> {
+        // An extension-header chain the walk could not follow: no flow to judge.
+        let u = upper.ok_or(DropReason::Malformed)?;
+        if firewall::has_routing_header_0(buffer.packet()) {
+            return Err(DropReason::Ipv6RoutingHeader0);
+        }
+        if let (Interface::Subscriber(sub), Direction::Inbound) = (egress, direction) {
+            let p = firewall::Packet::new(buffer.packet(), u, protocol);
+            if let Err(reason) = self.firewall.inbound(sub, &p, now) {
+                if reason == DropReason::SynHeld {
+                    self.firewall.held_quote(&p, buffer.packet());
+                }
+                return Err(reason);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! ICMP errors the router sends back about packets it drops: whether the RFCs and
+//! the rate limit allow one, where it comes from, and building it over the packet.
+
+use super::{Router, Verdict};
+use crate::buf::PacketBuf;
+use crate::config::RouterSection;
+use crate::icmp::{self, IcmpError, RateLimit};
+use crate::iface::Interface;
+use crate::stats::DropReason;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+pub(super) struct Replies {
+    rate: RateLimit,
+    /// Source of ICMPv4 errors to subscribers (an address of the router).
+    ipv4: Ipv4Addr,
+    /// Source of ICMPv6 errors.
+    ipv6: Ipv6Addr,
+}
+
+impl Replies {
+    pub(super) fn new(config: &RouterSection) -> Replies {
+        Replies {
+            rate: RateLimit::new(config.icmp_rate),
+            ipv4: config.ipv4,
+            ipv6: config.ipv6,
+        }
+    }
+}
+
+impl Router {
+    /// Whether `error` may be sent about `packet` now: RFC 1812 / RFC 4443 allow it
+    /// and the rate limit has a token (a refusal by the limit is counted).
+    fn may_send(&mut self, error: IcmpError, packet: &[u8], now: u32) -> bool {
+        if !error.allowed_about(packet) {
+            return false;
+        }
+        if !self.replies.rate.take(now) {
+            self.counters.drop(DropReason::IcmpRateLimited);
+            return false;
+        }
+        true
+    }
+
+    /// Turns the buffer into `error` about its packet, to be sent out of `to` (the
+    /// interface the packet came in on); the packet is dropped for `reason` either
+    /// way.
+    pub(super) fn report(
+        &mut self,
+        buffer: &mut PacketBuf,
+        to: Interface,
+        error: IcmpError,
+        reason: DropReason,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        if !self.may_send(error, buffer.packet(), now) {
+            return Err(reason);
+        }
+        let len = buffer.len();
+        let n = if error.is_v6() {
+            icmp::ipv6_error(buffer.whole_mut(), len, self.replies.ipv6, error)
+        } else {
+            // Towards the WAN the router speaks with a public address, towards a
+            // subscriber with its own (RFC 1812 §4.3.2.4).
+            let from = match to {
+                Interface::Wan => self.nat.first_public(),
+                Interface::Subscriber(_) => self.replies.ipv4,
+            };
+            icmp::ipv4_error(buffer.whole_mut(), len, from, error)
+        };
+        buffer.set_built_len(n);
+        self.counters.drop(reason);
+        self.counters.icmp(error.counter());
+        Ok(Verdict::Reply(to))
+    }
+
+    /// Sends `error` about `quote` (the start of a packet kept for later: a held
+    /// SYN) to the WAN. ICMPv4 comes from `from_v4`: the address the SYN was sent to.
+    pub(super) fn report_later(
+        &mut self,
+        quote: &[u8],
+        error: IcmpError,
+        from_v4: Ipv4Addr,
+        now: u32,
+    ) {
+        if !self.may_send(error, quote, now) {
+            return;
+        }
+        let mut buf = vec![0u8; 1280.max(quote.len() + icmp::HEADROOM)];
+        buf[..quote.len()].copy_from_slice(quote);
+        let n = if error.is_v6() {
+            icmp::ipv6_error(&mut buf, quote.len(), self.replies.ipv6, error)
+        } else {
+            icmp::ipv4_error(&mut buf, quote.len(), from_v4, error)
+        };
+        buf.truncate(n);
+        self.counters.icmp(error.counter());
+        self.egress.push(Interface::Wan, buf, &mut self.counters);
+    }
+}
