@@ -7,6 +7,7 @@
 //! port); ICMP queries use the identifier as the local port and 0 as the remote one
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
+mod errors;
 pub(crate) mod frag;
 pub(crate) mod ports;
 pub(crate) mod table;
@@ -18,12 +19,10 @@ use crate::iface::Interface;
 use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
 use frag::{Applied, FragKey, Fragments};
-use sixfold_rewrite::{
-    Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, QuotedPacket, QuotedRewrite, Rewrite,
-};
+use sixfold_rewrite::{Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, Rewrite};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-use table::{Full, Key, Limits, Table};
+use table::{Full, Key, Limits, Session, Table};
 
 /// What the NAT decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,11 +296,16 @@ impl Nat {
                 hairpin: false,
             };
         }
+        self.hairpin(f, &session, rewrite, now)
+    }
+
+    /// A subscriber's packet to a public address of the pool, translated out by
+    /// `rewrite`: back in as if from the WAN (RFC 4787 REQ-9, RFC 5382 REQ-8), with
+    /// the sender's external address and port as the source the peer sees.
+    fn hairpin(&mut self, f: &Flow, session: &Session, rewrite: Rewrite, now: u32) -> Decision {
         if !self.hairpin {
             return Decision::Drop(DropReason::HairpinOff);
         }
-        // Hairpin (RFC 4787 REQ-9, RFC 5382 REQ-8): back in as if from the WAN, with
-        // the sender's external address and port as the source the peer sees.
         let back = Flow {
             src: session.out_addr,
             sport: session.out_port,
@@ -310,12 +314,13 @@ impl Nat {
         match self.inbound_session(&back, now) {
             Ok(peer) => {
                 let p = *self.table.session(peer);
-                rewrite.dst = Some(v4(p.in_addr));
-                rewrite.dst_port = Some(p.in_port);
-                let egress = Interface::Subscriber(p.subscriber);
                 Decision::Translate {
-                    rewrite,
-                    egress,
+                    rewrite: Rewrite {
+                        dst: Some(v4(p.in_addr)),
+                        dst_port: Some(p.in_port),
+                        ..rewrite
+                    },
+                    egress: Interface::Subscriber(p.subscriber),
                     hairpin: true,
                 }
             }
@@ -417,95 +422,6 @@ impl Nat {
         }
     }
 
-    /// An ICMP error (`icmp` = the ICMP message) from subscriber `sub` about a packet it
-    /// received: the outer source and the quoted destination become the external
-    /// endpoint (RFC 5508 REQ-5). Never refreshes (REQ-6).
-    pub(crate) fn outbound_error(&mut self, outer_dst: u32, icmp: &[u8], now: u32) -> Decision {
-        let key = match quoted_key(icmp, false) {
-            Ok(key) => key,
-            Err(r) => return Decision::Drop(r),
-        };
-        let protocol = key.protocol;
-        let Some(s) = self.table.find_inside(&key, now) else {
-            return Decision::Drop(DropReason::IcmpErrorNoSession);
-        };
-        let s = *self.table.session(s);
-        let mut quoted = QuotedRewrite {
-            dst: Some(v4(s.out_addr)),
-            ..QuotedRewrite::default()
-        };
-        set_quoted_port(&mut quoted, protocol, s.out_port, false);
-        let mut rewrite = Rewrite {
-            src: Some(v4(s.out_addr)),
-            quoted: Some(quoted),
-            ..Rewrite::new()
-        };
-        if !self.pool.contains(&outer_dst) {
-            return Decision::Translate {
-                rewrite,
-                egress: Interface::Wan,
-                hairpin: false,
-            };
-        }
-        if !self.hairpin {
-            return Decision::Drop(DropReason::HairpinOff);
-        }
-        // About a hairpinned flow (RFC 5508 REQ-7): translate back in for the peer.
-        let peer = Key {
-            addr: key.rem_addr,
-            port: key.rem_port,
-            rem_addr: s.out_addr,
-            rem_port: s.out_port,
-            protocol,
-        };
-        let Some(p) = self.table.find_outside(&peer, now) else {
-            return Decision::Drop(DropReason::IcmpErrorNoSession);
-        };
-        let p = *self.table.session(p);
-        if let Some(q) = rewrite.quoted.as_mut() {
-            q.src = Some(v4(p.in_addr));
-            set_quoted_port(q, protocol, p.in_port, true);
-        }
-        rewrite.dst = Some(v4(p.in_addr));
-        let egress = Interface::Subscriber(p.subscriber);
-        Decision::Translate {
-            rewrite,
-            egress,
-            hairpin: true,
-        }
-    }
-
-    /// An ICMP error from the WAN to `outer_dst` about a packet the NAT sent out:
-    /// back to the internal endpoint, quoted packet reverted (RFC 5508 REQ-4).
-    pub(crate) fn inbound_error(&mut self, outer_dst: u32, icmp: &[u8], now: u32) -> Decision {
-        let key = match quoted_key(icmp, true) {
-            Ok(key) if key.addr == outer_dst => key,
-            Ok(_) => return Decision::Drop(DropReason::IcmpErrorBadQuote),
-            Err(r) => return Decision::Drop(r),
-        };
-        let protocol = key.protocol;
-        let Some(s) = self.table.find_outside(&key, now) else {
-            return Decision::Drop(DropReason::IcmpErrorNoSession);
-        };
-        let s = *self.table.session(s);
-        let mut quoted = QuotedRewrite {
-            src: Some(v4(s.in_addr)),
-            ..QuotedRewrite::default()
-        };
-        set_quoted_port(&mut quoted, protocol, s.in_port, true);
-        let rewrite = Rewrite {
-            dst: Some(v4(s.in_addr)),
-            quoted: Some(quoted),
-            ..Rewrite::new()
-        };
-        let egress = Interface::Subscriber(s.subscriber);
-        Decision::Translate {
-            rewrite,
-            egress,
-            hairpin: false,
-        }
-    }
-
     /// Work that is due: expiry (bounded by `budget`). Returns how many buffered
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
@@ -542,82 +458,5 @@ impl Nat {
         self.fragments
             .buffer(key, packet, now)
             .map_err(|_| DropReason::FragmentLimit)
-    }
-}
-
-fn set_quoted_port(q: &mut QuotedRewrite, protocol: u8, port: u16, source: bool) {
-    match (IpProtocol::from(protocol), source) {
-        (IpProtocol::Icmp, _) => q.icmp_id = Some(port),
-        (_, true) => q.src_port = Some(port),
-        (_, false) => q.dst_port = Some(port),
-    }
-}
-
-/// The quoted packet of an ICMPv4 error, checked per RFC 5508 REQ-3: the ICMP
-/// checksum and the quoted IP header checksum must be right; the quoted transport
-/// checksum is not checked (the quote is usually cut short).
-fn quote(icmp: &[u8]) -> Result<QuotedPacket<'_>, DropReason> {
-    if icmp.len() < 8 + 20 || !sixfold_checksum::verify(icmp) {
-        return Err(DropReason::IcmpErrorBadChecksum);
-    }
-    let inner = &icmp[8..];
-    let q = QuotedPacket::new(inner).map_err(|_| DropReason::IcmpErrorBadQuote)?;
-    if q.is_ipv6() {
-        return Err(DropReason::IcmpErrorBadQuote);
-    }
-    // QuotedPacket::new checked that the whole header (options included) is there.
-    let header = Ipv4Packet::new_unchecked(inner).header_len();
-    if !sixfold_checksum::verify(&inner[..header]) {
-        return Err(DropReason::IcmpErrorBadChecksum);
-    }
-    Ok(q)
-}
-
-/// The NAT's key for the flow of the packet quoted in ICMP error `icmp`. From the
-/// WAN the quote is a packet the NAT sent (its source is the NAT's side); from a
-/// subscriber it is a packet the subscriber received (its destination is).
-fn quoted_key(icmp: &[u8], from_wan: bool) -> Result<Key, DropReason> {
-    let q = quote(icmp)?;
-    let (protocol, src, sport, dst, dport) =
-        quoted_flow(&q, from_wan).ok_or(DropReason::IcmpErrorBadQuote)?;
-    Ok(if from_wan {
-        Key {
-            addr: src,
-            port: sport,
-            rem_addr: dst,
-            rem_port: dport,
-            protocol,
-        }
-    } else {
-        Key {
-            addr: dst,
-            port: dport,
-            rem_addr: src,
-            rem_port: sport,
-            protocol,
-        }
-    })
-}
-
-/// (protocol, source, source port, destination, destination port) of a quoted
-/// packet; for a quoted ICMP query the identifier is the port of the side that
-/// sent the query (`query_from_source`).
-fn quoted_flow(q: &QuotedPacket<'_>, query_from_source: bool) -> Option<(u8, u32, u16, u32, u16)> {
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (q.src_addr(), q.dst_addr()) else {
-        return None;
-    };
-    let (src, dst) = (u32::from(src), u32::from(dst));
-    let p = q.protocol();
-    match q.ip_protocol() {
-        IpProtocol::Tcp | IpProtocol::Udp => Some((p, src, q.src_port()?, dst, q.dst_port()?)),
-        IpProtocol::Icmp => {
-            let id = q.icmp_id()?;
-            if query_from_source {
-                Some((p, src, id, dst, 0))
-            } else {
-                Some((p, src, 0, dst, id))
-            }
-        }
-        _ => None,
     }
 }

@@ -1,0 +1,494 @@
+//! Checks every value of a [`Config`] against what the RFCs allow and what can
+//! work, naming the key of the first problem. Nothing here allocates in
+//! proportion to a value it has not yet checked: a pool is counted from its
+//! prefix lengths before anyone lists its addresses.
+
+use super::{Config, ConfigError, Nat, Subscriber, Tunnels};
+use ipnet::{Ipv4Net, Ipv6Net};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The most public addresses a pool may hold.
+pub(super) const MAX_POOL_ADDRESSES: u64 = 1 << 20;
+/// At most this many IPv6 prefixes per subscriber: one router advertisement
+/// carries them all within the minimum MTU.
+pub(super) const MAX_SUBSCRIBER_PREFIXES: usize = 16;
+/// The shortest IPv4 prefix a subscriber may send from.
+const SHORTEST_SUBSCRIBER_V4: u8 = 8;
+/// The shortest IPv6 prefix routed to one subscriber.
+const SHORTEST_SUBSCRIBER_V6: u8 = 32;
+
+pub(super) fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        line: None,
+        problem: problem.into(),
+    }
+}
+
+fn min(key: &str, value: u32, least: u32, why: &str) -> Result<(), ConfigError> {
+    if value < least {
+        return Err(err(
+            key,
+            format!("{value} is too small: must be at least {least} ({why})"),
+        ));
+    }
+    Ok(())
+}
+
+/// What Linux accepts as a new interface's name (`dev_valid_name`): 1–15 bytes,
+/// not `.` or `..`, no `/`, `:` or white space — and not `lo`, which every
+/// namespace has already.
+fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
+    let bad_char = name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace());
+    let problem = if name.is_empty() || name.len() > 15 {
+        Some("1-15 bytes (IFNAMSIZ)")
+    } else if name == "." || name == ".." {
+        Some("not \".\" or \"..\"")
+    } else if bad_char {
+        Some("no '/', ':' or white space")
+    } else if name == "lo" {
+        Some("\"lo\" is every namespace's loopback")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(err(
+            key,
+            format!("{name:?} is not a name Linux accepts for a new interface: {p}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn mtu(key: String, value: u16, least: u16) -> Result<(), ConfigError> {
+    if value < least {
+        return Err(err(key, format!("{value} is below the minimum {least}")));
+    }
+    Ok(())
+}
+
+fn rate(key: String, mbps: Option<u32>) -> Result<(), ConfigError> {
+    match mbps {
+        Some(r) if r == 0 || r > 100_000 => Err(err(
+            key,
+            format!("{r} Mbit/s: a shaper's rate is 1 to 100000 (leave it out for none)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Addresses of a pool prefix, as `Nat::pool_addresses` lists them: all of a /31
+/// or /32, else all but the network and broadcast addresses.
+fn hosts(net: &Ipv4Net) -> u64 {
+    let all = 1u64 << (32 - u32::from(net.prefix_len()));
+    if net.prefix_len() >= 31 { all } else { all - 2 }
+}
+
+fn overlaps4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// IPv4 space that is never a host's unicast address: "this network", loopback,
+/// multicast, reserved and the limited broadcast.
+fn special_v4(net: &Ipv4Net) -> Option<&'static str> {
+    let specials: [(Ipv4Net, &str); 4] = [
+        (
+            Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
+            "unspecified (0.0.0.0/8)",
+        ),
+        (
+            Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8),
+            "loopback (127.0.0.0/8)",
+        ),
+        (
+            Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4),
+            "multicast (224.0.0.0/4)",
+        ),
+        (
+            Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),
+            "reserved or broadcast (240.0.0.0/4)",
+        ),
+    ];
+    specials
+        .iter()
+        .find(|(s, _)| overlaps4(s, net))
+        .map(|(_, what)| *what)
+}
+
+/// IPv6 space that is never routed to a subscriber: unspecified, loopback,
+/// link-local, multicast.
+fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
+    let specials: [(Ipv6Net, &str); 4] = [
+        (
+            Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128),
+            "unspecified (::)",
+        ),
+        (
+            Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128),
+            "loopback (::1)",
+        ),
+        (
+            Ipv6Net::new_assert(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+            "link-local (fe80::/10)",
+        ),
+        (
+            Ipv6Net::new_assert(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
+            "multicast (ff00::/8)",
+        ),
+    ];
+    specials
+        .iter()
+        .find(|(s, _)| overlaps6(s, net))
+        .map(|(_, what)| *what)
+}
+
+impl Config {
+    /// Checks every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_pool(&self.nat)?;
+        validate_nat(&self.nat)?;
+        validate_router(self)?;
+        validate_shaper(self)?;
+        validate_links(self)?;
+        validate_tunnels(&self.tunnels)?;
+        Ok(())
+    }
+}
+
+/// The pool: not empty, no address twice, at most [`MAX_POOL_ADDRESSES`] (counted
+/// from the prefix lengths, before any address is listed), unicast only.
+fn validate_pool(nat: &Nat) -> Result<(), ConfigError> {
+    if nat.pool.is_empty() {
+        return Err(err(
+            "nat.pool",
+            "is empty: the NAT needs at least one public address",
+        ));
+    }
+    let total: u64 = nat.pool.iter().map(hosts).sum();
+    if total > MAX_POOL_ADDRESSES {
+        return Err(err(
+            "nat.pool",
+            format!("{total} addresses: at most 2^20 are supported"),
+        ));
+    }
+    if let Some(net) = nat.pool.iter().find(|n| special_v4(n).is_some()) {
+        let what = special_v4(net).unwrap_or_default();
+        return Err(err(
+            "nat.pool",
+            format!("{net} is {what}: a pool holds public unicast addresses"),
+        ));
+    }
+    let ranges = nat
+        .pool
+        .iter()
+        .map(|n| {
+            let (a, b) = range4(n);
+            (a, b, *n)
+        })
+        .collect();
+    if let Some((a, b)) = first_overlap(ranges) {
+        return Err(err(
+            "nat.pool",
+            format!("{b} overlaps {a}: an address is listed twice"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_nat(nat: &Nat) -> Result<(), ConfigError> {
+    let t = &nat.timeouts;
+    min("nat.timeouts.udp", t.udp, 120, "RFC 4787 REQ-5")?;
+    min(
+        "nat.timeouts.tcp_established",
+        t.tcp_established,
+        7440,
+        "RFC 5382 REQ-5: 2 h 4 min",
+    )?;
+    min(
+        "nat.timeouts.tcp_transitory",
+        t.tcp_transitory,
+        240,
+        "RFC 5382 REQ-5: 4 min",
+    )?;
+    min("nat.timeouts.icmp", t.icmp, 60, "RFC 5508 REQ-2")?;
+    min("nat.timeouts.syn_hold", t.syn_hold, 6, "RFC 5382 REQ-4")?;
+    min(
+        "nat.timeouts.fragments",
+        t.fragments,
+        1,
+        "fragments need time to arrive",
+    )?;
+    min(
+        "nat.ports_per_subscriber",
+        nat.ports_per_subscriber,
+        1,
+        "a subscriber needs a port",
+    )?;
+    if nat.ports_per_subscriber > 64512 {
+        return Err(err(
+            "nat.ports_per_subscriber",
+            format!(
+                "{} is more than one address has (64512)",
+                nat.ports_per_subscriber
+            ),
+        ));
+    }
+    min(
+        "nat.sessions_per_subscriber",
+        nat.sessions_per_subscriber,
+        1,
+        "a subscriber needs a session",
+    )?;
+    min(
+        "nat.max_sessions",
+        nat.max_sessions,
+        1,
+        "the table needs room",
+    )?;
+    if nat.max_sessions >= u32::MAX / 2 {
+        return Err(err("nat.max_sessions", "is too large (limit 2^31)"));
+    }
+    Ok(())
+}
+
+fn validate_router(config: &Config) -> Result<(), ConfigError> {
+    let r = &config.router;
+    min(
+        "router.icmp_rate",
+        r.icmp_rate,
+        1,
+        "errors must be able to leave",
+    )?;
+    min("router.ra_interval", r.ra_interval, 4, "RFC 4861 §6.2.1")?;
+    if r.ra_interval > 1800 {
+        return Err(err(
+            "router.ra_interval",
+            format!(
+                "{} is too large: at most 1800 (RFC 4861 §6.2.1)",
+                r.ra_interval
+            ),
+        ));
+    }
+    if r.rdnss.len() > 8 {
+        return Err(err("router.rdnss", "at most 8 servers"));
+    }
+    if r.control_socket.is_empty() {
+        return Err(err("router.control_socket", "is empty"));
+    }
+    Ok(())
+}
+
+fn validate_shaper(config: &Config) -> Result<(), ConfigError> {
+    let sh = &config.shaper;
+    min(
+        "shaper.ipv6_weight",
+        sh.ipv6_weight,
+        1,
+        "a family needs a share",
+    )?;
+    min(
+        "shaper.ipv4_weight",
+        sh.ipv4_weight,
+        1,
+        "a family needs a share",
+    )?;
+    let largest = config
+        .subscriber
+        .iter()
+        .map(|s| s.mtu)
+        .chain([config.wan.mtu])
+        .max()
+        .unwrap_or(1500);
+    min(
+        "shaper.queue_bytes",
+        sh.queue_bytes,
+        u32::from(largest),
+        "a queue must hold the largest packet a link carries",
+    )
+}
+
+/// The first two of `ranges` (inclusive `[start, end]`, with an owner) that
+/// overlap, found in one sorted sweep: O(n log n) for any number of subscribers.
+fn first_overlap<T: Copy>(mut ranges: Vec<(u128, u128, T)>) -> Option<(T, T)> {
+    ranges.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    // Sorted by start, a range that does not start inside the one reaching
+    // furthest so far reaches further itself.
+    let mut widest: Option<(u128, T)> = None;
+    for (start, end, owner) in ranges {
+        if let Some((reach, other)) = widest
+            && start <= reach
+        {
+            return Some((other, owner));
+        }
+        widest = Some((end, owner));
+    }
+    None
+}
+
+fn range4(net: &Ipv4Net) -> (u128, u128) {
+    (
+        u128::from(u32::from(net.network())),
+        u128::from(u32::from(net.broadcast())),
+    )
+}
+
+fn range6(net: &Ipv6Net) -> (u128, u128) {
+    (u128::from(net.network()), u128::from(net.broadcast()))
+}
+
+/// Who holds an address range: the pool, or subscriber `i`'s prefix `k`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Holder {
+    Pool(usize),
+    Subscriber(usize, usize),
+}
+
+/// The WAN and the subscribers: names Linux accepts, used once; MTUs; rates;
+/// addresses that are the subscriber's own, nobody else's and not the pool's.
+fn validate_links(config: &Config) -> Result<(), ConfigError> {
+    rate("wan.rate_mbps".into(), config.wan.rate_mbps)?;
+    interface_name("wan.name".into(), &config.wan.name)?;
+    mtu("wan.mtu".into(), config.wan.mtu, 1280)?;
+    if config.subscriber.len() > usize::from(u16::MAX) {
+        return Err(err("subscriber", "more than 65535 subscribers"));
+    }
+    let mut names = std::collections::HashSet::from([config.wan.name.as_str()]);
+    for (i, sub) in config.subscriber.iter().enumerate() {
+        let key = |field: &str| format!("subscriber[{i}].{field}");
+        interface_name(key("name"), &sub.name)?;
+        if !names.insert(&sub.name) {
+            return Err(err(key("name"), format!("{:?} is used twice", sub.name)));
+        }
+        mtu(key("mtu"), sub.mtu, 1280)?;
+        rate(key("rate_mbps"), sub.rate_mbps)?;
+        validate_subscriber_v4(i, sub)?;
+        validate_subscriber_v6(i, sub)?;
+    }
+    let v4 = config
+        .nat
+        .pool
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (range4(n), Holder::Pool(k)));
+    let subs4 = config.subscriber.iter().enumerate().flat_map(|(i, s)| {
+        s.ipv4
+            .iter()
+            .enumerate()
+            .map(move |(k, n)| (range4(n), Holder::Subscriber(i, k)))
+    });
+    let ranges = v4.chain(subs4).map(|((a, b), h)| (a, b, h)).collect();
+    if let Some(pair) = first_overlap(ranges) {
+        return Err(overlap(config, pair, true));
+    }
+    let subs6 = config.subscriber.iter().enumerate().flat_map(|(i, s)| {
+        s.ipv6.iter().enumerate().map(move |(k, n)| {
+            let (a, b) = range6(n);
+            (a, b, Holder::Subscriber(i, k))
+        })
+    });
+    if let Some(pair) = first_overlap(subs6.collect()) {
+        return Err(overlap(config, pair, false));
+    }
+    Ok(())
+}
+
+/// The error for two overlapping holders, keyed by the later subscriber's entry.
+fn overlap(config: &Config, pair: (Holder, Holder), v4: bool) -> ConfigError {
+    let (first, later) = if pair.0 < pair.1 {
+        pair
+    } else {
+        (pair.1, pair.0)
+    };
+    let family = if v4 { "ipv4" } else { "ipv6" };
+    let describe = |h: Holder| match h {
+        Holder::Pool(k) => format!("nat.pool {}", config.nat.pool[k]),
+        Holder::Subscriber(i, k) if v4 => {
+            format!("subscriber[{i}].ipv4 {}", config.subscriber[i].ipv4[k])
+        }
+        Holder::Subscriber(i, k) => {
+            format!("subscriber[{i}].ipv6 {}", config.subscriber[i].ipv6[k])
+        }
+    };
+    let Holder::Subscriber(i, k) = later else {
+        // Pools overlapping each other are refused in validate_pool.
+        return err("nat.pool", "lists an address twice");
+    };
+    let net = if v4 {
+        config.subscriber[i].ipv4[k].to_string()
+    } else {
+        config.subscriber[i].ipv6[k].to_string()
+    };
+    err(
+        format!("subscriber[{i}].{family}"),
+        format!("{net} overlaps {}", describe(first)),
+    )
+}
+
+fn validate_subscriber_v4(i: usize, sub: &Subscriber) -> Result<(), ConfigError> {
+    let key = format!("subscriber[{i}].ipv4");
+    for net in &sub.ipv4 {
+        if net.prefix_len() < SHORTEST_SUBSCRIBER_V4 {
+            return Err(err(
+                key,
+                format!("{net} is wider than one subscriber's addresses can be (/8 at most)"),
+            ));
+        }
+        if let Some(what) = special_v4(net) {
+            return Err(err(key, format!("{net} is {what}")));
+        }
+    }
+    Ok(())
+}
+
+fn validate_subscriber_v6(i: usize, sub: &Subscriber) -> Result<(), ConfigError> {
+    let key = format!("subscriber[{i}].ipv6");
+    if sub.ipv6.len() > MAX_SUBSCRIBER_PREFIXES {
+        return Err(err(
+            key,
+            format!(
+                "{} prefixes: at most {MAX_SUBSCRIBER_PREFIXES} (one router advertisement carries them)",
+                sub.ipv6.len()
+            ),
+        ));
+    }
+    for net in &sub.ipv6 {
+        if net.prefix_len() > 64 {
+            return Err(err(
+                key,
+                format!("{net}: a subscriber needs a /64 or shorter for SLAAC"),
+            ));
+        }
+        if net.prefix_len() < SHORTEST_SUBSCRIBER_V6 {
+            return Err(err(
+                key,
+                format!("{net} is wider than one subscriber's prefix can be (/32 at most)"),
+            ));
+        }
+        if let Some(what) = special_v6(net) {
+            return Err(err(key, format!("{net} is {what}")));
+        }
+    }
+    Ok(())
+}
+
+fn validate_tunnels(tunnels: &Tunnels) -> Result<(), ConfigError> {
+    if tunnels.six_rd_prefix.is_some() != tunnels.six_rd_ipv4.is_some() {
+        return Err(err(
+            "tunnels.six_rd_prefix",
+            "needs tunnels.six_rd_ipv4 too (and the other way round)",
+        ));
+    }
+    if tunnels.six_rd_prefix.is_some() && tunnels.six_rd().is_none() {
+        return Err(err(
+            "tunnels.six_rd_prefix",
+            "with six_rd_ipv4 leaves more than 64 bits",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,359 @@
+//! Counters: every dropped packet has a reason, every forwarded packet a family,
+//! direction and protocol, every ICMP message the router sends a kind. `sixfold
+//! stats` prints a [`Snapshot`] of them as JSON, and reads it back with the same
+//! types: a renamed reason fails to compile instead of reading 0.
+
+mod counts;
+mod keys;
+
+pub use counts::{Counts, DropCounts, IcmpCounts};
+pub use keys::{CounterKey, DropReason, IcmpSent};
+use serde::{Deserialize, Serialize};
+use sixfold_rewrite::IpProtocol;
+
+/// Transport protocols counted separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Proto {
+    Tcp,
+    Udp,
+    Icmp,
+    Other,
+}
+
+impl Proto {
+    pub(crate) fn of(protocol: IpProtocol) -> Proto {
+        match protocol {
+            IpProtocol::Tcp => Proto::Tcp,
+            IpProtocol::Udp => Proto::Udp,
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => Proto::Icmp,
+            _ => Proto::Other,
+        }
+    }
+}
+
+/// Packets and bytes.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Traffic {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes of IP packets.
+    pub bytes: u64,
+}
+
+impl Traffic {
+    fn add(&mut self, other: Traffic) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}
+
+/// Traffic in one direction by transport protocol.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProtocolTraffic {
+    /// ICMP or ICMPv6.
+    pub icmp: Traffic,
+    /// Every other protocol.
+    pub other: Traffic,
+    /// TCP.
+    pub tcp: Traffic,
+    /// UDP.
+    pub udp: Traffic,
+}
+
+impl ProtocolTraffic {
+    fn slot(&mut self, p: Proto) -> &mut Traffic {
+        match p {
+            Proto::Tcp => &mut self.tcp,
+            Proto::Udp => &mut self.udp,
+            Proto::Icmp => &mut self.icmp,
+            Proto::Other => &mut self.other,
+        }
+    }
+
+    /// Every protocol with its name (`tcp`, `udp`, `icmp`, `other`).
+    pub fn iter(&self) -> [(&'static str, Traffic); 4] {
+        [
+            ("tcp", self.tcp),
+            ("udp", self.udp),
+            ("icmp", self.icmp),
+            ("other", self.other),
+        ]
+    }
+
+    /// All protocols together.
+    pub fn total(&self) -> Traffic {
+        let mut t = Traffic::default();
+        for (_, x) in self.iter() {
+            t.add(x);
+        }
+        t
+    }
+
+    fn merge(&mut self, other: &ProtocolTraffic) {
+        self.tcp.add(other.tcp);
+        self.udp.add(other.udp);
+        self.icmp.add(other.icmp);
+        self.other.add(other.other);
+    }
+}
+
+/// Traffic of one family by direction and protocol.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FamilyTraffic {
+    /// Subscriber to WAN (and hairpin).
+    pub outbound: ProtocolTraffic,
+    /// WAN to subscriber.
+    pub inbound: ProtocolTraffic,
+}
+
+/// Which address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    V4,
+    V6,
+}
+
+/// The live counters of a router.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counters {
+    drops: DropCounts,
+    icmp_sent: IcmpCounts,
+    forwarded: [FamilyTraffic; 2],
+    hairpinned: u64,
+    fragments_translated: u64,
+    fragments_generated: u64,
+}
+
+impl Counters {
+    pub(crate) fn drop(&mut self, reason: DropReason) {
+        self.drops.add(reason, 1);
+    }
+
+    pub(crate) fn drops(&mut self, reason: DropReason, n: u64) {
+        self.drops.add(reason, n);
+    }
+
+    pub(crate) fn forward(
+        &mut self,
+        family: Family,
+        outbound: bool,
+        protocol: IpProtocol,
+        bytes: usize,
+    ) {
+        let f = &mut self.forwarded[family as usize];
+        let dir = if outbound {
+            &mut f.outbound
+        } else {
+            &mut f.inbound
+        };
+        dir.slot(Proto::of(protocol)).add(Traffic {
+            packets: 1,
+            bytes: bytes as u64,
+        });
+    }
+
+    pub(crate) fn hairpinned(&mut self) {
+        self.hairpinned += 1;
+    }
+
+    pub(crate) fn fragment_translated(&mut self) {
+        self.fragments_translated += 1;
+    }
+
+    pub(crate) fn fragments_generated(&mut self, n: u64) {
+        self.fragments_generated += n;
+    }
+
+    pub(crate) fn icmp(&mut self, kind: IcmpSent) {
+        self.icmp_sent.add(kind, 1);
+    }
+
+    /// The counters' part of a snapshot.
+    pub(crate) fn fill(&self, s: &mut Snapshot) {
+        s.drops = self.drops.clone();
+        s.icmp_sent = self.icmp_sent.clone();
+        s.ipv4 = self.forwarded[Family::V4 as usize];
+        s.ipv6 = self.forwarded[Family::V6 as usize];
+        s.hairpinned = self.hairpinned;
+        s.fragments_translated = self.fragments_translated;
+        s.fragments_generated = self.fragments_generated;
+    }
+}
+
+/// External ports a subscriber uses, per protocol.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortUse {
+    /// ICMP query identifiers.
+    pub icmp: u32,
+    /// TCP ports.
+    pub tcp: u32,
+    /// UDP ports.
+    pub udp: u32,
+}
+
+/// One subscriber's use of the NAT and the firewall.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubscriberUse {
+    /// TUN name.
+    pub name: String,
+    /// The public address all its sessions use (paired pooling), once it has one.
+    pub public_ipv4: Option<std::net::Ipv4Addr>,
+    /// External ports in use.
+    pub ports: PortUse,
+    /// Sessions.
+    pub sessions: u32,
+    /// IPv6 firewall flows.
+    pub ipv6_flows: u32,
+}
+
+/// Everything `sixfold stats` prints.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Dropped packets by reason (every reason listed, zero or not).
+    pub drops: DropCounts,
+    /// Forwarded IPv4.
+    pub ipv4: FamilyTraffic,
+    /// Forwarded IPv6.
+    pub ipv6: FamilyTraffic,
+    /// Packets sent back to a subscriber through its own public address.
+    pub hairpinned: u64,
+    /// ICMP messages the router generated, by kind (every kind listed).
+    pub icmp_sent: IcmpCounts,
+    /// Live NAT sessions.
+    pub sessions: u64,
+    /// Live NAT mappings (external ports in use).
+    pub mappings: u64,
+    /// Sessions created since start.
+    pub sessions_created: u64,
+    /// Sessions expired since start.
+    pub sessions_expired: u64,
+    /// Live IPv6 firewall flows (RFC 6092 state).
+    pub ipv6_flows: u64,
+    /// IPv6 flows created since start.
+    pub ipv6_flows_created: u64,
+    /// IPv6 flows expired since start.
+    pub ipv6_flows_expired: u64,
+    /// Non-first IPv4 fragments translated.
+    pub fragments_translated: u64,
+    /// Fragments the router made (DF=0 and too big for the egress link).
+    pub fragments_generated: u64,
+    /// Per subscriber.
+    pub subscribers: Vec<SubscriberUse>,
+    /// Per egress shaper (links with a rate).
+    pub shapers: Vec<ShaperUse>,
+}
+
+impl Snapshot {
+    /// Bytes forwarded in both directions, IPv4 and IPv6.
+    pub fn bytes_by_family(&self) -> (u64, u64) {
+        let total = |f: &FamilyTraffic| f.outbound.total().bytes + f.inbound.total().bytes;
+        (total(&self.ipv4), total(&self.ipv6))
+    }
+
+    /// Adds another router's counters to these (several workers, one report).
+    /// Subscribers and shapers of `other` are appended.
+    pub fn merge(&mut self, other: &Snapshot) {
+        self.drops.merge(&other.drops);
+        self.icmp_sent.merge(&other.icmp_sent);
+        for (mine, theirs) in [(&mut self.ipv4, &other.ipv4), (&mut self.ipv6, &other.ipv6)] {
+            mine.outbound.merge(&theirs.outbound);
+            mine.inbound.merge(&theirs.inbound);
+        }
+        self.hairpinned += other.hairpinned;
+        self.sessions += other.sessions;
+        self.mappings += other.mappings;
+        self.sessions_created += other.sessions_created;
+        self.sessions_expired += other.sessions_expired;
+        self.ipv6_flows += other.ipv6_flows;
+        self.ipv6_flows_created += other.ipv6_flows_created;
+        self.ipv6_flows_expired += other.ipv6_flows_expired;
+        self.fragments_translated += other.fragments_translated;
+        self.fragments_generated += other.fragments_generated;
+        self.subscribers.extend(other.subscribers.iter().cloned());
+        self.shapers.extend(other.shapers.iter().cloned());
+    }
+}
+
+/// What one egress shaper let out, and dropped, per family.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShaperUse {
+    /// The link (TUN name).
+    pub name: String,
+    /// Its rate, Mbit/s.
+    pub rate_mbps: u32,
+    /// IPv6 sent and dropped.
+    pub ipv6: ShapedTraffic,
+    /// IPv4 sent and dropped.
+    pub ipv4: ShapedTraffic,
+}
+
+/// One family through a shaper.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShapedTraffic {
+    /// Packets sent.
+    pub packets: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Packets dropped at the queue's tail.
+    pub dropped: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_follow_all_and_names_are_unique() {
+        fn check<K: CounterKey + PartialEq + std::fmt::Debug>() {
+            for (i, k) in K::ALL.iter().enumerate() {
+                assert_eq!(k.index(), i, "{k:?}");
+            }
+            let mut names: Vec<&str> = K::ALL.iter().map(|k| k.name()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), K::ALL.len());
+        }
+        check::<DropReason>();
+        check::<IcmpSent>();
+    }
+
+    #[test]
+    fn snapshot_json_round_trips_with_every_key_named() {
+        let mut c = Counters::default();
+        c.drop(DropReason::TunnelTeredo);
+        c.drops(DropReason::FragmentTimeout, 3);
+        c.icmp(IcmpSent::Ipv6PacketTooBig);
+        c.forward(Family::V6, true, IpProtocol::Tcp, 1500);
+        let mut s = Snapshot::default();
+        c.fill(&mut s);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["drops"]["tunnel_teredo"], 1);
+        assert_eq!(json["drops"]["malformed"], 0);
+        assert_eq!(json["icmp_sent"]["ipv6_packet_too_big"], 1);
+        assert_eq!(json["ipv6"]["outbound"]["tcp"]["bytes"], 1500);
+        assert_eq!(
+            json["drops"].as_object().unwrap().len(),
+            DropReason::ALL.len()
+        );
+        let back: Snapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.drops[DropReason::FragmentTimeout], 3);
+        let bad = serde_json::json!({"drops": {"no_such_reason": 1}});
+        let e = serde_json::from_value::<Snapshot>(bad).unwrap_err();
+        assert!(e.to_string().contains("no_such_reason"), "{e}");
+    }
+
+    #[test]
+    fn merged_snapshots_add_up() {
+        let mut a = Snapshot::default();
+        a.drops.add(DropReason::Filtered, 2);
+        a.sessions = 5;
+        a.ipv4.inbound.udp.bytes = 100;
+        let mut b = a.clone();
+        b.subscribers.push(SubscriberUse::default());
+        a.merge(&b);
+        assert_eq!(a.drops[DropReason::Filtered], 4);
+        assert_eq!((a.sessions, a.ipv4.inbound.udp.bytes), (10, 200));
+        assert_eq!(a.subscribers.len(), 1);
+    }
+}
