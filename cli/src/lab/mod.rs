@@ -1,0 +1,228 @@
+//! `sixfold lab`: a small world in network namespaces with the router between its
+//! parts, real traffic through it, and a report.
+//!
+//! ```text
+//!  P-sub1 [sub1 TUN 100.64.1.1, 2001:db8:1:1::2] ─┐
+//!  P-sub2 [sub2 TUN 100.64.1.2, 2001:db8:1:2::2] ─┼─ router (this process) ── [wan TUN] P-wan
+//!  ...                                            ┘                          lo: 192.0.2.80, 2001:db8:ffff::80
+//! ```
+//!
+//! Everything the lab creates — namespaces, TUNs (they die with the router's fds),
+//! server processes, the control socket — is removed when it ends, on error and on
+//! SIGINT/SIGTERM too.
+
+mod checks;
+mod report;
+mod world;
+
+use crate::run::{load, stop_on_signals};
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use sixfold_router::Config;
+use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use world::{World, build};
+
+/// The lab's "internet" hosts, on the WAN namespace's loopback.
+const SERVER_V4: &str = "192.0.2.80";
+const SERVER_V6: &str = "2001:db8:ffff::80";
+const HTTP_PORT: u16 = 8080;
+const REFLECTOR_PORT: u16 = 3478;
+/// The dual-stack name in each subscriber namespace's hosts file.
+const DUAL_STACK_NAME: &str = "www.lab.example";
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum MappingArg {
+    Eim,
+    Adm,
+    Apdm,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum FilteringArg {
+    Eif,
+    Adf,
+    Apdf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum SchedulingArg {
+    Strict,
+    Weighted,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LabArgs {
+    /// Number of subscriber namespaces.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=250))]
+    subscribers: u16,
+    /// Namespace name prefix: namespaces are PREFIX-sub1, ..., PREFIX-wan.
+    #[arg(long, default_value = "sixfold")]
+    prefix: String,
+    /// NAT mapping behaviour (overrides the configuration file).
+    #[arg(long, value_enum)]
+    mapping: Option<MappingArg>,
+    /// NAT filtering behaviour (overrides the configuration file).
+    #[arg(long, value_enum)]
+    filtering: Option<FilteringArg>,
+    /// Hairpinning (overrides the configuration file).
+    #[arg(long, value_enum)]
+    hairpin: Option<OnOff>,
+    /// Router configuration whose [router] and [nat] sections the lab uses; the lab
+    /// supplies [wan] and the subscribers.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
+    #[arg(long)]
+    keep: bool,
+    /// Turn all transition-tunnel blocking off, to show the difference.
+    #[arg(long)]
+    allow_tunnels: bool,
+    /// Shape the WAN link's egress (the uplink) to this many Mbit/s.
+    #[arg(long, value_name = "MBPS")]
+    wan_rate: Option<u32>,
+    /// Shape each subscriber link's egress (the downlink) to this many Mbit/s.
+    #[arg(long, value_name = "MBPS")]
+    subscriber_rate: Option<u32>,
+    /// How shapers share a saturated link: IPv6 first (`strict`) or by weight
+    /// (`weighted`, see --ipv6-weight).
+    #[arg(long, value_enum)]
+    scheduling: Option<SchedulingArg>,
+    /// IPv6's weight against IPv4's 1 under `--scheduling weighted`.
+    #[arg(long, value_name = "N")]
+    ipv6_weight: Option<u32>,
+}
+
+/// Addresses of subscriber `k` (1-based).
+fn subscriber_v4(k: u16) -> String {
+    format!("100.64.1.{k}")
+}
+
+fn subscriber_v6_prefix(k: u16) -> String {
+    format!("2001:db8:1:{k:x}::/64")
+}
+
+fn subscriber_v6_host(k: u16) -> String {
+    format!("2001:db8:1:{k:x}::2")
+}
+
+pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("sixfold lab needs root (network namespaces and TUN devices)");
+    }
+    if args.prefix.is_empty()
+        || args.prefix.len() > 20
+        || !args
+            .prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!(
+            "--prefix {:?}: use 1-20 letters, digits or '-'",
+            args.prefix
+        );
+    }
+    let stop = stop_on_signals()?;
+    let config = lab_config(&args)?;
+    let mut world = World {
+        namespaces: Vec::new(),
+        children: Vec::new(),
+        files: Vec::new(),
+        router: None,
+    };
+    build(&args, &config, &mut world, &stop)?;
+    if args.keep {
+        println!("ready");
+        std::io::stdout().flush()?;
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ok = checks::traffic(&args, &config, &mut world, &stop)?;
+    let router = world.stop_router();
+    if let Some(router) = router {
+        report::report(&router.snapshot());
+    }
+    drop(world);
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => load(path)?,
+        None => {
+            let mut c = Config::default();
+            c.nat.pool = vec!["203.0.113.0/24".parse()?];
+            c.router.ipv6 = "2001:db8:1::1".parse()?;
+            c.router.rdnss = vec!["2001:db8:ffff::53".parse()?];
+            c
+        }
+    };
+    if let Some(m) = args.mapping {
+        config.nat.mapping = match m {
+            MappingArg::Eim => Mapping::Eim,
+            MappingArg::Adm => Mapping::Adm,
+            MappingArg::Apdm => Mapping::Apdm,
+        };
+    }
+    if let Some(f) = args.filtering {
+        config.nat.filtering = match f {
+            FilteringArg::Eif => Filtering::Eif,
+            FilteringArg::Adf => Filtering::Adf,
+            FilteringArg::Apdf => Filtering::Apdf,
+        };
+    }
+    if args.allow_tunnels {
+        let six_rd = (config.tunnels.six_rd_prefix, config.tunnels.six_rd_ipv4);
+        config.tunnels = sixfold_router::config::Tunnels::all(false);
+        (config.tunnels.six_rd_prefix, config.tunnels.six_rd_ipv4) = six_rd;
+    }
+    config.wan.rate_mbps = args.wan_rate.or(config.wan.rate_mbps);
+    if let Some(s) = args.scheduling {
+        config.shaper.scheduling = match s {
+            SchedulingArg::Strict => Scheduling::Strict,
+            SchedulingArg::Weighted => Scheduling::Weighted,
+        };
+    }
+    if let Some(w) = args.ipv6_weight {
+        config.shaper.ipv6_weight = w;
+        config.shaper.ipv4_weight = 1;
+    }
+    if let Some(h) = args.hairpin {
+        config.nat.hairpin = matches!(h, OnOff::On);
+    }
+    config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
+    config.wan.name = "wan".into();
+    config.wan.netns = Some(format!("{}-wan", args.prefix));
+    config.subscriber = (1..=args.subscribers)
+        .map(|k| {
+            Ok(Subscriber {
+                name: format!("sub{k}"),
+                netns: Some(format!("{}-sub{k}", args.prefix)),
+                mtu: 1500,
+                ipv4: vec![format!("{}/32", subscriber_v4(k)).parse()?],
+                ipv6: vec![subscriber_v6_prefix(k).parse()?],
+                open: false,
+                open_ports: Vec::new(),
+                rate_mbps: args.subscriber_rate,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    config.validate().context("lab configuration")?;
+    Ok(config)
+}

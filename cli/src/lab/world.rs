@@ -1,0 +1,298 @@
+//! The lab's world: network namespaces, addresses and routes, the router running
+//! between them — and everything undone again when the world is dropped.
+
+use super::{DUAL_STACK_NAME, LabArgs, SERVER_V4, SERVER_V6, subscriber_v4, subscriber_v6_host};
+use crate::run::random_seed;
+use anyhow::{Context, bail};
+use sixfold_router::{Config, Router, device};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the lab made, undone on drop in reverse order.
+pub(super) struct World {
+    pub(super) namespaces: Vec<String>,
+    pub(super) children: Vec<Child>,
+    pub(super) files: Vec<PathBuf>,
+    pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Router>>)>,
+}
+
+impl World {
+    pub(super) fn stop_router(&mut self) -> Option<Router> {
+        let (stop, handle) = self.router.take()?;
+        stop.store(true, Ordering::Relaxed);
+        match handle.join() {
+            Ok(Ok(router)) => Some(router),
+            Ok(Err(e)) => {
+                eprintln!("sixfold lab: router stopped with an error: {e:#}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.stop_router();
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        for f in &self.files {
+            let _ = std::fs::remove_dir_all(f).or_else(|_| std::fs::remove_file(f));
+        }
+        // Created for the hosts files if it was not there; removed only if empty.
+        let _ = std::fs::remove_dir("/etc/netns");
+    }
+}
+
+/// Runs `ip` with `args`, failing with its stderr.
+pub(super) fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn netns_command(ns: &str, program: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, program]);
+    c
+}
+
+/// Builds the world for `config`: namespaces, the router's TUNs in them,
+/// addresses and routes, then the router itself; returns once every subscriber
+/// has its IPv6 address from the router's advertisements.
+pub(super) fn build(
+    args: &LabArgs,
+    config: &Config,
+    world: &mut World,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let wan_ns = format!("{}-wan", args.prefix);
+    let subs: Vec<String> = (1..=args.subscribers)
+        .map(|k| format!("{}-sub{k}", args.prefix))
+        .collect();
+    create_namespaces(args, subs.iter().chain([&wan_ns]), world)?;
+    let devices = device::Devices::open(config).context("opening the lab's TUN devices")?;
+    route_wan(config, &wan_ns)?;
+    for (k, ns) in (1..=args.subscribers).zip(&subs) {
+        address_subscriber(config, k, ns)?;
+    }
+    start_router(config, devices, world, stop)?;
+    if config.router.ra {
+        wait_for_slaac(&subs, stop)?;
+    }
+    eprintln!(
+        "sixfold lab: {} subscriber(s) in {}-sub1..{}, WAN in {wan_ns}; NAT mapping {:?}, filtering {:?}, hairpin {}; stats: sixfold stats --socket {}",
+        args.subscribers,
+        args.prefix,
+        subs.last().map_or("", String::as_str),
+        config.nat.mapping,
+        config.nat.filtering,
+        if config.nat.hairpin { "on" } else { "off" },
+        config.router.control_socket,
+    );
+    Ok(())
+}
+
+/// Creates each namespace with its loopback up, refusing to reuse one.
+fn create_namespaces<'a>(
+    args: &LabArgs,
+    namespaces: impl Iterator<Item = &'a String>,
+    world: &mut World,
+) -> anyhow::Result<()> {
+    for ns in namespaces {
+        if std::path::Path::new("/run/netns").join(ns).exists() {
+            bail!(
+                "network namespace {ns} exists already (another lab with --prefix {}?); remove it with `ip netns del {ns}`",
+                args.prefix
+            );
+        }
+        ip(&["netns", "add", ns])?;
+        world.namespaces.push(ns.clone());
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    }
+    Ok(())
+}
+
+/// The WAN: "internet" hosts on loopback, the pool and the subscribers' IPv6
+/// prefixes routed to the router.
+fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
+    let wan = config.wan.name.as_str();
+    ip(&[
+        "-n",
+        wan_ns,
+        "addr",
+        "add",
+        &format!("{SERVER_V4}/32"),
+        "dev",
+        "lo",
+    ])?;
+    ip(&[
+        "-n",
+        wan_ns,
+        "addr",
+        "add",
+        &format!("{SERVER_V6}/128"),
+        "dev",
+        "lo",
+    ])?;
+    for net in &config.nat.pool {
+        ip(&["-n", wan_ns, "route", "add", &net.to_string(), "dev", wan])?;
+    }
+    for net in config.subscriber.iter().flat_map(|s| &s.ipv6) {
+        ip(&[
+            "-n",
+            wan_ns,
+            "-6",
+            "route",
+            "add",
+            &net.to_string(),
+            "dev",
+            wan,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Subscriber `k` in namespace `ns`: its IPv4 address and default route; IPv6
+/// from the router's advertisements (or static when they are off).
+fn address_subscriber(config: &Config, k: u16, ns: &str) -> anyhow::Result<()> {
+    let dev = format!("sub{k}");
+    let v4 = format!("{}/32", subscriber_v4(k));
+    ip(&["-n", ns, "addr", "add", &v4, "dev", &dev])?;
+    ip(&["-n", ns, "route", "add", "default", "dev", &dev])?;
+    if config.router.ra {
+        // IPv6 comes from the router's advertisements alone (SLAAC); without
+        // duplicate-address detection the address is usable at once.
+        let out = netns_command(ns, "sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{dev}.accept_dad=0")])
+            .output()
+            .context("running sysctl")?;
+        if !out.status.success() {
+            bail!(
+                "sysctl in {ns}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    } else {
+        let host = format!("{}/64", subscriber_v6_host(k));
+        ip(&["-n", ns, "-6", "addr", "add", &host, "dev", &dev, "nodad"])?;
+        ip(&["-n", ns, "-6", "route", "add", "default", "dev", &dev])?;
+    }
+    Ok(())
+}
+
+/// Starts the router on `devices` in a thread of its own; it stops with the
+/// world, or on the lab's signal.
+fn start_router(
+    config: &Config,
+    devices: device::Devices,
+    world: &mut World,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let control = device::control_socket(&config.router.control_socket)?;
+    world
+        .files
+        .push(config.router.control_socket.clone().into());
+    let router = Router::new(config.clone(), random_seed(), Instant::now())?;
+    let router_stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&router_stop);
+    let outer = Arc::clone(stop);
+    let handle = std::thread::spawn(move || {
+        let mut router = router;
+        // Stops on the lab's own signal too.
+        let watcher = Arc::clone(&flag);
+        let both = std::thread::spawn(move || {
+            while !watcher.load(Ordering::Relaxed) {
+                if outer.load(Ordering::Relaxed) {
+                    watcher.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let result = device::run(&mut router, &devices, Some(&control), &flag);
+        flag.store(true, Ordering::Relaxed);
+        let _ = both.join();
+        result.map(|()| router).map_err(anyhow::Error::from)
+    });
+    world.router = Some((router_stop, handle));
+    Ok(())
+}
+
+/// Waits (10 s at most) until every subscriber has a usable SLAAC address.
+fn wait_for_slaac(subs: &[String], stop: &AtomicBool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (k, ns) in subs.iter().enumerate() {
+        while slaac_address(ns, &format!("sub{}", k + 1)).is_none() {
+            if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
+                bail!("{ns}: no IPv6 address from the router's advertisements within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(())
+}
+
+/// Gives subscriber namespace `ns` a hosts file (`ip netns exec` bind-mounts
+/// /etc/netns/NS/hosts) with a name that has an A and an AAAA record.
+pub(super) fn hosts_file(ns: &str, world: &mut World) -> anyhow::Result<()> {
+    let dir = PathBuf::from("/etc/netns").join(ns);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    world.files.push(dir.clone());
+    std::fs::write(
+        dir.join("hosts"),
+        format!(
+            "127.0.0.1 localhost\n{SERVER_V4} {DUAL_STACK_NAME}\n{SERVER_V6} {DUAL_STACK_NAME}\n"
+        ),
+    )?;
+    Ok(())
+}
+
+/// The address getaddrinfo() puts first for the dual-stack name (RFC 6724 order).
+pub(super) fn first_address(ns: &str) -> anyhow::Result<String> {
+    let code = format!(
+        "import socket; print(socket.getaddrinfo('{DUAL_STACK_NAME}', 80, type=socket.SOCK_STREAM)[0][4][0])"
+    );
+    let out = netns_command(ns, "python3")
+        .args(["-c", &code])
+        .output()
+        .context("running python3")?;
+    if !out.status.success() {
+        bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The subscriber's global IPv6 address learnt by SLAAC, once usable.
+pub(super) fn slaac_address(ns: &str, dev: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args([
+            "-n", ns, "-6", "-j", "addr", "show", "dev", dev, "scope", "global",
+        ])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get(0)?["addr_info"].as_array()?.iter().find_map(|a| {
+        let usable = a["dynamic"].as_bool() == Some(true) && a["tentative"].as_bool() != Some(true);
+        usable
+            .then(|| a["local"].as_str().map(str::to_string))
+            .flatten()
+    })
+}
