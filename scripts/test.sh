@@ -43,6 +43,18 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p sixfold-fuzz --all-targets -- -D warnings
 
+step "cargo doc, warnings denied (crate READMEs are the crate docs; their examples run as doctests)"
+# sixfold-checksum's docs are reworked with its speed issue (17) and join when it lands.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --exclude sixfold-checksum --quiet
+
+step "the router core builds without its OS and command-line dependencies"
+core_deps=$(cargo tree -p sixfold-router --no-default-features -e normal --prefix none)
+if grep -E '^(tun-rs|nix|clap|anyhow|tracing-subscriber|signal-hook|pcap-file) ' <<<"$core_deps"; then
+    echo "sixfold-router without default features must not depend on the crates above" >&2
+    exit 1
+fi
+cargo check --quiet -p sixfold-router --no-default-features
+
 step "cargo test (every crate; oracles must run, not skip)"
 SIXFOLD_REQUIRE_ORACLES=1 cargo test --workspace
 

@@ -2,7 +2,8 @@
 //! incrementally (or recomputed with `--fixcsum`, for comparison).
 //!
 //! Options follow tcprewrite where it has them: `--srcipmap`/`--dstipmap` take
-//! `OLD/LEN:NEW/LEN` pairs (IPv6 in brackets, `[2001:db8::/32]:[3fff::/20]`), comma
+//! `OLD/LEN:NEW/LEN` pairs (IPv6 as `2001:db8::/32:3fff::/20` or in brackets,
+//! `[2001:db8::/32]:[3fff::/20]`), comma
 //! separated; an address in OLD keeps its host bits under NEW's mask. `--portmap`
 //! takes `OLD:NEW` pairs where OLD may be a list (`8000,8080:80`) or a range
 //! (`8000-8999:80`), and applies to source and destination ports. `--ttl N|+N|-N`
@@ -126,10 +127,21 @@ fn parse_netmaps(values: &[String], option: &str) -> anyhow::Result<Vec<NetMap>>
                 .with_context(|| format!("{option}: {pair:?} is not [OLD/LEN]:[NEW/LEN]"))?;
             (format!("[{a}]"), b.to_owned())
         } else {
+            // OLD's length ends at the first ':' after its '/': unambiguous for
+            // IPv6 too (2001:db8:1::/64:2001:db8:99::/64).
             let (a, b) = pair
-                .split_once(':')
-                .with_context(|| format!("{option}: {pair:?} is not OLD/LEN:NEW/LEN"))?;
-            (a.to_owned(), b.to_owned())
+                .split_once('/')
+                .and_then(|(addr, rest)| {
+                    let (len, new) = rest.split_once(':')?;
+                    Some((format!("{addr}/{len}"), new.to_owned()))
+                })
+                .with_context(|| {
+                    format!(
+                        "{option}: {pair:?} is not OLD/LEN:NEW/LEN (e.g. 10.0.0.0/8:192.0.2.0/24, \
+                         2001:db8:1::/64:2001:db8:99::/64 or [2001:db8:1::/64]:[2001:db8:99::/64])"
+                    )
+                })?;
+            (a, b)
         };
         let (fb, fl, f6) = parse_net(&from, option)?;
         let (tb, tl, t6) = parse_net(&to, option)?;
@@ -463,6 +475,24 @@ mod tests {
                 .contains("bad prefix length")
         );
         assert!(parse_netmaps(&["10.0.0.0/8:[2001:db8::/32]".into()], "--srcipmap").is_err());
+        // IPv6 without brackets: OLD's /LEN ends at the next ':'.
+        let m = parse_netmaps(&["2001:db8:1::/64:2001:db8:99::/64".into()], "--srcipmap").unwrap();
+        let b = parse_netmaps(
+            &["[2001:db8:1::/64]:[2001:db8:99::/64]".into()],
+            "--srcipmap",
+        )
+        .unwrap();
+        assert_eq!(m, b);
+        assert_eq!(
+            m[0].apply("2001:db8:1::7".parse().unwrap()),
+            Some("2001:db8:99::7".parse().unwrap())
+        );
+        // Without lengths it cannot be split: the error says how to write it.
+        let e = parse_netmaps(&["2001:db8::1:2001:db8::2".into()], "--srcipmap").unwrap_err();
+        assert!(
+            e.to_string().contains("2001:db8:1::/64:2001:db8:99::/64"),
+            "{e}"
+        );
     }
 
     #[test]
