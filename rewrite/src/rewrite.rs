@@ -108,6 +108,9 @@ pub struct Outcome {
     pub changed: bool,
     /// The packet is a non-first fragment: only the IP header could be rewritten.
     pub no_l4_header: bool,
+    /// ([`Rewrite::apply_truncated`]) The transport checksum's field was not in the
+    /// captured bytes, so it could not be updated.
+    pub l4_checksum_missing: bool,
 }
 
 /// Writes `new` at `at` in `buf` and records the change in every checksum
@@ -148,10 +151,52 @@ struct Transport {
     protocol: u8,
     /// Absolute offset of the L4 header.
     start: usize,
-    /// Absolute end of the IP payload.
+    /// Absolute end of the IP payload, or of the captured bytes if they end first.
     end: usize,
     /// Whether the IP destination is the pseudo-header's (no pending routing header).
     dst_in_pseudo: bool,
+    /// The buffer is a capture's prefix of the packet: rewrite what is there.
+    captured: bool,
+}
+
+impl Transport {
+    /// Whether `len` bytes at `at` (from the L4 header) are present.
+    fn has(&self, at: usize, len: usize) -> bool {
+        self.start + at + len <= self.end
+    }
+}
+
+/// The IPv4 header's length, the end of what to rewrite, the protocol and
+/// whether the packet is a first fragment; `captured` lets the total length run
+/// past the buffer (a capture's snapshot length cut the packet).
+fn v4_header(buf: &[u8], captured: bool) -> Result<(usize, usize, u8, bool)> {
+    let ip = if captured {
+        let ip = ipv4::Ipv4Packet::new_unchecked(buf);
+        need(Layer::Ipv4, ipv4::HEADER_LEN, buf.len())?;
+        if buf[0] >> 4 != 4 {
+            return Err(Error::BadVersion(buf[0] >> 4));
+        }
+        if buf[0] & 0x0F < 5 {
+            return Err(Error::BadHeaderLen(buf[0] & 0x0F));
+        }
+        need(Layer::Ipv4, ip.header_len(), buf.len())?;
+        if ip.total_len() < ip.header_len() {
+            return Err(Error::BadTotalLen {
+                total: ip.total_len(),
+                header: ip.header_len(),
+                got: buf.len(),
+            });
+        }
+        ip
+    } else {
+        ipv4::Ipv4Packet::new_checked(buf)?
+    };
+    Ok((
+        ip.header_len(),
+        ip.total_len().min(buf.len()),
+        ip.protocol(),
+        ip.frag_offset() == 0,
+    ))
 }
 
 impl Rewrite {
@@ -173,9 +218,25 @@ impl Rewrite {
     /// Applies the rewrite to the IPv4 or IPv6 packet at the start of `buf` (bytes
     /// past the IP total length are left alone). On error nothing was written.
     pub fn apply(&self, buf: &mut [u8]) -> Result<Outcome> {
+        self.apply_to(buf, false)
+    }
+
+    /// Applies the rewrite to the start of a packet that a capture's snapshot
+    /// length cut short: the IP length fields may claim more than `buf` holds.
+    /// Every field that is present is rewritten, and every checksum whose field is
+    /// present is updated incrementally — exactly, although the bytes it covers
+    /// are partly missing, since RFC 1624 needs only the old and new values of
+    /// what changed. An MSS is clamped only when the whole TCP header is present;
+    /// [`Outcome::l4_checksum_missing`] says when the transport checksum was not
+    /// captured. The IP header itself must be whole. On error nothing was written.
+    pub fn apply_truncated(&self, buf: &mut [u8]) -> Result<Outcome> {
+        self.apply_to(buf, true)
+    }
+
+    fn apply_to(&self, buf: &mut [u8], captured: bool) -> Result<Outcome> {
         match buf.first().map(|b| b >> 4) {
-            Some(4) => self.apply_v4(buf),
-            Some(6) => self.apply_v6(buf),
+            Some(4) => self.apply_v4(buf, captured),
+            Some(6) => self.apply_v6(buf, captured),
             Some(v) => Err(Error::BadVersion(v)),
             None => Err(Error::Truncated {
                 layer: Layer::Ipv4,
@@ -185,14 +246,8 @@ impl Rewrite {
         }
     }
 
-    fn apply_v4(&self, buf: &mut [u8]) -> Result<Outcome> {
-        let ip = ipv4::Ipv4Packet::new_checked(&*buf)?;
-        let (hl, end, protocol, first) = (
-            ip.header_len(),
-            ip.total_len(),
-            ip.protocol(),
-            ip.frag_offset() == 0,
-        );
+    fn apply_v4(&self, buf: &mut [u8], captured: bool) -> Result<Outcome> {
+        let (hl, end, protocol, first) = v4_header(buf, captured)?;
         let src = octets(self.src, false)?;
         let dst = octets(self.dst, false)?;
         let transport = Transport {
@@ -200,6 +255,7 @@ impl Rewrite {
             start: hl,
             end,
             dst_in_pseudo: true,
+            captured,
         };
         if first {
             self.check_transport(buf, transport, false)?;
@@ -227,19 +283,25 @@ impl Rewrite {
             return Ok(Outcome {
                 changed,
                 no_l4_header: true,
+                l4_checksum_missing: false,
             });
         }
-        changed |= self.rewrite_transport(buf, transport, false, pseudo)?;
-        Ok(Outcome {
-            changed,
-            no_l4_header: false,
-        })
+        self.rewrite_transport(buf, transport, false, pseudo, changed)
     }
 
-    fn apply_v6(&self, buf: &mut [u8]) -> Result<Outcome> {
-        let ip = ipv6::Ipv6Packet::new_checked(&*buf)?;
-        let upper = ip.upper_layer()?;
-        let end = ipv6::HEADER_LEN + ip.payload_len();
+    fn apply_v6(&self, buf: &mut [u8], captured: bool) -> Result<Outcome> {
+        let (upper, end) = if captured {
+            need(Layer::Ipv6, ipv6::HEADER_LEN, buf.len())?;
+            let ip = ipv6::Ipv6Packet::new_unchecked(&*buf);
+            if buf[0] >> 4 != 6 {
+                return Err(Error::BadVersion(buf[0] >> 4));
+            }
+            let end = (ipv6::HEADER_LEN + ip.payload_len()).min(buf.len());
+            (walk_extensions(&buf[..end], ip.next_header(), true)?, end)
+        } else {
+            let ip = ipv6::Ipv6Packet::new_checked(&*buf)?;
+            (ip.upper_layer()?, ipv6::HEADER_LEN + ip.payload_len())
+        };
         let src = octets(self.src, true)?;
         let dst = octets(self.dst, true)?;
         let transport = Transport {
@@ -247,6 +309,7 @@ impl Rewrite {
             start: upper.offset,
             end,
             dst_in_pseudo: !upper.routing_pending,
+            captured,
         };
         if upper.has_header() {
             self.check_transport(buf, transport, true)?;
@@ -273,13 +336,10 @@ impl Rewrite {
             return Ok(Outcome {
                 changed,
                 no_l4_header: true,
+                l4_checksum_missing: false,
             });
         }
-        changed |= self.rewrite_transport(buf, transport, true, pseudo)?;
-        Ok(Outcome {
-            changed,
-            no_l4_header: false,
-        })
+        self.rewrite_transport(buf, transport, true, pseudo, changed)
     }
 
     /// Everything that could make the transport rewrite fail, checked before any
@@ -287,6 +347,9 @@ impl Rewrite {
     fn check_transport(&self, buf: &[u8], t: Transport, v6: bool) -> Result<()> {
         let l4 = &buf[t.start.min(t.end)..t.end];
         match (t.protocol, v6) {
+            // A captured prefix: whatever of the header is there is rewritten.
+            (6 | 17, _) if t.captured => {}
+            (1, false) | (58, true) if t.captured && l4.len() < QUOTE_OFFSET => {}
             (6, _) => {
                 tcp::TcpPacket::new_checked(l4)?;
             }
@@ -311,44 +374,59 @@ impl Rewrite {
         t: Transport,
         v6: bool,
         pseudo: Update,
-    ) -> Result<bool> {
+        mut changed: bool,
+    ) -> Result<Outcome> {
         let s = t.start;
-        let mut changed = false;
+        let mut l4_checksum_missing = false;
         match (t.protocol, v6) {
             (6 | 17, _) => {
                 let mut l4 = Update::new();
                 for (port, at) in [(self.src_port, 0), (self.dst_port, 2)] {
-                    if let Some(p) = port {
+                    if let Some(p) = port
+                        && t.has(at, 2)
+                    {
                         changed |= patch(buf, s + at, &p.to_be_bytes(), &mut [(&mut l4, s)]);
                     }
                 }
                 if t.protocol == 6
                     && let Some(clamp) = self.mss
+                    && t.has(0, tcp::HEADER_LEN)
                 {
                     let seg = tcp::TcpPacket::new_unchecked(&buf[s..t.end]);
-                    if seg.flags() & tcp::flags::SYN != 0
+                    // A captured prefix may end inside the options: none are read then.
+                    if t.has(0, seg.header_len())
+                        && seg.flags() & tcp::flags::SYN != 0
                         && let Some((at, mss)) = seg.mss()
                         && mss > clamp
                     {
                         changed |= patch(buf, s + at, &clamp.to_be_bytes(), &mut [(&mut l4, s)]);
                     }
                 }
-                let at = s + if t.protocol == 6 {
+                let field = if t.protocol == 6 {
                     tcp::CHECKSUM
                 } else {
                     udp::CHECKSUM
                 };
-                let old = u16_at(buf, at);
-                let new = match (self.l4_checksum, t.protocol) {
-                    (L4Checksum::Partial, _) => PartialChecksum::from_field(old)
-                        .update_pseudo(&pseudo)
-                        .to_field(),
-                    (L4Checksum::Complete, 17) => {
-                        sixfold_checksum::udp::update(old, &pseudo.combine(l4))
-                    }
-                    (L4Checksum::Complete, _) => pseudo.combine(l4).apply(old),
-                };
-                buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+                if !t.has(field, 2) {
+                    l4_checksum_missing = true;
+                } else {
+                    let at = s + field;
+                    let old = u16_at(buf, at);
+                    let new = match (self.l4_checksum, t.protocol) {
+                        (L4Checksum::Partial, _) => PartialChecksum::from_field(old)
+                            .update_pseudo(&pseudo)
+                            .to_field(),
+                        (L4Checksum::Complete, 17) => {
+                            sixfold_checksum::udp::update(old, &pseudo.combine(l4))
+                        }
+                        (L4Checksum::Complete, _) => pseudo.combine(l4).apply(old),
+                    };
+                    buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+                }
+            }
+            (1, false) | (58, true) if !t.has(icmp::CHECKSUM, 2) => {
+                // A captured prefix that ends before the ICMP checksum is whole.
+                l4_checksum_missing = true;
             }
             (1, false) | (58, true) => {
                 let mut message = Update::new();
@@ -359,27 +437,39 @@ impl Rewrite {
                     icmp::is_icmpv4_query(msg_type)
                 };
                 if query && let Some(id) = self.icmp_id {
-                    changed |= patch(
-                        buf,
-                        s + icmp::IDENT,
-                        &id.to_be_bytes(),
-                        &mut [(&mut message, s)],
-                    );
+                    if t.has(icmp::IDENT, 2) {
+                        changed |= patch(
+                            buf,
+                            s + icmp::IDENT,
+                            &id.to_be_bytes(),
+                            &mut [(&mut message, s)],
+                        );
+                    } else {
+                        // Without the old identifier the checksum cannot follow it.
+                        l4_checksum_missing = true;
+                    }
                 }
                 if let Some(q) = self.quoted
                     && is_error(msg_type, v6)
+                    && t.has(0, QUOTE_OFFSET)
                 {
                     changed |=
                         rewrite_quote(buf, s, s + QUOTE_OFFSET, t.end, v6, &q, &mut message)?;
                 }
-                let total = if v6 { pseudo.combine(message) } else { message };
-                let at = s + icmp::CHECKSUM;
-                let new = total.apply(u16_at(buf, at));
-                buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+                if !l4_checksum_missing {
+                    let total = if v6 { pseudo.combine(message) } else { message };
+                    let at = s + icmp::CHECKSUM;
+                    let new = total.apply(u16_at(buf, at));
+                    buf[at..at + 2].copy_from_slice(&new.to_be_bytes());
+                }
             }
             _ => {}
         }
-        Ok(changed)
+        Ok(Outcome {
+            changed,
+            no_l4_header: false,
+            l4_checksum_missing,
+        })
     }
 }
 
