@@ -5,6 +5,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use sixfold::capture;
+use sixfold_rewrite::{IpProtocol, IpVersion, Ipv4Packet, Ipv6Packet, L4Header};
 use sixfold_teredo::exposure::{Knowledge, exposure, hit_probability, probes_for};
 use sixfold_teredo::packet::{classify_proto41, recognize, recognize_ayiya};
 use sixfold_teredo::{AddressKind, Flags, Prefix, Teredo, classify};
@@ -195,91 +196,80 @@ fn exposure_cmd(args: &ExposureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One IPv4 packet's fields that the scan needs.
-struct Ipv4View<'a> {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    protocol: u8,
-    payload: &'a [u8],
-}
-
-fn ipv4(packet: &[u8]) -> Option<Ipv4View<'_>> {
-    let ihl = (*packet.first()? & 0x0F) as usize * 4;
-    let total = u16::from_be_bytes([*packet.get(2)?, *packet.get(3)?]) as usize;
-    if ihl < 20 || total < ihl || packet.len() < ihl {
+/// The IPv4 packet at the start of `packet`: its header, and its payload up to the
+/// total length or the end of what was captured (a snaplen-limited capture).
+fn ipv4(packet: &[u8]) -> Option<(Ipv4Packet<&[u8]>, &[u8])> {
+    let ip = Ipv4Packet::new_unchecked(packet.get(..20)?);
+    let header = ip.header_len();
+    if header < 20 || ip.total_len() < header || packet.len() < header {
         return None;
     }
-    let end = total.min(packet.len());
-    let addr =
-        |at: usize| Ipv4Addr::new(packet[at], packet[at + 1], packet[at + 2], packet[at + 3]);
-    Some(Ipv4View {
-        src: addr(12),
-        dst: addr(16),
-        protocol: packet[9],
-        payload: &packet[ihl..end],
-    })
+    Some((ip, &packet[header..ip.total_len().min(packet.len())]))
 }
 
-fn scan_pcap(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
-    let frames = capture::read(file)?;
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let emit =
-        |counts: &mut BTreeMap<&'static str, usize>, what: &'static str, v: Value, line: String| {
-            *counts.entry(what).or_default() += 1;
-            if as_json {
-                println!("{v}");
-            } else {
-                println!("{line}");
+/// Prints what one frame holds of transition traffic, counting it by kind.
+struct Scan {
+    json: bool,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+impl Scan {
+    fn emit(&mut self, what: &'static str, v: Value, line: String) {
+        *self.counts.entry(what).or_default() += 1;
+        if self.json {
+            println!("{v}");
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// Teredo addresses as the source or destination of native IPv6.
+    fn ipv6(&mut self, n: u64, ip: &[u8]) {
+        let Some(header) = ip.get(..40) else { return };
+        let p = Ipv6Packet::new_unchecked(header);
+        for (role, addr) in [("src", p.src_addr()), ("dst", p.dst_addr())] {
+            if let AddressKind::Teredo(t) = classify(addr) {
+                let mut v = teredo_json(&addr.to_string(), &t);
+                v["frame"] = json!(n);
+                v["role"] = json!(role);
+                let line = format!("frame {n}: IPv6 {role} {}", teredo_line(addr, &t));
+                self.emit("teredo address (native IPv6)", v, line);
             }
+        }
+    }
+
+    /// Protocol 41, Teredo and AYIYA over IPv4.
+    fn ipv4(&mut self, n: u64, ip: &[u8]) {
+        let Some((v4, payload)) = ipv4(ip) else {
+            return;
         };
-    for (i, frame) in frames.iter().enumerate() {
-        let n = i + 1;
-        let Some(ip) = frame.ip() else { continue };
-        if ip[0] >> 4 == 6 {
-            if ip.len() >= 40 {
-                let addrs = [&ip[8..24], &ip[24..40]]
-                    .map(|b| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16])));
-                for (role, addr) in ["src", "dst"].into_iter().zip(addrs) {
-                    if let AddressKind::Teredo(t) = classify(addr) {
-                        let mut v = teredo_json(&addr.to_string(), &t);
-                        v["frame"] = json!(n);
-                        v["role"] = json!(role);
-                        emit(
-                            &mut counts,
-                            "teredo address (native IPv6)",
-                            v,
-                            format!("frame {n}: IPv6 {role} {}", teredo_line(addr, &t)),
-                        );
-                    }
+        let (src, dst) = (v4.src_addr(), v4.dst_addr());
+        match v4.ip_protocol() {
+            IpProtocol::Ipv6 => {
+                if let Some((kind, isrc, idst)) = classify_proto41(payload, None) {
+                    let v = json!({"frame": n, "mechanism": kind.name(), "outer_src": src.to_string(), "outer_dst": dst.to_string(), "inner_src": isrc.to_string(), "inner_dst": idst.to_string()});
+                    let line = format!(
+                        "frame {n}: proto-41 {}  {src} → {dst}  inner {isrc} → {idst}",
+                        kind.name()
+                    );
+                    self.emit(kind.name(), v, line);
                 }
             }
-            continue;
-        }
-        let Some(v4) = ipv4(ip) else { continue };
-        if v4.protocol == 41 {
-            if let Some((kind, src, dst)) = classify_proto41(v4.payload, None) {
-                let v = json!({"frame": n, "mechanism": kind.name(), "outer_src": v4.src.to_string(), "outer_dst": v4.dst.to_string(), "inner_src": src.to_string(), "inner_dst": dst.to_string()});
-                emit(
-                    &mut counts,
-                    kind.name(),
-                    v,
-                    format!(
-                        "frame {n}: proto-41 {}  {} → {}  inner {src} → {dst}",
-                        kind.name(),
-                        v4.src,
-                        v4.dst
-                    ),
-                );
+            IpProtocol::Udp if payload.len() >= 8 && v4.frag_offset() == 0 => {
+                let Some((sport, dport)) = L4Header::new(IpProtocol::Udp, payload)
+                    .ok()
+                    .and_then(|h| h.ports())
+                else {
+                    return;
+                };
+                let flow = format!("{src}:{sport} → {dst}:{dport}");
+                self.udp(n, &flow, &payload[8..]);
             }
-            continue;
+            _ => {}
         }
-        if v4.protocol != 17 || v4.payload.len() < 8 {
-            continue;
-        }
-        let (udp, payload) = v4.payload.split_at(8);
-        let sport = u16::from_be_bytes([udp[0], udp[1]]);
-        let dport = u16::from_be_bytes([udp[2], udp[3]]);
-        let flow = format!("{}:{sport} → {}:{dport}", v4.src, v4.dst);
+    }
+
+    fn udp(&mut self, n: u64, flow: &str, payload: &[u8]) {
         if let Ok(p) = recognize(payload) {
             let mut v = json!({
                 "frame": n, "mechanism": "teredo", "kind": p.kind.name(), "outer": flow,
@@ -287,13 +277,10 @@ fn scan_pcap(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> 
             });
             let mut line = format!("frame {n}: teredo {}  {flow}", p.kind.name());
             if let Some(a) = p.auth {
+                let nonce: String = a.nonce.iter().map(|b| format!("{b:02x}")).collect();
                 line.push_str(&format!(
-                    "  auth (id {} B, nonce {})",
-                    a.client_id.len(),
-                    a.nonce
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>()
+                    "  auth (id {} B, nonce {nonce})",
+                    a.client_id.len()
                 ));
             }
             if let Some(o) = p.origin {
@@ -306,25 +293,47 @@ fn scan_pcap(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> 
                     line.push_str(&format!("\n    {}", teredo_line(addr, &t)));
                 }
             }
-            emit(&mut counts, "teredo", v, line);
+            self.emit("teredo", v, line);
         } else if let Some(a) = recognize_ayiya(payload) {
             let v = json!({"frame": n, "mechanism": "ayiya", "outer": flow, "opcode": a.opcode, "next_header": a.next_header});
-            emit(
-                &mut counts,
-                "ayiya",
-                v,
-                format!(
-                    "frame {n}: ayiya  {flow}  opcode {} next header {}",
-                    a.opcode, a.next_header
-                ),
+            let line = format!(
+                "frame {n}: ayiya  {flow}  opcode {} next header {}",
+                a.opcode, a.next_header
             );
+            self.emit("ayiya", v, line);
+        }
+    }
+}
+
+/// Scans a capture frame by frame (streamed: one frame in memory at a time).
+fn scan_pcap(file: &std::path::Path, as_json: bool) -> anyhow::Result<ExitCode> {
+    let mut reader = capture::Reader::open(file)?;
+    let mut scan = Scan {
+        json: as_json,
+        counts: BTreeMap::new(),
+    };
+    let mut n = 0u64;
+    while let Some(frame) = reader.next_frame()? {
+        n += 1;
+        match frame
+            .link()
+            .ip_offset(frame.data)
+            .map(|at| &frame.data[at..])
+        {
+            Some(ip) if IpVersion::of(ip) == Some(IpVersion::V6) => scan.ipv6(n, ip),
+            Some(ip) => scan.ipv4(n, ip),
+            None => {}
         }
     }
     if !as_json {
-        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let summary: Vec<String> = scan
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect();
         println!(
             "{} frames; {}",
-            frames.len(),
+            n,
             if summary.is_empty() {
                 "no transition traffic found".into()
             } else {

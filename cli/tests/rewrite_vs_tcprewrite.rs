@@ -53,6 +53,16 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `sixfold rewrite`, which must succeed with nothing on standard output (it
+/// may be the capture), and returns its summary from standard error.
+fn rewrite(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{cmd:?} failed: {summary}");
+    assert!(out.stdout.is_empty(), "{cmd:?} wrote to standard output");
+    summary
+}
+
 fn bad_checksums(file: &Path) -> usize {
     let filter = "ip.checksum.status==0 || tcp.checksum.status==0 || udp.checksum.status==0 || icmp.checksum.status==0 || icmpv6.checksum.status==0";
     let mut cmd = Command::new("tshark");
@@ -129,12 +139,14 @@ fn rewrite_matches_tcprewrite_and_tshark() {
     for name in ["ether-vlan", "raw", "sll"] {
         let input = dir.join(format!("{name}.pcap"));
         let ours = dir.join(format!("{name}.ours.pcap"));
-        let summary = run(Command::new(env!("CARGO_BIN_EXE_sixfold"))
-            .args(["rewrite", "--in"])
-            .arg(&input)
-            .arg("--out")
-            .arg(&ours)
-            .args(ours_opts));
+        let summary = rewrite(
+            Command::new(env!("CARGO_BIN_EXE_sixfold"))
+                .args(["rewrite", "--in"])
+                .arg(&input)
+                .arg("--out")
+                .arg(&ours)
+                .args(ours_opts),
+        );
         assert!(
             summary.starts_with(&format!(
                 "{n} packets: {n} rewritten, 0 unchanged, 0 copied unparsed"
@@ -206,15 +218,18 @@ fn unparsable_frames_are_copied_and_counted() {
     let input = dir.join("in.pcap");
     std::fs::write(&input, &pcap).unwrap();
     let out = dir.join("out.pcap");
-    let summary = run(Command::new(env!("CARGO_BIN_EXE_sixfold"))
-        .args(["rewrite", "--in"])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .args(["--ttl", "9"]));
+    let summary = rewrite(
+        Command::new(env!("CARGO_BIN_EXE_sixfold"))
+            .args(["rewrite", "--in"])
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .args(["--ttl", "9"]),
+    );
     assert_eq!(
         summary.trim(),
-        "2 packets: 1 rewritten, 0 unchanged, 1 copied unparsed (1 truncated ipv4 header: need 60 bytes, got 24)"
+        "2 packets: 1 rewritten, 0 unchanged, 1 copied unparsed\n  \
+         copied: 1 truncated ipv4 header (first: frame 2: truncated ipv4 header: need 60 bytes, got 24)"
     );
     let frames = capture::read(&out).unwrap();
     assert_eq!(frames[1].data, bad, "copied unchanged");
