@@ -51,14 +51,20 @@ pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let stop = stop_on_signals()?;
-    let devices = device::Devices::open(&config).context("opening TUN devices (root needed)")?;
-    let control = device::control_socket(&config.router.control_socket)?;
+    // The socket first: a path that must not be replaced stops the router before
+    // any device exists.
     let socket = config.router.control_socket.clone();
-    let mut router = Router::new(config, random_seed(), Instant::now())?;
+    let listener = device::control::bind(&socket)?;
+    let devices = match device::Devices::open(&config) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&socket);
+            return Err(anyhow::Error::from(e).context("opening TUN devices"));
+        }
+    };
+    let router = Router::new(config, random_seed(), Instant::now())?;
     tracing::info!(subscribers = devices.subscribers.len(), %socket, "router running");
-    let result = device::run(&mut router, &devices, Some(&control), &stop);
-    let _ = std::fs::remove_file(&socket);
-    result.context("I/O loop")?;
+    device::run(router, &devices, listener, &socket, &stop).context("I/O loop")?;
     Ok(ExitCode::SUCCESS)
 }
 

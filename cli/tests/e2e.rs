@@ -6,94 +6,13 @@
 //! Without root these tests say so and pass, unless `SIXFOLD_REQUIRE_ORACLES` is set
 //! (the test command sets it), where missing root is a failure.
 
+mod common;
+use common::*;
 use sixfold_router::{DropReason, Snapshot};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-const SIXFOLD: &str = env!("CARGO_BIN_EXE_sixfold");
-
-fn can_run(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("SIXFOLD_REQUIRE_ORACLES").is_none(),
-        "{test}: needs root (network namespaces)"
-    );
-    eprintln!("SKIPPED {test}: needs root for network namespaces and TUN devices");
-    false
-}
-
-/// `sixfold lab --keep` running; SIGTERM and wait on drop.
-struct Lab {
-    child: Child,
-    prefix: String,
-}
-
-impl Lab {
-    fn start(prefix: &str, extra: &[&str]) -> Lab {
-        let mut child = Command::new(SIXFOLD)
-            .args(["lab", "--keep", "--prefix", prefix])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sixfold lab");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("lab did not print `ready` in 30 s");
-        assert_eq!(line, "ready\n");
-        Lab {
-            child,
-            prefix: prefix.into(),
-        }
-    }
-
-    fn ns(&self, which: &str) -> String {
-        format!("{}-{which}", self.prefix)
-    }
-
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn exec(ns: &str, args: &[&str]) -> std::process::Output {
-    Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(ns: &str, args: &[&str]) -> String {
-    let out = exec(ns, args);
-    assert!(
-        out.status.success(),
-        "{ns}: {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Sum of every `InCsumErrors` counter (IPv4 and IPv6, all protocols) in `ns`.
 fn csum_errors(ns: &str) -> u64 {
@@ -118,13 +37,6 @@ fn csum_errors(ns: &str) -> u64 {
         }
     }
     total
-}
-
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// tshark on `dev` in `ns`, writing to `file`.

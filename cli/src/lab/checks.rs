@@ -79,13 +79,19 @@ fn curl(ns: &str, url: &str) -> anyhow::Result<String> {
 
 fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow::Result<()> {
     let wan_ns = format!("{}-wan", args.prefix);
-    let dir = std::env::temp_dir().join(format!("sixfold-lab-{}", args.prefix));
-    std::fs::create_dir_all(&dir)?;
+    // A private directory (0700, a fresh name): nobody can plant a link in it.
+    let template = std::env::temp_dir().join(format!("sixfold-lab-{}-XXXXXX", args.prefix));
+    let dir = nix::unistd::mkdtemp(&template)
+        .with_context(|| format!("creating a private directory like {}", template.display()))?;
     world.files.push(dir.clone());
-    std::fs::write(
-        dir.join("index.html"),
-        "hello from the sixfold lab's internet\n",
-    )?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(dir.join("index.html"))
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, b"hello from the sixfold lab's internet\n")
+        })
+        .context("writing the lab's web page")?;
     let server = netns_command(&wan_ns, "python3")
         .args([
             "-m",

@@ -134,13 +134,26 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     }
     let stop = stop_on_signals()?;
     let config = lab_config(&args)?;
+    if let Some(removed) = world::clear_leftovers(&args.prefix, &config.router.control_socket)? {
+        eprintln!(
+            "sixfold lab: removed what an earlier lab with --prefix {} left: {removed}",
+            args.prefix
+        );
+    }
     let mut world = World {
         namespaces: Vec::new(),
         children: Vec::new(),
         files: Vec::new(),
         router: None,
     };
-    build(&args, &config, &mut world, &stop)?;
+    let built = build(&args, &config, &mut world, &stop);
+    if stop.load(Ordering::Relaxed) {
+        // A signal during setup: tear down what exists, and no error.
+        drop(world);
+        eprintln!("sixfold lab: stopped by a signal; everything it made is removed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    built?;
     if args.keep {
         println!("ready");
         std::io::stdout().flush()?;
@@ -149,7 +162,13 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let ok = checks::traffic(&args, &config, &mut world, &stop)?;
+    let ok = checks::traffic(&args, &config, &mut world, &stop);
+    if stop.load(Ordering::Relaxed) {
+        drop(world);
+        eprintln!("sixfold lab: stopped by a signal; everything it made is removed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ok = ok?;
     let router = world.stop_router();
     if let Some(router) = router {
         report::report(&router.snapshot());

@@ -53,6 +53,69 @@ impl Drop for World {
     }
 }
 
+/// Namespaces (under `/run/netns`) and hosts-file directories (under
+/// `/etc/netns`) that are the lab's for `prefix`: `PREFIX-wan`, `PREFIX-subN`.
+fn lab_names(dir: &str, prefix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            n.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|role| {
+                    role == "wan"
+                        || role
+                            .strip_prefix("sub")
+                            .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+                })
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Removes what an earlier lab with the same prefix left behind when it was
+/// killed (its namespaces and the processes in them, its hosts files, its stale
+/// control socket) and says what it removed; refuses if that lab still runs.
+pub(super) fn clear_leftovers(prefix: &str, socket: &str) -> anyhow::Result<Option<String>> {
+    let socket_path = std::path::Path::new(socket);
+    if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
+        bail!(
+            "a lab with --prefix {prefix} is running (its router answers at {socket}): stop it, or use another --prefix"
+        );
+    }
+    let mut removed = Vec::new();
+    for ns in lab_names("/run/netns", prefix) {
+        // Processes an earlier lab started in its namespaces outlive them.
+        if let Ok(out) = Command::new("ip").args(["netns", "pids", &ns]).output() {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    removed.push(format!("process {pid} in {ns}"));
+                }
+            }
+        }
+        ip(&["netns", "del", &ns])?;
+        removed.push(format!("namespace {ns}"));
+    }
+    for dir in lab_names("/etc/netns", prefix) {
+        let path = std::path::Path::new("/etc/netns").join(&dir);
+        std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
+        removed.push(path.display().to_string());
+    }
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(socket_path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(socket_path).with_context(|| format!("removing {socket}"))?;
+        removed.push(format!("socket {socket}"));
+    }
+    Ok((!removed.is_empty()).then(|| removed.join(", ")))
+}
+
 /// Runs `ip` with `args`, failing with its stderr.
 pub(super) fn ip(args: &[&str]) -> anyhow::Result<()> {
     let out = Command::new("ip")
@@ -207,16 +270,13 @@ fn start_router(
     world: &mut World,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let control = device::control_socket(&config.router.control_socket)?;
-    world
-        .files
-        .push(config.router.control_socket.clone().into());
+    let socket = config.router.control_socket.clone();
+    let listener = device::control::bind(&socket)?;
     let router = Router::new(config.clone(), random_seed(), Instant::now())?;
     let router_stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&router_stop);
     let outer = Arc::clone(stop);
     let handle = std::thread::spawn(move || {
-        let mut router = router;
         // Stops on the lab's own signal too.
         let watcher = Arc::clone(&flag);
         let both = std::thread::spawn(move || {
@@ -227,10 +287,10 @@ fn start_router(
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let result = device::run(&mut router, &devices, Some(&control), &flag);
+        let result = device::run(router, &devices, listener, &socket, &flag);
         flag.store(true, Ordering::Relaxed);
         let _ = both.join();
-        result.map(|()| router).map_err(anyhow::Error::from)
+        result.map_err(anyhow::Error::from)
     });
     world.router = Some((router_stop, handle));
     Ok(())

@@ -1,0 +1,307 @@
+//! The control socket `sixfold stats` talks to, served off the data path.
+//!
+//! One line in, one answer out: `stats` (the snapshot as JSON) or `mapping
+//! <tcp|udp|icmp> <addr:port>` (the external endpoint, or `none`). The server
+//! runs in its own thread and each client in a short-lived thread of its own (at
+//! most [`MAX_CLIENTS`] at once; more are told `error: busy`); a request is at
+//! most [`MAX_REQUEST`] bytes and must come within [`READ_TIMEOUT`], and an
+//! answer the client does not read within [`WRITE_TIMEOUT`] is dropped. The
+//! packet loop is never waited on: it answers [`Request`]s from a channel between
+//! bursts, and a client whose question the loop does not answer in
+//! [`ANSWER_TIMEOUT`] is told so.
+//!
+//! The socket is created with mode 0600 whatever the umask (bound under a
+//! temporary name, chmod-ed, then renamed into place), replaces only a stale
+//! socket — never a regular file, directory or link — and is removed when the
+//! server stops, if it is still the one it made.
+
+use crate::Snapshot;
+use sixfold_rewrite::IpProtocol;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::SocketAddrV4;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Clients served at once.
+pub const MAX_CLIENTS: usize = 8;
+/// The longest request line, newline included.
+pub const MAX_REQUEST: usize = 256;
+/// How long a client may take to send its request.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client may take to read its answer.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a client waits for the packet loop to answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A question for the packet loop, with where to send the answer.
+pub enum Request {
+    /// The counters.
+    Snapshot(SyncSender<Snapshot>),
+    /// The external endpoint of an inside endpoint.
+    Mapping(IpProtocol, SocketAddrV4, SyncSender<Option<SocketAddrV4>>),
+}
+
+/// The packet loop's end of the control channel: questions, and a socket that
+/// becomes readable when one is waiting (for the loop's `poll`).
+pub struct Inbox {
+    pub(super) requests: Receiver<Request>,
+    pub(super) wake: UnixStream,
+}
+
+impl Inbox {
+    /// Empties the wake-up socket after a wake-up.
+    pub(super) fn drain_wake(&self) {
+        let mut junk = [0u8; 64];
+        while let Ok(n) = (&self.wake).read(&mut junk) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// The server's end: where to send questions and how to wake the loop.
+#[derive(Clone)]
+struct Outbox {
+    requests: SyncSender<Request>,
+    wake: Arc<UnixStream>,
+}
+
+impl Outbox {
+    /// Asks the loop and waits (bounded) for its answer.
+    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request) -> Option<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.requests.try_send(make(tx)).ok()?;
+        let _ = (&*self.wake).write(&[1]);
+        rx.recv_timeout(ANSWER_TIMEOUT).ok()
+    }
+}
+
+/// A channel between the control server and one packet loop.
+pub fn channel() -> io::Result<(Inbox, OutboxHandle)> {
+    let (requests_tx, requests) = mpsc::sync_channel(16);
+    let (wake_tx, wake) = UnixStream::pair()?;
+    wake.set_nonblocking(true)?;
+    wake_tx.set_nonblocking(true)?;
+    Ok((
+        Inbox { requests, wake },
+        OutboxHandle(Outbox {
+            requests: requests_tx,
+            wake: Arc::new(wake_tx),
+        }),
+    ))
+}
+
+/// The server's handle on one packet loop (from [`channel`]).
+#[derive(Clone)]
+pub struct OutboxHandle(Outbox);
+
+/// Binds the control socket at `path`: refused if a router answers there, or if
+/// something other than a socket is there; a stale socket is replaced.
+pub fn bind(path: &str) -> io::Result<UnixListener> {
+    let target = Path::new(path);
+    if let Ok(meta) = fs::symlink_metadata(target) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{path} exists and is not a socket: refusing to replace it (router.control_socket)"
+                ),
+            ));
+        }
+        if UnixStream::connect(target).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{path}: another router is running"),
+            ));
+        }
+        fs::remove_file(target)?;
+    }
+    // Bound under a temporary name and made 0600 before it appears at `path`, so no
+    // client ever finds it with the umask's mode.
+    let temp = temp_name(target);
+    let _ = fs::remove_file(&temp);
+    let listener =
+        UnixListener::bind(&temp).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    let made = fs::set_permissions(&temp, fs::Permissions::from_mode(0o600))
+        .and_then(|()| fs::rename(&temp, target));
+    if let Err(e) = made {
+        let _ = fs::remove_file(&temp);
+        return Err(io::Error::new(e.kind(), format!("{path}: {e}")));
+    }
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+fn temp_name(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// The control server, running until dropped.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+    inode: Option<u64>,
+}
+
+impl Server {
+    /// Serves `listener` (bound at `path` by [`bind`]), asking the packet loops
+    /// behind `loops` (one snapshot each, merged).
+    pub fn start(listener: UnixListener, path: &str, loops: Vec<OutboxHandle>) -> Server {
+        let stop = Arc::new(AtomicBool::new(false));
+        let inode = fs::metadata(path).ok().map(|m| m.ino());
+        let flag = Arc::clone(&stop);
+        let loops: Vec<Outbox> = loops.into_iter().map(|h| h.0).collect();
+        let thread = std::thread::Builder::new()
+            .name("sixfold-control".into())
+            .spawn(move || accept_loop(&listener, &loops, &flag))
+            .ok();
+        Server {
+            stop,
+            thread,
+            path: PathBuf::from(path),
+            inode,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // Only the socket this server made: a new router may have taken the path.
+        if fs::symlink_metadata(&self.path).is_ok_and(|m| Some(m.ino()) == self.inode) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn accept_loop(listener: &UnixListener, loops: &[Outbox], stop: &AtomicBool) {
+    let clients = Arc::new(AtomicUsize::new(0));
+    while !stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
+                    clients.fetch_sub(1, Ordering::AcqRel);
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ = (&stream).write_all(b"error: busy\n");
+                    continue;
+                }
+                let (loops, count) = (loops.to_vec(), Arc::clone(&clients));
+                let spawned = std::thread::Builder::new()
+                    .name("sixfold-control-client".into())
+                    .spawn(move || {
+                        if let Err(e) = serve(stream, &loops) {
+                            tracing::debug!(error = %e, "control client");
+                        }
+                        count.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    clients.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Reads one request line of at most [`MAX_REQUEST`] bytes.
+fn read_request(stream: &UnixStream) -> io::Result<String> {
+    let mut line = Vec::with_capacity(64);
+    let mut byte = [0u8; 1];
+    loop {
+        match (&*stream).read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if line.len() + 1 >= MAX_REQUEST => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "request longer than the limit",
+                ));
+            }
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
+}
+
+fn serve(stream: UnixStream, loops: &[Outbox]) -> io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    let reply = match read_request(&stream) {
+        Ok(line) => answer(&line, loops),
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            format!("error: a request is at most {MAX_REQUEST} bytes")
+        }
+        Err(e) => return Err(e),
+    };
+    let mut stream = stream;
+    stream.write_all(reply.as_bytes())?;
+    stream.write_all(b"\n")
+}
+
+/// The answer to one request line.
+fn answer(line: &str, loops: &[Outbox]) -> String {
+    let mut words = line.split_whitespace();
+    match words.next() {
+        Some("stats") | None => {
+            let mut merged: Option<Snapshot> = None;
+            for l in loops {
+                let Some(s) = l.ask(Request::Snapshot) else {
+                    return "error: the router did not answer in time".into();
+                };
+                match &mut merged {
+                    Some(m) => m.merge(&s),
+                    None => merged = Some(s),
+                }
+            }
+            serde_json::to_string_pretty(&merged.unwrap_or_default())
+                .unwrap_or_else(|e| format!("error: {e}"))
+        }
+        Some("mapping") => {
+            let protocol = match words.next() {
+                Some("tcp") => Some(IpProtocol::Tcp),
+                Some("udp") => Some(IpProtocol::Udp),
+                Some("icmp") => Some(IpProtocol::Icmp),
+                _ => None,
+            };
+            let inside = words.next().and_then(|a| a.parse::<SocketAddrV4>().ok());
+            let (Some(protocol), Some(inside)) = (protocol, inside) else {
+                return "error: usage: mapping <tcp|udp|icmp> <ipv4:port>".into();
+            };
+            let mut found = None;
+            for l in loops {
+                match l.ask(|tx| Request::Mapping(protocol, inside, tx)) {
+                    Some(Some(e)) => found = Some(e),
+                    Some(None) => {}
+                    None => return "error: the router did not answer in time".into(),
+                }
+            }
+            found.map_or_else(|| "none".to_string(), |e| e.to_string())
+        }
+        Some(other) => format!("error: unknown request {other:?}"),
+    }
+}
