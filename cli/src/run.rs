@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use sixfold_router::{Config, Router, device};
+use sixfold_router::{Config, device};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,16 +55,22 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // any device exists.
     let socket = config.router.control_socket.clone();
     let listener = device::control::bind(&socket)?;
-    let devices = match device::Devices::open(&config) {
+    let workers = device::worker_count(&config);
+    let devices = match device::Devices::open(&config, workers) {
         Ok(d) => d,
         Err(e) => {
             let _ = std::fs::remove_file(&socket);
             return Err(anyhow::Error::from(e).context("opening TUN devices"));
         }
     };
-    let router = Router::new(config, random_seed(), Instant::now())?;
-    tracing::info!(subscribers = devices.subscribers.len(), %socket, "router running");
-    device::run(router, &devices, listener, &socket, &stop).context("I/O loop")?;
+    tracing::info!(
+        subscribers = devices.subscribers.len(),
+        workers,
+        offload = devices.datapath.offload,
+        %socket,
+        "router running"
+    );
+    device::run(config, random_seed(), &devices, listener, &socket, &stop).context("I/O loop")?;
     Ok(ExitCode::SUCCESS)
 }
 

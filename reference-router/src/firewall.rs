@@ -173,23 +173,26 @@ pub(crate) struct Firewall {
 }
 
 impl Firewall {
-    pub(crate) fn new(config: &Config, now: u32) -> Firewall {
+    /// The firewall of one worker (`workers` in all): its share of the flow and
+    /// held-SYN limits; the subscribers it serves bring their own flows.
+    pub(crate) fn new(config: &Config, now: u32, workers: u16) -> Firewall {
         let nat = &config.nat;
         let f = &config.firewall;
+        let share = |n: u32| (n / u32::from(workers.max(1))).max(1);
         Firewall {
             enabled: f.enabled,
             filtering: f.filtering,
             inbound_echo: f.inbound_echo,
             ipsec: f.ipsec,
             timeouts: nat.timeouts.clone(),
-            max_flows: nat.max_sessions,
+            max_flows: share(nat.max_sessions),
             flows_per_subscriber: nat.sessions_per_subscriber,
             flows: Vec::new(),
             free: NIL,
             index: HashMap::with_hasher(RandomState::default()),
             admits: HashMap::with_hasher(RandomState::default()),
             wheel: Wheel::new(now),
-            held: SynHold::new(nat.max_held_syns as usize, nat.timeouts.syn_hold),
+            held: SynHold::new(share(nat.max_held_syns) as usize, nat.timeouts.syn_hold),
             fragments: HashMap::with_hasher(RandomState::default()),
             max_fragment_pairs: nat.max_fragment_flows as usize,
             subscribers: config

@@ -9,6 +9,7 @@
 //! Each queue drops at its tail beyond `queue_bytes`.
 
 use crate::config::{Scheduling, Shaper as ShaperConfig};
+use crate::offload::{self, Offload};
 use crate::stats::{ShapedTraffic as FamilyCounts, ShaperUse};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -19,6 +20,15 @@ const BURST: Duration = Duration::from_millis(4);
 /// The smallest bucket: two full-size Ethernet frames. A packet larger than the
 /// bucket leaves when the bucket is full (and takes it all).
 const MIN_BURST: u64 = 3000;
+
+/// A packet waiting, with what it stands for on the wire.
+struct Queued {
+    packet: Vec<u8>,
+    offload: Offload,
+    /// Bytes on the wire (every segment of a super-packet, headers included).
+    wire: u64,
+    segments: u64,
+}
 
 pub(crate) struct Shaper {
     mbps: u32,
@@ -32,7 +42,7 @@ pub(crate) struct Shaper {
     weights: [u64; 2],
     /// Bytes served per family since they were last brought level.
     served: [u64; 2],
-    queues: [VecDeque<Vec<u8>>; 2],
+    queues: [VecDeque<Queued>; 2],
     queued: [usize; 2],
     limit: usize,
     counts: [FamilyCounts; 2],
@@ -59,15 +69,22 @@ impl Shaper {
         }
     }
 
-    /// Queues `packet` of family `v6`; false when its queue is full (dropped).
-    pub(crate) fn enqueue(&mut self, v6: bool, packet: &[u8]) -> bool {
+    /// Queues `packet` of family `v6`; false when its queue is full (dropped,
+    /// counted by its segments).
+    pub(crate) fn enqueue(&mut self, v6: bool, packet: &[u8], offload: Offload) -> bool {
         let f = usize::from(v6);
+        let (segments, wire) = offload::wire_size(packet, &offload);
         if self.queued[f] + packet.len() > self.limit {
-            self.counts[f].dropped += 1;
+            self.counts[f].dropped += segments;
             return false;
         }
         self.queued[f] += packet.len();
-        self.queues[f].push_back(packet.to_vec());
+        self.queues[f].push_back(Queued {
+            packet: packet.to_vec(),
+            offload,
+            wire,
+            segments,
+        });
         true
     }
 
@@ -102,15 +119,21 @@ impl Shaper {
         }
     }
 
-    /// The next packet the line rate lets out at `now`, and whether it is IPv6.
-    pub(crate) fn dequeue(&mut self, now: Instant) -> Option<(bool, Vec<u8>)> {
+    /// The next packet the line rate lets out at `now`, whether it is IPv6, and
+    /// its offload.
+    pub(crate) fn dequeue(&mut self, now: Instant) -> Option<(bool, Vec<u8>, Offload)> {
         self.refill(now);
         let f = self.pick()?;
-        let len = self.queues[f].front().map_or(0, Vec::len) as u64;
+        let len = self.queues[f].front().map_or(0, |q| q.wire);
         if self.tokens < len.min(self.burst) {
             return None;
         }
-        let packet = self.queues[f].pop_front()?;
+        let Queued {
+            packet,
+            offload,
+            segments,
+            ..
+        } = self.queues[f].pop_front()?;
         self.tokens = self.tokens.saturating_sub(len);
         self.queued[f] -= packet.len();
         self.served[f] += len;
@@ -119,9 +142,9 @@ impl Shaper {
             // The other family is idle: no credit accrues to it.
             self.served[other] = self.served[f] * self.weights[other] / self.weights[f].max(1);
         }
-        self.counts[f].packets += 1;
+        self.counts[f].packets += segments;
         self.counts[f].bytes += len;
-        Some((f == 1, packet))
+        Some((f == 1, packet, offload))
     }
 
     /// What it sent and dropped, for the link named `name`.
@@ -143,7 +166,7 @@ impl Shaper {
     pub(crate) fn wait(&mut self, now: Instant) -> Option<Duration> {
         self.refill(now);
         let f = self.pick()?;
-        let len = self.queues[f].front().map_or(0, Vec::len) as u64;
+        let len = self.queues[f].front().map_or(0, |q| q.wire);
         let missing = len.min(self.burst).saturating_sub(self.tokens);
         Some(Duration::from_nanos(
             (u128::from(missing) * 1_000_000_000 / u128::from(self.rate.max(1))) as u64,
@@ -173,11 +196,11 @@ mod tests {
         for ms in 0..secs * 1000 {
             for v6 in [false, true] {
                 while s.queued[usize::from(v6)] < 20_000 {
-                    s.enqueue(v6, &packet);
+                    s.enqueue(v6, &packet, Offload::default());
                 }
             }
             let now = t0 + Duration::from_millis(ms);
-            while let Some((v6, p)) = s.dequeue(now) {
+            while let Some((v6, p, _)) = s.dequeue(now) {
                 sent[usize::from(v6)] += p.len() as u64;
             }
         }
@@ -203,8 +226,8 @@ mod tests {
         assert_eq!(sent[0], 0, "IPv4 got {sent:?}");
         // Alone, IPv4 has the whole line.
         let (mut s, t0) = shaper(Scheduling::Strict, 1);
-        s.enqueue(false, &[0u8; 1000]);
-        assert!(s.dequeue(t0).is_some_and(|(v6, _)| !v6));
+        s.enqueue(false, &[0u8; 1000], Offload::default());
+        assert!(s.dequeue(t0).is_some_and(|(v6, _, _)| !v6));
     }
 
     #[test]
@@ -218,16 +241,16 @@ mod tests {
         let (mut s, t0) = shaper(Scheduling::Weighted, 3);
         let packet = vec![0u8; 1000];
         for ms in 0..1000 {
-            s.enqueue(true, &packet);
+            s.enqueue(true, &packet, Offload::default());
             while s.dequeue(t0 + Duration::from_millis(ms)).is_some() {}
         }
         let mut first = Vec::new();
         for _ in 0..40 {
-            s.enqueue(true, &packet);
-            s.enqueue(false, &packet);
+            s.enqueue(true, &packet, Offload::default());
+            s.enqueue(false, &packet, Offload::default());
         }
         for ms in 1000..1100 {
-            while let Some((v6, _)) = s.dequeue(t0 + Duration::from_millis(ms)) {
+            while let Some((v6, _, _)) = s.dequeue(t0 + Duration::from_millis(ms)) {
                 first.push(v6);
             }
         }
@@ -246,9 +269,15 @@ mod tests {
         };
         let mut s = Shaper::new(1, &config, Instant::now());
         let packet = vec![0u8; 1000];
-        assert!(s.enqueue(true, &packet) && s.enqueue(true, &packet));
-        assert!(!s.enqueue(true, &packet));
-        assert!(s.enqueue(false, &packet), "each family has its own queue");
+        assert!(
+            s.enqueue(true, &packet, Offload::default())
+                && s.enqueue(true, &packet, Offload::default())
+        );
+        assert!(!s.enqueue(true, &packet, Offload::default()));
+        assert!(
+            s.enqueue(false, &packet, Offload::default()),
+            "each family has its own queue"
+        );
         assert_eq!(s.counts[1].dropped, 1);
     }
 
@@ -258,7 +287,7 @@ mod tests {
         assert_eq!(s.wait(t0), None);
         // 8 Mbit/s: 1,000,000 B/s, a bucket of 4 ms = 4000 B.
         for _ in 0..5 {
-            s.enqueue(true, &[0u8; 1000]);
+            s.enqueue(true, &[0u8; 1000], Offload::default());
         }
         for _ in 0..4 {
             assert!(s.dequeue(t0).is_some());
@@ -267,7 +296,7 @@ mod tests {
         assert_eq!(s.wait(t0), Some(Duration::from_millis(1)));
         assert!(s.dequeue(t0 + Duration::from_millis(1)).is_some());
         // Larger than the bucket: leaves when the bucket is full.
-        s.enqueue(true, &[0u8; 9000]);
+        s.enqueue(true, &[0u8; 9000], Offload::default());
         let t1 = t0 + Duration::from_millis(1);
         assert_eq!(s.wait(t1), Some(Duration::from_millis(4)));
         assert!(s.dequeue(t1 + Duration::from_millis(4)).is_some());

@@ -169,9 +169,8 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let ok = ok?;
-    let router = world.stop_router();
-    if let Some(router) = router {
-        report::report(&router.snapshot());
+    if let Some(snapshot) = world.stop_router() {
+        report::report(&snapshot);
     }
     drop(world);
     Ok(if ok {

@@ -4,7 +4,7 @@
 use super::{DUAL_STACK_NAME, LabArgs, SERVER_V4, SERVER_V6, subscriber_v4, subscriber_v6_host};
 use crate::run::random_seed;
 use anyhow::{Context, bail};
-use sixfold_router::{Config, Router, device};
+use sixfold_router::{Config, Snapshot, device};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::sync::Arc;
@@ -17,15 +17,16 @@ pub(super) struct World {
     pub(super) namespaces: Vec<String>,
     pub(super) children: Vec<Child>,
     pub(super) files: Vec<PathBuf>,
-    pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Router>>)>,
+    pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Snapshot>>)>,
 }
 
 impl World {
-    pub(super) fn stop_router(&mut self) -> Option<Router> {
+    /// Stops the router; its last counters.
+    pub(super) fn stop_router(&mut self) -> Option<Snapshot> {
         let (stop, handle) = self.router.take()?;
         stop.store(true, Ordering::Relaxed);
         match handle.join() {
-            Ok(Ok(router)) => Some(router),
+            Ok(Ok(snapshot)) => Some(snapshot),
             Ok(Err(e)) => {
                 eprintln!("sixfold lab: router stopped with an error: {e:#}");
                 None
@@ -152,7 +153,9 @@ pub(super) fn build(
         .map(|k| format!("{}-sub{k}", args.prefix))
         .collect();
     create_namespaces(args, subs.iter().chain([&wan_ns]), world)?;
-    let devices = device::Devices::open(config).context("opening the lab's TUN devices")?;
+    let workers = device::worker_count(config);
+    let devices =
+        device::Devices::open(config, workers).context("opening the lab's TUN devices")?;
     route_wan(config, &wan_ns)?;
     for (k, ns) in (1..=args.subscribers).zip(&subs) {
         address_subscriber(config, k, ns)?;
@@ -272,7 +275,7 @@ fn start_router(
 ) -> anyhow::Result<()> {
     let socket = config.router.control_socket.clone();
     let listener = device::control::bind(&socket)?;
-    let router = Router::new(config.clone(), random_seed(), Instant::now())?;
+    let config = config.clone();
     let router_stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&router_stop);
     let outer = Arc::clone(stop);
@@ -287,7 +290,7 @@ fn start_router(
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let result = device::run(router, &devices, listener, &socket, &flag);
+        let result = device::run(config, random_seed(), &devices, listener, &socket, &flag);
         flag.store(true, Ordering::Relaxed);
         let _ = both.join();
         result.map_err(anyhow::Error::from)

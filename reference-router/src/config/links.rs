@@ -27,6 +27,12 @@ pub struct RouterSection {
     pub ra_interval: u32,
     /// Recursive DNS servers to advertise (RFC 8106); none: no RDNSS option.
     pub rdnss: Vec<Ipv6Addr>,
+    /// Open the TUNs with offload (virtio-net header, TSO/USO): super-packets of
+    /// up to 64 KiB in and out, translated once. Falls back, and says so, where
+    /// the kernel refuses.
+    pub offload: bool,
+    /// Worker threads, each with its own queue on the uplink; 0: one per CPU.
+    pub workers: u32,
 }
 
 impl Default for RouterSection {
@@ -39,6 +45,8 @@ impl Default for RouterSection {
             ra: true,
             ra_interval: 200,
             rdnss: Vec::new(),
+            offload: true,
+            workers: 0,
         }
     }
 }

@@ -7,6 +7,8 @@ use super::{Config, ConfigError, Nat, Subscriber, Tunnels};
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// The most worker threads.
+pub(super) const MAX_WORKERS: u32 = 64;
 /// The most public addresses a pool may hold.
 pub(super) const MAX_POOL_ADDRESSES: u64 = 1 << 20;
 /// At most this many IPv6 prefixes per subscriber: one router advertisement
@@ -280,6 +282,15 @@ fn validate_router(config: &Config) -> Result<(), ConfigError> {
     }
     if r.control_socket.is_empty() {
         return Err(err("router.control_socket", "is empty"));
+    }
+    if r.workers > MAX_WORKERS {
+        return Err(err(
+            "router.workers",
+            format!(
+                "{} threads: at most {MAX_WORKERS} (0: one per CPU)",
+                r.workers
+            ),
+        ));
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -48,30 +48,23 @@ pub enum Request {
     Mapping(IpProtocol, SocketAddrV4, SyncSender<Option<SocketAddrV4>>),
 }
 
-/// The packet loop's end of the control channel: questions, and a socket that
-/// becomes readable when one is waiting (for the loop's `poll`).
-pub struct Inbox {
-    pub(super) requests: Receiver<Request>,
-    pub(super) wake: UnixStream,
-}
+/// The server's handle on one packet loop: where to put questions, and how to
+/// wake the loop.
+#[derive(Clone)]
+pub struct OutboxHandle(Outbox);
 
-impl Inbox {
-    /// Empties the wake-up socket after a wake-up.
-    pub(super) fn drain_wake(&self) {
-        let mut junk = [0u8; 64];
-        while let Ok(n) = (&self.wake).read(&mut junk) {
-            if n == 0 {
-                break;
-            }
-        }
-    }
-}
-
-/// The server's end: where to send questions and how to wake the loop.
 #[derive(Clone)]
 struct Outbox {
     requests: SyncSender<Request>,
     wake: Arc<UnixStream>,
+}
+
+impl OutboxHandle {
+    /// A handle that asks through `requests` and wakes the loop by writing to
+    /// `wake` (a socket the loop polls).
+    pub fn new(requests: SyncSender<Request>, wake: Arc<UnixStream>) -> OutboxHandle {
+        OutboxHandle(Outbox { requests, wake })
+    }
 }
 
 impl Outbox {
@@ -83,25 +76,6 @@ impl Outbox {
         rx.recv_timeout(ANSWER_TIMEOUT).ok()
     }
 }
-
-/// A channel between the control server and one packet loop.
-pub fn channel() -> io::Result<(Inbox, OutboxHandle)> {
-    let (requests_tx, requests) = mpsc::sync_channel(16);
-    let (wake_tx, wake) = UnixStream::pair()?;
-    wake.set_nonblocking(true)?;
-    wake_tx.set_nonblocking(true)?;
-    Ok((
-        Inbox { requests, wake },
-        OutboxHandle(Outbox {
-            requests: requests_tx,
-            wake: Arc::new(wake_tx),
-        }),
-    ))
-}
-
-/// The server's handle on one packet loop (from [`channel`]).
-#[derive(Clone)]
-pub struct OutboxHandle(Outbox);
 
 /// Binds the control socket at `path`: refused if a router answers there, or if
 /// something other than a socket is there; a stale socket is replaced.

@@ -1,116 +1,303 @@
-//! The packet loop: `poll(2)` over every TUN and the control channel, then up to
-//! [`BURST`] packets per readable device, each through [`Router::process`] and
-//! straight out of the egress device; packets the router made itself follow from
-//! [`Router::poll_transmit`]. Questions from the control server are answered
-//! between bursts; the loop never waits for a control client.
+//! The packet loops: one worker thread per [`Shard`], each with its own queue on
+//! the uplink and the TUNs of the subscribers it owns.
+//!
+//! A worker `poll(2)`s its devices and its mailbox, then reads each ready device
+//! until it would block or [`BURST`] packets are done, taking the clock once per
+//! burst; each packet goes through its [`Router`] and straight out of the egress
+//! device — with offload, header and super-packet in one `write`. A packet that
+//! belongs to another worker ([`Router::steer`]: it came in on the wrong uplink
+//! queue, or a hairpin reached a port another worker owns) moves to that
+//! worker's bounded hand-off channel in the buffer it was read into, and the
+//! worker is woken only if it sleeps; buffers circulate, nothing is allocated
+//! per packet once the pools are warm. The kernel helps: it learns which uplink
+//! queue a flow was written on and reads its replies to the same one.
+//!
+//! Questions from the control server are answered between bursts; a worker never
+//! waits for a control client.
 
-use super::control::{Inbox, Request};
-use super::tun::Devices;
-use crate::{Interface, PacketBuf, Router, Verdict};
+use super::control::Request;
+use super::tun::{Devices, Queue};
+use crate::iface::{Interface, Shard};
+use crate::offload;
+use crate::{DropReason, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::Instant;
 
 /// Packets read from one device before the loop looks at the others.
 pub const BURST: usize = 64;
+/// Packets waiting in one worker's hand-off channel at most.
+const HANDOFF_CAPACITY: usize = 1024;
+/// Spare buffers a worker keeps.
+const POOL: usize = 256;
 
-fn send(devices: &Devices, to: Interface, packet: &[u8]) {
-    match devices.device(to).send(packet) {
-        Ok(_) => {}
+/// Everything that can wake a worker.
+pub(super) struct Mailbox {
+    pub(super) requests: Receiver<Request>,
+    handoffs: Receiver<PacketBuf>,
+    wake: UnixStream,
+    sleeping: Arc<AtomicBool>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// How others reach a worker: its hand-off channel and its wake-up socket.
+#[derive(Clone)]
+pub(super) struct Doorbell {
+    handoffs: SyncSender<PacketBuf>,
+    pub(super) wake: Arc<UnixStream>,
+    sleeping: Arc<AtomicBool>,
+    pending: Arc<AtomicUsize>,
+}
+
+/// A worker's mailbox, its doorbell, and where the control server puts questions.
+pub(super) fn mailbox() -> io::Result<(Mailbox, Doorbell, SyncSender<Request>)> {
+    let (requests_tx, requests) = mpsc::sync_channel(16);
+    let (handoffs_tx, handoffs) = mpsc::sync_channel(HANDOFF_CAPACITY);
+    let (wake_tx, wake) = UnixStream::pair()?;
+    wake.set_nonblocking(true)?;
+    wake_tx.set_nonblocking(true)?;
+    let sleeping = Arc::new(AtomicBool::new(false));
+    let pending = Arc::new(AtomicUsize::new(0));
+    Ok((
+        Mailbox {
+            requests,
+            handoffs,
+            wake,
+            sleeping: Arc::clone(&sleeping),
+            pending: Arc::clone(&pending),
+        },
+        Doorbell {
+            handoffs: handoffs_tx,
+            wake: Arc::new(wake_tx),
+            sleeping,
+            pending,
+        },
+        requests_tx,
+    ))
+}
+
+impl Doorbell {
+    /// Hands `buf` over; gives it back if the channel is full.
+    fn hand(&self, buf: PacketBuf) -> Result<(), PacketBuf> {
+        match self.handoffs.try_send(buf) {
+            Ok(()) => {
+                self.pending.fetch_add(1, Ordering::SeqCst);
+                // Woken only if asleep: the worker checks `pending` after saying so.
+                if self.sleeping.load(Ordering::SeqCst) {
+                    let _ = (&*self.wake).write(&[1]);
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => Err(b),
+        }
+    }
+}
+
+/// One worker: its router, mailbox, the other workers' doorbells, spare buffers.
+pub(super) struct Worker {
+    pub(super) router: Router,
+    pub(super) mailbox: Mailbox,
+    pub(super) peers: Vec<Doorbell>,
+    pool: Vec<PacketBuf>,
+}
+
+impl Worker {
+    pub(super) fn new(router: Router, mailbox: Mailbox, peers: Vec<Doorbell>) -> Worker {
+        Worker {
+            router,
+            mailbox,
+            peers,
+            pool: Vec::new(),
+        }
+    }
+}
+
+/// Writes the packet in `buf` to `to`: with its virtio-net header on an offload
+/// queue; otherwise cut into plain packets with complete checksums first if it
+/// is a super-packet or its checksum partial.
+fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf) {
+    let q = devices.queue(to, shard);
+    let offload = buf.offload();
+    let result = if q.offload {
+        q.dev.send(buf.io_packet()).map(drop)
+    } else if offload.is_super() || offload.partial.is_some() {
+        offload::segment(buf.packet(), &offload)
+            .unwrap_or_default()
+            .iter()
+            .try_for_each(|seg| q.dev.send(seg).map(drop))
+    } else {
+        q.dev.send(buf.packet()).map(drop)
+    };
+    match result {
+        Ok(()) => {}
         // A full TUN queue drops, as a full link would.
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => tracing::warn!(?to, error = %e, "TUN write failed"),
     }
 }
 
-/// Answers what the control server asked (never blocks: answers go to bounded
-/// channels whose reader may have given up).
-fn answer(router: &Router, inbox: &Inbox) {
-    inbox.drain_wake();
-    while let Ok(request) = inbox.requests.try_recv() {
-        match request {
-            Request::Snapshot(reply) => {
-                let _ = reply.try_send(router.snapshot());
+/// Reads one packet from `q` into `buf`: `Ok(false)` when there is none.
+fn recv(q: &Queue, buf: &mut PacketBuf, router: &mut Router) -> io::Result<bool> {
+    loop {
+        let read = if q.offload {
+            q.dev.recv(buf.io_mut())
+        } else {
+            q.dev.recv(buf.storage_mut())
+        };
+        match read {
+            Ok(n) if q.offload => {
+                if buf.set_io_len(n).is_err() {
+                    // A virtio-net header the router cannot act on.
+                    router.count_drop(DropReason::Malformed);
+                    continue;
+                }
+                return Ok(true);
             }
-            Request::Mapping(protocol, inside, reply) => {
-                let _ = reply.try_send(router.mapping_of(protocol, inside));
+            Ok(n) => {
+                buf.set_len(n);
+                return Ok(true);
             }
-        }
-    }
-}
-
-/// Reads up to [`BURST`] packets from `from` through the router.
-fn burst(
-    router: &mut Router,
-    devices: &Devices,
-    from: Interface,
-    buf: &mut PacketBuf,
-) -> io::Result<()> {
-    let direction = from.direction();
-    for _ in 0..BURST {
-        let n = match devices.device(from).recv(buf.storage_mut()) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
-        };
-        buf.set_len(n);
-        match router.process(direction, buf, Instant::now()) {
-            Verdict::Forward(to) | Verdict::Reply(to) => send(devices, to, buf.packet()),
-            Verdict::Drop(reason) => tracing::trace!(?from, reason = reason.name(), "drop"),
-            Verdict::Held | Verdict::Queued(_) => {}
-        }
-        while let Some(to) = router.poll_transmit(buf) {
-            send(devices, to, buf.packet());
         }
     }
-    Ok(())
 }
 
-/// Runs `router` over `devices` until `stop` is set, answering `inbox`.
-pub(super) fn run_loop(
-    router: &mut Router,
-    devices: &Devices,
-    inbox: &Inbox,
-    stop: &AtomicBool,
-) -> io::Result<()> {
-    let mut buf = PacketBuf::new();
-    let order: Vec<Interface> = std::iter::once(Interface::Wan)
-        .chain((0..devices.subscribers.len()).map(|s| Interface::Subscriber(s as u16)))
-        .collect();
-    while !stop.load(Ordering::Relaxed) {
-        let mut fds: Vec<PollFd<'_>> = order
-            .iter()
-            .map(|&i| PollFd::new(devices.device(i).as_fd(), PollFlags::POLLIN))
-            .collect();
-        fds.push(PollFd::new(inbox.wake.as_fd(), PollFlags::POLLIN));
-        // A shaped packet due sooner than the idle tick wakes the loop (1 ms
-        // granularity: the shaper's bucket holds 4 ms, so the line stays full).
-        let wait = router
-            .next_wakeup(Instant::now())
-            .map_or(100, |d| d.as_micros().div_ceil(1000).min(100) as u16);
-        match poll(&mut fds, PollTimeout::from(wait)) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        for (k, &from) in order.iter().enumerate() {
-            if ready[k] {
-                burst(router, devices, from, &mut buf)?;
+impl Worker {
+    /// Hands the packet in `buf` to worker `to`, taking a spare buffer in its
+    /// place; a full channel drops it (counted).
+    fn hand_off(&mut self, to: u16, buf: &mut PacketBuf) {
+        let spare = self.pool.pop().unwrap_or_default();
+        let packet = std::mem::replace(buf, spare);
+        match self.peers[usize::from(to)].hand(packet) {
+            Ok(()) => self.router.count_handoff(true),
+            Err(back) => {
+                self.router.count_handoff(false);
+                self.pool.push(std::mem::replace(buf, back));
             }
         }
-        router.tick(Instant::now());
-        while let Some(to) = router.poll_transmit(&mut buf) {
-            send(devices, to, buf.packet());
-        }
-        answer(router, inbox);
     }
-    Ok(())
+
+    /// What the router says of the packet in `buf`.
+    fn act(&mut self, verdict: Verdict, devices: &Devices, buf: &mut PacketBuf) {
+        let shard = self.router.shard();
+        match verdict {
+            Verdict::Forward(to) | Verdict::Reply(to) => send(devices, shard, to, buf),
+            Verdict::Handoff(to) => self.hand_off(to, buf),
+            Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "drop"),
+            Verdict::Held | Verdict::Queued(_) => {}
+        }
+        while let Some(to) = self.router.poll_transmit(buf) {
+            send(devices, shard, to, buf);
+        }
+    }
+
+    /// Up to [`BURST`] packets from `from` through the router.
+    fn burst(&mut self, devices: &Devices, from: Interface, buf: &mut PacketBuf) -> io::Result<()> {
+        let shard = self.router.shard();
+        let q = devices.queue(from, shard);
+        let direction = from.direction();
+        let now = Instant::now();
+        for _ in 0..BURST {
+            if !recv(q, buf, &mut self.router)? {
+                break;
+            }
+            let owner = self.router.steer(direction, buf.packet());
+            if owner != shard.index {
+                self.hand_off(owner, buf);
+                continue;
+            }
+            let verdict = self.router.process(direction, buf, now);
+            self.act(verdict, devices, buf);
+        }
+        Ok(())
+    }
+
+    /// Packets other workers handed here, and questions from the control server.
+    fn mail(&mut self, devices: &Devices) {
+        let mut junk = [0u8; 64];
+        while matches!((&self.mailbox.wake).read(&mut junk), Ok(n) if n > 0) {}
+        let now = Instant::now();
+        while let Ok(mut packet) = self.mailbox.handoffs.try_recv() {
+            self.mailbox.pending.fetch_sub(1, Ordering::SeqCst);
+            let verdict = self.router.process_handoff(&mut packet, now);
+            self.act(verdict, devices, &mut packet);
+            if self.pool.len() < POOL {
+                self.pool.push(packet);
+            }
+        }
+        while let Ok(request) = self.mailbox.requests.try_recv() {
+            match request {
+                Request::Snapshot(reply) => {
+                    let _ = reply.try_send(self.router.snapshot());
+                }
+                Request::Mapping(protocol, inside, reply) => {
+                    let _ = reply.try_send(self.router.mapping_of(protocol, inside));
+                }
+            }
+        }
+    }
+
+    /// Runs until `stop` says so.
+    pub(super) fn run_until(
+        &mut self,
+        devices: &Devices,
+        stop: &dyn Fn() -> bool,
+    ) -> io::Result<()> {
+        let shard = self.router.shard();
+        let mut buf = PacketBuf::new();
+        let owned: Vec<Interface> = std::iter::once(Interface::Wan)
+            .chain(
+                (0..devices.subscribers.len() as u16)
+                    .filter(|&s| shard.owns_subscriber(s))
+                    .map(Interface::Subscriber),
+            )
+            .collect();
+        while !stop() {
+            // A shaped packet due sooner than the idle tick wakes the loop (1 ms
+            // granularity: the shaper's bucket holds 4 ms, so the line stays full).
+            let mut wait = self
+                .router
+                .next_wakeup(Instant::now())
+                .map_or(100, |d| d.as_micros().div_ceil(1000).min(100) as u16);
+            self.mailbox.sleeping.store(true, Ordering::SeqCst);
+            if self.mailbox.pending.load(Ordering::SeqCst) > 0 {
+                wait = 0;
+            }
+            let mut fds: Vec<PollFd<'_>> = owned
+                .iter()
+                .map(|&i| PollFd::new(devices.queue(i, shard).dev.as_fd(), PollFlags::POLLIN))
+                .collect();
+            fds.push(PollFd::new(self.mailbox.wake.as_fd(), PollFlags::POLLIN));
+            let polled = poll(&mut fds, PollTimeout::from(wait));
+            self.mailbox.sleeping.store(false, Ordering::SeqCst);
+            match polled {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let ready: Vec<bool> = fds
+                .iter()
+                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                .collect();
+            drop(fds);
+            for (k, &from) in owned.iter().enumerate() {
+                if ready[k] {
+                    self.burst(devices, from, &mut buf)?;
+                }
+            }
+            self.router.tick(Instant::now());
+            while let Some(to) = self.router.poll_transmit(&mut buf) {
+                send(devices, shard, to, &mut buf);
+            }
+            self.mail(devices);
+        }
+        Ok(())
+    }
 }

@@ -44,6 +44,15 @@ impl Nat {
         if !self.hairpin {
             return Decision::Drop(DropReason::HairpinOff);
         }
+        let owner = self.shard.port_owner(key.rem_port);
+        if owner != self.shard.index {
+            // The peer's session is another worker's: it takes the error in as
+            // from the WAN, where the quote reads as a packet the NAT sent.
+            return Decision::Handoff {
+                rewrite,
+                worker: owner,
+            };
+        }
         // About a hairpinned flow (RFC 5508 REQ-7): translate back in for the peer.
         let peer = Key {
             addr: key.rem_addr,

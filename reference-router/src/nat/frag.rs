@@ -10,6 +10,27 @@
 use crate::iface::Interface;
 use foldhash::fast::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The fragment table the workers share: a later fragment carries no port to
+/// bring it to the worker that translated its first, so whichever worker it
+/// reaches looks it up here. Only fragments take the lock.
+#[derive(Clone)]
+pub(crate) struct SharedFragments(Arc<Mutex<Fragments>>);
+
+impl SharedFragments {
+    pub(crate) fn new(max_flows: u32, max_bytes: u32, timeout: u32) -> SharedFragments {
+        SharedFragments(Arc::new(Mutex::new(Fragments::new(
+            max_flows, max_bytes, timeout,
+        ))))
+    }
+
+    /// The table (a worker that panicked holding it left it consistent: every
+    /// method completes its update before it can fail).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Fragments> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FragKey {

@@ -15,10 +15,10 @@ pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
 use crate::hold::SynHold;
-use crate::iface::Interface;
+use crate::iface::{Interface, Shard};
 use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
-use frag::{Applied, FragKey, Fragments};
+use frag::{Applied, FragKey, SharedFragments};
 use sixfold_rewrite::{Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, Rewrite};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
@@ -37,6 +37,9 @@ pub(crate) enum Decision {
     Drop(DropReason),
     /// No mapping could be created: drop and send ICMP 3/13 back (RFC 5508 REQ-8).
     Refuse(DropReason),
+    /// Hairpinned to a public port another worker owns: apply `rewrite` (the way
+    /// out) and hand the packet to `worker`, which takes it in as from the WAN.
+    Handoff { rewrite: Rewrite, worker: u16 },
 }
 
 /// The parts of an IPv4 packet the NAT looks at.
@@ -104,7 +107,8 @@ pub(crate) struct Nat {
     hairpin: bool,
     timeouts: crate::config::Timeouts,
     held: SynHold<Key>,
-    fragments: Fragments,
+    fragments: SharedFragments,
+    shard: Shard,
 }
 
 /// TCP's protocol byte, as the compact records store it.
@@ -134,10 +138,20 @@ fn refused(full: Full) -> DropReason {
 }
 
 impl Nat {
-    pub(crate) fn new(config: &NatConfig, subscribers: usize, seed: u64, now: u32) -> Nat {
+    /// The NAT of worker `shard`: its slice of the ports, its share of the
+    /// session limit, the fragment table shared by all.
+    pub(crate) fn new(
+        config: &NatConfig,
+        subscribers: usize,
+        seed: u64,
+        now: u32,
+        shard: Shard,
+        fragments: SharedFragments,
+    ) -> Nat {
         let pool: Vec<u32> = config.pool_addresses().into_iter().map(u32::from).collect();
+        let share = |n: u32| (n / u32::from(shard.count.max(1))).max(1);
         let limits = Limits {
-            max_sessions: config.max_sessions,
+            max_sessions: share(config.max_sessions),
             sessions_per_subscriber: config.sessions_per_subscriber,
             ports_per_subscriber: config.ports_per_subscriber,
             preserve: config.port_preservation,
@@ -148,16 +162,21 @@ impl Nat {
         let t = &config.timeouts;
         Nat {
             pool: pool.iter().copied().collect(),
-            table: Table::new(pool, subscribers, limits, t.port_reuse_delay, seed, now),
+            table: Table::new(
+                pool,
+                subscribers,
+                limits,
+                t.port_reuse_delay,
+                seed,
+                now,
+                shard,
+            ),
             filtering: config.filtering,
             hairpin: config.hairpin,
             timeouts: t.clone(),
-            held: SynHold::new(config.max_held_syns as usize, t.syn_hold),
-            fragments: frag::Fragments::new(
-                config.max_fragment_flows,
-                config.max_fragment_bytes,
-                t.fragments,
-            ),
+            held: SynHold::new(share(config.max_held_syns) as usize, t.syn_hold),
+            fragments,
+            shard,
         }
     }
 
@@ -306,6 +325,15 @@ impl Nat {
         if !self.hairpin {
             return Decision::Drop(DropReason::HairpinOff);
         }
+        // An ICMP query carries no destination port to find the owner by: it is
+        // answered where it is, as with one worker.
+        let owner = self.shard.port_owner(f.dport);
+        if f.protocol != IpProtocol::Icmp && owner != self.shard.index {
+            return Decision::Handoff {
+                rewrite,
+                worker: owner,
+            };
+        }
         let back = Flow {
             src: session.out_addr,
             sport: session.out_port,
@@ -426,7 +454,7 @@ impl Nat {
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
-        self.fragments.expire(now, budget)
+        self.fragments.lock().expire(now, budget)
     }
 
     /// A first fragment was translated as `applied`: remember it for the rest of
@@ -438,13 +466,14 @@ impl Nat {
         now: u32,
     ) -> Result<Vec<Vec<u8>>, DropReason> {
         self.fragments
+            .lock()
             .first(key, applied, now)
             .map_err(|_| DropReason::FragmentLimit)
     }
 
     /// How the first fragment of `key`'s datagram was translated, if it passed.
     pub(crate) fn fragment_applied(&self, key: &FragKey) -> Option<Applied> {
-        self.fragments.applied(key)
+        self.fragments.lock().applied(key)
     }
 
     /// Keeps a fragment that came before its first until the first comes (or the
@@ -456,6 +485,7 @@ impl Nat {
         now: u32,
     ) -> Result<(), DropReason> {
         self.fragments
+            .lock()
             .buffer(key, packet, now)
             .map_err(|_| DropReason::FragmentLimit)
     }

@@ -7,6 +7,7 @@
 //! Bitmaps are allocated on first use of an address (8 KiB per address and protocol),
 //! so a large pool costs memory only for the addresses subscribers were given.
 
+use crate::iface::Shard;
 use siphasher::sip::SipHasher13;
 use sixfold_rewrite::IpProtocol;
 use std::collections::VecDeque;
@@ -46,6 +47,7 @@ pub(crate) struct Ports {
     reuse_delay: u32,
     key: (u64, u64),
     counter: u64,
+    shard: Shard,
 }
 
 /// The lowest free port in `from..=to` (with the given parity, if any).
@@ -70,25 +72,29 @@ fn find_free(map: &[u64; 1024], from: u32, to: u32, parity: Option<u32>) -> Opti
     None
 }
 
-/// Ports 1024-65535 for internal ports ≥ 1024, 1-1023 for well-known ones (RFC 4787
-/// REQ-3a); ICMP identifiers use 1024-65535.
-fn range(want: &Want) -> (u32, u32) {
+/// This worker's slice of ports 1024-65535 for internal ports ≥ 1024, of 1-1023
+/// for well-known ones (RFC 4787 REQ-3a); ICMP identifiers use 1024-65535.
+fn range(want: &Want, shard: Shard) -> (u32, u32) {
     if IpProtocol::from(want.protocol) != IpProtocol::Icmp && want.internal < 1024 {
-        (1, 1023)
+        shard.low_ports()
     } else {
-        (1024, 65535)
+        shard.high_ports()
     }
 }
 
 impl Ports {
-    pub(crate) fn new(addresses: usize, reuse_delay: u32, seed: u64) -> Ports {
+    /// Ports of `addresses` public addresses, this worker's `shard` of each.
+    pub(crate) fn new(addresses: usize, reuse_delay: u32, seed: u64, shard: Shard) -> Ports {
+        let ((a, b), (c, d)) = (shard.low_ports(), shard.high_ports());
+        let slice = (b - a + 1) + (d - c + 1);
         Ports {
             bitmaps: (0..addresses * PROTOCOLS).map(|_| None).collect(),
-            free: vec![65535; addresses * PROTOCOLS],
+            free: vec![slice; addresses * PROTOCOLS],
             quarantine: VecDeque::new(),
             reuse_delay,
             key: (seed, seed.rotate_left(32) ^ 0x5158_4f4c_4446_5853),
             counter: 0,
+            shard,
         }
     }
 
@@ -112,7 +118,7 @@ impl Ports {
     /// A free port on address `addr`, marked busy; `None` if there is none.
     pub(crate) fn allocate(&mut self, addr: u32, want: Want) -> Option<u16> {
         let slot = addr as usize * PROTOCOLS + space(want.protocol);
-        let (lo, hi) = range(&want);
+        let (lo, hi) = range(&want, self.shard);
         let span = hi - lo + 1;
         let first = if want.preserve && (lo..=hi).contains(&u32::from(want.internal)) {
             u32::from(want.internal)
@@ -190,7 +196,7 @@ mod tests {
 
     #[test]
     fn ports_are_in_range_unique_and_not_sequential() {
-        let mut p = Ports::new(1, 120, 7);
+        let mut p = Ports::new(1, 120, 7, Shard::SOLE);
         let mut got: Vec<u16> = (0..1000)
             .map(|_| p.allocate(0, want(40000)).unwrap())
             .collect();
@@ -207,8 +213,22 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_allocates_only_in_its_slice() {
+        let shard = Shard { index: 1, count: 3 };
+        let mut p = Ports::new(1, 120, 9, shard);
+        for internal in [53, 40000] {
+            for _ in 0..300 {
+                let port = p.allocate(0, want(internal)).unwrap();
+                assert_eq!(shard.port_owner(port), 1, "{port}");
+            }
+        }
+        let ((a, b), (c, d)) = (shard.low_ports(), shard.high_ports());
+        assert_eq!(p.free(0, 17), (b - a + 1) + (d - c + 1) - 600);
+    }
+
+    #[test]
     fn well_known_ports_stay_well_known() {
-        let mut p = Ports::new(1, 120, 7);
+        let mut p = Ports::new(1, 120, 7, Shard::SOLE);
         for _ in 0..100 {
             let port = p.allocate(0, want(53)).unwrap();
             assert!((1..1024).contains(&port), "{port}");
@@ -217,7 +237,7 @@ mod tests {
 
     #[test]
     fn whole_range_then_none_then_quarantine() {
-        let mut p = Ports::new(1, 120, 1);
+        let mut p = Ports::new(1, 120, 1, Shard::SOLE);
         let ports: Vec<u16> = (1..1024)
             .map(|_| p.allocate(0, want(80)).unwrap())
             .collect();
@@ -231,7 +251,7 @@ mod tests {
 
     #[test]
     fn preservation_and_parity() {
-        let mut p = Ports::new(1, 120, 3);
+        let mut p = Ports::new(1, 120, 3, Shard::SOLE);
         let w = Want {
             protocol: 6,
             internal: 40001,

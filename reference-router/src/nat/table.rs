@@ -12,6 +12,7 @@
 
 use super::ports::{self, Ports, Want};
 use crate::config::Mapping as MappingMode;
+use crate::iface::Shard;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::Wheel;
 use foldhash::fast::RandomState;
@@ -184,6 +185,7 @@ impl Table {
         reuse_delay: u32,
         seed: u64,
         now: u32,
+        shard: Shard,
     ) -> Table {
         let hasher = || RandomState::default();
         Table {
@@ -197,7 +199,7 @@ impl Table {
             map_outside: HashMap::with_hasher(hasher()),
             addresses: HashMap::with_hasher(hasher()),
             wheel: Wheel::new(now),
-            ports: Ports::new(pool.len(), reuse_delay, seed),
+            ports: Ports::new(pool.len(), reuse_delay, seed, shard),
             pool,
             subscribers: vec![SubscriberState::default(); subscribers],
             limits,

@@ -6,6 +6,7 @@ use super::Verdict;
 use crate::buf::PacketBuf;
 use crate::config::Config;
 use crate::iface::Interface;
+use crate::offload::Offload;
 use crate::shaper::Shaper;
 use crate::stats::{Counters, DropReason, ShaperUse};
 use sixfold_rewrite::IpVersion;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 const QUEUE_LIMIT: usize = 4096;
 
 pub(super) struct Egress {
-    queue: VecDeque<(Interface, Vec<u8>)>,
+    queue: VecDeque<(Interface, Vec<u8>, Offload)>,
     /// Shapers: index 0 the WAN, 1 + k subscriber k.
     shapers: Vec<Option<Shaper>>,
     /// Indexes of the shapers with packets waiting: the per-packet work is theirs
@@ -40,10 +41,17 @@ fn interface_of(index: usize) -> Interface {
 }
 
 impl Egress {
-    pub(super) fn new(config: &Config, now: Instant) -> Egress {
+    /// The egress of one of `workers` workers: the uplink's rate is shared out
+    /// among them (each shapes what it sends); a subscriber's link is shaped by
+    /// its owner, at its full rate.
+    pub(super) fn new(config: &Config, now: Instant, workers: u16) -> Egress {
+        let wan = config
+            .wan
+            .rate_mbps
+            .map(|r| (r / u32::from(workers.max(1))).max(1));
         Egress {
             queue: VecDeque::new(),
-            shapers: std::iter::once(config.wan.rate_mbps)
+            shapers: std::iter::once(wan)
                 .chain(config.subscriber.iter().map(|s| s.rate_mbps))
                 .map(|rate| rate.map(|mbps| Shaper::new(mbps, &config.shaper, now)))
                 .collect(),
@@ -51,20 +59,27 @@ impl Egress {
         }
     }
 
-    /// Queues a packet the router made for `to` (dropped, and counted, when the
-    /// queue is full).
-    pub(super) fn push(&mut self, to: Interface, packet: Vec<u8>, counters: &mut Counters) {
+    /// Queues a packet for `to` (dropped, and counted, when the queue is full).
+    pub(super) fn push(
+        &mut self,
+        to: Interface,
+        packet: Vec<u8>,
+        offload: Offload,
+        counters: &mut Counters,
+    ) {
         if self.queue.len() >= QUEUE_LIMIT {
             counters.drop(DropReason::QueueFull);
             return;
         }
-        self.queue.push_back((to, packet));
+        self.queue.push_back((to, packet, offload));
     }
 
-    /// The next queued packet, copied into `buffer`, and its interface.
+    /// The next queued packet, copied into `buffer` with its offload, and its
+    /// interface.
     pub(super) fn pop(&mut self, buffer: &mut PacketBuf) -> Option<Interface> {
-        let (to, packet) = self.queue.pop_front()?;
+        let (to, packet, offload) = self.queue.pop_front()?;
         buffer.set_packet(&packet);
+        buffer.set_offload(offload);
         Some(to)
     }
 
@@ -74,6 +89,7 @@ impl Egress {
         &mut self,
         to: Interface,
         packet: &[u8],
+        offload: Offload,
         now: Instant,
         counters: &mut Counters,
     ) -> Result<Verdict, DropReason> {
@@ -83,7 +99,7 @@ impl Egress {
         };
         let was_empty = shaper.is_empty();
         let v6 = IpVersion::of(packet) == Some(IpVersion::V6);
-        if !shaper.enqueue(v6, packet) {
+        if !shaper.enqueue(v6, packet, offload) {
             return Err(DropReason::ShaperQueueFull);
         }
         if was_empty {
@@ -99,8 +115,10 @@ impl Egress {
         while k < self.busy.len() {
             let i = self.busy[k];
             let to = interface_of(i);
-            while let Some((_, packet)) = self.shapers[i].as_mut().and_then(|s| s.dequeue(now)) {
-                self.push(to, packet, counters);
+            while let Some((_, packet, offload)) =
+                self.shapers[i].as_mut().and_then(|s| s.dequeue(now))
+            {
+                self.push(to, packet, offload, counters);
             }
             if self.shapers[i].as_ref().is_none_or(Shaper::is_empty) {
                 self.busy.swap_remove(k);

@@ -7,6 +7,7 @@ use super::{Router, Verdict};
 use crate::buf::PacketBuf;
 use crate::iface::{Direction, Interface};
 use crate::nat::frag::{Applied, FragKey};
+use crate::offload;
 use crate::stats::DropReason;
 use sixfold_rewrite::{IpProtocol, Ipv4Packet, Rewrite, Ttl};
 use std::net::IpAddr;
@@ -43,7 +44,8 @@ impl Router {
                 for mut p in early {
                     if rewrite_later(applied).apply(&mut p).is_ok() {
                         self.counters.fragment_translated();
-                        self.egress.push(egress, p, &mut self.counters);
+                        self.egress
+                            .push(egress, p, Default::default(), &mut self.counters);
                     }
                 }
             }
@@ -69,12 +71,49 @@ impl Router {
             .map_err(|_| DropReason::Malformed)?;
         self.counters.fragment_translated();
         let protocol = IpProtocol::from(key.protocol);
-        self.count_v4(direction, false, protocol, buffer.len());
+        self.count_v4(direction, false, protocol, buffer);
         let mtu = self.links.mtu(applied.egress);
         if buffer.len() > mtu {
             self.fragment(buffer, applied.egress, mtu)?;
         }
         Ok(Verdict::Forward(applied.egress))
+    }
+
+    /// Makes the DF=0 packet in the buffer fit `mtu`: a super-packet is first cut
+    /// into its segments (in software, as a device would), then whatever is still
+    /// too big is fragmented. The first piece stays in the buffer, the rest are
+    /// queued for `egress`.
+    pub(super) fn fit_mtu(
+        &mut self,
+        buffer: &mut PacketBuf,
+        egress: Interface,
+        mtu: usize,
+    ) -> Result<(), DropReason> {
+        let offload = buffer.offload();
+        if !offload.is_super() {
+            return self.fragment(buffer, egress, mtu);
+        }
+        let segments = offload::segment(buffer.packet(), &offload).ok_or(DropReason::Malformed)?;
+        self.counters.segmented(segments.len() as u64);
+        let mut first = true;
+        for seg in segments {
+            let mut piece = PacketBuf::from_packet(&seg);
+            if piece.len() > mtu {
+                self.fragment(&mut piece, egress, mtu)?;
+            }
+            if first {
+                buffer.set_packet(piece.packet());
+                first = false;
+            } else {
+                self.egress.push(
+                    egress,
+                    piece.packet().to_vec(),
+                    Default::default(),
+                    &mut self.counters,
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Splits the (DF=0) packet in the buffer into fragments that fit `mtu`: the
@@ -117,7 +156,8 @@ impl Router {
         self.counters.fragments_generated(1);
         for p in pieces {
             self.counters.fragments_generated(1);
-            self.egress.push(egress, p, &mut self.counters);
+            self.egress
+                .push(egress, p, Default::default(), &mut self.counters);
         }
         Ok(())
     }

@@ -9,9 +9,10 @@ use crate::icmp::IcmpError;
 use crate::iface::Direction;
 use crate::nat::frag::FragKey;
 use crate::nat::{self, Decision, Flow};
+use crate::offload;
 use crate::stats::{DropReason, Family};
 use crate::tunnels::{self, Tunnel};
-use sixfold_rewrite::{IpProtocol, Ipv4Packet, L4Header, Rewrite, Ttl};
+use sixfold_rewrite::{IpProtocol, Ipv4Packet, L4Checksum, L4Header, Rewrite, Ttl};
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -54,6 +55,28 @@ impl V4Header {
             inbound: !direction.is_outbound(),
         }
     }
+}
+
+/// The public port of a packet from the WAN: what brings it to the worker that
+/// owns its session — the destination port, an echo reply's identifier, or for
+/// an ICMP error the source port (or query identifier) of the packet it quotes,
+/// which the NAT sent. `None` for a later fragment or anything else.
+pub(super) fn public_port(packet: &[u8]) -> Option<u16> {
+    let ip = Ipv4Packet::new_checked(packet).ok()?;
+    if ip.frag_offset() != 0 {
+        return None;
+    }
+    let l4 = L4Header::new(ip.ip_protocol(), ip.payload()).ok()?;
+    if let Some((_, dport)) = l4.ports() {
+        return Some(dport);
+    }
+    let (kind, _) = l4.icmp_type_code()?;
+    let kind = sixfold_rewrite::Icmpv4Type::from(kind);
+    if kind.is_query() {
+        return l4.icmp_ident();
+    }
+    let quote = sixfold_rewrite::QuotedPacket::new(ip.payload().get(8..)?).ok()?;
+    quote.src_port().or_else(|| quote.icmp_id())
 }
 
 /// Teredo flows already logged, so each is logged once (bounded; cleared when full).
@@ -104,7 +127,7 @@ impl Router {
             return Err(DropReason::BadIpChecksum);
         }
         // Bytes past the total length (link padding) are not part of the packet.
-        buffer.set_len(ip.total_len());
+        buffer.truncate(ip.total_len());
         let ip = Ipv4Packet::new_unchecked(buffer.packet());
         if let Some(t) = tunnels::ipv4(ip.into_inner(), &self.config.tunnels, self.six_rd.as_ref())
         {
@@ -116,7 +139,7 @@ impl Router {
         let header = V4Header::read(&ip);
         self.check_v4_addresses(direction, &header)?;
         let ingress = direction.ingress();
-        if header.ttl <= 1 {
+        if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
             return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
         }
@@ -130,6 +153,16 @@ impl Router {
                 egress,
                 hairpin,
             } => (rewrite, egress, hairpin),
+            Decision::Handoff { rewrite, worker } => {
+                let rewrite = Rewrite {
+                    ttl: Some(Ttl::Sub(1)),
+                    ..rewrite
+                };
+                rewrite
+                    .apply(buffer.packet_mut())
+                    .map_err(|_| DropReason::Malformed)?;
+                return Ok(Verdict::Handoff(worker));
+            }
             Decision::Drop(reason) => return Err(reason),
             Decision::Refuse(reason) => {
                 // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
@@ -138,13 +171,23 @@ impl Router {
             }
         };
         let mtu = self.links.mtu(egress);
-        if buffer.len() > mtu && header.dont_frag {
+        let offload = buffer.offload();
+        let too_big = offload::largest_segment(buffer.packet(), &offload) > mtu;
+        if too_big && header.dont_frag {
             // RFC 4787 REQ-13, RFC 1191: fragmentation needed, with the next-hop MTU.
             let e = IcmpError::FragmentationNeeded { mtu: mtu as u16 };
             return self.report(buffer, ingress, e, DropReason::TooBig, now);
         }
+        // A partial checksum (offload) is updated as the sum it is.
+        let l4_checksum = match offload.partial {
+            Some(_) => L4Checksum::Partial,
+            None => L4Checksum::Complete,
+        };
+        // A hairpin handed over by another worker had its TTL taken on the way out.
+        let ttl = (!self.continuing_hairpin).then_some(Ttl::Sub(1));
         let rewrite = Rewrite {
-            ttl: Some(Ttl::Sub(1)),
+            ttl,
+            l4_checksum,
             ..rewrite
         };
         rewrite
@@ -153,9 +196,10 @@ impl Router {
         if header.fragmented {
             self.first_fragment(buffer.packet(), header.frag_key(direction), egress, now);
         }
-        self.count_v4(direction, hairpin, header.protocol, buffer.len());
-        if buffer.len() > mtu {
-            self.fragment(buffer, egress, mtu)?;
+        let hairpin = hairpin || self.continuing_hairpin;
+        self.count_v4(direction, hairpin, header.protocol, buffer);
+        if too_big {
+            self.fit_mtu(buffer, egress, mtu)?;
         }
         Ok(Verdict::Forward(egress))
     }
@@ -223,17 +267,24 @@ impl Router {
         Ok(decision)
     }
 
+    /// Counts a forwarded IPv4 packet: the segments and bytes it stands for.
     pub(super) fn count_v4(
         &mut self,
         direction: Direction,
         hairpin: bool,
         protocol: IpProtocol,
-        len: usize,
+        buffer: &PacketBuf,
     ) {
-        self.counters
-            .forward(Family::V4, direction.is_outbound(), protocol, len);
+        let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
+        self.counters.forward(
+            Family::V4,
+            direction.is_outbound(),
+            protocol,
+            packets,
+            bytes,
+        );
         if hairpin {
-            self.counters.hairpinned();
+            self.counters.hairpinned(packets);
         }
     }
 

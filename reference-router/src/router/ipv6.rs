@@ -10,6 +10,7 @@ use crate::firewall::{self, Refused};
 use crate::icmp::IcmpError;
 use crate::icmp::ra;
 use crate::iface::{Direction, Interface};
+use crate::offload;
 use crate::stats::{DropReason, Family, IcmpSent};
 use crate::tunnels;
 use sixfold_rewrite::{IpProtocol, Ipv6Packet, UpperLayer};
@@ -24,7 +25,7 @@ impl Router {
         let ip = Ipv6Packet::new_checked(buffer.packet()).map_err(|_| DropReason::Malformed)?;
         let (src, dst, hop_limit) = (ip.src_addr(), ip.dst_addr(), ip.hop_limit());
         // Bytes past the payload length (link padding) are not part of the packet.
-        buffer.set_len(40 + ip.payload_len());
+        buffer.truncate(40 + ip.payload_len());
         let ip = Ipv6Packet::new_unchecked(buffer.packet());
         let upper = ip.upper_layer().ok();
         let protocol = upper.map_or(ip.ip_protocol(), |u| u.ip_protocol());
@@ -60,7 +61,7 @@ impl Router {
             return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
         }
         let mtu = self.links.mtu(egress);
-        if buffer.len() > mtu {
+        if offload::largest_segment(buffer.packet(), &buffer.offload()) > mtu {
             // RFC 8200 §5: routers do not fragment IPv6; packet too big (RFC 4443 §3.2).
             let e = IcmpError::PacketTooBig { mtu: mtu as u32 };
             return self.report(buffer, ingress, e, DropReason::TooBig, now);
@@ -73,8 +74,9 @@ impl Router {
             }
         }
         Ipv6Packet::new_unchecked(buffer.packet_mut()).set_hop_limit(hop_limit - 1);
+        let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters
-            .forward(Family::V6, outbound, protocol, buffer.len());
+            .forward(Family::V6, outbound, protocol, packets, bytes);
         Ok(Verdict::Forward(egress))
     }
 

@@ -28,13 +28,15 @@ mod timers;
 use crate::buf::PacketBuf;
 use crate::config::{Config, ConfigError};
 use crate::firewall::Firewall;
-use crate::iface::{Direction, Interface};
+use crate::iface::{Direction, Interface, Shard};
 use crate::nat::Nat;
-use crate::stats::{Counters, DropReason};
+use crate::nat::frag::SharedFragments;
+use crate::offload;
+use crate::stats::{Counters, Datapath, DropReason};
 use egress::Egress;
 use links::Links;
 use reply::Replies;
-use sixfold_rewrite::IpVersion;
+use sixfold_rewrite::{IpVersion, Ipv6Packet};
 use std::time::{Duration, Instant};
 use timers::Timers;
 
@@ -55,6 +57,10 @@ pub enum Verdict {
     /// [`Router::poll_transmit`] when the link's rate lets it (see
     /// [`Router::next_wakeup`]).
     Queued(Interface),
+    /// (Several workers.) The buffer holds a packet hairpinned to a public port
+    /// another worker owns, translated on its way out: give it to that worker's
+    /// [`Router::process_handoff`].
+    Handoff(u16),
 }
 
 /// The router.
@@ -70,26 +76,94 @@ pub struct Router {
     teredo_log: ipv4::TeredoLog,
     six_rd: Option<sixfold_teredo::SixRd>,
     epoch: Instant,
+    shard: Shard,
+    /// The packet in hand was handed over by another worker after its way out
+    /// of a hairpin: taken in without a second TTL decrement.
+    continuing_hairpin: bool,
+    datapath: Datapath,
 }
 
 impl Router {
     /// A router for `config` (validated here), with `seed` keying the random
     /// choices (port allocation), starting at time `now`.
     pub fn new(config: Config, seed: u64, now: Instant) -> Result<Router, ConfigError> {
+        Ok(Router::workers(config, seed, now, 1)?.remove(0))
+    }
+
+    /// `count` routers for `config` that run side by side, one per worker thread
+    /// ([`Shard`]): each serves the subscribers and the public port slices it owns
+    /// (see [`Router::steer`]), with its share of the session, held-SYN and ICMP
+    /// rate limits and of the uplink's shaper rate; IPv4 fragment state is shared.
+    pub fn workers(
+        config: Config,
+        seed: u64,
+        now: Instant,
+        count: u16,
+    ) -> Result<Vec<Router>, ConfigError> {
         config.validate()?;
-        Ok(Router {
-            links: Links::new(&config),
-            nat: Nat::new(&config.nat, config.subscriber.len(), seed, 0),
-            firewall: Firewall::new(&config, 0),
-            egress: Egress::new(&config, now),
-            replies: Replies::new(&config.router),
-            timers: Timers::new(),
-            counters: Counters::default(),
-            teredo_log: ipv4::TeredoLog::default(),
-            six_rd: config.tunnels.six_rd(),
-            epoch: now,
-            config,
-        })
+        let count = count.max(1);
+        let n = &config.nat;
+        let fragments = SharedFragments::new(
+            n.max_fragment_flows,
+            n.max_fragment_bytes,
+            n.timeouts.fragments,
+        );
+        Ok((0..count)
+            .map(|index| {
+                let shard = Shard { index, count };
+                let worker_seed = seed ^ u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                Router {
+                    links: Links::new(&config),
+                    nat: Nat::new(
+                        &config.nat,
+                        config.subscriber.len(),
+                        worker_seed,
+                        0,
+                        shard,
+                        fragments.clone(),
+                    ),
+                    firewall: Firewall::new(&config, 0, count),
+                    egress: Egress::new(&config, now, count),
+                    replies: Replies::new(&config.router, count),
+                    timers: Timers::new(),
+                    counters: Counters::default(),
+                    teredo_log: ipv4::TeredoLog::default(),
+                    six_rd: config.tunnels.six_rd(),
+                    epoch: now,
+                    shard,
+                    continuing_hairpin: false,
+                    datapath: Datapath::default(),
+                    config: config.clone(),
+                }
+            })
+            .collect())
+    }
+
+    /// Which worker this router is.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// Records how the I/O loop runs (offload, workers), for the snapshot.
+    pub fn set_datapath(&mut self, datapath: Datapath) {
+        self.datapath = datapath;
+    }
+
+    /// Counts a packet the I/O loop dropped before the router saw it (an
+    /// unusable virtio-net header: `malformed`; a full hand-off ring).
+    pub fn count_drop(&mut self, reason: DropReason) {
+        self.counters.drop(reason);
+    }
+
+    /// Counts a packet handed to another worker, or lost because its ring was
+    /// full.
+    pub fn count_handoff(&mut self, delivered: bool) {
+        if delivered {
+            self.datapath.handoffs += 1;
+        } else {
+            self.datapath.handoff_full += 1;
+            self.counters.drop(DropReason::QueueFull);
+        }
     }
 
     /// The configuration in force.
@@ -117,6 +191,10 @@ impl Router {
         {
             return self.dropped(DropReason::Malformed);
         }
+        if !offload::partial_matches(buffer.packet(), &buffer.offload()) {
+            // A partial checksum the device would finish in the wrong place.
+            return self.dropped(DropReason::Malformed);
+        }
         let routed = match IpVersion::of(buffer.packet()) {
             Some(IpVersion::V4) => self.ipv4(direction, buffer, seconds),
             Some(IpVersion::V6) => self.ipv6(direction, buffer, seconds),
@@ -124,16 +202,53 @@ impl Router {
         };
         match routed {
             Ok(Verdict::Forward(to)) => {
-                match self
-                    .egress
-                    .shape(to, buffer.packet(), now, &mut self.counters)
-                {
+                match self.egress.shape(
+                    to,
+                    buffer.packet(),
+                    buffer.offload(),
+                    now,
+                    &mut self.counters,
+                ) {
                     Ok(verdict) => verdict,
                     Err(reason) => self.dropped(reason),
                 }
             }
             Ok(verdict) => verdict,
             Err(reason) => self.dropped(reason),
+        }
+    }
+
+    /// Handles a packet another worker handed over ([`Verdict::Handoff`]): a
+    /// hairpinned packet on its way back in, as from the WAN.
+    pub fn process_handoff(&mut self, buffer: &mut PacketBuf, now: Instant) -> Verdict {
+        self.continuing_hairpin = true;
+        let v = self.process(Direction::Inbound, buffer, now);
+        self.continuing_hairpin = false;
+        v
+    }
+
+    /// The worker a packet read from `direction` belongs to: a subscriber's
+    /// owner; from the WAN, the owner of the destination port's slice (IPv4; for
+    /// an ICMP error, of the quoted source port; for a query reply, of its
+    /// identifier) or of the destination prefix's subscriber (IPv6). A later IPv4
+    /// fragment, or a packet no worker could judge, stays where it is.
+    pub fn steer(&self, direction: Direction, packet: &[u8]) -> u16 {
+        if self.shard.count <= 1 {
+            return 0;
+        }
+        let here = self.shard.index;
+        match direction {
+            Direction::Outbound(sub) => self.shard.subscriber_owner(sub),
+            Direction::Inbound => match IpVersion::of(packet) {
+                Some(IpVersion::V4) => {
+                    ipv4::public_port(packet).map_or(here, |p| self.shard.port_owner(p))
+                }
+                Some(IpVersion::V6) => Ipv6Packet::new_checked(packet)
+                    .ok()
+                    .and_then(|ip| self.links.route_v6(ip.dst_addr()))
+                    .map_or(here, |sub| self.shard.subscriber_owner(sub)),
+                None => here,
+            },
         }
     }
 

@@ -18,9 +18,10 @@ pub(super) struct Replies {
 }
 
 impl Replies {
-    pub(super) fn new(config: &RouterSection) -> Replies {
+    /// The replies of one of `workers` workers: its share of the rate.
+    pub(super) fn new(config: &RouterSection, workers: u16) -> Replies {
         Replies {
-            rate: RateLimit::new(config.icmp_rate),
+            rate: RateLimit::new(config.icmp_rate / u32::from(workers.max(1))),
             ipv4: config.ipv4,
             ipv6: config.ipv6,
         }
@@ -94,6 +95,7 @@ impl Router {
         };
         buf.truncate(n);
         self.counters.icmp(error.counter());
-        self.egress.push(Interface::Wan, buf, &mut self.counters);
+        self.egress
+            .push(Interface::Wan, buf, Default::default(), &mut self.counters);
     }
 }

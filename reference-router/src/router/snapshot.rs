@@ -21,6 +21,7 @@ impl Router {
             .links
             .subscribers()
             .map(|sub| {
+                // Every worker lists every subscriber; only the owner has use.
                 let (public_ipv4, ports, sessions) = self.nat.subscriber_use(usize::from(sub));
                 SubscriberUse {
                     name: self.links.name(Interface::Subscriber(sub)).to_string(),
@@ -32,6 +33,7 @@ impl Router {
             })
             .collect();
         s.shapers = self.egress.usage(|i| self.links.name(i));
+        s.datapath = self.datapath.clone();
         s
     }
 }

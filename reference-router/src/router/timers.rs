@@ -60,13 +60,17 @@ impl Router {
         }
         self.timers.next_ra = now + self.config.router.ra_interval;
         for sub in self.links.subscribers() {
-            if self.links.slaac_prefixes(sub).is_empty() {
+            if self.links.slaac_prefixes(sub).is_empty() || !self.shard.owns_subscriber(sub) {
                 continue;
             }
             let ad = self.advertisement(sub);
             self.counters.icmp(IcmpSent::RouterAdvertisement);
-            self.egress
-                .push(Interface::Subscriber(sub), ad, &mut self.counters);
+            self.egress.push(
+                Interface::Subscriber(sub),
+                ad,
+                Default::default(),
+                &mut self.counters,
+            );
         }
     }
 

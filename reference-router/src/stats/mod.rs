@@ -122,6 +122,7 @@ pub(crate) struct Counters {
     hairpinned: u64,
     fragments_translated: u64,
     fragments_generated: u64,
+    segmented: u64,
 }
 
 impl Counters {
@@ -133,12 +134,15 @@ impl Counters {
         self.drops.add(reason, n);
     }
 
+    /// Counts forwarded traffic: `packets` on the wire (a super-packet counts its
+    /// segments) and their `bytes`.
     pub(crate) fn forward(
         &mut self,
         family: Family,
         outbound: bool,
         protocol: IpProtocol,
-        bytes: usize,
+        packets: u64,
+        bytes: u64,
     ) {
         let f = &mut self.forwarded[family as usize];
         let dir = if outbound {
@@ -146,14 +150,17 @@ impl Counters {
         } else {
             &mut f.inbound
         };
-        dir.slot(Proto::of(protocol)).add(Traffic {
-            packets: 1,
-            bytes: bytes as u64,
-        });
+        dir.slot(Proto::of(protocol))
+            .add(Traffic { packets, bytes });
     }
 
-    pub(crate) fn hairpinned(&mut self) {
-        self.hairpinned += 1;
+    pub(crate) fn hairpinned(&mut self, packets: u64) {
+        self.hairpinned += packets;
+    }
+
+    /// Super-packets the router had to cut into segments itself.
+    pub(crate) fn segmented(&mut self, segments: u64) {
+        self.segmented += segments;
     }
 
     pub(crate) fn fragment_translated(&mut self) {
@@ -177,6 +184,7 @@ impl Counters {
         s.hairpinned = self.hairpinned;
         s.fragments_translated = self.fragments_translated;
         s.fragments_generated = self.fragments_generated;
+        s.segments_generated = self.segmented;
     }
 }
 
@@ -237,6 +245,11 @@ pub struct Snapshot {
     pub fragments_translated: u64,
     /// Fragments the router made (DF=0 and too big for the egress link).
     pub fragments_generated: u64,
+    /// Segments the router cut offloaded super-packets into itself (their
+    /// segments too big for the egress link; normally the kernel segments).
+    pub segments_generated: u64,
+    /// The data path: offload and workers.
+    pub datapath: Datapath,
     /// Per subscriber.
     pub subscribers: Vec<SubscriberUse>,
     /// Per egress shaper (links with a rate).
@@ -250,8 +263,10 @@ impl Snapshot {
         (total(&self.ipv4), total(&self.ipv6))
     }
 
-    /// Adds another router's counters to these (several workers, one report).
-    /// Subscribers and shapers of `other` are appended.
+    /// Adds another worker's counters to these (several workers, one report).
+    /// Subscribers are summed by position when the lists name the same ones (each
+    /// worker lists every subscriber, with use only for those it serves), else
+    /// appended; shapers are summed by link.
     pub fn merge(&mut self, other: &Snapshot) {
         self.drops.merge(&other.drops);
         self.icmp_sent.merge(&other.icmp_sent);
@@ -269,9 +284,61 @@ impl Snapshot {
         self.ipv6_flows_expired += other.ipv6_flows_expired;
         self.fragments_translated += other.fragments_translated;
         self.fragments_generated += other.fragments_generated;
-        self.subscribers.extend(other.subscribers.iter().cloned());
-        self.shapers.extend(other.shapers.iter().cloned());
+        self.segments_generated += other.segments_generated;
+        for (i, theirs) in other.subscribers.iter().enumerate() {
+            match self.subscribers.get_mut(i) {
+                Some(mine) if mine.name == theirs.name => {
+                    mine.public_ipv4 = mine.public_ipv4.or(theirs.public_ipv4);
+                    mine.ports.tcp += theirs.ports.tcp;
+                    mine.ports.udp += theirs.ports.udp;
+                    mine.ports.icmp += theirs.ports.icmp;
+                    mine.sessions += theirs.sessions;
+                    mine.ipv6_flows += theirs.ipv6_flows;
+                }
+                _ => self.subscribers.push(theirs.clone()),
+            }
+        }
+        for theirs in &other.shapers {
+            match self.shapers.iter_mut().find(|s| s.name == theirs.name) {
+                Some(mine) => {
+                    for (m, t) in [
+                        (&mut mine.ipv4, &theirs.ipv4),
+                        (&mut mine.ipv6, &theirs.ipv6),
+                    ] {
+                        m.packets += t.packets;
+                        m.bytes += t.bytes;
+                        m.dropped += t.dropped;
+                    }
+                    mine.rate_mbps += theirs.rate_mbps;
+                }
+                None => self.shapers.push(theirs.clone()),
+            }
+        }
+        self.datapath.handoffs += other.datapath.handoffs;
+        self.datapath.handoff_full += other.datapath.handoff_full;
     }
+}
+
+/// How packets reach the router and leave it (set by the I/O loop; the core
+/// alone reports the defaults).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Datapath {
+    /// The TUNs were opened with offload (virtio-net header): super-packets in
+    /// and out.
+    pub offload: bool,
+    /// TCP segmentation offload was accepted by the kernel (TSO4/6).
+    pub tso: bool,
+    /// UDP segmentation offload was accepted by the kernel (USO4/6; Linux ≥ 6.2).
+    pub uso: bool,
+    /// Why offload is off, when it was asked for and refused.
+    pub offload_refused: Option<String>,
+    /// Worker threads.
+    pub workers: u32,
+    /// Packets handed from one worker to another (they came in on the wrong
+    /// queue).
+    pub handoffs: u64,
+    /// Packets dropped because the other worker's hand-off ring was full.
+    pub handoff_full: u64,
 }
 
 /// What one egress shaper let out, and dropped, per family.
@@ -323,7 +390,7 @@ mod tests {
         c.drop(DropReason::TunnelTeredo);
         c.drops(DropReason::FragmentTimeout, 3);
         c.icmp(IcmpSent::Ipv6PacketTooBig);
-        c.forward(Family::V6, true, IpProtocol::Tcp, 1500);
+        c.forward(Family::V6, true, IpProtocol::Tcp, 1, 1500);
         let mut s = Snapshot::default();
         c.fill(&mut s);
         let json = serde_json::to_value(&s).unwrap();

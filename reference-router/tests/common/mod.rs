@@ -203,6 +203,11 @@ impl Lab {
         self.router.tick(self.t0 + self.now);
     }
 
+    /// The lab's clock as the router sees it.
+    pub fn instant(&self) -> Instant {
+        self.t0 + self.now
+    }
+
     pub fn send(&mut self, dir: Direction, packet: &[u8]) -> (Verdict, Vec<u8>) {
         let mut b = PacketBuf::from_packet(packet);
         let v = self.router.process(dir, &mut b, self.t0 + self.now);
