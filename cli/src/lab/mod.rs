@@ -101,6 +101,12 @@ pub(crate) struct LabArgs {
     /// IPv6's weight against IPv4's 1 under `--scheduling weighted`.
     #[arg(long, value_name = "N")]
     ipv6_weight: Option<u32>,
+    /// Worker threads of the router (overrides the configuration; 0: one per CPU).
+    #[arg(long, value_name = "N")]
+    workers: Option<u32>,
+    /// TUN offload (super-packets): on by default (overrides the configuration).
+    #[arg(long, value_enum)]
+    offload: Option<OnOff>,
 }
 
 /// Addresses of subscriber `k` (1-based).
@@ -224,6 +230,10 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     if let Some(h) = args.hairpin {
         config.nat.hairpin = matches!(h, OnOff::On);
     }
+    if let Some(o) = args.offload {
+        config.router.offload = matches!(o, OnOff::On);
+    }
+    config.router.workers = args.workers.unwrap_or(config.router.workers);
     config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
     config.wan.name = "wan".into();
     config.wan.netns = Some(format!("{}-wan", args.prefix));

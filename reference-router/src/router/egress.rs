@@ -1,6 +1,8 @@
 //! What leaves the router besides the packet in hand: the output queue of packets
 //! the router made (ICMP errors on timers, fragments, advertisements) and the
-//! egress shapers, one per link with a rate, that serve IPv6 first.
+//! egress shapers, one per link with a rate, that serve IPv6 first. A link's
+//! shaper is one for all workers (behind a lock only shaped packets take), so
+//! its rate holds however the traffic is spread.
 
 use super::Verdict;
 use crate::buf::PacketBuf;
@@ -11,16 +13,33 @@ use crate::shaper::Shaper;
 use crate::stats::{Counters, DropReason, ShaperUse};
 use sixfold_rewrite::IpVersion;
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Most packets the router keeps for [`Egress::pop`]: a bound on what one burst of
 /// timers and fragments can make.
 const QUEUE_LIMIT: usize = 4096;
 
+/// The links' shapers, shared by the workers: index 0 the WAN, 1 + k subscriber k.
+pub(super) type Shapers = Vec<Option<Arc<Mutex<Shaper>>>>;
+
+/// The shapers `config` asks for.
+pub(super) fn shapers(config: &Config, now: Instant) -> Shapers {
+    std::iter::once(config.wan.rate_mbps)
+        .chain(config.subscriber.iter().map(|s| s.rate_mbps))
+        .map(|rate| rate.map(|mbps| Arc::new(Mutex::new(Shaper::new(mbps, &config.shaper, now)))))
+        .collect()
+}
+
+fn lock(s: &Mutex<Shaper>) -> MutexGuard<'_, Shaper> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(super) struct Egress {
     queue: VecDeque<(Interface, Vec<u8>, Offload)>,
-    /// Shapers: index 0 the WAN, 1 + k subscriber k.
-    shapers: Vec<Option<Shaper>>,
+    shapers: Shapers,
+    /// Whether this worker reports the shared shapers (one does).
+    reports: bool,
     /// Indexes of the shapers with packets waiting: the per-packet work is theirs
     /// only, however many links have a rate.
     busy: Vec<usize>,
@@ -41,20 +60,13 @@ fn interface_of(index: usize) -> Interface {
 }
 
 impl Egress {
-    /// The egress of one of `workers` workers: the uplink's rate is shared out
-    /// among them (each shapes what it sends); a subscriber's link is shaped by
-    /// its owner, at its full rate.
-    pub(super) fn new(config: &Config, now: Instant, workers: u16) -> Egress {
-        let wan = config
-            .wan
-            .rate_mbps
-            .map(|r| (r / u32::from(workers.max(1))).max(1));
+    /// A worker's egress over the shared `shapers`; `reports`: this worker
+    /// reports them in its snapshot.
+    pub(super) fn new(shapers: Shapers, reports: bool) -> Egress {
         Egress {
             queue: VecDeque::new(),
-            shapers: std::iter::once(wan)
-                .chain(config.subscriber.iter().map(|s| s.rate_mbps))
-                .map(|rate| rate.map(|mbps| Shaper::new(mbps, &config.shaper, now)))
-                .collect(),
+            shapers,
+            reports,
             busy: Vec::new(),
         }
     }
@@ -94,15 +106,14 @@ impl Egress {
         counters: &mut Counters,
     ) -> Result<Verdict, DropReason> {
         let index = shaper_index(to);
-        let Some(shaper) = self.shapers[index].as_mut() else {
+        let Some(shaper) = self.shapers[index].as_ref() else {
             return Ok(Verdict::Forward(to));
         };
-        let was_empty = shaper.is_empty();
         let v6 = IpVersion::of(packet) == Some(IpVersion::V6);
-        if !shaper.enqueue(v6, packet, offload) {
+        if !lock(shaper).enqueue(v6, packet, offload) {
             return Err(DropReason::ShaperQueueFull);
         }
-        if was_empty {
+        if !self.busy.contains(&index) {
             self.busy.push(index);
         }
         self.release(now, counters);
@@ -115,12 +126,15 @@ impl Egress {
         while k < self.busy.len() {
             let i = self.busy[k];
             let to = interface_of(i);
-            while let Some((_, packet, offload)) =
-                self.shapers[i].as_mut().and_then(|s| s.dequeue(now))
-            {
+            let Some(shaper) = self.shapers[i].clone() else {
+                self.busy.swap_remove(k);
+                continue;
+            };
+            let mut s = lock(&shaper);
+            while let Some((_, packet, offload)) = s.dequeue(now) {
                 self.push(to, packet, offload, counters);
             }
-            if self.shapers[i].as_ref().is_none_or(Shaper::is_empty) {
+            if s.is_empty() {
                 self.busy.swap_remove(k);
             } else {
                 k += 1;
@@ -130,19 +144,22 @@ impl Egress {
 
     /// How long until a shaped packet is due (`None`: no shaper holds one).
     pub(super) fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
-        let shapers = &mut self.shapers;
+        let shapers = &self.shapers;
         self.busy
             .iter()
-            .filter_map(|&i| shapers[i].as_mut()?.wait(now))
+            .filter_map(|&i| lock(shapers[i].as_ref()?).wait(now))
             .min()
     }
 
     /// What each shaper did, named by `name`.
     pub(super) fn usage<'a>(&self, name: impl Fn(Interface) -> &'a str) -> Vec<ShaperUse> {
+        if !self.reports {
+            return Vec::new();
+        }
         self.shapers
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some(s.as_ref()?.usage(name(interface_of(i)))))
+            .filter_map(|(i, s)| Some(lock(s.as_ref()?).usage(name(interface_of(i)))))
             .collect()
     }
 }

@@ -93,7 +93,7 @@ impl Router {
     /// `count` routers for `config` that run side by side, one per worker thread
     /// ([`Shard`]): each serves the subscribers and the public port slices it owns
     /// (see [`Router::steer`]), with its share of the session, held-SYN and ICMP
-    /// rate limits and of the uplink's shaper rate; IPv4 fragment state is shared.
+    /// rate limits; IPv4 fragment state and the links' shapers are shared.
     pub fn workers(
         config: Config,
         seed: u64,
@@ -103,6 +103,7 @@ impl Router {
         config.validate()?;
         let count = count.max(1);
         let n = &config.nat;
+        let shapers = egress::shapers(&config, now);
         let fragments = SharedFragments::new(
             n.max_fragment_flows,
             n.max_fragment_bytes,
@@ -123,7 +124,7 @@ impl Router {
                         fragments.clone(),
                     ),
                     firewall: Firewall::new(&config, 0, count),
-                    egress: Egress::new(&config, now, count),
+                    egress: Egress::new(shapers.clone(), index == 0),
                     replies: Replies::new(&config.router, count),
                     timers: Timers::new(),
                     counters: Counters::default(),
