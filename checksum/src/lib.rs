@@ -40,8 +40,6 @@ pub mod variants;
 
 pub use sum::Sum;
 
-use core::sync::atomic::{AtomicU8, Ordering};
-
 /// Inputs up to this many bytes take the inlined scalar path: below it, vector
 /// set-up and the alignment head and tail cost more than they save.
 pub const SMALL_MAX: usize = 128;
@@ -71,7 +69,7 @@ pub fn sum(data: &[u8]) -> Sum {
     if data.len() <= SMALL_MAX {
         return variants::small(data);
     }
-    sum_large(data)
+    variants::long(data)
 }
 
 /// Whether `data`, checksum field included, sums to −0 (RFC 1071 §1 (2)). For UDP,
@@ -81,51 +79,8 @@ pub fn verify(data: &[u8]) -> bool {
     sum(data) == Sum::NEG_ZERO
 }
 
-const UNCHOSEN: u8 = 0;
-const WIDE: u8 = 1;
-const AVX2: u8 = 2;
-const AVX512: u8 = 3;
-const NEON: u8 = 4;
-
-static CHOSEN: AtomicU8 = AtomicU8::new(UNCHOSEN);
-
-/// The name of the variant [`sum`] uses for inputs longer than [`SMALL_MAX`].
+/// The name of the variant [`sum`] uses for inputs longer than [`SMALL_MAX`] on
+/// this CPU: `"avx512"`, `"avx2"`, `"neon"` or `"wide"`.
 pub fn chosen_variant() -> &'static str {
-    match choose() {
-        AVX512 => "avx512",
-        AVX2 => "avx2",
-        NEON => "neon",
-        _ => "wide",
-    }
-}
-
-fn choose() -> u8 {
-    let chosen = CHOSEN.load(Ordering::Relaxed);
-    if chosen != UNCHOSEN {
-        return chosen;
-    }
-    // AVX2 before AVX-512: on the Sapphire Rapids and Zen 4 machines this was measured
-    // on, 512-bit adds were no faster (Zen 4 splits them; Intel lowers the clock),
-    // see the README's table.
-    let best = if variants::has_avx2() {
-        AVX2
-    } else if variants::has_avx512() {
-        AVX512
-    } else if variants::has_neon() {
-        NEON
-    } else {
-        WIDE
-    };
-    CHOSEN.store(best, Ordering::Relaxed);
-    best
-}
-
-#[inline(never)]
-fn sum_large(data: &[u8]) -> Sum {
-    match choose() {
-        AVX512 => variants::avx512(data),
-        AVX2 => variants::avx2(data),
-        NEON => variants::neon(data),
-        _ => variants::wide(data),
-    }
+    variants::chosen()
 }

@@ -17,10 +17,15 @@ mod portable;
 mod scalar;
 mod simd;
 
+#[cfg(any(target_feature = "sse2", target_feature = "neon"))]
+pub(crate) use portable::small;
 pub use portable::wide;
+#[cfg(not(any(target_feature = "sse2", target_feature = "neon")))]
+pub(crate) use scalar::small;
 pub use scalar::{ACCUM32_FOLD_WORDS, accum32, accum64, reference};
-pub(crate) use scalar::{exact20, exact40, small};
-pub use simd::{avx2, avx512, has_avx2, has_avx512, has_neon, neon};
+pub(crate) use scalar::{exact20, exact40};
+pub(crate) use simd::long;
+pub use simd::{avx2, avx512, chosen, has_avx2, has_avx512, has_neon, neon};
 
 use crate::sum::{Sum, fold64, fold128, from_native};
 
