@@ -31,6 +31,7 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod accumulator;
 pub mod incremental;
 pub mod offload;
 pub mod pseudo;
@@ -38,6 +39,7 @@ mod sum;
 pub mod udp;
 pub mod variants;
 
+pub use accumulator::Accumulator;
 pub use sum::Sum;
 
 /// Inputs up to this many bytes take the inlined scalar path: below it, vector
