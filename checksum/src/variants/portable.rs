@@ -63,14 +63,11 @@ pub(crate) fn small(data: &[u8]) -> Sum {
     let ones = i16x8::splat(1);
     let add = |acc: i32x4, v: i16x8| acc + (v ^ bias).dot(ones);
     let load = |v: &[u8; 16]| bytemuck::pod_read_unaligned::<i16x8>(v);
-    let mut acc = [i32x4::ZERO; 2];
-    let (pairs, rest) = vectors.as_chunks::<2>();
-    for pair in pairs {
-        acc[0] = add(acc[0], load(&pair[0]));
-        acc[1] = add(acc[1], load(&pair[1]));
-    }
-    if let [v] = rest {
-        acc[0] = add(acc[0], load(v));
+    // One accumulator: at most eight vectors, and LLVM unrolls the loop by four
+    // and reassociates the adds (two accumulators measured slower at 64 B).
+    let mut acc = i32x4::ZERO;
+    for v in vectors {
+        acc = add(acc, load(v));
     }
     let mut words = vectors.len() * 8;
     let mut odd_byte = 0;
@@ -83,7 +80,7 @@ pub(crate) fn small(data: &[u8]) -> Sum {
         let mask: &[u8; 16] = MASK_AFTER[16 - (counted - start)..]
             .first_chunk()
             .unwrap_or(&[0; 16]);
-        acc[1] = add(acc[1], load(window) & load(mask));
+        acc = add(acc, load(window) & load(mask));
         words += 8;
         if let [.., last] = tail
             && tail.len() % 2 == 1
@@ -91,9 +88,7 @@ pub(crate) fn small(data: &[u8]) -> Sum {
             odd_byte = u16::from_ne_bytes([*last, 0]) as u32;
         }
     }
-    let x = ((acc[0] + acc[1]).reduce_add() as u32)
-        .wrapping_add((words as u32).wrapping_mul(1 << 15))
-        + odd_byte;
+    let x = (acc.reduce_add() as u32).wrapping_add((words as u32).wrapping_mul(1 << 15)) + odd_byte;
     from_native(fold32(x))
 }
 

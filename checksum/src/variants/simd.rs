@@ -180,7 +180,7 @@ pub fn chosen() -> &'static str {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Lanes, Sum, vector_tail, with_head};
-    use crate::sum::{fold128, from_native};
+    use crate::sum::{fold32, fold128, from_native};
     use core::arch::x86_64::*;
 
     /// Splits off the scalar head that makes the rest start at an `align`-byte
@@ -239,9 +239,24 @@ mod x86 {
     /// 2,041 × 32 = 65,312 words, whose sum (≤ 65,312 × 0xFFFF) is below 2^32.
     const BLOCK_VECTORS: usize = 2040;
 
-    /// Sums `data` in AVX-512 registers (see [`super::avx512`]).
+    /// Sums `data` in AVX-512 registers (see [`super::avx512`]). Inputs shorter
+    /// than [`super::ALIGN_FROM`] are one block, whose exact sum is a `u32`; the
+    /// rest take [`avx512_long`], out of line so that this path stays lean.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) fn avx512_sum(data: &[u8]) -> Sum {
+        const _: () = assert!(super::ALIGN_FROM <= BLOCK_VECTORS * 64);
+        if data.len() >= super::ALIGN_FROM {
+            return avx512_long(data);
+        }
+        let (vectors, tail) = data.as_chunks::<64>();
+        from_native(fold32(avx512_block(vectors, tail)))
+    }
+
+    /// [`avx512_sum`] for inputs of [`super::ALIGN_FROM`] bytes and more: an
+    /// aligning scalar head, then blocks of [`BLOCK_VECTORS`] vectors.
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    fn avx512_long(data: &[u8]) -> Sum {
         let (head, body) = split_aligned::<__m512i>(data);
         let (vectors, tail) = body.as_chunks::<64>();
         let (full, last) = vectors.split_at(vectors.len() - vectors.len() % BLOCK_VECTORS);
