@@ -84,6 +84,32 @@ fn read_one(dir: &Path) -> Option<Measurement> {
     })
 }
 
+/// Combines repeated runs: one measurement per (group, implementation, size), whose
+/// time is the median of the runs' medians (the lower middle one for an even count).
+/// Cells missing from some runs use the runs that have them.
+pub fn median_of_runs(runs: Vec<Vec<Measurement>>) -> Vec<Measurement> {
+    let mut cells: BTreeMap<(String, String, u64), Vec<Measurement>> = BTreeMap::new();
+    for m in runs.into_iter().flatten() {
+        cells
+            .entry((m.group.clone(), m.implementation.clone(), m.size))
+            .or_default()
+            .push(m);
+    }
+    let mut out: Vec<Measurement> = cells
+        .into_values()
+        .map(|mut ms| {
+            ms.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+            ms.swap_remove((ms.len() - 1) / 2)
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.size, &a.implementation)
+            .partial_cmp(&(b.size, &b.implementation))
+            .unwrap()
+    });
+    out
+}
+
 fn size_label(size: u64) -> String {
     if size >= 1 << 20 && size.is_multiple_of(1 << 20) {
         format!("{} MiB", size >> 20)
@@ -228,6 +254,19 @@ mod tests {
             median_ns: ns,
             bytes: Some(size),
         }
+    }
+
+    #[test]
+    fn median_of_three_runs_per_cell() {
+        let runs = vec![
+            vec![m("a", 64, 3.0), m("b", 64, 9.0)],
+            vec![m("a", 64, 1.0)],
+            vec![m("a", 64, 2.0), m("b", 64, 5.0)],
+        ];
+        let r = median_of_runs(runs);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].implementation.as_str(), r[0].median_ns), ("a", 2.0));
+        assert_eq!((r[1].implementation.as_str(), r[1].median_ns), ("b", 5.0));
     }
 
     #[test]
