@@ -1,29 +1,4 @@
-//! The Internet checksum (RFC 1071), exact at ±0 and fast.
-//!
-//! - [`checksum`] and [`sum`]: the checksum of a buffer, and its uncomplemented
-//!   [`Sum`], using the fastest [`variants`] implementation for this CPU.
-//! - [`incremental`]: RFC 1624 eqn. 3 updates of a stored checksum when fields change.
-//! - [`pseudo`]: IPv4 and IPv6 pseudo-header sums for TCP, UDP and ICMPv6.
-//! - [`udp`] and [`offload`]: the ±0 rules as types — UDP's "0 means no checksum",
-//!   "a computed 0 is sent as 0xFFFF", IPv6 zero-checksum mode, and offload partial
-//!   checksums that are sums, not checksums.
-//!
-//! No function panics on any input; every variant agrees with the RFC 1071
-//! [`variants::reference`] on every length and alignment (property-tested and
-//! fuzzed). `unsafe` is confined to the SIMD module, where it only calls
-//! `#[target_feature]` functions after checking the CPU.
-//!
-//! ```
-//! use sixfold_checksum::{checksum, sum, verify};
-//! // RFC 1071 §3's example bytes.
-//! let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-//! assert_eq!(sum(&data).get(), 0xddf2);
-//! assert_eq!(checksum(&data), 0x220d);
-//! // Data followed by its checksum sums to −0.
-//! let mut packet = data.to_vec();
-//! packet.extend_from_slice(&checksum(&data).to_be_bytes());
-//! assert!(verify(&packet));
-//! ```
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(unsafe_code)]
 #![cfg_attr(not(fuzzing), warn(missing_docs))]
@@ -42,8 +17,9 @@ pub mod variants;
 pub use accumulator::Accumulator;
 pub use sum::Sum;
 
-/// Inputs up to this many bytes take the inlined scalar path: below it, vector
-/// set-up and the alignment head and tail cost more than they save.
+/// Inputs up to this many bytes are summed inline with 16-byte vectors (SSE2 on
+/// x86_64, NEON on aarch64, scalar elsewhere); longer ones go to the widest kernel
+/// this CPU runs, whose call and set-up cost more than they save below it.
 pub const SMALL_MAX: usize = 128;
 
 /// The final Internet checksum of `data`: the complement of the folded sum, as the

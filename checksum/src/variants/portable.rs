@@ -8,7 +8,7 @@ use wide::{i16x8, i32x4, u64x4};
 
 /// 32-byte vectors of four u64 lanes; each lane accumulates the whole word (mod 2^64)
 /// and, separately, its high 32 bits, from which the exact sum of both 32-bit halves
-/// is recovered at the end (see [`Lanes`]). Three vector operations per 32 bytes and
+/// is recovered at the end (`whole − 2^32·high`). Three vector operations per 32 bytes and
 /// no carry in the loop.
 pub fn wide(data: &[u8]) -> Sum {
     let (vectors, tail) = data.as_chunks::<32>();
