@@ -58,6 +58,18 @@ cargo check --quiet -p sixfold-router --no-default-features
 step "cargo test (every crate; oracles must run, not skip)"
 SIXFOLD_REQUIRE_ORACLES=1 cargo test --workspace
 
+# ---- issue 17: sixfold-checksum is publishable and no_std ---------------------------
+# The docs (the crate README is the crate docs; its example is a doctest) build without
+# warnings; a #![no_std] crate with its own panic handler builds against the crate
+# without `std` (E0152 if anything linked std); the package builds as uploaded.
+step "sixfold-checksum: docs -D warnings, no_std consumer, publish dry run (issue 17)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p sixfold-checksum --no-deps
+cargo fmt --manifest-path checksum/tests/no-std-consumer/Cargo.toml -- --check
+cargo clippy --locked --manifest-path checksum/tests/no-std-consumer/Cargo.toml \
+    --target-dir target -- -D warnings
+cargo publish --dry-run --allow-dirty -p sixfold-checksum
+# ---- end of issue 17 ------------------------------------------------------------------
+
 step "fuzz smoke run (${FUZZ_SECONDS:=5} s per target; README has the long-run command)"
 for target in $(cargo fuzz list --fuzz-dir fuzz); do
     cargo fuzz run --sanitizer none --fuzz-dir fuzz "$target" -- \

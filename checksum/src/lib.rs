@@ -1,29 +1,4 @@
-//! The Internet checksum (RFC 1071), exact at ±0 and fast.
-//!
-//! - [`checksum`] and [`sum`]: the checksum of a buffer, and its uncomplemented
-//!   [`Sum`], using the fastest [`variants`] implementation for this CPU.
-//! - [`incremental`]: RFC 1624 eqn. 3 updates of a stored checksum when fields change.
-//! - [`pseudo`]: IPv4 and IPv6 pseudo-header sums for TCP, UDP and ICMPv6.
-//! - [`udp`] and [`offload`]: the ±0 rules as types — UDP's "0 means no checksum",
-//!   "a computed 0 is sent as 0xFFFF", IPv6 zero-checksum mode, and offload partial
-//!   checksums that are sums, not checksums.
-//!
-//! No function panics on any input; every variant agrees with the RFC 1071
-//! [`variants::reference`] on every length and alignment (property-tested and
-//! fuzzed). `unsafe` is confined to the SIMD module, where it only calls
-//! `#[target_feature]` functions after checking the CPU.
-//!
-//! ```
-//! use sixfold_checksum::{checksum, sum, verify};
-//! // RFC 1071 §3's example bytes.
-//! let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-//! assert_eq!(sum(&data).get(), 0xddf2);
-//! assert_eq!(checksum(&data), 0x220d);
-//! // Data followed by its checksum sums to −0.
-//! let mut packet = data.to_vec();
-//! packet.extend_from_slice(&checksum(&data).to_be_bytes());
-//! assert!(verify(&packet));
-//! ```
+#![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(unsafe_code)]
 #![cfg_attr(not(fuzzing), warn(missing_docs))]
@@ -31,6 +6,7 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod accumulator;
 pub mod incremental;
 pub mod offload;
 pub mod pseudo;
@@ -38,12 +14,12 @@ mod sum;
 pub mod udp;
 pub mod variants;
 
+pub use accumulator::Accumulator;
 pub use sum::Sum;
 
-use core::sync::atomic::{AtomicU8, Ordering};
-
-/// Inputs up to this many bytes take the inlined scalar path: below it, vector
-/// set-up and the alignment head and tail cost more than they save.
+/// Inputs up to this many bytes are summed inline with 16-byte vectors (SSE2 on
+/// x86_64, NEON on aarch64, scalar elsewhere); longer ones go to the widest kernel
+/// this CPU runs, whose call and set-up cost more than they save below it.
 pub const SMALL_MAX: usize = 128;
 
 /// The final Internet checksum of `data`: the complement of the folded sum, as the
@@ -71,7 +47,7 @@ pub fn sum(data: &[u8]) -> Sum {
     if data.len() <= SMALL_MAX {
         return variants::small(data);
     }
-    sum_large(data)
+    variants::long(data)
 }
 
 /// Whether `data`, checksum field included, sums to −0 (RFC 1071 §1 (2)). For UDP,
@@ -81,51 +57,8 @@ pub fn verify(data: &[u8]) -> bool {
     sum(data) == Sum::NEG_ZERO
 }
 
-const UNCHOSEN: u8 = 0;
-const WIDE: u8 = 1;
-const AVX2: u8 = 2;
-const AVX512: u8 = 3;
-const NEON: u8 = 4;
-
-static CHOSEN: AtomicU8 = AtomicU8::new(UNCHOSEN);
-
-/// The name of the variant [`sum`] uses for inputs longer than [`SMALL_MAX`].
+/// The name of the variant [`sum`] uses for inputs longer than [`SMALL_MAX`] on
+/// this CPU: `"avx512"`, `"avx2"`, `"neon"` or `"wide"`.
 pub fn chosen_variant() -> &'static str {
-    match choose() {
-        AVX512 => "avx512",
-        AVX2 => "avx2",
-        NEON => "neon",
-        _ => "wide",
-    }
-}
-
-fn choose() -> u8 {
-    let chosen = CHOSEN.load(Ordering::Relaxed);
-    if chosen != UNCHOSEN {
-        return chosen;
-    }
-    // AVX2 before AVX-512: on the Sapphire Rapids and Zen 4 machines this was measured
-    // on, 512-bit adds were no faster (Zen 4 splits them; Intel lowers the clock),
-    // see the README's table.
-    let best = if variants::has_avx2() {
-        AVX2
-    } else if variants::has_avx512() {
-        AVX512
-    } else if variants::has_neon() {
-        NEON
-    } else {
-        WIDE
-    };
-    CHOSEN.store(best, Ordering::Relaxed);
-    best
-}
-
-#[inline(never)]
-fn sum_large(data: &[u8]) -> Sum {
-    match choose() {
-        AVX512 => variants::avx512(data),
-        AVX2 => variants::avx2(data),
-        NEON => variants::neon(data),
-        _ => variants::wide(data),
-    }
+    variants::chosen()
 }

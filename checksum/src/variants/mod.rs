@@ -3,12 +3,13 @@
 //!
 //! | name | method |
 //! |---|---|
-//! | [`reference`] | RFC 1071 §1, one big-endian word at a time: the oracle |
+//! | [`reference()`] | RFC 1071 §1, one big-endian word at a time: the oracle |
 //! | [`accum32`] | 16-bit words into a u32, carries deferred, fold every 65,535 words |
 //! | [`accum64`] | 32-bit words into four u64 accumulators |
-//! | [`wide`] | portable SIMD (`wide::u64x4`) |
-//! | [`avx2`], [`avx512`] | x86_64 `std::arch`, detected at run time |
-//! | [`neon`] | aarch64 `std::arch` |
+//! | [`wide()`] | portable SIMD (`wide::u64x4`) |
+//! | [`avx2`] | x86_64 AVX2: 32-byte vectors, (whole, high-half) 64-bit lane pairs |
+//! | [`avx512`] | x86_64 AVX-512F + BW + VNNI: `vpdpwssd` on biased words, masked last load |
+//! | [`neon`] | aarch64 `vpadalq_u32` (not compiled on the x86_64 development machines) |
 //!
 //! The SIMD variants fall back to [`accum64`] on CPUs without their feature, so all
 //! are safe to call anywhere; [`Variant::native`] says whether the real thing runs.
@@ -17,10 +18,15 @@ mod portable;
 mod scalar;
 mod simd;
 
+#[cfg(any(target_feature = "sse2", target_feature = "neon"))]
+pub(crate) use portable::small;
 pub use portable::wide;
+#[cfg(not(any(target_feature = "sse2", target_feature = "neon")))]
+pub(crate) use scalar::small;
 pub use scalar::{ACCUM32_FOLD_WORDS, accum32, accum64, reference};
-pub(crate) use scalar::{exact20, exact40, small};
-pub use simd::{avx2, avx512, has_avx2, has_avx512, has_neon, neon};
+pub(crate) use scalar::{exact20, exact40};
+pub(crate) use simd::long;
+pub use simd::{avx2, avx512, chosen, has_avx2, has_avx512, has_neon, neon};
 
 use crate::sum::{Sum, fold64, fold128, from_native};
 

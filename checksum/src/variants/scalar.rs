@@ -76,8 +76,12 @@ pub fn accum64(data: &[u8]) -> Sum {
 }
 
 /// Sum of up to any length with u64 words into a u128 accumulator (the compiler
-/// emits `add`/`adc` pairs), then 4/2/1-byte steps: the fastest shape for short
-/// buffers, where SIMD set-up costs more than it saves.
+/// emits `add`/`adc` pairs), then 4/2/1-byte steps: the short-input path on targets
+/// without 128-bit vectors (see [`super::portable::small`] for the others).
+#[cfg_attr(
+    any(target_feature = "sse2", target_feature = "neon"),
+    allow(dead_code)
+)]
 #[inline(always)]
 pub(crate) fn small(data: &[u8]) -> Sum {
     from_native(fold64(native_small(data)))
@@ -122,21 +126,29 @@ pub(crate) fn native_small(data: &[u8]) -> u64 {
         acc += u64::from_ne_bytes(*w) as u128;
         rest = r;
     }
-    let mut tail: u64 = 0;
+    acc += under8(rest) as u128;
+    let (s, carry) = (acc as u64).overflowing_add((acc >> 64) as u64);
+    s + carry as u64
+}
+
+/// The unfolded native-endian sum of fewer than 8 bytes at an even offset (4, 2
+/// and 1 bytes; an odd last byte is padded with a zero byte), below 2^33.
+#[inline(always)]
+pub(crate) fn under8(mut rest: &[u8]) -> u64 {
+    debug_assert!(rest.len() < 8);
+    let mut sum: u64 = 0;
     if let Some((w, r)) = rest.split_first_chunk::<4>() {
-        tail += u32::from_ne_bytes(*w) as u64;
+        sum += u32::from_ne_bytes(*w) as u64;
         rest = r;
     }
     if let Some((w, r)) = rest.split_first_chunk::<2>() {
-        tail += u16::from_ne_bytes(*w) as u64;
+        sum += u16::from_ne_bytes(*w) as u64;
         rest = r;
     }
     if let [last] = rest {
-        tail += u16::from_ne_bytes([*last, 0]) as u64;
+        sum += u16::from_ne_bytes([*last, 0]) as u64;
     }
-    acc += tail as u128;
-    let (s, carry) = (acc as u64).overflowing_add((acc >> 64) as u64);
-    s + carry as u64
+    sum
 }
 
 #[cfg(test)]
