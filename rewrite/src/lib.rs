@@ -42,6 +42,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod addr;
 pub mod error;
 pub mod icmp;
 pub mod ipv4;
