@@ -53,6 +53,7 @@ pub mod quote;
 pub mod recompute;
 pub mod rewrite;
 pub mod tcp;
+pub mod translate;
 pub mod udp;
 
 pub use error::{Error, Layer};

@@ -8,6 +8,9 @@
 //! - [`Eamt`]: RFC 7757 explicit address mappings, longest-prefix match both ways.
 //! - [`Rfc6791Ipv4`] / [`Rfc6791Ipv6`]: the RFC 6791 pools that give ICMP errors
 //!   from untranslatable sources an address.
+//! - [`Siit`]: the three together as stateless SIIT uses them (EAMT first, then
+//!   RFC 6052, RFC 7757 §3.3), producing the plan a [`crate::translate::Translator`]
+//!   call needs.
 //!
 //! Everything is `const`-friendly, allocation-free and total: no input panics.
 
@@ -17,11 +20,13 @@ mod eamt;
 mod prefix;
 mod rfc6052;
 mod rfc6791;
+mod siit;
 
 pub use eamt::{EamEntry, Eamt};
 pub use prefix::{Ipv4Prefix, Ipv6Prefix};
 pub use rfc6052::{Nat64Prefix, is_non_global};
 pub use rfc6791::{Rfc6791Ipv4, Rfc6791Ipv6};
+pub use siit::Siit;
 
 /// Why a prefix, an EAMT entry or a table was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
