@@ -92,6 +92,12 @@ pub enum TranslateError {
     /// The packet quoted in an ICMP error is an ICMP error itself or an ICMP type
     /// that cannot be translated (RFC 7915 §4.3: only one level is translated).
     UntranslatableQuote,
+    /// A protocol number that means something only in the other family: ICMPv6
+    /// (58) or an IPv6 extension header (0, 43, 44, 60) carried by IPv4, ICMPv4
+    /// (1) carried by IPv6. RFC 7915 copies protocol numbers, but these would
+    /// come out as an ICMP message whose checksum no one computed, or as payload
+    /// bytes an IPv6 receiver parses as extension headers (44: a Fragment Header).
+    ProtocolOfTheOtherFamily(IpProtocol),
     /// An ICMP error that is a fragment: its quote cannot be translated piecewise.
     FragmentedIcmpError,
     /// The first fragment of an ICMP query: the ICMPv6 pseudo-header needs the
@@ -238,6 +244,7 @@ impl TranslateError {
             TranslateError::UntranslatableIcmpv6 { .. } => "untranslatable_icmpv6",
             TranslateError::UntranslatablePointer(_) => "untranslatable_pointer",
             TranslateError::UntranslatableQuote => "untranslatable_quote",
+            TranslateError::ProtocolOfTheOtherFamily(_) => "protocol_of_the_other_family",
             TranslateError::FragmentedIcmpError => "fragmented_icmp_error",
             TranslateError::IcmpLengthUnknown => "icmp_length_unknown",
             TranslateError::MissingQuoteMapping => "missing_quote_mapping",
@@ -302,6 +309,9 @@ impl fmt::Display for TranslateError {
                 "no address mapping for {}{addr}",
                 if quoted { "quoted " } else { "" }
             ),
+            TranslateError::ProtocolOfTheOtherFamily(p) => {
+                write!(f, "protocol {p} belongs to the other IP family")
+            }
             TranslateError::FragmentSizeTooSmall(n) => {
                 write!(f, "fragment size {n} leaves no room for data")
             }

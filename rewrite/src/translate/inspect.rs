@@ -133,30 +133,26 @@ fn transport<'a>(
         info.src_port = u16_at(0);
         info.dst_port = u16_at(2);
     }
-    if !protocol.is_icmp() {
-        return Ok(info);
-    }
+    // ICMP of the packet's own family only (the other family's number means
+    // nothing there, and the translator refuses it).
     let Some(&t) = upper.first() else {
         return Ok(info);
     };
-    let (error, echo) = match protocol {
-        IpProtocol::Icmp => {
+    let (error, echo, layer) = match (protocol, src.is_ipv4()) {
+        (IpProtocol::Icmp, true) => {
             let t = Icmpv4Type::from(t);
-            (t.is_error(), echo_to_icmpv6(t).is_some())
+            (t.is_error(), echo_to_icmpv6(t).is_some(), Layer::Icmpv4)
         }
-        _ => {
+        (IpProtocol::Icmpv6, false) => {
             let t = Icmpv6Type::from(t);
-            (t.is_error(), echo_to_icmpv4(t).is_some())
+            (t.is_error(), echo_to_icmpv4(t).is_some(), Layer::Icmpv6)
         }
+        _ => return Ok(info),
     };
     info.icmp_type = Some(t);
     if echo {
         info.icmp_id = u16_at(4);
     } else if error {
-        let layer = match protocol {
-            IpProtocol::Icmp => Layer::Icmpv4,
-            _ => Layer::Icmpv6,
-        };
         let quote = upper.get(QUOTE_OFFSET..).ok_or(Error::Truncated {
             layer,
             need: QUOTE_OFFSET,

@@ -52,6 +52,9 @@ impl Translator {
         {
             return Err(TranslateError::ExtensionAfterFragment(f.next));
         }
+        if chain.protocol == IpProtocol::Icmp {
+            return Err(TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Icmp));
+        }
         let upper = &packet[chain.offset..];
         if chain.has_upper_header() && chain.protocol == IpProtocol::Icmpv6 {
             let icmp = Icmpv6Packet::new_checked(upper)?;

@@ -62,6 +62,10 @@ impl Translator {
             return Err(TranslateError::SourceRoute);
         }
         let hop_limit = self.hop_limit(ip.ttl(), TranslateError::TtlExceeded)?;
+        let protocol = ip.ip_protocol();
+        if protocol == IpProtocol::Icmpv6 || protocol.is_ipv6_extension() {
+            return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
+        }
         let payload = ip.payload();
         let first = ip.frag_offset() == 0;
         if first && ip.ip_protocol() == IpProtocol::Icmp {

@@ -170,6 +170,14 @@ def transport():
     add("ttl 1 kept when the caller decrements", "4to6", p4, packets(p6), mapping(S6, C6),
         config={"decrement_hop_limit": False})
 
+    # Protocol numbers that only mean something in the other family.
+    for proto in (0, 43, 44, 58, 60):
+        p4 = v4(S4, C4, flags="DF", proto=proto) / Raw(b"\x11\x00\x00\x01" + bytes(12))
+        add(f"ipv4 protocol {proto}", "4to6", p4, error("protocol_of_the_other_family"),
+            mapping(S6, C6))
+    p6 = v6(C6, S6, nh=1) / Raw(icmp4(8, 0, b"\x00\x01\x00\x01", b""))
+    add("ipv6 next header 1", "6to4", p6, error("protocol_of_the_other_family"), mapping(C4, S4))
+
     # Traffic class / TOS overrides (4.1, 5.1).
     p4 = v4(S4, C4, tos=0xb8, flags="DF") / UDP(sport=1, dport=2)
     p6 = v6(S6, C6, hlim=63, tc=0) / UDP(sport=1, dport=2)

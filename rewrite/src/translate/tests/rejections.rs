@@ -282,6 +282,26 @@ fn bad_icmp_checksum() {
 }
 
 #[test]
+fn protocol_of_the_other_family() {
+    let icmpv6_in_ipv4 = V4::new(58).build(&[], &icmp4(128, 0, [0, 1, 0, 1], b""));
+    assert_eq!(
+        err6(&icmpv6_in_ipv4, &plan6()),
+        TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Icmpv6)
+    );
+    let icmpv4_in_ipv6 = ipv6(0, 1, 64, (A6, B6), &[], &icmp4(8, 0, [0, 1, 0, 1], b""));
+    assert_eq!(
+        err4(&icmpv4_in_ipv6, &plan4()),
+        TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Icmp)
+    );
+    // IPv4 "protocol 44" would reach IPv6 receivers as a Fragment Header.
+    let fake_fragment = V4::new(44).build(&[], &[17, 0, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(
+        err6(&fake_fragment, &plan6()),
+        TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Ipv6Frag)
+    );
+}
+
+#[test]
 fn fragmented_icmp_error() {
     let quote = quote4();
     let p = V4 {
