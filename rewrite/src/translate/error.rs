@@ -97,6 +97,7 @@ pub enum TranslateError {
     /// (1) carried by IPv6. RFC 7915 copies protocol numbers, but these would
     /// come out as an ICMP message whose checksum no one computed, or as payload
     /// bytes an IPv6 receiver parses as extension headers (44: a Fragment Header).
+    /// IGMP (2) too: single-hop IPv4 group management, which RFC 7915 §4.2 drops.
     ProtocolOfTheOtherFamily(IpProtocol),
     /// An ICMP error that is a fragment: its quote cannot be translated piecewise.
     FragmentedIcmpError,

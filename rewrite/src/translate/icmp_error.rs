@@ -197,12 +197,15 @@ pub(crate) fn to_ipv4(
         }
         _ => (body + written.len, 0),
     };
+    // An IPv4 link below 576 bytes takes the error in fragments.
+    let ipv4_mtu = usize::from(tr.config().ipv4_mtu);
+    let split = end > ipv4_mtu;
     write_ipv4(
         out,
         &Ipv4Fields {
             tos: tr.tos(ip.traffic_class()),
             total_len: end as u16,
-            ident: tr.ipv4_ident(end, false, plan.ipv4_ident),
+            ident: tr.ipv4_ident(end, split, plan.ipv4_ident),
             dont_frag: false,
             more_frags: false,
             frag_offset: 0,
@@ -222,7 +225,7 @@ pub(crate) fn to_ipv4(
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
     Ok(Translated {
         len: end,
-        fragment_len: None,
+        fragment_len: split.then_some(ipv4_mtu),
     })
 }
 

@@ -27,6 +27,9 @@ pub(crate) struct QuoteWritten {
     pub(crate) complete: bool,
 }
 
+/// IGMP (RFC 3376): single-hop IPv4 group management; RFC 7915 §4.2 drops it.
+const IGMP: IpProtocol = IpProtocol::Other(2);
+
 /// The fragment fields of an IPv4 packet that is a fragment (§4.1: they go into
 /// the Fragment Header, the identification in its low 16 bits).
 fn fragment_fields<B: AsRef<[u8]>>(ip: &Ipv4Packet<B>) -> Option<FragmentFields> {
@@ -63,7 +66,7 @@ impl Translator {
         }
         let hop_limit = self.hop_limit(ip.ttl(), TranslateError::TtlExceeded)?;
         let protocol = ip.ip_protocol();
-        if protocol == IpProtocol::Icmpv6 || protocol.is_ipv6_extension() {
+        if protocol == IpProtocol::Icmpv6 || protocol == IGMP || protocol.is_ipv6_extension() {
             return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
         }
         let payload = ip.payload();

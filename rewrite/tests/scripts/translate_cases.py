@@ -171,7 +171,7 @@ def transport():
         config={"decrement_hop_limit": False})
 
     # Protocol numbers that only mean something in the other family.
-    for proto in (0, 43, 44, 58, 60):
+    for proto in (0, 2, 43, 44, 58, 60):
         p4 = v4(S4, C4, flags="DF", proto=proto) / Raw(b"\x11\x00\x00\x01" + bytes(12))
         add(f"ipv4 protocol {proto}", "4to6", p4, error("protocol_of_the_other_family"),
             mapping(S6, C6))
@@ -575,6 +575,15 @@ def quotes():
     big6 = raw(v6(S6, C6, hlim=63) / UDP(sport=1, dport=2) / (b"q" * 1000))
     big4 = raw(v4(S4, C4, ttl=63) / UDP(sport=1, dport=2) / (b"q" * 1000))
     error_case_6to4("quote cut at 576", 1, 4, bytes(4), big6, big4)
+    # The 576-byte error on a 200-byte IPv4 link: in fragments of 176 bytes of
+    # data, with the caller's identification.
+    body = icmp4(3, 3, bytes(4), big4[:576 - 28])
+    pieces = [v4(R4, S4, ttl=63, ident=0x6666, flags=0 if at + 176 >= len(body) else "MF",
+                 frag=at // 8, proto=1) / Raw(body[at:at + 176])
+              for at in range(0, len(body), 176)]
+    add("error split at the ipv4 link", "6to4", v6(R6, S6) / icmp6(1, 4, bytes(4), big6),
+        packets(*pieces), mapping(R4, S4), quote=mapping(S4, C4), config={"ipv4_mtu": 200},
+        ipv4_ident=0x6666)
     q6, q4 = quote_pair_6to4()
     padded6 = q6 + bytes(128 - len(q6))
     error_case_6to4("extension time exceeded", 3, 0, bytes(4), padded6, q4 + bytes(52),

@@ -270,3 +270,36 @@ fn errors_are_cut_to_the_minimum_size() {
     );
     assert!(sixfold_checksum::verify(&out[..20]) && sixfold_checksum::verify(&out[20..]));
 }
+
+/// On an IPv4 link below 576 bytes the translated error goes out in fragments,
+/// with the caller's identification.
+#[test]
+fn an_error_larger_than_the_ipv4_link_is_split() {
+    let t = Translator::new(Config {
+        ipv4_mtu: 200,
+        ..Config::default()
+    })
+    .unwrap();
+    let big6 = ipv6(0, 17, 64, (A6, B6), &[], &[1; 1000]);
+    let input = ipv6(
+        0,
+        58,
+        64,
+        (B6, A6),
+        &[],
+        &icmp6(1, 4, [0; 4], &big6, (B6, A6)),
+    );
+    let plan = ToIpv4 {
+        ipv4_ident: 0x6666,
+        ..error_plan4()
+    };
+    let (out, fragment_len) = to4(&t, &input, &plan).unwrap();
+    assert_eq!((out.len(), fragment_len), (576, Some(200)));
+    assert_eq!(&out[4..8], &[0x66, 0x66, 0, 0]);
+    let mut pieces = Fragments::new(&out, 200).unwrap();
+    assert_eq!(pieces.remaining(), 4, "556 bytes in 176-byte pieces");
+    let mut piece = [0u8; 200];
+    while let Some(n) = pieces.next_into(&mut piece).unwrap() {
+        assert!(n <= 200 && sixfold_checksum::verify(&piece[..20]));
+    }
+}

@@ -293,6 +293,11 @@ fn protocol_of_the_other_family() {
         err4(&icmpv4_in_ipv6, &plan4()),
         TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Icmp)
     );
+    let igmp = V4::new(2).build(&[], &[0x11, 0x64, 0xee, 0x9b, 0, 0, 0, 0]);
+    assert_eq!(
+        err6(&igmp, &plan6()),
+        TranslateError::ProtocolOfTheOtherFamily(IpProtocol::Other(2))
+    );
     // IPv4 "protocol 44" would reach IPv6 receivers as a Fragment Header.
     let fake_fragment = V4::new(44).build(&[], &[17, 0, 0, 1, 0, 0, 0, 1]);
     assert_eq!(
