@@ -47,14 +47,7 @@ fn time_exceeded_to_ipv4_translates_the_quoted_echo() {
         &[],
         &icmp6(128, 0, [0, 7, 0, 1], b"abcd", (A6, B6)),
     );
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(3, 0, [0; 4], &quote6, (B6, A6)),
-    );
+    let input = error6(3, 0, [0; 4], &quote6);
     let plan = ToIpv4 {
         quote: Some(Mapping {
             icmp_id: Some(0x0900),
@@ -128,14 +121,7 @@ fn mtu_errors_both_ways() {
     assert_eq!(&out[44..48], &1420u32.to_be_bytes());
     // Packet too big 1280 → fragmentation needed 1260 (§5.2).
     let quote6 = ipv6(0, 17, 64, (A6, B6), &[], &[0; 8]);
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(2, 0, 1280u32.to_be_bytes(), &quote6, (B6, A6)),
-    );
+    let input = error6(2, 0, 1280u32.to_be_bytes(), &quote6);
     let plan = error_plan4();
     let (out, _) = to4(&translator(), &input, &plan).unwrap();
     assert_eq!(&out[20..22], &[3, 4]);
@@ -158,24 +144,10 @@ fn parameter_problems_and_protocol_unreachable() {
     // And back: pointer 24 (destination address) → 16; next header → protocol.
     let quote6 = ipv6(0, 17, 64, (A6, B6), &[], &[0; 8]);
     let plan = error_plan4();
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(4, 0, [0, 0, 0, 24], &quote6, (B6, A6)),
-    );
+    let input = error6(4, 0, [0, 0, 0, 24], &quote6);
     let (out, _) = to4(&translator(), &input, &plan).unwrap();
     assert_eq!(&out[20..28], &[12, 0, out[22], out[23], 16, 0, 0, 0]);
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(4, 1, [0, 0, 0, 6], &quote6, (B6, A6)),
-    );
+    let input = error6(4, 1, [0, 0, 0, 6], &quote6);
     let (out, _) = to4(&translator(), &input, &plan).unwrap();
     assert_eq!(&out[20..28], &[3, 2, out[22], out[23], 0, 0, 0, 0]);
 }
@@ -213,14 +185,7 @@ fn icmp_extensions_keep_their_length_attribute() {
 
     // And back: the 152-byte IPv6 datagram becomes 132 bytes (33 words).
     let quote6 = &out[48..];
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(3, 0, [19, 0, 0, 0], quote6, (B6, A6)),
-    );
+    let input = error6(3, 0, [19, 0, 0, 0], quote6);
     let plan = error_plan4();
     let (back, _) = to4(&translator(), &input, &plan).unwrap();
     assert_eq!(back[25], 33);
@@ -251,14 +216,7 @@ fn errors_are_cut_to_the_minimum_size() {
     assert_eq!(all, Sum::NEG_ZERO);
 
     let big6 = ipv6(0, 17, 64, (A6, B6), &[], &[1; 1000]);
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(1, 4, [0; 4], &big6, (B6, A6)),
-    );
+    let input = error6(1, 4, [0; 4], &big6);
     let plan = error_plan4();
     let (out, _) = to4(&translator(), &input, &plan).unwrap();
     assert_eq!(out.len(), 576);
@@ -281,14 +239,7 @@ fn an_error_larger_than_the_ipv4_link_is_split() {
     })
     .unwrap();
     let big6 = ipv6(0, 17, 64, (A6, B6), &[], &[1; 1000]);
-    let input = ipv6(
-        0,
-        58,
-        64,
-        (B6, A6),
-        &[],
-        &icmp6(1, 4, [0; 4], &big6, (B6, A6)),
-    );
+    let input = error6(1, 4, [0; 4], &big6);
     let plan = ToIpv4 {
         ipv4_ident: 0x6666,
         ..error_plan4()

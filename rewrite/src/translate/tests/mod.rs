@@ -222,3 +222,15 @@ pub(super) fn error_plan4() -> ToIpv4 {
         ..ToIpv4::new(Mapping::new(B4, A4))
     }
 }
+
+/// An ICMPv6 error from B6 to A6 (hop limit 64) with its checksum.
+pub(super) fn error6(icmp_type: u8, code: u8, rest: [u8; 4], quote: &[u8]) -> Vec<u8> {
+    ipv6(
+        0,
+        58,
+        64,
+        (B6, A6),
+        &[],
+        &icmp6(icmp_type, code, rest, quote, (B6, A6)),
+    )
+}
