@@ -8,6 +8,11 @@
 //! - [`Rewrite`]: addresses, ports, ICMP identifiers, TTL / hop limit, MSS clamping and
 //!   the packet quoted in an ICMP error, each patching every checksum it touches with
 //!   RFC 1624 incremental updates, with UDP's ±0 rules and offload partial sums.
+//! - [`translate`]: RFC 7915 IPv4 ↔ IPv6 translation (SIIT, and the packet work of
+//!   stateful NAT64) into a caller buffer, ICMP and quoted packets included, every
+//!   checksum exact; [`translate::Fragments`] splits what a link cannot carry.
+//! - [`addr`]: the address mapping around it — RFC 6052 prefixes, the RFC 7757
+//!   EAMT, RFC 6791 pools, and [`addr::Siit`] that plans stateless translation.
 //!
 //! `no_std`, no allocation, no `unsafe`; no input makes anything here panic.
 //!

@@ -14,6 +14,38 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A stateless translator's address configuration (`[siit]`: `pool6`,
 /// `[[siit.eamt]]`, `rfc6791_v4`, `rfc6791_v6`).
+///
+/// ```
+/// use sixfold_rewrite::addr::{EamEntry, Eamt, Ipv4Prefix, Ipv6Prefix, Nat64Prefix, Siit};
+/// use sixfold_rewrite::translate::{Config, Translator};
+/// use core::net::{Ipv4Addr, Ipv6Addr};
+/// // A server 2001:db8:6::80 published as 198.51.100.80 (EAMT, RFC 7757); IPv4
+/// // clients appear under 64:ff9b::/96 (RFC 6052).
+/// let eam = [EamEntry::new(
+///     Ipv4Prefix::new(Ipv4Addr::new(198, 51, 100, 80), 32).unwrap(),
+///     Ipv6Prefix::new("2001:db8:6::80".parse().unwrap(), 128).unwrap(),
+/// )
+/// .unwrap()];
+/// let siit = Siit {
+///     pool6: Some(Nat64Prefix::WELL_KNOWN),
+///     eamt: Eamt::new(&eam[..]).unwrap(),
+///     rfc6791_v4: None,
+///     rfc6791_v6: None,
+/// };
+/// // An echo request from 8.8.8.8 to the server (checksums filled in).
+/// let mut ping = vec![
+///     0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0, 0, 8, 8, 8, 8, 198, 51, 100, 80, //
+///     8, 0, 0, 0, 0x12, 0x34, 0, 1,
+/// ];
+/// sixfold_rewrite::recompute_checksums(&mut ping).unwrap();
+/// let translator = Translator::new(Config::default()).unwrap();
+/// let mut out = [0u8; 1500];
+/// let t = siit.translate(&translator, &ping, 0, &mut out).unwrap();
+/// assert_eq!(t.len, 48);
+/// assert_eq!(&out[8..24], &"64:ff9b::808:808".parse::<Ipv6Addr>().unwrap().octets());
+/// assert_eq!(&out[24..40], &"2001:db8:6::80".parse::<Ipv6Addr>().unwrap().octets());
+/// assert_eq!(out[40], 128, "echo request");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Siit<S> {
     /// The RFC 6052 prefix for addresses the EAMT does not cover.
