@@ -15,6 +15,8 @@ pub enum Layer {
     Tcp,
     /// The UDP header.
     Udp,
+    /// The DCCP generic header (RFC 4340 §5.1).
+    Dccp,
     /// The ICMPv4 header.
     Icmpv4,
     /// The ICMPv6 header.
@@ -32,6 +34,7 @@ impl Layer {
             Layer::Ipv6Extension => "ipv6-extension",
             Layer::Tcp => "tcp",
             Layer::Udp => "udp",
+            Layer::Dccp => "dccp",
             Layer::Icmpv4 => "icmpv4",
             Layer::Icmpv6 => "icmpv6",
             Layer::Quote => "icmp-quote",

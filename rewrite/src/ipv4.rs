@@ -20,6 +20,7 @@ use sixfold_checksum::Sum;
 
 mod field {
     pub(crate) const VER_IHL: usize = 0;
+    pub(crate) const TOS: usize = 1;
     pub(crate) const LENGTH: usize = 2;
     pub(crate) const IDENT: usize = 4;
     pub(crate) const FLG_OFF: usize = 6;
@@ -92,6 +93,11 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
     /// Header length in bytes (IHL × 4).
     pub fn header_len(&self) -> usize {
         (self.buffer.as_ref()[field::VER_IHL] & 0x0F) as usize * 4
+    }
+
+    /// The type-of-service octet (DSCP and ECN, RFC 2474 / RFC 3168).
+    pub fn tos(&self) -> u8 {
+        self.buffer.as_ref()[field::TOS]
     }
 
     /// Total length (header and payload) in bytes.
@@ -403,5 +409,12 @@ mod tests {
         b.extend_from_slice(&[0xEE; 6]); // Ethernet padding
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.payload().len(), 8);
+    }
+
+    #[test]
+    fn tos_octet() {
+        let mut b = packet();
+        b[1] = 0xb9; // DSCP 46 (EF) and ECN 01 (ECT(1))
+        assert_eq!(Ipv4Packet::new_checked(&b[..]).unwrap().tos(), 0xb9);
     }
 }

@@ -95,6 +95,12 @@ impl<B: AsRef<[u8]>> Ipv6Packet<B> {
         self.buffer
     }
 
+    /// The traffic class octet (DSCP and ECN, RFC 2474 / RFC 3168).
+    pub fn traffic_class(&self) -> u8 {
+        let b = self.buffer.as_ref();
+        (b[0] << 4) | (b[1] >> 4)
+    }
+
     /// Payload length (extension headers and upper layer).
     pub fn payload_len(&self) -> usize {
         let b = self.buffer.as_ref();
@@ -381,6 +387,17 @@ mod tests {
                 headers: 8,
                 bytes: 64
             })
+        );
+    }
+
+    #[test]
+    fn traffic_class_spans_two_bytes() {
+        // Version 6, traffic class 0xb9, flow label 0xabcde.
+        let mut p = packet(59, &[], &[]);
+        p[..4].copy_from_slice(&[0x6b, 0x9a, 0xbc, 0xde]);
+        assert_eq!(
+            Ipv6Packet::new_checked(&p[..]).unwrap().traffic_class(),
+            0xb9
         );
     }
 }

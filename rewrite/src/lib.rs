@@ -6,6 +6,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod addr;
 pub mod error;
 pub mod icmp;
 pub mod ipv4;
@@ -16,6 +17,7 @@ pub mod quote;
 pub mod recompute;
 pub mod rewrite;
 pub mod tcp;
+pub mod translate;
 pub mod transport;
 pub mod udp;
 

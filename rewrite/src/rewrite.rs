@@ -115,7 +115,12 @@ pub struct Outcome {
 
 /// Writes `new` at `at` in `buf` and records the change in every checksum
 /// `(update, start)` whose covered data begins at `start`.
-fn patch(buf: &mut [u8], at: usize, new: &[u8], covering: &mut [(&mut Update, usize)]) -> bool {
+pub(crate) fn patch(
+    buf: &mut [u8],
+    at: usize,
+    new: &[u8],
+    covering: &mut [(&mut Update, usize)],
+) -> bool {
     let old = &buf[at..at + new.len()];
     if old == new {
         return false;
