@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# Through TUN in the lab vs the kernel's own NAT in the same topology:
+# Through TUN in the lab vs the kernel's own NAT in the same topology, same run:
 #
 #   sixfold: P-sub1 [TUN sub1] <- sixfold router (userspace) -> [TUN wan] P-wan   (sixfold lab --keep)
 #   kernel:  K-sub1 [veth] <-> K-rtr (nft masquerade, IPv6 forwarding) <-> [veth] K-wan
 #
-# For each: iperf3 TCP over IPv4 (through the NAT) and IPv6 (routed), 5 s, and
-# 60-byte UDP packets per second from trafgen (64 source ports, sunk by an nft rule
-# in the WAN namespace; pps = packets the WAN received / trafgen's run time). The
-# kernel runs twice: veth offloads on (its default) and off (TSO/GSO/GRO off, so
-# it handles MTU-sized packets as the TUN router does). Needs root, iperf3,
-# trafgen (netsniff-ng), nft, ethtool. Prints a Markdown table with ratios.
+# Contenders, interleaved, REPS rounds (default 3): sixfold (its defaults: TUN
+# offload on, a worker per CPU, or SIXFOLD_ARGS), the kernel with veth offloads on
+# (its default), and the kernel with TSO/GSO/GRO off. Per round and contender:
+#
+# - iperf3 TCP over IPv4 (through the NAT) and IPv6 (routed), SECS seconds;
+# - 60-byte UDP (IPv4 20 + UDP 8 + 32 bytes) through the NAT from trafgen, one
+#   generator on one CPU (taskset -c GEN_CPU, default 1), 64 source ports. The
+#   rate is what arrives: an nft counter in the WAN namespace's prerouting hook is
+#   read WARM seconds after the generator starts and again WINDOW seconds later,
+#   while it still runs. A merged (GRO/USO) super-packet counts once there, so
+#   datagrams = (bytes - 28 x packets) / 32.
+#
+# Prints the medians and ratios as a Markdown table, and every run's figures on
+# stderr. Needs root, iperf3, trafgen (netsniff-ng), nft, ethtool, taskset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
-for p in iperf3 trafgen nft ethtool; do command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }; done
+for p in iperf3 trafgen nft ethtool taskset python3; do
+    command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
+done
 SECS=${SECS:-5}
-PACKETS=${PACKETS:-1000000}
+REPS=${REPS:-3}
+WARM=${WARM:-1}
+WINDOW=${WINDOW:-3}
+GEN_CPU=${GEN_CPU:-1}
+PAYLOAD=32
+read -r -a LAB_ARGS <<<"${SIXFOLD_ARGS:-}"
 P=sfbench; K=sfkern
 cargo build --quiet --release -p sixfold --bin sixfold
 work=$(mktemp -d)
 lab_pid=""
+gen_pid=""
 cleanup() {
+    [[ -n $gen_pid ]] && kill -INT "$gen_pid" 2>/dev/null || true
     stop_server $P-wan; stop_server $K-wan
     [[ -n $lab_pid ]] && kill "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null || true
     for ns in $K-sub1 $K-rtr $K-wan; do ip netns del $ns 2>/dev/null || true; done
@@ -34,25 +51,36 @@ iperf_tcp() { # ns server -> Gbit/s
     python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$out"
 }
 
-rx_packets() { # ns dev
-    ip -n "$1" -j -s link show dev "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["packets"])'
-}
-
-sink() { # ns
+sink() { # ns: drop UDP port 9 in prerouting, counted
     ip netns exec "$1" nft -f - <<'NFT'
-table inet sfsink { chain pre { type filter hook prerouting priority -300; policy accept; udp dport 9 counter drop; }; }
+table inet sfsink {
+    counter udp9 { }
+    chain pre {
+        type filter hook prerouting priority -300; policy accept;
+        udp dport 9 counter name udp9 drop
+    }
+}
 NFT
 }
 
-trafgen_pps() { # ns out-dev cfg wan-ns wan-dev -> kpps received
-    local before after t0 t1
-    before=$(rx_packets "$4" "$5")
-    t0=$(date +%s.%N)
-    ip netns exec "$1" trafgen -i "$3" -o "$2" -q -n "$PACKETS" >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    sleep 0.5
-    after=$(rx_packets "$4" "$5")
-    python3 -c "print('%.0f' % (($after-$before)/($t1-$t0)/1e3))"
+counter() { # ns -> "packets bytes"
+    ip netns exec "$1" nft -j list counter inet sfsink udp9 |
+        python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
+}
+
+udp_kdps() { # ns out-dev cfg wan-ns -> thousand datagrams/s arriving, steady window
+    local a b t0 t1
+    taskset -c "$GEN_CPU" ip netns exec "$1" trafgen -i "$3" -o "$2" --cpus 1 -n 0 >/dev/null 2>&1 &
+    gen_pid=$!
+    sleep "$WARM"
+    read -r -a a <<<"$(counter "$4")"; t0=$(date +%s.%N)
+    sleep "$WINDOW"
+    read -r -a b <<<"$(counter "$4")"; t1=$(date +%s.%N)
+    # trafgen stops its workers on SIGINT (SIGTERM leaves them running).
+    kill -INT "$gen_pid" 2>/dev/null; wait "$gen_pid" 2>/dev/null || true; gen_pid=""
+    python3 -c "
+packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
+print('%.0f' % ((bytes - 28 * packets) / $PAYLOAD / ($t1 - $t0) / 1e3))"
 }
 
 server() { # ns: an iperf3 daemon, its PID in $work/iperf-NS.pid
@@ -64,9 +92,17 @@ stop_server() { # ns
     [[ -f $work/iperf-$1.pid ]] && kill "$(tr -d '\0' <"$work/iperf-$1.pid")" 2>/dev/null || true
 }
 
+kernel_offloads() { # on|off
+    local state=$1 ns dev
+    for pair in "$K-sub1 s1" "$K-rtr rin" "$K-rtr rout" "$K-wan w"; do
+        read -r ns dev <<<"$pair"
+        ip netns exec "$ns" ethtool -K "$dev" tso "$state" gso "$state" gro "$state" >/dev/null 2>&1 || true
+    done
+}
+
 # --- sixfold -------------------------------------------------------------------
 mkfifo "$work/ready"
-target/release/sixfold lab --keep --prefix $P --subscribers 1 >"$work/ready" 2>"$work/lab.log" &
+target/release/sixfold lab --keep --prefix $P --subscribers 1 "${LAB_ARGS[@]}" >"$work/ready" 2>"$work/lab.log" &
 lab_pid=$!
 read -r line <"$work/ready"
 [[ $line == ready ]] || { cat "$work/lab.log" >&2; exit 1; }
@@ -75,11 +111,6 @@ sink $P-wan
 cat >"$work/tun.cfg" <<'CFG'
 { ipv4(saddr=100.64.1.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
 CFG
-s4=$(iperf_tcp $P-sub1 192.0.2.80)
-s6=$(iperf_tcp $P-sub1 2001:db8:ffff::80)
-spps=$(trafgen_pps $P-sub1 sub1 "$work/tun.cfg" $P-wan wan)
-stop_server $P-wan
-kill "$lab_pid"; wait "$lab_pid" || true; lab_pid=""
 
 # --- kernel --------------------------------------------------------------------
 for ns in $K-sub1 $K-rtr $K-wan; do ip netns add $ns; ip -n $ns link set lo up; done
@@ -101,7 +132,12 @@ ip -n $K-rtr -6 route add 2001:db8:ffff::80/128 via 2001:db8:ff::2
 ip -n $K-wan -6 route add 2001:db8:1:1::/64 via 2001:db8:ff::1
 ip netns exec $K-rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 ip netns exec $K-rtr nft -f - <<'NFT'
-table ip sfnat { chain post { type nat hook postrouting priority 100; oifname "rout" masquerade; }; }
+table ip sfnat {
+    chain post {
+        type nat hook postrouting priority 100; policy accept;
+        oifname "rout" masquerade
+    }
+}
 NFT
 server $K-wan
 sink $K-wan
@@ -110,23 +146,40 @@ cat >"$work/veth.cfg" <<CFG
 { eth(da=$mac), ipv4(saddr=100.64.1.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
 CFG
 sleep 1
-k4=$(iperf_tcp $K-sub1 192.0.2.80)
-k6=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
-kpps=$(trafgen_pps $K-sub1 s1 "$work/veth.cfg" $K-wan w)
-for pair in "$K-sub1 s1" "$K-rtr rin" "$K-rtr rout" "$K-wan w"; do
-    set -- $pair; ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 || true
-done
-sleep 1
-o4=$(iperf_tcp $K-sub1 192.0.2.80)
-o6=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
-opps=$(trafgen_pps $K-sub1 s1 "$work/veth.cfg" $K-wan w)
-stop_server $K-wan
 
+# --- rounds, interleaved -----------------------------------------------------------
+declare -A R
+for round in $(seq "$REPS"); do
+    R[s4,$round]=$(iperf_tcp $P-sub1 192.0.2.80)
+    kernel_offloads on
+    R[k4,$round]=$(iperf_tcp $K-sub1 192.0.2.80)
+    kernel_offloads off
+    R[o4,$round]=$(iperf_tcp $K-sub1 192.0.2.80)
+    R[s6,$round]=$(iperf_tcp $P-sub1 2001:db8:ffff::80)
+    kernel_offloads on
+    R[k6,$round]=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
+    kernel_offloads off
+    R[o6,$round]=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
+    R[su,$round]=$(udp_kdps $P-sub1 sub1 "$work/tun.cfg" $P-wan)
+    kernel_offloads on
+    R[ku,$round]=$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)
+    kernel_offloads off
+    R[ou,$round]=$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)
+    echo "round $round: TCPv4 sixfold ${R[s4,$round]} kernel ${R[k4,$round]}/${R[o4,$round]}; TCPv6 ${R[s6,$round]} ${R[k6,$round]}/${R[o6,$round]}; UDP kdgram/s ${R[su,$round]} ${R[ku,$round]}/${R[ou,$round]}" >&2
+done
+
+median() { # key -> median over rounds
+    local k=$1 vals=()
+    for round in $(seq "$REPS"); do vals+=("${R[$k,$round]}"); done
+    printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.2f" if max(v) < 100 else "%.0f") % v[len(v)//2])'
+}
 ratio() { python3 -c "print('%.2f' % ($1/$2))"; }
+declare -A M
+for k in s4 k4 o4 s6 k6 o6 su ku ou; do M[$k]=$(median $k); done
 cat <<TABLE
-| through the router | sixfold (TUN) | kernel nft, offloads on | kernel nft, offloads off | sixfold / kernel on | sixfold / kernel off |
+| through the router (medians of $REPS interleaved rounds) | sixfold (TUN) | kernel nft, offloads on | kernel nft, offloads off | sixfold / kernel on | sixfold / kernel off |
 |---|---:|---:|---:|---:|---:|
-| TCP IPv4 (NAT), Gbit/s | $s4 | $k4 | $o4 | $(ratio $s4 $k4) | $(ratio $s4 $o4) |
-| TCP IPv6 (routed), Gbit/s | $s6 | $k6 | $o6 | $(ratio $s6 $k6) | $(ratio $s6 $o6) |
-| UDP 60 B (NAT), kpps received | $spps | $kpps | $opps | $(ratio $spps $kpps) | $(ratio $spps $opps) |
+| TCP IPv4 (NAT), Gbit/s | ${M[s4]} | ${M[k4]} | ${M[o4]} | $(ratio ${M[s4]} ${M[k4]}) | $(ratio ${M[s4]} ${M[o4]}) |
+| TCP IPv6 (routed), Gbit/s | ${M[s6]} | ${M[k6]} | ${M[o6]} | $(ratio ${M[s6]} ${M[k6]}) | $(ratio ${M[s6]} ${M[o6]}) |
+| UDP 60 B (NAT), thousand datagrams/s arriving | ${M[su]} | ${M[ku]} | ${M[ou]} | $(ratio ${M[su]} ${M[ku]}) | $(ratio ${M[su]} ${M[ou]}) |
 TABLE
