@@ -19,7 +19,7 @@ mod wheel;
 
 pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};
-pub use iface::{Direction, Interface, SubscriberId};
+pub use iface::{Direction, Interface, Shard, SubscriberId};
 pub use offload::Offload;
 pub use router::{Router, Verdict};
 pub use stats::{DropReason, IcmpSent, Snapshot};

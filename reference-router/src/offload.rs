@@ -179,9 +179,12 @@ pub fn wire_size(packet: &[u8], off: &Offload) -> (u64, u64) {
 
 /// The largest IP packet among the segments: what must fit the egress MTU.
 pub fn largest_segment(packet: &[u8], off: &Offload) -> usize {
-    match (off.is_super(), headers_len(packet)) {
-        (true, Some(h)) => packet.len().min(h + usize::from(off.gso_size)),
-        _ => packet.len(),
+    if !off.is_super() {
+        return packet.len();
+    }
+    match headers_len(packet) {
+        Some(h) => packet.len().min(h + usize::from(off.gso_size)),
+        None => packet.len(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The only module with OS calls (cargo feature `device`): TUN devices opened in
-//! network namespaces with offload and a queue per worker ([`tun`]), the worker
-//! threads ([`io`]) and the control socket ([`control`]), served off the data
-//! path.
+//! network namespaces with offload and a queue per worker ([`Devices`]), the
+//! worker threads ([`run`]) and the control socket ([`control`]), served off the
+//! data path.
 
 pub mod control;
 mod io;
