@@ -37,13 +37,21 @@ work=$(mktemp -d)
 lab_pid=""
 gen_pid=""
 cleanup() {
-    [[ -n $gen_pid ]] && kill -INT "$gen_pid" 2>/dev/null || true
+    stop_generator
     stop_server $P-wan; stop_server $K-wan
     [[ -n $lab_pid ]] && kill "$lab_pid" 2>/dev/null && wait "$lab_pid" 2>/dev/null || true
     for ns in $K-sub1 $K-rtr $K-wan; do ip netns del $ns 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+
+stop_generator() { # trafgen and its worker processes: SIGINT, as Ctrl-C would send them all
+    [[ -n $gen_pid ]] || return 0
+    pkill -INT -P "$gen_pid" 2>/dev/null || true
+    kill -INT "$gen_pid" 2>/dev/null || true
+    wait "$gen_pid" 2>/dev/null || true
+    gen_pid=""
+}
 
 iperf_tcp() { # ns server -> Gbit/s
     local out
@@ -76,8 +84,7 @@ udp_kdps() { # ns out-dev cfg wan-ns -> thousand datagrams/s arriving, steady wi
     read -r -a a <<<"$(counter "$4")"; t0=$(date +%s.%N)
     sleep "$WINDOW"
     read -r -a b <<<"$(counter "$4")"; t1=$(date +%s.%N)
-    # trafgen stops its workers on SIGINT (SIGTERM leaves them running).
-    kill -INT "$gen_pid" 2>/dev/null; wait "$gen_pid" 2>/dev/null || true; gen_pid=""
+    stop_generator
     python3 -c "
 packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
 print('%.0f' % ((bytes - 28 * packets) / $PAYLOAD / ($t1 - $t0) / 1e3))"
