@@ -108,6 +108,8 @@ pub(crate) struct Nat {
     timeouts: crate::config::Timeouts,
     held: SynHold<Key>,
     fragments: SharedFragments,
+    /// The second the fragment table's expiry last ran.
+    fragments_checked: u32,
     shard: Shard,
 }
 
@@ -176,6 +178,7 @@ impl Nat {
             timeouts: t.clone(),
             held: SynHold::new(share(config.max_held_syns) as usize, t.syn_hold),
             fragments,
+            fragments_checked: u32::MAX,
             shard,
         }
     }
@@ -454,7 +457,13 @@ impl Nat {
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
-        self.fragments.lock().expire(now, budget)
+        // The shared fragment table is looked at once a second (its timeouts are
+        // in seconds), not under a lock on every packet.
+        if now == self.fragments_checked {
+            return 0;
+        }
+        self.fragments_checked = now;
+        self.fragments.lock().expire(now, budget.saturating_mul(64))
     }
 
     /// A first fragment was translated as `applied`: remember it for the rest of
