@@ -61,7 +61,7 @@ pub(super) fn report(s: &Snapshot) {
     let tunnels: Vec<String> = s
         .drops
         .nonzero()
-        .filter_map(|(r, n)| Some(format!("{} {n}", r.name().strip_prefix("tunnel_")?)))
+        .filter_map(|(r, n)| Some(format!("{} {n}", r.tunnel_mechanism()?)))
         .collect();
     println!(
         "  transition-tunnel packets blocked: {}",

@@ -19,11 +19,13 @@
 
 mod links;
 mod locate;
+mod metrics;
 mod nat;
 mod policy;
 mod validate;
 
 pub use links::{RouterSection, Subscriber, Wan};
+pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,8 @@ pub struct Config {
     pub firewall: Firewall,
     /// How the egress shapers schedule the families.
     pub shaper: Shaper,
+    /// The metrics endpoint.
+    pub metrics: Metrics,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
 }
@@ -141,6 +145,34 @@ mod tests {
         assert!(e.problem.contains("maping"), "{e}");
         let e = Config::from_toml("[nat]\nfiltering = \"full-cone\"\n").unwrap_err();
         assert!(e.problem.contains("full-cone"), "{e}");
+    }
+
+    #[test]
+    fn metrics_endpoint_is_off_unless_named_and_checked_when_named() {
+        assert_eq!(Config::default().metrics.listen, None);
+        let c = Config::from_toml(
+            "[metrics]\nlisten = \"[::1]:9108\"\nnetns = \"isp-wan\"\nper_subscriber = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.metrics.listen, Some("[::1]:9108".parse().unwrap()));
+        assert_eq!(c.metrics.netns.as_deref(), Some("isp-wan"));
+        let e = Config::from_toml("[metrics]\nlisten = \"127.0.0.1:0\"\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "metrics.listen (line 2): 127.0.0.1:0: port 0 is no port a scraper can be told"
+        );
+        let e = Config::from_toml("[metrics]\nlisten = \"localhost:9108\"\n").unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("metrics.listen", Some(2)));
+        let e = Config::from_toml("[metrics]\nper_subscriber = true\n").unwrap_err();
+        assert_eq!(e.key, "metrics.listen");
+        let e = Config::from_toml("[metrics]\nlisten = \"127.0.0.1:9108\"\nnetns = \"../x\"\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "metrics.netns (line 3): \"../x\" is not a network namespace name: no '/'"
+        );
+        let e = Config::from_toml("[wan]\nnetns = \"..\"\n").unwrap_err();
+        assert_eq!(e.key, "wan.netns");
     }
 
     #[test]

@@ -64,6 +64,28 @@ fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// What `ip netns` accepts as a namespace name: a file name under `/run/netns`
+/// (not empty, not `.` or `..`, no `/`), at most 255 bytes.
+fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigError> {
+    let Some(name) = name else { return Ok(()) };
+    let problem = if name.is_empty() || name.len() > 255 {
+        Some("1-255 bytes")
+    } else if name == "." || name == ".." {
+        Some("not \".\" or \"..\"")
+    } else if name.contains(['/', '\0']) {
+        Some("no '/'")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(err(
+            key,
+            format!("{name:?} is not a network namespace name: {p}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn mtu(key: String, value: u16, least: u16) -> Result<(), ConfigError> {
     if value < least {
         return Err(err(key, format!("{value} is below the minimum {least}")));
@@ -159,6 +181,7 @@ impl Config {
         validate_shaper(self)?;
         validate_links(self)?;
         validate_tunnels(&self.tunnels)?;
+        validate_metrics(self)?;
         Ok(())
     }
 }
@@ -365,6 +388,7 @@ enum Holder {
 fn validate_links(config: &Config) -> Result<(), ConfigError> {
     rate("wan.rate_mbps".into(), config.wan.rate_mbps)?;
     interface_name("wan.name".into(), &config.wan.name)?;
+    netns_name("wan.netns".into(), config.wan.netns.as_deref())?;
     mtu("wan.mtu".into(), config.wan.mtu, 1280)?;
     if config.subscriber.len() > usize::from(u16::MAX) {
         return Err(err("subscriber", "more than 65535 subscribers"));
@@ -373,6 +397,7 @@ fn validate_links(config: &Config) -> Result<(), ConfigError> {
     for (i, sub) in config.subscriber.iter().enumerate() {
         let key = |field: &str| format!("subscriber[{i}].{field}");
         interface_name(key("name"), &sub.name)?;
+        netns_name(key("netns"), sub.netns.as_deref())?;
         if !names.insert(&sub.name) {
             return Err(err(key("name"), format!("{:?} is used twice", sub.name)));
         }
@@ -499,6 +524,31 @@ fn validate_tunnels(tunnels: &Tunnels) -> Result<(), ConfigError> {
         return Err(err(
             "tunnels.six_rd_prefix",
             "with six_rd_ipv4 leaves more than 64 bits",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_metrics(config: &Config) -> Result<(), ConfigError> {
+    let m = &config.metrics;
+    netns_name("metrics.netns".into(), m.netns.as_deref())?;
+    if let Some(listen) = m.listen {
+        if listen.port() == 0 {
+            return Err(err(
+                "metrics.listen",
+                format!("{listen}: port 0 is no port a scraper can be told"),
+            ));
+        }
+        if listen.ip().is_multicast() {
+            return Err(err(
+                "metrics.listen",
+                format!("{listen}: a multicast address cannot accept connections"),
+            ));
+        }
+    } else if m.netns.is_some() || m.per_subscriber {
+        return Err(err(
+            "metrics.listen",
+            "missing: metrics.netns and metrics.per_subscriber need an endpoint",
         ));
     }
     Ok(())

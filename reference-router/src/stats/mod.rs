@@ -4,6 +4,7 @@
 //! types: a renamed reason fails to compile instead of reading 0.
 
 mod counts;
+pub mod exposition;
 mod keys;
 
 pub use counts::{Counts, DropCounts, IcmpCounts};

@@ -1,0 +1,794 @@
+//! A [`Snapshot`] as metrics a monitoring system scrapes: the Prometheus text
+//! format (0.0.4, what `promtool` and most scrapers read) and OpenMetrics 1.0
+//! (what Prometheus asks for first), from one list of [`Family`]s.
+//!
+//! Names follow the Prometheus conventions: `sixfold_` first, counters end in
+//! `_total`, base units (bytes, bytes per second), every family with `# HELP`
+//! and `# TYPE`. Every sample says which value of `sixfold stats`'s JSON it
+//! shows ([`Sample::source`]), so a test can hold the two against each other.
+//!
+//! Labels stay bounded: per-subscriber families (and subscriber links' shapers)
+//! are only listed when asked for (`[metrics] per_subscriber`).
+//!
+//! ```
+//! use sixfold_router::stats::exposition::{self, Format};
+//! let mut s = sixfold_router::Snapshot::default();
+//! s.sessions = 3;
+//! let text = exposition::render(&exposition::families(&s, false), Format::Prometheus);
+//! assert!(text.contains("# TYPE sixfold_nat_sessions gauge\nsixfold_nat_sessions 3\n"));
+//! ```
+
+use super::{DropReason, FamilyTraffic, Snapshot};
+use std::fmt::Write;
+
+/// What a family's samples are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (until the router restarts); the samples end in `_total`.
+    Counter,
+    /// A level that goes up and down.
+    Gauge,
+    /// A fact told by labels, value 1; the samples end in `_info`.
+    Info,
+}
+
+/// Where a sample's value comes from in `sixfold stats`'s JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The JSON path: `drops.filtered`, `ipv4.outbound.tcp.bytes`,
+    /// `subscribers[0].ports.udp`.
+    pub path: String,
+    /// The sample is the JSON value times this (1 but for unit changes:
+    /// Mbit/s to bytes/s). For booleans, true is 1. For [`Kind::Info`], the
+    /// JSON value is the sample's last label's value.
+    pub scale: u64,
+}
+
+/// One sample of a family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Label names and values.
+    pub labels: Vec<(&'static str, String)>,
+    /// The value.
+    pub value: u64,
+    /// The JSON value it shows, if any (`sixfold_build_info` has none).
+    pub source: Option<Source>,
+}
+
+/// A metric family: a name, what it means, and its samples.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Family {
+    /// The name without the `_total` or `_info` suffix.
+    pub name: &'static str,
+    /// `# HELP`.
+    pub help: &'static str,
+    /// `# TYPE`.
+    pub kind: Kind,
+    /// The OpenMetrics unit, which the name ends with (`bytes`).
+    pub unit: Option<&'static str>,
+    /// The samples (a family may have none, e.g. no shaper configured).
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    /// The samples' metric name: the family name, plus `_total` for counters
+    /// and `_info` for infos.
+    pub fn sample_name(&self) -> String {
+        match self.kind {
+            Kind::Counter => format!("{}_total", self.name),
+            Kind::Info => format!("{}_info", self.name),
+            Kind::Gauge => self.name.to_string(),
+        }
+    }
+}
+
+/// A text format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Prometheus,
+    /// OpenMetrics 1.0.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// The format an HTTP `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text` (version 1.0.0 or none) with a non-zero
+    /// quality, else the Prometheus text format, which every scraper reads.
+    pub fn from_accept(accept: &str) -> Format {
+        let wants_openmetrics = accept.split(',').any(|range| {
+            let mut params = range.split(';').map(str::trim);
+            if !params
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/openmetrics-text"))
+            {
+                return false;
+            }
+            params.all(|p| match p.split_once('=') {
+                Some(("version", v)) => v == "1.0.0",
+                Some(("q", q)) => q.parse::<f32>().is_ok_and(|q| q > 0.0),
+                _ => true,
+            })
+        });
+        if wants_openmetrics {
+            Format::OpenMetrics
+        } else {
+            Format::Prometheus
+        }
+    }
+}
+
+/// Builds families one sample at a time.
+struct Builder {
+    families: Vec<Family>,
+}
+
+impl Builder {
+    fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut Self {
+        let unit = ["bytes", "bytes_per_second"]
+            .into_iter()
+            .find(|u| name.ends_with(&format!("_{u}")));
+        self.families.push(Family {
+            name,
+            help,
+            kind,
+            unit,
+            samples: Vec::new(),
+        });
+        self
+    }
+
+    fn sample(&mut self, labels: &[(&'static str, &str)], value: u64, path: String) -> &mut Self {
+        self.scaled(labels, value, path, 1)
+    }
+
+    fn scaled(
+        &mut self,
+        labels: &[(&'static str, &str)],
+        value: u64,
+        path: String,
+        scale: u64,
+    ) -> &mut Self {
+        let family = self
+            .families
+            .last_mut()
+            .expect("a family before its samples");
+        family.samples.push(Sample {
+            labels: labels.iter().map(|&(k, v)| (k, v.to_string())).collect(),
+            value: value.saturating_mul(scale),
+            source: Some(Source { path, scale }),
+        });
+        self
+    }
+
+    /// A counter or gauge with one unlabelled sample, the JSON value at `path`.
+    fn single(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+        path: &str,
+        value: u64,
+    ) {
+        self.family(name, help, kind)
+            .sample(&[], value, path.to_string());
+    }
+}
+
+/// Every family for `snapshot`; the per-subscriber ones (and subscriber links'
+/// shapers) only with `per_subscriber`.
+pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
+    let s = snapshot;
+    let mut b = Builder {
+        families: Vec::new(),
+    };
+    b.family(
+        "sixfold_build",
+        "The sixfold-router version serving these metrics.",
+        Kind::Info,
+    );
+    b.families[0].samples.push(Sample {
+        labels: vec![("version", env!("CARGO_PKG_VERSION").to_string())],
+        value: 1,
+        source: None,
+    });
+
+    let traffic: [(&str, &FamilyTraffic); 2] = [("ipv4", &s.ipv4), ("ipv6", &s.ipv6)];
+    for (name, help, bytes) in [
+        (
+            "sixfold_forwarded_packets",
+            "Packets forwarded, by family, direction and transport protocol (a super-packet counts its segments).",
+            false,
+        ),
+        (
+            "sixfold_forwarded_bytes",
+            "Bytes of IP packets forwarded, by family, direction and transport protocol.",
+            true,
+        ),
+    ] {
+        b.family(name, help, Kind::Counter);
+        for (family, t) in traffic {
+            for (direction, d) in [("outbound", &t.outbound), ("inbound", &t.inbound)] {
+                for (protocol, x) in d.iter() {
+                    let (value, field) = if bytes {
+                        (x.bytes, "bytes")
+                    } else {
+                        (x.packets, "packets")
+                    };
+                    b.sample(
+                        &[
+                            ("family", family),
+                            ("direction", direction),
+                            ("protocol", protocol),
+                        ],
+                        value,
+                        format!("{family}.{direction}.{protocol}.{field}"),
+                    );
+                }
+            }
+        }
+    }
+
+    b.family(
+        "sixfold_dropped_packets",
+        "Packets dropped, by reason (every reason listed).",
+        Kind::Counter,
+    );
+    for (reason, n) in s.drops.iter() {
+        b.sample(&[("reason", reason.name())], n, format!("drops.{reason}"));
+    }
+    b.family(
+        "sixfold_tunnel_blocked_packets",
+        "Transition-tunnel packets blocked, by mechanism (the tunnel_ drop reasons).",
+        Kind::Counter,
+    );
+    for (reason, n) in s.drops.iter() {
+        if let Some(mechanism) = reason.tunnel_mechanism() {
+            b.sample(&[("mechanism", mechanism)], n, format!("drops.{reason}"));
+        }
+    }
+    b.family(
+        "sixfold_icmp_sent_messages",
+        "ICMP and ICMPv6 messages the router generated, by kind.",
+        Kind::Counter,
+    );
+    for (kind, n) in s.icmp_sent.iter() {
+        b.sample(&[("kind", kind.name())], n, format!("icmp_sent.{kind}"));
+    }
+
+    b.single(
+        "sixfold_hairpinned_packets",
+        "Packets sent back to a subscriber through its own public address.",
+        Kind::Counter,
+        "hairpinned",
+        s.hairpinned,
+    );
+    b.single(
+        "sixfold_nat_sessions",
+        "Live NAT44 sessions.",
+        Kind::Gauge,
+        "sessions",
+        s.sessions,
+    );
+    b.single(
+        "sixfold_nat_mappings",
+        "Live NAT44 mappings (external ports in use).",
+        Kind::Gauge,
+        "mappings",
+        s.mappings,
+    );
+    b.single(
+        "sixfold_nat_sessions_created",
+        "NAT44 sessions created.",
+        Kind::Counter,
+        "sessions_created",
+        s.sessions_created,
+    );
+    b.single(
+        "sixfold_nat_sessions_expired",
+        "NAT44 sessions expired.",
+        Kind::Counter,
+        "sessions_expired",
+        s.sessions_expired,
+    );
+    b.single(
+        "sixfold_ipv6_flows",
+        "Live IPv6 firewall flows (RFC 6092 state).",
+        Kind::Gauge,
+        "ipv6_flows",
+        s.ipv6_flows,
+    );
+    b.single(
+        "sixfold_ipv6_flows_created",
+        "IPv6 firewall flows created.",
+        Kind::Counter,
+        "ipv6_flows_created",
+        s.ipv6_flows_created,
+    );
+    b.single(
+        "sixfold_ipv6_flows_expired",
+        "IPv6 firewall flows expired.",
+        Kind::Counter,
+        "ipv6_flows_expired",
+        s.ipv6_flows_expired,
+    );
+    b.single(
+        "sixfold_fragments_translated",
+        "Non-first IPv4 fragments translated.",
+        Kind::Counter,
+        "fragments_translated",
+        s.fragments_translated,
+    );
+    b.single(
+        "sixfold_fragments_generated",
+        "Fragments the router made (DF clear and too big for the egress link).",
+        Kind::Counter,
+        "fragments_generated",
+        s.fragments_generated,
+    );
+    b.single(
+        "sixfold_segments_generated",
+        "Segments the router cut offloaded super-packets into itself.",
+        Kind::Counter,
+        "segments_generated",
+        s.segments_generated,
+    );
+
+    let d = &s.datapath;
+    for (name, help, on) in [
+        (
+            "sixfold_datapath_offload",
+            "1 if the TUNs carry offloaded super-packets (virtio-net header).",
+            d.offload,
+        ),
+        (
+            "sixfold_datapath_tso",
+            "1 if the kernel accepted TCP segmentation offload.",
+            d.tso,
+        ),
+        (
+            "sixfold_datapath_uso",
+            "1 if the kernel accepted UDP segmentation offload.",
+            d.uso,
+        ),
+    ] {
+        let path = format!("datapath.{}", name.trim_start_matches("sixfold_datapath_"));
+        b.single(name, help, Kind::Gauge, &path, u64::from(on));
+    }
+    b.single(
+        "sixfold_datapath_workers",
+        "Worker threads forwarding packets.",
+        Kind::Gauge,
+        "datapath.workers",
+        u64::from(d.workers),
+    );
+    b.single(
+        "sixfold_datapath_handoffs",
+        "Packets handed from one worker to another.",
+        Kind::Counter,
+        "datapath.handoffs",
+        d.handoffs,
+    );
+    b.single(
+        "sixfold_datapath_handoff_full",
+        "Packets dropped because another worker's hand-off ring was full.",
+        Kind::Counter,
+        "datapath.handoff_full",
+        d.handoff_full,
+    );
+    b.family(
+        "sixfold_datapath_offload_refused",
+        "Why the kernel refused offload, when it was asked for.",
+        Kind::Info,
+    );
+    if let Some(reason) = &d.offload_refused {
+        b.sample(&[("reason", reason)], 1, "datapath.offload_refused".into());
+    }
+
+    let subscriber_links: Vec<&str> = s.subscribers.iter().map(|u| u.name.as_str()).collect();
+    let shapers: Vec<(usize, &super::ShaperUse)> = s
+        .shapers
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| per_subscriber || !subscriber_links.contains(&u.name.as_str()))
+        .collect();
+    b.family(
+        "sixfold_shaper_rate_bytes_per_second",
+        "An egress shaper's rate.",
+        Kind::Gauge,
+    );
+    for &(i, u) in &shapers {
+        b.scaled(
+            &[("link", &u.name)],
+            u64::from(u.rate_mbps),
+            format!("shapers[{i}].rate_mbps"),
+            125_000,
+        );
+    }
+    for (name, help, field) in [
+        (
+            "sixfold_shaper_sent_packets",
+            "Packets an egress shaper let out, by family.",
+            "packets",
+        ),
+        (
+            "sixfold_shaper_sent_bytes",
+            "Bytes an egress shaper let out, by family.",
+            "bytes",
+        ),
+        (
+            "sixfold_shaper_dropped_packets",
+            "Packets an egress shaper dropped at its queue's tail, by family.",
+            "dropped",
+        ),
+    ] {
+        b.family(name, help, Kind::Counter);
+        for &(i, u) in &shapers {
+            for (family, t) in [("ipv4", &u.ipv4), ("ipv6", &u.ipv6)] {
+                let value = match field {
+                    "packets" => t.packets,
+                    "bytes" => t.bytes,
+                    _ => t.dropped,
+                };
+                b.sample(
+                    &[("link", &u.name), ("family", family)],
+                    value,
+                    format!("shapers[{i}].{family}.{field}"),
+                );
+            }
+        }
+    }
+
+    if per_subscriber {
+        b.family(
+            "sixfold_subscriber_public_ipv4",
+            "A subscriber's public IPv4 address (paired pooling), once it has one.",
+            Kind::Info,
+        );
+        for (i, u) in s.subscribers.iter().enumerate() {
+            if let Some(address) = u.public_ipv4 {
+                b.sample(
+                    &[("subscriber", &u.name), ("address", &address.to_string())],
+                    1,
+                    format!("subscribers[{i}].public_ipv4"),
+                );
+            }
+        }
+        b.family(
+            "sixfold_subscriber_ports",
+            "External ports (ICMP identifiers) a subscriber uses, by protocol.",
+            Kind::Gauge,
+        );
+        for (i, u) in s.subscribers.iter().enumerate() {
+            for (protocol, n) in [
+                ("tcp", u.ports.tcp),
+                ("udp", u.ports.udp),
+                ("icmp", u.ports.icmp),
+            ] {
+                b.sample(
+                    &[("subscriber", &u.name), ("protocol", protocol)],
+                    u64::from(n),
+                    format!("subscribers[{i}].ports.{protocol}"),
+                );
+            }
+        }
+        for (name, help, field) in [
+            (
+                "sixfold_subscriber_sessions",
+                "A subscriber's live NAT44 sessions.",
+                "sessions",
+            ),
+            (
+                "sixfold_subscriber_ipv6_flows",
+                "A subscriber's live IPv6 firewall flows.",
+                "ipv6_flows",
+            ),
+        ] {
+            b.family(name, help, Kind::Gauge);
+            for (i, u) in s.subscribers.iter().enumerate() {
+                let n = if field == "sessions" {
+                    u.sessions
+                } else {
+                    u.ipv6_flows
+                };
+                b.sample(
+                    &[("subscriber", &u.name)],
+                    u64::from(n),
+                    format!("subscribers[{i}].{field}"),
+                );
+            }
+        }
+    }
+    b.families
+}
+
+/// The families as text in `format`.
+pub fn render(families: &[Family], format: Format) -> String {
+    let mut out = String::with_capacity(families.len() * 256);
+    for f in families {
+        let sample_name = f.sample_name();
+        // Prometheus 0.0.4 names a family by its samples' name and has no info
+        // type; OpenMetrics names it without the suffix.
+        let (family_name, kind) = match format {
+            Format::Prometheus => (
+                sample_name.as_str(),
+                match f.kind {
+                    Kind::Counter => "counter",
+                    Kind::Gauge | Kind::Info => "gauge",
+                },
+            ),
+            Format::OpenMetrics => (
+                f.name,
+                match f.kind {
+                    Kind::Counter => "counter",
+                    Kind::Gauge => "gauge",
+                    Kind::Info => "info",
+                },
+            ),
+        };
+        let _ = writeln!(out, "# HELP {family_name} {}", escape_help(f.help));
+        let _ = writeln!(out, "# TYPE {family_name} {kind}");
+        if let (Format::OpenMetrics, Some(unit)) = (format, f.unit) {
+            let _ = writeln!(out, "# UNIT {family_name} {unit}");
+        }
+        for sample in &f.samples {
+            out.push_str(&sample_name);
+            if !sample.labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in sample.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", sample.value);
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn escape_label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl DropReason {
+    /// The transition mechanism a `tunnel_` reason blocks (`teredo`, `6to4`, …).
+    pub fn tunnel_mechanism(self) -> Option<&'static str> {
+        self.name().strip_prefix("tunnel_")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{ShaperUse, SubscriberUse};
+
+    /// A snapshot whose every number is different, every flag set, every
+    /// optional text present: two subscribers, a WAN shaper and one subscriber
+    /// shaper.
+    fn busy() -> Snapshot {
+        let mut json = serde_json::to_value(Snapshot {
+            subscribers: vec![
+                SubscriberUse {
+                    name: "sub1".into(),
+                    public_ipv4: Some("203.0.113.7".parse().unwrap()),
+                    ..SubscriberUse::default()
+                },
+                SubscriberUse {
+                    name: "sub2".into(),
+                    public_ipv4: Some("203.0.113.8".parse().unwrap()),
+                    ..SubscriberUse::default()
+                },
+            ],
+            shapers: vec![
+                ShaperUse {
+                    name: "wan".into(),
+                    ..ShaperUse::default()
+                },
+                ShaperUse {
+                    name: "sub2".into(),
+                    ..ShaperUse::default()
+                },
+            ],
+            ..Snapshot::default()
+        })
+        .unwrap();
+        let mut next = 100;
+        fill(&mut json, &mut next);
+        json["datapath"]["offload_refused"] = "kernel \"said\" no\\".into();
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn fill(v: &mut serde_json::Value, next: &mut u64) {
+        use serde_json::Value;
+        match v {
+            Value::Number(_) => {
+                *next += 1;
+                *v = (*next).into();
+            }
+            Value::Bool(b) => *b = true,
+            Value::Array(a) => a.iter_mut().for_each(|x| fill(x, next)),
+            Value::Object(o) => o.values_mut().for_each(|x| fill(x, next)),
+            _ => {}
+        }
+    }
+
+    /// Every leaf of the JSON with its path, as `Source::path` writes it.
+    fn leaves(v: &serde_json::Value, path: String, out: &mut Vec<(String, serde_json::Value)>) {
+        use serde_json::Value;
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match v {
+            Value::Object(o) => o.iter().for_each(|(k, x)| leaves(x, join(k), out)),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| leaves(x, format!("{path}[{i}]"), out)),
+            _ => out.push((path, v.clone())),
+        }
+    }
+
+    /// The law: every value `sixfold stats` prints is some sample's source, the
+    /// sample shows exactly that value (scaled; a flag as 0/1; a text as the
+    /// info sample's last label), and every sourced sample shows a value the
+    /// JSON has. Names are labels, not values.
+    #[test]
+    fn every_value_of_the_json_is_a_sample_with_that_value() {
+        let s = busy();
+        let families = families(&s, true);
+        let mut json_leaves = Vec::new();
+        leaves(
+            &serde_json::to_value(&s).unwrap(),
+            String::new(),
+            &mut json_leaves,
+        );
+        let mut checked = 0;
+        for (path, value) in &json_leaves {
+            if path.ends_with(".name") {
+                continue;
+            }
+            let samples: Vec<(&Family, &Sample)> = families
+                .iter()
+                .flat_map(|f| f.samples.iter().map(move |x| (f, x)))
+                .filter(|(_, x)| x.source.as_ref().is_some_and(|src| &src.path == path))
+                .collect();
+            assert!(!samples.is_empty(), "{path} = {value} is in no sample");
+            for (family, sample) in samples {
+                let scale = sample.source.as_ref().unwrap().scale;
+                match value {
+                    serde_json::Value::Number(n) => {
+                        assert_eq!(sample.value, n.as_u64().unwrap() * scale, "{path}")
+                    }
+                    serde_json::Value::Bool(b) => assert_eq!(sample.value, u64::from(*b)),
+                    serde_json::Value::String(t) => {
+                        assert_eq!(family.kind, Kind::Info, "{path}");
+                        assert_eq!(&sample.labels.last().unwrap().1, t, "{path}");
+                    }
+                    other => panic!("{path}: unexpected {other}"),
+                }
+                checked += 1;
+            }
+        }
+        // And no sample points at a value the JSON does not have.
+        let sourced = families
+            .iter()
+            .flat_map(|f| &f.samples)
+            .filter(|x| x.source.is_some())
+            .count();
+        assert_eq!(checked, sourced);
+    }
+
+    #[test]
+    fn without_per_subscriber_no_label_names_a_subscriber() {
+        let s = busy();
+        let text = render(&families(&s, false), Format::Prometheus);
+        assert!(!text.contains("sub1") && !text.contains("sub2"), "{text}");
+        assert!(text.contains("sixfold_shaper_sent_bytes_total{link=\"wan\",family=\"ipv4\"}"));
+        let all = render(&families(&s, true), Format::Prometheus);
+        assert!(all.contains("sixfold_subscriber_sessions{subscriber=\"sub2\"} "));
+        assert!(all.contains("sixfold_shaper_sent_bytes_total{link=\"sub2\",family=\"ipv6\"}"));
+    }
+
+    #[test]
+    fn both_formats_in_exact_text() {
+        let mut s = Snapshot::default();
+        s.drops.add(DropReason::TunnelTeredo, 2);
+        s.sessions = 5;
+        s.ipv6.outbound.tcp.bytes = 1500;
+        s.datapath.offload_refused = Some("a \"b\"\nc\\".into());
+        let f = families(&s, false);
+        let prom = render(&f, Format::Prometheus);
+        for line in [
+            "# HELP sixfold_dropped_packets_total Packets dropped, by reason (every reason listed).\n\
+             # TYPE sixfold_dropped_packets_total counter\n\
+             sixfold_dropped_packets_total{reason=\"malformed\"} 0\n",
+            "sixfold_dropped_packets_total{reason=\"tunnel_teredo\"} 2\n",
+            "sixfold_tunnel_blocked_packets_total{mechanism=\"teredo\"} 2\n",
+            "# TYPE sixfold_nat_sessions gauge\nsixfold_nat_sessions 5\n",
+            "sixfold_forwarded_bytes_total{family=\"ipv6\",direction=\"outbound\",protocol=\"tcp\"} 1500\n",
+            "# TYPE sixfold_datapath_offload_refused_info gauge\n\
+             sixfold_datapath_offload_refused_info{reason=\"a \\\"b\\\"\\nc\\\\\"} 1\n",
+        ] {
+            assert!(prom.contains(line), "{line} not in\n{prom}");
+        }
+        assert!(!prom.contains("# EOF") && !prom.contains("# UNIT"));
+        let om = render(&f, Format::OpenMetrics);
+        for line in [
+            "# HELP sixfold_dropped_packets Packets dropped, by reason (every reason listed).\n\
+             # TYPE sixfold_dropped_packets counter\n\
+             sixfold_dropped_packets_total{reason=\"malformed\"} 0\n",
+            "# TYPE sixfold_forwarded_bytes counter\n# UNIT sixfold_forwarded_bytes bytes\n",
+            "# TYPE sixfold_datapath_offload_refused info\n",
+            "# TYPE sixfold_shaper_rate_bytes_per_second gauge\n\
+             # UNIT sixfold_shaper_rate_bytes_per_second bytes_per_second\n",
+        ] {
+            assert!(om.contains(line), "{line} not in\n{om}");
+        }
+        assert!(om.ends_with("\n# EOF\n"));
+    }
+
+    #[test]
+    fn every_family_is_named_once_and_by_convention() {
+        let f = families(&busy(), true);
+        let mut names: Vec<&str> = f.iter().map(|x| x.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), f.len());
+        for x in &f {
+            assert!(x.name.starts_with("sixfold_"), "{}", x.name);
+            assert!(!x.name.ends_with("_total") && !x.name.ends_with("_info"));
+            assert!(x.help.ends_with('.'), "{}", x.name);
+            assert!(
+                x.name
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_'),
+                "{}",
+                x.name
+            );
+        }
+    }
+
+    #[test]
+    fn accept_header_chooses_the_format() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::from_accept(prometheus), Format::OpenMetrics);
+        assert_eq!(
+            Format::from_accept("application/openmetrics-text"),
+            Format::OpenMetrics
+        );
+        for other in [
+            "",
+            "*/*",
+            "text/plain",
+            "application/openmetrics-text; version=0.0.1",
+            "application/openmetrics-text;q=0",
+            "application/openmetrics-textual",
+        ] {
+            assert_eq!(Format::from_accept(other), Format::Prometheus, "{other}");
+        }
+    }
+}
