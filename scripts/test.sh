@@ -23,6 +23,10 @@ command -v nft >/dev/null || need+=(nftables)
 # Real Teredo (issue 6): the client must never qualify through the blocking router.
 command -v miredo >/dev/null || need+=(miredo)
 command -v miredo-server >/dev/null || need+=(miredo-server)
+# The metrics endpoint (issue 18): promtool lints it, Prometheus scrapes it, and
+# prometheus_client's OpenMetrics parser reads it.
+command -v promtool >/dev/null || need+=(prometheus)
+/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

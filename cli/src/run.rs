@@ -51,15 +51,14 @@ pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let stop = stop_on_signals()?;
-    // The socket first: a path that must not be replaced stops the router before
-    // any device exists.
-    let socket = config.router.control_socket.clone();
-    let listener = device::control::bind(&socket)?;
+    // The sockets first: a path that must not be replaced, or a metrics address
+    // in use, stops the router before any device exists.
+    let endpoints = device::Endpoints::bind(&config)?;
     let workers = device::worker_count(&config);
     let devices = match device::Devices::open(&config, workers) {
         Ok(d) => d,
         Err(e) => {
-            let _ = std::fs::remove_file(&socket);
+            endpoints.close();
             return Err(anyhow::Error::from(e).context("opening TUN devices"));
         }
     };
@@ -67,10 +66,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         subscribers = devices.subscribers.len(),
         workers,
         offload = devices.datapath.offload,
-        %socket,
+        socket = endpoints.control_path(),
+        metrics = ?endpoints.metrics_addr(),
         "router running"
     );
-    device::run(config, random_seed(), &devices, listener, &socket, &stop).context("I/O loop")?;
+    device::run(config, random_seed(), &devices, endpoints, &stop).context("I/O loop")?;
     Ok(ExitCode::SUCCESS)
 }
 

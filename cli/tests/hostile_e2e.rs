@@ -13,38 +13,6 @@ use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Round-trip times (ms) of `count` pings from `ns` to the lab's server.
-fn ping_rtts(ns: &str, count: u32) -> Vec<f64> {
-    let out = exec(
-        ns,
-        &[
-            "ping",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.05",
-            "-W",
-            "2",
-            "192.0.2.80",
-        ],
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split("time=").nth(1))
-        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
-        .collect()
-}
-
-/// Resident memory of process `pid`, KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn control_clients_cannot_stall_or_exhaust_the_router() {
     if !can_run("control_clients_cannot_stall_or_exhaust_the_router") {
@@ -55,7 +23,7 @@ fn control_clients_cannot_stall_or_exhaust_the_router() {
     let mode = std::fs::metadata(socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "control socket mode {mode:o}");
     let sub = lab.ns("sub1");
-    assert_eq!(ping_rtts(&sub, 3).len(), 3);
+    assert_eq!(ping_rtts(&sub, "192.0.2.80", 3, "0.05").len(), 3);
     let rss_before = rss_kib(lab.child.id());
     // 50 clients that connect and say nothing.
     let idle: Vec<UnixStream> = (0..50)
@@ -84,7 +52,7 @@ fn control_clients_cannot_stall_or_exhaust_the_router() {
         })
         .collect();
     // Forwarding goes on undisturbed meanwhile.
-    let rtts = ping_rtts(&sub, 20);
+    let rtts = ping_rtts(&sub, "192.0.2.80", 20, "0.05");
     assert_eq!(rtts.len(), 20, "pings lost while clients stalled");
     let worst = rtts.iter().cloned().fold(0.0, f64::max);
     assert!(worst < 100.0, "ping RTT up to {worst} ms: {rtts:?}");

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Runs one check and prints its line; returns whether it passed.
-fn check(label: &str, result: anyhow::Result<String>) -> bool {
+pub(super) fn check(label: &str, result: anyhow::Result<String>) -> bool {
     match result {
         Ok(detail) => {
             println!("  ok    {label:<44} {detail}");

@@ -12,6 +12,7 @@
 //! SIGINT/SIGTERM too.
 
 mod checks;
+mod prometheus;
 mod report;
 mod world;
 
@@ -107,6 +108,11 @@ pub(crate) struct LabArgs {
     /// TUN offload (super-packets): on by default (overrides the configuration).
     #[arg(long, value_enum)]
     offload: Option<OnOff>,
+    /// Serve the router's metrics (127.0.0.1:9108 in the WAN namespace, per
+    /// subscriber), run Debian's Prometheus there scraping them every second,
+    /// and report figures read back from it.
+    #[arg(long)]
+    metrics: bool,
 }
 
 /// Addresses of subscriber `k` (1-based).
@@ -174,7 +180,10 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         eprintln!("sixfold lab: stopped by a signal; everything it made is removed");
         return Ok(ExitCode::SUCCESS);
     }
-    let ok = ok?;
+    let mut ok = ok?;
+    if args.metrics {
+        ok &= prometheus::report(&format!("{}-wan", args.prefix));
+    }
     if let Some(snapshot) = world.stop_router() {
         report::report(&snapshot);
     }
@@ -235,6 +244,12 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     }
     config.router.workers = args.workers.unwrap_or(config.router.workers);
     config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
+    config.metrics = sixfold_router::config::Metrics::default();
+    if args.metrics {
+        config.metrics.listen = Some(prometheus::METRICS_ADDR.parse()?);
+        config.metrics.netns = Some(format!("{}-wan", args.prefix));
+        config.metrics.per_subscriber = true;
+    }
     config.wan.name = "wan".into();
     config.wan.netns = Some(format!("{}-wan", args.prefix));
     config.subscriber = (1..=args.subscribers)

@@ -164,6 +164,14 @@ pub(super) fn build(
     if config.router.ra {
         wait_for_slaac(&subs, stop)?;
     }
+    if args.metrics {
+        super::prometheus::start(&wan_ns, &args.prefix, world, stop)?;
+        eprintln!(
+            "sixfold lab: metrics at http://{}/metrics in {wan_ns}, scraped by Prometheus at http://{}",
+            super::prometheus::METRICS_ADDR,
+            super::prometheus::PROMETHEUS_ADDR
+        );
+    }
     eprintln!(
         "sixfold lab: {} subscriber(s) in {}-sub1..{}, WAN in {wan_ns}; NAT mapping {:?}, filtering {:?}, hairpin {}; stats: sixfold stats --socket {}",
         args.subscribers,
@@ -273,8 +281,7 @@ fn start_router(
     world: &mut World,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let socket = config.router.control_socket.clone();
-    let listener = device::control::bind(&socket)?;
+    let endpoints = device::Endpoints::bind(config)?;
     let config = config.clone();
     let router_stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&router_stop);
@@ -290,7 +297,7 @@ fn start_router(
                 std::thread::sleep(Duration::from_millis(50));
             }
         });
-        let result = device::run(config, random_seed(), &devices, listener, &socket, &flag);
+        let result = device::run(config, random_seed(), &devices, endpoints, &flag);
         flag.store(true, Ordering::Relaxed);
         let _ = both.join();
         result.map_err(anyhow::Error::from)

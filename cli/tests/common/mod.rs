@@ -95,3 +95,36 @@ pub fn have(program: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Round-trip times (ms) of `count` pings from `ns` to `to`, one every
+/// `interval` seconds; lost ones are missing.
+pub fn ping_rtts(ns: &str, to: &str, count: u32, interval: &str) -> Vec<f64> {
+    let out = exec(
+        ns,
+        &[
+            "ping",
+            "-c",
+            &count.to_string(),
+            "-i",
+            interval,
+            "-W",
+            "2",
+            to,
+        ],
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Resident memory of process `pid`, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}

@@ -6,16 +6,15 @@
 //! most [`MAX_CLIENTS`] at once; more are told `error: busy`); a request is at
 //! most [`MAX_REQUEST`] bytes and must come within [`READ_TIMEOUT`], and an
 //! answer the client does not read within [`WRITE_TIMEOUT`] is dropped. The
-//! packet loop is never waited on: it answers [`Request`]s from a channel between
-//! bursts, and a client whose question the loop does not answer in
-//! [`ANSWER_TIMEOUT`] is told so.
+//! packet loops are never waited on: they answer questions ([`Loops`]) between
+//! bursts, and a client whose question they do not answer in time is told so.
 //!
 //! The socket is created with mode 0600 whatever the umask (bound under a
 //! temporary name, chmod-ed, then renamed into place), replaces only a stale
 //! socket — never a regular file, directory or link — and is removed when the
 //! server stops, if it is still the one it made.
 
-use crate::Snapshot;
+use super::loops::Loops;
 use sixfold_rewrite::IpProtocol;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -25,7 +24,6 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -37,46 +35,6 @@ pub const MAX_REQUEST: usize = 256;
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a client may take to read its answer.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a client waits for the packet loop to answer.
-pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A question for the packet loop, with where to send the answer.
-pub enum Request {
-    /// The counters.
-    Snapshot(SyncSender<Snapshot>),
-    /// The external endpoint of an inside endpoint.
-    Mapping(IpProtocol, SocketAddrV4, SyncSender<Option<SocketAddrV4>>),
-}
-
-/// The server's handle on one packet loop: where to put questions, and how to
-/// wake the loop.
-#[derive(Clone)]
-pub struct OutboxHandle(Outbox);
-
-#[derive(Clone)]
-struct Outbox {
-    requests: SyncSender<Request>,
-    wake: Arc<UnixStream>,
-}
-
-impl OutboxHandle {
-    /// A handle that asks through `requests` and wakes the loop by writing to
-    /// `wake` (a socket the loop polls).
-    pub fn new(requests: SyncSender<Request>, wake: Arc<UnixStream>) -> OutboxHandle {
-        OutboxHandle(Outbox { requests, wake })
-    }
-}
-
-impl Outbox {
-    /// Asks the loop and waits (bounded) for its answer.
-    fn ask<T>(&self, make: impl FnOnce(SyncSender<T>) -> Request) -> Option<T> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.requests.try_send(make(tx)).ok()?;
-        let _ = (&*self.wake).write(&[1]);
-        rx.recv_timeout(ANSWER_TIMEOUT).ok()
-    }
-}
-
 /// Binds the control socket at `path`: refused if a router answers there, or if
 /// something other than a socket is there; a stale socket is replaced.
 pub fn bind(path: &str) -> io::Result<UnixListener> {
@@ -131,13 +89,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `listener` (bound at `path` by [`bind`]), asking the packet loops
-    /// behind `loops` (one snapshot each, merged).
-    pub fn start(listener: UnixListener, path: &str, loops: Vec<OutboxHandle>) -> Server {
+    /// Serves `listener` (bound at `path` by [`bind`]), asking `loops`.
+    pub fn start(listener: UnixListener, path: &str, loops: Arc<Loops>) -> Server {
         let stop = Arc::new(AtomicBool::new(false));
         let inode = fs::metadata(path).ok().map(|m| m.ino());
         let flag = Arc::clone(&stop);
-        let loops: Vec<Outbox> = loops.into_iter().map(|h| h.0).collect();
         let thread = std::thread::Builder::new()
             .name("sixfold-control".into())
             .spawn(move || accept_loop(&listener, &loops, &flag))
@@ -164,7 +120,7 @@ impl Drop for Server {
     }
 }
 
-fn accept_loop(listener: &UnixListener, loops: &[Outbox], stop: &AtomicBool) {
+fn accept_loop(listener: &UnixListener, loops: &Arc<Loops>, stop: &AtomicBool) {
     let clients = Arc::new(AtomicUsize::new(0));
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
@@ -175,7 +131,7 @@ fn accept_loop(listener: &UnixListener, loops: &[Outbox], stop: &AtomicBool) {
                     let _ = (&stream).write_all(b"error: busy\n");
                     continue;
                 }
-                let (loops, count) = (loops.to_vec(), Arc::clone(&clients));
+                let (loops, count) = (Arc::clone(loops), Arc::clone(&clients));
                 let spawned = std::thread::Builder::new()
                     .name("sixfold-control-client".into())
                     .spawn(move || {
@@ -221,7 +177,7 @@ fn read_request(stream: &UnixStream) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
-fn serve(stream: UnixStream, loops: &[Outbox]) -> io::Result<()> {
+fn serve(stream: UnixStream, loops: &Loops) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -238,23 +194,13 @@ fn serve(stream: UnixStream, loops: &[Outbox]) -> io::Result<()> {
 }
 
 /// The answer to one request line.
-fn answer(line: &str, loops: &[Outbox]) -> String {
+fn answer(line: &str, loops: &Loops) -> String {
     let mut words = line.split_whitespace();
     match words.next() {
-        Some("stats") | None => {
-            let mut merged: Option<Snapshot> = None;
-            for l in loops {
-                let Some(s) = l.ask(Request::Snapshot) else {
-                    return "error: the router did not answer in time".into();
-                };
-                match &mut merged {
-                    Some(m) => m.merge(&s),
-                    None => merged = Some(s),
-                }
-            }
-            serde_json::to_string_pretty(&merged.unwrap_or_default())
-                .unwrap_or_else(|e| format!("error: {e}"))
-        }
+        Some("stats") | None => match loops.snapshot() {
+            Ok(s) => serde_json::to_string_pretty(&s).unwrap_or_else(|e| format!("error: {e}")),
+            Err(e) => format!("error: {e}"),
+        },
         Some("mapping") => {
             let protocol = match words.next() {
                 Some("tcp") => Some(IpProtocol::Tcp),
@@ -266,15 +212,10 @@ fn answer(line: &str, loops: &[Outbox]) -> String {
             let (Some(protocol), Some(inside)) = (protocol, inside) else {
                 return "error: usage: mapping <tcp|udp|icmp> <ipv4:port>".into();
             };
-            let mut found = None;
-            for l in loops {
-                match l.ask(|tx| Request::Mapping(protocol, inside, tx)) {
-                    Some(Some(e)) => found = Some(e),
-                    Some(None) => {}
-                    None => return "error: the router did not answer in time".into(),
-                }
+            match loops.mapping(protocol, inside) {
+                Ok(found) => found.map_or_else(|| "none".to_string(), |e| e.to_string()),
+                Err(e) => format!("error: {e}"),
             }
-            found.map_or_else(|| "none".to_string(), |e| e.to_string())
         }
         Some(other) => format!("error: unknown request {other:?}"),
     }

@@ -15,7 +15,7 @@
 //! Questions from the control server are answered between bursts; a worker never
 //! waits for a control client.
 
-use super::control::Request;
+use super::loops::Request;
 use super::tun::{Devices, Queue};
 use crate::iface::{Interface, Shard};
 use crate::offload;

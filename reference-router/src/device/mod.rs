@@ -1,10 +1,12 @@
 //! The only module with OS calls (cargo feature `device`): TUN devices opened in
 //! network namespaces with offload and a queue per worker ([`Devices`]), the
-//! worker threads ([`run`]) and the control socket ([`control`]), served off the
-//! data path.
+//! worker threads ([`run`]), and the control socket ([`control`]) and metrics
+//! endpoint ([`metrics`]), served off the data path ([`Endpoints`]).
 
 pub mod control;
 mod io;
+pub mod loops;
+pub mod metrics;
 mod netns;
 mod tun;
 
@@ -14,6 +16,7 @@ pub use tun::{Devices, Queue, open_tun};
 
 use crate::config::Config;
 use crate::{Router, Snapshot};
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,19 +30,67 @@ pub fn worker_count(config: &Config) -> u16 {
     }
 }
 
+/// The sockets a router answers on besides its TUNs: the control socket and,
+/// if configured, the metrics endpoint. Bound before any TUN is opened, so a
+/// clash stops the router before it touches a device.
+pub struct Endpoints {
+    control: UnixListener,
+    control_path: String,
+    metrics: Option<TcpListener>,
+}
+
+impl Endpoints {
+    /// Binds `router.control_socket` ([`control::bind`]) and `metrics.listen`
+    /// ([`metrics::bind`]); on failure nothing stays bound.
+    pub fn bind(config: &Config) -> std::io::Result<Endpoints> {
+        let control_path = config.router.control_socket.clone();
+        let control = control::bind(&control_path)?;
+        let endpoints = Endpoints {
+            control,
+            control_path,
+            metrics: None,
+        };
+        match metrics::bind(&config.metrics) {
+            Ok(m) => Ok(Endpoints {
+                metrics: m,
+                ..endpoints
+            }),
+            Err(e) => {
+                endpoints.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// Where the control socket is.
+    pub fn control_path(&self) -> &str {
+        &self.control_path
+    }
+
+    /// Where the metrics endpoint listens, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Unbinds without serving: removes the control socket (when the router
+    /// cannot start after all).
+    pub fn close(self) {
+        let _ = std::fs::remove_file(&self.control_path);
+    }
+}
+
 /// Runs the router of `config` (seeded with `seed`) over `devices` — opened for
-/// [`worker_count`] workers — until `stop` is set, serving the control socket
-/// `listener` (bound at `path` with [`control::bind`]) from a thread of its own;
-/// the socket is removed when this returns. Returns the counters of all workers,
-/// merged, for a last look.
+/// [`worker_count`] workers — until `stop` is set, serving `endpoints` from
+/// threads of their own; the control socket is removed when this returns.
+/// Returns the counters of all workers, merged, for a last look.
 pub fn run(
     config: Config,
     seed: u64,
     devices: &Devices,
-    listener: UnixListener,
-    path: &str,
+    endpoints: Endpoints,
     stop: &AtomicBool,
 ) -> std::io::Result<Snapshot> {
+    let per_subscriber = config.metrics.per_subscriber;
     let count = devices.wan.len() as u16;
     let routers = Router::workers(config, seed, Instant::now(), count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -48,14 +99,22 @@ pub fn run(
     let mut outboxes = Vec::new();
     for _ in 0..count {
         let (mailbox, doorbell, requests) = io::mailbox()?;
-        outboxes.push(control::OutboxHandle::new(
+        outboxes.push(loops::OutboxHandle::new(
             requests,
             Arc::clone(&doorbell.wake),
         ));
         mailboxes.push(mailbox);
         doorbells.push(doorbell);
     }
-    let server = control::Server::start(listener, path, outboxes);
+    let loops = Arc::new(loops::Loops::new(outboxes));
+    let server = control::Server::start(
+        endpoints.control,
+        &endpoints.control_path,
+        Arc::clone(&loops),
+    );
+    let metrics_server = endpoints
+        .metrics
+        .map(|l| metrics::Server::start(l, Arc::clone(&loops), per_subscriber));
     // One worker failing stops the others.
     let failed = AtomicBool::new(false);
     let results: Vec<std::io::Result<Snapshot>> = std::thread::scope(|scope| {
@@ -84,6 +143,7 @@ pub fn run(
             })
             .collect()
     });
+    drop(metrics_server);
     drop(server);
     let mut merged: Option<Snapshot> = None;
     for r in results {
