@@ -181,3 +181,10 @@ counter_keys! {
         RouterAdvertisement = "router_advertisement",
     }
 }
+
+impl DropReason {
+    /// The transition mechanism a `tunnel_` reason blocks (`teredo`, `6to4`, …).
+    pub fn tunnel_mechanism(self) -> Option<&'static str> {
+        self.name().strip_prefix("tunnel_")
+    }
+}
