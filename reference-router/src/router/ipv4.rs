@@ -137,17 +137,37 @@ impl Router {
             return Err(t.reason());
         }
         let header = V4Header::read(&ip);
-        self.check_v4_addresses(direction, &header)?;
+        let siit = match direction {
+            Direction::Inbound if !self.nat.is_public(header.dst) => {
+                self.siit_in_subscriber(header.dst)
+            }
+            _ => None,
+        };
+        if siit.is_none() {
+            self.check_v4_addresses(direction, &header)?;
+        }
         let ingress = direction.ingress();
         if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
             return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
+        }
+        if let Some(sub) = siit {
+            return self.siit_in(sub, buffer, now);
         }
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
         let decision = self.nat_decision(direction, &ip, &header, now)?;
         let (rewrite, egress, hairpin) = match decision {
+            Decision::Translate {
+                rewrite,
+                egress,
+                hairpin,
+            } if self.is_alias(rewrite.dst) => {
+                // A NAT64 session: translated to the subscriber's IPv6 address.
+                let from = (header.src, header.protocol, hairpin);
+                return self.nat64_in(buffer, from, rewrite, egress, now);
+            }
             Decision::Translate {
                 rewrite,
                 egress,

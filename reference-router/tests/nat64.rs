@@ -1,0 +1,461 @@
+//! Stateful NAT64 (RFC 6146) and stateless SIIT (RFC 7915) through
+//! `Router::process`, in memory: packets built with etherparse, every checksum
+//! of what comes out checked with internet-checksum (neither written here), and
+//! the translated fields compared with what the RFCs say, value by value.
+
+mod common;
+use common::*;
+use etherparse::PacketBuilder;
+use sixfold_router::{Config, Direction, DropReason, IcmpSent, Interface, Verdict};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The IPv6-only subscribers (0 and 1) and a dual-stack one (2).
+const V6A: &str = "2001:db8:1:3::2";
+const V6B: &str = "2001:db8:1:4::2";
+const PREFIX: &str = "2001:db8:64::";
+const SERVER: &str = "192.0.2.80";
+
+fn nat64_config(extra: &str) -> Config {
+    with_prefix("2001:db8:64::/96", extra)
+}
+
+fn with_prefix(prefix: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+        [router]
+        ra = false
+        ipv6 = "2001:db8:ffff::1"
+        [nat]
+        pool = ["{PUBLIC}"]
+        {extra}
+        [nat64]
+        prefix = "{prefix}"
+        [[subscriber]]
+        name = "only6a"
+        ipv6 = ["2001:db8:1:3::/64"]
+        [[subscriber]]
+        name = "only6b"
+        ipv6 = ["2001:db8:1:4::/64"]
+        mtu = 1400
+        [[subscriber]]
+        name = "dual"
+        ipv4 = ["{SUB0}"]
+        ipv6 = ["2001:db8:1:5::/64"]
+        "#
+    );
+    Config::from_toml(&text).unwrap()
+}
+
+/// `v4` embedded in the network-specific prefix 2001:db8:64::/96 (the lab's:
+/// RFC 6052 §3.1 keeps documentation addresses from the Well-Known Prefix).
+fn embed(v4: &str) -> String {
+    let o = v4.parse::<Ipv4Addr>().unwrap().octets();
+    format!(
+        "{PREFIX}{:x}:{:x}",
+        u16::from_be_bytes([o[0], o[1]]),
+        u16::from_be_bytes([o[2], o[3]])
+    )
+}
+
+fn udp6_to(src: &str, sport: u16, dst4: &str, dport: u16, hop: u8) -> Vec<u8> {
+    udp6(src, sport, &embed(dst4), dport, b"query", hop)
+}
+
+fn tcp6(src: &str, sport: u16, dst: &str, dport: u16, syn: bool) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut b = PacketBuilder::ipv6(a6(src), a6(dst), 64).tcp(sport, dport, 1000, 65535);
+    if syn {
+        b = b.syn();
+    } else {
+        b = b.ack(1);
+    }
+    b.write(&mut v, &[]).unwrap();
+    v
+}
+
+fn echo6(src: &str, dst: &str, id: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(a6(src), a6(dst), 64)
+        .icmpv6_echo_request(id, 7)
+        .write(&mut v, b"ping")
+        .unwrap();
+    v
+}
+
+fn src6(p: &[u8]) -> Ipv6Addr {
+    Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap())
+}
+
+fn dst6(p: &[u8]) -> Ipv6Addr {
+    Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap())
+}
+
+fn ports6(p: &[u8]) -> (u16, u16) {
+    (
+        u16::from_be_bytes([p[40], p[41]]),
+        u16::from_be_bytes([p[42], p[43]]),
+    )
+}
+
+fn six(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn udp_out_and_back_with_eim_and_apdf() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (v, p) = lab.out(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    assert_eq!(p[0], 0x45, "IPv4 without options");
+    assert_eq!(p[8], 63, "TTL = hop limit - 1");
+    let public = src(&p);
+    assert_eq!(*public.ip(), PUBLIC.parse::<Ipv4Addr>().unwrap());
+    assert_eq!(dst(&p), sa("192.0.2.80:53"));
+    assert_eq!(&p[28..], b"query");
+    // EIM (RFC 6146 §3.5.1): the same external endpoint for another destination.
+    let (_, p2) = lab.out(0, &udp6_to(V6A, 40000, "198.51.100.9", 53, 64));
+    assert_eq!(src(&p2), public);
+    // The reply comes back as IPv6 from the server's embedded address.
+    let reply = udp(SERVER, 53, PUBLIC, public.port(), b"answer");
+    let (v, p) = lab.inb(&reply);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!(p[0] >> 4, 6);
+    assert_eq!((src6(&p), dst6(&p)), (six(&embed(SERVER)), six(V6A)));
+    assert_eq!(ports6(&p), (53, 40000));
+    assert_eq!(p[7], 63, "hop limit = TTL - 1");
+    assert_eq!(&p[48..], b"answer");
+    // APDF (the default): a remote the mapping has not sent to is filtered.
+    let (v, _) = lab.inb(&udp("198.51.100.10", 53, PUBLIC, public.port(), b"x"));
+    assert_eq!(v, Verdict::Drop(DropReason::Filtered));
+    let s = lab.router.snapshot();
+    assert_eq!((s.sessions, s.mappings, s.nat64_hosts), (2, 1, 1));
+    assert_eq!(s.subscribers[0].ports.udp, 1);
+    assert_eq!(s.ipv4.outbound.udp.packets, 2);
+    assert_eq!(s.ipv6.inbound.udp.packets, 1);
+}
+
+#[test]
+fn echo_identifiers_are_mapped_both_ways() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (v, p) = lab.out(0, &echo6(V6A, &embed(SERVER), 0x1234));
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    assert_eq!((p[9], p[20]), (1, 8), "ICMPv4 echo request");
+    let id = src(&p).port();
+    let (v, p) = lab.inb(&echo(SERVER, PUBLIC, id, true));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!((p[6], p[40]), (58, 129), "ICMPv6 echo reply");
+    assert_eq!(u16::from_be_bytes([p[44], p[45]]), 0x1234);
+    assert_eq!(&p[48..], b"ping");
+}
+
+#[test]
+fn unsolicited_syn_is_held_six_seconds_then_answered_3_3() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (_, p) = lab.out(0, &tcp6(V6A, 40000, &embed(SERVER), 80, true));
+    let public = src(&p);
+    // From a remote the mapping never sent to: held (RFC 6146 §3.5.2.2).
+    let syn = tcp("198.51.100.7", 5555, PUBLIC, public.port(), SYN);
+    assert_eq!(lab.inb(&syn).0, Verdict::Drop(DropReason::SynHeld));
+    lab.advance(5);
+    assert!(lab.transmit().is_empty());
+    lab.advance(1);
+    let out = lab.transmit();
+    assert_eq!(out.len(), 1);
+    let (to, e) = &out[0];
+    assert_eq!(*to, Interface::Wan);
+    assert_eq!((e[20], e[21]), (3, 3), "ICMPv4 port unreachable");
+    assert_eq!(dst(e).ip(), &"198.51.100.7".parse::<Ipv4Addr>().unwrap());
+    // A simultaneous open within the hold lets it through instead.
+    let syn = tcp("198.51.100.8", 6666, PUBLIC, public.port(), SYN);
+    assert_eq!(lab.inb(&syn).0, Verdict::Drop(DropReason::SynHeld));
+    lab.out(0, &tcp6(V6A, 40000, &embed("198.51.100.8"), 6666, true));
+    lab.advance(7);
+    assert!(
+        lab.transmit().is_empty(),
+        "the held SYN was dropped silently"
+    );
+    let (v, p) = lab.inb(&tcp("198.51.100.8", 6666, PUBLIC, public.port(), SYNACK));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!(ports6(&p), (6666, 40000));
+}
+
+#[test]
+fn icmpv4_errors_come_in_as_icmpv6_with_the_quote_translated() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (_, sent) = lab.out(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    let public = src(&sent);
+    // Port unreachable from the server (RFC 7915 §4.2: 3/3 → 1/4).
+    let (v, p) = lab.inb(&icmp_error(SERVER, PUBLIC, 3, 3, &sent));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!((p[6], p[40], p[41]), (58, 1, 4));
+    assert_eq!((src6(&p), dst6(&p)), (six(&embed(SERVER)), six(V6A)));
+    // The quote is the packet the subscriber sent, TTL as the server saw it.
+    let q = &p[48..];
+    assert_eq!((src6(q), dst6(q)), (six(V6A), six(&embed(SERVER))));
+    assert_eq!(ports6(q), (40000, 53));
+    assert_eq!(q[7], 63);
+    // Time exceeded from a router on the way (traceroute): its address embedded.
+    let (v, p) = lab.inb(&icmp_error("198.51.100.1", PUBLIC, 11, 0, &sent));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!((p[40], p[41]), (3, 0));
+    assert_eq!(src6(&p), six(&embed("198.51.100.1")));
+    // Under a network-specific prefix a private router is embedded too.
+    let (v, p) = lab.inb(&icmp_error("10.1.1.1", PUBLIC, 11, 0, &sent));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!(src6(&p), six(&embed("10.1.1.1")));
+    // An error about a port with no session is dropped.
+    let mut other = sent.clone();
+    other[20..22].copy_from_slice(&(public.port() ^ 1).to_be_bytes());
+    sixfold_rewrite::recompute_checksums(&mut other).unwrap();
+    let (v, _) = lab.inb(&icmp_error(SERVER, PUBLIC, 3, 3, &other));
+    assert_eq!(v, Verdict::Drop(DropReason::IcmpErrorNoSession));
+}
+
+#[test]
+fn icmpv6_errors_go_out_as_icmpv4() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (_, sent) = lab.out(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    let public = src(&sent);
+    let (_, delivered) = lab.inb(&udp(SERVER, 53, PUBLIC, public.port(), b"answer"));
+    // The subscriber answers port unreachable (1/4 → 3/3).
+    let err = icmp6_error(V6A, &embed(SERVER), 1, 4, &delivered);
+    let (v, p) = lab.out(0, &err);
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    assert_eq!((p[9], p[20], p[21]), (1, 3, 3));
+    assert_eq!(src(&p).ip(), public.ip());
+    assert_eq!(*dst(&p).ip(), SERVER.parse::<Ipv4Addr>().unwrap());
+    // The quote: server → public endpoint, as the server sent it.
+    let q = &p[28..];
+    assert_eq!(src(q), sa("192.0.2.80:53"));
+    assert_eq!(dst(q), public);
+}
+
+#[test]
+fn the_well_known_prefix_carries_only_global_addresses() {
+    let mut lab = Lab::with(with_prefix("64:ff9b::/96", ""));
+    let out = udp6(V6A, 40000, "64:ff9b::808:808", 53, b"q", 64);
+    let public = lab.out_ok(0, &out);
+    let sent = udp("8.8.8.8", 53, PUBLIC, public.port(), b"a");
+    assert_eq!(lab.inb(&sent).0, Verdict::Forward(Interface::Subscriber(0)));
+    // 10.0.0.1 (RFC 6052 §3.1): refused with 1/1.
+    let (v, p) = lab.out(0, &udp6(V6A, 40000, "64:ff9b::a00:1", 53, b"q", 64));
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
+    assert_eq!((p[40], p[41]), (1, 1));
+    assert_eq!(
+        lab.router.snapshot().drops[DropReason::UnmappableAddress],
+        1
+    );
+    // A time exceeded from a private router on the way speaks through the
+    // router's own address.
+    let (_, first) = lab.out(0, &out);
+    let (v, p) = lab.inb(&icmp_error("10.1.1.1", PUBLIC, 11, 0, &first));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!(src6(&p), six("2001:db8:ffff::1"));
+    // Unsolicited data from a private address cannot be embedded.
+    let (v, _) = lab.inb(&udp("10.1.1.1", 53, PUBLIC, public.port(), b"a"));
+    assert_eq!(v, Verdict::Drop(DropReason::Filtered));
+}
+
+#[test]
+fn hop_limit_is_answered_and_ipv4_from_an_ipv6_only_subscriber_is_spoofed() {
+    let mut lab = Lab::with(nat64_config(""));
+    let (v, p) = lab.out(0, &udp6_to(V6A, 40000, SERVER, 53, 1));
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
+    assert_eq!((p[40], p[41]), (3, 0));
+    assert_eq!(src6(&p), six("2001:db8:ffff::1"));
+    assert_eq!(lab.router.snapshot().drops[DropReason::TtlExceeded], 1);
+    // An IPv6-only subscriber that sends IPv4 is spoofing.
+    let (v, _) = lab.out(0, &udp("100.64.9.9", 1, SERVER, 53, b"x"));
+    assert_eq!(v, Verdict::Drop(DropReason::Spoofed));
+}
+
+#[test]
+fn port_exhaustion_refuses_with_1_3_and_evicts_nothing() {
+    let mut lab = Lab::with(nat64_config("ports_per_subscriber = 2"));
+    let a = lab.out_ok(0, &udp6_to(V6A, 1001, SERVER, 53, 64));
+    let b = lab.out_ok(0, &udp6_to(V6A, 1002, SERVER, 53, 64));
+    assert_ne!(a.port(), b.port());
+    let (v, p) = lab.out(0, &udp6_to(V6A, 1003, SERVER, 53, 64));
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
+    assert_eq!(
+        (p[40], p[41]),
+        (1, 3),
+        "RFC 6146 §3.5.1.1: address unreachable"
+    );
+    let s = lab.router.snapshot();
+    assert_eq!(s.drops[DropReason::PortLimit], 1);
+    assert_eq!(s.icmp_sent[IcmpSent::Ipv6AddressUnreachable], 1);
+    // Both mappings still work.
+    for m in [a, b] {
+        let (v, _) = lab.inb(&udp(SERVER, 53, PUBLIC, m.port(), b"r"));
+        assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    }
+    // Another subscriber has its own share.
+    lab.out_ok(1, &udp6_to(V6B, 1003, SERVER, 53, 64));
+}
+
+#[test]
+fn sessions_expire_with_the_nat_timers() {
+    let mut lab = Lab::with(nat64_config(""));
+    let public = lab.out_ok(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    lab.advance(299);
+    let back = udp(SERVER, 53, PUBLIC, public.port(), b"r");
+    assert_eq!(lab.inb(&back).0, Verdict::Forward(Interface::Subscriber(0)));
+    // Inbound refreshes too; 300 s of silence ends the session (RFC 6146 §4).
+    lab.advance(300);
+    assert_eq!(lab.inb(&back).0, Verdict::Drop(DropReason::NoMapping));
+    assert_eq!(lab.router.snapshot().sessions, 0);
+}
+
+#[test]
+fn hairpin_between_ipv6_only_and_dual_stack_subscribers() {
+    let mut lab = Lab::with(nat64_config("filtering = \"eif\""));
+    // B (IPv6-only) and the dual-stack subscriber open mappings.
+    let b = lab.out_ok(1, &udp6_to(V6B, 5000, SERVER, 3478, 64));
+    let d = lab.out_ok(2, &udp(SUB0, 6000, SERVER, 3478, b"x"));
+    // A to B's public endpoint: B gets IPv6 from A's public endpoint, embedded.
+    let (v, p) = lab.out(0, &udp6_to(V6A, 4000, PUBLIC, b.port(), 64));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    assert_eq!(dst6(&p), six(V6B));
+    assert_eq!(src6(&p), six(&embed(PUBLIC)));
+    let a_public = ports6(&p).0;
+    assert_eq!(ports6(&p).1, 5000);
+    assert_eq!(p[7], 63);
+    // A to the dual-stack subscriber's public endpoint: IPv4 from A's.
+    let (v, p) = lab.out(0, &udp6_to(V6A, 4000, PUBLIC, d.port(), 64));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(2)));
+    assert_eq!(src(&p), sa(&format!("{PUBLIC}:{a_public}")));
+    assert_eq!(dst(&p), sa(&format!("{SUB0}:6000")));
+    // The dual-stack subscriber to A's public endpoint: IPv6 to A.
+    let (v, p) = lab.out(2, &udp(SUB0, 6000, PUBLIC, a_public, b"y"));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!((src6(&p), dst6(&p)), (six(&embed(PUBLIC)), six(V6A)));
+    assert_eq!(ports6(&p), (d.port(), 4000));
+    assert_eq!(lab.router.snapshot().hairpinned, 3);
+}
+
+#[test]
+fn ipv4_without_df_is_fragmented_for_the_ipv6_link() {
+    let mut lab = Lab::with(nat64_config(""));
+    let public = lab.out_ok(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    let mut big = udp(SERVER, 53, PUBLIC, public.port(), &[7u8; 1400]);
+    big[6] = 0; // DF clear
+    sixfold_rewrite::recompute_checksums(&mut big).unwrap();
+    let (v, first) = lab.inb(&big);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    // RFC 7915 §4.1: fragments of at most lowest_ipv6_mtu (1280).
+    assert_eq!((first.len(), first[6]), (1280, 44));
+    let rest = lab.transmit();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].0, Interface::Subscriber(0));
+    assert_eq!(rest[0].1.len(), 48 + 1408 - 1232);
+    // With DF, too big for subscriber 1's 1400-byte link: fragmentation needed,
+    // with the MTU an IPv4 sender may use (1400 - 20).
+    let public = lab.out_ok(1, &udp6_to(V6B, 40000, SERVER, 53, 64));
+    let big = udp(SERVER, 53, PUBLIC, public.port(), &[7u8; 1400]);
+    let (v, p) = lab.inb(&big);
+    assert_eq!(v, Verdict::Reply(Interface::Wan));
+    assert_eq!((p[20], p[21]), (3, 4));
+    assert_eq!(u16::from_be_bytes([p[26], p[27]]), 1380);
+}
+
+#[test]
+fn router_advertisements_carry_pref64() {
+    let mut config = nat64_config("");
+    config.router.ra = true;
+    let mut lab = Lab::with(config);
+    lab.advance(0);
+    let out = lab.transmit();
+    let ra = &out
+        .iter()
+        .find(|(i, _)| *i == Interface::Subscriber(0))
+        .unwrap()
+        .1;
+    // RFC 8781: type 38, length 2, lifetime 3 × 200 s in 8-s units, PLC 0 (/96).
+    let at = ra
+        .windows(2)
+        .position(|w| w == [38, 2])
+        .expect("a PREF64 option");
+    assert_eq!(
+        &ra[at..at + 16],
+        &[
+            38, 2, 0x02, 0x58, 0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0
+        ]
+    );
+}
+
+fn siit_config() -> Config {
+    let text = format!(
+        r#"
+        [router]
+        ra = false
+        [nat]
+        pool = ["{PUBLIC}"]
+        [siit]
+        pool6 = "64:ff9b::/96"
+        [[siit.eamt]]
+        ipv6 = "2001:db8:1:3::80"
+        ipv4 = "198.51.100.80"
+        [[subscriber]]
+        name = "server"
+        ipv6 = ["2001:db8:1:3::/64"]
+        "#
+    );
+    Config::from_toml(&text).unwrap()
+}
+
+#[test]
+fn siit_translates_an_eamt_host_both_ways_without_state() {
+    let mut lab = Lab::with(siit_config());
+    // An IPv4 client reaches the subscriber's server by its EAMT address.
+    let (v, p) = lab.inb(&tcp("8.8.8.8", 5555, "198.51.100.80", 80, SYN));
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    assert_eq!(
+        (src6(&p), dst6(&p)),
+        (six("64:ff9b::808:808"), six("2001:db8:1:3::80"))
+    );
+    assert_eq!(ports6(&p), (5555, 80));
+    // The answer leaves as IPv4 from the EAMT address.
+    let (v, p) = lab.out(
+        0,
+        &tcp6("2001:db8:1:3::80", 80, "64:ff9b::808:808", 5555, false),
+    );
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    assert_eq!(src(&p), sa("198.51.100.80:80"));
+    assert_eq!(dst(&p), sa("8.8.8.8:5555"));
+    let s = lab.router.snapshot();
+    assert_eq!((s.sessions, s.ipv6_flows), (0, 0), "stateless");
+    // A host without an EAMT entry cannot be translated: 1/1 (RFC 7915 §5.4).
+    let (v, p) = lab.out(
+        0,
+        &tcp6("2001:db8:1:3::81", 80, "64:ff9b::808:808", 5555, true),
+    );
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
+    assert_eq!((p[40], p[41]), (1, 1));
+    // IPv4 to an address no subscriber holds is not routed.
+    assert_eq!(
+        lab.inb(&tcp("8.8.8.8", 5555, "198.51.100.81", 80, SYN)).0,
+        Verdict::Drop(DropReason::NoRoute)
+    );
+}
+
+#[test]
+fn workers_keep_nat64_sessions_on_the_subscribers_owner() {
+    let config = nat64_config("");
+    let t0 = std::time::Instant::now();
+    let mut workers = sixfold_router::Router::workers(config, 7, t0, 2).unwrap();
+    // Subscriber 1 belongs to worker 1; its port is in worker 1's slice, so the
+    // reply is steered there.
+    let mut buf = sixfold_router::PacketBuf::from_packet(&udp6_to(V6B, 40000, SERVER, 53, 64));
+    let dir = Direction::Outbound(1);
+    assert_eq!(workers[0].steer(dir, buf.packet()), 1);
+    let v = workers[1].process(dir, &mut buf, t0);
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    let public = src(buf.packet());
+    let reply = udp(SERVER, 53, PUBLIC, public.port(), b"r");
+    assert_eq!(workers[0].steer(Direction::Inbound, &reply), 1);
+    let mut buf = sixfold_router::PacketBuf::from_packet(&reply);
+    let v = workers[1].process(Direction::Inbound, &mut buf, t0);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    assert_checksums(buf.packet());
+}
