@@ -9,7 +9,8 @@
 # Both: the IPv6-only host reaches 192.0.2.80 (iperf3 server in the WAN
 # namespace) as 2001:db8:64::c000:250. Contenders interleaved, REPS rounds
 # (default 3), iperf3 TCP for SECS seconds (default 5), upload (IPv6 -> IPv4)
-# and download (-R). sixfold with its defaults (TUN offload on, a worker per CPU,
+# and download (-R); and, for reference, sixfold's NAT44 from the lab's
+# dual-stack subscriber in the same rounds. sixfold with its defaults (TUN offload on, a worker per CPU,
 # or SIXFOLD_ARGS); tayga's veths with their default offloads.
 #
 # Prints the medians and ratios as a Markdown table, every run on stderr. Needs
@@ -40,10 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-iperf_tcp() { # ns extra-args... -> Gbit/s
+iperf_tcp() { # ns extra-args... -> Gbit/s (to the server by its NAT64 address)
+    local ns=$1
+    shift
+    iperf_to "$ns" -6 -c $TARGET "$@"
+}
+
+iperf_to() { # ns iperf3-args... -> Gbit/s
     local ns=$1 out
     shift
-    out=$(ip netns exec "$ns" iperf3 -6 -c $TARGET -t "$SECS" -J "$@")
+    out=$(ip netns exec "$ns" iperf3 -t "$SECS" -J "$@")
     python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$out"
 }
 
@@ -105,7 +112,8 @@ for round in $(seq "$REPS"); do
     R[tu,$round]=$(iperf_tcp $T-sub)
     R[sd,$round]=$(iperf_tcp $P-sub2 -R)
     R[td,$round]=$(iperf_tcp $T-sub -R)
-    echo "round $round: TCP 6->4 sixfold ${R[su,$round]} tayga ${R[tu,$round]}; TCP 4->6 sixfold ${R[sd,$round]} tayga ${R[td,$round]} (Gbit/s)" >&2
+    R[n4,$round]=$(iperf_to $P-sub1 -4 -c 192.0.2.80)
+    echo "round $round: TCP 6->4 sixfold ${R[su,$round]} tayga ${R[tu,$round]}; TCP 4->6 sixfold ${R[sd,$round]} tayga ${R[td,$round]}; sixfold NAT44 ${R[n4,$round]} (Gbit/s)" >&2
 done
 
 median() { # key -> median over rounds
@@ -115,10 +123,11 @@ median() { # key -> median over rounds
 }
 ratio() { python3 -c "print('%.1f' % ($1/$2))"; }
 declare -A M
-for k in su tu sd td; do M[$k]=$(median $k); done
+for k in su tu sd td n4; do M[$k]=$(median $k); done
 cat <<TABLE
 | NAT64 through TUN, iperf3 TCP $SECS s (medians of $REPS interleaved rounds) | sixfold | tayga + nft masquerade | sixfold / tayga |
 |---|---:|---:|---:|
 | IPv6-only host → IPv4 server, Gbit/s | ${M[su]} | ${M[tu]} | $(ratio ${M[su]} ${M[tu]}) |
 | IPv4 server → IPv6-only host (-R), Gbit/s | ${M[sd]} | ${M[td]} | $(ratio ${M[sd]} ${M[td]}) |
+| for reference: sixfold NAT44, dual-stack host → IPv4 server, Gbit/s | ${M[n4]} | | |
 TABLE
