@@ -588,3 +588,34 @@ fn super_packets_are_translated_once_both_ways() {
     assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1480);
     assert_checksums(reply.packet());
 }
+
+#[test]
+fn a_hairpin_to_another_workers_port_is_handed_over_translated() {
+    let config = nat64_config("filtering = \"eif\"");
+    let t0 = std::time::Instant::now();
+    let mut w = sixfold_router::Router::workers(config, 7, t0, 2).unwrap();
+    // B (subscriber 1) is worker 1's: its public port is in worker 1's slice.
+    let mut buf = PacketBuf::from_packet(&udp6_to(V6B, 5000, SERVER, 3478, 64));
+    assert_eq!(
+        w[1].process(Direction::Outbound(1), &mut buf, t0),
+        Verdict::Forward(Interface::Wan)
+    );
+    let b = src(buf.packet());
+    // A (subscriber 0, worker 0) to B's public endpoint: translated to IPv4 on
+    // its way out here, handed to worker 1, which takes it in as from the WAN.
+    let mut buf = PacketBuf::from_packet(&udp6_to(V6A, 4000, PUBLIC, b.port(), 64));
+    assert_eq!(
+        w[0].process(Direction::Outbound(0), &mut buf, t0),
+        Verdict::Handoff(1)
+    );
+    assert_eq!(buf.packet()[0] >> 4, 4);
+    assert_eq!(buf.packet()[8], 63, "TTL taken once, here");
+    let v = w[1].process_handoff(&mut buf, t0);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    let p = buf.packet();
+    assert_checksums(p);
+    assert_eq!((dst6(p), ports6(p).1), (six(V6B), 5000));
+    assert_eq!(src6(p), six(&embed(PUBLIC)));
+    assert_eq!(p[7], 63, "not decremented a second time");
+    assert_eq!(w[1].snapshot().hairpinned, 1);
+}
