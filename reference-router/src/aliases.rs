@@ -11,6 +11,11 @@
 //! that named it has expired. Freed aliases are found by a sweep that looks at
 //! a bounded number of entries per call. The table holds at most `max` aliases,
 //! which the session limit bounds: an address without a session needs none.
+//!
+//! Each worker has its own table and its own part of the space: bits 22–27
+//! of an alias name the worker (at most 64), so a worker that meets another's
+//! alias (a later IPv4 fragment, which has no port to be steered by) knows
+//! whose it is.
 
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
@@ -20,6 +25,8 @@ use std::net::Ipv6Addr;
 const BASE: u32 = 0xF000_0000;
 /// The mask that tells an alias (240.0.0.0/4) from a unicast address.
 const CLASS_E: u32 = 0xF000_0000;
+/// Bits of an alias below the worker's index.
+const SLOT_BITS: u32 = 22;
 /// Seconds an alias outlives its sessions' longest possible life, for expiry
 /// work the timer wheel has not done yet.
 const MARGIN: u32 = 600;
@@ -32,6 +39,8 @@ struct Slot {
 }
 
 pub(crate) struct Aliases {
+    /// This worker's first alias.
+    base: u32,
     by_addr: HashMap<Ipv6Addr, u32, RandomState>,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -43,16 +52,17 @@ pub(crate) struct Aliases {
 }
 
 impl Aliases {
-    /// At most `max` aliases (below 2^28); sessions live at most `longest`
-    /// seconds after their last packet.
-    pub(crate) fn new(max: usize, longest: u32) -> Aliases {
+    /// Worker `worker`'s table (below 64) of at most `max` aliases (below
+    /// 2^22); sessions live at most `longest` seconds after their last packet.
+    pub(crate) fn new(worker: u16, max: usize, longest: u32) -> Aliases {
         Aliases {
+            base: BASE | (u32::from(worker) & 0x3F) << SLOT_BITS,
             by_addr: HashMap::with_hasher(RandomState::default()),
             slots: Vec::new(),
             free: Vec::new(),
             cursor: 0,
             idle: longest.saturating_add(MARGIN),
-            max: max.min(1 << 28),
+            max: max.min(1 << SLOT_BITS),
         }
     }
 
@@ -61,12 +71,17 @@ impl Aliases {
         a & CLASS_E == BASE
     }
 
+    /// The worker whose alias `a` is.
+    pub(crate) fn owner(a: u32) -> u16 {
+        ((a & !CLASS_E) >> SLOT_BITS) as u16
+    }
+
     /// The alias of `addr`, made if it has none (`None`: the table is full even
     /// after a sweep). Marks it used at `now`.
     pub(crate) fn alias(&mut self, addr: Ipv6Addr, now: u32) -> Option<u32> {
         if let Some(&i) = self.by_addr.get(&addr) {
             self.slots[i as usize].last_used = now;
-            return Some(BASE + i);
+            return Some(self.base + i);
         }
         if self.by_addr.len() >= self.max {
             self.sweep(now, self.slots.len());
@@ -90,17 +105,18 @@ impl Aliases {
             }
         };
         self.by_addr.insert(addr, i);
-        Some(BASE + i)
+        Some(self.base + i)
     }
 
     /// The alias `addr` has, without making one.
     pub(crate) fn find(&self, addr: Ipv6Addr) -> Option<u32> {
-        self.by_addr.get(&addr).map(|&i| BASE + i)
+        self.by_addr.get(&addr).map(|&i| self.base + i)
     }
 
     /// The IPv6 address alias `a` stands for, marking it used at `now`.
     pub(crate) fn address(&mut self, a: u32, now: u32) -> Option<Ipv6Addr> {
-        let slot = self.slots.get_mut(a.checked_sub(BASE)? as usize)?;
+        let i = a.checked_sub(self.base).filter(|&i| i < 1 << SLOT_BITS)?;
+        let slot = self.slots.get_mut(i as usize)?;
         if !slot.live {
             return None;
         }
@@ -141,7 +157,7 @@ mod tests {
 
     #[test]
     fn aliases_are_class_e_stable_and_freed_when_idle() {
-        let mut t = Aliases::new(2, 100);
+        let mut t = Aliases::new(0, 2, 100);
         let x = t.alias(a(1), 10).unwrap();
         assert_eq!(x, 0xF000_0000);
         assert!(Aliases::is_alias(x) && !Aliases::is_alias(0x6440_0001));
@@ -164,5 +180,13 @@ mod tests {
         assert_eq!(t.alias(a(4), 800), Some(y), "a(2), idle since 40, swept");
         assert_eq!(t.find(a(2)), None);
         assert_eq!(t.address(0x0A00_0001, 800), None);
+        // Worker 5's aliases are its own.
+        let mut w = Aliases::new(5, 2, 100);
+        let z = w.alias(a(9), 0).unwrap();
+        assert_eq!(
+            (z, Aliases::owner(z), Aliases::owner(x)),
+            (0xF140_0000, 5, 0)
+        );
+        assert_eq!((w.address(x, 0), t.address(z, 800)), (None, None));
     }
 }

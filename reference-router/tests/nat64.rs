@@ -619,3 +619,142 @@ fn a_hairpin_to_another_workers_port_is_handed_over_translated() {
     assert_eq!(p[7], 63, "not decremented a second time");
     assert_eq!(w[1].snapshot().hairpinned, 1);
 }
+
+/// The IPv4 fragment of `whole` (a UDP/IPv4 packet without options) holding
+/// payload bytes `from..to` of its IP payload.
+fn fragment4(whole: &[u8], from: usize, to: usize) -> Vec<u8> {
+    let payload = &whole[20..];
+    let mut f = whole[..20].to_vec();
+    f.extend_from_slice(&payload[from..to]);
+    let len = f.len() as u16;
+    f[2..4].copy_from_slice(&len.to_be_bytes());
+    let more = if to < payload.len() { 0x2000 } else { 0 };
+    f[6..8].copy_from_slice(&(more | (from / 8) as u16).to_be_bytes());
+    f[10..12].copy_from_slice(&[0, 0]);
+    let c = internet_checksum::checksum(&f[..20]);
+    f[10..12].copy_from_slice(&c);
+    f
+}
+
+/// The IPv6 fragment (identification `id`) of `whole` (a UDP/IPv6 packet
+/// without extension headers) holding payload bytes `from..to`.
+fn fragment6(whole: &[u8], id: u32, from: usize, to: usize) -> Vec<u8> {
+    let payload = &whole[40..];
+    let mut f = whole[..40].to_vec();
+    f[6] = 44;
+    let more = u16::from(to < payload.len());
+    f.extend_from_slice(&[17, 0]);
+    f.extend_from_slice(&(from as u16 | more).to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&payload[from..to]);
+    let len = (f.len() - 40) as u16;
+    f[4..6].copy_from_slice(&len.to_be_bytes());
+    f
+}
+
+#[test]
+fn fragments_both_ways_in_and_out_of_order() {
+    let mut lab = Lab::with(nat64_config(""));
+    let public = lab.out_ok(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    // In: 2000 bytes of UDP from the server in two IPv4 fragments, the last first.
+    let data: Vec<u8> = (0..2000u32).map(|i| (i * 3) as u8).collect();
+    let mut whole = udp(SERVER, 53, PUBLIC, public.port(), &data);
+    whole[6] = 0; // DF clear
+    let (a, b) = (fragment4(&whole, 0, 1480), fragment4(&whole, 1480, 2008));
+    assert_eq!(lab.inb(&b).0, Verdict::Held);
+    let (v, first) = lab.inb(&a);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)));
+    let mut pieces = vec![first];
+    pieces.extend(lab.transmit().into_iter().map(|(i, p)| {
+        assert_eq!(i, Interface::Subscriber(0));
+        p
+    }));
+    // Reassembled by offset: the whole UDP datagram, its checksum right under
+    // the IPv6 pseudo-header, ports translated.
+    let mut parts: Vec<(usize, Vec<u8>)> = pieces
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                (p[6], src6(p), dst6(p)),
+                (44, six(&embed(SERVER)), six(V6A))
+            );
+            assert!(p.len() <= 1280);
+            let off = usize::from(u16::from_be_bytes([p[42], p[43]]) & 0xfff8);
+            (off, p[48..].to_vec())
+        })
+        .collect();
+    parts.sort();
+    let udp_whole: Vec<u8> = parts.into_iter().flat_map(|(_, d)| d).collect();
+    assert_eq!(udp_whole.len(), 2008);
+    assert_eq!(u16::from_be_bytes([udp_whole[2], udp_whole[3]]), 40000);
+    assert_eq!(&udp_whole[8..], &data[..]);
+    let mut pseudo = six(&embed(SERVER)).octets().to_vec();
+    pseudo.extend_from_slice(&six(V6A).octets());
+    pseudo.extend_from_slice(&(udp_whole.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 17]);
+    pseudo.extend_from_slice(&udp_whole);
+    assert_eq!(internet_checksum::checksum(&pseudo), [0, 0]);
+    // Out: 3000 bytes of UDP in three IPv6 fragments; each leaves as an IPv4
+    // fragment from the session's public address, the identification kept.
+    let data: Vec<u8> = (0..3000u32).map(|i| (i * 5) as u8).collect();
+    let whole = udp6(V6A, 40000, &embed(SERVER), 53, &data, 64);
+    let mut got = Vec::new();
+    for (from, to) in [(0, 1232), (1232, 2464), (2464, 3008)] {
+        let (v, p) = lab.out(0, &fragment6(&whole, 0xabcd, from, to));
+        assert_eq!(v, Verdict::Forward(Interface::Wan));
+        assert_eq!(&p[4..6], &[0xab, 0xcd]);
+        assert_eq!(&p[12..16], &ip(PUBLIC));
+        got.push((
+            usize::from(u16::from_be_bytes([p[6], p[7]]) & 0x1fff) * 8,
+            p[20..].to_vec(),
+        ));
+    }
+    let udp_whole: Vec<u8> = got.into_iter().flat_map(|(_, d)| d).collect();
+    assert_eq!(
+        u16::from_be_bytes([udp_whole[0], udp_whole[1]]),
+        public.port()
+    );
+    let mut pseudo = ip(PUBLIC).to_vec();
+    pseudo.extend_from_slice(&ip(SERVER));
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&(udp_whole.len() as u16).to_be_bytes());
+    pseudo.extend_from_slice(&udp_whole);
+    assert_eq!(internet_checksum::checksum(&pseudo), [0, 0]);
+    // A later fragment of a datagram whose first never passed.
+    let (v, _) = lab.out(0, &fragment6(&whole, 0xabce, 1232, 2464));
+    assert_eq!(v, Verdict::Drop(DropReason::FragmentOrphan));
+    assert_eq!(lab.router.snapshot().fragments_translated, 3);
+}
+
+#[test]
+fn a_later_fragment_at_the_wrong_worker_goes_to_the_sessions() {
+    let t0 = std::time::Instant::now();
+    let mut w = sixfold_router::Router::workers(nat64_config(""), 7, t0, 2).unwrap();
+    let mut buf = PacketBuf::from_packet(&udp6_to(V6B, 40000, SERVER, 53, 64));
+    assert_eq!(
+        w[1].process(Direction::Outbound(1), &mut buf, t0),
+        Verdict::Forward(Interface::Wan)
+    );
+    let public = src(buf.packet());
+    let mut whole = udp(SERVER, 53, PUBLIC, public.port(), &[1u8; 1000]);
+    whole[6] = 0;
+    let (a, b) = (fragment4(&whole, 0, 504), fragment4(&whole, 504, 1008));
+    assert_eq!(w[0].steer(Direction::Inbound, &a), 1);
+    let mut buf = PacketBuf::from_packet(&a);
+    let v = w[1].process(Direction::Inbound, &mut buf, t0);
+    assert_eq!(v, Verdict::Forward(Interface::Subscriber(1)));
+    // The later fragment has no port: it stays where it was read.
+    assert_eq!(w[0].steer(Direction::Inbound, &b), 0);
+    let mut buf = PacketBuf::from_packet(&b);
+    assert_eq!(
+        w[0].process(Direction::Inbound, &mut buf, t0),
+        Verdict::Handoff(1)
+    );
+    assert_eq!(
+        w[1].process_handoff(&mut buf, t0),
+        Verdict::Forward(Interface::Subscriber(1))
+    );
+    let p = buf.packet();
+    assert_eq!((p[6], p[7], dst6(p)), (44, 63, six(V6B)));
+    assert_eq!(u16::from_be_bytes([p[42], p[43]]), 504);
+}

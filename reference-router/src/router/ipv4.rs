@@ -7,7 +7,7 @@ use super::{Router, Verdict};
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::Direction;
-use crate::nat::frag::FragKey;
+use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{self, Decision, Flow};
 use crate::offload;
 use crate::stats::{DropReason, Family};
@@ -166,7 +166,20 @@ impl Router {
             } if self.is_alias(rewrite.dst) => {
                 // A NAT64 session: translated to the subscriber's IPv6 address.
                 let from = (header.src, header.protocol, hairpin);
-                return self.nat64_in(buffer, from, rewrite, egress, now);
+                let verdict = self.nat64_in(buffer, from, rewrite, egress, now)?;
+                if header.fragmented && verdict == Verdict::Forward(egress) {
+                    let alias = rewrite.dst.map_or(0, |a| match a {
+                        std::net::IpAddr::V4(a) => u32::from(a),
+                        std::net::IpAddr::V6(_) => 0,
+                    });
+                    let applied = Applied {
+                        src: u32::from(header.src),
+                        dst: alias,
+                        egress,
+                    };
+                    self.nat64_first_fragment(header.frag_key(direction), applied, now);
+                }
+                return Ok(verdict);
             }
             Decision::Translate {
                 rewrite,

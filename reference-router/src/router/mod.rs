@@ -140,7 +140,7 @@ impl Router {
                     shard,
                     continuing_hairpin: false,
                     datapath: Datapath::default(),
-                    translation: Translation::new(&config, worker_seed, count),
+                    translation: Translation::new(&config, worker_seed, shard),
                     config: config.clone(),
                 }
             })

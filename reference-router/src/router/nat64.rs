@@ -23,6 +23,7 @@ use crate::aliases::Aliases;
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::{Direction, Interface};
+use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{Decision, Flow};
 use crate::offload;
 use crate::stats::{DropReason, Family};
@@ -176,13 +177,12 @@ impl Router {
             return self.refused(buffer, ingress, e, now);
         };
         let quote = info.quote.as_ref().map(Quote::of);
-        let later = info.fragment.is_some_and(|f| f.offset > 0);
+        let fragment = info.fragment.map(|f| (f.offset > 0, (src, dst, f.ident)));
         if let Some(quote) = quote {
             return self.nat64_out_error(sub, buffer, quote, prefix, remote, now);
         }
-        if later {
-            // A later fragment carries no ports to find its session by.
-            return Err(DropReason::FragmentOrphan);
+        if let Some((true, datagram)) = fragment {
+            return self.nat64_out_later(buffer, datagram, (ingress, base), now);
         }
         let Some(alias) = self.translation.aliases.alias(src, now) else {
             let e = IcmpError::Ipv6AddressUnreachable;
@@ -199,6 +199,11 @@ impl Router {
                 let plan = to_ipv4(&rewrite, out, remote, self.next_ident());
                 if let Err(e) = self.translate(buffer, Plan::ToIpv4(plan), base, Interface::Wan) {
                     return self.refused(buffer, ingress, e, now);
+                }
+                if let Some((_, datagram)) = fragment {
+                    self.translation
+                        .fragments
+                        .first(datagram, (out, remote), now);
                 }
                 self.count_xlat(Family::V4, true, f.protocol, buffer, false);
                 Ok(Verdict::Forward(Interface::Wan))
@@ -226,6 +231,98 @@ impl Router {
                 self.report(buffer, ingress, e, reason, now)
             }
         }
+    }
+
+    /// A later fragment of a subscriber's datagram: the IPv4 addresses its first
+    /// fragment got (RFC 6146 §3.4), or dropped if that did not pass (yet).
+    fn nat64_out_later(
+        &mut self,
+        buffer: &mut PacketBuf,
+        datagram: (Ipv6Addr, Ipv6Addr, u32),
+        (ingress, base): (Interface, translate::Config),
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let (out, remote) = self
+            .translation
+            .fragments
+            .later(&datagram, now)
+            .ok_or(DropReason::FragmentOrphan)?;
+        let plan = ToIpv4::new(Mapping::new(out, remote));
+        if let Err(e) = self.translate(buffer, Plan::ToIpv4(plan), base, Interface::Wan) {
+            return self.refused(buffer, ingress, e, now);
+        }
+        self.counters.fragment_translated();
+        self.count_xlat(Family::V4, true, IpProtocol::Other(0), buffer, false);
+        Ok(Verdict::Forward(Interface::Wan))
+    }
+
+    /// The first fragment of an IPv4 datagram was translated for a NAT64
+    /// session (`applied`: its IPv4 source, the alias, the egress): the shared
+    /// fragment table remembers it for the rest, and those that came early are
+    /// translated and queued now.
+    pub(super) fn nat64_first_fragment(&mut self, key: FragKey, applied: Applied, now: u32) {
+        match self.nat.first_fragment(key, applied, now) {
+            Ok(early) => {
+                for p in early {
+                    let mut piece = PacketBuf::from_packet(&p);
+                    if self.nat64_later(&mut piece, applied, now).is_ok() {
+                        self.egress.push(
+                            applied.egress,
+                            piece.packet().to_vec(),
+                            Default::default(),
+                            &mut self.counters,
+                        );
+                    }
+                }
+            }
+            Err(reason) => self.counters.drop(reason),
+        }
+    }
+
+    /// A later fragment of an IPv4 datagram whose first went to a NAT64 session
+    /// as `applied`: translated here if the session is this worker's, else handed
+    /// to its worker with the TTL taken (a fragment has no port to be steered by).
+    pub(super) fn nat64_later_fragment(
+        &mut self,
+        buffer: &mut PacketBuf,
+        applied: Applied,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let owner = Aliases::owner(applied.dst);
+        if owner == self.shard.index || self.shard.count <= 1 {
+            return self.nat64_later(buffer, applied, now);
+        }
+        let ttl = Rewrite {
+            ttl: Some(Ttl::Sub(1)),
+            ..Rewrite::new()
+        };
+        ttl.apply(buffer.packet_mut())
+            .map_err(|_| DropReason::Malformed)?;
+        Ok(Verdict::Handoff(owner))
+    }
+
+    /// A later fragment of an IPv4 datagram whose first went to this worker's
+    /// NAT64 session `applied`: translated to the subscriber's address, no ports.
+    fn nat64_later(
+        &mut self,
+        buffer: &mut PacketBuf,
+        applied: Applied,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let (prefix, base) = self.nat64_prefix().ok_or(DropReason::NoRoute)?;
+        let src = Ipv4Addr::from(applied.src);
+        let dst = self
+            .translation
+            .aliases
+            .address(applied.dst, now)
+            .ok_or(DropReason::FragmentOrphan)?;
+        let plan = ToIpv6::new(Mapping::new(prefix.embed(src), dst));
+        if let Err(e) = self.translate(buffer, Plan::ToIpv6(plan), base, applied.egress) {
+            return self.refused(buffer, Interface::Wan, e, now);
+        }
+        self.counters.fragment_translated();
+        self.count_xlat(Family::V6, false, IpProtocol::Other(0), buffer, false);
+        Ok(Verdict::Forward(applied.egress))
     }
 
     /// A subscriber's packet to a public address, and the peer's session found

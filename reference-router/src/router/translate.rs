@@ -13,9 +13,12 @@ use crate::config::{self, Config};
 use crate::iface::Interface;
 use crate::offload::{self, Gso, Offload};
 use crate::xlat;
+use foldhash::fast::RandomState;
 use sixfold_rewrite::addr::{EamEntry, Nat64Prefix, Siit};
 use sixfold_rewrite::translate::{self, ToIpv4, ToIpv6, TranslateError, Translated, Translator};
 use sixfold_rewrite::{IpVersion, L4Checksum};
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The NAT64 prefix and translator settings.
 pub(super) struct Nat64Setup {
@@ -33,12 +36,51 @@ pub(super) struct Translation {
     /// IPv4 Identification for translated packets that get none from a Fragment
     /// Header (RFC 7915 §5.1), counting.
     ident: u16,
+    /// NAT64: subscribers' fragmented datagrams whose first fragment passed.
+    pub(super) fragments: Fragments6,
+}
+
+/// A fragmented IPv6 datagram from a subscriber (source, destination,
+/// identification): its later fragments carry no ports, so they take the IPv4
+/// addresses its first fragment was given (RFC 6146 §3.4), within the fragment
+/// timeout; at most `max` datagrams are tracked.
+pub(super) struct Fragments6 {
+    map: HashMap<(Ipv6Addr, Ipv6Addr, u32), (Ipv4Addr, Ipv4Addr, u32), RandomState>,
+    max: usize,
+    timeout: u32,
+}
+
+impl Fragments6 {
+    /// Remembers the IPv4 addresses `(src, dst)` of datagram `key` at `now`.
+    pub(super) fn first(
+        &mut self,
+        key: (Ipv6Addr, Ipv6Addr, u32),
+        v4: (Ipv4Addr, Ipv4Addr),
+        now: u32,
+    ) {
+        if self.map.len() >= self.max && !self.map.contains_key(&key) {
+            self.map.retain(|_, e| e.2 > now);
+            if self.map.len() >= self.max {
+                return;
+            }
+        }
+        self.map.insert(key, (v4.0, v4.1, now + self.timeout));
+    }
+
+    /// The IPv4 addresses of datagram `key`, if its first fragment passed in time.
+    pub(super) fn later(
+        &self,
+        key: &(Ipv6Addr, Ipv6Addr, u32),
+        now: u32,
+    ) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        self.map.get(key).filter(|e| e.2 > now).map(|e| (e.0, e.1))
+    }
 }
 
 impl Translation {
-    /// The translation `config` asks for, for one of `workers` workers (its
-    /// share of the aliases); `seed` keys the RFC 6791 choices.
-    pub(super) fn new(config: &Config, seed: u64, workers: u16) -> Translation {
+    /// The translation `config` asks for, for worker `shard` (its share of the
+    /// aliases, its part of their space); `seed` keys the RFC 6791 choices.
+    pub(super) fn new(config: &Config, seed: u64, shard: crate::iface::Shard) -> Translation {
         let nat64 = config.nat64.as_ref().and_then(|n| {
             Some(Nat64Setup {
                 prefix: config::nat64_prefix(n.prefix).ok()?,
@@ -59,13 +101,18 @@ impl Translation {
             .max()
             .unwrap_or(0)
             .saturating_add(t.port_reuse_delay);
-        let share = (config.nat.max_sessions / u32::from(workers.max(1))).max(1);
+        let share = (config.nat.max_sessions / u32::from(shard.count.max(1))).max(1);
         Translation {
             nat64,
             siit,
-            aliases: Aliases::new(share as usize, longest),
+            aliases: Aliases::new(shard.index, share as usize, longest),
             scratch: PacketBuf::new(),
             ident: 0,
+            fragments: Fragments6 {
+                map: HashMap::with_hasher(RandomState::default()),
+                max: config.nat.max_fragment_flows as usize,
+                timeout: t.fragments,
+            },
         }
     }
 
