@@ -271,15 +271,7 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     config.wan.name = "wan".into();
     config.wan.netns = Some(format!("{}-wan", args.prefix));
     if args.ipv6_only {
-        if config.nat64.is_none() {
-            config.nat64 = Some(sixfold_router::config::Nat64 {
-                prefix: xlat::NAT64_PREFIX.parse()?,
-                ..Default::default()
-            });
-        }
-        if config.router.rdnss.is_empty() {
-            config.router.rdnss = vec![xlat::DNS64.parse()?];
-        }
+        xlat::plat_config(&mut config)?;
     }
     config.subscriber = (1..=args.all_subscribers())
         .map(|k| {

@@ -30,6 +30,21 @@ const CLAT_TAYGA_V4: &str = "192.0.0.2";
 /// IPv4 through the CLAT: 1280 less the 20 bytes the translation adds.
 const CLAT_MTU: &str = "1260";
 
+/// The router as the PLAT: `[nat64]` with the lab's prefix unless the
+/// configuration has one, and the DNS64 resolver advertised (RDNSS).
+pub(super) fn plat_config(config: &mut sixfold_router::Config) -> anyhow::Result<()> {
+    if config.nat64.is_none() {
+        config.nat64 = Some(sixfold_router::config::Nat64 {
+            prefix: NAT64_PREFIX.parse()?,
+            ..Default::default()
+        });
+    }
+    if config.router.rdnss.is_empty() {
+        config.router.rdnss = vec![DNS64.parse()?];
+    }
+    Ok(())
+}
+
 /// A private directory (0700, a fresh name) for configuration files, removed
 /// with the world.
 pub(super) fn private_dir(world: &mut World, what: &str) -> anyhow::Result<PathBuf> {

@@ -7,7 +7,7 @@ use super::{Router, Verdict};
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::Direction;
-use crate::nat::frag::{Applied, FragKey};
+use crate::nat::frag::FragKey;
 use crate::nat::{self, Decision, Flow};
 use crate::offload;
 use crate::stats::{DropReason, Family};
@@ -137,15 +137,7 @@ impl Router {
             return Err(t.reason());
         }
         let header = V4Header::read(&ip);
-        let siit = match direction {
-            Direction::Inbound if !self.nat.is_public(header.dst) => {
-                self.siit_in_subscriber(header.dst)
-            }
-            _ => None,
-        };
-        if siit.is_none() {
-            self.check_v4_addresses(direction, &header)?;
-        }
+        let siit = self.check_v4_addresses(direction, &header)?;
         let ingress = direction.ingress();
         if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
@@ -163,45 +155,8 @@ impl Router {
                 rewrite,
                 egress,
                 hairpin,
-            } if self.is_alias(rewrite.dst) => {
-                // A NAT64 session: translated to the subscriber's IPv6 address.
-                let from = (header.src, header.protocol, hairpin);
-                let verdict = self.nat64_in(buffer, from, rewrite, egress, now)?;
-                if header.fragmented && verdict == Verdict::Forward(egress) {
-                    let alias = rewrite.dst.map_or(0, |a| match a {
-                        std::net::IpAddr::V4(a) => u32::from(a),
-                        std::net::IpAddr::V6(_) => 0,
-                    });
-                    let applied = Applied {
-                        src: u32::from(header.src),
-                        dst: alias,
-                        egress,
-                    };
-                    self.nat64_first_fragment(header.frag_key(direction), applied, now);
-                }
-                return Ok(verdict);
-            }
-            Decision::Translate {
-                rewrite,
-                egress,
-                hairpin,
-            } => (rewrite, egress, hairpin),
-            Decision::Handoff { rewrite, worker } => {
-                let rewrite = Rewrite {
-                    ttl: Some(Ttl::Sub(1)),
-                    ..rewrite
-                };
-                rewrite
-                    .apply(buffer.packet_mut())
-                    .map_err(|_| DropReason::Malformed)?;
-                return Ok(Verdict::Handoff(worker));
-            }
-            Decision::Drop(reason) => return Err(reason),
-            Decision::Refuse(reason) => {
-                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
-                let e = IcmpError::AdminProhibited;
-                return self.report(buffer, ingress, e, reason, now);
-            }
+            } if !self.is_alias(rewrite.dst) => (rewrite, egress, hairpin),
+            other => return self.not_rewritten_here(direction, buffer, &header, other, now),
         };
         let mtu = self.links.mtu(egress);
         let offload = buffer.offload();
@@ -238,12 +193,13 @@ impl Router {
     }
 
     /// Anti-spoofing and routability: a subscriber sends from its own addresses to
-    /// unicast ones; the WAN sends to the pool.
+    /// unicast ones; the WAN sends to the pool, or to an address SIIT maps to a
+    /// subscriber (`Some(subscriber)`).
     fn check_v4_addresses(
         &self,
         direction: Direction,
         header: &V4Header,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<u16>, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
                 if !self.links.owns_ipv4(sub, header.src) {
@@ -257,10 +213,54 @@ impl Router {
                 {
                     return Err(DropReason::NotRoutable);
                 }
-                Ok(())
+                Ok(None)
             }
-            Direction::Inbound if self.nat.is_public(header.dst) => Ok(()),
-            Direction::Inbound => Err(DropReason::NoRoute),
+            Direction::Inbound if self.nat.is_public(header.dst) => Ok(None),
+            Direction::Inbound => match self.siit_in_subscriber(header.dst) {
+                Some(sub) => Ok(Some(sub)),
+                None => Err(DropReason::NoRoute),
+            },
+        }
+    }
+
+    /// A NAT decision other than a NAT44 rewrite to apply here: a NAT64
+    /// session's (translated to IPv6), a hand-over to the worker that holds the
+    /// hairpin's peer, a drop, or a refusal.
+    fn not_rewritten_here(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        header: &V4Header,
+        decision: Decision,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        match decision {
+            Decision::Translate {
+                rewrite,
+                egress,
+                hairpin,
+            } => {
+                // A NAT64 session: translated to the subscriber's IPv6 address.
+                let fragment = header.fragmented.then(|| header.frag_key(direction));
+                let from = (header.src, header.protocol, hairpin);
+                self.nat64_in_datagram(buffer, from, (rewrite, egress), fragment, now)
+            }
+            Decision::Handoff { rewrite, worker } => {
+                let rewrite = Rewrite {
+                    ttl: Some(Ttl::Sub(1)),
+                    ..rewrite
+                };
+                rewrite
+                    .apply(buffer.packet_mut())
+                    .map_err(|_| DropReason::Malformed)?;
+                Ok(Verdict::Handoff(worker))
+            }
+            Decision::Drop(reason) => Err(reason),
+            Decision::Refuse(reason) => {
+                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
+                let e = IcmpError::AdminProhibited;
+                self.report(buffer, direction.ingress(), e, reason, now)
+            }
         }
     }
 

@@ -256,11 +256,36 @@ impl Router {
         Ok(Verdict::Forward(Interface::Wan))
     }
 
+    /// An IPv4 packet for a NAT64 session (see [`Router::nat64_in`]); the first
+    /// fragment (`fragment`: its datagram's key) of a datagram is remembered
+    /// for the rest.
+    pub(super) fn nat64_in_datagram(
+        &mut self,
+        buffer: &mut PacketBuf,
+        from: (Ipv4Addr, IpProtocol, bool),
+        (rewrite, egress): (Rewrite, Interface),
+        fragment: Option<FragKey>,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        let verdict = self.nat64_in(buffer, from, rewrite, egress, now)?;
+        if let (Some(key), Some(alias)) = (fragment, v4(rewrite.dst)) {
+            let applied = Applied {
+                src: u32::from(from.0),
+                dst: u32::from(alias),
+                egress,
+            };
+            if verdict == Verdict::Forward(egress) {
+                self.nat64_first_fragment(key, applied, now);
+            }
+        }
+        Ok(verdict)
+    }
+
     /// The first fragment of an IPv4 datagram was translated for a NAT64
     /// session (`applied`: its IPv4 source, the alias, the egress): the shared
     /// fragment table remembers it for the rest, and those that came early are
     /// translated and queued now.
-    pub(super) fn nat64_first_fragment(&mut self, key: FragKey, applied: Applied, now: u32) {
+    fn nat64_first_fragment(&mut self, key: FragKey, applied: Applied, now: u32) {
         match self.nat.first_fragment(key, applied, now) {
             Ok(early) => {
                 for p in early {
@@ -447,7 +472,7 @@ impl Router {
     /// translation to the subscriber's IPv6 address, the IPv4 source (the
     /// rewrite's, for a hairpinned packet) embedded in the prefix; an ICMPv4
     /// error's quote the same way back. `hairpin`: it came from a subscriber.
-    pub(super) fn nat64_in(
+    fn nat64_in(
         &mut self,
         buffer: &mut PacketBuf,
         (src, protocol, hairpin): (Ipv4Addr, IpProtocol, bool),

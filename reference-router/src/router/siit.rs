@@ -31,10 +31,13 @@ impl Router {
             .is_some_and(|(m, _)| m.ipv6_to_ipv4(dst).is_some())
     }
 
-    /// The subscriber an IPv4 packet from the WAN to `dst` (outside the pool)
-    /// goes to through SIIT, if any.
+    /// The subscriber an IPv4 packet from the WAN to `dst` goes to through
+    /// SIIT, if any (never for the NAT's pool, which validation keeps apart).
     pub(super) fn siit_in_subscriber(&self, dst: Ipv4Addr) -> Option<u16> {
         let (m, _) = self.translation.siit.as_ref()?;
+        if self.nat.is_public(dst) {
+            return None;
+        }
         self.links.route_v6(m.ipv4_to_ipv6(dst)?)
     }
 

@@ -2,6 +2,8 @@
 //! neither written here — and a router driven by a fake clock.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod nat64;
+
 use etherparse::PacketBuilder;
 use sixfold_router::{Config, Direction, Interface, PacketBuf, Router, Verdict};
 use std::net::{Ipv4Addr, SocketAddrV4};
