@@ -19,6 +19,12 @@ command -v python3 >/dev/null || need+=(python3)
 for arg in "$@"; do
     [[ $arg == --metrics ]] && { command -v prometheus >/dev/null || need+=(prometheus); }
 done
+# --ipv6-only: unbound (DNS64), tayga (the CLAT), traceroute.
+if [[ " $* " == *" --ipv6-only "* ]]; then
+    command -v unbound >/dev/null || need+=(unbound)
+    command -v tayga >/dev/null || need+=(tayga)
+    command -v traceroute >/dev/null || need+=(traceroute)
+fi
 if ((${#need[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite)"
+step "system packages (oracles: scapy, tshark, tcprewrite; unbound, tayga, traceroute for NAT64)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -27,6 +27,13 @@ command -v miredo-server >/dev/null || need+=(miredo-server)
 # prometheus_client's OpenMetrics parser reads it.
 command -v promtool >/dev/null || need+=(prometheus)
 /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || need+=(python3-prometheus-client)
+# --- issue 15: IPv6-only subscribers (NAT64 e2e, the lab's --ipv6-only) ---
+# unbound as DNS64, tayga as CLAT (and the PLAT the benchmark compares with),
+# traceroute for the translated ICMP errors.
+command -v unbound >/dev/null || need+=(unbound)
+command -v tayga >/dev/null || need+=(tayga)
+command -v traceroute >/dev/null || need+=(traceroute)
+# --- end issue 15 ---
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

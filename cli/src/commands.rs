@@ -1,6 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
-use crate::{addr, lab, rewrite, run, teredo};
+use crate::{addr, lab, rewrite, run, teredo, translate};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -22,6 +22,9 @@ enum Command {
     /// Rewrite addresses, ports, TTL and MSS in a capture, keeping every checksum
     /// exact (a tcprewrite for pcap/pcapng).
     Rewrite(rewrite::RewriteArgs),
+    /// Translate a capture between IPv4 and IPv6 through the configured
+    /// stateless translator ([siit], RFC 7915), as the router forwards it.
+    Translate(translate::TranslateArgs),
     /// Build a small world in network namespaces, run the router between them,
     /// drive real traffic through it and report (needs root).
     Lab(lab::LabArgs),
@@ -36,6 +39,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Teredo(cmd) => teredo::run(cmd),
         Command::Addr(args) => addr::run(args),
         Command::Rewrite(args) => rewrite::run(args),
+        Command::Translate(args) => translate::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Run(args) => run::run(args),
         Command::Stats(args) => run::stats(args),

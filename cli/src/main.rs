@@ -8,6 +8,7 @@ mod lab;
 mod rewrite;
 mod run;
 mod teredo;
+mod translate;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -3,7 +3,9 @@
 //! replies with, or emits later, has valid checksums when what came in did (the
 //! input's checksums are fixed up first half of the time, so the NAT paths run).
 //! Subscriber b has open ports and a 1 Mbit/s shaper; the IPv6 firewall filters by
-//! address and keeps IPsec under state, so its stateful paths run too.
+//! address and keeps IPsec under state, so its stateful paths run too. Subscriber
+//! c is IPv6-only behind NAT64 (64:ff9b::/96), and b's 2001:db8:2::80 is
+//! published by SIIT as 198.51.100.80, so the translation paths run as well.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -30,7 +32,10 @@ fuzz_target!(|steps: Vec<Step>| {
          [[subscriber]]\nname = \"a\"\nipv4 = [\"10.0.0.0/8\"]\nipv6 = [\"2001:db8:1::/48\"]\nmtu = 1280\n\
          [[subscriber]]\nname = \"b\"\nipv4 = [\"192.168.0.0/16\"]\nipv6 = [\"2001:db8:2::/64\"]\n\
          open_ports = [\"tcp/22\", \"udp/1000-2000\"]\nrate_mbps = 1\n\
-         [firewall]\nfiltering = \"adf\"\nipsec = false\n[shaper]\nscheduling = \"weighted\"\n",
+         [[subscriber]]\nname = \"c\"\nipv6 = [\"2001:db8:3::/64\"]\n\
+         [firewall]\nfiltering = \"adf\"\nipsec = false\n[shaper]\nscheduling = \"weighted\"\n\
+         [nat64]\nprefix = \"64:ff9b::/96\"\n\
+         [siit]\npool6 = \"2001:db8:46::/96\"\n[[siit.eamt]]\nipv6 = \"2001:db8:2::80\"\nipv4 = \"198.51.100.80\"\n",
     )
     .expect("valid");
     let t0 = Instant::now();
@@ -44,7 +49,7 @@ fuzz_target!(|steps: Vec<Step>| {
             let _ = recompute_checksums(&mut packet);
         }
         let input_valid = !packet.is_empty() && valid(&packet);
-        let direction = match step.from % 3 {
+        let direction = match step.from % 4 {
             0 => Direction::Inbound,
             s => Direction::Outbound(u16::from(s - 1)),
         };

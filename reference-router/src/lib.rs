@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod aliases;
 mod buf;
 pub mod config;
 #[cfg(feature = "device")]
@@ -16,6 +17,7 @@ mod shaper;
 pub mod stats;
 pub mod tunnels;
 mod wheel;
+pub mod xlat;
 
 pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};

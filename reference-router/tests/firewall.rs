@@ -56,33 +56,6 @@ fn echo6(src: &str, dst: &str, id: u16, reply: bool) -> Vec<u8> {
 }
 
 /// An IPv6 packet with next header `next` and `payload`, no checksum of its own.
-fn raw6(src: &str, dst: &str, next: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x60, 0, 0, 0];
-    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    p.extend_from_slice(&[next, 64]);
-    p.extend_from_slice(&a(src));
-    p.extend_from_slice(&a(dst));
-    p.extend_from_slice(payload);
-    p
-}
-
-/// ICMPv6 error `kind`/`code` from `src` to `dst` quoting `about`.
-fn icmp6_error(src: &str, dst: &str, kind: u8, code: u8, about: &[u8]) -> Vec<u8> {
-    let mut icmp = vec![kind, code, 0, 0, 0, 0, 0x05, 0x00];
-    icmp.extend_from_slice(about);
-    let mut pseudo = a(src).to_vec();
-    pseudo.extend_from_slice(&a(dst));
-    pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
-    pseudo.extend_from_slice(&[0, 0, 0, 58]);
-    pseudo.extend_from_slice(&icmp);
-    if pseudo.len() % 2 == 1 {
-        pseudo.push(0);
-    }
-    let c = internet_checksum::checksum(&pseudo);
-    icmp[2..4].copy_from_slice(&c);
-    raw6(src, dst, 58, &icmp)
-}
-
 /// A fragment (fragment header, then `data`) of datagram `id` at `offset` bytes.
 fn fragment6(src: &str, dst: &str, id: u32, offset: u16, more: bool, data: &[u8]) -> Vec<u8> {
     let mut ext = vec![17, 0];

@@ -5,7 +5,7 @@
 use super::world::{World, first_address, hosts_file, netns_command, slaac_address};
 use super::{
     DUAL_STACK_NAME, HTTP_PORT, LabArgs, REFLECTOR_PORT, SERVER_V4, SERVER_V6, subscriber_v4,
-    subscriber_v6_host,
+    subscriber_v6_host, xlat,
 };
 use anyhow::{Context, bail};
 use sixfold_router::{Config, DropReason, Snapshot, device};
@@ -251,6 +251,73 @@ fn unsolicited_v6(args: &LabArgs, socket: &str) -> anyhow::Result<String> {
     }
 }
 
+/// `traceroute -6` from `ns` to `to`: the hops, one line.
+fn traceroute(ns: &str, to: &str) -> anyhow::Result<String> {
+    let out = netns_command(ns, "traceroute")
+        .args(["-6", "-n", "-q", "1", "-w", "1", "-m", "8", to])
+        .output()
+        .context("running traceroute")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hops: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    if !out.status.success() || hops.last() != Some(&to) {
+        bail!(
+            "hops {hops:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(format!("{} hops: {}", hops.len(), hops.join(" → ")))
+}
+
+/// The IPv6-only subscriber (`--ipv6-only`): DNS64, NAT64 and the CLAT.
+fn ipv6_only(args: &LabArgs, world: &mut World) -> anyhow::Result<bool> {
+    let k = args.all_subscribers();
+    let ns = format!("{}-sub{k}", args.prefix);
+    let dev = format!("sub{k}");
+    let v6 = slaac_address(&ns, &dev).unwrap_or_else(|| subscriber_v6_host(k));
+    println!(
+        "sub{k} ({ns}): IPv6-only {v6}; DNS64 [{}]; CLAT (tayga) 192.0.0.1 as {} (464XLAT)",
+        xlat::DNS64,
+        xlat::clat_address(&v6)?
+    );
+    hosts_file(&ns, world)?;
+    let synthesised = xlat::resolve_aaaa(&ns, xlat::V4ONLY_NAME);
+    let mut ok = check(
+        &format!("DNS64: AAAA {}", xlat::V4ONLY_NAME),
+        synthesised
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|a| match a.first() {
+                Some(a) => Ok(format!("{a} (synthesised from {SERVER_V4})")),
+                None => bail!("no AAAA record"),
+            }),
+    );
+    let target = synthesised.ok().and_then(|a| a.first().copied());
+    ok &= check(
+        &format!("{} (NAT64)", xlat::url(xlat::V4ONLY_NAME)),
+        curl(&ns, &xlat::url(xlat::V4ONLY_NAME)),
+    );
+    ok &= check(&format!("ping -6 {SERVER_V6}"), ping(&ns, true, SERVER_V6));
+    ok &= check(
+        &format!("ping {SERVER_V4} (CLAT)"),
+        ping(&ns, false, SERVER_V4),
+    );
+    ok &= check(
+        &format!("{} (CLAT)", xlat::url(SERVER_V4)),
+        curl(&ns, &xlat::url(SERVER_V4)),
+    );
+    if let Some(t) = target {
+        ok &= check(
+            &format!("traceroute -6 {t}"),
+            traceroute(&ns, &t.to_string()),
+        );
+    }
+    Ok(ok)
+}
+
 pub(super) fn traffic(
     args: &LabArgs,
     config: &Config,
@@ -293,6 +360,9 @@ pub(super) fn traffic(
             &format!("http://[{SERVER_V6}]:{HTTP_PORT}/"),
             curl(&ns, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/")),
         );
+    }
+    if args.ipv6_only {
+        ok &= ipv6_only(args, world)?;
     }
     println!("IPv6 simple security (RFC 6092):");
     ok &= check(

@@ -15,6 +15,7 @@ mod checks;
 mod prometheus;
 mod report;
 mod world;
+mod xlat;
 
 use crate::run::{load, stop_on_signals};
 use anyhow::{Context, bail};
@@ -113,6 +114,23 @@ pub(crate) struct LabArgs {
     /// and report figures read back from it.
     #[arg(long)]
     metrics: bool,
+    /// Add one IPv6-only subscriber (the last, sub N+1): the router as NAT64
+    /// (PLAT, [nat64] prefix 2001:db8:64::/96 unless the configuration has
+    /// one), unbound as DNS64 in the WAN namespace, tayga as its CLAT (464XLAT).
+    #[arg(long)]
+    ipv6_only: bool,
+}
+
+impl LabArgs {
+    /// Subscribers in all: the dual-stack ones and the IPv6-only one.
+    pub(crate) fn all_subscribers(&self) -> u16 {
+        self.subscribers + u16::from(self.ipv6_only)
+    }
+
+    /// Whether subscriber `k` (1-based) is the IPv6-only one.
+    pub(crate) fn is_ipv6_only(&self, k: u16) -> bool {
+        self.ipv6_only && k == self.all_subscribers()
+    }
 }
 
 /// Addresses of subscriber `k` (1-based).
@@ -202,7 +220,7 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
             let mut c = Config::default();
             c.nat.pool = vec!["203.0.113.0/24".parse()?];
             c.router.ipv6 = "2001:db8:1::1".parse()?;
-            c.router.rdnss = vec!["2001:db8:ffff::53".parse()?];
+            c.router.rdnss = vec![xlat::DNS64.parse()?];
             c
         }
     };
@@ -252,13 +270,21 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     }
     config.wan.name = "wan".into();
     config.wan.netns = Some(format!("{}-wan", args.prefix));
-    config.subscriber = (1..=args.subscribers)
+    if args.ipv6_only {
+        xlat::plat_config(&mut config)?;
+    }
+    config.subscriber = (1..=args.all_subscribers())
         .map(|k| {
+            let ipv4 = if args.is_ipv6_only(k) {
+                Vec::new()
+            } else {
+                vec![format!("{}/32", subscriber_v4(k)).parse()?]
+            };
             Ok(Subscriber {
                 name: format!("sub{k}"),
                 netns: Some(format!("{}-sub{k}", args.prefix)),
                 mtu: 1500,
-                ipv4: vec![format!("{}/32", subscriber_v4(k)).parse()?],
+                ipv4,
                 ipv6: vec![subscriber_v6_prefix(k).parse()?],
                 open: false,
                 open_ports: Vec::new(),

@@ -1,7 +1,9 @@
 //! The lab's world: network namespaces, addresses and routes, the router running
 //! between them — and everything undone again when the world is dropped.
 
-use super::{DUAL_STACK_NAME, LabArgs, SERVER_V4, SERVER_V6, subscriber_v4, subscriber_v6_host};
+use super::{
+    DUAL_STACK_NAME, LabArgs, SERVER_V4, SERVER_V6, subscriber_v4, subscriber_v6_host, xlat,
+};
 use crate::run::random_seed;
 use anyhow::{Context, bail};
 use sixfold_router::{Config, Snapshot, device};
@@ -149,7 +151,7 @@ pub(super) fn build(
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let wan_ns = format!("{}-wan", args.prefix);
-    let subs: Vec<String> = (1..=args.subscribers)
+    let subs: Vec<String> = (1..=args.all_subscribers())
         .map(|k| format!("{}-sub{k}", args.prefix))
         .collect();
     create_namespaces(args, subs.iter().chain([&wan_ns]), world)?;
@@ -157,12 +159,15 @@ pub(super) fn build(
     let devices =
         device::Devices::open(config, workers).context("opening the lab's TUN devices")?;
     route_wan(config, &wan_ns)?;
-    for (k, ns) in (1..=args.subscribers).zip(&subs) {
-        address_subscriber(config, k, ns)?;
+    for (k, ns) in (1..=args.all_subscribers()).zip(&subs) {
+        address_subscriber(config, k, ns, args.is_ipv6_only(k))?;
     }
     start_router(config, devices, world, stop)?;
     if config.router.ra {
         wait_for_slaac(&subs, stop)?;
+    }
+    if args.ipv6_only {
+        xlat_world(args, config, world, &wan_ns)?;
     }
     if args.metrics {
         super::prometheus::start(&wan_ns, &args.prefix, world, stop)?;
@@ -245,13 +250,38 @@ fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Subscriber `k` in namespace `ns`: its IPv4 address and default route; IPv6
-/// from the router's advertisements (or static when they are off).
-fn address_subscriber(config: &Config, k: u16, ns: &str) -> anyhow::Result<()> {
+/// The IPv6-only subscriber's world: DNS64 in the WAN namespace, its
+/// resolver set, its CLAT.
+fn xlat_world(
+    args: &LabArgs,
+    config: &Config,
+    world: &mut World,
+    wan_ns: &str,
+) -> anyhow::Result<()> {
+    let prefix = config
+        .nat64
+        .as_ref()
+        .map(|n| n.prefix.to_string())
+        .context("--ipv6-only needs [nat64]")?;
+    xlat::start_dns64(world, wan_ns, &prefix)?;
+    let k = args.all_subscribers();
+    let ns = format!("{}-sub{k}", args.prefix);
+    xlat::resolv_conf(world, &ns)?;
     let dev = format!("sub{k}");
-    let v4 = format!("{}/32", subscriber_v4(k));
-    ip(&["-n", ns, "addr", "add", &v4, "dev", &dev])?;
-    ip(&["-n", ns, "route", "add", "default", "dev", &dev])?;
+    let slaac = slaac_address(&ns, &dev).unwrap_or_else(|| subscriber_v6_host(k));
+    xlat::start_clat(world, &ns, &dev, xlat::clat_address(&slaac)?, &prefix)
+}
+
+/// Subscriber `k` in namespace `ns`: its IPv4 address and default route (none
+/// for an IPv6-only one); IPv6 from the router's advertisements (or static when
+/// they are off).
+fn address_subscriber(config: &Config, k: u16, ns: &str, ipv6_only: bool) -> anyhow::Result<()> {
+    let dev = format!("sub{k}");
+    if !ipv6_only {
+        let v4 = format!("{}/32", subscriber_v4(k));
+        ip(&["-n", ns, "addr", "add", &v4, "dev", &dev])?;
+        ip(&["-n", ns, "route", "add", "default", "dev", &dev])?;
+    }
     if config.router.ra {
         // IPv6 comes from the router's advertisements alone (SLAAC); without
         // duplicate-address detection the address is usable at once.

@@ -257,6 +257,19 @@ pub(crate) fn run(args: RewriteArgs) -> anyhow::Result<ExitCode> {
     }
     output.commit()?;
     eprintln!("{s}");
+    finish(stopped, &args.input, s.packets, &args.output)
+}
+
+/// How a capture tool that read `input` up to `stopped` (`None`: to its end)
+/// and wrote what `frames` frames became to `output` exits: a file cut or
+/// unreadable part-way is a failure that says what was written; a capture that
+/// could not be read at all is an error.
+pub(crate) fn finish(
+    stopped: Option<CaptureError>,
+    input: &std::path::Path,
+    frames: u64,
+    output: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     match stopped {
         None => Ok(ExitCode::SUCCESS),
         Some(
@@ -265,10 +278,9 @@ pub(crate) fn run(args: RewriteArgs) -> anyhow::Result<ExitCode> {
             | CaptureError::Read { .. }),
         ) => {
             eprintln!(
-                "sixfold: {}: {e}; the {} frames before it were written to {}",
-                args.input.display(),
-                s.packets,
-                args.output.display()
+                "sixfold: {}: {e}; the {frames} frames before it were written to {}",
+                input.display(),
+                output.display()
             );
             Ok(ExitCode::FAILURE)
         }

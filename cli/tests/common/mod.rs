@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -127,4 +128,165 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap()
+}
+
+/// Sum of every `InCsumErrors` counter (IPv4 and IPv6, all protocols) in `ns`.
+pub fn csum_errors(ns: &str) -> u64 {
+    let mut total = 0;
+    let snmp = ok(ns, &["cat", "/proc/net/snmp"]);
+    let lines: Vec<&str> = snmp.lines().collect();
+    for pair in lines.chunks(2) {
+        if let [names, values] = pair {
+            for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+                if n == "InCsumErrors" {
+                    total += v.parse::<u64>().unwrap();
+                }
+            }
+        }
+    }
+    for line in ok(ns, &["cat", "/proc/net/snmp6"]).lines() {
+        let mut w = line.split_whitespace();
+        if let (Some(n), Some(v)) = (w.next(), w.next())
+            && n.ends_with("InCsumErrors")
+        {
+            total += v.parse::<u64>().unwrap();
+        }
+    }
+    total
+}
+
+/// tshark on `dev` in `ns`, writing to `file`.
+pub fn capture(ns: &str, dev: &str, file: &Path) -> Child {
+    let child = Command::new("ip")
+        .args([
+            "netns", "exec", ns, "tshark", "-q", "-s", "200", "-i", dev, "-w",
+        ])
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // tshark needs a moment before it captures.
+    for _ in 0..50 {
+        if file.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    child
+}
+
+/// The folded one's-complement sum of 16-bit words (written here, independent of
+/// the sixfold-checksum crate under test).
+fn fold(words: impl Iterator<Item = u32>) -> u16 {
+    let mut s: u32 = words.sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+/// The uncomplemented pseudo-header sum of a packet: what a partial (offload)
+/// transport checksum field holds.
+fn pseudo_sum(src: &str, dst: &str, protocol: u32, length: u32) -> u16 {
+    let words = |a: &str| -> Vec<u32> {
+        match a.parse::<std::net::IpAddr>().unwrap() {
+            std::net::IpAddr::V4(a) => {
+                let o = a.octets();
+                vec![
+                    u32::from(o[0]) << 8 | u32::from(o[1]),
+                    u32::from(o[2]) << 8 | u32::from(o[3]),
+                ]
+            }
+            std::net::IpAddr::V6(a) => a.segments().iter().map(|&w| u32::from(w)).collect(),
+        }
+    };
+    let mut all = words(src);
+    all.extend(words(dst));
+    all.extend([protocol, length >> 16, length & 0xffff]);
+    fold(all.into_iter())
+}
+
+/// (packets, packets with a bad checksum) among the packets of a capture that
+/// match `received` (those the router wrote towards the capturing namespace: a
+/// TUN capture also holds what the namespace's own kernel sent).
+///
+/// IP and ICMP checksums must be right. A TCP or UDP checksum that tshark calls
+/// bad passes only as a *partial* one (offload: the router wrote the packet with
+/// `NEEDS_CSUM`, and the receiving kernel trusts the field to be completed): it
+/// must then be exactly the pseudo-header sum of the packet as it left the
+/// router, checked here. A TCP checksum of 0xFFFF (−0, as valid as +0, RFC 1624
+/// §3) is the sending kernel's choice, which the router passes on untouched on
+/// the IPv6 path; the receiving kernel's `InCsumErrors` checks those.
+pub fn bad_checksums(file: &Path, received: &str) -> (usize, Vec<String>) {
+    let read = |filter: &str, fields: &[&str]| {
+        let mut cmd = Command::new("tshark");
+        cmd.args(["-r"]).arg(file).args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-Y",
+        ]);
+        cmd.arg(format!(
+            "({received}) and ({filter}) and not tcp.checksum==0xffff"
+        ));
+        if !fields.is_empty() {
+            cmd.args(["-T", "fields", "-E", "separator=|"]);
+            for f in fields {
+                cmd.args(["-e", f]);
+            }
+        }
+        let out = cmd.output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let all = read("ip or ipv6", &[]).len();
+    let mut bad = read(
+        "ip.checksum.status==0 or icmp.checksum.status==0 or icmpv6.checksum.status==0",
+        &[],
+    );
+    let fields = [
+        "frame.number",
+        "ip.src",
+        "ip.dst",
+        "ipv6.src",
+        "ipv6.dst",
+        "ip.len",
+        "ip.hdr_len",
+        "ipv6.plen",
+        "ip.proto",
+        "ipv6.nxt",
+        "tcp.checksum",
+        "udp.checksum",
+    ];
+    for line in read("tcp.checksum.status==0 or udp.checksum.status==0", &fields) {
+        let f: Vec<&str> = line.split('|').collect();
+        let (src, dst) = if f[1].is_empty() {
+            (f[3], f[4])
+        } else {
+            (f[1], f[2])
+        };
+        // Lengths and protocols come in decimal, checksums in hex.
+        let num = |s: &str| -> u32 { s.parse().unwrap_or(0) };
+        let (length, protocol) = if f[1].is_empty() {
+            (num(f[7]), num(f[9]))
+        } else {
+            (num(f[5]) - num(f[6]), num(f[8]))
+        };
+        let field = if f[10].is_empty() { f[11] } else { f[10] };
+        let field = u32::from_str_radix(field.trim_start_matches("0x"), 16).unwrap_or(0) as u16;
+        if field != pseudo_sum(src, dst, protocol, length) {
+            bad.push(format!(
+                "frame {}: transport checksum {field:#06x} neither right nor partial",
+                f[0]
+            ));
+        }
+    }
+    (all, bad)
 }

@@ -22,6 +22,7 @@ mod locate;
 mod metrics;
 mod nat;
 mod policy;
+mod siit;
 mod validate;
 
 pub use links::{RouterSection, Subscriber, Wan};
@@ -29,6 +30,8 @@ pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
 use serde::{Deserialize, Serialize};
+pub(crate) use siit::nat64_prefix;
+pub use siit::{EamtEntry, Nat64, Siit};
 use std::fmt;
 
 /// The whole configuration.
@@ -51,6 +54,10 @@ pub struct Config {
     pub metrics: Metrics,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
+    /// Stateless IPv4/IPv6 translation (RFC 7915), when the section is present.
+    pub siit: Option<Siit>,
+    /// Stateful NAT64 (RFC 6146), when the section is present.
+    pub nat64: Option<Nat64>,
 }
 
 /// A configuration that cannot be used: which key, where, and why.

@@ -182,6 +182,7 @@ impl Config {
         validate_links(self)?;
         validate_tunnels(&self.tunnels)?;
         validate_metrics(self)?;
+        super::siit::validate(self)?;
         Ok(())
     }
 }

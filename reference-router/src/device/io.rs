@@ -36,10 +36,18 @@ const HANDOFF_CAPACITY: usize = 1024;
 /// Spare buffers a worker keeps.
 const POOL: usize = 256;
 
+/// A packet from another worker: read from the WAN on a queue that worker
+/// serves (steered: not yet processed), or hairpinned there on its way out
+/// (`hairpin`: translated once, taken in without a second TTL decrement).
+struct Handed {
+    buf: PacketBuf,
+    hairpin: bool,
+}
+
 /// Everything that can wake a worker.
 pub(super) struct Mailbox {
     pub(super) requests: Receiver<Request>,
-    handoffs: Receiver<PacketBuf>,
+    handoffs: Receiver<Handed>,
     wake: UnixStream,
     sleeping: Arc<AtomicBool>,
     pending: Arc<AtomicUsize>,
@@ -48,7 +56,7 @@ pub(super) struct Mailbox {
 /// How others reach a worker: its hand-off channel and its wake-up socket.
 #[derive(Clone)]
 pub(super) struct Doorbell {
-    handoffs: SyncSender<PacketBuf>,
+    handoffs: SyncSender<Handed>,
     pub(super) wake: Arc<UnixStream>,
     sleeping: Arc<AtomicBool>,
     pending: Arc<AtomicUsize>,
@@ -83,7 +91,7 @@ pub(super) fn mailbox() -> io::Result<(Mailbox, Doorbell, SyncSender<Request>)> 
 
 impl Doorbell {
     /// Hands `buf` over; gives it back if the channel is full.
-    fn hand(&self, buf: PacketBuf) -> Result<(), PacketBuf> {
+    fn hand(&self, buf: Handed) -> Result<(), Handed> {
         match self.handoffs.try_send(buf) {
             Ok(()) => {
                 self.pending.fetch_add(1, Ordering::SeqCst);
@@ -172,14 +180,17 @@ fn recv(q: &Queue, buf: &mut PacketBuf, router: &mut Router) -> io::Result<bool>
 impl Worker {
     /// Hands the packet in `buf` to worker `to`, taking a spare buffer in its
     /// place; a full channel drops it (counted).
-    fn hand_off(&mut self, to: u16, buf: &mut PacketBuf) {
+    fn hand_off(&mut self, to: u16, buf: &mut PacketBuf, hairpin: bool) {
         let spare = self.pool.pop().unwrap_or_default();
         let packet = std::mem::replace(buf, spare);
-        match self.peers[usize::from(to)].hand(packet) {
+        match self.peers[usize::from(to)].hand(Handed {
+            buf: packet,
+            hairpin,
+        }) {
             Ok(()) => self.router.count_handoff(true),
             Err(back) => {
                 self.router.count_handoff(false);
-                self.pool.push(std::mem::replace(buf, back));
+                self.pool.push(std::mem::replace(buf, back.buf));
             }
         }
     }
@@ -189,7 +200,7 @@ impl Worker {
         let shard = self.router.shard();
         match verdict {
             Verdict::Forward(to) | Verdict::Reply(to) => send(devices, shard, to, buf),
-            Verdict::Handoff(to) => self.hand_off(to, buf),
+            Verdict::Handoff(to) => self.hand_off(to, buf, true),
             Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "drop"),
             Verdict::Held | Verdict::Queued(_) => {}
         }
@@ -210,7 +221,7 @@ impl Worker {
             }
             let owner = self.router.steer(direction, buf.packet());
             if owner != shard.index {
-                self.hand_off(owner, buf);
+                self.hand_off(owner, buf, false);
                 continue;
             }
             let verdict = self.router.process(direction, buf, now);
@@ -224,9 +235,19 @@ impl Worker {
         let mut junk = [0u8; 64];
         while matches!((&self.mailbox.wake).read(&mut junk), Ok(n) if n > 0) {}
         let now = Instant::now();
-        while let Ok(mut packet) = self.mailbox.handoffs.try_recv() {
+        while let Ok(Handed {
+            buf: mut packet,
+            hairpin,
+        }) = self.mailbox.handoffs.try_recv()
+        {
             self.mailbox.pending.fetch_sub(1, Ordering::SeqCst);
-            let verdict = self.router.process_handoff(&mut packet, now);
+            let verdict = if hairpin {
+                self.router.process_handoff(&mut packet, now)
+            } else {
+                // Steered here from the WAN: an ordinary inbound packet.
+                self.router
+                    .process(crate::Direction::Inbound, &mut packet, now)
+            };
             self.act(verdict, devices, &mut packet);
             if self.pool.len() < POOL {
                 self.pool.push(packet);

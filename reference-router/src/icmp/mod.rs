@@ -7,9 +7,10 @@ pub(crate) mod ra;
 
 use crate::stats::IcmpSent;
 use sixfold_checksum::{checksum, pseudo};
+use sixfold_rewrite::translate::IcmpReply;
 use sixfold_rewrite::{
-    Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable, Icmpv6TimeExceeded, Icmpv6Type,
-    Icmpv6Unreachable, IpProtocol, Ipv4Packet, Ipv6Packet,
+    Icmpv4TimeExceeded, Icmpv4Type, Icmpv4Unreachable, Icmpv6ParameterProblem, Icmpv6TimeExceeded,
+    Icmpv6Type, Icmpv6Unreachable, IpProtocol, Ipv4Packet, Ipv6Packet,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -39,6 +40,15 @@ pub(crate) enum IcmpError {
     PacketTooBig { mtu: u32 },
     /// ICMPv6 communication administratively prohibited (RFC 6092 §3.3).
     Ipv6AdminProhibited,
+    /// ICMPv4 source route failed: an unexpired source route the translator
+    /// cannot follow (RFC 7915 §4.1).
+    SourceRouteFailed,
+    /// ICMPv6 parameter problem, erroneous header field at `pointer`: a routing
+    /// header with segments left, which the translator cannot follow (RFC 7915 §5.1).
+    Ipv6ParameterProblem { pointer: u32 },
+    /// ICMPv6 address unreachable: the NAT64 could not create a binding
+    /// (RFC 6146 §3.5.1.1, §3.5.2.1).
+    Ipv6AddressUnreachable,
 }
 
 impl IcmpError {
@@ -52,7 +62,56 @@ impl IcmpError {
             IcmpError::HopLimitExceeded => IcmpSent::Ipv6TimeExceeded,
             IcmpError::PacketTooBig { .. } => IcmpSent::Ipv6PacketTooBig,
             IcmpError::Ipv6AdminProhibited => IcmpSent::Ipv6AdminProhibited,
+            IcmpError::SourceRouteFailed => IcmpSent::SourceRouteFailed,
+            IcmpError::Ipv6ParameterProblem { .. } => IcmpSent::Ipv6ParameterProblem,
+            IcmpError::Ipv6AddressUnreachable => IcmpSent::Ipv6AddressUnreachable,
         }
+    }
+
+    /// The error RFC 7915 answers a refused translation with
+    /// ([`TranslateError::reply`](sixfold_rewrite::translate::TranslateError::reply)),
+    /// if the router sends that kind.
+    pub(crate) fn of_reply(reply: IcmpReply) -> Option<IcmpError> {
+        Some(match reply {
+            IcmpReply::V4 {
+                icmp_type: Icmpv4Type::TimeExceeded,
+                ..
+            } => IcmpError::TimeExceeded,
+            IcmpReply::V4 {
+                icmp_type: Icmpv4Type::DestUnreachable,
+                code,
+                rest,
+            } => match Icmpv4Unreachable::from(code) {
+                Icmpv4Unreachable::FragmentationNeeded => IcmpError::FragmentationNeeded {
+                    mtu: rest.min(u32::from(u16::MAX)) as u16,
+                },
+                Icmpv4Unreachable::AdminProhibited => IcmpError::AdminProhibited,
+                Icmpv4Unreachable::SourceRouteFailed => IcmpError::SourceRouteFailed,
+                _ => return None,
+            },
+            IcmpReply::V6 {
+                icmp_type: Icmpv6Type::TimeExceeded,
+                ..
+            } => IcmpError::HopLimitExceeded,
+            IcmpReply::V6 {
+                icmp_type: Icmpv6Type::PacketTooBig,
+                rest,
+                ..
+            } => IcmpError::PacketTooBig { mtu: rest },
+            IcmpReply::V6 {
+                icmp_type: Icmpv6Type::ParameterProblem,
+                rest,
+                ..
+            } => IcmpError::Ipv6ParameterProblem { pointer: rest },
+            IcmpReply::V6 {
+                icmp_type: Icmpv6Type::DestUnreachable,
+                code,
+                ..
+            } if Icmpv6Unreachable::from(code) == Icmpv6Unreachable::AdminProhibited => {
+                IcmpError::Ipv6AdminProhibited
+            }
+            _ => return None,
+        })
     }
 
     /// Whether this is an ICMPv6 error (about an IPv6 packet).
@@ -62,6 +121,8 @@ impl IcmpError {
             IcmpError::HopLimitExceeded
                 | IcmpError::PacketTooBig { .. }
                 | IcmpError::Ipv6AdminProhibited
+                | IcmpError::Ipv6ParameterProblem { .. }
+                | IcmpError::Ipv6AddressUnreachable
         )
     }
 
@@ -98,6 +159,21 @@ impl IcmpError {
             IcmpError::Ipv6AdminProhibited => (
                 u8::from(Icmpv6Type::DestUnreachable),
                 u8::from(Icmpv6Unreachable::AdminProhibited),
+                0,
+            ),
+            IcmpError::SourceRouteFailed => (
+                u8::from(Icmpv4Type::DestUnreachable),
+                u8::from(Icmpv4Unreachable::SourceRouteFailed),
+                0,
+            ),
+            IcmpError::Ipv6ParameterProblem { pointer } => (
+                u8::from(Icmpv6Type::ParameterProblem),
+                u8::from(Icmpv6ParameterProblem::ErroneousHeaderField),
+                pointer,
+            ),
+            IcmpError::Ipv6AddressUnreachable => (
+                u8::from(Icmpv6Type::DestUnreachable),
+                u8::from(Icmpv6Unreachable::Address),
                 0,
             ),
         };
@@ -317,6 +393,47 @@ mod tests {
             [2, 0, 0, 0, 0, 0, 0x05, 0x00]
         );
         assert_eq!(IcmpError::Ipv6AdminProhibited.header()[..2], [1, 1]);
+        assert_eq!(IcmpError::Ipv6AddressUnreachable.header()[..2], [1, 3]);
+        assert_eq!(IcmpError::SourceRouteFailed.header()[..2], [3, 5]);
+        assert_eq!(
+            IcmpError::Ipv6ParameterProblem { pointer: 43 }.header(),
+            [4, 0, 0, 0, 0, 0, 0, 43]
+        );
+    }
+
+    #[test]
+    fn translator_replies_become_router_errors() {
+        use sixfold_rewrite::translate::TranslateError;
+        let of = |e: TranslateError| e.reply().and_then(IcmpError::of_reply);
+        assert_eq!(
+            of(TranslateError::FragmentationNeeded { mtu: 1480 }),
+            Some(IcmpError::FragmentationNeeded { mtu: 1480 })
+        );
+        assert_eq!(
+            of(TranslateError::PacketTooBig { mtu: 1520 }),
+            Some(IcmpError::PacketTooBig { mtu: 1520 })
+        );
+        assert_eq!(
+            of(TranslateError::SegmentsLeft { pointer: 43 }),
+            Some(IcmpError::Ipv6ParameterProblem { pointer: 43 })
+        );
+        assert_eq!(
+            of(TranslateError::TtlExceeded),
+            Some(IcmpError::TimeExceeded)
+        );
+        assert_eq!(
+            of(TranslateError::HopLimitExceeded),
+            Some(IcmpError::HopLimitExceeded)
+        );
+        assert_eq!(
+            of(TranslateError::SourceRoute),
+            Some(IcmpError::SourceRouteFailed)
+        );
+        assert_eq!(
+            of(TranslateError::UdpChecksumZero { fragment: false }),
+            Some(IcmpError::AdminProhibited)
+        );
+        assert_eq!(of(TranslateError::UntranslatableQuote), None);
     }
 
     #[test]

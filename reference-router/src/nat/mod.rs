@@ -498,4 +498,27 @@ impl Nat {
             .buffer(key, packet, now)
             .map_err(|_| DropReason::FragmentLimit)
     }
+
+    /// The external endpoint `(address, port)` of the live session of inside
+    /// endpoint `(addr, port)` with remote `(rem_addr, rem_port)` — for NAT64,
+    /// whose ICMPv6 errors quote an IPv6 packet the NAT44 code cannot read.
+    /// Never refreshes the session (RFC 5508 REQ-6, RFC 6146 §3.5.3).
+    pub(crate) fn inside_session(
+        &mut self,
+        protocol: IpProtocol,
+        (addr, port): (u32, u16),
+        (rem_addr, rem_port): (u32, u16),
+        now: u32,
+    ) -> Option<(u32, u16)> {
+        let key = Key {
+            addr,
+            port,
+            rem_addr,
+            rem_port,
+            protocol: u8::from(protocol),
+        };
+        let s = self.table.find_inside(&key, now)?;
+        let s = self.table.session(s);
+        Some((s.out_addr, s.out_port))
+    }
 }

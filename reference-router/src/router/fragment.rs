@@ -66,6 +66,10 @@ impl Router {
             self.nat.hold_fragment(key, buffer.packet(), now)?;
             return Ok(Verdict::Held);
         };
+        if self.is_alias(Some(IpAddr::V4(applied.dst.into()))) {
+            // Its first fragment went to a NAT64 session, maybe another worker's.
+            return self.nat64_later_fragment(buffer, applied, now);
+        }
         rewrite_later(applied)
             .apply(buffer.packet_mut())
             .map_err(|_| DropReason::Malformed)?;

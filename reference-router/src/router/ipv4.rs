@@ -137,11 +137,14 @@ impl Router {
             return Err(t.reason());
         }
         let header = V4Header::read(&ip);
-        self.check_v4_addresses(direction, &header)?;
+        let siit = self.check_v4_addresses(direction, &header)?;
         let ingress = direction.ingress();
         if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
             return self.report(buffer, ingress, e, DropReason::TtlExceeded, now);
+        }
+        if let Some(sub) = siit {
+            return self.siit_in(sub, buffer, now);
         }
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
@@ -152,23 +155,8 @@ impl Router {
                 rewrite,
                 egress,
                 hairpin,
-            } => (rewrite, egress, hairpin),
-            Decision::Handoff { rewrite, worker } => {
-                let rewrite = Rewrite {
-                    ttl: Some(Ttl::Sub(1)),
-                    ..rewrite
-                };
-                rewrite
-                    .apply(buffer.packet_mut())
-                    .map_err(|_| DropReason::Malformed)?;
-                return Ok(Verdict::Handoff(worker));
-            }
-            Decision::Drop(reason) => return Err(reason),
-            Decision::Refuse(reason) => {
-                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
-                let e = IcmpError::AdminProhibited;
-                return self.report(buffer, ingress, e, reason, now);
-            }
+            } if !self.is_alias(rewrite.dst) => (rewrite, egress, hairpin),
+            other => return self.not_rewritten_here(direction, buffer, &header, other, now),
         };
         let mtu = self.links.mtu(egress);
         let offload = buffer.offload();
@@ -205,12 +193,13 @@ impl Router {
     }
 
     /// Anti-spoofing and routability: a subscriber sends from its own addresses to
-    /// unicast ones; the WAN sends to the pool.
+    /// unicast ones; the WAN sends to the pool, or to an address SIIT maps to a
+    /// subscriber (`Some(subscriber)`).
     fn check_v4_addresses(
         &self,
         direction: Direction,
         header: &V4Header,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<u16>, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
                 if !self.links.owns_ipv4(sub, header.src) {
@@ -224,10 +213,54 @@ impl Router {
                 {
                     return Err(DropReason::NotRoutable);
                 }
-                Ok(())
+                Ok(None)
             }
-            Direction::Inbound if self.nat.is_public(header.dst) => Ok(()),
-            Direction::Inbound => Err(DropReason::NoRoute),
+            Direction::Inbound if self.nat.is_public(header.dst) => Ok(None),
+            Direction::Inbound => match self.siit_in_subscriber(header.dst) {
+                Some(sub) => Ok(Some(sub)),
+                None => Err(DropReason::NoRoute),
+            },
+        }
+    }
+
+    /// A NAT decision other than a NAT44 rewrite to apply here: a NAT64
+    /// session's (translated to IPv6), a hand-over to the worker that holds the
+    /// hairpin's peer, a drop, or a refusal.
+    fn not_rewritten_here(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        header: &V4Header,
+        decision: Decision,
+        now: u32,
+    ) -> Result<Verdict, DropReason> {
+        match decision {
+            Decision::Translate {
+                rewrite,
+                egress,
+                hairpin,
+            } => {
+                // A NAT64 session: translated to the subscriber's IPv6 address.
+                let fragment = header.fragmented.then(|| header.frag_key(direction));
+                let from = (header.src, header.protocol, hairpin);
+                self.nat64_in_datagram(buffer, from, (rewrite, egress), fragment, now)
+            }
+            Decision::Handoff { rewrite, worker } => {
+                let rewrite = Rewrite {
+                    ttl: Some(Ttl::Sub(1)),
+                    ..rewrite
+                };
+                rewrite
+                    .apply(buffer.packet_mut())
+                    .map_err(|_| DropReason::Malformed)?;
+                Ok(Verdict::Handoff(worker))
+            }
+            Decision::Drop(reason) => Err(reason),
+            Decision::Refuse(reason) => {
+                // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
+                let e = IcmpError::AdminProhibited;
+                self.report(buffer, direction.ingress(), e, reason, now)
+            }
         }
     }
 

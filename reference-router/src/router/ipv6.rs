@@ -51,6 +51,21 @@ impl Router {
             return Err(DropReason::NotRoutable);
         }
         let egress = self.route_v6(direction, src, dst)?;
+        if let (Direction::Outbound(sub), Interface::Wan) = (direction, egress)
+            && (self.is_nat64(dst) || self.is_siit_out(dst))
+        {
+            // Translated to IPv4 (RFC 6146, RFC 7915): the NAT's state, not the
+            // IPv6 firewall's, and the router's hop limit first.
+            if hop_limit <= 1 {
+                let e = IcmpError::HopLimitExceeded;
+                return self.report(buffer, direction.ingress(), e, DropReason::TtlExceeded, now);
+            }
+            return if self.is_nat64(dst) {
+                self.nat64_out(sub, buffer, now)
+            } else {
+                self.siit_out(sub, buffer, now)
+            };
+        }
         let crosses_wan = egress == Interface::Wan || !outbound;
         let ingress = direction.ingress();
         if crosses_wan {

@@ -21,9 +21,12 @@ mod fragment;
 mod ipv4;
 mod ipv6;
 mod links;
+mod nat64;
 mod reply;
+mod siit;
 mod snapshot;
 mod timers;
+mod translate;
 
 use crate::buf::PacketBuf;
 use crate::config::{Config, ConfigError};
@@ -39,6 +42,7 @@ use reply::Replies;
 use sixfold_rewrite::{IpVersion, Ipv6Packet};
 use std::time::{Duration, Instant};
 use timers::Timers;
+use translate::Translation;
 
 /// What to do with the packet in the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +85,8 @@ pub struct Router {
     /// of a hairpin: taken in without a second TTL decrement.
     continuing_hairpin: bool,
     datapath: Datapath,
+    /// NAT64 and SIIT: their settings, the NAT64 aliases, a buffer.
+    translation: Translation,
 }
 
 impl Router {
@@ -134,6 +140,7 @@ impl Router {
                     shard,
                     continuing_hairpin: false,
                     datapath: Datapath::default(),
+                    translation: Translation::new(&config, worker_seed, shard),
                     config: config.clone(),
                 }
             })

@@ -34,6 +34,7 @@ impl Router {
             .collect();
         s.shapers = self.egress.usage(|i| self.links.name(i));
         s.datapath = self.datapath.clone();
+        s.nat64_hosts = self.translation.aliases.len() as u64;
         s
     }
 }

@@ -31,6 +31,7 @@ impl Router {
         let lost = self.nat.expire(now, BUDGET);
         self.counters.drops(DropReason::FragmentTimeout, lost);
         self.firewall.expire(now, BUDGET);
+        self.translation.aliases.sweep(now, BUDGET);
         for quote in self.firewall.release_held(now, BUDGET) {
             // RFC 6092: no outbound SYN came; administratively prohibited.
             if quote.len() >= 40 {
@@ -81,6 +82,7 @@ impl Router {
             mtu: self.links.mtu(Interface::Subscriber(sub)) as u32,
             rdnss: &self.config.router.rdnss,
             interval: self.config.router.ra_interval,
+            pref64: self.pref64(),
         };
         ra::router_advertisement(&ad)
     }

@@ -155,6 +155,24 @@ counter_keys! {
         TunnelTeredoPrefix = "tunnel_teredo_prefix",
         /// An IPv6 source or destination in 2002::/16 (6to4 relays).
         Tunnel6to4Prefix = "tunnel_6to4_prefix",
+        /// Nothing to translate it to (RFC 7915): an ICMP type, code, pointer or
+        /// quote without a counterpart, a protocol number of the other family, a
+        /// fragmented ICMP error, an extension header after the Fragment Header.
+        Untranslatable = "untranslatable",
+        /// UDP/IPv4 without a checksum, which IPv6 requires (RFC 7915 §4.5;
+        /// `amend_udp_checksum_zero` computes it for whole datagrams).
+        UdpChecksumZero = "udp_checksum_zero",
+        /// An unexpired IPv4 source route the translator cannot follow (RFC 7915 §4.1).
+        SourceRoute = "source_route",
+        /// An IPv6 routing header with segments left (RFC 7915 §5.1).
+        SegmentsLeft = "segments_left",
+        /// An address that no translation maps: outside the EAMT and the RFC 6052
+        /// prefix, or a non-global IPv4 address under the Well-Known Prefix
+        /// (RFC 6052 §3.1).
+        UnmappableAddress = "unmappable_address",
+        /// A source no router forwards from: unspecified, loopback, multicast,
+        /// broadcast or class E (RFC 7915 §4.1, §5.1).
+        IllegalSource = "illegal_source",
     }
 }
 
@@ -179,6 +197,14 @@ counter_keys! {
         Ipv6AdminProhibited = "ipv6_admin_prohibited",
         /// Router advertisements (RFC 4861), solicited or not.
         RouterAdvertisement = "router_advertisement",
+        /// ICMPv4 source route failed (RFC 7915 §4.1: a source route the translator
+        /// cannot follow).
+        SourceRouteFailed = "source_route_failed",
+        /// ICMPv6 parameter problem (RFC 7915 §5.1: segments left in a routing header).
+        Ipv6ParameterProblem = "ipv6_parameter_problem",
+        /// ICMPv6 address unreachable: the NAT64 could not create a binding
+        /// (RFC 6146 §3.5.1.1).
+        Ipv6AddressUnreachable = "ipv6_address_unreachable",
     }
 }
 

@@ -255,6 +255,9 @@ pub struct Snapshot {
     pub subscribers: Vec<SubscriberUse>,
     /// Per egress shaper (links with a rate).
     pub shapers: Vec<ShaperUse>,
+    /// IPv6 addresses with NAT64 state (RFC 6146): their sessions are among
+    /// `sessions`, their ports among the subscribers' `ports`.
+    pub nat64_hosts: u64,
 }
 
 impl Snapshot {
@@ -315,6 +318,7 @@ impl Snapshot {
                 None => self.shapers.push(theirs.clone()),
             }
         }
+        self.nat64_hosts += other.nat64_hosts;
         self.datapath.handoffs += other.datapath.handoffs;
         self.datapath.handoff_full += other.datapath.handoff_full;
     }

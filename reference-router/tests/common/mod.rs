@@ -2,6 +2,8 @@
 //! neither written here — and a router driven by a fake clock.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod nat64;
+
 use etherparse::PacketBuilder;
 use sixfold_router::{Config, Direction, Interface, PacketBuf, Router, Verdict};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -279,4 +281,36 @@ pub fn udp6(
         .write(&mut v, payload)
         .unwrap();
     v
+}
+
+pub fn a6(s: &str) -> [u8; 16] {
+    s.parse::<std::net::Ipv6Addr>().unwrap().octets()
+}
+
+/// An IPv6 packet with next header `next` and `payload`, hop limit 64.
+pub fn raw6(src: &str, dst: &str, next: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[next, 64]);
+    p.extend_from_slice(&a6(src));
+    p.extend_from_slice(&a6(dst));
+    p.extend_from_slice(payload);
+    p
+}
+
+/// ICMPv6 error `kind`/`code` from `src` to `dst` quoting `about`.
+pub fn icmp6_error(src: &str, dst: &str, kind: u8, code: u8, about: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![kind, code, 0, 0, 0, 0, 0x05, 0x00];
+    icmp.extend_from_slice(about);
+    let mut pseudo = a6(src).to_vec();
+    pseudo.extend_from_slice(&a6(dst));
+    pseudo.extend_from_slice(&(icmp.len() as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 58]);
+    pseudo.extend_from_slice(&icmp);
+    if pseudo.len() % 2 == 1 {
+        pseudo.push(0);
+    }
+    let c = internet_checksum::checksum(&pseudo);
+    icmp[2..4].copy_from_slice(&c);
+    raw6(src, dst, 58, &icmp)
 }

@@ -241,6 +241,13 @@ fn tables(b: &mut Builder, s: &Snapshot) {
         "segments_generated",
         s.segments_generated,
     );
+    b.single(
+        "sixfold_nat64_hosts",
+        "IPv6 addresses with NAT64 state (RFC 6146); their sessions are among the NAT sessions.",
+        Kind::Gauge,
+        "nat64_hosts",
+        s.nat64_hosts,
+    );
 }
 
 /// Offload, workers and hand-offs.

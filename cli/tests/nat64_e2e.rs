@@ -1,0 +1,277 @@
+//! The IPv6-only subscriber end to end (needs root): `sixfold lab --ipv6-only`
+//! with the router as the PLAT (stateful NAT64), Debian's unbound as DNS64 and
+//! tayga as the subscriber's CLAT (464XLAT). Real programs — ping, curl, iperf3
+//! TCP both ways and UDP, traceroute — over NAT64 and through the CLAT; every
+//! kernel's `InCsumErrors` must stay, tshark must find no bad checksum among
+//! what the router wrote on either side, and it must decode the PREF64 option
+//! (RFC 8781) of the router's advertisement.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The lab's server (192.0.2.80) under its NAT64 prefix.
+const SERVER_NAT64: &str = "2001:db8:64::c000:250";
+
+/// Sends a router solicitation from `ns` on `dev` (Python's raw ICMPv6 socket:
+/// the kernel fills in the checksum), so the router advertises at once.
+fn solicit(ns: &str, dev: &str) {
+    let code = format!(
+        "import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6); \
+         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255); \
+         s.sendto(bytes([133, 0, 0, 0, 0, 0, 0, 0]), ('ff02::2', 0, 0, socket.if_nametoindex('{dev}')))"
+    );
+    ok(ns, &["python3", "-c", &code]);
+}
+
+/// iperf3 from `ns` to `server` with `mode` (`-4`/`-6` and options): bytes moved.
+fn iperf_bytes(ns: &str, server: &str, mode: &[&str]) -> u64 {
+    let mut args = vec!["iperf3", "-c", server, "-J"];
+    args.extend_from_slice(mode);
+    let out = ok(ns, &args);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let end = &v["end"];
+    end["sum_received"]["bytes"]
+        .as_u64()
+        .or_else(|| end["sum"]["bytes"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn ipv6_only_subscriber_through_nat64_and_clat_keeps_every_checksum() {
+    if !can_run("ipv6_only_subscriber_through_nat64_and_clat_keeps_every_checksum") {
+        return;
+    }
+    for p in [
+        "ping", "curl", "iperf3", "tshark", "python3", "unbound", "tayga",
+    ] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let mut lab = Lab::start(
+        "sf64e",
+        &["--subscribers", "1", "--ipv6-only", "--workers", "2"],
+    );
+    let (sub, wan) = (lab.ns("sub2"), lab.ns("wan"));
+    let before: Vec<u64> = [&sub, &wan].iter().map(|ns| csum_errors(ns)).collect();
+    let dir = std::env::temp_dir().join("sixfold-sf64e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cap_wan, cap_sub) = (dir.join("wan.pcapng"), dir.join("sub.pcapng"));
+    let _ = std::fs::remove_file(&cap_wan);
+    let _ = std::fs::remove_file(&cap_sub);
+    let mut tw = capture(&wan, "wan", &cap_wan);
+    let mut ts = capture(&sub, "sub2", &cap_sub);
+    let mut iperf = Command::new("ip")
+        .args(["netns", "exec", &wan, "iperf3", "-s", "-B", "::"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::fs::write(dir.join("index.html"), vec![b'x'; 100_000]).unwrap();
+    let mut http = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &wan,
+            "python3",
+            "-m",
+            "http.server",
+            "8081",
+        ])
+        .args(["--bind", "::", "--directory"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    solicit(&sub, "sub2");
+
+    // NAT64 by the synthesised name and the prefix; the CLAT by IPv4 literals.
+    ok(
+        &sub,
+        &[
+            "ping",
+            "-6",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            SERVER_NAT64,
+        ],
+    );
+    ok(
+        &sub,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.80"],
+    );
+    for url in [
+        "http://v4only.lab.example:8081/index.html",
+        "http://192.0.2.80:8081/index.html",
+    ] {
+        let got = ok(
+            &sub,
+            &[
+                "curl",
+                "-sS",
+                "--max-time",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{size_download}",
+                url,
+            ],
+        );
+        assert_eq!(got, "200 100000", "{url}");
+    }
+    // Bounded by bytes: the test binary's router is a debug build.
+    for mode in [
+        &["-6", "-n", "20M"][..],
+        &["-6", "-R", "-n", "20M"][..],
+        &["-6", "-u", "-b", "40M", "-t", "1"][..],
+    ] {
+        let bytes = iperf_bytes(&sub, SERVER_NAT64, mode);
+        assert!(
+            bytes > 1_000_000,
+            "NAT64 iperf3 {mode:?} moved {bytes} bytes"
+        );
+    }
+    let bytes = iperf_bytes(&sub, "192.0.2.80", &["-4", "-n", "10M"]);
+    assert!(bytes > 1_000_000, "CLAT iperf3 moved {bytes} bytes");
+    std::thread::sleep(Duration::from_millis(500));
+    for c in [&mut iperf, &mut http, &mut tw, &mut ts] {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = c.wait();
+    }
+    let after: Vec<u64> = [&sub, &wan].iter().map(|ns| csum_errors(ns)).collect();
+    assert_eq!(before, after, "kernel InCsumErrors moved in [sub2, wan]");
+    let to_wan = "ip.src==203.0.113.0/24";
+    let to_sub = "ipv6.dst==2001:db8:1:2::/64";
+    for (file, received) in [(&cap_wan, to_wan), (&cap_sub, to_sub)] {
+        let (all, bad) = bad_checksums(file, received);
+        assert!(
+            all > 1000,
+            "{}: only {all} packets captured",
+            file.display()
+        );
+        assert!(
+            bad.is_empty(),
+            "{}: {} of {all} packets with a bad checksum: {:?}",
+            file.display(),
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
+    }
+    // tshark reads the PREF64 option of the advertisement the solicitation drew.
+    let pref64 = Command::new("tshark")
+        .arg("-r")
+        .arg(&cap_sub)
+        .args(["-Y", "icmpv6.opt.pref64.prefix", "-T", "fields"])
+        .args([
+            "-e",
+            "icmpv6.opt.pref64.prefix",
+            "-e",
+            "icmpv6.opt.pref64.plc",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&pref64.stdout);
+    assert_eq!(text.lines().next(), Some("2001:db8:64::\t0x0000"), "{text}");
+    let socket = format!("/run/sixfold-{}.sock", lab.prefix);
+    let s: serde_json::Value =
+        serde_json::from_str(&sixfold::control::request(&socket, "stats").unwrap()).unwrap();
+    assert!(s["ipv4"]["outbound"]["tcp"]["packets"].as_u64().unwrap() > 1000);
+    assert!(s["ipv6"]["inbound"]["tcp"]["packets"].as_u64().unwrap() > 1000);
+    assert_eq!(s["nat64_hosts"], 2, "the SLAAC address and the CLAT's");
+    for reason in [
+        "malformed",
+        "bad_ip_checksum",
+        "untranslatable",
+        "unmappable_address",
+    ] {
+        assert_eq!(s["drops"][reason], 0, "{reason}: {}", s["drops"]);
+    }
+    assert!(lab.stop().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An IPv4 router between the lab's WAN and a host behind it: traceroute from
+/// the IPv6-only subscriber to that host's NAT64 address shows the router, the
+/// IPv4 hop (its ICMPv4 time exceeded translated, RFC 7915 §4.2–4.3) and the
+/// host (port unreachable translated).
+#[test]
+fn traceroute_from_the_ipv6_only_subscriber_shows_the_ipv4_hops() {
+    if !can_run("traceroute_from_the_ipv6_only_subscriber_shows_the_ipv4_hops") {
+        return;
+    }
+    assert!(
+        have("traceroute"),
+        "traceroute is missing (scripts/test.sh installs it)"
+    );
+    let lab = Lab::start("sf64t", &["--subscribers", "1", "--ipv6-only"]);
+    let (sub, wan, far) = (lab.ns("sub2"), lab.ns("wan"), "sf64far".to_string());
+    // A namespace an earlier, killed run left.
+    let _ = Command::new("ip")
+        .args(["netns", "del", &far])
+        .stderr(Stdio::null())
+        .status();
+    let run = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().unwrap();
+        assert!(st.success(), "ip {args:?}");
+    };
+    run(&["netns", "add", &far]);
+    run(&[
+        "link", "add", "sf64a", "netns", &wan, "type", "veth", "peer", "name", "sf64b", "netns",
+        &far,
+    ]);
+    run(&["-n", &wan, "addr", "add", "198.51.100.1/24", "dev", "sf64a"]);
+    run(&["-n", &wan, "link", "set", "sf64a", "up"]);
+    run(&[
+        "-n",
+        &far,
+        "addr",
+        "add",
+        "198.51.100.80/24",
+        "dev",
+        "sf64b",
+    ]);
+    run(&["-n", &far, "link", "set", "sf64b", "up"]);
+    run(&["-n", &far, "link", "set", "lo", "up"]);
+    run(&["-n", &far, "route", "add", "default", "via", "198.51.100.1"]);
+    ok(&wan, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    let out = exec(
+        &sub,
+        &[
+            "traceroute",
+            "-6",
+            "-n",
+            "-q",
+            "1",
+            "-w",
+            "2",
+            "-m",
+            "6",
+            "2001:db8:64::c633:6450",
+        ],
+    );
+    let _ = Command::new("ip").args(["netns", "del", &far]).status();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hops: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(hops.len(), 3, "{text}");
+    assert_eq!(hops[0], "2001:db8:1::1", "the router itself: {text}");
+    assert!(
+        hops[1].starts_with("2001:db8:64::") && hops[1] != "2001:db8:64::c633:6450",
+        "the IPv4 hop under the prefix: {text}"
+    );
+    assert_eq!(hops[2], "2001:db8:64::c633:6450", "{text}");
+    drop(lab);
+}
