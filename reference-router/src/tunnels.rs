@@ -84,9 +84,30 @@ const TSP_PORT: u16 = 3653;
 /// GRE's protocol type for IPv6 (an EtherType, RFC 2784).
 const GRE_IPV6: u16 = 0x86dd;
 
+/// Which ports of a TCP or UDP packet say what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ports {
+    /// Both: either end may be the tunnel's well-known port.
+    Both,
+    /// The source only: the destination port is one the NAT chose (a packet to
+    /// a pool address), which says nothing about the traffic — a session that
+    /// was given external port 3544 or 3653 is not Teredo or TSP.
+    SourceOnly,
+}
+
 /// The tunnel an IPv4 packet (`packet` cut to its total length) belongs to, if
 /// blocking is on for it. A packet whose header does not check is none.
 pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunnel> {
+    ipv4_by(packet, on, six_rd, Ports::Both)
+}
+
+/// [`ipv4`], with the well-known ports looked for where `ports` says.
+pub fn ipv4_by(
+    packet: &[u8],
+    on: &Tunnels,
+    six_rd: Option<&SixRd>,
+    ports: Ports,
+) -> Option<Tunnel> {
     let ip = Ipv4Packet::new_checked(packet).ok()?;
     let relay = |a: Ipv4Addr| a.octets()[..3] == [192, 88, 99];
     if on.relay_anycast && (relay(ip.src_addr()) || relay(ip.dst_addr())) {
@@ -106,10 +127,10 @@ pub fn ipv4(packet: &[u8], on: &Tunnels, six_rd: Option<&SixRd>) -> Option<Tunne
         {
             Some(Tunnel::GreIpv6)
         }
-        IpProtocol::Udp if first && payload.len() >= 8 => udp(payload, on),
+        IpProtocol::Udp if first && payload.len() >= 8 => udp(payload, on, ports),
         IpProtocol::Tcp if on.tsp && first => {
             let (sport, dport) = L4Header::new(IpProtocol::Tcp, payload).ok()?.ports()?;
-            (sport == TSP_PORT || dport == TSP_PORT).then_some(Tunnel::Tsp)
+            is_port(sport, dport, TSP_PORT, ports).then_some(Tunnel::Tsp)
         }
         _ => None,
     }
@@ -122,10 +143,16 @@ fn udp_data(segment: &[u8]) -> &[u8] {
     &segment[8..len.clamp(8, segment.len())]
 }
 
-fn udp(segment: &[u8], on: &Tunnels) -> Option<Tunnel> {
+/// Whether `well_known` is the source port, or the destination port where
+/// `ports` counts it.
+fn is_port(sport: u16, dport: u16, well_known: u16, ports: Ports) -> bool {
+    sport == well_known || (ports == Ports::Both && dport == well_known)
+}
+
+fn udp(segment: &[u8], on: &Tunnels, ports: Ports) -> Option<Tunnel> {
     let (sport, dport) = L4Header::new(IpProtocol::Udp, segment).ok()?.ports()?;
     let data = udp_data(segment);
-    let port = |p: u16| sport == p || dport == p;
+    let port = |p: u16| is_port(sport, dport, p, ports);
     if on.teredo && (port(TEREDO_PORT) || recognize(data).is_ok()) {
         return Some(Tunnel::Teredo);
     }

@@ -706,3 +706,40 @@ fn hundred_thousand_flows_from_one_port_with_churn() {
     assert_eq!(s.sessions, 1, "only the flow kept alive remains");
     assert_eq!(s.sessions_expired, 100_000);
 }
+
+/// The NAT may give a session any external port, 3544 (Teredo), 5072 (AYIYA)
+/// and 3653 (TSP) included: the reply to such a session is the session's
+/// traffic, not a tunnel, and is forwarded. (Found by the SYN flood of
+/// `benches/scripts/syn-flood.sh`: replies to flows on external port 3653 were
+/// dropped as `tunnel_tsp`.) A packet *from* those ports is still blocked.
+#[test]
+fn replies_to_sessions_given_a_tunnel_port_are_forwarded() {
+    let mut lab = Lab::new("ports_per_subscriber = 64512");
+    let wanted = [(false, 3544), (false, 5072), (false, 3653), (true, 3653)];
+    for (is_tcp, port) in wanted {
+        let packet = |inside: u16| {
+            if is_tcp {
+                tcp(SUB0, inside, WAN_A, 80, 0x02)
+            } else {
+                udp(SUB0, inside, WAN_A, 80, b"x")
+            }
+        };
+        // Inside ports that are tunnel ports are blocked on the way out.
+        let inside = (1024..=u16::MAX)
+            .filter(|p| ![3544, 5072, 3653].contains(p))
+            .find(|&inside| lab.out_ok(0, &packet(inside)).port() == port)
+            .expect("every external port is handed out once all are in use");
+        let reply = if is_tcp {
+            tcp(WAN_A, 80, PUBLIC, port, 0x12)
+        } else {
+            udp(WAN_A, 80, PUBLIC, port, b"y")
+        };
+        let (v, p) = lab.inb(&reply);
+        assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)), "{port}");
+        assert_eq!(dst(&p), sa(&format!("{SUB0}:{inside}")));
+        // New sessions for the next protocol's search.
+        lab.advance(7441);
+    }
+    let (v, _) = lab.inb(&udp(WAN_A, 3544, PUBLIC, 40000, b"z"));
+    assert_eq!(v, Verdict::Drop(DropReason::TunnelTeredo));
+}

@@ -129,8 +129,15 @@ impl Router {
         // Bytes past the total length (link padding) are not part of the packet.
         buffer.truncate(ip.total_len());
         let ip = Ipv4Packet::new_unchecked(buffer.packet());
-        if let Some(t) = tunnels::ipv4(ip.into_inner(), &self.config.tunnels, self.six_rd.as_ref())
-        {
+        // To the pool (from the WAN, or a hairpin) the destination port is the
+        // NAT's choice and says nothing about the traffic.
+        let ports = if self.nat.is_public(ip.dst_addr()) {
+            tunnels::Ports::SourceOnly
+        } else {
+            tunnels::Ports::Both
+        };
+        let tunnels = &self.config.tunnels;
+        if let Some(t) = tunnels::ipv4_by(ip.into_inner(), tunnels, self.six_rd.as_ref(), ports) {
             if t == Tunnel::Teredo {
                 self.teredo_log.log(&ip, direction);
             }
