@@ -127,25 +127,37 @@ impl Worker {
 
 /// Writes the packet in `buf` to `to`: with its virtio-net header on an offload
 /// queue; otherwise cut into plain packets with complete checksums first if it
-/// is a super-packet or its checksum partial.
-fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf) {
+/// is a super-packet or its checksum partial. Packets the kernel refuses are
+/// counted as dropped: a full queue drops, as a full link would.
+fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, router: &mut Router) {
     let q = devices.queue(to, shard);
     let offload = buf.offload();
+    // On failure: the error, and how many packets on the wire were lost.
     let result = if q.offload {
-        q.dev.send(buf.io_packet()).map(drop)
+        let (segments, _) = offload::wire_size(buf.packet(), &offload);
+        q.dev
+            .send(buf.io_packet())
+            .map(drop)
+            .map_err(|e| (e, segments))
     } else if offload.is_super() || offload.partial.is_some() {
-        offload::segment(buf.packet(), &offload)
-            .unwrap_or_default()
+        let segments = offload::segment(buf.packet(), &offload).unwrap_or_default();
+        let total = segments.len() as u64;
+        segments
             .iter()
-            .try_for_each(|seg| q.dev.send(seg).map(drop))
+            .enumerate()
+            .try_for_each(|(i, seg)| q.dev.send(seg).map(drop).map_err(|e| (e, total - i as u64)))
     } else {
-        q.dev.send(buf.packet()).map(drop)
+        q.dev.send(buf.packet()).map(drop).map_err(|e| (e, 1))
     };
     match result {
         Ok(()) => {}
-        // A full TUN queue drops, as a full link would.
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => tracing::warn!(?to, error = %e, "TUN write failed"),
+        Err((e, lost)) if e.kind() == io::ErrorKind::WouldBlock => {
+            router.count_drops(DropReason::TunQueueFull, lost);
+        }
+        Err((e, lost)) => {
+            tracing::warn!(?to, error = %e, "TUN write failed");
+            router.count_drops(DropReason::TunWriteFailed, lost);
+        }
     }
 }
 
@@ -199,13 +211,15 @@ impl Worker {
     fn act(&mut self, verdict: Verdict, devices: &Devices, buf: &mut PacketBuf) {
         let shard = self.router.shard();
         match verdict {
-            Verdict::Forward(to) | Verdict::Reply(to) => send(devices, shard, to, buf),
+            Verdict::Forward(to) | Verdict::Reply(to) => {
+                send(devices, shard, to, buf, &mut self.router)
+            }
             Verdict::Handoff(to) => self.hand_off(to, buf, true),
             Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "drop"),
             Verdict::Held | Verdict::Queued(_) => {}
         }
         while let Some(to) = self.router.poll_transmit(buf) {
-            send(devices, shard, to, buf);
+            send(devices, shard, to, buf, &mut self.router);
         }
     }
 
@@ -315,7 +329,7 @@ impl Worker {
             }
             self.router.tick(Instant::now());
             while let Some(to) = self.router.poll_transmit(&mut buf) {
-                send(devices, shard, to, &mut buf);
+                send(devices, shard, to, &mut buf, &mut self.router);
             }
             self.mail(devices);
         }

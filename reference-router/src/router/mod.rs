@@ -163,6 +163,12 @@ impl Router {
         self.counters.drop(reason);
     }
 
+    /// Counts `n` packets the I/O loop lost after the router forwarded them (a
+    /// TUN write the kernel refused).
+    pub fn count_drops(&mut self, reason: DropReason, n: u64) {
+        self.counters.drops(reason, n);
+    }
+
     /// Counts a packet handed to another worker, or lost because its ring was
     /// full.
     pub fn count_handoff(&mut self, delivered: bool) {

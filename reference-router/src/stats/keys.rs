@@ -173,6 +173,12 @@ counter_keys! {
         /// A source no router forwards from: unspecified, loopback, multicast,
         /// broadcast or class E (RFC 7915 §4.1, §5.1).
         IllegalSource = "illegal_source",
+        /// Forwarded, then refused by the kernel: the egress TUN's queue was full
+        /// (a congested link). Counted in `forwarded` too.
+        TunQueueFull = "tun_queue_full",
+        /// Forwarded, then the write to the egress TUN failed otherwise (logged).
+        /// Counted in `forwarded` too.
+        TunWriteFailed = "tun_write_failed",
     }
 }
 
