@@ -36,7 +36,9 @@ stop_lab() {
     lab_pid=""
 }
 cleanup() { stop_lab; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 start_lab() { # extra lab arguments
     rm -f "$work/ready"; mkfifo "$work/ready"

@@ -39,7 +39,9 @@ cleanup() {
     for ns in $T-sub $T-rtr $T-wan; do ip netns del $ns 2>/dev/null || true; done
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 iperf_tcp() { # ns extra-args... -> Gbit/s (to the server by its NAT64 address)
     local ns=$1

@@ -43,7 +43,9 @@ cleanup() {
     for ns in $K-sub1 $K-rtr $K-wan; do ip netns del $ns 2>/dev/null || true; done
     rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 stop_generator() { # trafgen and its worker processes: SIGINT, as Ctrl-C would send them all
     [[ -n $gen_pid ]] || return 0

@@ -173,28 +173,28 @@ fn tables(b: &mut Builder, s: &Snapshot) {
     );
     b.single(
         "sixfold_nat_sessions",
-        "Live NAT44 sessions.",
+        "Live NAT sessions (NAT44 and NAT64).",
         Kind::Gauge,
         "sessions",
         s.sessions,
     );
     b.single(
         "sixfold_nat_mappings",
-        "Live NAT44 mappings (external ports in use).",
+        "Live NAT mappings (external ports in use, NAT44 and NAT64).",
         Kind::Gauge,
         "mappings",
         s.mappings,
     );
     b.single(
         "sixfold_nat_sessions_created",
-        "NAT44 sessions created.",
+        "NAT sessions created (NAT44 and NAT64).",
         Kind::Counter,
         "sessions_created",
         s.sessions_created,
     );
     b.single(
         "sixfold_nat_sessions_expired",
-        "NAT44 sessions expired.",
+        "NAT sessions expired (NAT44 and NAT64).",
         Kind::Counter,
         "sessions_expired",
         s.sessions_expired,
