@@ -17,6 +17,7 @@
 //! assert_eq!(config.nat.pool_addresses().len(), 3);
 //! ```
 
+mod ipfix;
 mod links;
 mod locate;
 mod metrics;
@@ -25,6 +26,7 @@ mod policy;
 mod siit;
 mod validate;
 
+pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
 pub use links::{RouterSection, Subscriber, Wan};
 pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
@@ -58,6 +60,8 @@ pub struct Config {
     pub siit: Option<Siit>,
     /// Stateful NAT64 (RFC 6146), when the section is present.
     pub nat64: Option<Nat64>,
+    /// IPFIX export: NAT events and flow accounting.
+    pub ipfix: Ipfix,
 }
 
 /// A configuration that cannot be used: which key, where, and why.

@@ -1,5 +1,6 @@
 //! `[nat]`: the pool, mapping and filtering behaviour, limits and timers.
 
+use super::Allocation;
 use super::links::nets;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,15 @@ pub struct Nat {
     pub max_fragment_bytes: u32,
     /// Unsolicited inbound SYNs held at once (RFC 5382 REQ-4).
     pub max_held_syns: u32,
+    /// How ports are given out: `dynamic`, `block` or `deterministic`.
+    pub allocation: Allocation,
+    /// Ports per block (`block`), or per inside address (`deterministic`).
+    pub block_size: u32,
+    /// Blocks one inside address may hold at once (`block`): its port limit is
+    /// `max_blocks × block_size`, instead of `ports_per_subscriber`.
+    pub max_blocks: u32,
+    /// Seconds a freed block is held before anyone may get it again (`block`).
+    pub block_timeout: u32,
 }
 
 impl Default for Nat {
@@ -130,6 +140,10 @@ impl Default for Nat {
             max_fragment_flows: 1024,
             max_fragment_bytes: 4 << 20,
             max_held_syns: 1024,
+            allocation: Allocation::Dynamic,
+            block_size: 128,
+            max_blocks: 8,
+            block_timeout: 120,
         }
     }
 }

@@ -183,6 +183,8 @@ impl Config {
         validate_tunnels(&self.tunnels)?;
         validate_metrics(self)?;
         super::siit::validate(self)?;
+        super::ipfix::validate_allocation(self)?;
+        super::ipfix::validate_ipfix(self)?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@
 use super::loops::Request;
 use super::tun::{Devices, Queue};
 use crate::iface::{Interface, Shard};
+use crate::ipfix::Record;
 use crate::offload;
 use crate::{DropReason, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -112,6 +113,8 @@ pub(super) struct Worker {
     pub(super) mailbox: Mailbox,
     pub(super) peers: Vec<Doorbell>,
     pool: Vec<PacketBuf>,
+    /// The IPFIX exporter's channel, when exporting.
+    exporter: Option<SyncSender<Record>>,
 }
 
 impl Worker {
@@ -121,6 +124,50 @@ impl Worker {
             mailbox,
             peers,
             pool: Vec::new(),
+            exporter: None,
+        }
+    }
+
+    /// Hands IPFIX records to `exporter`.
+    pub(super) fn export_to(&mut self, exporter: Option<SyncSender<Record>>) {
+        self.exporter = exporter;
+    }
+
+    /// The router's IPFIX records to the exporter; a full channel drops them
+    /// (counted), the worker never waits.
+    fn export(&mut self) {
+        let Some(tx) = &self.exporter else {
+            return;
+        };
+        while let Some(r) = self.router.poll_ipfix() {
+            if tx.try_send(r).is_err() {
+                self.router.count_ipfix_drop();
+            }
+        }
+    }
+
+    /// The router stops: every accounted flow is exported, the channel given a
+    /// moment (1 s at most) to take what is left.
+    pub(super) fn finish_export(&mut self) {
+        self.router.flush_ipfix();
+        let Some(tx) = self.exporter.take() else {
+            return;
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        while let Some(mut r) = self.router.poll_ipfix() {
+            loop {
+                match tx.try_send(r) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                        r = back;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    Err(_) => {
+                        self.router.count_ipfix_drop();
+                        break;
+                    }
+                }
+            }
         }
     }
 }
@@ -332,6 +379,7 @@ impl Worker {
                 send(devices, shard, to, &mut buf, &mut self.router);
             }
             self.mail(devices);
+            self.export();
         }
         Ok(())
     }

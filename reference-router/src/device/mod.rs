@@ -4,6 +4,7 @@
 //! endpoint ([`metrics`]), served off the data path ([`Endpoints`]).
 
 pub mod control;
+pub mod exporter;
 mod io;
 pub mod loops;
 pub mod metrics;
@@ -92,7 +93,9 @@ pub fn run(
 ) -> std::io::Result<Snapshot> {
     let per_subscriber = config.metrics.per_subscriber;
     let count = devices.wan.len() as u16;
-    let routers = Router::workers(config, seed, Instant::now(), count)
+    let epoch = Instant::now();
+    let exporter = exporter::Exporter::start(&config.ipfix, epoch)?;
+    let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut mailboxes = Vec::new();
     let mut doorbells = Vec::new();
@@ -124,6 +127,7 @@ pub fn run(
             .map(|(mut router, mailbox)| {
                 router.set_datapath(devices.datapath.clone());
                 let mut worker = io::Worker::new(router, mailbox, doorbells.clone());
+                worker.export_to(exporter.as_ref().and_then(|e| e.sender()));
                 let (failed, stop) = (&failed, stop);
                 scope.spawn(move || {
                     let halt = || stop.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
@@ -131,6 +135,7 @@ pub fn run(
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
+                    worker.finish_export();
                     result.map(|()| worker.router.snapshot())
                 })
             })
@@ -145,6 +150,8 @@ pub fn run(
     });
     drop(metrics_server);
     drop(server);
+    // Sends what the workers left, then stops.
+    drop(exporter);
     let mut merged: Option<Snapshot> = None;
     for r in results {
         let s = r?;

@@ -8,7 +8,7 @@ use super::{Decision, Nat, v4};
 use crate::iface::Interface;
 use crate::stats::DropReason;
 use sixfold_rewrite::{IpProtocol, Ipv4Packet, QuotedPacket, QuotedRewrite, Rewrite};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 impl Nat {
     /// An ICMP error (`icmp` = the ICMP message) from subscriber `sub` about a packet it
@@ -44,7 +44,7 @@ impl Nat {
         if !self.hairpin {
             return Decision::Drop(DropReason::HairpinOff);
         }
-        let owner = self.shard.port_owner(key.rem_port);
+        let owner = self.port_owner(Ipv4Addr::from(key.rem_addr), key.rem_port);
         if owner != self.shard.index {
             // The peer's session is another worker's: it takes the error in as
             // from the WAN, where the quote reads as a packet the NAT sent.

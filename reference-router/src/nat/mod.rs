@@ -7,6 +7,10 @@
 //! port); ICMP queries use the identifier as the local port and 0 as the remote one
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
+mod allocation;
+pub(crate) mod blocks;
+mod cgn;
+pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
 pub(crate) mod ports;
@@ -330,7 +334,7 @@ impl Nat {
         }
         // An ICMP query carries no destination port to find the owner by: it is
         // answered where it is, as with one worker.
-        let owner = self.shard.port_owner(f.dport);
+        let owner = self.port_owner(Ipv4Addr::from(f.dst), f.dport);
         if f.protocol != IpProtocol::Icmp && owner != self.shard.index {
             return Decision::Handoff {
                 rewrite,

@@ -98,7 +98,8 @@ impl Ports {
         }
     }
 
-    fn random(&mut self) -> u64 {
+    /// The next number of the keyed random stream.
+    pub(crate) fn random(&mut self) -> u64 {
         let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
         h.write_u64(self.counter);
         self.counter += 1;
@@ -117,8 +118,14 @@ impl Ports {
 
     /// A free port on address `addr`, marked busy; `None` if there is none.
     pub(crate) fn allocate(&mut self, addr: u32, want: Want) -> Option<u16> {
-        let slot = addr as usize * PROTOCOLS + space(want.protocol);
         let (lo, hi) = range(&want, self.shard);
+        self.allocate_in(addr, want, lo, hi)
+    }
+
+    /// A free port of `lo..=hi` on address `addr` (a port block, a deterministic
+    /// range), marked busy: random start, first free after it (RFC 6056 §3.3.1).
+    pub(crate) fn allocate_in(&mut self, addr: u32, want: Want, lo: u32, hi: u32) -> Option<u16> {
+        let slot = addr as usize * PROTOCOLS + space(want.protocol);
         let span = hi - lo + 1;
         let first = if want.preserve && (lo..=hi).contains(&u32::from(want.internal)) {
             u32::from(want.internal)
@@ -133,7 +140,8 @@ impl Ports {
         let port =
             find_free(map, first, hi, parity).or_else(|| find_free(map, lo, first, parity))?;
         map[(port / 64) as usize] |= 1 << (port % 64);
-        self.free[slot] -= 1;
+        // Saturating: a deterministic range may lie outside this worker's slice.
+        self.free[slot] = self.free[slot].saturating_sub(1);
         Some(port as u16)
     }
 

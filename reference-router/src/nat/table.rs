@@ -10,9 +10,11 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
-use super::ports::{self, Ports, Want};
+pub(crate) use super::allocation::{Allocator, NatLog};
+use super::ports::{self, Ports};
 use crate::config::Mapping as MappingMode;
 use crate::iface::Shard;
+use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::Wheel;
 use foldhash::fast::RandomState;
@@ -131,6 +133,8 @@ pub(crate) struct SubscriberState {
     pub(crate) pool_index: Option<u32>,
     pub(crate) ports: [u32; ports::PROTOCOLS],
     pub(crate) sessions: u32,
+    /// Port blocks held by its inside addresses.
+    pub(crate) blocks: u32,
 }
 
 /// Why a mapping or session could not be created.
@@ -166,15 +170,19 @@ pub(crate) struct Table {
     /// (mapping, remote address) → sessions, for address-dependent filtering.
     addresses: Index<(u32, u32)>,
     wheel: Wheel,
-    ports: Ports,
-    pool: Vec<u32>,
-    subscribers: Vec<SubscriberState>,
-    limits: Limits,
+    pub(super) ports: Ports,
+    pub(super) pool: Vec<u32>,
+    pub(super) subscribers: Vec<SubscriberState>,
+    pub(super) limits: Limits,
     live_sessions: u32,
     live_mappings: u32,
     expired: u64,
     created: u64,
-    seed: u64,
+    pub(super) seed: u64,
+    pub(super) alloc: Allocator,
+    pub(super) log: NatLog,
+    /// The second of the last [`Table::expire`]: the time of the call in hand.
+    pub(super) now: u32,
 }
 
 impl Table {
@@ -208,6 +216,9 @@ impl Table {
             expired: 0,
             created: 0,
             seed,
+            alloc: Allocator::Dynamic,
+            log: NatLog::default(),
+            now,
         }
     }
 
@@ -313,31 +324,6 @@ impl Table {
         self.addresses.contains_key(&(m, addr))
     }
 
-    fn pool_index_for(&mut self, subscriber: u16, protocol: u8) -> Result<u32, Full> {
-        if let Some(i) = self.subscribers[usize::from(subscriber)].pool_index {
-            return Ok(i);
-        }
-        // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
-        // good. Start at a keyed hash of the subscriber and take the first address
-        // with room for a full per-subscriber share.
-        let n = self.pool.len() as u64;
-        let start = (self.seed ^ u64::from(subscriber).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            .rotate_left(17)
-            % n;
-        let need = self.limits.ports_per_subscriber;
-        let pick = (0..n)
-            .map(|i| ((start + i) % n) as u32)
-            .find(|&i| self.ports.free(i, protocol) >= need)
-            .or_else(|| {
-                (0..n)
-                    .map(|i| ((start + i) % n) as u32)
-                    .find(|&i| self.ports.free(i, protocol) > 0)
-            })
-            .ok_or(Full::Pool)?;
-        self.subscribers[usize::from(subscriber)].pool_index = Some(pick);
-        Ok(pick)
-    }
-
     /// Finds or creates the mapping for outbound flow `key` of `subscriber`.
     pub(crate) fn mapping_for(&mut self, subscriber: u16, key: &Key) -> Result<u32, Full> {
         let mkey = self.mapping_key(key);
@@ -347,24 +333,19 @@ impl Table {
         // A mapping is only worth creating if its session can be: a refused flow
         // must not hold (or quarantine) a port.
         let sub = self.subscribers[usize::from(subscriber)];
-        if self.live_sessions >= self.limits.max_sessions {
-            return Err(Full::Sessions);
-        }
-        if sub.sessions >= self.limits.sessions_per_subscriber {
-            return Err(Full::SubscriberSessions);
-        }
-        let space = ports::space(key.protocol);
-        if sub.ports[space] >= self.limits.ports_per_subscriber {
-            return Err(Full::Ports);
-        }
-        let pool_index = self.pool_index_for(subscriber, key.protocol)?;
-        let want = Want {
-            protocol: key.protocol,
-            internal: key.port,
-            preserve: self.limits.preserve,
-            parity: self.limits.parity,
+        let quota = if self.live_sessions >= self.limits.max_sessions {
+            Some(Full::Sessions)
+        } else if sub.sessions >= self.limits.sessions_per_subscriber {
+            Some(Full::SubscriberSessions)
+        } else {
+            None
         };
-        let port = self.ports.allocate(pool_index, want).ok_or(Full::Pool)?;
+        if let Some(full) = quota {
+            self.log_limit(NatEvent::QuotaExceeded, subscriber, key, sub.pool_index);
+            return Err(full);
+        }
+        let (pool_index, port) = self.new_port(subscriber, key)?;
+        let space = ports::space(key.protocol);
         let record = Mapping {
             in_addr: key.addr,
             out_addr: self.pool[pool_index as usize],
@@ -405,12 +386,18 @@ impl Table {
         let map = self.mappings[m as usize];
         if self.live_sessions >= self.limits.max_sessions {
             self.release_if_unused(m, now);
+            let key = Key::endpoint(map.protocol, map.in_addr, map.in_port);
+            let pool = Some(map.pool_index);
+            self.log_limit(NatEvent::QuotaExceeded, map.subscriber, &key, pool);
             return Err(Full::Sessions);
         }
         if self.subscribers[usize::from(map.subscriber)].sessions
             >= self.limits.sessions_per_subscriber
         {
             self.release_if_unused(m, now);
+            let key = Key::endpoint(map.protocol, map.in_addr, map.in_port);
+            let pool = Some(map.pool_index);
+            self.log_limit(NatEvent::QuotaExceeded, map.subscriber, &key, pool);
             return Err(Full::SubscriberSessions);
         }
         let record = Session {
@@ -449,6 +436,7 @@ impl Table {
         self.live_sessions += 1;
         self.created += 1;
         self.wheel.link(&mut self.sessions, index);
+        self.log_session(&record, NatEvent::SessionCreate);
         Ok(index)
     }
 
@@ -497,6 +485,7 @@ impl Table {
         self.free_session = index;
         self.live_sessions -= 1;
         self.expired += 1;
+        self.log_session(&s, NatEvent::SessionDelete);
     }
 
     /// Frees mapping `m`; its port goes into quarantine if it carried traffic.
@@ -511,6 +500,15 @@ impl Table {
             self.ports
                 .unused(map.pool_index, map.protocol, map.out_port);
         }
+        if let Allocator::Block(b) = &mut self.alloc {
+            b.unuse(
+                map.pool_index,
+                map.out_port,
+                self.now.max(now),
+                &mut self.log.block_events,
+            );
+            self.log_blocks();
+        }
         self.subscribers[usize::from(map.subscriber)].ports[ports::space(map.protocol)] -= 1;
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
@@ -519,6 +517,11 @@ impl Table {
 
     /// Advances the wheel towards `now`, touching at most `budget` slots and sessions.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
+        self.now = now;
+        if let Allocator::Block(b) = &mut self.alloc {
+            b.tick(now, budget, &mut self.log.block_events);
+            self.log_blocks();
+        }
         let mut work = 0;
         while let Some(index) = self
             .wheel

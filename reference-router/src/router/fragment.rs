@@ -8,7 +8,7 @@ use crate::buf::PacketBuf;
 use crate::iface::{Direction, Interface};
 use crate::nat::frag::{Applied, FragKey};
 use crate::offload;
-use crate::stats::DropReason;
+use crate::stats::{DropReason, Family};
 use sixfold_rewrite::{IpProtocol, Ipv4Packet, Rewrite, Ttl};
 use std::net::IpAddr;
 
@@ -70,12 +70,16 @@ impl Router {
             // Its first fragment went to a NAT64 session, maybe another worker's.
             return self.nat64_later_fragment(buffer, applied, now);
         }
+        let before = (self.accounting() && direction.is_outbound())
+            .then(|| super::export::flow_v4(buffer.packet()))
+            .flatten();
         rewrite_later(applied)
             .apply(buffer.packet_mut())
             .map_err(|_| DropReason::Malformed)?;
         self.counters.fragment_translated();
         let protocol = IpProtocol::from(key.protocol);
         self.count_v4(direction, false, protocol, buffer);
+        self.account(Family::V4, direction, applied.egress, before, buffer);
         let mtu = self.links.mtu(applied.egress);
         if buffer.len() > mtu {
             self.fragment(buffer, applied.egress, mtu)?;

@@ -6,7 +6,7 @@
 use super::{Router, Verdict};
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
-use crate::iface::Direction;
+use crate::iface::{Direction, Interface};
 use crate::nat::frag::FragKey;
 use crate::nat::{self, Decision, Flow};
 use crate::offload;
@@ -57,26 +57,30 @@ impl V4Header {
     }
 }
 
-/// The public port of a packet from the WAN: what brings it to the worker that
-/// owns its session — the destination port, an echo reply's identifier, or for
-/// an ICMP error the source port (or query identifier) of the packet it quotes,
-/// which the NAT sent. `None` for a later fragment or anything else.
-pub(super) fn public_port(packet: &[u8]) -> Option<u16> {
+/// The public endpoint of a packet from the WAN: what brings it to the worker
+/// that owns its session — the destination address and port, an echo reply's
+/// identifier, or for an ICMP error the source address and port (or query
+/// identifier) of the packet it quotes, which the NAT sent. `None` for a later
+/// fragment or anything else.
+pub(super) fn public_endpoint(packet: &[u8]) -> Option<(Ipv4Addr, u16)> {
     let ip = Ipv4Packet::new_checked(packet).ok()?;
     if ip.frag_offset() != 0 {
         return None;
     }
     let l4 = L4Header::new(ip.ip_protocol(), ip.payload()).ok()?;
     if let Some((_, dport)) = l4.ports() {
-        return Some(dport);
+        return Some((ip.dst_addr(), dport));
     }
     let (kind, _) = l4.icmp_type_code()?;
     let kind = sixfold_rewrite::Icmpv4Type::from(kind);
     if kind.is_query() {
-        return l4.icmp_ident();
+        return Some((ip.dst_addr(), l4.icmp_ident()?));
     }
     let quote = sixfold_rewrite::QuotedPacket::new(ip.payload().get(8..)?).ok()?;
-    quote.src_port().or_else(|| quote.icmp_id())
+    let std::net::IpAddr::V4(public) = quote.src_addr() else {
+        return None;
+    };
+    Some((public, quote.src_port().or_else(|| quote.icmp_id())?))
 }
 
 /// Teredo flows already logged, so each is logged once (bounded; cleared when full).
@@ -156,6 +160,10 @@ impl Router {
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
+        // Accounting counts an outbound packet as the subscriber sent it.
+        let before = (self.accounting() && direction.is_outbound())
+            .then(|| super::export::flow_v4(ip.into_inner()))
+            .flatten();
         let decision = self.nat_decision(direction, &ip, &header, now)?;
         let (rewrite, egress, hairpin) = match decision {
             Decision::Translate {
@@ -193,6 +201,7 @@ impl Router {
         }
         let hairpin = hairpin || self.continuing_hairpin;
         self.count_v4(direction, hairpin, header.protocol, buffer);
+        self.account(Family::V4, direction, egress, before, buffer);
         if too_big {
             self.fit_mtu(buffer, egress, mtu)?;
         }
@@ -253,6 +262,9 @@ impl Router {
                 self.nat64_in_datagram(buffer, from, (rewrite, egress), fragment, now)
             }
             Decision::Handoff { rewrite, worker } => {
+                let before = (self.accounting() && direction.is_outbound())
+                    .then(|| super::export::flow_v4(buffer.packet()))
+                    .flatten();
                 let rewrite = Rewrite {
                     ttl: Some(Ttl::Sub(1)),
                     ..rewrite
@@ -260,6 +272,8 @@ impl Router {
                 rewrite
                     .apply(buffer.packet_mut())
                     .map_err(|_| DropReason::Malformed)?;
+                // The receiver's side is counted by the worker it goes to.
+                self.account(Family::V4, direction, Interface::Wan, before, buffer);
                 Ok(Verdict::Handoff(worker))
             }
             Decision::Drop(reason) => Err(reason),

@@ -92,6 +92,10 @@ impl Router {
         let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters
             .forward(Family::V6, outbound, protocol, packets, bytes);
+        let flow = (self.accounting() && outbound)
+            .then(|| super::export::flow_v6(buffer.packet()))
+            .flatten();
+        self.account(Family::V6, direction, egress, flow, buffer);
         Ok(Verdict::Forward(egress))
     }
 

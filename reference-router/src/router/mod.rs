@@ -17,6 +17,7 @@
 //! firewall its flows, [`egress`] the queues; [`snapshot`] reads them all.
 
 mod egress;
+mod export;
 mod fragment;
 mod ipv4;
 mod ipv6;
@@ -32,6 +33,8 @@ use crate::buf::PacketBuf;
 use crate::config::{Config, ConfigError};
 use crate::firewall::Firewall;
 use crate::iface::{Direction, Interface, Shard};
+use crate::ipfix::Exports;
+use crate::ipfix::accounting::Accounting;
 use crate::nat::Nat;
 use crate::nat::frag::SharedFragments;
 use crate::offload;
@@ -87,6 +90,12 @@ pub struct Router {
     datapath: Datapath,
     /// NAT64 and SIIT: their settings, the NAT64 aliases, a buffer.
     translation: Translation,
+    /// Records for the IPFIX exporter.
+    exports: Exports,
+    /// Flow accounting before the NAT (`[ipfix] accounting`).
+    accounting: Option<Accounting>,
+    /// Milliseconds since the epoch at the call in hand.
+    clock_ms: u64,
 }
 
 impl Router {
@@ -115,7 +124,8 @@ impl Router {
             n.max_fragment_bytes,
             n.timeouts.fragments,
         );
-        Ok((0..count)
+        let x = &config.ipfix;
+        let mut routers: Vec<Router> = (0..count)
             .map(|index| {
                 let shard = Shard { index, count };
                 let worker_seed = seed ^ u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -141,10 +151,20 @@ impl Router {
                     continuing_hairpin: false,
                     datapath: Datapath::default(),
                     translation: Translation::new(&config, worker_seed, shard),
+                    exports: Exports::new(x.queue),
+                    accounting: (x.enabled() && x.accounting).then(|| {
+                        let share = (x.max_flows / u32::from(count)).max(1);
+                        Accounting::new(share, x.idle_timeout, x.active_timeout, 0)
+                    }),
+                    clock_ms: 0,
                     config: config.clone(),
                 }
             })
-            .collect())
+            .collect();
+        for r in &mut routers {
+            r.nat.configure_cgn(&config, r.shard)?;
+        }
+        Ok(routers)
     }
 
     /// Which worker this router is.
@@ -190,6 +210,11 @@ impl Router {
         now.saturating_duration_since(self.epoch).as_secs() as u32
     }
 
+    /// Sets the clock of the call in hand (milliseconds, for IPFIX records).
+    fn set_clock(&mut self, now: Instant) {
+        self.clock_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+    }
+
     /// Handles one packet from `direction`; see [`Verdict`].
     pub fn process(
         &mut self,
@@ -198,8 +223,22 @@ impl Router {
         now: Instant,
     ) -> Verdict {
         let seconds = self.seconds(now);
+        self.set_clock(now);
         self.run_timers(seconds);
         self.egress.release(now, &mut self.counters);
+        let verdict = self.route(direction, buffer, now, seconds);
+        self.drain_nat_log();
+        verdict
+    }
+
+    /// [`Router::process`] after the timers: the packet's way through.
+    fn route(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        now: Instant,
+        seconds: u32,
+    ) -> Verdict {
         if let Direction::Outbound(s) = direction
             && !self.links.has_subscriber(s)
         {
@@ -244,7 +283,8 @@ impl Router {
     /// The worker a packet read from `direction` belongs to: a subscriber's
     /// owner; from the WAN, the owner of the destination port's slice (IPv4; for
     /// an ICMP error, of the quoted source port; for a query reply, of its
-    /// identifier) or of the destination prefix's subscriber (IPv6). A later IPv4
+    /// identifier) — in deterministic mode the owner of the subscriber whose
+    /// range holds it — or of the destination prefix's subscriber (IPv6). A later IPv4
     /// fragment, or a packet no worker could judge, stays where it is.
     pub fn steer(&self, direction: Direction, packet: &[u8]) -> u16 {
         if self.shard.count <= 1 {
@@ -254,9 +294,8 @@ impl Router {
         match direction {
             Direction::Outbound(sub) => self.shard.subscriber_owner(sub),
             Direction::Inbound => match IpVersion::of(packet) {
-                Some(IpVersion::V4) => {
-                    ipv4::public_port(packet).map_or(here, |p| self.shard.port_owner(p))
-                }
+                Some(IpVersion::V4) => ipv4::public_endpoint(packet)
+                    .map_or(here, |(addr, port)| self.nat.port_owner(addr, port)),
                 Some(IpVersion::V6) => Ipv6Packet::new_checked(packet)
                     .ok()
                     .and_then(|ip| self.links.route_v6(ip.dst_addr()))
@@ -286,6 +325,7 @@ impl Router {
     /// Runs timers without a packet (the I/O loop calls this when idle).
     pub fn tick(&mut self, now: Instant) {
         let seconds = self.seconds(now);
+        self.set_clock(now);
         self.run_timers(seconds);
         self.egress.release(now, &mut self.counters);
     }

@@ -455,8 +455,10 @@ impl Router {
     /// A translated IPv4 packet to a public address: taken in as from the WAN
     /// here, or handed to the worker that owns its port.
     fn hairpin_in(&mut self, buffer: &mut PacketBuf, now: u32) -> Result<Verdict, DropReason> {
-        let owner = super::ipv4::public_port(buffer.packet())
-            .map_or(self.shard.index, |p| self.shard.port_owner(p));
+        let owner = super::ipv4::public_endpoint(buffer.packet())
+            .map_or(self.shard.index, |(addr, port)| {
+                self.nat.port_owner(addr, port)
+            });
         if owner != self.shard.index {
             return Ok(Verdict::Handoff(owner));
         }

@@ -29,12 +29,15 @@ impl Router {
                     ports,
                     sessions,
                     ipv6_flows: self.firewall.subscriber_flows(usize::from(sub)),
+                    blocks: self.nat.subscriber_blocks(usize::from(sub)),
+                    traffic: self.counters.subscriber_traffic(sub),
                 }
             })
             .collect();
         s.shapers = self.egress.usage(|i| self.links.name(i));
         s.datapath = self.datapath.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
+        s.ipfix = self.ipfix_use();
         s
     }
 }

@@ -32,6 +32,7 @@ impl Router {
         self.counters.drops(DropReason::FragmentTimeout, lost);
         self.firewall.expire(now, BUDGET);
         self.translation.aliases.sweep(now, BUDGET);
+        self.export_due(now);
         for quote in self.firewall.release_held(now, BUDGET) {
             // RFC 6092: no outbound SYN came; administratively prohibited.
             if quote.len() >= 40 {

@@ -1,7 +1,7 @@
 //! [`Counts`]: one counter per key of a [`CounterKey`] enum, serialised as a map
 //! from every key's name to its count.
 
-use super::{CounterKey, DropReason, IcmpSent};
+use super::{CounterKey, DropReason, IcmpSent, NatEvent};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,8 @@ pub struct Counts<K> {
 pub type DropCounts = Counts<DropReason>;
 /// ICMP messages the router sent, by kind.
 pub type IcmpCounts = Counts<IcmpSent>;
+/// NAT events logged over IPFIX, by kind.
+pub type NatEventCounts = Counts<NatEvent>;
 
 impl<K: CounterKey> Counts<K> {
     /// All zero.

@@ -220,3 +220,40 @@ impl DropReason {
         self.name().strip_prefix("tunnel_")
     }
 }
+
+counter_keys! {
+    /// A NAT event logged over IPFIX (RFC 8158 §4.1 natEvent); see
+    /// [`NatEvent::value`] for the number on the wire.
+    pub enum NatEvent {
+        /// No public address has room for a subscriber (natEvent 3).
+        AddressesExhausted = "addresses_exhausted",
+        /// A NAT44 session was created (natEvent 4).
+        SessionCreate = "nat44_session_create",
+        /// A NAT44 session was deleted (natEvent 5).
+        SessionDelete = "nat44_session_delete",
+        /// A subscriber's public address has no free port or block (natEvent 12).
+        PortsExhausted = "ports_exhausted",
+        /// A subscriber reached a limit: its ports or blocks, its sessions, or the
+        /// table's (natEvent 13).
+        QuotaExceeded = "quota_exceeded",
+        /// A port block was allocated, or re-announced while it lives (natEvent 16).
+        BlockAllocation = "port_block_allocation",
+        /// A port block was released (natEvent 17).
+        BlockDeallocation = "port_block_deallocation",
+    }
+}
+
+impl NatEvent {
+    /// The natEvent value (RFC 8158 §4.1, IANA "NAT Event Type").
+    pub const fn value(self) -> u8 {
+        match self {
+            NatEvent::AddressesExhausted => 3,
+            NatEvent::SessionCreate => 4,
+            NatEvent::SessionDelete => 5,
+            NatEvent::PortsExhausted => 12,
+            NatEvent::QuotaExceeded => 13,
+            NatEvent::BlockAllocation => 16,
+            NatEvent::BlockDeallocation => 17,
+        }
+    }
+}

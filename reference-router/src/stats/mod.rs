@@ -7,8 +7,8 @@ mod counts;
 pub mod exposition;
 mod keys;
 
-pub use counts::{Counts, DropCounts, IcmpCounts};
-pub use keys::{CounterKey, DropReason, IcmpSent};
+pub use counts::{Counts, DropCounts, IcmpCounts, NatEventCounts};
+pub use keys::{CounterKey, DropReason, IcmpSent, NatEvent};
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
 
@@ -124,6 +124,8 @@ pub(crate) struct Counters {
     fragments_translated: u64,
     fragments_generated: u64,
     segmented: u64,
+    /// Per subscriber, on its side of the NAT.
+    subscribers: Vec<SubscriberTraffic>,
 }
 
 impl Counters {
@@ -153,6 +155,30 @@ impl Counters {
         };
         dir.slot(Proto::of(protocol))
             .add(Traffic { packets, bytes });
+    }
+
+    /// Counts forwarded traffic of subscriber `sub`.
+    pub(crate) fn subscriber(
+        &mut self,
+        sub: u16,
+        family: Family,
+        outbound: bool,
+        packets: u64,
+        bytes: u64,
+    ) {
+        let i = usize::from(sub);
+        if i >= self.subscribers.len() {
+            self.subscribers.resize(i + 1, SubscriberTraffic::default());
+        }
+        self.subscribers[i].add(family, outbound, packets, bytes);
+    }
+
+    /// Subscriber `sub`'s forwarded traffic.
+    pub(crate) fn subscriber_traffic(&self, sub: u16) -> SubscriberTraffic {
+        self.subscribers
+            .get(usize::from(sub))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub(crate) fn hairpinned(&mut self, packets: u64) {
@@ -213,6 +239,75 @@ pub struct SubscriberUse {
     pub sessions: u32,
     /// IPv6 firewall flows.
     pub ipv6_flows: u32,
+    /// Port blocks it holds (`[nat] allocation = "block"`).
+    pub blocks: u32,
+    /// Its forwarded traffic, counted on its side of the NAT.
+    pub traffic: SubscriberTraffic,
+}
+
+/// A subscriber's forwarded traffic by family and direction (what flow
+/// accounting before the NAT must add up to).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubscriberTraffic {
+    /// IPv4 it sent (hairpinned included).
+    pub ipv4_out: Traffic,
+    /// IPv4 it received (hairpinned included).
+    pub ipv4_in: Traffic,
+    /// IPv6 it sent.
+    pub ipv6_out: Traffic,
+    /// IPv6 it received.
+    pub ipv6_in: Traffic,
+}
+
+impl SubscriberTraffic {
+    /// Adds `packets` and `bytes` in `family` and direction.
+    pub(crate) fn add(&mut self, family: Family, outbound: bool, packets: u64, bytes: u64) {
+        let slot = match (family, outbound) {
+            (Family::V4, true) => &mut self.ipv4_out,
+            (Family::V4, false) => &mut self.ipv4_in,
+            (Family::V6, true) => &mut self.ipv6_out,
+            (Family::V6, false) => &mut self.ipv6_in,
+        };
+        slot.add(Traffic { packets, bytes });
+    }
+
+    fn merge(&mut self, other: &SubscriberTraffic) {
+        self.ipv4_out.add(other.ipv4_out);
+        self.ipv4_in.add(other.ipv4_in);
+        self.ipv6_out.add(other.ipv6_out);
+        self.ipv6_in.add(other.ipv6_in);
+    }
+}
+
+/// IPFIX export: what was produced and what was lost, by the workers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IpfixUse {
+    /// NAT events produced, by kind (every kind listed).
+    pub nat_events: NatEventCounts,
+    /// Flow-accounting records produced.
+    pub flow_records: u64,
+    /// Records dropped because a queue towards the exporter was full.
+    pub records_dropped: u64,
+    /// Records handed to the exporter.
+    pub records_exported: u64,
+    /// Flows being accounted now.
+    pub flows: u64,
+    /// Forwarded packets not accounted because the flow table was full.
+    pub flows_overflow: u64,
+    /// Port blocks live now.
+    pub blocks: u64,
+}
+
+impl IpfixUse {
+    fn merge(&mut self, other: &IpfixUse) {
+        self.nat_events.merge(&other.nat_events);
+        self.flow_records += other.flow_records;
+        self.records_dropped += other.records_dropped;
+        self.records_exported += other.records_exported;
+        self.flows += other.flows;
+        self.flows_overflow += other.flows_overflow;
+        self.blocks += other.blocks;
+    }
 }
 
 /// Everything `sixfold stats` prints.
@@ -258,6 +353,8 @@ pub struct Snapshot {
     /// IPv6 addresses with NAT64 state (RFC 6146): their sessions are among
     /// `sessions`, their ports among the subscribers' `ports`.
     pub nat64_hosts: u64,
+    /// IPFIX export.
+    pub ipfix: IpfixUse,
 }
 
 impl Snapshot {
@@ -298,6 +395,8 @@ impl Snapshot {
                     mine.ports.icmp += theirs.ports.icmp;
                     mine.sessions += theirs.sessions;
                     mine.ipv6_flows += theirs.ipv6_flows;
+                    mine.blocks += theirs.blocks;
+                    mine.traffic.merge(&theirs.traffic);
                 }
                 _ => self.subscribers.push(theirs.clone()),
             }
@@ -321,6 +420,7 @@ impl Snapshot {
         self.nat64_hosts += other.nat64_hosts;
         self.datapath.handoffs += other.datapath.handoffs;
         self.datapath.handoff_full += other.datapath.handoff_full;
+        self.ipfix.merge(&other.ipfix);
     }
 }
 
@@ -387,6 +487,7 @@ mod tests {
         }
         check::<DropReason>();
         check::<IcmpSent>();
+        check::<NatEvent>();
     }
 
     #[test]

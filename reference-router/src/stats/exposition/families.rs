@@ -5,12 +5,17 @@ use super::{Family, Kind, Sample, Source};
 use crate::stats::{FamilyTraffic, ShaperUse, Snapshot};
 
 /// Builds families one sample at a time.
-struct Builder {
+pub(super) struct Builder {
     families: Vec<Family>,
 }
 
 impl Builder {
-    fn family(&mut self, name: &'static str, help: &'static str, kind: Kind) -> &mut Self {
+    pub(super) fn family(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: Kind,
+    ) -> &mut Self {
         let unit = ["bytes", "bytes_per_second"]
             .into_iter()
             .find(|u| name.ends_with(&format!("_{u}")));
@@ -24,7 +29,12 @@ impl Builder {
         self
     }
 
-    fn sample(&mut self, labels: &[(&'static str, &str)], value: u64, path: String) -> &mut Self {
+    pub(super) fn sample(
+        &mut self,
+        labels: &[(&'static str, &str)],
+        value: u64,
+        path: String,
+    ) -> &mut Self {
         self.scaled(labels, value, path, 1)
     }
 
@@ -48,7 +58,7 @@ impl Builder {
     }
 
     /// A counter or gauge with one unlabelled sample, the JSON value at `path`.
-    fn single(
+    pub(super) fn single(
         &mut self,
         name: &'static str,
         help: &'static str,
@@ -73,8 +83,10 @@ pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
     tables(&mut b, snapshot);
     datapath(&mut b, snapshot);
     shapers(&mut b, snapshot, per_subscriber);
+    super::cgn::ipfix(&mut b, snapshot);
     if per_subscriber {
         subscribers(&mut b, snapshot);
+        super::cgn::subscribers(&mut b, snapshot);
     }
     b.families
 }

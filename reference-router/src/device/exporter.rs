@@ -1,0 +1,143 @@
+//! The IPFIX exporter: a thread of its own that takes the workers' records
+//! from a bounded channel (a worker never waits: when the channel is full the
+//! record is dropped and counted, `ipfix.records_dropped`), encodes them
+//! ([`crate::ipfix::encode`]) and sends them over UDP to `[ipfix] collector`,
+//! from `source` and inside `netns` if configured. Templates go first, then
+//! every `template_refresh` seconds (RFC 7011 §8.4). Records are sent within
+//! [`FLUSH`] of their arrival, several to a message.
+
+use super::netns::in_netns;
+use crate::config::Ipfix;
+use crate::ipfix::Record;
+use crate::ipfix::encode::Encoder;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Longest a record waits for others to share its message.
+pub const FLUSH: Duration = Duration::from_millis(200);
+/// Records encoded at once at most.
+const BATCH: usize = 256;
+
+/// The running exporter: the workers' side of its channel, and its thread.
+pub struct Exporter {
+    sender: Option<SyncSender<Record>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// UNIX time in milliseconds of `instant` (an instant of the recent past).
+pub fn unix_ms(instant: Instant) -> u64 {
+    let ago = instant.elapsed();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    now.saturating_sub(ago).as_millis() as u64
+}
+
+fn unix_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
+}
+
+/// The export socket of `config`, connected to its collector.
+fn open_socket(config: &Ipfix, collector: SocketAddr) -> io::Result<UdpSocket> {
+    let source = config.source.unwrap_or(match collector {
+        SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let open = || {
+        let s = UdpSocket::bind((source, 0))?;
+        s.connect(collector)?;
+        Ok(s)
+    };
+    match &config.netns {
+        Some(ns) => in_netns(ns, open),
+        None => open(),
+    }
+    .map_err(|e: io::Error| io::Error::new(e.kind(), format!("IPFIX export to {collector}: {e}")))
+}
+
+impl Exporter {
+    /// Starts exporting per `config` (none without a collector), with record
+    /// times counted from `epoch` (the instant the routers were built with).
+    pub fn start(config: &Ipfix, epoch: Instant) -> io::Result<Option<Exporter>> {
+        let Some(collector) = config.collector else {
+            return Ok(None);
+        };
+        let socket = open_socket(config, collector)?;
+        let (sender, records) = mpsc::sync_channel(config.queue as usize);
+        let encoder = Encoder::new(config.observation_domain, unix_ms(epoch));
+        let refresh = Duration::from_secs(u64::from(config.template_refresh));
+        let thread = std::thread::Builder::new()
+            .name("sixfold-ipfix".into())
+            .spawn(move || export_loop(&socket, encoder, &records, refresh))?;
+        Ok(Some(Exporter {
+            sender: Some(sender),
+            thread: Some(thread),
+        }))
+    }
+
+    /// A sender for a worker.
+    pub fn sender(&self) -> Option<SyncSender<Record>> {
+        self.sender.clone()
+    }
+}
+
+impl Drop for Exporter {
+    /// Sends what is left once every worker's sender is gone, then stops.
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn send(socket: &UdpSocket, message: &[u8]) {
+    if let Err(e) = socket.send(message) {
+        // UDP export is best effort (RFC 7011 §10.3); interim records repair it.
+        tracing::debug!(error = %e, "IPFIX send failed");
+    }
+}
+
+fn export_loop(
+    socket: &UdpSocket,
+    mut encoder: Encoder,
+    records: &Receiver<Record>,
+    refresh: Duration,
+) {
+    send(socket, &encoder.templates(unix_secs()));
+    let mut templates_sent = Instant::now();
+    let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
+    let mut oldest: Option<Instant> = None;
+    loop {
+        let wait = oldest.map_or(FLUSH, |t| FLUSH.saturating_sub(t.elapsed()));
+        let done = match records.recv_timeout(wait) {
+            Ok(r) => {
+                batch.push(r);
+                oldest.get_or_insert_with(Instant::now);
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if templates_sent.elapsed() >= refresh {
+            send(socket, &encoder.templates(unix_secs()));
+            templates_sent = Instant::now();
+        }
+        let due = oldest.is_some_and(|t| t.elapsed() >= FLUSH);
+        if batch.len() >= BATCH || due || done {
+            for m in encoder.data(&batch, unix_secs()) {
+                send(socket, &m);
+            }
+            batch.clear();
+            oldest = None;
+        }
+        if done {
+            return;
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Flow accounting before the NAT (`[ipfix] accounting = true`): the router
+//! counts each forwarded packet under the flow the subscriber sees — its own
+//! inside address and port, the remote's — as FreeBSD's `ng_netflow` does on the
+//! customer-facing interface, and exports a flow when it has been idle
+//! `idle_timeout` seconds or alive `active_timeout` seconds (softflowd's
+//! defaults: 15 s and 30 min), and when the router stops.
+//!
+//! Flows sit in a slab with one hash index and the router's [`Wheel`], like NAT
+//! sessions: a packet of a known flow is one hash probe and a few stores; expiry
+//! is bounded work per call. The table holds at most `max_flows`; a packet of a
+//! new flow beyond that is forwarded unaccounted and counted
+//! (`ipfix.flows_overflow`): memory is bounded, forwarding never waits.
+
+use super::{Exports, FlowEnd, FlowRecord, Record};
+use crate::wheel::{NIL, Wheel};
+use foldhash::fast::RandomState;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// A flow's key: addresses as IPv6 (IPv4 mapped, with `v6` telling them apart),
+/// ports, protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FlowKey {
+    pub(crate) src: u128,
+    pub(crate) dst: u128,
+    pub(crate) src_port: u16,
+    pub(crate) dst_port: u16,
+    pub(crate) protocol: u8,
+    pub(crate) v6: bool,
+}
+
+impl FlowKey {
+    /// The key of a flow between `src` and `dst` (of one family).
+    pub(crate) fn new(src: IpAddr, dst: IpAddr, ports: (u16, u16), protocol: u8) -> FlowKey {
+        let wide = |a: IpAddr| match a {
+            IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        FlowKey {
+            src: wide(src),
+            dst: wide(dst),
+            src_port: ports.0,
+            dst_port: ports.1,
+            protocol,
+            v6: src.is_ipv6(),
+        }
+    }
+
+    fn address(&self, a: u128) -> IpAddr {
+        let v6 = std::net::Ipv6Addr::from(a);
+        match (self.v6, v6.to_ipv4_mapped()) {
+            (false, Some(v4)) => IpAddr::V4(v4),
+            _ => IpAddr::V6(v6),
+        }
+    }
+}
+
+/// One flow being counted.
+#[derive(Clone, Copy, Debug)]
+struct Flow {
+    key: FlowKey,
+    packets: u64,
+    bytes: u64,
+    start_ms: u64,
+    last_ms: u64,
+    /// Second of the first packet (for the active timeout).
+    start: u32,
+    /// Absolute second the flow is due: idle or active timeout, the earlier.
+    expires: u32,
+    prev: u32,
+    next: u32,
+    slot: u16,
+}
+
+crate::wheel::timed_record!(Flow);
+
+pub(crate) struct Accounting {
+    flows: Vec<Flow>,
+    free: u32,
+    index: HashMap<FlowKey, u32, RandomState>,
+    wheel: Wheel,
+    idle: u32,
+    active: u32,
+    max: u32,
+    live: u32,
+    /// Packets not accounted because the table was full.
+    pub(crate) overflow: u64,
+}
+
+impl Accounting {
+    /// A table of at most `max` flows, timing out after `idle` / `active` seconds.
+    pub(crate) fn new(max: u32, idle: u32, active: u32, now: u32) -> Accounting {
+        Accounting {
+            flows: Vec::new(),
+            free: NIL,
+            index: HashMap::default(),
+            wheel: Wheel::new(now),
+            idle,
+            active,
+            max: max.max(1),
+            live: 0,
+            overflow: 0,
+        }
+    }
+
+    /// Flows counted now.
+    pub(crate) fn live(&self) -> u32 {
+        self.live
+    }
+
+    /// Counts `packets` and `bytes` of flow `key` at second `now` (`now_ms`).
+    pub(crate) fn count(&mut self, key: FlowKey, packets: u64, bytes: u64, now: u32, now_ms: u64) {
+        if let Some(&i) = self.index.get(&key) {
+            let f = &mut self.flows[i as usize];
+            f.packets += packets;
+            f.bytes += bytes;
+            f.last_ms = now_ms;
+            // A later expiry is picked up when the wheel reaches the old one.
+            f.expires = now
+                .saturating_add(self.idle)
+                .min(f.start.saturating_add(self.active));
+            return;
+        }
+        if self.live >= self.max {
+            self.overflow += packets;
+            return;
+        }
+        let flow = Flow {
+            key,
+            packets,
+            bytes,
+            start_ms: now_ms,
+            last_ms: now_ms,
+            start: now,
+            expires: now.saturating_add(self.idle.min(self.active)),
+            prev: NIL,
+            next: NIL,
+            slot: 0,
+        };
+        let i = if self.free != NIL {
+            let i = self.free;
+            self.free = self.flows[i as usize].next;
+            self.flows[i as usize] = flow;
+            i
+        } else {
+            self.flows.push(flow);
+            (self.flows.len() - 1) as u32
+        };
+        self.index.insert(key, i);
+        self.wheel.link(&mut self.flows, i);
+        self.live += 1;
+    }
+
+    /// Exports flow `i` to `out` and frees it.
+    fn export(&mut self, i: u32, end: FlowEnd, out: &mut Exports) {
+        self.wheel.unlink(&mut self.flows, i);
+        let f = self.flows[i as usize];
+        self.index.remove(&f.key);
+        out.push(Record::Flow(FlowRecord {
+            src: f.key.address(f.key.src),
+            dst: f.key.address(f.key.dst),
+            src_port: f.key.src_port,
+            dst_port: f.key.dst_port,
+            protocol: f.key.protocol,
+            packets: f.packets,
+            bytes: f.bytes,
+            start_ms: f.start_ms,
+            end_ms: f.last_ms,
+            end,
+        }));
+        self.flows[i as usize].next = self.free;
+        self.free = i;
+        self.live -= 1;
+    }
+
+    /// Exports flows whose time is up at second `now`, with bounded work.
+    pub(crate) fn expire(&mut self, now: u32, budget: usize, out: &mut Exports) {
+        let mut work = 0;
+        while let Some(i) = self
+            .wheel
+            .next_expired(&mut self.flows, now, &mut work, budget)
+        {
+            let f = &self.flows[i as usize];
+            let end = if now >= f.start.saturating_add(self.active) {
+                FlowEnd::Active
+            } else {
+                FlowEnd::Idle
+            };
+            self.export(i, end, out);
+        }
+    }
+
+    /// Exports every flow (the router stops).
+    pub(crate) fn flush(&mut self, out: &mut Exports) {
+        let live: Vec<u32> = self.index.values().copied().collect();
+        for i in live {
+            self.export(i, FlowEnd::Forced, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(port: u16) -> FlowKey {
+        FlowKey::new(
+            "100.64.1.1".parse().unwrap(),
+            "192.0.2.80".parse().unwrap(),
+            (port, 80),
+            6,
+        )
+    }
+
+    fn flows(out: &mut Exports) -> Vec<FlowRecord> {
+        std::iter::from_fn(|| out.pop())
+            .map(|r| match r {
+                Record::Flow(f) => f,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn idle_and_active_timeouts_and_the_bound() {
+        let mut a = Accounting::new(2, 15, 60, 0);
+        let mut out = Exports::new(100);
+        a.count(key(1), 1, 100, 0, 10);
+        a.count(key(1), 2, 3000, 10, 10_500);
+        a.count(key(2), 1, 60, 1, 1_000);
+        a.count(key(3), 1, 60, 1, 1_000);
+        assert_eq!((a.live(), a.overflow), (2, 1), "full: counted, not kept");
+        a.expire(15, usize::MAX, &mut out);
+        assert!(flows(&mut out).is_empty(), "key 1 was refreshed at 10");
+        a.expire(16, usize::MAX, &mut out);
+        let got = flows(&mut out);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].src_port, got[0].end), (2, FlowEnd::Idle));
+        // Key 1 stays busy: exported at 60 by the active timeout.
+        for t in (20..60).step_by(5) {
+            a.count(key(1), 1, 10, t, u64::from(t) * 1000);
+        }
+        a.expire(59, usize::MAX, &mut out);
+        assert!(flows(&mut out).is_empty());
+        a.expire(60, usize::MAX, &mut out);
+        let got = flows(&mut out);
+        assert_eq!(got.len(), 1);
+        let f = got[0];
+        assert_eq!((f.packets, f.bytes, f.end), (11, 3180, FlowEnd::Active));
+        assert_eq!((f.start_ms, f.end_ms), (10, 55_000));
+        assert_eq!(f.src.to_string(), "100.64.1.1");
+        assert_eq!(a.live(), 0);
+        a.count(key(4), 1, 1, 61, 61_000);
+        a.flush(&mut out);
+        assert_eq!(flows(&mut out)[0].end, FlowEnd::Forced);
+    }
+}

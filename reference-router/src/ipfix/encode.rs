@@ -1,0 +1,414 @@
+//! IPFIX messages (RFC 7011) for the records the router produces: a 16-byte
+//! message header (§3.1), template sets (set ID 2, §3.4.1) and data sets (set ID
+//! = template ID, §3.3.2), fields in network byte order.
+//!
+//! Five templates: NAT44 session events, port-block events and limit events
+//! (RFC 8158 §4 — what each event carries, less the destination, which RFC 6888
+//! REQ-12 asks a CGN not to log), and IPv4 and IPv6 flow records with the
+//! subscriber's own addresses (flow accounting before the NAT). Every NAT record
+//! carries observationTimeMilliseconds, natEvent, the inside address and the
+//! post-NAT address. Templates are sent at start and re-sent every
+//! `template_refresh` seconds (§8.4, over UDP); the sequence number counts the
+//! data records sent before the message in this observation domain, modulo 2^32
+//! (§3.1). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
+//! fragmented on a 1500-byte path (§10.3.3).
+
+use super::{FlowRecord, NatRecord, Record};
+use crate::stats::NatEvent;
+use std::net::IpAddr;
+
+/// IPFIX version number (RFC 7011 §3.1).
+pub const VERSION: u16 = 10;
+/// The set ID of template sets.
+pub const TEMPLATE_SET: u16 = 2;
+/// The largest message this encoder writes, in bytes.
+pub const MAX_MESSAGE: usize = 1400;
+/// The IANA port for IPFIX over UDP (RFC 7011 §10.3.1).
+pub const PORT: u16 = 4739;
+
+/// Information elements used (IANA "IPFIX Information Elements").
+mod ie {
+    pub(super) const OCTET_DELTA_COUNT: u16 = 1;
+    pub(super) const PACKET_DELTA_COUNT: u16 = 2;
+    pub(super) const PROTOCOL_IDENTIFIER: u16 = 4;
+    pub(super) const SOURCE_TRANSPORT_PORT: u16 = 7;
+    pub(super) const SOURCE_IPV4_ADDRESS: u16 = 8;
+    pub(super) const DESTINATION_TRANSPORT_PORT: u16 = 11;
+    pub(super) const DESTINATION_IPV4_ADDRESS: u16 = 12;
+    pub(super) const SOURCE_IPV6_ADDRESS: u16 = 27;
+    pub(super) const DESTINATION_IPV6_ADDRESS: u16 = 28;
+    pub(super) const FLOW_END_REASON: u16 = 136;
+    pub(super) const FLOW_START_MILLISECONDS: u16 = 152;
+    pub(super) const FLOW_END_MILLISECONDS: u16 = 153;
+    pub(super) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
+    pub(super) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
+    pub(super) const NAT_EVENT: u16 = 230;
+    pub(super) const NAT_POOL_ID: u16 = 283;
+    pub(super) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
+    pub(super) const PORT_RANGE_START: u16 = 361;
+    pub(super) const PORT_RANGE_END: u16 = 362;
+    pub(super) const PORT_RANGE_STEP_SIZE: u16 = 363;
+    pub(super) const PORT_RANGE_NUM_PORTS: u16 = 364;
+}
+
+/// An accounted flow's fields: its addresses (`src`, `dst` of `len` bytes),
+/// then ports, protocol, counters, times and why it ended.
+const fn flow(src: u16, dst: u16, len: u16) -> [(u16, u16); 10] {
+    use ie::*;
+    [
+        (src, len),
+        (dst, len),
+        (SOURCE_TRANSPORT_PORT, 2),
+        (DESTINATION_TRANSPORT_PORT, 2),
+        (PROTOCOL_IDENTIFIER, 1),
+        (PACKET_DELTA_COUNT, 8),
+        (OCTET_DELTA_COUNT, 8),
+        (FLOW_START_MILLISECONDS, 8),
+        (FLOW_END_MILLISECONDS, 8),
+        (FLOW_END_REASON, 1),
+    ]
+}
+
+const FLOW_V4: [(u16, u16); 10] = flow(ie::SOURCE_IPV4_ADDRESS, ie::DESTINATION_IPV4_ADDRESS, 4);
+const FLOW_V6: [(u16, u16); 10] = flow(ie::SOURCE_IPV6_ADDRESS, ie::DESTINATION_IPV6_ADDRESS, 16);
+
+/// The templates this encoder uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Template {
+    /// NAT44 session create/delete (natEvent 4/5).
+    Session = 256,
+    /// Port block allocation/de-allocation (natEvent 16/17).
+    Block = 257,
+    /// Addresses exhausted, ports exhausted, quota exceeded (natEvent 3/12/13).
+    Limit = 258,
+    /// An accounted IPv4 flow.
+    FlowV4 = 259,
+    /// An accounted IPv6 flow.
+    FlowV6 = 260,
+}
+
+impl Template {
+    /// Every template, in ID order.
+    pub const ALL: [Template; 5] = [
+        Template::Session,
+        Template::Block,
+        Template::Limit,
+        Template::FlowV4,
+        Template::FlowV6,
+    ];
+
+    /// Its fields: (information element, length in bytes).
+    pub fn fields(self) -> &'static [(u16, u16)] {
+        use ie::*;
+        match self {
+            Template::Session => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_IPV4_ADDRESS, 4),
+                (SOURCE_TRANSPORT_PORT, 2),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
+            ],
+            Template::Block => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (SOURCE_IPV4_ADDRESS, 4),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (PORT_RANGE_START, 2),
+                (PORT_RANGE_END, 2),
+                (PORT_RANGE_STEP_SIZE, 2),
+                (PORT_RANGE_NUM_PORTS, 2),
+            ],
+            Template::Limit => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_IPV4_ADDRESS, 4),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (NAT_POOL_ID, 4),
+            ],
+            Template::FlowV4 => &FLOW_V4,
+            Template::FlowV6 => &FLOW_V6,
+        }
+    }
+
+    /// Bytes of one data record.
+    pub fn record_len(self) -> usize {
+        self.fields().iter().map(|&(_, len)| usize::from(len)).sum()
+    }
+
+    /// The template a record is sent with.
+    pub fn of(record: &Record) -> Template {
+        match record {
+            Record::Nat(r) => match r.event {
+                NatEvent::SessionCreate | NatEvent::SessionDelete => Template::Session,
+                NatEvent::BlockAllocation | NatEvent::BlockDeallocation => Template::Block,
+                _ => Template::Limit,
+            },
+            Record::Flow(f) if f.src.is_ipv6() => Template::FlowV6,
+            Record::Flow(_) => Template::FlowV4,
+        }
+    }
+}
+
+/// The exporter's state for one observation domain: sequence number and clock.
+#[derive(Clone, Debug)]
+pub struct Encoder {
+    domain: u32,
+    sequence: u32,
+    epoch_unix_ms: u64,
+}
+
+fn put_addr(out: &mut Vec<u8>, a: IpAddr) {
+    match a {
+        IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+        IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+    }
+}
+
+impl Encoder {
+    /// An encoder for observation domain `domain`, whose records' times count
+    /// from `epoch_unix_ms` (the router's epoch, in milliseconds since 1970).
+    pub fn new(domain: u32, epoch_unix_ms: u64) -> Encoder {
+        Encoder {
+            domain,
+            sequence: 0,
+            epoch_unix_ms,
+        }
+    }
+
+    /// Data records sent so far (modulo 2^32): the next message's sequence number.
+    pub fn sequence(&self) -> u32 {
+        self.sequence
+    }
+
+    fn header(&self, out: &mut Vec<u8>, export_secs: u32) {
+        out.extend_from_slice(&VERSION.to_be_bytes());
+        out.extend_from_slice(&[0, 0]); // length, set at the end
+        out.extend_from_slice(&export_secs.to_be_bytes());
+        out.extend_from_slice(&self.sequence.to_be_bytes());
+        out.extend_from_slice(&self.domain.to_be_bytes());
+    }
+
+    fn finish(out: &mut [u8]) {
+        let len = out.len() as u16;
+        out[2..4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// One message with every template (sent at start and every
+    /// `template_refresh` seconds); `export_secs` is the export time (UNIX
+    /// seconds).
+    pub fn templates(&self, export_secs: u32) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.header(&mut out, export_secs);
+        let set = out.len();
+        out.extend_from_slice(&TEMPLATE_SET.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        for t in Template::ALL {
+            out.extend_from_slice(&(t as u16).to_be_bytes());
+            out.extend_from_slice(&(t.fields().len() as u16).to_be_bytes());
+            for &(id, len) in t.fields() {
+                out.extend_from_slice(&id.to_be_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        let set_len = (out.len() - set) as u16;
+        out[set + 2..set + 4].copy_from_slice(&set_len.to_be_bytes());
+        Encoder::finish(&mut out);
+        out
+    }
+
+    /// Messages carrying `records` in order, each at most [`MAX_MESSAGE`] bytes;
+    /// the sequence number advances by each message's records.
+    pub fn data(&mut self, records: &[Record], export_secs: u32) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
+        let mut set: Option<(Template, usize)> = None;
+        let mut in_message = 0u32;
+        for r in records {
+            let t = Template::of(r);
+            let open_new_set = set.is_none_or(|(cur, _)| cur != t);
+            let need = t.record_len() + if open_new_set { 4 } else { 0 };
+            if !out.is_empty() && out.len() + need > MAX_MESSAGE {
+                close_set(&mut out, set.take());
+                Encoder::finish(&mut out);
+                messages.push(std::mem::take(&mut out));
+                self.sequence = self.sequence.wrapping_add(in_message);
+                in_message = 0;
+            }
+            if out.is_empty() {
+                self.header(&mut out, export_secs);
+            }
+            if set.is_none_or(|(cur, _)| cur != t) {
+                close_set(&mut out, set.take());
+                set = Some((t, out.len()));
+                out.extend_from_slice(&(t as u16).to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+            }
+            self.record(&mut out, r);
+            in_message += 1;
+        }
+        if !out.is_empty() {
+            close_set(&mut out, set.take());
+            Encoder::finish(&mut out);
+            messages.push(out);
+            self.sequence = self.sequence.wrapping_add(in_message);
+        }
+        messages
+    }
+
+    fn record(&self, out: &mut Vec<u8>, r: &Record) {
+        match r {
+            Record::Nat(n) => self.nat(out, n),
+            Record::Flow(f) => self.flow(out, f),
+        }
+    }
+
+    fn nat(&self, out: &mut Vec<u8>, n: &NatRecord) {
+        out.extend_from_slice(&(self.epoch_unix_ms + n.time_ms).to_be_bytes());
+        out.push(n.event.value());
+        match Template::of(&Record::Nat(*n)) {
+            Template::Session => {
+                out.push(n.protocol);
+                out.extend_from_slice(&n.inside.octets());
+                out.extend_from_slice(&n.inside_port.to_be_bytes());
+                out.extend_from_slice(&n.outside.octets());
+                out.extend_from_slice(&n.outside_port.to_be_bytes());
+            }
+            Template::Block => {
+                out.extend_from_slice(&n.inside.octets());
+                out.extend_from_slice(&n.outside.octets());
+                out.extend_from_slice(&n.first_port.to_be_bytes());
+                out.extend_from_slice(&n.last_port.to_be_bytes());
+                // Contiguous ports (RFC 8158 §4.1.16: step size 1).
+                out.extend_from_slice(&1u16.to_be_bytes());
+                let ports = n.last_port.wrapping_sub(n.first_port).wrapping_add(1);
+                out.extend_from_slice(&ports.to_be_bytes());
+            }
+            _ => {
+                out.push(n.protocol);
+                out.extend_from_slice(&n.inside.octets());
+                out.extend_from_slice(&n.outside.octets());
+                // One pool.
+                out.extend_from_slice(&0u32.to_be_bytes());
+            }
+        }
+    }
+
+    fn flow(&self, out: &mut Vec<u8>, f: &FlowRecord) {
+        put_addr(out, f.src);
+        put_addr(out, f.dst);
+        out.extend_from_slice(&f.src_port.to_be_bytes());
+        out.extend_from_slice(&f.dst_port.to_be_bytes());
+        out.push(f.protocol);
+        out.extend_from_slice(&f.packets.to_be_bytes());
+        out.extend_from_slice(&f.bytes.to_be_bytes());
+        out.extend_from_slice(&(self.epoch_unix_ms + f.start_ms).to_be_bytes());
+        out.extend_from_slice(&(self.epoch_unix_ms + f.end_ms).to_be_bytes());
+        out.push(f.end as u8);
+    }
+}
+
+fn close_set(out: &mut [u8], set: Option<(Template, usize)>) {
+    if let Some((_, at)) = set {
+        let len = (out.len() - at) as u16;
+        out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ipfix::FlowEnd;
+
+    fn block(event: NatEvent, first: u16) -> Record {
+        Record::Nat(NatRecord {
+            first_port: first,
+            last_port: first + 127,
+            time_ms: 1500,
+            ..NatRecord::new(
+                event,
+                "100.64.1.1".parse().unwrap(),
+                "203.0.113.7".parse().unwrap(),
+            )
+        })
+    }
+
+    #[test]
+    fn a_block_message_byte_for_byte() {
+        let mut e = Encoder::new(7, 1_700_000_000_000);
+        let m = e.data(&[block(NatEvent::BlockAllocation, 40064)], 1_700_000_002);
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            0x00, 0x0a, 0x00, 0x2d,             // version 10, length 45
+            0x65, 0x53, 0xf1, 0x02,             // export time 1700000002
+            0x00, 0x00, 0x00, 0x00,             // sequence 0
+            0x00, 0x00, 0x00, 0x07,             // observation domain 7
+            0x01, 0x01, 0x00, 0x1d,             // set 257, length 29
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x6d, 0xdc, // 1700000001500 ms
+            16,                                 // natEvent: port block allocation
+            100, 64, 1, 1,                      // sourceIPv4Address
+            203, 0, 113, 7,                     // postNATSourceIPv4Address
+            0x9c, 0x80, 0x9c, 0xff,             // portRangeStart 40064, End 40191
+            0x00, 0x01, 0x00, 0x80,             // step 1, 128 ports
+        ];
+        assert_eq!(m, vec![want]);
+        assert_eq!(e.sequence(), 1);
+        let m = e.data(&[block(NatEvent::BlockDeallocation, 1024)], 0);
+        assert_eq!(&m[0][8..12], &[0, 0, 0, 1], "one record sent before");
+        assert_eq!(m[0][28], 17);
+    }
+
+    #[test]
+    fn the_template_message_byte_for_byte_at_its_start() {
+        let t = Encoder::new(1, 0).templates(5);
+        assert_eq!(&t[..2], &[0, 10]);
+        assert_eq!(usize::from(u16::from_be_bytes([t[2], t[3]])), t.len());
+        // Set 2, then template 256 with 7 fields: 323/8, 230/1, 4/1, 8/4, ...
+        assert_eq!(&t[16..18], &[0, 2]);
+        assert_eq!(
+            usize::from(u16::from_be_bytes([t[18], t[19]])),
+            t.len() - 16
+        );
+        #[rustfmt::skip]
+        assert_eq!(&t[20..36], &[
+            0x01, 0x00, 0x00, 0x07,
+            0x01, 0x43, 0x00, 0x08,
+            0x00, 0xe6, 0x00, 0x01,
+            0x00, 0x04, 0x00, 0x01,
+        ]);
+        // 5 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10).
+        assert_eq!(t.len(), 16 + 4 + 5 * 4 + 41 * 4);
+    }
+
+    #[test]
+    fn messages_split_below_the_limit_and_sets_follow_templates() {
+        let flow = Record::Flow(FlowRecord {
+            src: "2001:db8:1:1::2".parse().unwrap(),
+            dst: "2001:db8:ffff::80".parse().unwrap(),
+            src_port: 5000,
+            dst_port: 80,
+            protocol: 6,
+            packets: 3,
+            bytes: 300,
+            start_ms: 1,
+            end_ms: 2,
+            end: FlowEnd::Idle,
+        });
+        let mut records = vec![block(NatEvent::BlockAllocation, 1024); 3];
+        records.extend(std::iter::repeat_n(flow, 40));
+        let mut e = Encoder::new(1, 0);
+        let ms = e.data(&records, 0);
+        assert!(ms.iter().all(|m| m.len() <= MAX_MESSAGE));
+        // 3 × 25 + 40 × 70 bytes of records: three messages.
+        assert_eq!(ms.len(), 3);
+        assert_eq!(e.sequence(), 43);
+        // First message: a 257 set of three, then a 260 set.
+        assert_eq!(&ms[0][16..20], &[0x01, 0x01, 0, 4 + 75]);
+        assert_eq!(&ms[0][95..97], &[0x01, 0x04]);
+        let second_seq = u32::from_be_bytes([ms[1][8], ms[1][9], ms[1][10], ms[1][11]]);
+        let first_count = 3 + (ms[0].len() - 16 - 4 - 75 - 4) / 70;
+        assert_eq!(second_seq as usize, first_count);
+    }
+}

@@ -1,0 +1,248 @@
+//! How a new mapping gets its external address and port — `[nat] allocation`:
+//! `dynamic` (a random free port of the subscriber's address, RFC 6056), `block`
+//! ([`super::blocks`]) or `deterministic` ([`super::deterministic`]) — and what the
+//! table logs for IPFIX (RFC 8158 NAT events): blocks, sessions, limits.
+
+use super::blocks::{BlockEvent, Blocks, NoPort};
+use super::deterministic::Deterministic;
+use super::ports::{self, Want};
+use super::table::{Full, Key, Session, Table};
+use crate::ipfix::NatRecord;
+use crate::stats::NatEvent;
+use std::net::Ipv4Addr;
+
+/// How a new mapping gets its port (`[nat] allocation`).
+pub(crate) enum Allocator {
+    /// A random free port of the subscriber's address.
+    Dynamic,
+    /// A random free port of one of the inside address's blocks.
+    Block(Blocks),
+    /// A random free port of the inside address's RFC 7422 range.
+    Deterministic(Deterministic),
+}
+
+/// What the table logs, and the records waiting for the router to take.
+#[derive(Default)]
+pub(crate) struct NatLog {
+    pub(crate) blocks: bool,
+    pub(crate) sessions: bool,
+    pub(crate) limits: bool,
+    pub(crate) records: Vec<NatRecord>,
+    pub(super) block_events: Vec<BlockEvent>,
+    /// Per subscriber: the second its last limit event was logged (one per
+    /// second at most: a refused flood must not flood the log).
+    pub(super) limit_logged: Vec<u32>,
+}
+
+impl Table {
+    /// Uses `alloc` for new mappings and logs what `log` asks.
+    pub(crate) fn set_allocation(&mut self, mut alloc: Allocator, log: NatLog) {
+        if let Allocator::Block(b) = &mut alloc {
+            b.log(log.blocks);
+        }
+        self.alloc = alloc;
+        self.log = NatLog {
+            limit_logged: vec![u32::MAX; self.subscribers.len()],
+            ..log
+        };
+    }
+
+    /// Every live port block: (inside address, public address, first, last).
+    pub(crate) fn live_blocks(&self) -> Vec<(Ipv4Addr, Ipv4Addr, u16, u16)> {
+        match &self.alloc {
+            Allocator::Block(b) => b
+                .live()
+                .into_iter()
+                .map(|(inside, addr, first, last)| {
+                    (inside.into(), self.pool[addr as usize].into(), first, last)
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Logs limit `event` for `subscriber`'s `inside` address, at most once a
+    /// second per subscriber.
+    pub(super) fn log_limit(
+        &mut self,
+        event: NatEvent,
+        subscriber: u16,
+        key: &Key,
+        pool: Option<u32>,
+    ) {
+        let last = &mut self.log.limit_logged[usize::from(subscriber)];
+        if !self.log.limits || *last == self.now {
+            return;
+        }
+        *last = self.now;
+        let outside = pool.map_or(Ipv4Addr::UNSPECIFIED, |i| self.pool[i as usize].into());
+        self.log.records.push(NatRecord {
+            protocol: key.protocol,
+            ..NatRecord::new(event, key.addr.into(), outside)
+        });
+    }
+
+    /// Turns the blocks' events into records, and counts blocks per subscriber.
+    pub(super) fn log_blocks(&mut self) {
+        for e in std::mem::take(&mut self.log.block_events) {
+            let s = &mut self.subscribers[usize::from(e.subscriber)];
+            let event = if e.allocated {
+                NatEvent::BlockAllocation
+            } else {
+                NatEvent::BlockDeallocation
+            };
+            if e.allocated && s.blocks < u32::MAX {
+                s.blocks += 1;
+            } else if !e.allocated {
+                s.blocks = s.blocks.saturating_sub(1);
+            }
+            if self.log.blocks {
+                self.log.records.push(NatRecord {
+                    first_port: e.first,
+                    last_port: e.last,
+                    ..NatRecord::new(
+                        event,
+                        e.inside.into(),
+                        self.pool[e.pool_index as usize].into(),
+                    )
+                });
+            }
+        }
+    }
+
+    /// Logs a session's creation or deletion (natEvent 4/5).
+    pub(super) fn log_session(&mut self, s: &Session, event: NatEvent) {
+        if self.log.sessions {
+            self.log.records.push(NatRecord {
+                protocol: s.protocol,
+                inside_port: s.in_port,
+                outside_port: s.out_port,
+                ..NatRecord::new(event, s.in_addr.into(), s.out_addr.into())
+            });
+        }
+    }
+
+    pub(super) fn pool_index_for(&mut self, subscriber: u16, protocol: u8) -> Result<u32, Full> {
+        if let Some(i) = self.subscribers[usize::from(subscriber)].pool_index {
+            return Ok(i);
+        }
+        // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
+        // good. Start at a keyed hash of the subscriber and take the first address
+        // with room for a full per-subscriber share.
+        let n = self.pool.len() as u64;
+        let start = (self.seed ^ u64::from(subscriber).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .rotate_left(17)
+            % n;
+        // Room: free ports for the port limit, or free blocks for `max_blocks`.
+        let (room, need) = match &self.alloc {
+            Allocator::Block(b) => (
+                (0..n as u32).map(|i| b.free(i)).collect::<Vec<u32>>(),
+                self.limits.ports_per_subscriber.min(b.per_address()),
+            ),
+            _ => (
+                (0..n as u32)
+                    .map(|i| self.ports.free(i, protocol))
+                    .collect(),
+                self.limits.ports_per_subscriber,
+            ),
+        };
+        let pick = (0..n)
+            .map(|i| ((start + i) % n) as u32)
+            .find(|&i| room[i as usize] >= need)
+            .or_else(|| {
+                (0..n)
+                    .map(|i| ((start + i) % n) as u32)
+                    .find(|&i| room[i as usize] > 0)
+            })
+            .ok_or(Full::Pool)?;
+        self.subscribers[usize::from(subscriber)].pool_index = Some(pick);
+        Ok(pick)
+    }
+
+    /// An external address and port for a new mapping of `key`, by the
+    /// allocation mode; a refusal is logged.
+    pub(super) fn new_port(&mut self, subscriber: u16, key: &Key) -> Result<(u32, u16), Full> {
+        let want = Want {
+            protocol: key.protocol,
+            internal: key.port,
+            preserve: self.limits.preserve,
+            parity: self.limits.parity,
+        };
+        let space = ports::space(key.protocol);
+        let sub = self.subscribers[usize::from(subscriber)];
+        if let Allocator::Deterministic(d) = &self.alloc {
+            let range = d.range_of(key.addr.into());
+            let found = range.and_then(|r| {
+                let port =
+                    self.ports
+                        .allocate_in(r.pool_index, want, r.first.into(), r.last.into())?;
+                Some((r.pool_index, port))
+            });
+            let state = &mut self.subscribers[usize::from(subscriber)];
+            state.pool_index = state.pool_index.or(range.map(|r| r.pool_index));
+            return found.ok_or_else(|| {
+                self.log_limit(
+                    NatEvent::QuotaExceeded,
+                    subscriber,
+                    key,
+                    range.map(|r| r.pool_index),
+                );
+                Full::Ports
+            });
+        }
+        if matches!(self.alloc, Allocator::Dynamic)
+            && sub.ports[space] >= self.limits.ports_per_subscriber
+        {
+            self.log_limit(NatEvent::QuotaExceeded, subscriber, key, sub.pool_index);
+            return Err(Full::Ports);
+        }
+        let pool_index = match self.pool_index_for(subscriber, key.protocol) {
+            Ok(i) => i,
+            Err(full) => {
+                self.log_limit(NatEvent::AddressesExhausted, subscriber, key, None);
+                return Err(full);
+            }
+        };
+        let random = self.ports.random();
+        let port = match &mut self.alloc {
+            Allocator::Block(b) => {
+                let got = b.allocate(
+                    &mut self.ports,
+                    (key.addr, subscriber),
+                    pool_index,
+                    want,
+                    (random, self.now),
+                    &mut self.log.block_events,
+                );
+                self.log_blocks();
+                got.map_err(|no| match no {
+                    NoPort::Quota => (NatEvent::QuotaExceeded, Full::Ports),
+                    NoPort::Exhausted => (NatEvent::PortsExhausted, Full::Pool),
+                })
+            }
+            _ => self
+                .ports
+                .allocate(pool_index, want)
+                .ok_or((NatEvent::PortsExhausted, Full::Pool)),
+        };
+        port.map(|p| (pool_index, p)).map_err(|(event, full)| {
+            self.log_limit(event, subscriber, key, Some(pool_index));
+            full
+        })
+    }
+}
+
+impl Table {
+    /// The RFC 7422 arithmetic, in deterministic mode.
+    pub(crate) fn deterministic(&self) -> Option<&Deterministic> {
+        match &self.alloc {
+            Allocator::Deterministic(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Takes the NAT events logged since the last call.
+    pub(crate) fn take_log(&mut self) -> std::vec::Drain<'_, NatRecord> {
+        self.log.records.drain(..)
+    }
+}

@@ -1,0 +1,160 @@
+//! What the router gives the IPFIX exporter: NAT events the NAT logged, and
+//! flow accounting before the NAT — each forwarded packet counted under the
+//! flow the subscriber sees (outbound: as it arrived, before translation;
+//! inbound: as it leaves, after translation), per subscriber too. Records wait
+//! in a bounded queue the I/O loop drains with [`Router::poll_ipfix`].
+
+use super::Router;
+use crate::buf::PacketBuf;
+use crate::iface::{Direction, Interface};
+use crate::ipfix::Record;
+use crate::ipfix::accounting::FlowKey;
+use crate::offload;
+use crate::stats::{Family, IpfixUse};
+use sixfold_rewrite::{IpProtocol, Ipv4Packet, Ipv6Packet, L4Header};
+use std::net::IpAddr;
+
+/// Records looked at per call by the accounting expiry.
+const BUDGET: usize = 64;
+
+/// Source and destination port of a transport header, or for ICMP / ICMPv6
+/// 0 and `type × 256 + code` (as NetFlow exporters write them); (0, 0) for
+/// anything else or a fragment without its header.
+fn ports(protocol: IpProtocol, l4: &[u8]) -> (u16, u16) {
+    match L4Header::new(protocol, l4) {
+        Ok(h) => h
+            .ports()
+            .or_else(|| {
+                h.icmp_type_code()
+                    .map(|(t, c)| (0, u16::from_be_bytes([t, c])))
+            })
+            .unwrap_or((0, 0)),
+        Err(_) => (0, 0),
+    }
+}
+
+/// The flow of the IPv4 packet `packet`.
+pub(super) fn flow_v4(packet: &[u8]) -> Option<FlowKey> {
+    let ip = Ipv4Packet::new_checked(packet).ok()?;
+    let protocol = ip.ip_protocol();
+    let p = if ip.frag_offset() == 0 {
+        ports(protocol, ip.payload())
+    } else {
+        (0, 0)
+    };
+    let (src, dst) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
+    Some(FlowKey::new(src, dst, p, u8::from(protocol)))
+}
+
+impl Router {
+    /// Whether outbound IPv4 packets need their flow read before the NAT.
+    pub(super) fn accounting(&self) -> bool {
+        self.accounting.is_some()
+    }
+
+    /// Counts a forwarded packet for its subscriber(s) — the sender going out,
+    /// the receiver coming in, both for a hairpin — and accounts its flow: the
+    /// sender's as `before` (read before the NAT), the receiver's as it leaves.
+    pub(super) fn account(
+        &mut self,
+        family: Family,
+        direction: Direction,
+        egress: Interface,
+        before: Option<FlowKey>,
+        buffer: &PacketBuf,
+    ) {
+        let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
+        let ms = self.clock_ms;
+        let second = (ms / 1000) as u32;
+        if let Direction::Outbound(sub) = direction {
+            self.counters.subscriber(sub, family, true, packets, bytes);
+            if let (Some(acc), Some(key)) = (self.accounting.as_mut(), before) {
+                acc.count(key, packets, bytes, second, ms);
+            }
+        }
+        if let Interface::Subscriber(sub) = egress {
+            self.counters.subscriber(sub, family, false, packets, bytes);
+            if let Some(acc) = self.accounting.as_mut() {
+                let after = match family {
+                    Family::V4 => flow_v4(buffer.packet()),
+                    Family::V6 => flow_v6(buffer.packet()),
+                };
+                if let Some(key) = after {
+                    acc.count(key, packets, bytes, second, ms);
+                }
+            }
+        }
+    }
+
+    /// Accounting expiry and the NAT's log, into the export queue.
+    pub(super) fn export_due(&mut self, now: u32) {
+        if let Some(acc) = self.accounting.as_mut() {
+            acc.expire(now, BUDGET, &mut self.exports);
+        }
+        self.drain_nat_log();
+    }
+
+    /// The NAT's events since the last call, into the export queue.
+    pub(super) fn drain_nat_log(&mut self) {
+        self.nat.drain_log(&mut self.exports, self.clock_ms);
+    }
+
+    /// The next record for the IPFIX exporter (the I/O loop drains these after
+    /// each burst; records that found the queue full are counted in
+    /// `ipfix.records_dropped`).
+    pub fn poll_ipfix(&mut self) -> Option<Record> {
+        let r = self.exports.pop()?;
+        self.exports.counts.records_exported += 1;
+        Some(r)
+    }
+
+    /// Counts a record the I/O loop could not hand to the exporter (its channel
+    /// was full).
+    pub fn count_ipfix_drop(&mut self) {
+        self.exports.counts.records_exported -= 1;
+        self.exports.counts.records_dropped += 1;
+    }
+
+    /// Exports every accounted flow now (the router is stopping): they come out
+    /// of [`Router::poll_ipfix`].
+    pub fn flush_ipfix(&mut self) {
+        if let Some(acc) = self.accounting.as_mut() {
+            acc.flush(&mut self.exports);
+        }
+        self.drain_nat_log();
+    }
+
+    /// The IPFIX part of the snapshot.
+    pub(super) fn ipfix_use(&self) -> IpfixUse {
+        let mut u = self.exports.counts.clone();
+        if let Some(acc) = &self.accounting {
+            u.flows = u64::from(acc.live());
+            u.flows_overflow = acc.overflow;
+        }
+        u.blocks = self.nat.live_blocks().len() as u64;
+        u
+    }
+
+    /// Live port blocks (`[nat] allocation = "block"`): inside address, public
+    /// address, first and last port.
+    pub fn port_blocks(&self) -> Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr, u16, u16)> {
+        self.nat.live_blocks()
+    }
+}
+
+/// The flow of the IPv6 packet `packet` (upper-layer ports found past any
+/// extension headers).
+pub(super) fn flow_v6(packet: &[u8]) -> Option<FlowKey> {
+    let ip = Ipv6Packet::new_checked(packet).ok()?;
+    let upper = ip.upper_layer().ok();
+    let (protocol, p) = match upper {
+        Some(u) if u.has_header() => {
+            let l4 = packet.get(u.offset..).unwrap_or(&[]);
+            (u.ip_protocol(), ports(u.ip_protocol(), l4))
+        }
+        Some(u) => (u.ip_protocol(), (0, 0)),
+        None => (ip.ip_protocol(), (0, 0)),
+    };
+    let (src, dst) = (IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()));
+    Some(FlowKey::new(src, dst, p, u8::from(protocol)))
+}
