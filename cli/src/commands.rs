@@ -1,6 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
-use crate::{addr, lab, rewrite, run, teredo, translate};
+use crate::{addr, lab, nat, rewrite, run, teredo, translate};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -32,6 +32,9 @@ enum Command {
     Run(run::RunArgs),
     /// Print the counters of a running router.
     Stats(run::StatsArgs),
+    /// Carrier-grade NAT operations: who had a public address and port.
+    #[command(subcommand)]
+    Nat(nat::NatCommand),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,5 +46,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lab(args) => lab::run(args),
         Command::Run(args) => run::run(args),
         Command::Stats(args) => run::stats(args),
+        Command::Nat(cmd) => nat::run(cmd),
     }
 }

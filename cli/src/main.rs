@@ -4,7 +4,9 @@
 mod addr;
 mod commands;
 mod describe;
+mod ipfix;
 mod lab;
+mod nat;
 mod rewrite;
 mod run;
 mod teredo;

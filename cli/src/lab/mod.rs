@@ -12,6 +12,7 @@
 //! SIGINT/SIGTERM too.
 
 mod checks;
+mod collector;
 mod prometheus;
 mod report;
 mod world;
@@ -119,6 +120,15 @@ pub(crate) struct LabArgs {
     /// one), unbound as DNS64 in the WAN namespace, tayga as its CLAT (464XLAT).
     #[arg(long)]
     ipv6_only: bool,
+    /// Export IPFIX (NAT events, flow accounting before the NAT) to a collector
+    /// in the WAN namespace, and report the port blocks and per-subscriber
+    /// volume it received.
+    #[arg(long)]
+    ipfix: bool,
+    /// Also save every IPFIX message the collector received as a pcap (UDP) when
+    /// the lab ends, `--keep` and SIGTERM included; implies --ipfix.
+    #[arg(long, value_name = "FILE")]
+    ipfix_pcap: Option<PathBuf>,
 }
 
 impl LabArgs {
@@ -175,6 +185,7 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         children: Vec::new(),
         files: Vec::new(),
         router: None,
+        collector: None,
     };
     let built = build(&args, &config, &mut world, &stop);
     if stop.load(Ordering::Relaxed) {
@@ -190,6 +201,8 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
+        world.stop_router();
+        finish_ipfix(&args, &config, &mut world, false)?;
         return Ok(ExitCode::SUCCESS);
     }
     let ok = checks::traffic(&args, &config, &mut world, &stop);
@@ -205,12 +218,39 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     if let Some(snapshot) = world.stop_router() {
         report::report(&snapshot);
     }
+    finish_ipfix(&args, &config, &mut world, true)?;
     drop(world);
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// After the router stopped: the collector's messages saved (`--ipfix-pcap`)
+/// and, if `print`, reported.
+fn finish_ipfix(
+    args: &LabArgs,
+    config: &Config,
+    world: &mut World,
+    print: bool,
+) -> anyhow::Result<()> {
+    let Some(mut c) = world.collector.take() else {
+        return Ok(());
+    };
+    let (messages, lost) = c.finish();
+    if let Some(path) = &args.ipfix_pcap {
+        collector::write_pcap(path, &messages)?;
+        eprintln!(
+            "sixfold lab: {} IPFIX messages saved to {}",
+            messages.len(),
+            path.display()
+        );
+    }
+    if print {
+        collector::report(config, &messages, lost);
+    }
+    Ok(())
 }
 
 fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
@@ -261,6 +301,13 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
         config.router.offload = matches!(o, OnOff::On);
     }
     config.router.workers = args.workers.unwrap_or(config.router.workers);
+    if args.ipfix || args.ipfix_pcap.is_some() {
+        // The lab's own collector, reached from the WAN namespace.
+        config.ipfix.collector = Some(collector::COLLECTOR.into());
+        config.ipfix.netns = Some(format!("{}-wan", args.prefix));
+        config.ipfix.source = None;
+        config.ipfix.accounting = true;
+    }
     config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
     config.metrics = sixfold_router::config::Metrics::default();
     if args.metrics {

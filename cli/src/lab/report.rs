@@ -51,6 +51,19 @@ pub(super) fn report(s: &Snapshot) {
             "  {}: public {public}, ports icmp {}, tcp {}, udp {}, sessions {}, IPv6 flows {}",
             sub.name, p.icmp, p.tcp, p.udp, sub.sessions, sub.ipv6_flows
         );
+        let t = &sub.traffic;
+        println!(
+            "    traffic (pkt/B): IPv4 up {}/{} down {}/{}, IPv6 up {}/{} down {}/{}; port blocks {}",
+            t.ipv4_out.packets,
+            t.ipv4_out.bytes,
+            t.ipv4_in.packets,
+            t.ipv4_in.bytes,
+            t.ipv6_out.packets,
+            t.ipv6_out.bytes,
+            t.ipv6_in.packets,
+            t.ipv6_in.bytes,
+            sub.blocks
+        );
     }
     for sh in &s.shapers {
         println!(
@@ -69,6 +82,21 @@ pub(super) fn report(s: &Snapshot) {
     );
     let drops: Vec<String> = s.drops.nonzero().map(|(r, n)| format!("{r} {n}")).collect();
     println!("  drops: {}", list_or_none(&drops));
+    let x = &s.ipfix;
+    let events: Vec<String> = x
+        .nat_events
+        .nonzero()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!(
+        "  IPFIX: NAT events {}; flow records {}, exported {}, dropped {}; flows accounted now {}, overflow {}",
+        list_or_none(&events),
+        x.flow_records,
+        x.records_exported,
+        x.records_dropped,
+        x.flows,
+        x.flows_overflow
+    );
     let icmp: Vec<String> = s
         .icmp_sent
         .nonzero()

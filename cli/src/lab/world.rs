@@ -20,6 +20,8 @@ pub(super) struct World {
     pub(super) children: Vec<Child>,
     pub(super) files: Vec<PathBuf>,
     pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Snapshot>>)>,
+    /// The IPFIX collector of `--ipfix`.
+    pub(super) collector: Option<super::collector::Collector>,
 }
 
 impl World {
@@ -159,6 +161,12 @@ pub(super) fn build(
     let devices =
         device::Devices::open(config, workers).context("opening the lab's TUN devices")?;
     route_wan(config, &wan_ns)?;
+    if args.ipfix || args.ipfix_pcap.is_some() {
+        // Listening before the router starts: its first message holds the templates.
+        let at = format!("{}/32", super::collector::COLLECTOR.ip());
+        ip(&["-n", &wan_ns, "addr", "add", &at, "dev", "lo"])?;
+        world.collector = Some(super::collector::Collector::start(&wan_ns)?);
+    }
     for (k, ns) in (1..=args.all_subscribers()).zip(&subs) {
         address_subscriber(config, k, ns, args.is_ipv6_only(k))?;
     }
