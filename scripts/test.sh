@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite; unbound, tayga, traceroute for NAT64)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -34,6 +34,10 @@ command -v unbound >/dev/null || need+=(unbound)
 command -v tayga >/dev/null || need+=(tayga)
 command -v traceroute >/dev/null || need+=(traceroute)
 # --- end issue 15 ---
+# --- issue 14 (carrier-grade operations): the IPFIX collector nfcapd/nfdump is
+# the oracle for flow accounting (tshark, above, for the NAT events).
+command -v nfcapd >/dev/null || need+=(nfdump)
+# --- end issue 14
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

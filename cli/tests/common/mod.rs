@@ -290,3 +290,14 @@ pub fn bad_checksums(file: &Path, received: &str) -> (usize, Vec<String>) {
     }
     (all, bad)
 }
+
+/// `args` running in namespace `ns` in the background, output discarded.
+pub fn spawn_in(ns: &str, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}

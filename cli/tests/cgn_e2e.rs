@@ -1,0 +1,503 @@
+//! Carrier-grade operations end to end (needs root): the lab's router with two
+//! workers in each allocation mode, real TCP connections from two subscribers,
+//! and the IPFIX export read by oracles nobody here wrote — tshark for the NAT
+//! events (RFC 8158: every connection the WAN saw lies in a block, range or
+//! session the export announced for that subscriber at that time; nothing
+//! malformed), nfdump for the flow accounting before the NAT (per-subscriber
+//! totals equal the router's counters and cover what iperf3 sent, IPv4 and
+//! IPv6).
+
+mod common;
+use common::*;
+use sixfold_router::Snapshot;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const SERVER: &str = "192.0.2.80";
+
+/// A connection the WAN server saw: when (UNIX seconds), from which public
+/// address and port.
+type Connection = (f64, String, u16);
+
+/// One lab run: each subscriber's connections (index 0: sub1), the router's
+/// counters before it stopped, the capture of its export, its configuration.
+struct ModeRun {
+    per_sub: Vec<Vec<Connection>>,
+    stats: Snapshot,
+    pcap: PathBuf,
+    config: PathBuf,
+}
+
+/// Public ports the export announced for an inside address from a time on: a
+/// port block (natEvent 16), or one session's port (natEvent 4).
+struct Announced {
+    at: f64,
+    inside: String,
+    public: String,
+    first: u16,
+    last: u16,
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sixfold-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A lab configuration: `nat` and `ipfix` lines, and the lab's own two
+/// subscribers (so `sixfold nat lookup` on this file does the lab's arithmetic).
+fn write_config(path: &Path, nat: &str, ipfix: &str) {
+    let mut text = format!("[nat]\npool = [\"203.0.113.0/28\"]\n{nat}\n[ipfix]\n{ipfix}\n");
+    for k in 1..=2 {
+        text += &format!(
+            "[[subscriber]]\nname = \"sub{k}\"\nipv4 = [\"100.64.1.{k}/32\"]\nipv6 = [\"2001:db8:1:{k}::/64\"]\n"
+        );
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// "Nov 29, 2026 22:27:17.279000000 UTC" (tshark's absolute time) in UNIX
+/// seconds.
+fn tshark_time(text: &str) -> f64 {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let w: Vec<&str> = text.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+    let m = months.iter().position(|&x| x == w[0]).unwrap() as i64 + 1;
+    let (d, y): (i64, i64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
+    // Days from civil (H. Hinnant).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
+    days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
+}
+
+/// Every NAT record in an IPFIX capture, field name → value, as tshark
+/// decodes them.
+fn nat_records(pcap: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-d", "udp.port==4739,cflow", "-T", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut records = Vec::new();
+    for f in frames.as_array().unwrap() {
+        let Some(cflow) = f["_source"]["layers"]["cflow"].as_object() else {
+            continue;
+        };
+        for (set, flows) in cflow {
+            if !set.starts_with("Set ") {
+                continue;
+            }
+            for (name, r) in flows.as_object().unwrap() {
+                if name.starts_with("Flow ") && r.get("cflow.nat_event").is_some() {
+                    records.push(r.as_object().unwrap().clone());
+                }
+            }
+        }
+    }
+    records
+}
+
+/// Frames tshark calls malformed, or flags with an error.
+fn malformed(pcap: &Path) -> usize {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-d",
+            "udp.port==4739,cflow",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity == error",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn stats(prefix: &str) -> Snapshot {
+    let socket = format!("/run/sixfold-{prefix}.sock");
+    serde_json::from_str(&sixfold::control::request(&socket, "stats").unwrap()).unwrap()
+}
+
+/// (time, public address, public port) of each connection the WAN server saw.
+fn connections(log: &Path) -> Vec<Connection> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split(' ').collect();
+            (
+                w[0].parse().unwrap(),
+                w[1].to_string(),
+                w[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Runs the lab in one mode with two workers, 40 connections from each
+/// subscriber; returns the connections per subscriber (index 0: sub1), the
+/// router's counters, and the capture of the export.
+fn run_mode(prefix: &str, nat: &str, ipfix: &str) -> ModeRun {
+    let d = dir(prefix);
+    let (config, pcap) = (d.join("router.toml"), d.join("ipfix.pcap"));
+    write_config(&config, nat, ipfix);
+    let mut lab = Lab::start(
+        prefix,
+        &[
+            "--workers",
+            "2",
+            "--config",
+            config.to_str().unwrap(),
+            "--ipfix-pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/connections.py");
+    let mut per_sub = Vec::new();
+    for k in 1..=2 {
+        let log = d.join(format!("sub{k}.log"));
+        let log_at = log.to_str().unwrap();
+        let wan = lab.ns("wan");
+        let mut server = spawn_in(&wan, &["python3", script, "serve", SERVER, "7100", log_at]);
+        std::thread::sleep(Duration::from_millis(400));
+        ok(
+            &lab.ns(&format!("sub{k}")),
+            &["python3", script, "connect", SERVER, "7100", "40"],
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = server.kill();
+        let _ = server.wait();
+        per_sub.push(connections(&log));
+    }
+    // Long enough for an interim re-announcement of every block (`interim = 2`).
+    std::thread::sleep(Duration::from_millis(2500));
+    let s = stats(prefix);
+    let status = lab.stop();
+    assert!(status.success(), "lab exited with {status}");
+    ModeRun {
+        per_sub,
+        stats: s,
+        pcap,
+        config,
+    }
+}
+
+/// Checks that apply in every mode: both subscribers' 40 connections got
+/// through two workers (every reply steered to the worker holding its
+/// mapping: none was dropped for want of one), and the export is clean.
+fn common_checks(mode: &str, run: &ModeRun) {
+    let (per_sub, s, pcap) = (&run.per_sub, &run.stats, &run.pcap);
+    assert_eq!(s.datapath.workers, 2, "{mode}");
+    for (k, conns) in per_sub.iter().enumerate() {
+        assert_eq!(conns.len(), 40, "{mode}: sub{}", k + 1);
+    }
+    let dropped = s.drops[sixfold_router::DropReason::NoMapping];
+    assert_eq!(
+        dropped, 0,
+        "{mode}: replies reached a worker without their mapping"
+    );
+    assert_eq!(s.ipfix.records_dropped, 0, "{mode}");
+    assert_eq!(malformed(pcap), 0, "{mode}: tshark finds malformed IPFIX");
+}
+
+/// What the export in `pcap` announced with natEvent `event` (16: blocks,
+/// 4: sessions), as tshark decodes it.
+fn announced(pcap: &Path, event: &str) -> Vec<Announced> {
+    let text = |r: &serde_json::Map<String, serde_json::Value>, f: &str| {
+        r[f].as_str()
+            .unwrap_or_else(|| panic!("no {f} in {r:?}"))
+            .to_string()
+    };
+    let port = |r: &serde_json::Map<String, serde_json::Value>, f: &str| -> u16 {
+        text(r, f).parse().unwrap()
+    };
+    nat_records(pcap)
+        .iter()
+        .filter(|r| r["cflow.nat_event"] == event)
+        .map(|r| {
+            let (first, last) = if event == "16" {
+                (
+                    port(r, "cflow.port_range_start"),
+                    port(r, "cflow.port_range_end"),
+                )
+            } else {
+                let p = port(r, "cflow.post_naptsource_transport_port");
+                (p, p)
+            };
+            Announced {
+                at: tshark_time(&text(r, "cflow.observation_time_milliseconds")),
+                inside: text(r, "cflow.srcaddr"),
+                public: text(r, "cflow.post_natsource_ipv4_address"),
+                first,
+                last,
+            }
+        })
+        .collect()
+}
+
+/// Every connection of subscriber k lies in something `announced` for its
+/// inside address before the connection arrived.
+fn assert_covered(mode: &str, run: &ModeRun, announced: &[Announced]) {
+    for (k, conns) in run.per_sub.iter().enumerate() {
+        let inside = format!("100.64.1.{}", k + 1);
+        for (t, addr, port) in conns {
+            let covered = announced.iter().any(|a| {
+                a.inside == inside
+                    && a.public == *addr
+                    && (a.first..=a.last).contains(port)
+                    && a.at <= *t
+            });
+            assert!(
+                covered,
+                "{mode}: sub{}: {addr}:{port} at {t} announced nowhere before",
+                k + 1
+            );
+        }
+    }
+}
+
+/// `sixfold nat lookup --config CONFIG TARGET`'s answer.
+fn lookup(config: &Path, target: &str) -> String {
+    let out = Command::new(SIXFOLD)
+        .args([
+            "nat",
+            "lookup",
+            "--config",
+            config.to_str().unwrap(),
+            target,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "lookup {target}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_connection_lies_in_what_the_export_announced_in_each_mode() {
+    if !can_run("every_connection_lies_in_what_the_export_announced_in_each_mode") {
+        return;
+    }
+    for p in ["tshark", "python3"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    // Block mode: blocks of 16 ports, so 40 connections need three per subscriber.
+    let nat = "allocation = \"block\"\nblock_size = 16\nmax_blocks = 8";
+    let run = run_mode("sfcgnb", nat, "interim = 2");
+    common_checks("block", &run);
+    let records = nat_records(&run.pcap);
+    assert!(
+        records.iter().all(|r| r["cflow.nat_event"] == "16"),
+        "no release while the lab ran"
+    );
+    let blocks = announced(&run.pcap, "16");
+    assert_covered("block", &run, &blocks);
+    for k in 1..=2 {
+        let inside = format!("100.64.1.{k}");
+        let mine: std::collections::HashSet<u16> = blocks
+            .iter()
+            .filter(|b| b.inside == inside)
+            .map(|b| b.first)
+            .collect();
+        assert!(mine.len() >= 3, "sub{k}: blocks {mine:?}");
+    }
+    // Interim re-logging: blocks announced again while they live.
+    assert!(blocks.len() > 6, "{} block records", blocks.len());
+
+    // Deterministic: every connection in the range `sixfold nat lookup` gives,
+    // and the lookup the other way names the subscriber; nothing is logged.
+    let nat = "allocation = \"deterministic\"\nblock_size = 2016";
+    let run = run_mode("sfcgnd", nat, "interim = 2");
+    common_checks("deterministic", &run);
+    assert!(nat_records(&run.pcap).is_empty(), "RFC 7422: no log");
+    for (k, conns) in run.per_sub.iter().enumerate() {
+        // "100.64.1.1 (sub1) -> 203.0.113.1 ports 1024-3039 (2016 ports)"
+        let line = lookup(&run.config, &format!("100.64.1.{}", k + 1));
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let (first, last) = w[5].split_once('-').unwrap();
+        let range = Announced {
+            at: 0.0,
+            inside: format!("100.64.1.{}", k + 1),
+            public: w[3].to_string(),
+            first: first.parse().unwrap(),
+            last: last.parse().unwrap(),
+        };
+        assert_eq!(range.last - range.first + 1, 2016, "{line}");
+        let (_, addr, port) = &conns[0];
+        let answer = lookup(&run.config, &format!("{addr}:{port}"));
+        let want = format!("{addr}:{port} -> sub{} (inside 100.64.1.{})", k + 1, k + 1);
+        assert!(answer.starts_with(&want), "{answer}");
+        let only_mine = ModeRun {
+            per_sub: (0..k).map(|_| Vec::new()).chain([conns.clone()]).collect(),
+            stats: Snapshot::default(),
+            pcap: PathBuf::new(),
+            config: PathBuf::new(),
+        };
+        assert_covered("deterministic", &only_mine, &[range]);
+    }
+
+    // Dynamic, with per-session events: each connection is a session the
+    // export announced (natEvent 4) for that subscriber before it arrived.
+    let run = run_mode("sfcgny", "allocation = \"dynamic\"", "sessions = true");
+    common_checks("dynamic", &run);
+    assert_covered("dynamic", &run, &announced(&run.pcap, "4"));
+    for prefix in ["sfcgnb", "sfcgnd", "sfcgny"] {
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("sixfold-{prefix}")));
+    }
+}
+
+/// nfdump's flow records (NAT events left out) in every file of `dir`.
+fn nfdump_flows(dir: &Path) -> Vec<serde_json::Value> {
+    let mut flows = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap() {
+        let path = f.unwrap().path();
+        let out = Command::new("nfdump")
+            .arg("-r")
+            .arg(&path)
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nfdump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        flows.extend(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r.get("nat_event").is_none())
+                .cloned(),
+        );
+    }
+    flows
+}
+
+/// Sum of (packets, bytes) of `flows` whose `field` satisfies `mine`.
+fn total(flows: &[serde_json::Value], field: &str, mine: impl Fn(&str) -> bool) -> (u64, u64) {
+    flows
+        .iter()
+        .filter(|f| f[field].as_str().is_some_and(&mine))
+        .fold((0, 0), |(p, b), f| {
+            (
+                p + f["in_packets"].as_u64().unwrap(),
+                b + f["in_bytes"].as_u64().unwrap(),
+            )
+        })
+}
+
+#[test]
+fn accounting_before_the_nat_adds_up_in_nfdump_ipv4_and_ipv6() {
+    if !can_run("accounting_before_the_nat_adds_up_in_nfdump_ipv4_and_ipv6") {
+        return;
+    }
+    for p in ["nfcapd", "nfdump", "iperf3"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let d = dir("sfcgna");
+    let (config, flows_dir) = (d.join("router.toml"), d.join("nfcapd"));
+    std::fs::create_dir_all(&flows_dir).unwrap();
+    write_config(
+        &config,
+        "",
+        "collector = \"192.0.2.80:29995\"\nnetns = \"sfcgna-wan\"\naccounting = true\nidle_timeout = 2\ntemplate_refresh = 1",
+    );
+    let mut lab = Lab::start(
+        "sfcgna",
+        &[
+            "--workers",
+            "2",
+            "--subscribers",
+            "1",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let (sub, wan) = (lab.ns("sub1"), lab.ns("wan"));
+    let flows_at = flows_dir.to_str().unwrap();
+    let mut nfcapd = spawn_in(
+        &wan,
+        &[
+            "nfcapd", "-b", SERVER, "-p", "29995", "-t", "60", "-w", flows_at,
+        ],
+    );
+    let mut iperf = spawn_in(&wan, &["iperf3", "-s", "-B", "::"]);
+    // Templates are re-sent every second: nfcapd has them before any flow ends.
+    std::thread::sleep(Duration::from_millis(2500));
+    // (payload sent, payload received) per iperf3 run: the sender may close
+    // with bytes still in flight, so what crossed the router lies between.
+    let mut sent = [(0u64, 0u64); 4];
+    for (family, server, slot) in [("-4", SERVER, 0), ("-6", "2001:db8:ffff::80", 2)] {
+        for (reverse, k) in [(false, 0), (true, 1)] {
+            let mut args = vec!["iperf3", family, "-c", server, "-n", "4M", "-J"];
+            if reverse {
+                args.push("-R");
+            }
+            let v: serde_json::Value = serde_json::from_str(&ok(&sub, &args)).unwrap();
+            let end = &v["end"];
+            sent[slot + k] = (
+                end["sum_sent"]["bytes"].as_u64().unwrap(),
+                end["sum_received"]["bytes"].as_u64().unwrap(),
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let s = stats("sfcgna");
+    let status = lab.stop();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    for c in [&mut nfcapd, &mut iperf] {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = c.wait();
+    }
+    let flows = nfdump_flows(&flows_dir);
+    let v4 = |a: &str| a == "100.64.1.1";
+    let v6 = |a: &str| a.starts_with("2001:db8:1:1:");
+    let got = [
+        total(&flows, "src4_addr", v4),
+        total(&flows, "dst4_addr", v4),
+        total(&flows, "src6_addr", v6),
+        total(&flows, "dst6_addr", v6),
+    ];
+    let t = &s.subscribers[0].traffic;
+    let router = [t.ipv4_out, t.ipv4_in, t.ipv6_out, t.ipv6_in].map(|x| (x.packets, x.bytes));
+    assert_eq!(
+        got, router,
+        "nfdump's totals [v4 up, v4 down, v6 up, v6 down] vs the router's"
+    );
+    assert_eq!((s.ipfix.flows_overflow, s.ipfix.records_dropped), (0, 0));
+    // At least what iperf3's receiver got; at most what its sender sent plus
+    // headers, ACKs of the other run and the control connection (10%).
+    for (k, (bytes, (sent, received))) in got.iter().map(|g| g.1).zip(sent).enumerate() {
+        assert!(
+            bytes >= received && bytes <= sent + sent / 10,
+            "[v4 up, v4 down, v6 up, v6 down][{k}]: {bytes} B accounted; iperf3 sent {sent} B, received {received} B"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
