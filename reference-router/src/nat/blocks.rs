@@ -167,16 +167,21 @@ impl Blocks {
         (random, now): (u64, u32),
         events: &mut Vec<BlockEvent>,
     ) -> Result<u16, NoPort> {
-        let owned: Vec<u32> = match self.holders.get(&inside) {
-            Some((a, blocks)) if *a == addr => blocks.clone(),
-            _ => Vec::new(),
+        let owned = match self.holders.get(&inside) {
+            Some((a, blocks)) if *a == addr => blocks.as_slice(),
+            _ => &[],
         };
-        for &block in &owned {
-            let (lo, hi) = self.ports_of(block);
-            if let Some(port) = ports.allocate_in(addr, want, lo, hi) {
-                self.use_block(addr, block);
-                return Ok(port);
-            }
+        // The newest block first: the older ones filled up before it came.
+        let size = self.size;
+        let found = owned.iter().rev().find_map(|&block| {
+            let lo = FIRST_PORT + block * size;
+            ports
+                .allocate_in(addr, want, lo, lo + size - 1)
+                .map(|p| (block, p))
+        });
+        if let Some((block, port)) = found {
+            self.use_block(addr, block);
+            return Ok(port);
         }
         if owned.len() as u32 >= self.max {
             return Err(NoPort::Quota);

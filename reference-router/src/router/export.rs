@@ -9,10 +9,8 @@ use crate::buf::PacketBuf;
 use crate::iface::{Direction, Interface};
 use crate::ipfix::Record;
 use crate::ipfix::accounting::FlowKey;
-use crate::offload;
 use crate::stats::{Family, IpfixUse};
-use sixfold_rewrite::{IpProtocol, Ipv4Packet, Ipv6Packet, L4Header};
-use std::net::IpAddr;
+use sixfold_rewrite::{IpProtocol, Ipv4Packet, Ipv6Packet, L4Header, UpperLayer};
 
 /// Records looked at per call by the accounting expiry.
 const BUDGET: usize = 64;
@@ -33,17 +31,26 @@ fn ports(protocol: IpProtocol, l4: &[u8]) -> (u16, u16) {
     }
 }
 
-/// The flow of the IPv4 packet `packet`.
-pub(super) fn flow_v4(packet: &[u8]) -> Option<FlowKey> {
-    let ip = Ipv4Packet::new_checked(packet).ok()?;
+/// The flow of an IPv4 packet (whose header was checked).
+pub(super) fn flow_v4(ip: &Ipv4Packet<&[u8]>) -> FlowKey {
     let protocol = ip.ip_protocol();
-    let p = if ip.frag_offset() == 0 {
+    let (sport, dport) = if ip.frag_offset() == 0 {
         ports(protocol, ip.payload())
     } else {
         (0, 0)
     };
-    let (src, dst) = (IpAddr::V4(ip.src_addr()), IpAddr::V4(ip.dst_addr()));
-    Some(FlowKey::new(src, dst, p, u8::from(protocol)))
+    FlowKey::V4 {
+        src: ip.src_addr().into(),
+        dst: ip.dst_addr().into(),
+        ports: u32::from(sport) << 16 | u32::from(dport),
+        protocol: u8::from(protocol),
+    }
+}
+
+/// The flow of the IPv4 packet in `buffer` (checked already, and still valid
+/// after a rewrite).
+pub(super) fn flow_of_v4(buffer: &PacketBuf) -> FlowKey {
+    flow_v4(&Ipv4Packet::new_unchecked(buffer.packet()))
 }
 
 impl Router {
@@ -52,36 +59,28 @@ impl Router {
         self.accounting.is_some()
     }
 
-    /// Counts a forwarded packet for its subscriber(s) — the sender going out,
-    /// the receiver coming in, both for a hairpin — and accounts its flow: the
-    /// sender's as `before` (read before the NAT), the receiver's as it leaves.
+    /// Counts a forwarded packet (`wire`: its packets and bytes on the wire)
+    /// for its subscriber(s) — the sender going out, the receiver coming in,
+    /// both for a hairpin — and accounts its flows: `before` the sender's (read
+    /// before the NAT), `after` the receiver's (as it leaves).
     pub(super) fn account(
         &mut self,
         family: Family,
-        direction: Direction,
-        egress: Interface,
-        before: Option<FlowKey>,
-        buffer: &PacketBuf,
+        (direction, egress): (Direction, Interface),
+        (before, after): (Option<FlowKey>, Option<FlowKey>),
+        (packets, bytes): (u64, u64),
     ) {
-        let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         let ms = self.clock_ms;
         let second = (ms / 1000) as u32;
         if let Direction::Outbound(sub) = direction {
             self.counters.subscriber(sub, family, true, packets, bytes);
-            if let (Some(acc), Some(key)) = (self.accounting.as_mut(), before) {
-                acc.count(key, packets, bytes, second, ms);
-            }
         }
         if let Interface::Subscriber(sub) = egress {
             self.counters.subscriber(sub, family, false, packets, bytes);
-            if let Some(acc) = self.accounting.as_mut() {
-                let after = match family {
-                    Family::V4 => flow_v4(buffer.packet()),
-                    Family::V6 => flow_v6(buffer.packet()),
-                };
-                if let Some(key) = after {
-                    acc.count(key, packets, bytes, second, ms);
-                }
+        }
+        if let Some(acc) = self.accounting.as_mut() {
+            for key in [before, after].into_iter().flatten() {
+                acc.count(key, packets, bytes, second, ms);
             }
         }
     }
@@ -142,19 +141,21 @@ impl Router {
     }
 }
 
-/// The flow of the IPv6 packet `packet` (upper-layer ports found past any
-/// extension headers).
-pub(super) fn flow_v6(packet: &[u8]) -> Option<FlowKey> {
-    let ip = Ipv6Packet::new_checked(packet).ok()?;
-    let upper = ip.upper_layer().ok();
-    let (protocol, p) = match upper {
+/// The flow of an IPv6 packet whose upper layer the path found (`upper`).
+pub(super) fn flow_v6(packet: &[u8], upper: Option<UpperLayer>) -> FlowKey {
+    let ip = Ipv6Packet::new_unchecked(packet);
+    let (protocol, (sport, dport)) = match upper {
         Some(u) if u.has_header() => {
             let l4 = packet.get(u.offset..).unwrap_or(&[]);
-            (u.ip_protocol(), ports(u.ip_protocol(), l4))
+            (u.protocol, ports(u.ip_protocol(), l4))
         }
-        Some(u) => (u.ip_protocol(), (0, 0)),
-        None => (ip.ip_protocol(), (0, 0)),
+        Some(u) => (u.protocol, (0, 0)),
+        None => (u8::from(ip.ip_protocol()), (0, 0)),
     };
-    let (src, dst) = (IpAddr::V6(ip.src_addr()), IpAddr::V6(ip.dst_addr()));
-    Some(FlowKey::new(src, dst, p, u8::from(protocol)))
+    FlowKey::V6 {
+        src: ip.src_addr().into(),
+        dst: ip.dst_addr().into(),
+        ports: u32::from(sport) << 16 | u32::from(dport),
+        protocol,
+    }
 }

@@ -71,15 +71,21 @@ impl Router {
             return self.nat64_later_fragment(buffer, applied, now);
         }
         let before = (self.accounting() && direction.is_outbound())
-            .then(|| super::export::flow_v4(buffer.packet()))
-            .flatten();
+            .then(|| super::export::flow_of_v4(buffer));
         rewrite_later(applied)
             .apply(buffer.packet_mut())
             .map_err(|_| DropReason::Malformed)?;
         self.counters.fragment_translated();
         let protocol = IpProtocol::from(key.protocol);
-        self.count_v4(direction, false, protocol, buffer);
-        self.account(Family::V4, direction, applied.egress, before, buffer);
+        let wire = self.count_v4(direction, false, protocol, buffer);
+        let after = (self.accounting() && matches!(applied.egress, Interface::Subscriber(_)))
+            .then(|| super::export::flow_of_v4(buffer));
+        self.account(
+            Family::V4,
+            (direction, applied.egress),
+            (before, after),
+            wire,
+        );
         let mtu = self.links.mtu(applied.egress);
         if buffer.len() > mtu {
             self.fragment(buffer, applied.egress, mtu)?;

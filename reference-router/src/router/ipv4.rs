@@ -161,9 +161,8 @@ impl Router {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
         // Accounting counts an outbound packet as the subscriber sent it.
-        let before = (self.accounting() && direction.is_outbound())
-            .then(|| super::export::flow_v4(ip.into_inner()))
-            .flatten();
+        let before =
+            (self.accounting() && direction.is_outbound()).then(|| super::export::flow_v4(&ip));
         let decision = self.nat_decision(direction, &ip, &header, now)?;
         let (rewrite, egress, hairpin) = match decision {
             Decision::Translate {
@@ -200,8 +199,10 @@ impl Router {
             self.first_fragment(buffer.packet(), header.frag_key(direction), egress, now);
         }
         let hairpin = hairpin || self.continuing_hairpin;
-        self.count_v4(direction, hairpin, header.protocol, buffer);
-        self.account(Family::V4, direction, egress, before, buffer);
+        let wire = self.count_v4(direction, hairpin, header.protocol, buffer);
+        let after = (self.accounting() && matches!(egress, Interface::Subscriber(_)))
+            .then(|| super::export::flow_of_v4(buffer));
+        self.account(Family::V4, (direction, egress), (before, after), wire);
         if too_big {
             self.fit_mtu(buffer, egress, mtu)?;
         }
@@ -263,8 +264,7 @@ impl Router {
             }
             Decision::Handoff { rewrite, worker } => {
                 let before = (self.accounting() && direction.is_outbound())
-                    .then(|| super::export::flow_v4(buffer.packet()))
-                    .flatten();
+                    .then(|| super::export::flow_of_v4(buffer));
                 let rewrite = Rewrite {
                     ttl: Some(Ttl::Sub(1)),
                     ..rewrite
@@ -273,7 +273,9 @@ impl Router {
                     .apply(buffer.packet_mut())
                     .map_err(|_| DropReason::Malformed)?;
                 // The receiver's side is counted by the worker it goes to.
-                self.account(Family::V4, direction, Interface::Wan, before, buffer);
+                let wire = offload::wire_size(buffer.packet(), &buffer.offload());
+                let flows = (before, None);
+                self.account(Family::V4, (direction, Interface::Wan), flows, wire);
                 Ok(Verdict::Handoff(worker))
             }
             Decision::Drop(reason) => Err(reason),
@@ -321,14 +323,15 @@ impl Router {
         Ok(decision)
     }
 
-    /// Counts a forwarded IPv4 packet: the segments and bytes it stands for.
+    /// Counts a forwarded IPv4 packet: the segments and bytes it stands for
+    /// (returned).
     pub(super) fn count_v4(
         &mut self,
         direction: Direction,
         hairpin: bool,
         protocol: IpProtocol,
         buffer: &PacketBuf,
-    ) {
+    ) -> (u64, u64) {
         let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters.forward(
             Family::V4,
@@ -340,6 +343,7 @@ impl Router {
         if hairpin {
             self.counters.hairpinned(packets);
         }
+        (packets, bytes)
     }
 
     /// The external endpoint of the mapping of inside endpoint `inside` for

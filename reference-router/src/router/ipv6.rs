@@ -92,10 +92,13 @@ impl Router {
         let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters
             .forward(Family::V6, outbound, protocol, packets, bytes);
-        let flow = (self.accounting() && outbound)
-            .then(|| super::export::flow_v6(buffer.packet()))
-            .flatten();
-        self.account(Family::V6, direction, egress, flow, buffer);
+        // Nothing is translated: the sender's flow is the receiver's.
+        let flow = self
+            .accounting()
+            .then(|| super::export::flow_v6(buffer.packet(), upper));
+        let to_subscriber = matches!(egress, Interface::Subscriber(_));
+        let flows = (flow.filter(|_| outbound), flow.filter(|_| to_subscriber));
+        self.account(Family::V6, (direction, egress), flows, (packets, bytes));
         Ok(Verdict::Forward(egress))
     }
 
