@@ -15,7 +15,7 @@ for ((i = 1; i <= ${RUNS:-3}; i++)); do
     cp -r "$target/criterion" "$target/criterion-cgn-run$i"
     runs+=("$target/criterion-cgn-run$i")
 done
-for group in cgn-new-session cgn-known-flow; do
+for group in cgn-new-session cgn-known-flow-16 cgn-known-flow-4096; do
     echo "## $group (ns per packet; column: packet bytes, 64 = IPv4, 84 = IPv6)"
     cargo run --quiet --release -p sixfold-benches --bin bench-table -- "$group" "${runs[@]}"
 done

@@ -39,12 +39,12 @@ pub(super) fn flow_v4(ip: &Ipv4Packet<&[u8]>) -> FlowKey {
     } else {
         (0, 0)
     };
-    FlowKey::V4 {
-        src: ip.src_addr().into(),
-        dst: ip.dst_addr().into(),
-        ports: u32::from(sport) << 16 | u32::from(dport),
-        protocol: u8::from(protocol),
-    }
+    FlowKey::v4(
+        ip.src_addr(),
+        ip.dst_addr(),
+        (sport, dport),
+        u8::from(protocol),
+    )
 }
 
 /// The flow of the IPv4 packet in `buffer` (checked already, and still valid
@@ -67,7 +67,7 @@ impl Router {
         &mut self,
         family: Family,
         (direction, egress): (Direction, Interface),
-        (before, after): (Option<FlowKey>, Option<FlowKey>),
+        (before, after): (Option<&FlowKey>, Option<&FlowKey>),
         (packets, bytes): (u64, u64),
     ) {
         let ms = self.clock_ms;
@@ -79,7 +79,10 @@ impl Router {
             self.counters.subscriber(sub, family, false, packets, bytes);
         }
         if let Some(acc) = self.accounting.as_mut() {
-            for key in [before, after].into_iter().flatten() {
+            if let Some(key) = before {
+                acc.count(key, packets, bytes, second, ms);
+            }
+            if let Some(key) = after {
                 acc.count(key, packets, bytes, second, ms);
             }
         }
@@ -152,10 +155,5 @@ pub(super) fn flow_v6(packet: &[u8], upper: Option<UpperLayer>) -> FlowKey {
         Some(u) => (u.protocol, (0, 0)),
         None => (u8::from(ip.ip_protocol()), (0, 0)),
     };
-    FlowKey::V6 {
-        src: ip.src_addr().into(),
-        dst: ip.dst_addr().into(),
-        ports: u32::from(sport) << 16 | u32::from(dport),
-        protocol,
-    }
+    FlowKey::v6(ip.src_addr(), ip.dst_addr(), (sport, dport), protocol)
 }

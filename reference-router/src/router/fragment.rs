@@ -83,7 +83,7 @@ impl Router {
         self.account(
             Family::V4,
             (direction, applied.egress),
-            (before, after),
+            (before.as_ref(), after.as_ref()),
             wire,
         );
         let mtu = self.links.mtu(applied.egress);

@@ -202,7 +202,8 @@ impl Router {
         let wire = self.count_v4(direction, hairpin, header.protocol, buffer);
         let after = (self.accounting() && matches!(egress, Interface::Subscriber(_)))
             .then(|| super::export::flow_of_v4(buffer));
-        self.account(Family::V4, (direction, egress), (before, after), wire);
+        let flows = (before.as_ref(), after.as_ref());
+        self.account(Family::V4, (direction, egress), flows, wire);
         if too_big {
             self.fit_mtu(buffer, egress, mtu)?;
         }
@@ -274,7 +275,7 @@ impl Router {
                     .map_err(|_| DropReason::Malformed)?;
                 // The receiver's side is counted by the worker it goes to.
                 let wire = offload::wire_size(buffer.packet(), &buffer.offload());
-                let flows = (before, None);
+                let flows = (before.as_ref(), None);
                 self.account(Family::V4, (direction, Interface::Wan), flows, wire);
                 Ok(Verdict::Handoff(worker))
             }

@@ -97,7 +97,10 @@ impl Router {
             .accounting()
             .then(|| super::export::flow_v6(buffer.packet(), upper));
         let to_subscriber = matches!(egress, Interface::Subscriber(_));
-        let flows = (flow.filter(|_| outbound), flow.filter(|_| to_subscriber));
+        let flows = (
+            flow.as_ref().filter(|_| outbound),
+            flow.as_ref().filter(|_| to_subscriber),
+        );
         self.account(Family::V6, (direction, egress), flows, (packets, bytes));
         Ok(Verdict::Forward(egress))
     }

@@ -205,14 +205,12 @@ impl Router {
         &self.config
     }
 
-    /// Whole seconds since the router started: the clock of every timer.
-    fn seconds(&self, now: Instant) -> u32 {
-        now.saturating_duration_since(self.epoch).as_secs() as u32
-    }
-
-    /// Sets the clock of the call in hand (milliseconds, for IPFIX records).
-    fn set_clock(&mut self, now: Instant) {
-        self.clock_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+    /// Sets the clock of the call in hand (milliseconds, for IPFIX records);
+    /// returns it in whole seconds, the clock of every timer.
+    fn set_clock(&mut self, now: Instant) -> u32 {
+        let since = now.saturating_duration_since(self.epoch);
+        self.clock_ms = since.as_millis() as u64;
+        since.as_secs() as u32
     }
 
     /// Handles one packet from `direction`; see [`Verdict`].
@@ -222,8 +220,7 @@ impl Router {
         buffer: &mut PacketBuf,
         now: Instant,
     ) -> Verdict {
-        let seconds = self.seconds(now);
-        self.set_clock(now);
+        let seconds = self.set_clock(now);
         self.run_timers(seconds);
         self.egress.release(now, &mut self.counters);
         let verdict = self.route(direction, buffer, now, seconds);
@@ -324,8 +321,7 @@ impl Router {
 
     /// Runs timers without a packet (the I/O loop calls this when idle).
     pub fn tick(&mut self, now: Instant) {
-        let seconds = self.seconds(now);
-        self.set_clock(now);
+        let seconds = self.set_clock(now);
         self.run_timers(seconds);
         self.egress.release(now, &mut self.counters);
     }
