@@ -59,6 +59,29 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A UNIX time in milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (Howard
+/// Hinnant's `civil_from_days`).
+fn utc(ms: u64) -> String {
+    let (days, rest) = ((ms / 86_400_000) as i64, ms % 86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let s = rest / 1000;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        rest % 1000
+    )
+}
+
 /// `--at` in UNIX milliseconds.
 fn parse_time(text: &str) -> anyhow::Result<u64> {
     if let Ok(secs) = text.parse::<f64>() {
@@ -97,9 +120,9 @@ fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
     }
     if config.nat.allocation != Allocation::Deterministic {
         bail!(
-            "[nat] allocation = {:?}: only deterministic mode answers from the configuration; \
+            "[nat] allocation = \"{}\": only deterministic mode answers from the configuration; \
              give --ipfix-pcap FILE (the router's IPFIX export) and --at TIME",
-            config.nat.allocation
+            format!("{:?}", config.nat.allocation).to_lowercase()
         );
     }
     let d = Deterministic::new(&config);
@@ -201,19 +224,22 @@ fn from_capture(
             .subscriber
             .iter()
             .find(|s| matches!(inside, IpAddr::V4(a) if s.ipv4.iter().any(|n| n.contains(a))))
-            .map_or("?", |s| s.name.as_str());
+            .map_or("a subscriber the configuration does not list", |s| {
+                s.name.as_str()
+            });
         let until = until.map_or("still held at the end of the capture".to_string(), |u| {
-            format!("until {u} ms")
+            format!("released {}", utc(u))
         });
         println!(
-            "{public} -> {who} (inside {inside}): block {first}-{last}, from {from} ms {until} (UNIX ms)"
+            "{public} -> {who} (inside {inside}): block {first}-{last}, allocated {}, {until}",
+            utc(*from)
         );
     }
     if found.is_empty() {
         println!(
             "{public}: no port block in {} holds it{}",
             path.display(),
-            at.map_or(String::new(), |t| format!(" at {t} ms"))
+            at.map_or(String::new(), |t| format!(" at {}", utc(t)))
         );
         return Ok(ExitCode::FAILURE);
     }
@@ -243,5 +269,8 @@ mod tests {
         assert_eq!(parse_time("1700000000.25").unwrap(), 1_700_000_000_250);
         assert!(parse_time("2026-13-01T00:00:00Z").is_err());
         assert!(parse_time("yesterday").is_err());
+        assert_eq!(utc(1_772_546_520_123), "2026-03-03T14:02:00.123Z");
+        assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

@@ -320,6 +320,31 @@ fn every_connection_lies_in_what_the_export_announced_in_each_mode() {
     }
     // Interim re-logging: blocks announced again while they live.
     assert!(blocks.len() > 6, "{} block records", blocks.len());
+    // The operator's question, answered from the capture.
+    for (k, conns) in run.per_sub.iter().enumerate() {
+        let (t, addr, port) = &conns[conns.len() / 2];
+        let out = Command::new(SIXFOLD)
+            .args(["nat", "lookup", "--config", run.config.to_str().unwrap()])
+            .args([
+                "--ipfix-pcap",
+                run.pcap.to_str().unwrap(),
+                "--at",
+                &t.to_string(),
+            ])
+            .arg(format!("{addr}:{port}"))
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&out.stdout);
+        let want = format!(
+            "{addr}:{port} -> sub{} (inside 100.64.1.{}): block ",
+            k + 1,
+            k + 1
+        );
+        assert!(
+            out.status.success() && answer.starts_with(&want),
+            "{answer}"
+        );
+    }
 
     // Deterministic: every connection in the range `sixfold nat lookup` gives,
     // and the lookup the other way names the subscriber; nothing is logged.

@@ -11,7 +11,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sixfold_rewrite::recompute_checksums;
-use sixfold_router::{Config, Direction, PacketBuf, Router, Verdict};
+use sixfold_router::{Config, PacketBuf, Router, Verdict};
 use std::time::{Duration, Instant};
 
 #[derive(Arbitrary, Debug)]
@@ -25,6 +25,9 @@ struct Step {
 #[path = "shared/valid.rs"]
 mod shared;
 use shared::valid;
+#[path = "shared/feed.rs"]
+mod feed;
+use feed::feed;
 
 fuzz_target!(|steps: Vec<Step>| {
     let config = Config::from_toml(
@@ -49,14 +52,7 @@ fuzz_target!(|steps: Vec<Step>| {
             let _ = recompute_checksums(&mut packet);
         }
         let input_valid = !packet.is_empty() && valid(&packet);
-        let direction = match step.from % 4 {
-            0 => Direction::Inbound,
-            s => Direction::Outbound(u16::from(s - 1)),
-        };
-        let n = packet.len().min(65535);
-        buf.storage_mut()[..n].copy_from_slice(&packet[..n]);
-        buf.set_len(n);
-        let verdict = router.process(direction, &mut buf, now);
+        let verdict = feed(&mut router, step.from % 4, &packet, &mut buf, now);
         if input_valid && matches!(verdict, Verdict::Forward(_) | Verdict::Reply(_)) {
             assert!(
                 valid(buf.packet()),
