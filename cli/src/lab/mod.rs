@@ -81,8 +81,8 @@ pub(crate) struct LabArgs {
     /// Hairpinning (overrides the configuration file).
     #[arg(long, value_enum)]
     hairpin: Option<OnOff>,
-    /// Router configuration whose [router] and [nat] sections the lab uses; the lab
-    /// supplies [wan] and the subscribers.
+    /// Router configuration whose [router], [nat] (allocation keys included) and
+    /// [ipfix] sections the lab uses; the lab supplies [wan] and the subscribers.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
