@@ -46,8 +46,10 @@ fn walk(lab: &mut Lab, secs: u64) {
     }
 }
 
-#[test]
-fn blocks_are_allocated_on_demand_released_held_and_re_logged() {
+/// A lab in block mode (2 blocks of 128 at most, held 60 s, re-announced every
+/// 30 s) whose SUB0 filled both blocks with UDP mappings and was refused the
+/// next; the two blocks' allocation records.
+fn two_full_blocks() -> (Lab, NatRecord, NatRecord) {
     let mut lab = Lab::new(&format!(
         "allocation = \"block\"\nmax_blocks = 2\nblock_timeout = 60\n{IPFIX}interim = 30\n"
     ));
@@ -104,6 +106,21 @@ fn blocks_are_allocated_on_demand_released_held_and_re_logged() {
     assert!(
         (b1.first_port..=b1.last_port).contains(&t) || (b2.first_port..=b2.last_port).contains(&t)
     );
+    (lab, b1, b2)
+}
+
+#[test]
+fn blocks_are_allocated_on_demand_aligned_random_and_quota_bound() {
+    let (lab, b1, b2) = two_full_blocks();
+    let s = lab.router.snapshot();
+    assert_eq!((s.subscribers[0].blocks, s.ipfix.blocks), (2, 2));
+    assert_eq!(s.ipfix.nat_events[NatEvent::BlockAllocation], 2);
+    assert_ne!(b1.first_port, b2.first_port);
+}
+
+#[test]
+fn blocks_are_re_logged_released_at_their_last_session_and_held() {
+    let (mut lab, b1, b2) = two_full_blocks();
     // Interim: both blocks again at 30 s, 60 s, ...
     walk(&mut lab, 30);
     let r = nat_records(&mut lab.router);

@@ -25,6 +25,15 @@ pub(super) const COLLECTOR: SocketAddrV4 =
 /// Messages kept at most (the rest are counted, not kept).
 const KEPT: usize = 200_000;
 
+/// Points `config`'s export at the lab's collector, reached from the WAN
+/// namespace of the lab with `prefix`, with flow accounting on.
+pub(super) fn export_here(config: &mut Config, prefix: &str) {
+    config.ipfix.collector = Some(COLLECTOR.into());
+    config.ipfix.netns = Some(format!("{prefix}-wan"));
+    config.ipfix.source = None;
+    config.ipfix.accounting = true;
+}
+
 /// One message as received: when (UNIX time), from where, the bytes.
 pub(super) struct Received {
     at: Duration,

@@ -302,11 +302,7 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     }
     config.router.workers = args.workers.unwrap_or(config.router.workers);
     if args.ipfix || args.ipfix_pcap.is_some() {
-        // The lab's own collector, reached from the WAN namespace.
-        config.ipfix.collector = Some(collector::COLLECTOR.into());
-        config.ipfix.netns = Some(format!("{}-wan", args.prefix));
-        config.ipfix.source = None;
-        config.ipfix.accounting = true;
+        collector::export_here(&mut config, &args.prefix);
     }
     config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
     config.metrics = sixfold_router::config::Metrics::default();

@@ -2,7 +2,7 @@
 //! `sixfold stats` prints.
 
 use sixfold_router::Snapshot;
-use sixfold_router::stats::ProtocolTraffic;
+use sixfold_router::stats::{IpfixUse, ProtocolTraffic, SubscriberUse};
 
 /// `a, b, c`, or `none`.
 fn list_or_none(items: &[String]) -> String {
@@ -51,19 +51,7 @@ pub(super) fn report(s: &Snapshot) {
             "  {}: public {public}, ports icmp {}, tcp {}, udp {}, sessions {}, IPv6 flows {}",
             sub.name, p.icmp, p.tcp, p.udp, sub.sessions, sub.ipv6_flows
         );
-        let t = &sub.traffic;
-        println!(
-            "    traffic (pkt/B): IPv4 up {}/{} down {}/{}, IPv6 up {}/{} down {}/{}; port blocks {}",
-            t.ipv4_out.packets,
-            t.ipv4_out.bytes,
-            t.ipv4_in.packets,
-            t.ipv4_in.bytes,
-            t.ipv6_out.packets,
-            t.ipv6_out.bytes,
-            t.ipv6_in.packets,
-            t.ipv6_in.bytes,
-            sub.blocks
-        );
+        println!("    {}", subscriber_traffic(sub));
     }
     for sh in &s.shapers {
         println!(
@@ -82,21 +70,7 @@ pub(super) fn report(s: &Snapshot) {
     );
     let drops: Vec<String> = s.drops.nonzero().map(|(r, n)| format!("{r} {n}")).collect();
     println!("  drops: {}", list_or_none(&drops));
-    let x = &s.ipfix;
-    let events: Vec<String> = x
-        .nat_events
-        .nonzero()
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    println!(
-        "  IPFIX: NAT events {}; flow records {}, exported {}, dropped {}; flows accounted now {}, overflow {}",
-        list_or_none(&events),
-        x.flow_records,
-        x.records_exported,
-        x.records_dropped,
-        x.flows,
-        x.flows_overflow
-    );
+    println!("  {}", ipfix_line(&s.ipfix));
     let icmp: Vec<String> = s
         .icmp_sent
         .nonzero()
@@ -105,4 +79,39 @@ pub(super) fn report(s: &Snapshot) {
     if !icmp.is_empty() {
         println!("  ICMP sent: {}", icmp.join(", "));
     }
+}
+
+/// A subscriber's traffic on its side of the NAT, and its port blocks.
+fn subscriber_traffic(sub: &SubscriberUse) -> String {
+    let t = &sub.traffic;
+    format!(
+        "traffic (pkt/B): IPv4 up {}/{} down {}/{}, IPv6 up {}/{} down {}/{}; port blocks {}",
+        t.ipv4_out.packets,
+        t.ipv4_out.bytes,
+        t.ipv4_in.packets,
+        t.ipv4_in.bytes,
+        t.ipv6_out.packets,
+        t.ipv6_out.bytes,
+        t.ipv6_in.packets,
+        t.ipv6_in.bytes,
+        sub.blocks
+    )
+}
+
+/// What the workers produced for IPFIX, and lost.
+fn ipfix_line(x: &IpfixUse) -> String {
+    let events: Vec<String> = x
+        .nat_events
+        .nonzero()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    format!(
+        "IPFIX: NAT events {}; flow records {}, exported {}, dropped {}; flows accounted now {}, overflow {}",
+        list_or_none(&events),
+        x.flow_records,
+        x.records_exported,
+        x.records_dropped,
+        x.flows,
+        x.flows_overflow
+    )
 }

@@ -427,15 +427,28 @@ mod tests {
             .allocate(&mut ports, (8, 8), 0, want(), (1, 80), &mut events)
             .unwrap();
         assert!((block3.2..=block3.3).contains(&port), "the one free block");
-        // Quota: inside 8 holds its one block; a full block is then refused as quota.
         assert_eq!(events[0].inside, 8);
+    }
+
+    #[test]
+    fn a_full_last_block_is_the_quota() {
+        let (mut b, mut ports) = seven();
+        let mut events = Vec::new();
         let mut refused = None;
-        for _ in 0..8192 {
-            if let Err(e) = b.allocate(&mut ports, (8, 8), 0, want(), (1, 80), &mut events) {
-                refused = Some(e);
-                break;
+        for n in 0..=8192 {
+            match b.allocate(&mut ports, (8, 8), 0, want(), (1, 80), &mut events) {
+                Ok(_) => continue,
+                Err(e) => {
+                    refused = Some((n, e));
+                    break;
+                }
             }
         }
-        assert_eq!(refused, Some(NoPort::Quota));
+        assert_eq!(
+            refused,
+            Some((8192, NoPort::Quota)),
+            "8192 ports, then none"
+        );
+        assert_eq!(events.len(), 1);
     }
 }

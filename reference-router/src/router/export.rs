@@ -63,7 +63,7 @@ impl Router {
     /// for its subscriber(s) — the sender going out, the receiver coming in,
     /// both for a hairpin — and accounts its flows: `before` the sender's (read
     /// before the NAT), `after` the receiver's (as it leaves).
-    pub(super) fn account(
+    fn account(
         &mut self,
         family: Family,
         (direction, egress): (Direction, Interface),
@@ -86,6 +86,44 @@ impl Router {
                 acc.count(key, packets, bytes, second, ms);
             }
         }
+    }
+
+    /// With accounting, an outbound IPv4 packet's flow as the subscriber sent
+    /// it (read before the NAT rewrites the packet in `buffer`).
+    pub(super) fn flow_before(&self, direction: Direction, buffer: &PacketBuf) -> Option<FlowKey> {
+        (self.accounting() && direction.is_outbound()).then(|| flow_of_v4(buffer))
+    }
+
+    /// Counts a forwarded IPv4 packet (now in `buffer`, `wire` on the wire) for
+    /// its subscriber(s) and flows: `before` the sender's, the receiver's read
+    /// from `buffer` if it goes to a subscriber.
+    pub(super) fn account_v4(
+        &mut self,
+        link: (Direction, Interface),
+        before: Option<FlowKey>,
+        wire: (u64, u64),
+        buffer: &PacketBuf,
+    ) {
+        let after = (self.accounting() && matches!(link.1, Interface::Subscriber(_)))
+            .then(|| flow_of_v4(buffer));
+        self.account(Family::V4, link, (before.as_ref(), after.as_ref()), wire);
+    }
+
+    /// Counts a forwarded IPv6 packet in `buffer` (upper layer `upper`), the
+    /// same flow for sender and receiver: nothing is translated.
+    pub(super) fn account_v6(
+        &mut self,
+        link: (Direction, Interface),
+        upper: Option<UpperLayer>,
+        wire: (u64, u64),
+        buffer: &PacketBuf,
+    ) {
+        let flow = self.accounting().then(|| flow_v6(buffer.packet(), upper));
+        let sent = flow.as_ref().filter(|_| link.0.is_outbound());
+        let received = flow
+            .as_ref()
+            .filter(|_| matches!(link.1, Interface::Subscriber(_)));
+        self.account(Family::V6, link, (sent, received), wire);
     }
 
     /// Accounting expiry and the NAT's log, into the export queue.

@@ -8,7 +8,7 @@ use crate::buf::PacketBuf;
 use crate::iface::{Direction, Interface};
 use crate::nat::frag::{Applied, FragKey};
 use crate::offload;
-use crate::stats::{DropReason, Family};
+use crate::stats::DropReason;
 use sixfold_rewrite::{IpProtocol, Ipv4Packet, Rewrite, Ttl};
 use std::net::IpAddr;
 
@@ -70,22 +70,14 @@ impl Router {
             // Its first fragment went to a NAT64 session, maybe another worker's.
             return self.nat64_later_fragment(buffer, applied, now);
         }
-        let before = (self.accounting() && direction.is_outbound())
-            .then(|| super::export::flow_of_v4(buffer));
+        let before = self.flow_before(direction, buffer);
         rewrite_later(applied)
             .apply(buffer.packet_mut())
             .map_err(|_| DropReason::Malformed)?;
         self.counters.fragment_translated();
         let protocol = IpProtocol::from(key.protocol);
         let wire = self.count_v4(direction, false, protocol, buffer);
-        let after = (self.accounting() && matches!(applied.egress, Interface::Subscriber(_)))
-            .then(|| super::export::flow_of_v4(buffer));
-        self.account(
-            Family::V4,
-            (direction, applied.egress),
-            (before.as_ref(), after.as_ref()),
-            wire,
-        );
+        self.account_v4((direction, applied.egress), before, wire, buffer);
         let mtu = self.links.mtu(applied.egress);
         if buffer.len() > mtu {
             self.fragment(buffer, applied.egress, mtu)?;

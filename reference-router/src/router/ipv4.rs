@@ -161,8 +161,7 @@ impl Router {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
         // Accounting counts an outbound packet as the subscriber sent it.
-        let before =
-            (self.accounting() && direction.is_outbound()).then(|| super::export::flow_v4(&ip));
+        let before = self.flow_before(direction, buffer);
         let decision = self.nat_decision(direction, &ip, &header, now)?;
         let (rewrite, egress, hairpin) = match decision {
             Decision::Translate {
@@ -200,10 +199,7 @@ impl Router {
         }
         let hairpin = hairpin || self.continuing_hairpin;
         let wire = self.count_v4(direction, hairpin, header.protocol, buffer);
-        let after = (self.accounting() && matches!(egress, Interface::Subscriber(_)))
-            .then(|| super::export::flow_of_v4(buffer));
-        let flows = (before.as_ref(), after.as_ref());
-        self.account(Family::V4, (direction, egress), flows, wire);
+        self.account_v4((direction, egress), before, wire, buffer);
         if too_big {
             self.fit_mtu(buffer, egress, mtu)?;
         }
@@ -264,8 +260,7 @@ impl Router {
                 self.nat64_in_datagram(buffer, from, (rewrite, egress), fragment, now)
             }
             Decision::Handoff { rewrite, worker } => {
-                let before = (self.accounting() && direction.is_outbound())
-                    .then(|| super::export::flow_of_v4(buffer));
+                let before = self.flow_before(direction, buffer);
                 let rewrite = Rewrite {
                     ttl: Some(Ttl::Sub(1)),
                     ..rewrite
@@ -275,8 +270,7 @@ impl Router {
                     .map_err(|_| DropReason::Malformed)?;
                 // The receiver's side is counted by the worker it goes to.
                 let wire = offload::wire_size(buffer.packet(), &buffer.offload());
-                let flows = (before.as_ref(), None);
-                self.account(Family::V4, (direction, Interface::Wan), flows, wire);
+                self.account_v4((direction, Interface::Wan), before, wire, buffer);
                 Ok(Verdict::Handoff(worker))
             }
             Decision::Drop(reason) => Err(reason),

@@ -92,16 +92,7 @@ impl Router {
         let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters
             .forward(Family::V6, outbound, protocol, packets, bytes);
-        // Nothing is translated: the sender's flow is the receiver's.
-        let flow = self
-            .accounting()
-            .then(|| super::export::flow_v6(buffer.packet(), upper));
-        let to_subscriber = matches!(egress, Interface::Subscriber(_));
-        let flows = (
-            flow.as_ref().filter(|_| outbound),
-            flow.as_ref().filter(|_| to_subscriber),
-        );
-        self.account(Family::V6, (direction, egress), flows, (packets, bytes));
+        self.account_v6((direction, egress), upper, (packets, bytes), buffer);
         Ok(Verdict::Forward(egress))
     }
 
