@@ -1,9 +1,11 @@
 //! Memory per live port block and per accounted flow: the growth of resident
-//! memory (`VmRSS`: allocator overhead and hash-table headroom count) of a
-//! router in `block` mode over the same router in `dynamic` mode, 16,384
-//! subscribers with one flow and so one 128-port block each, and of a router with flow
-//! accounting over one without, with 262,144 IPv6 flows (no NAT state: the
-//! firewall's flows are the same in both).
+//! memory (`VmRSS`: allocator overhead and hash-table headroom count), each
+//! contender in a fresh process, of a router in `block` mode over the same
+//! router in `dynamic` mode with the same mappings — 16,384 subscribers with
+//! one 128-port block each, and 16 subscribers using every port of an address
+//! (504 blocks each) — and of a router with flow accounting over one without,
+//! with 262,144 IPv6 flows (no NAT state: the firewall's flows are the same in
+//! both).
 //!
 //! `cargo run --release -p sixfold-benches --bin cgn-memory`
 
@@ -76,6 +78,28 @@ const FLOWS: u32 = 262_144;
 fn measure(which: &str) -> (u64, u64) {
     let collector = "collector = \"192.0.2.9:4739\"";
     let accounting = "collector = \"192.0.2.9:4739\"\naccounting = true\nmax_flows = 1048576";
+    if which.starts_with("full") {
+        // 16 subscribers each use every port of an address: 504 blocks of 128
+        // each in block mode. The same mappings and sessions in both modes,
+        // and a small configuration, so the blocks' own memory shows.
+        let remote = Ipv4Addr::new(198, 18, 0, 1);
+        let v4: Vec<(u16, Vec<u8>)> = (0..16u32)
+            .flat_map(|k| {
+                (1024..=65535u16)
+                    .filter(|p| ![3544, 3653, 5072].contains(p))
+                    .map(move |p| (k as u16, udp(inside(k), p, remote, 53)))
+            })
+            .collect();
+        let nat = if which == "full-on" {
+            "allocation = \"block\"\nmax_blocks = 504"
+        } else {
+            ""
+        };
+        let (grew, r) = grown(|| router(16, nat, collector), &v4);
+        let s = r.snapshot();
+        assert_eq!(s.mappings, 16 * 64509);
+        return (grew, s.ipfix.blocks);
+    }
     if which.starts_with("blocks") {
         // Each subscriber one flow: one mapping, and in block mode one block
         // (128 ports, the default).
@@ -125,19 +149,39 @@ fn main() {
         println!("{grew} {count}");
         return;
     }
-    let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    let ((off, _), (on, live)) = (child("blocks-off"), child("blocks-on"));
-    println!(
-        "port blocks: {live} live (one per subscriber); resident growth {:.2} MiB in block mode, {:.2} MiB in dynamic mode: {:.0} B per live block",
-        mib(on),
-        mib(off),
-        (on as f64 - off as f64) / live as f64
-    );
-    let ((off, _), (on, flows)) = (child("flows-off"), child("flows-on"));
-    println!(
-        "accounted flows: {flows}; resident growth {:.1} MiB with accounting, {:.1} MiB without: {:.0} B per accounted flow",
-        mib(on),
-        mib(off),
-        (on as f64 - off as f64) / flows as f64
-    );
+    for (what, contenders, with, without, unit) in [
+        (
+            "port blocks, one per subscriber",
+            "blocks",
+            "block mode",
+            "dynamic mode",
+            "live block",
+        ),
+        (
+            "port blocks, 504 for each of 16 subscribers using every port",
+            "full",
+            "block mode",
+            "dynamic mode",
+            "live block",
+        ),
+        (
+            "accounted flows",
+            "flows",
+            "accounting",
+            "no accounting",
+            "accounted flow",
+        ),
+    ] {
+        let ((off, _), (on, count)) = (
+            child(&format!("{contenders}-off")),
+            child(&format!("{contenders}-on")),
+        );
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        println!(
+            "{what}: {count}; resident growth {:.2} MiB with {with}, {:.2} MiB with {without}: {:.0} B per {unit}",
+            mib(on),
+            mib(off),
+            (on as f64 - off as f64) / count as f64
+        );
+    }
 }
