@@ -310,3 +310,53 @@ fn a_box_on_real_interfaces_routes_a_range_through_nat44_and_the_ipv6_firewall()
     drop(world);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
+    if !can_run("a_route_the_kernel_refuses_stops_the_router_at_start_naming_it") {
+        return;
+    }
+    // IPv6 off in the namespace: the kernel refuses the IPv6 route (EACCES).
+    const NS: &str = "r16a-err";
+    const SOCKET: &str = "/run/sixfold-r16a-err.sock";
+    let _ = Command::new("ip")
+        .args(["netns", "del", NS])
+        .stderr(Stdio::null())
+        .status();
+    run("ip", &["netns", "add", NS]);
+    ok(NS, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    ok(
+        NS,
+        &["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"],
+    );
+    let dir = std::env::temp_dir().join("sixfold-r16a-err");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("box.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[router]\ncontrol_socket = \"{SOCKET}\"\nworkers = 1\n[wan]\nnetns = \"{NS}\"\n\
+             routes = [\"203.0.113.0/28\", \"2001:db8:1::/48\"]\nroute_table = 110\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(SIXFOLD)
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let links = ok(NS, &["ip", "-o", "link"]);
+    let _ = Command::new("ip").args(["netns", "del", NS]).status();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "opening TUN devices and their routes: adding route 2001:db8:1::/48 dev wan table 110: Permission denied"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Nothing stays behind: no TUN, no socket.
+    assert!(!links.contains("wan"), "{links}");
+    assert!(!std::path::Path::new(SOCKET).exists());
+}
