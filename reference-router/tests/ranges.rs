@@ -373,3 +373,35 @@ fn two_workers_hand_range_packets_to_the_subscribers_owner() {
     );
     assert_eq!(merged.subscribers[2].public_ipv4, Some(*src(&a1).ip()));
 }
+
+#[test]
+fn a_range_rate_shapes_each_subscriber_on_its_own() {
+    let c = Config::from_toml(
+        "[router]\nra = false\n[nat]\npool = [\"203.0.113.1\"]\n\
+         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/24\"\nrate_mbps = 10\n",
+    )
+    .unwrap();
+    let mut lab = Lab::with(c);
+    let mut replies = Vec::new();
+    for (from, id) in [("100.64.0.1", 1), ("100.64.0.2", 2)] {
+        let (_, out) = from_range(&mut lab, &udp(from, 5000, WAN_A, 53, b"q"));
+        let e = src(&out);
+        replies.push((udp(WAN_A, 53, &e.ip().to_string(), e.port(), b"r"), id));
+    }
+    for (reply, id) in &replies {
+        let (v, _) = lab.inb(reply);
+        assert_eq!(v, Verdict::Queued(Interface::Subscriber(*id)));
+    }
+    let out: Vec<Interface> = lab.transmit().into_iter().map(|(i, _)| i).collect();
+    assert_eq!(out, [Interface::Subscriber(1), Interface::Subscriber(2)]);
+    let s = lab.router.snapshot();
+    let shapers: Vec<(&str, u32, u64)> = s
+        .shapers
+        .iter()
+        .map(|u| (u.name.as_str(), u.rate_mbps, u.ipv4.packets))
+        .collect();
+    assert_eq!(
+        shapers,
+        [("inside/100.64.0.1", 10, 1), ("inside/100.64.0.2", 10, 1)]
+    );
+}
