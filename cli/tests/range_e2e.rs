@@ -28,10 +28,9 @@ struct World;
 
 impl World {
     fn build() -> World {
-        World::remove();
         let world = World;
         for ns in [ACCESS, BOX, CORE] {
-            run("ip", &["netns", "add", ns]);
+            fresh_netns(ns);
         }
         run(
             "ip",
@@ -108,12 +107,23 @@ impl World {
 
     fn remove() {
         for ns in [ACCESS, BOX, CORE] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
+            del_netns(ns);
         }
     }
+}
+
+/// Namespace `ns` removed, if it is there (a leftover of an interrupted run).
+fn del_netns(ns: &str) {
+    let _ = Command::new("ip")
+        .args(["netns", "del", ns])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Namespace `ns`, made anew.
+fn fresh_netns(ns: &str) {
+    del_netns(ns);
+    run("ip", &["netns", "add", ns]);
 }
 
 impl Drop for World {
@@ -319,11 +329,7 @@ fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
     // IPv6 off in the namespace: the kernel refuses the IPv6 route (EACCES).
     const NS: &str = "r16a-err";
     const SOCKET: &str = "/run/sixfold-r16a-err.sock";
-    let _ = Command::new("ip")
-        .args(["netns", "del", NS])
-        .stderr(Stdio::null())
-        .status();
-    run("ip", &["netns", "add", NS]);
+    fresh_netns(NS);
     ok(NS, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
     ok(
         NS,
@@ -346,7 +352,7 @@ fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
         .output()
         .unwrap();
     let links = ok(NS, &["ip", "-o", "link"]);
-    let _ = Command::new("ip").args(["netns", "del", NS]).status();
+    del_netns(NS);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -371,11 +377,7 @@ fn route_socket_adds_replaces_and_removes_and_names_the_route_it_could_not_remov
     }
     use sixfold_router::device::routes::RouteSocket;
     const NS: &str = "r16a-rt";
-    let _ = Command::new("ip")
-        .args(["netns", "del", NS])
-        .stderr(Stdio::null())
-        .status();
-    run("ip", &["netns", "add", NS]);
+    fresh_netns(NS);
     let show = |family: &str| {
         let out = exec(NS, &["ip", family, "route", "show", "table", "110"]);
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -415,7 +417,7 @@ fn route_socket_adds_replaces_and_removes_and_names_the_route_it_could_not_remov
         let e = RouteSocket::open("nosuch0", Some(NS), None).err().unwrap();
         assert!(e.to_string().starts_with("\"nosuch0\": "), "{e}");
     });
-    let _ = Command::new("ip").args(["netns", "del", NS]).status();
+    del_netns(NS);
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
