@@ -78,40 +78,6 @@ fn tshark_time(text: &str) -> f64 {
     days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
 }
 
-/// Every NAT record in an IPFIX capture, field name → value, as tshark
-/// decodes them.
-fn nat_records(pcap: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-d", "udp.port==4739,cflow", "-T", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut records = Vec::new();
-    for f in frames.as_array().unwrap() {
-        let Some(cflow) = f["_source"]["layers"]["cflow"].as_object() else {
-            continue;
-        };
-        for (set, flows) in cflow {
-            if !set.starts_with("Set ") {
-                continue;
-            }
-            for (name, r) in flows.as_object().unwrap() {
-                if name.starts_with("Flow ") && r.get("cflow.nat_event").is_some() {
-                    records.push(r.as_object().unwrap().clone());
-                }
-            }
-        }
-    }
-    records
-}
-
 /// Frames tshark calls malformed, or flags with an error.
 fn malformed(pcap: &Path) -> usize {
     let out = Command::new("tshark")
@@ -623,13 +589,6 @@ fn write_ipfix_pcap(path: &Path, messages: &[Vec<u8>], start: u64) {
         let at = Duration::from_secs(start + k as u64);
         w.write(&mut file, at, p.len() as u32, &p).unwrap();
     }
-}
-
-/// Whether an address field's text is an alias (240.0.0.0/4), which must
-/// never leave the router.
-fn is_alias(text: &str) -> bool {
-    text.parse::<Ipv4Addr>()
-        .is_ok_and(|a| a.octets()[0] & 0xf0 == 0xf0)
 }
 
 /// Starts nfcapd on the loopback writing to `dir`, sends it `messages`, stops
