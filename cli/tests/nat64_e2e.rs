@@ -404,22 +404,29 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
         .map(|f| field(nat44[0], f)),
         ["100.64.1.1", v4[1].as_str(), v4[2].as_str()]
     );
-    // Who had the public port: the IPv6-only host, from the capture.
-    let out = Command::new(SIXFOLD)
-        .args(["nat", "lookup", "--config", config.to_str().unwrap()])
-        .args(["--ipfix-pcap", pcap.to_str().unwrap()])
-        .arg(format!("{}:{}", v6[1], v6[2]))
-        .output()
-        .unwrap();
-    let answer = String::from_utf8_lossy(&out.stdout);
+    // Who had each public port: the IPv6-only host, the dual-stack one.
+    let lookup = |public: &[String]| {
+        let out = Command::new(SIXFOLD)
+            .args(["nat", "lookup", "--config", config.to_str().unwrap()])
+            .args(["--ipfix-pcap", pcap.to_str().unwrap()])
+            .arg(format!("{}:{}", public[1], public[2]))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let answer = lookup(&v6);
     let want = format!(
         "{}:{} -> sub2 (inside {}): NAT64 session, protocol 17, inside port 40123 to \
          [{SERVER_NAT64}]:7300 (IPv4 192.0.2.80:7300), created ",
         v6[1], v6[2], v6[0]
     );
-    assert!(
-        out.status.success() && answer.starts_with(&want),
-        "{answer}"
+    assert!(answer.starts_with(&want), "{answer}");
+    let answer = lookup(&v4);
+    let want = format!(
+        "{}:{} -> sub1 (inside 100.64.1.1): NAT44 session, protocol 17, inside port 40124, created ",
+        v4[1], v4[2]
     );
+    assert!(answer.starts_with(&want), "{answer}");
     let _ = std::fs::remove_dir_all(&dir);
 }
