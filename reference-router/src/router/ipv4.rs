@@ -133,20 +133,7 @@ impl Router {
         // Bytes past the total length (link padding) are not part of the packet.
         buffer.truncate(ip.total_len());
         let ip = Ipv4Packet::new_unchecked(buffer.packet());
-        // To the pool (from the WAN, or a hairpin) the destination port is the
-        // NAT's choice and says nothing about the traffic.
-        let ports = if self.nat.is_public(ip.dst_addr()) {
-            tunnels::Ports::SourceOnly
-        } else {
-            tunnels::Ports::Both
-        };
-        let tunnels = &self.config.tunnels;
-        if let Some(t) = tunnels::ipv4_by(ip.into_inner(), tunnels, self.six_rd.as_ref(), ports) {
-            if t == Tunnel::Teredo {
-                self.teredo_log.log(&ip, direction);
-            }
-            return Err(t.reason());
-        }
+        self.refuse_tunnels(&ip, direction)?;
         let header = V4Header::read(&ip);
         let siit = self.check_v4_addresses(direction, &header)?;
         let ingress = direction.ingress();
@@ -204,6 +191,32 @@ impl Router {
             self.fit_mtu(buffer, egress, mtu)?;
         }
         Ok(Verdict::Forward(egress))
+    }
+
+    /// Drops a transition tunnel's packet (counted by mechanism; Teredo logged
+    /// once per flow with what it would have exposed).
+    fn refuse_tunnels(
+        &mut self,
+        ip: &Ipv4Packet<&[u8]>,
+        direction: Direction,
+    ) -> Result<(), DropReason> {
+        // To the pool (from the WAN, or a hairpin) the destination port is the
+        // NAT's choice and says nothing about the traffic.
+        let ports = if self.nat.is_public(ip.dst_addr()) {
+            tunnels::Ports::SourceOnly
+        } else {
+            tunnels::Ports::Both
+        };
+        let tunnels = &self.config.tunnels;
+        match tunnels::ipv4_by(ip.into_inner(), tunnels, self.six_rd.as_ref(), ports) {
+            Some(t) => {
+                if t == Tunnel::Teredo {
+                    self.teredo_log.log(ip, direction);
+                }
+                Err(t.reason())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Anti-spoofing and routability: a subscriber sends from its own addresses to

@@ -81,6 +81,7 @@ pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
     traffic(&mut b, snapshot);
     drops(&mut b, snapshot);
     tables(&mut b, snapshot);
+    flows_and_fragments(&mut b, snapshot);
     datapath(&mut b, snapshot);
     shapers(&mut b, snapshot, per_subscriber);
     super::cgn::ipfix(&mut b, snapshot);
@@ -174,7 +175,7 @@ fn drops(b: &mut Builder, s: &Snapshot) {
     }
 }
 
-/// The NAT's and the firewall's tables, hairpins, fragments and segments.
+/// The NAT's table and hairpins.
 fn tables(b: &mut Builder, s: &Snapshot) {
     b.single(
         "sixfold_hairpinned_packets",
@@ -211,6 +212,17 @@ fn tables(b: &mut Builder, s: &Snapshot) {
         "sessions_expired",
         s.sessions_expired,
     );
+    b.single(
+        "sixfold_nat64_hosts",
+        "IPv6 addresses with NAT64 state (RFC 6146); their sessions are among the NAT sessions.",
+        Kind::Gauge,
+        "nat64_hosts",
+        s.nat64_hosts,
+    );
+}
+
+/// The firewall's flows, fragments and segments.
+fn flows_and_fragments(b: &mut Builder, s: &Snapshot) {
     b.single(
         "sixfold_ipv6_flows",
         "Live IPv6 firewall flows (RFC 6092 state).",
@@ -252,13 +264,6 @@ fn tables(b: &mut Builder, s: &Snapshot) {
         Kind::Counter,
         "segments_generated",
         s.segments_generated,
-    );
-    b.single(
-        "sixfold_nat64_hosts",
-        "IPv6 addresses with NAT64 state (RFC 6146); their sessions are among the NAT sessions.",
-        Kind::Gauge,
-        "nat64_hosts",
-        s.nat64_hosts,
     );
 }
 

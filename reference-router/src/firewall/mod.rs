@@ -29,18 +29,20 @@
 //! difference from what it reported before (bounded by the subscribers, however
 //! many flows come and go between polls).
 
-use crate::config::{Config, Filtering, OpenPort, Timeouts};
+use crate::config::{Config, Filtering, Timeouts};
 use crate::hold::SynHold;
-use crate::iface::{RouteChange, SubscriberId};
+use crate::iface::SubscriberId;
 use crate::nat::tcp;
 use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
 use crate::wheel::{NIL, Wheel};
 use foldhash::fast::RandomState;
-use ipnet::Ipv6Net;
 use sixfold_rewrite::{Icmpv6Type, IpProtocol, Ipv6Packet, L4Header, QuotedPacket, UpperLayer};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+
+mod subscribers;
+use subscribers::{Announcements, Policy, Range};
 
 /// A flow: the inside endpoint, the remote endpoint and the protocol. ICMPv6 echo
 /// uses the identifier as the inside port; protocols without ports use 0.
@@ -145,32 +147,6 @@ pub(crate) fn has_routing_header_0(packet: &[u8]) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refused(pub(crate) DropReason);
 
-/// A subscriber's inbound policy.
-#[derive(Clone, Debug, Default)]
-struct Policy {
-    open: bool,
-    open_ports: Vec<OpenPort>,
-}
-
-/// A `[[subscriber_range]]`: its ids, their shared policy, and its subscribers'
-/// IPv6 prefixes if it announces them.
-#[derive(Clone, Debug)]
-struct Range {
-    first: SubscriberId,
-    count: u32,
-    policy: Policy,
-    announce: Option<crate::config::SubscriberRange>,
-}
-
-/// Announce routes: subscribers whose flow count left or reached zero since the
-/// last poll, and those reported as announced.
-#[derive(Debug, Default)]
-struct Announcements {
-    dirty: Vec<SubscriberId>,
-    marked: HashSet<SubscriberId>,
-    announced: HashSet<SubscriberId>,
-}
-
 /// IKE (RFC 7296), which RFC 6092 lets in with IPsec.
 const IKE_PORT: u16 = 500;
 
@@ -267,82 +243,6 @@ impl Firewall {
     /// Flows expired since the start.
     pub(crate) fn expired(&self) -> u64 {
         self.expired
-    }
-
-    /// Live flows of subscriber `sub`.
-    pub(crate) fn subscriber_flows(&self, sub: SubscriberId) -> u32 {
-        *self.subscriber_flows.get(sub)
-    }
-
-    /// Range subscribers with flows here.
-    pub(crate) fn range_subscribers(&self) -> impl Iterator<Item = SubscriberId> + '_ {
-        self.subscriber_flows.sparse_ids()
-    }
-
-    /// The range subscriber `sub` belongs to.
-    fn range_of(&self, sub: SubscriberId) -> Option<&Range> {
-        self.ranges
-            .iter()
-            .find(|r| sub >= r.first && sub - r.first < r.count)
-    }
-
-    fn policy(&self, sub: SubscriberId) -> &Policy {
-        static CLOSED: Policy = Policy {
-            open: false,
-            open_ports: Vec::new(),
-        };
-        match self.policies.get(sub as usize) {
-            Some(p) => p,
-            None => self.range_of(sub).map_or(&CLOSED, |r| &r.policy),
-        }
-    }
-
-    /// Notes that `sub`'s flows left or reached zero, if its range announces.
-    fn mark_announce(&mut self, sub: SubscriberId) {
-        let announces = self.range_of(sub).is_some_and(|r| r.announce.is_some());
-        let a = &mut self.announcements;
-        if announces && a.marked.insert(sub) {
-            a.dirty.push(sub);
-        }
-    }
-
-    /// The IPv6 prefix of an announcing range's subscriber.
-    fn announced_prefix(&self, sub: SubscriberId) -> Option<Ipv6Net> {
-        let r = self.range_of(sub)?;
-        r.announce.as_ref()?.ipv6_of(sub - r.first)
-    }
-
-    /// The next change to the announce routes: a subscriber's first flow
-    /// announces its prefix, its last flow's end withdraws it.
-    pub(crate) fn poll_route_change(&mut self) -> Option<RouteChange> {
-        while let Some(sub) = self.announcements.dirty.pop() {
-            self.announcements.marked.remove(&sub);
-            let want = *self.subscriber_flows.get(sub) > 0;
-            let have = self.announcements.announced.contains(&sub);
-            if want == have {
-                continue;
-            }
-            let Some(prefix) = self.announced_prefix(sub) else {
-                continue;
-            };
-            return Some(if want {
-                self.announcements.announced.insert(sub);
-                RouteChange::Announce(prefix)
-            } else {
-                self.announcements.announced.remove(&sub);
-                RouteChange::Withdraw(prefix)
-            });
-        }
-        None
-    }
-
-    /// Withdraws every announced prefix (the router stops): the changes come
-    /// out of [`Firewall::poll_route_change`].
-    pub(crate) fn withdraw_all(&mut self) -> Vec<RouteChange> {
-        let subs: Vec<SubscriberId> = self.announcements.announced.drain().collect();
-        subs.into_iter()
-            .filter_map(|s| self.announced_prefix(s).map(RouteChange::Withdraw))
-            .collect()
     }
 
     fn timeout(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
