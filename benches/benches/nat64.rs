@@ -69,7 +69,7 @@ fn loaded(router: &mut Router, now: Instant) -> [Packets; 4] {
             let (sport, dst) = (10_000 + port, remote(d));
             let out4 = udp(INSIDE4, sport, dst, 53);
             let out6 = udp6(INSIDE6, sport, embed(dst), 53);
-            for (k, (sub, p)) in [(0u16, out4), (1, out6)].into_iter().enumerate() {
+            for (k, (sub, p)) in [(0u32, out4), (1, out6)].into_iter().enumerate() {
                 buf.set_packet(&p);
                 let v = router.process(Direction::Outbound(sub), &mut buf, now);
                 assert_eq!(v, Verdict::Forward(sixfold_router::Interface::Wan));

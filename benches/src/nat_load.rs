@@ -89,10 +89,10 @@ pub fn loaded(now: Instant, sample: usize) -> (Router, Packets, Packets) {
             for d in 0..DESTINATIONS {
                 let p = udp(inside(s), 10_000 + port, remote(d), 53);
                 let mut buf = PacketBuf::from_packet(&p);
-                let v = router.process(Direction::Outbound(s), &mut buf, now);
+                let v = router.process(Direction::Outbound(u32::from(s)), &mut buf, now);
                 assert!(matches!(v, Verdict::Forward(_)), "{v:?} while loading");
                 if n.is_multiple_of(step) {
-                    out.push((Direction::Outbound(s), p));
+                    out.push((Direction::Outbound(u32::from(s)), p));
                     let public = &buf.packet()[12..16];
                     let public = Ipv4Addr::new(public[0], public[1], public[2], public[3]);
                     let mapped = u16::from_be_bytes([buf.packet()[20], buf.packet()[21]]);

@@ -110,7 +110,11 @@ fn parse_time(text: &str) -> anyhow::Result<u64> {
 
 fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
-    let names = |sub: u16| config.subscriber[usize::from(sub)].name.clone();
+    let names = |sub: u32| {
+        config
+            .subscriber_name(sub)
+            .unwrap_or_else(|| format!("subscriber {sub}"))
+    };
     if let Some(path) = &args.ipfix_pcap {
         let public: SocketAddrV4 = args.target.parse().with_context(|| {
             format!("{:?}: with --ipfix-pcap give PUBLIC_ADDR:PORT", args.target)
@@ -220,13 +224,22 @@ fn from_capture(
     };
     let found: Vec<_> = blocks.iter().filter(live).collect();
     for (inside, first, last, from, until) in &found {
+        let in_range = |a: &Ipv4Addr| {
+            config
+                .subscriber_range
+                .iter()
+                .find_map(|r| Some(r.subscriber_name(r.index_v4(*a)?)))
+        };
         let who = config
             .subscriber
             .iter()
             .find(|s| matches!(inside, IpAddr::V4(a) if s.ipv4.iter().any(|n| n.contains(a))))
-            .map_or("a subscriber the configuration does not list", |s| {
-                s.name.as_str()
-            });
+            .map(|s| s.name.clone())
+            .or_else(|| match inside {
+                IpAddr::V4(a) => in_range(a),
+                IpAddr::V6(_) => None,
+            })
+            .unwrap_or_else(|| "a subscriber the configuration does not list".to_string());
         let until = until.map_or("still held at the end of the capture".to_string(), |u| {
             format!("released {}", utc(u))
         });

@@ -22,15 +22,24 @@
 //! meanwhile (simultaneous open). Non-first fragments carry no ports: one passes
 //! inbound when a first fragment between the same two addresses was admitted within
 //! the fragment timeout.
+//!
+//! A `[[subscriber_range]]` with `announce` asks for a route per subscriber
+//! prefix while that subscriber has flows here: the firewall notes whose count
+//! went from or to zero, and [`Firewall::poll_route_change`] reports the
+//! difference from what it reported before (bounded by the subscribers, however
+//! many flows come and go between polls).
 
 use crate::config::{Config, Filtering, OpenPort, Timeouts};
 use crate::hold::SynHold;
+use crate::iface::{RouteChange, SubscriberId};
 use crate::nat::tcp;
+use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
 use crate::wheel::{NIL, Wheel};
 use foldhash::fast::RandomState;
+use ipnet::Ipv6Net;
 use sixfold_rewrite::{Icmpv6Type, IpProtocol, Ipv6Packet, L4Header, QuotedPacket, UpperLayer};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// A flow: the inside endpoint, the remote endpoint and the protocol. ICMPv6 echo
@@ -59,7 +68,7 @@ impl Key {
 #[derive(Clone, Copy, Debug)]
 struct Flow {
     key: Key,
-    subscriber: u16,
+    subscriber: SubscriberId,
     /// TCP state flags (`crate::nat::tcp`); 0 marks nothing for other protocols.
     tcp: u8,
     expires: u32,
@@ -136,12 +145,30 @@ pub(crate) fn has_routing_header_0(packet: &[u8]) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refused(pub(crate) DropReason);
 
-/// Per-subscriber configuration and use.
+/// A subscriber's inbound policy.
 #[derive(Clone, Debug, Default)]
-struct Subscriber {
+struct Policy {
     open: bool,
     open_ports: Vec<OpenPort>,
-    flows: u32,
+}
+
+/// A `[[subscriber_range]]`: its ids, their shared policy, and its subscribers'
+/// IPv6 prefixes if it announces them.
+#[derive(Clone, Debug)]
+struct Range {
+    first: SubscriberId,
+    count: u32,
+    policy: Policy,
+    announce: Option<crate::config::SubscriberRange>,
+}
+
+/// Announce routes: subscribers whose flow count left or reached zero since the
+/// last poll, and those reported as announced.
+#[derive(Debug, Default)]
+struct Announcements {
+    dirty: Vec<SubscriberId>,
+    marked: HashSet<SubscriberId>,
+    announced: HashSet<SubscriberId>,
 }
 
 /// IKE (RFC 7296), which RFC 6092 lets in with IPsec.
@@ -166,7 +193,11 @@ pub(crate) struct Firewall {
     /// later fragments pass.
     fragments: HashMap<(Ipv6Addr, Ipv6Addr), u32, RandomState>,
     max_fragment_pairs: usize,
-    subscribers: Vec<Subscriber>,
+    policies: Vec<Policy>,
+    ranges: Vec<Range>,
+    /// Live flows per subscriber.
+    subscriber_flows: PerSubscriber<u32>,
+    announcements: Announcements,
     live: u32,
     created: u64,
     expired: u64,
@@ -195,15 +226,28 @@ impl Firewall {
             held: SynHold::new(share(nat.max_held_syns) as usize, nat.timeouts.syn_hold),
             fragments: HashMap::with_hasher(RandomState::default()),
             max_fragment_pairs: nat.max_fragment_flows as usize,
-            subscribers: config
+            policies: config
                 .subscriber
                 .iter()
-                .map(|s| Subscriber {
+                .map(|s| Policy {
                     open: s.open,
                     open_ports: s.open_ports.clone(),
-                    flows: 0,
                 })
                 .collect(),
+            ranges: config
+                .ranges()
+                .map(|(first, count, range)| Range {
+                    first,
+                    count,
+                    policy: Policy {
+                        open: range.open,
+                        open_ports: range.open_ports.clone(),
+                    },
+                    announce: range.announce.then(|| range.clone()),
+                })
+                .collect(),
+            subscriber_flows: PerSubscriber::new(config.subscriber.len(), 0),
+            announcements: Announcements::default(),
             live: 0,
             created: 0,
             expired: 0,
@@ -226,8 +270,77 @@ impl Firewall {
     }
 
     /// Live flows of subscriber `sub`.
-    pub(crate) fn subscriber_flows(&self, sub: usize) -> u32 {
-        self.subscribers.get(sub).map_or(0, |s| s.flows)
+    pub(crate) fn subscriber_flows(&self, sub: SubscriberId) -> u32 {
+        *self.subscriber_flows.get(sub)
+    }
+
+    /// Range subscribers with flows here.
+    pub(crate) fn range_subscribers(&self) -> impl Iterator<Item = SubscriberId> + '_ {
+        self.subscriber_flows.sparse_ids()
+    }
+
+    /// The range subscriber `sub` belongs to.
+    fn range_of(&self, sub: SubscriberId) -> Option<&Range> {
+        self.ranges
+            .iter()
+            .find(|r| sub >= r.first && sub - r.first < r.count)
+    }
+
+    fn policy(&self, sub: SubscriberId) -> &Policy {
+        static CLOSED: Policy = Policy {
+            open: false,
+            open_ports: Vec::new(),
+        };
+        match self.policies.get(sub as usize) {
+            Some(p) => p,
+            None => self.range_of(sub).map_or(&CLOSED, |r| &r.policy),
+        }
+    }
+
+    /// Notes that `sub`'s flows left or reached zero, if its range announces.
+    fn mark_announce(&mut self, sub: SubscriberId) {
+        let announces = self.range_of(sub).is_some_and(|r| r.announce.is_some());
+        let a = &mut self.announcements;
+        if announces && a.marked.insert(sub) {
+            a.dirty.push(sub);
+        }
+    }
+
+    /// The IPv6 prefix of an announcing range's subscriber.
+    fn announced_prefix(&self, sub: SubscriberId) -> Option<Ipv6Net> {
+        let r = self.range_of(sub)?;
+        r.announce.as_ref()?.ipv6_of(sub - r.first)
+    }
+
+    /// The next change to the announce routes: a subscriber's first flow
+    /// announces its prefix, its last flow's end withdraws it.
+    pub(crate) fn poll_route_change(&mut self) -> Option<RouteChange> {
+        while let Some(sub) = self.announcements.dirty.pop() {
+            self.announcements.marked.remove(&sub);
+            let want = *self.subscriber_flows.get(sub) > 0;
+            let have = self.announcements.announced.contains(&sub);
+            if want == have {
+                continue;
+            }
+            let prefix = self.announced_prefix(sub)?;
+            return Some(if want {
+                self.announcements.announced.insert(sub);
+                RouteChange::Announce(prefix)
+            } else {
+                self.announcements.announced.remove(&sub);
+                RouteChange::Withdraw(prefix)
+            });
+        }
+        None
+    }
+
+    /// Withdraws every announced prefix (the router stops): the changes come
+    /// out of [`Firewall::poll_route_change`].
+    pub(crate) fn withdraw_all(&mut self) -> Vec<RouteChange> {
+        let subs: Vec<SubscriberId> = self.announcements.announced.drain().collect();
+        subs.into_iter()
+            .filter_map(|s| self.announced_prefix(s).map(RouteChange::Withdraw))
+            .collect()
     }
 
     fn timeout(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
@@ -294,15 +407,18 @@ impl Firewall {
         }
     }
 
-    fn create(&mut self, sub: u16, key: Key, now: u32) -> Result<u32, DropReason> {
+    fn create(&mut self, sub: SubscriberId, key: Key, now: u32) -> Result<u32, DropReason> {
         if self.live >= self.max_flows {
             return Err(DropReason::SessionLimit);
         }
-        let s = &mut self.subscribers[usize::from(sub)];
-        if s.flows >= self.flows_per_subscriber {
+        let flows = *self.subscriber_flows.get(sub);
+        if flows >= self.flows_per_subscriber {
             return Err(DropReason::SubscriberSessionLimit);
         }
-        s.flows += 1;
+        self.subscriber_flows.update(sub, |n| *n += 1);
+        if flows == 0 {
+            self.mark_announce(sub);
+        }
         let flow = Flow {
             key,
             subscriber: sub,
@@ -348,7 +464,13 @@ impl Firewall {
                 }
             }
         }
-        self.subscribers[usize::from(flow.subscriber)].flows -= 1;
+        let left = self.subscriber_flows.update(flow.subscriber, |n| {
+            *n -= 1;
+            *n
+        });
+        if left == 0 {
+            self.mark_announce(flow.subscriber);
+        }
         let free = &mut self.flows[index as usize];
         free.live = false;
         free.next = self.free;
@@ -358,7 +480,12 @@ impl Firewall {
     }
 
     /// A packet from subscriber `sub` to the WAN: opens or refreshes its flow.
-    pub(crate) fn outbound(&mut self, sub: u16, p: &Packet<'_>, now: u32) -> Result<(), Refused> {
+    pub(crate) fn outbound(
+        &mut self,
+        sub: SubscriberId,
+        p: &Packet<'_>,
+        now: u32,
+    ) -> Result<(), Refused> {
         if !self.enabled {
             return Ok(());
         }
@@ -379,7 +506,12 @@ impl Firewall {
     }
 
     /// A packet from the WAN to subscriber `sub`'s prefix.
-    pub(crate) fn inbound(&mut self, sub: u16, p: &Packet<'_>, now: u32) -> Result<(), DropReason> {
+    pub(crate) fn inbound(
+        &mut self,
+        sub: SubscriberId,
+        p: &Packet<'_>,
+        now: u32,
+    ) -> Result<(), DropReason> {
         if !self.enabled {
             return Ok(());
         }
@@ -405,12 +537,18 @@ impl Firewall {
     }
 
     /// Whether the flow of an inbound packet may pass (refreshing or creating it).
-    fn admit(&mut self, sub: u16, key: &Key, flags: u8, now: u32) -> Result<bool, DropReason> {
+    fn admit(
+        &mut self,
+        sub: SubscriberId,
+        key: &Key,
+        flags: u8,
+        now: u32,
+    ) -> Result<bool, DropReason> {
         if let Some(index) = self.find(key, now) {
             self.touch(index, flags, false, now);
             return Ok(true);
         }
-        let s = &self.subscribers[usize::from(sub)];
+        let s = self.policy(sub);
         let ported = matches!(key.protocol, IpProtocol::Tcp | IpProtocol::Udp);
         if s.open
             || (ported
@@ -568,8 +706,9 @@ mod tests {
 
     #[test]
     fn flow_records_stay_small() {
+        // 60: a 32-bit subscriber id (ranges) took the 56 of a 16-bit one.
         assert!(
-            std::mem::size_of::<Flow>() <= 56,
+            std::mem::size_of::<Flow>() <= 60,
             "{}",
             std::mem::size_of::<Flow>()
         );

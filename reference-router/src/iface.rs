@@ -1,8 +1,21 @@
 //! Who is who on the router's links: the interfaces, the direction a packet came
 //! from, and a subscriber's id. Every other module names links with these.
 
-/// A subscriber: the index of its `[[subscriber]]` entry in the configuration.
-pub type SubscriberId = u16;
+/// A subscriber: the index of its `[[subscriber]]` entry in the configuration,
+/// or, for a `[[subscriber_range]]`'s subscriber, the number of `[[subscriber]]`
+/// entries plus the subscribers of the ranges before it plus its index in its
+/// range ([`crate::Config::range_first_id`]).
+pub type SubscriberId = u32;
+
+/// A change to the routes a `[[subscriber_range]]` with `announce` asks for:
+/// applied by the I/O loop in `[wan] route_table`, via the WAN TUN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RouteChange {
+    /// A subscriber's first IPv6 flow: its prefix is routed here.
+    Announce(ipnet::Ipv6Net),
+    /// Its last flow expired (or the router stops): the route goes.
+    Withdraw(ipnet::Ipv6Net),
+}
 
 /// An interface of the router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -71,7 +84,7 @@ impl Shard {
 
     /// The worker that owns subscriber `sub`.
     pub fn subscriber_owner(self, sub: SubscriberId) -> u16 {
-        sub % self.count.max(1)
+        (sub % u32::from(self.count.max(1))) as u16
     }
 
     /// Whether this worker owns subscriber `sub`.

@@ -13,6 +13,7 @@ mod iface;
 pub mod ipfix;
 mod nat;
 pub mod offload;
+mod persub;
 mod router;
 mod shaper;
 pub mod stats;
@@ -22,7 +23,7 @@ pub mod xlat;
 
 pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};
-pub use iface::{Direction, Interface, Shard, SubscriberId};
+pub use iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 pub use nat::deterministic::{Deterministic, PortRange};
 pub use offload::Offload;
 pub use router::{Router, Verdict};

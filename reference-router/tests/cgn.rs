@@ -182,7 +182,7 @@ fn an_address_out_of_blocks_refuses_until_a_held_block_is_free_again() {
     );
     let mut lab = Lab::with(config);
     let mut first = Vec::new();
-    for k in 0..4u16 {
+    for k in 0..4u32 {
         let from = format!("100.64.0.{}", k + 1);
         lab.out_ok(k, &udp(&from, 5000, WAN_A, 53, b"q"));
         first.push(nat_records(&mut lab.router)[0].first_port);
@@ -213,7 +213,7 @@ fn an_address_out_of_blocks_refuses_until_a_held_block_is_free_again() {
     lab.out_ok(2, &udp("100.64.0.3", 5000, WAN_A, 53, b"q"));
     lab.out_ok(3, &udp("100.64.0.4", 5000, WAN_A, 53, b"q"));
     lab.advance(200);
-    for k in 1..4u16 {
+    for k in 1..4u32 {
         lab.out_ok(
             k,
             &udp(&format!("100.64.0.{}", k + 1), 5000, WAN_A, 53, b"q"),
@@ -245,7 +245,7 @@ fn deterministic_ports_follow_the_arithmetic_and_nothing_is_logged() {
     ));
     let d = Deterministic::new(&config);
     let mut lab = Lab::with(config);
-    for (sub, from) in [(0u16, SUB0), (1, SUB1)] {
+    for (sub, from) in [(0u32, SUB0), (1, SUB1)] {
         let range = d.range_of(ip4(from)).unwrap();
         assert_eq!(range.subscriber, sub);
         for i in 0..300u16 {
@@ -347,8 +347,8 @@ fn two_workers_steer_every_reply_to_the_worker_that_holds_its_mapping() {
         );
         let now = Instant::now();
         let mut workers = Router::workers(config, 9, now, 2).unwrap();
-        for sub in 0..4u16 {
-            let owner = usize::from(sub % 2);
+        for sub in 0..4u32 {
+            let owner = (sub % 2) as usize;
             let from = format!("100.64.0.{}", sub + 1);
             for port in [5000u16, 80] {
                 let mut b =
@@ -390,7 +390,7 @@ fn no_two_inside_addresses_ever_hold_overlapping_blocks() {
         );
         let mut lab = Lab::with(config);
         for (sub, port, wait) in steps.into_iter().take(150) {
-            let sub = u16::from(sub % 4);
+            let sub = u32::from(sub % 4);
             if wait > 200 {
                 lab.advance(u64::from(wait - 200) * 4);
             }

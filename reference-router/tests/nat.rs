@@ -365,7 +365,7 @@ fn rfc6888_req8_freed_port_not_reused_for_120s() {
 #[test]
 fn rfc6888_req2_paired_pooling_over_a_non_contiguous_pool() {
     let mut lab = Lab::new("pool = [\"192.0.2.200\", \"198.51.100.64/30\", \"203.0.113.9\"]");
-    for sub in 0..2u16 {
+    for sub in 0..2u32 {
         let from = if sub == 0 { SUB0 } else { SUB1 };
         let mut addrs = HashSet::new();
         for i in 0..200u16 {

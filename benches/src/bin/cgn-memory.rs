@@ -61,7 +61,7 @@ fn grown(make: impl Fn() -> Router, packets: &[(u16, Vec<u8>)]) -> (u64, Router)
     for (sub, p) in packets {
         buf.storage_mut()[..p.len()].copy_from_slice(p);
         buf.set_len(p.len());
-        let v = r.process(Direction::Outbound(*sub), &mut buf, now);
+        let v = r.process(Direction::Outbound(u32::from(*sub)), &mut buf, now);
         assert!(matches!(v, Verdict::Forward(_)), "{v:?}");
         while r.poll_ipfix().is_some() {}
     }

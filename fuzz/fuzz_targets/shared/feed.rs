@@ -14,7 +14,7 @@ pub(crate) fn feed(
 ) -> Verdict {
     let direction = match from {
         0 => Direction::Inbound,
-        s => Direction::Outbound(u16::from(s - 1)),
+        s => Direction::Outbound(u32::from(s - 1)),
     };
     let n = packet.len().min(65535);
     buf.storage_mut()[..n].copy_from_slice(&packet[..n]);

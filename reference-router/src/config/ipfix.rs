@@ -186,6 +186,7 @@ pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {
             .iter()
             .flat_map(|s| &s.ipv4)
             .map(|net| 1u64 << (32 - u32::from(net.prefix_len())))
+            .chain(config.subscriber_range.iter().map(|r| r.count_v4()))
             .sum();
         let per_address = u64::from(BLOCK_PORTS / n.block_size);
         let pool = config.nat.pool_addresses().len() as u64;

@@ -27,7 +27,7 @@ mod siit;
 mod validate;
 
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
-pub use links::{RouterSection, Subscriber, Wan};
+pub use links::{RouterSection, Subscriber, SubscriberRange, Wan};
 pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
@@ -56,6 +56,9 @@ pub struct Config {
     pub metrics: Metrics,
     /// The subscribers, in order: the first is subscriber 0.
     pub subscriber: Vec<Subscriber>,
+    /// Ranges of subscribers on one TUN each; their ids follow the
+    /// `[[subscriber]]` entries', range by range.
+    pub subscriber_range: Vec<SubscriberRange>,
     /// Stateless IPv4/IPv6 translation (RFC 7915), when the section is present.
     pub siit: Option<Siit>,
     /// Stateful NAT64 (RFC 6146), when the section is present.
@@ -90,6 +93,43 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
+    /// The id of the first subscriber of range `r` (ids after the
+    /// `[[subscriber]]` entries, range by range).
+    pub fn range_first_id(&self, r: usize) -> u64 {
+        self.subscriber.len() as u64
+            + self.subscriber_range[..r.min(self.subscriber_range.len())]
+                .iter()
+                .map(SubscriberRange::len)
+                .sum::<u64>()
+    }
+
+    /// The ranges with the id of each one's first subscriber, and how many it
+    /// has.
+    pub fn ranges(&self) -> impl Iterator<Item = (u32, u32, &SubscriberRange)> + '_ {
+        self.subscriber_range
+            .iter()
+            .enumerate()
+            .map(|(r, range)| (self.range_first_id(r) as u32, range.len() as u32, range))
+    }
+
+    /// Subscriber `id`'s name: its `[[subscriber]]`'s, or its range's with its
+    /// address ([`SubscriberRange::subscriber_name`]).
+    pub fn subscriber_name(&self, id: u32) -> Option<String> {
+        if let Some(s) = self.subscriber.get(id as usize) {
+            return Some(s.name.clone());
+        }
+        (0..self.subscriber_range.len()).find_map(|r| {
+            let i = u64::from(id).checked_sub(self.range_first_id(r))?;
+            let range = &self.subscriber_range[r];
+            (i < range.len()).then(|| range.subscriber_name(i as u32))
+        })
+    }
+
+    /// Subscribers in all: the `[[subscriber]]` entries and every range's.
+    pub fn subscriber_count(&self) -> u64 {
+        self.range_first_id(self.subscriber_range.len())
+    }
+
     /// Parses and validates TOML.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {

@@ -240,6 +240,17 @@ fn not_a_subscribers(key: &str, config: &Config, net: Ipv6Net) -> Result<(), Con
             return Err(err(key, format!("{net} overlaps subscriber[{i}].ipv6 {p}")));
         }
     }
+    for (r, range) in config.subscriber_range.iter().enumerate() {
+        if let Some(p) = range
+            .ipv6
+            .filter(|p| p.contains(&net.network()) || net.contains(&p.network()))
+        {
+            return Err(err(
+                key,
+                format!("{net} overlaps subscriber_range[{r}].ipv6 {p}"),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! proportion to a value it has not yet checked: a pool is counted from its
 //! prefix lengths before anyone lists its addresses.
 
-use super::{Config, ConfigError, Nat, Subscriber, Tunnels};
+use super::{Config, ConfigError, Nat, Subscriber, SubscriberRange, Tunnels};
 use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -14,6 +14,9 @@ pub(super) const MAX_POOL_ADDRESSES: u64 = 1 << 20;
 /// At most this many IPv6 prefixes per subscriber: one router advertisement
 /// carries them all within the minimum MTU.
 pub(super) const MAX_SUBSCRIBER_PREFIXES: usize = 16;
+/// The most subscribers all `[[subscriber_range]]`s may hold together: per-range
+/// state is sparse, but ids, and the deterministic arithmetic, are counted.
+pub(super) const MAX_RANGE_SUBSCRIBERS: u64 = 1 << 20;
 /// The shortest IPv4 prefix a subscriber may send from.
 const SHORTEST_SUBSCRIBER_V4: u8 = 8;
 /// The shortest IPv6 prefix routed to one subscriber.
@@ -339,6 +342,7 @@ fn validate_shaper(config: &Config) -> Result<(), ConfigError> {
         .subscriber
         .iter()
         .map(|s| s.mtu)
+        .chain(config.subscriber_range.iter().map(|r| r.mtu))
         .chain([config.wan.mtu])
         .max()
         .unwrap_or(1500);
@@ -379,11 +383,13 @@ fn range6(net: &Ipv6Net) -> (u128, u128) {
     (u128::from(net.network()), u128::from(net.broadcast()))
 }
 
-/// Who holds an address range: the pool, or subscriber `i`'s prefix `k`.
+/// Who holds an address range: the pool, subscriber `i`'s prefix `k`, or
+/// range `r`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Holder {
     Pool(usize),
     Subscriber(usize, usize),
+    Range(usize),
 }
 
 /// The WAN and the subscribers: names Linux accepts, used once; MTUs; rates;
@@ -409,6 +415,13 @@ fn validate_links(config: &Config) -> Result<(), ConfigError> {
         validate_subscriber_v4(i, sub)?;
         validate_subscriber_v6(i, sub)?;
     }
+    for (r, range) in config.subscriber_range.iter().enumerate() {
+        let key = |field: &str| format!("subscriber_range[{r}].{field}");
+        if !names.insert(&range.name) {
+            return Err(err(key("name"), format!("{:?} is used twice", range.name)));
+        }
+    }
+    validate_ranges(config)?;
     let v4 = config
         .nat
         .pool
@@ -421,7 +434,16 @@ fn validate_links(config: &Config) -> Result<(), ConfigError> {
             .enumerate()
             .map(move |(k, n)| (range4(n), Holder::Subscriber(i, k)))
     });
-    let ranges = v4.chain(subs4).map(|((a, b), h)| (a, b, h)).collect();
+    let ranges4 = config
+        .subscriber_range
+        .iter()
+        .enumerate()
+        .filter_map(|(r, range)| Some((range4(&range.ipv4?), Holder::Range(r))));
+    let ranges = v4
+        .chain(subs4)
+        .chain(ranges4)
+        .map(|((a, b), h)| (a, b, h))
+        .collect();
     if let Some(pair) = first_overlap(ranges) {
         return Err(overlap(config, pair, true));
     }
@@ -431,7 +453,15 @@ fn validate_links(config: &Config) -> Result<(), ConfigError> {
             (a, b, Holder::Subscriber(i, k))
         })
     });
-    if let Some(pair) = first_overlap(subs6.collect()) {
+    let ranges6 = config
+        .subscriber_range
+        .iter()
+        .enumerate()
+        .filter_map(|(r, range)| {
+            let (a, b) = range6(&range.ipv6?);
+            Some((a, b, Holder::Range(r)))
+        });
+    if let Some(pair) = first_overlap(subs6.chain(ranges6).collect()) {
         return Err(overlap(config, pair, false));
     }
     Ok(())
@@ -445,8 +475,18 @@ fn overlap(config: &Config, pair: (Holder, Holder), v4: bool) -> ConfigError {
         (pair.1, pair.0)
     };
     let family = if v4 { "ipv4" } else { "ipv6" };
+    let range_net = |r: usize| {
+        let range = &config.subscriber_range[r];
+        let net = if v4 {
+            range.ipv4.map(|n| n.to_string())
+        } else {
+            range.ipv6.map(|n| n.to_string())
+        };
+        net.unwrap_or_default()
+    };
     let describe = |h: Holder| match h {
         Holder::Pool(k) => format!("nat.pool {}", config.nat.pool[k]),
+        Holder::Range(r) => format!("subscriber_range[{r}].{family} {}", range_net(r)),
         Holder::Subscriber(i, k) if v4 => {
             format!("subscriber[{i}].ipv4 {}", config.subscriber[i].ipv4[k])
         }
@@ -454,9 +494,16 @@ fn overlap(config: &Config, pair: (Holder, Holder), v4: bool) -> ConfigError {
             format!("subscriber[{i}].ipv6 {}", config.subscriber[i].ipv6[k])
         }
     };
-    let Holder::Subscriber(i, k) = later else {
+    let (i, k) = match later {
+        Holder::Subscriber(i, k) => (i, k),
+        Holder::Range(r) => {
+            return err(
+                format!("subscriber_range[{r}].{family}"),
+                format!("{} overlaps {}", range_net(r), describe(first)),
+            );
+        }
         // Pools overlapping each other are refused in validate_pool.
-        return err("nat.pool", "lists an address twice");
+        Holder::Pool(_) => return err("nat.pool", "lists an address twice"),
     };
     let net = if v4 {
         config.subscriber[i].ipv4[k].to_string()
@@ -467,6 +514,116 @@ fn overlap(config: &Config, pair: (Holder, Holder), v4: bool) -> ConfigError {
         format!("subscriber[{i}].{family}"),
         format!("{net} overlaps {}", describe(first)),
     )
+}
+
+/// A kernel routing table number: not 0 (unspecified) and not 255 (local).
+fn route_table(key: String, table: Option<u32>) -> Result<(), ConfigError> {
+    match table {
+        Some(t @ (0 | 255)) => Err(err(
+            key,
+            format!("{t} is not a table routes can go in: 1-254 or 256-4294967295 (254 is main)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The WAN's routes, and each range: names, MTUs, rates, prefixes that hold
+/// unicast hosts, an IPv6 length each subscriber can be given, and a size the
+/// router can keep ids for.
+fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
+    route_table("wan.route_table".into(), config.wan.route_table)?;
+    let mut total = 0u64;
+    for (r, range) in config.subscriber_range.iter().enumerate() {
+        let key = |field: &str| format!("subscriber_range[{r}].{field}");
+        interface_name(key("name"), &range.name)?;
+        netns_name(key("netns"), range.netns.as_deref())?;
+        mtu(key("mtu"), range.mtu, 1280)?;
+        rate(key("rate_mbps"), range.rate_mbps)?;
+        route_table(key("route_table"), range.route_table)?;
+        validate_range_prefixes(r, range)?;
+        total += range.len();
+        if total > MAX_RANGE_SUBSCRIBERS {
+            return Err(err(
+                key("ipv4"),
+                format!(
+                    "ranges hold {total} subscribers with this one: at most 2^20 in all (per-subscriber ids and state)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_range_prefixes(r: usize, range: &SubscriberRange) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("subscriber_range[{r}].{field}");
+    if range.ipv4.is_none() && range.ipv6.is_none() {
+        return Err(err(
+            key("ipv4"),
+            "missing: a range needs ipv4, ipv6 or both",
+        ));
+    }
+    let whole = |field: &str, net: String, trunc: String| {
+        Err(err(
+            key(field),
+            format!("{net} has host bits set: write {trunc}"),
+        ))
+    };
+    if let Some(net) = range.ipv4 {
+        if net.network() != net.addr() {
+            return whole("ipv4", net.to_string(), net.trunc().to_string());
+        }
+        if let Some(what) = special_v4(&net) {
+            return Err(err(key("ipv4"), format!("{net} is {what}")));
+        }
+        if net.prefix_len() < 12 {
+            return Err(err(
+                key("ipv4"),
+                format!("{net} holds more than 2^20 subscribers (a /12 at most)"),
+            ));
+        }
+    }
+    if !(48..=64).contains(&range.ipv6_length) {
+        return Err(err(
+            key("ipv6_length"),
+            format!(
+                "{}: each subscriber's prefix is 48 to 64 bits long",
+                range.ipv6_length
+            ),
+        ));
+    }
+    if let Some(net) = range.ipv6 {
+        if net.network() != net.addr() {
+            return whole("ipv6", net.to_string(), net.trunc().to_string());
+        }
+        if let Some(what) = special_v6(&net) {
+            return Err(err(key("ipv6"), format!("{net} is {what}")));
+        }
+        if net.prefix_len() > range.ipv6_length {
+            return Err(err(
+                key("ipv6_length"),
+                format!(
+                    "{} is shorter than ipv6 {net}: a subscriber's prefix lies inside the range's",
+                    range.ipv6_length
+                ),
+            ));
+        }
+        if range.ipv6_length - net.prefix_len() > 20 {
+            return Err(err(
+                key("ipv6"),
+                format!(
+                    "{net} holds 2^{} /{} prefixes: at most 2^20 subscribers",
+                    range.ipv6_length - net.prefix_len(),
+                    range.ipv6_length
+                ),
+            ));
+        }
+    } else if range.announce {
+        return Err(err(
+            key("announce"),
+            "announces IPv6 prefixes: the range needs ipv6",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_subscriber_v4(i: usize, sub: &Subscriber) -> Result<(), ConfigError> {

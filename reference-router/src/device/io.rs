@@ -1,6 +1,12 @@
 //! The packet loops: one worker thread per [`Shard`], each with its own queue on
 //! the uplink and the TUNs of the subscribers it owns.
 //!
+//! A range's TUN has a queue per worker too: a packet read there is classified
+//! to its subscriber by its source address ([`Router::classify_range`]) and
+//! handed, with that direction, to the subscriber's owner if another worker
+//! read it, so per-subscriber limits, EIM and paired pooling stay exact.
+//! Announce routes the router reports are applied between bursts.
+//!
 //! A worker `poll(2)`s its devices and its mailbox, then reads each ready device
 //! until it would block or [`BURST`] packets are done, taking the clock once per
 //! burst; each packet goes through its [`Router`] and straight out of the egress
@@ -17,7 +23,7 @@
 
 use super::loops::Request;
 use super::tun::{Devices, Queue};
-use crate::iface::{Interface, Shard};
+use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
 use crate::offload;
 use crate::{DropReason, PacketBuf, Router, Verdict};
@@ -37,12 +43,32 @@ const HANDOFF_CAPACITY: usize = 1024;
 /// Spare buffers a worker keeps.
 const POOL: usize = 256;
 
-/// A packet from another worker: read from the WAN on a queue that worker
-/// serves (steered: not yet processed), or hairpinned there on its way out
-/// (`hairpin`: translated once, taken in without a second TTL decrement).
+/// A packet from another worker: read on a queue that worker serves (steered,
+/// with the direction it came from: not yet processed), or hairpinned there on
+/// its way out (translated once, taken in without a second TTL decrement).
 struct Handed {
     buf: PacketBuf,
-    hairpin: bool,
+    how: How,
+}
+
+/// How a handed packet goes on.
+#[derive(Clone, Copy)]
+enum How {
+    /// Read by another worker: process it as from this direction.
+    Steered(Direction),
+    /// A hairpin on its way back in ([`Router::process_handoff`]).
+    Hairpin,
+}
+
+/// Where a worker reads packets.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The uplink (the worker's queue).
+    Wan,
+    /// A subscriber's own TUN.
+    Subscriber(crate::SubscriberId),
+    /// Range `r`'s TUN (the worker's queue).
+    Range(usize),
 }
 
 /// Everything that can wake a worker.
@@ -239,13 +265,10 @@ fn recv(q: &Queue, buf: &mut PacketBuf, router: &mut Router) -> io::Result<bool>
 impl Worker {
     /// Hands the packet in `buf` to worker `to`, taking a spare buffer in its
     /// place; a full channel drops it (counted).
-    fn hand_off(&mut self, to: u16, buf: &mut PacketBuf, hairpin: bool) {
+    fn hand_off(&mut self, to: u16, buf: &mut PacketBuf, how: How) {
         let spare = self.pool.pop().unwrap_or_default();
         let packet = std::mem::replace(buf, spare);
-        match self.peers[usize::from(to)].hand(Handed {
-            buf: packet,
-            hairpin,
-        }) {
+        match self.peers[usize::from(to)].hand(Handed { buf: packet, how }) {
             Ok(()) => self.router.count_handoff(true),
             Err(back) => {
                 self.router.count_handoff(false);
@@ -261,7 +284,7 @@ impl Worker {
             Verdict::Forward(to) | Verdict::Reply(to) => {
                 send(devices, shard, to, buf, &mut self.router)
             }
-            Verdict::Handoff(to) => self.hand_off(to, buf, true),
+            Verdict::Handoff(to) => self.hand_off(to, buf, How::Hairpin),
             Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "drop"),
             Verdict::Held | Verdict::Queued(_) => {}
         }
@@ -271,18 +294,28 @@ impl Worker {
     }
 
     /// Up to [`BURST`] packets from `from` through the router.
-    fn burst(&mut self, devices: &Devices, from: Interface, buf: &mut PacketBuf) -> io::Result<()> {
+    fn burst(&mut self, devices: &Devices, from: Source, buf: &mut PacketBuf) -> io::Result<()> {
         let shard = self.router.shard();
-        let q = devices.queue(from, shard);
-        let direction = from.direction();
+        let q = source_queue(devices, from, shard);
         let now = Instant::now();
         for _ in 0..BURST {
             if !recv(q, buf, &mut self.router)? {
                 break;
             }
+            let direction = match from {
+                Source::Wan => Direction::Inbound,
+                Source::Subscriber(s) => Direction::Outbound(s),
+                Source::Range(r) => match self.router.classify_range(r, buf.packet()) {
+                    Ok(s) => Direction::Outbound(s),
+                    Err(reason) => {
+                        tracing::trace!(reason = reason.name(), "drop");
+                        continue;
+                    }
+                },
+            };
             let owner = self.router.steer(direction, buf.packet());
             if owner != shard.index {
-                self.hand_off(owner, buf, false);
+                self.hand_off(owner, buf, How::Steered(direction));
                 continue;
             }
             let verdict = self.router.process(direction, buf, now);
@@ -298,16 +331,14 @@ impl Worker {
         let now = Instant::now();
         while let Ok(Handed {
             buf: mut packet,
-            hairpin,
+            how,
         }) = self.mailbox.handoffs.try_recv()
         {
             self.mailbox.pending.fetch_sub(1, Ordering::SeqCst);
-            let verdict = if hairpin {
-                self.router.process_handoff(&mut packet, now)
-            } else {
-                // Steered here from the WAN: an ordinary inbound packet.
-                self.router
-                    .process(crate::Direction::Inbound, &mut packet, now)
+            let verdict = match how {
+                How::Hairpin => self.router.process_handoff(&mut packet, now),
+                // Steered here: an ordinary packet from where it was read.
+                How::Steered(direction) => self.router.process(direction, &mut packet, now),
             };
             self.act(verdict, devices, &mut packet);
             if self.pool.len() < POOL {
@@ -334,12 +365,13 @@ impl Worker {
     ) -> io::Result<()> {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
-        let owned: Vec<Interface> = std::iter::once(Interface::Wan)
+        let owned: Vec<Source> = std::iter::once(Source::Wan)
             .chain(
-                (0..devices.subscribers.len() as u16)
+                (0..devices.subscribers.len() as crate::SubscriberId)
                     .filter(|&s| shard.owns_subscriber(s))
-                    .map(Interface::Subscriber),
+                    .map(Source::Subscriber),
             )
+            .chain((0..devices.ranges.len()).map(Source::Range))
             .collect();
         while !stop() {
             // A shaped packet due sooner than the idle tick wakes the loop (1 ms
@@ -354,7 +386,12 @@ impl Worker {
             }
             let mut fds: Vec<PollFd<'_>> = owned
                 .iter()
-                .map(|&i| PollFd::new(devices.queue(i, shard).dev.as_fd(), PollFlags::POLLIN))
+                .map(|&i| {
+                    PollFd::new(
+                        source_queue(devices, i, shard).dev.as_fd(),
+                        PollFlags::POLLIN,
+                    )
+                })
                 .collect();
             fds.push(PollFd::new(self.mailbox.wake.as_fd(), PollFlags::POLLIN));
             let polled = poll(&mut fds, PollTimeout::from(wait));
@@ -380,7 +417,30 @@ impl Worker {
             }
             self.mail(devices);
             self.export();
+            while let Some(change) = self.router.poll_route_change() {
+                self.apply_route(devices, change);
+            }
+        }
+        for change in self.router.withdraw_routes() {
+            self.apply_route(devices, change);
         }
         Ok(())
+    }
+
+    /// Applies an announce route change; a refusal is logged and counted.
+    fn apply_route(&mut self, devices: &Devices, change: crate::RouteChange) {
+        if let Err(e) = devices.apply(change) {
+            tracing::warn!(error = %e, "announce route");
+            self.router.count_route_failure();
+        }
+    }
+}
+
+/// The queue worker `shard` reads `from` through.
+fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
+    match from {
+        Source::Wan => devices.queue(Interface::Wan, shard),
+        Source::Subscriber(s) => devices.queue(Interface::Subscriber(s), shard),
+        Source::Range(r) => devices.range_queue(r, shard),
     }
 }

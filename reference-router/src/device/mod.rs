@@ -9,6 +9,7 @@ mod io;
 pub mod loops;
 pub mod metrics;
 mod netns;
+pub mod routes;
 mod tun;
 
 pub use io::BURST;

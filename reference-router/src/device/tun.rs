@@ -12,10 +12,12 @@
 //! stats` (`datapath.offload_refused`).
 
 use super::netns::in_netns;
+use super::routes::{self, RouteSocket};
 use crate::config::Config;
-use crate::iface::{Interface, Shard};
+use crate::iface::{Interface, RouteChange, Shard, SubscriberId};
 use crate::stats::Datapath;
 use std::io;
+use std::sync::Mutex;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 /// One queue of a TUN, and whether it carries virtio-net headers.
@@ -85,14 +87,23 @@ pub fn open_tun(
     Ok((queues, refused))
 }
 
-/// The router's devices: the uplink with a queue per worker, and one queue per
+/// The router's devices: the uplink with a queue per worker, one queue per
 /// subscriber TUN (read by the worker that owns the subscriber; any worker may
-/// write to it).
+/// write to it), and each range's TUN with a queue per worker (read by every
+/// worker; a packet goes to its subscriber's owner). Routes the configuration
+/// asks for are on the TUNs once they are up.
 pub struct Devices {
     /// The uplink's queues, one per worker.
     pub wan: Vec<Queue>,
     /// Subscriber TUNs; index = subscriber id.
     pub subscribers: Vec<Queue>,
+    /// `[[subscriber_range]]` TUNs, in order: each with a queue per worker.
+    pub ranges: Vec<Vec<Queue>>,
+    /// Each range's first subscriber id and its number of subscribers.
+    range_ids: Vec<(SubscriberId, u32)>,
+    /// Routes through the uplink (its `routes` are in; announce routes come and
+    /// go), when the configuration asks for any.
+    wan_routes: Option<Mutex<RouteSocket>>,
     /// What the kernel granted.
     pub datapath: Datapath,
 }
@@ -114,12 +125,30 @@ impl Devices {
             refused = refused.or(r);
             subscribers.push(q.remove(0));
         }
+        let mut ranges = Vec::with_capacity(config.subscriber_range.len());
+        for range in &config.subscriber_range {
+            let netns = range.netns.as_deref();
+            let (q, r) = open_tun(&range.name, netns, range.mtu, workers.max(1), offload)?;
+            refused = refused.or(r);
+            routes::install(&range.name, netns, range.route_table, &range.routes)?;
+            ranges.push(q);
+        }
+        let w = &config.wan;
+        let announces = config.subscriber_range.iter().any(|r| r.announce);
+        let wan_routes = if announces || !w.routes.is_empty() {
+            let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &w.routes)?;
+            Some(Mutex::new(socket))
+        } else {
+            None
+        };
+        let range_ids = config.ranges().map(|(first, n, _)| (first, n)).collect();
+        let inside = || subscribers.iter().chain(ranges.iter().flatten());
         let udp = wan.iter().all(|q| q.dev.udp_gso());
-        let tcp = wan.iter().chain(&subscribers).all(|q| q.offload);
+        let tcp = wan.iter().chain(inside()).all(|q| q.offload);
         let datapath = Datapath {
             offload: tcp,
             tso: tcp,
-            uso: tcp && udp && subscribers.iter().all(|q| q.dev.udp_gso()),
+            uso: tcp && udp && inside().all(|q| q.dev.udp_gso()),
             offload_refused: refused,
             workers: u32::from(workers.max(1)),
             ..Datapath::default()
@@ -130,15 +159,49 @@ impl Devices {
         Ok(Devices {
             wan,
             subscribers,
+            ranges,
+            range_ids,
+            wan_routes,
             datapath,
         })
     }
 
-    /// The queue worker `shard` writes `i` through.
+    /// The queue worker `shard` writes `i` through: a range subscriber's is
+    /// the worker's queue of its range's TUN.
     pub(super) fn queue(&self, i: Interface, shard: Shard) -> &Queue {
         match i {
             Interface::Wan => &self.wan[usize::from(shard.index) % self.wan.len()],
-            Interface::Subscriber(s) => &self.subscribers[usize::from(s)],
+            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
+                Some(q) => q,
+                None => {
+                    let r = self
+                        .range_ids
+                        .iter()
+                        .position(|&(first, count)| s >= first && s - first < count)
+                        // The router only names subscribers of its configuration.
+                        .unwrap_or(0);
+                    self.range_queue(r, shard)
+                }
+            },
+        }
+    }
+
+    /// Worker `shard`'s queue of range `r`'s TUN.
+    pub(super) fn range_queue(&self, r: usize, shard: Shard) -> &Queue {
+        let queues = &self.ranges[r];
+        &queues[usize::from(shard.index) % queues.len()]
+    }
+
+    /// Applies an announce route change via the uplink, in `[wan]
+    /// route_table`.
+    pub(super) fn apply(&self, change: RouteChange) -> io::Result<()> {
+        let Some(socket) = &self.wan_routes else {
+            return Ok(());
+        };
+        let mut socket = socket.lock().unwrap_or_else(|e| e.into_inner());
+        match change {
+            RouteChange::Announce(net) => socket.replace(net.into()),
+            RouteChange::Withdraw(net) => socket.delete(net.into()),
         }
     }
 }

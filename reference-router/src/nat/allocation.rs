@@ -7,7 +7,9 @@ use super::blocks::{BlockEvent, Blocks, NoPort};
 use super::deterministic::Deterministic;
 use super::ports::{self, Want};
 use super::table::{Full, Key, Session, Table};
+use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
+use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 use std::net::Ipv4Addr;
 
@@ -31,7 +33,7 @@ pub(crate) struct NatLog {
     pub(super) block_events: Vec<BlockEvent>,
     /// Per subscriber: the second its last limit event was logged (one per
     /// second at most: a refused flood must not flood the log).
-    pub(super) limit_logged: Vec<u32>,
+    pub(super) limit_logged: PerSubscriber<u32>,
 }
 
 impl Table {
@@ -42,7 +44,7 @@ impl Table {
         }
         self.alloc = alloc;
         self.log = NatLog {
-            limit_logged: vec![u32::MAX; self.subscribers.len()],
+            limit_logged: PerSubscriber::new(self.subscribers.dense_len(), u32::MAX),
             ..log
         };
     }
@@ -66,15 +68,15 @@ impl Table {
     pub(super) fn log_limit(
         &mut self,
         event: NatEvent,
-        subscriber: u16,
+        subscriber: SubscriberId,
         key: &Key,
         pool: Option<u32>,
     ) {
-        let last = &mut self.log.limit_logged[usize::from(subscriber)];
-        if !self.log.limits || *last == self.now {
+        let now = self.now;
+        if !self.log.limits || *self.log.limit_logged.get(subscriber) == now {
             return;
         }
-        *last = self.now;
+        self.log.limit_logged.update(subscriber, |last| *last = now);
         let outside = pool.map_or(Ipv4Addr::UNSPECIFIED, |i| self.pool[i as usize].into());
         self.log.records.push(NatRecord {
             protocol: key.protocol,
@@ -85,17 +87,18 @@ impl Table {
     /// Turns the blocks' events into records, and counts blocks per subscriber.
     pub(super) fn log_blocks(&mut self) {
         for e in std::mem::take(&mut self.log.block_events) {
-            let s = &mut self.subscribers[usize::from(e.subscriber)];
             let event = if e.allocated {
                 NatEvent::BlockAllocation
             } else {
                 NatEvent::BlockDeallocation
             };
-            if e.allocated && s.blocks < u32::MAX {
-                s.blocks += 1;
-            } else if !e.allocated {
-                s.blocks = s.blocks.saturating_sub(1);
-            }
+            self.subscribers.update(e.subscriber, |s| {
+                if e.allocated && s.blocks < u32::MAX {
+                    s.blocks += 1;
+                } else if !e.allocated {
+                    s.blocks = s.blocks.saturating_sub(1);
+                }
+            });
             if self.log.blocks {
                 self.log.records.push(NatRecord {
                     first_port: e.first,
@@ -122,8 +125,12 @@ impl Table {
         }
     }
 
-    pub(super) fn pool_index_for(&mut self, subscriber: u16, protocol: u8) -> Result<u32, Full> {
-        if let Some(i) = self.subscribers[usize::from(subscriber)].pool_index {
+    pub(super) fn pool_index_for(
+        &mut self,
+        subscriber: SubscriberId,
+        protocol: u8,
+    ) -> Result<u32, Full> {
+        if let Some(i) = self.subscribers.get(subscriber).pool_index {
             return Ok(i);
         }
         // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
@@ -155,13 +162,18 @@ impl Table {
                     .find(|&i| room[i as usize] > 0)
             })
             .ok_or(Full::Pool)?;
-        self.subscribers[usize::from(subscriber)].pool_index = Some(pick);
+        self.subscribers
+            .update(subscriber, |s| s.pool_index = Some(pick));
         Ok(pick)
     }
 
     /// An external address and port for a new mapping of `key`, by the
     /// allocation mode; a refusal is logged.
-    pub(super) fn new_port(&mut self, subscriber: u16, key: &Key) -> Result<(u32, u16), Full> {
+    pub(super) fn new_port(
+        &mut self,
+        subscriber: SubscriberId,
+        key: &Key,
+    ) -> Result<(u32, u16), Full> {
         let want = Want {
             protocol: key.protocol,
             internal: key.port,
@@ -169,7 +181,7 @@ impl Table {
             parity: self.limits.parity,
         };
         let space = ports::space(key.protocol);
-        let sub = self.subscribers[usize::from(subscriber)];
+        let sub = *self.subscribers.get(subscriber);
         if let Allocator::Deterministic(d) = &self.alloc {
             let range = d.range_of(key.addr.into());
             let found = range.and_then(|r| {
@@ -178,8 +190,9 @@ impl Table {
                         .allocate_in(r.pool_index, want, r.first.into(), r.last.into())?;
                 Some((r.pool_index, port))
             });
-            let state = &mut self.subscribers[usize::from(subscriber)];
-            state.pool_index = state.pool_index.or(range.map(|r| r.pool_index));
+            self.subscribers.update(subscriber, |state| {
+                state.pool_index = state.pool_index.or(range.map(|r| r.pool_index));
+            });
             return found.ok_or_else(|| {
                 self.log_limit(
                     NatEvent::QuotaExceeded,

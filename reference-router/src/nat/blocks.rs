@@ -19,7 +19,7 @@
 
 use super::ports::{Ports, Want};
 use crate::config::BLOCK_PORTS;
-use crate::iface::Shard;
+use crate::iface::{Shard, SubscriberId};
 use foldhash::fast::RandomState;
 use std::collections::{HashMap, VecDeque};
 
@@ -32,7 +32,7 @@ struct Block {
     /// The inside address holding it, and its subscriber (meaningful while
     /// owned).
     inside: u32,
-    subscriber: u16,
+    subscriber: SubscriberId,
     /// Mappings whose port is in the block; 0: free or held.
     mappings: u32,
     /// Until this second the block is held after its release (0: free).
@@ -46,7 +46,7 @@ struct Block {
 pub(crate) struct BlockEvent {
     /// The inside address, and its subscriber.
     pub(crate) inside: u32,
-    pub(crate) subscriber: u16,
+    pub(crate) subscriber: SubscriberId,
     /// Pool index of the public address.
     pub(crate) pool_index: u32,
     /// First and last port of the block.
@@ -161,7 +161,7 @@ impl Blocks {
     pub(crate) fn allocate(
         &mut self,
         ports: &mut Ports,
-        (inside, subscriber): (u32, u16),
+        (inside, subscriber): (u32, SubscriberId),
         addr: u32,
         want: Want,
         (random, now): (u64, u32),
@@ -366,7 +366,7 @@ mod tests {
             let port = b
                 .allocate(
                     &mut ports,
-                    (inside, inside as u16),
+                    (inside, inside),
                     0,
                     want(),
                     (inside.into(), 10),
@@ -383,7 +383,7 @@ mod tests {
             let again = b
                 .allocate(
                     &mut ports,
-                    (inside, inside as u16),
+                    (inside, inside),
                     0,
                     want(),
                     (99, 10),

@@ -9,7 +9,7 @@ use super::blocks::Blocks;
 use super::deterministic::Deterministic;
 use super::table::{Allocator, NatLog};
 use crate::config::{Allocation, Config, ConfigError};
-use crate::iface::Shard;
+use crate::iface::{Shard, SubscriberId};
 use crate::ipfix::{Exports, Record};
 use std::net::Ipv4Addr;
 
@@ -80,8 +80,14 @@ impl Nat {
     }
 
     /// Port blocks subscriber `sub` holds.
-    pub(crate) fn subscriber_blocks(&self, sub: usize) -> u32 {
+    pub(crate) fn subscriber_blocks(&self, sub: SubscriberId) -> u32 {
         self.table.subscriber(sub).blocks
+    }
+
+    /// Range subscribers with NAT state (sessions, ports, blocks, or the
+    /// public address paired pooling gave them).
+    pub(crate) fn range_subscribers(&self) -> impl Iterator<Item = SubscriberId> + '_ {
+        self.table.subscribers.sparse_ids()
     }
 
     /// Live port blocks: (inside, public, first port, last port).

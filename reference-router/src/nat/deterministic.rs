@@ -10,7 +10,12 @@
 //! `pool[i / per_address]` and ports `1024 + (i % per_address) × block_size`
 //! onwards, `block_size` of them, where `per_address = 64512 / block_size` — the
 //! forward algorithm of RFC 7422 §2 with a fixed number of ports per user.
-//! Appending a subscriber keeps everyone else's range.
+//! Appending a subscriber keeps everyone else's range. The addresses of the
+//! `[[subscriber_range]]`s are numbered after every `[[subscriber]]`'s, range by
+//! range, address by address: a range's address `k` (0-based) is inside address
+//! `S + R + k`, where `S` counts the `[[subscriber]]`s' addresses and `R` the
+//! earlier ranges' (their `ipv4` prefixes' sizes). So a box's slice of the pool
+//! follows from its configuration alone.
 
 use crate::config::{BLOCK_PORTS, Config};
 use crate::iface::SubscriberId;
@@ -42,8 +47,10 @@ pub struct PortRange {
 /// The arithmetic of one configuration.
 #[derive(Clone, Debug)]
 pub struct Deterministic {
-    /// Each subscriber prefix with the number of its first address.
-    prefixes: Vec<(Ipv4Net, u64, SubscriberId)>,
+    /// Each subscriber prefix with the number of its first address, its
+    /// subscriber and whether it is a range (address `k` of it belonging to
+    /// subscriber `sub + k`).
+    prefixes: Vec<(Ipv4Net, u64, SubscriberId, bool)>,
     pool: Vec<Ipv4Addr>,
     pool_index: HashMap<Ipv4Addr, u32, RandomState>,
     size: u32,
@@ -59,8 +66,15 @@ impl Deterministic {
         for (sub, s) in config.subscriber.iter().enumerate() {
             for net in &s.ipv4 {
                 let net = net.trunc();
-                prefixes.push((net, next, sub as SubscriberId));
+                prefixes.push((net, next, sub as SubscriberId, false));
                 next += 1u64 << (32 - u32::from(net.prefix_len()));
+            }
+        }
+        for (r, range) in config.subscriber_range.iter().enumerate() {
+            if let Some(net) = range.ipv4 {
+                let first = config.range_first_id(r) as SubscriberId;
+                prefixes.push((net.trunc(), next, first, true));
+                next += range.count_v4();
             }
         }
         let pool = config.nat.pool_addresses();
@@ -85,10 +99,13 @@ impl Deterministic {
 
     /// Inside address number `i`, and its subscriber.
     fn inside(&self, i: u64) -> Option<(Ipv4Addr, SubscriberId)> {
-        let k = self.prefixes.partition_point(|&(_, start, _)| start <= i);
-        let (net, start, sub) = *self.prefixes.get(k.checked_sub(1)?)?;
+        let k = self
+            .prefixes
+            .partition_point(|&(_, start, _, _)| start <= i);
+        let (net, start, sub, range) = *self.prefixes.get(k.checked_sub(1)?)?;
         let offset = u32::try_from(i - start).ok()?;
         let hosts = 1u64 << (32 - u32::from(net.prefix_len()));
+        let sub = if range { sub + offset } else { sub };
         (u64::from(offset) < hosts)
             .then(|| (Ipv4Addr::from(u32::from(net.network()) + offset), sub))
     }
@@ -97,9 +114,13 @@ impl Deterministic {
     /// the pool has no room for it.
     pub fn range_of(&self, inside: Ipv4Addr) -> Option<PortRange> {
         let a = u32::from(inside);
-        let &(net, start, subscriber) =
-            self.prefixes.iter().find(|(n, _, _)| n.contains(&inside))?;
-        let i = start + u64::from(a - u32::from(net.network()));
+        let &(net, start, sub, range) = self
+            .prefixes
+            .iter()
+            .find(|(n, _, _, _)| n.contains(&inside))?;
+        let offset = a - u32::from(net.network());
+        let i = start + u64::from(offset);
+        let subscriber = if range { sub + offset } else { sub };
         let pool_index = u32::try_from(i / self.per_address).ok()?;
         let public = *self.pool.get(pool_index as usize)?;
         let first = FIRST_PORT + (i % self.per_address) as u32 * self.size;

@@ -61,16 +61,16 @@ impl Nat {
             rem_port: s.out_port,
             protocol,
         };
-        let Some(p) = self.table.find_outside(&peer, now) else {
+        let Some(peer) = self.table.find_outside(&peer, now) else {
             return Decision::Drop(DropReason::IcmpErrorNoSession);
         };
-        let p = *self.table.session(p);
+        let p = *self.table.session(peer);
         if let Some(q) = rewrite.quoted.as_mut() {
             q.src = Some(v4(p.in_addr));
             set_quoted_port(q, protocol, p.in_port, true);
         }
         rewrite.dst = Some(v4(p.in_addr));
-        let egress = Interface::Subscriber(p.subscriber);
+        let egress = Interface::Subscriber(self.table.session_subscriber(peer));
         Decision::Translate {
             rewrite,
             egress,
@@ -87,10 +87,10 @@ impl Nat {
             Err(r) => return Decision::Drop(r),
         };
         let protocol = key.protocol;
-        let Some(s) = self.table.find_outside(&key, now) else {
+        let Some(index) = self.table.find_outside(&key, now) else {
             return Decision::Drop(DropReason::IcmpErrorNoSession);
         };
-        let s = *self.table.session(s);
+        let s = *self.table.session(index);
         let mut quoted = QuotedRewrite {
             src: Some(v4(s.in_addr)),
             ..QuotedRewrite::default()
@@ -101,7 +101,7 @@ impl Nat {
             quoted: Some(quoted),
             ..Rewrite::new()
         };
-        let egress = Interface::Subscriber(s.subscriber);
+        let egress = Interface::Subscriber(self.table.session_subscriber(index));
         Decision::Translate {
             rewrite,
             egress,

@@ -19,7 +19,7 @@ pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
 use crate::hold::SynHold;
-use crate::iface::{Interface, Shard};
+use crate::iface::{Interface, Shard, SubscriberId};
 use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
 use frag::{Applied, FragKey, SharedFragments};
@@ -223,7 +223,7 @@ impl Nat {
 
     /// Subscriber `sub`'s public address (once it has one), ports in use per
     /// protocol, and sessions.
-    pub(crate) fn subscriber_use(&self, sub: usize) -> (Option<Ipv4Addr>, PortUse, u32) {
+    pub(crate) fn subscriber_use(&self, sub: SubscriberId) -> (Option<Ipv4Addr>, PortUse, u32) {
         let s = self.table.subscriber(sub);
         let ports = PortUse {
             tcp: s.ports[ports::space(IpProtocol::Tcp)],
@@ -262,7 +262,7 @@ impl Nat {
     }
 
     /// A packet from subscriber `sub`.
-    pub(crate) fn outbound(&mut self, sub: u16, f: &Flow, now: u32) -> Decision {
+    pub(crate) fn outbound(&mut self, sub: SubscriberId, f: &Flow, now: u32) -> Decision {
         if f.protocol == IpProtocol::Icmp && f.icmp_type != Icmpv4Type::EchoRequest {
             return Decision::Drop(DropReason::UnsupportedIcmp);
         }
@@ -355,7 +355,7 @@ impl Nat {
                         dst_port: Some(p.in_port),
                         ..rewrite
                     },
-                    egress: Interface::Subscriber(p.subscriber),
+                    egress: Interface::Subscriber(self.table.session_subscriber(peer)),
                     hairpin: true,
                 }
             }
@@ -446,7 +446,7 @@ impl Nat {
                 } else {
                     rewrite.dst_port = Some(session.in_port);
                 }
-                let egress = Interface::Subscriber(session.subscriber);
+                let egress = Interface::Subscriber(self.table.session_subscriber(s));
                 Decision::Translate {
                     rewrite,
                     egress,

@@ -13,7 +13,8 @@
 pub(crate) use super::allocation::{Allocator, NatLog};
 use super::ports::{self, Ports};
 use crate::config::Mapping as MappingMode;
-use crate::iface::Shard;
+use crate::iface::{Shard, SubscriberId};
+use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::Wheel;
@@ -31,11 +32,11 @@ pub(crate) struct Key {
     pub(crate) protocol: u8,
 }
 
-/// One flow. 40 bytes.
+/// One flow. 40 bytes. Its subscriber is its mapping's
+/// ([`Table::session_subscriber`]): ids are 32 bits since subscriber ranges,
+/// and a copy here would make the record 44 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Session {
-    /// The subscriber (a copy of the mapping's, so the hit path reads one record).
-    pub(crate) subscriber: u16,
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
     pub(crate) rem_addr: u32,
@@ -65,7 +66,7 @@ pub(crate) struct Mapping {
     pub(crate) out_port: u16,
     pub(crate) rem_port: u16,
     pub(crate) protocol: u8,
-    pub(crate) subscriber: u16,
+    pub(crate) subscriber: SubscriberId,
     pub(crate) sessions: u32,
     /// Index of the public address in the pool.
     pub(crate) pool_index: u32,
@@ -127,7 +128,7 @@ impl Mapping {
 }
 
 /// A subscriber's share of the NAT.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SubscriberState {
     /// Pool index of its public address (paired pooling), once assigned.
     pub(crate) pool_index: Option<u32>,
@@ -172,7 +173,7 @@ pub(crate) struct Table {
     wheel: Wheel,
     pub(super) ports: Ports,
     pub(super) pool: Vec<u32>,
-    pub(super) subscribers: Vec<SubscriberState>,
+    pub(super) subscribers: PerSubscriber<SubscriberState>,
     pub(super) limits: Limits,
     live_sessions: u32,
     live_mappings: u32,
@@ -209,7 +210,7 @@ impl Table {
             wheel: Wheel::new(now),
             ports: Ports::new(pool.len(), reuse_delay, seed, shard),
             pool,
-            subscribers: vec![SubscriberState::default(); subscribers],
+            subscribers: PerSubscriber::new(subscribers, SubscriberState::default()),
             limits,
             live_sessions: 0,
             live_mappings: 0,
@@ -226,6 +227,12 @@ impl Table {
         &self.sessions[index as usize]
     }
 
+    /// The subscriber of session `index` (its mapping's).
+    pub(crate) fn session_subscriber(&self, index: u32) -> SubscriberId {
+        let m = self.sessions[index as usize].mapping;
+        self.mappings[m as usize].subscriber
+    }
+
     pub(crate) fn session_mut(&mut self, index: u32) -> &mut Session {
         &mut self.sessions[index as usize]
     }
@@ -236,8 +243,8 @@ impl Table {
     }
 
     /// Subscriber `sub`'s address, ports and sessions.
-    pub(crate) fn subscriber(&self, sub: usize) -> SubscriberState {
-        self.subscribers.get(sub).copied().unwrap_or_default()
+    pub(crate) fn subscriber(&self, sub: SubscriberId) -> SubscriberState {
+        *self.subscribers.get(sub)
     }
 
     /// Sessions expired since the start.
@@ -325,14 +332,14 @@ impl Table {
     }
 
     /// Finds or creates the mapping for outbound flow `key` of `subscriber`.
-    pub(crate) fn mapping_for(&mut self, subscriber: u16, key: &Key) -> Result<u32, Full> {
+    pub(crate) fn mapping_for(&mut self, subscriber: SubscriberId, key: &Key) -> Result<u32, Full> {
         let mkey = self.mapping_key(key);
         if let Some(&m) = self.map_inside.get(&mkey) {
             return Ok(m);
         }
         // A mapping is only worth creating if its session can be: a refused flow
         // must not hold (or quarantine) a port.
-        let sub = self.subscribers[usize::from(subscriber)];
+        let sub = *self.subscribers.get(subscriber);
         let quota = if self.live_sessions >= self.limits.max_sessions {
             Some(Full::Sessions)
         } else if sub.sessions >= self.limits.sessions_per_subscriber {
@@ -369,7 +376,7 @@ impl Table {
         };
         self.map_inside.insert(mkey, index);
         self.map_outside.insert(record.outside_key(), index);
-        self.subscribers[usize::from(subscriber)].ports[space] += 1;
+        self.subscribers.update(subscriber, |s| s.ports[space] += 1);
         self.live_mappings += 1;
         Ok(index)
     }
@@ -391,9 +398,7 @@ impl Table {
             self.log_limit(NatEvent::QuotaExceeded, map.subscriber, &key, pool);
             return Err(Full::Sessions);
         }
-        if self.subscribers[usize::from(map.subscriber)].sessions
-            >= self.limits.sessions_per_subscriber
-        {
+        if self.subscribers.get(map.subscriber).sessions >= self.limits.sessions_per_subscriber {
             self.release_if_unused(m, now);
             let key = Key::endpoint(map.protocol, map.in_addr, map.in_port);
             let pool = Some(map.pool_index);
@@ -401,7 +406,6 @@ impl Table {
             return Err(Full::SubscriberSessions);
         }
         let record = Session {
-            subscriber: map.subscriber,
             in_addr: map.in_addr,
             out_addr: map.out_addr,
             rem_addr,
@@ -432,7 +436,7 @@ impl Table {
             *self.addresses.entry((m, rem_addr)).or_default() += 1;
         }
         self.mappings[m as usize].sessions += 1;
-        self.subscribers[usize::from(map.subscriber)].sessions += 1;
+        self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
         self.created += 1;
         self.wheel.link(&mut self.sessions, index);
@@ -473,7 +477,7 @@ impl Table {
         }
         let m = s.mapping;
         let sub = self.mappings[m as usize].subscriber;
-        self.subscribers[usize::from(sub)].sessions -= 1;
+        self.subscribers.update(sub, |s| s.sessions -= 1);
         self.mappings[m as usize].sessions -= 1;
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
@@ -509,7 +513,9 @@ impl Table {
             );
             self.log_blocks();
         }
-        self.subscribers[usize::from(map.subscriber)].ports[ports::space(map.protocol)] -= 1;
+        let space = ports::space(map.protocol);
+        self.subscribers
+            .update(map.subscriber, |s| s.ports[space] -= 1);
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
         self.live_mappings -= 1;

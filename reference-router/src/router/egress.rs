@@ -2,17 +2,20 @@
 //! the router made (ICMP errors on timers, fragments, advertisements) and the
 //! egress shapers, one per link with a rate, that serve IPv6 first. A link's
 //! shaper is one for all workers (behind a lock only shaped packets take), so
-//! its rate holds however the traffic is spread.
+//! its rate holds however the traffic is spread. A `[[subscriber_range]]` with
+//! a rate gives each of its subscribers a shaper of that rate, made when the
+//! first packet to it is shaped (a /16 costs nothing until its subscribers
+//! receive).
 
 use super::Verdict;
 use crate::buf::PacketBuf;
 use crate::config::Config;
-use crate::iface::Interface;
+use crate::iface::{Interface, SubscriberId};
 use crate::offload::Offload;
 use crate::shaper::Shaper;
 use crate::stats::{Counters, DropReason, ShaperUse};
 use sixfold_rewrite::IpVersion;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -20,15 +23,90 @@ use std::time::{Duration, Instant};
 /// timers and fragments can make.
 const QUEUE_LIMIT: usize = 4096;
 
-/// The links' shapers, shared by the workers: index 0 the WAN, 1 + k subscriber k.
-pub(super) type Shapers = Vec<Option<Arc<Mutex<Shaper>>>>;
+type Shared = Arc<Mutex<Shaper>>;
+
+/// A range's shapers: one per subscriber of the range, made on first use.
+#[derive(Clone)]
+struct RangeShapers {
+    first: SubscriberId,
+    count: u32,
+    mbps: u32,
+    made: Arc<Mutex<HashMap<SubscriberId, Shared>>>,
+}
+
+/// The links' shapers, shared by the workers: index 0 the WAN, 1 + k subscriber
+/// k (`[[subscriber]]`); the ranges' apart.
+#[derive(Clone)]
+pub(super) struct Shapers {
+    links: Vec<Option<Shared>>,
+    ranges: Vec<RangeShapers>,
+    config: crate::config::Shaper,
+}
 
 /// The shapers `config` asks for.
 pub(super) fn shapers(config: &Config, now: Instant) -> Shapers {
-    std::iter::once(config.wan.rate_mbps)
+    let links = std::iter::once(config.wan.rate_mbps)
         .chain(config.subscriber.iter().map(|s| s.rate_mbps))
         .map(|rate| rate.map(|mbps| Arc::new(Mutex::new(Shaper::new(mbps, &config.shaper, now)))))
-        .collect()
+        .collect();
+    let ranges = config
+        .ranges()
+        .filter_map(|(first, count, range)| {
+            Some(RangeShapers {
+                first,
+                count,
+                mbps: range.rate_mbps?,
+                made: Arc::default(),
+            })
+        })
+        .collect();
+    Shapers {
+        links,
+        ranges,
+        config: config.shaper.clone(),
+    }
+}
+
+impl Shapers {
+    /// The shaper of `to`, if its link has a rate (made now for a range
+    /// subscriber's first shaped packet).
+    fn of(&self, to: Interface, now: Instant) -> Option<Shared> {
+        let Interface::Subscriber(sub) = to else {
+            return self.links[0].clone();
+        };
+        if let Some(s) = self.links.get(1 + sub as usize) {
+            return s.clone();
+        }
+        let r = self
+            .ranges
+            .iter()
+            .find(|r| sub >= r.first && sub - r.first < r.count)?;
+        let mut made = r.made.lock().unwrap_or_else(|e| e.into_inner());
+        let s = made
+            .entry(sub)
+            .or_insert_with(|| Arc::new(Mutex::new(Shaper::new(r.mbps, &self.config, now))));
+        Some(Arc::clone(s))
+    }
+
+    /// Every shaper made so far, with its interface.
+    fn all(&self) -> Vec<(Interface, Shared)> {
+        let mut all: Vec<(Interface, Shared)> = self
+            .links
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((interface_of(i), Arc::clone(s.as_ref()?))))
+            .collect();
+        for r in &self.ranges {
+            let made = r.made.lock().unwrap_or_else(|e| e.into_inner());
+            let mut subs: Vec<_> = made.iter().collect();
+            subs.sort_by_key(|(sub, _)| **sub);
+            all.extend(
+                subs.into_iter()
+                    .map(|(&sub, s)| (Interface::Subscriber(sub), Arc::clone(s))),
+            );
+        }
+        all
+    }
 }
 
 fn lock(s: &Mutex<Shaper>) -> MutexGuard<'_, Shaper> {
@@ -40,22 +118,15 @@ pub(super) struct Egress {
     shapers: Shapers,
     /// Whether this worker reports the shared shapers (one does).
     reports: bool,
-    /// Indexes of the shapers with packets waiting: the per-packet work is theirs
-    /// only, however many links have a rate.
-    busy: Vec<usize>,
-}
-
-fn shaper_index(to: Interface) -> usize {
-    match to {
-        Interface::Wan => 0,
-        Interface::Subscriber(s) => 1 + usize::from(s),
-    }
+    /// The shapers with packets waiting: the per-packet work is theirs only,
+    /// however many links have a rate.
+    busy: Vec<(Interface, Shared)>,
 }
 
 fn interface_of(index: usize) -> Interface {
     match index {
         0 => Interface::Wan,
-        k => Interface::Subscriber((k - 1) as u16),
+        k => Interface::Subscriber((k - 1) as SubscriberId),
     }
 }
 
@@ -105,16 +176,15 @@ impl Egress {
         now: Instant,
         counters: &mut Counters,
     ) -> Result<Verdict, DropReason> {
-        let index = shaper_index(to);
-        let Some(shaper) = self.shapers[index].as_ref() else {
+        let Some(shaper) = self.shapers.of(to, now) else {
             return Ok(Verdict::Forward(to));
         };
         let v6 = IpVersion::of(packet) == Some(IpVersion::V6);
-        if !lock(shaper).enqueue(v6, packet, offload) {
+        if !lock(&shaper).enqueue(v6, packet, offload) {
             return Err(DropReason::ShaperQueueFull);
         }
-        if !self.busy.contains(&index) {
-            self.busy.push(index);
+        if !self.busy.iter().any(|(i, _)| *i == to) {
+            self.busy.push((to, shaper));
         }
         self.release(now, counters);
         Ok(Verdict::Queued(to))
@@ -124,12 +194,7 @@ impl Egress {
     pub(super) fn release(&mut self, now: Instant, counters: &mut Counters) {
         let mut k = 0;
         while k < self.busy.len() {
-            let i = self.busy[k];
-            let to = interface_of(i);
-            let Some(shaper) = self.shapers[i].clone() else {
-                self.busy.swap_remove(k);
-                continue;
-            };
+            let (to, shaper) = self.busy[k].clone();
             let mut s = lock(&shaper);
             while let Some((_, packet, offload)) = s.dequeue(now) {
                 self.push(to, packet, offload, counters);
@@ -144,22 +209,21 @@ impl Egress {
 
     /// How long until a shaped packet is due (`None`: no shaper holds one).
     pub(super) fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
-        let shapers = &self.shapers;
         self.busy
             .iter()
-            .filter_map(|&i| lock(shapers[i].as_ref()?).wait(now))
+            .filter_map(|(_, s)| lock(s).wait(now))
             .min()
     }
 
     /// What each shaper did, named by `name`.
-    pub(super) fn usage<'a>(&self, name: impl Fn(Interface) -> &'a str) -> Vec<ShaperUse> {
+    pub(super) fn usage(&self, name: impl Fn(Interface) -> String) -> Vec<ShaperUse> {
         if !self.reports {
             return Vec::new();
         }
         self.shapers
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some(lock(s.as_ref()?).usage(name(interface_of(i)))))
+            .all()
+            .into_iter()
+            .map(|(i, s)| lock(&s).usage(&name(i)))
             .collect()
     }
 }

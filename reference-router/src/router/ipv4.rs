@@ -213,7 +213,7 @@ impl Router {
         &self,
         direction: Direction,
         header: &V4Header,
-    ) -> Result<Option<u16>, DropReason> {
+    ) -> Result<Option<crate::iface::SubscriberId>, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
                 if !self.links.owns_ipv4(sub, header.src) {

@@ -35,6 +35,7 @@ impl Router {
         }
         if let (Direction::Outbound(sub), Some(u)) = (direction, upper)
             && self.config.router.ra
+            && !self.links.is_range(sub)
             && protocol == IpProtocol::Icmpv6
             && ra::is_router_solicitation(buffer.packet(), u.offset)
         {

@@ -1,9 +1,12 @@
 //! The router's links as the packet path needs them: MTUs, names, the IPv4
 //! addresses each subscriber may send from, and the IPv6 routes to the
-//! subscribers' prefixes.
+//! subscribers' prefixes. A `[[subscriber_range]]`'s subscribers share its TUN;
+//! their addresses and prefixes are arithmetic on the range's, so a range costs
+//! the same whatever its size.
 
-use crate::config::Config;
+use crate::config::{Config, SubscriberRange};
 use crate::iface::{Interface, SubscriberId};
+use crate::stats::DropReason;
 use ipnet::Ipv4Net;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -17,10 +20,18 @@ struct Link {
     slaac: Vec<Ipv6Addr>,
 }
 
+/// A range: its TUN, its first subscriber id and its prefixes.
+struct RangeLink {
+    first: SubscriberId,
+    count: u32,
+    range: SubscriberRange,
+}
+
 pub(super) struct Links {
     wan_name: String,
     wan_mtu: usize,
     subscribers: Vec<Link>,
+    ranges: Vec<RangeLink>,
     /// Subscriber prefixes: per prefix length present (longest first), the upper
     /// 64 bits of each prefix → its subscriber. A lookup is one probe per length.
     v6_routes: Vec<(u8, HashMap<u64, SubscriberId>)>,
@@ -63,22 +74,52 @@ impl Links {
                 })
                 .collect(),
             v6_routes,
+            ranges: config
+                .ranges()
+                .map(|(first, count, range)| RangeLink {
+                    first,
+                    count,
+                    range: range.clone(),
+                })
+                .collect(),
         }
     }
 
     pub(super) fn has_subscriber(&self, sub: SubscriberId) -> bool {
-        usize::from(sub) < self.subscribers.len()
+        (sub as usize) < self.subscribers.len() || self.range_link(sub).is_some()
     }
 
-    /// Subscriber ids, in order.
+    /// The `[[subscriber]]` entries' ids, in order (not the ranges').
     pub(super) fn subscribers(&self) -> impl Iterator<Item = SubscriberId> + use<> {
         0..self.subscribers.len() as SubscriberId
+    }
+
+    /// The range subscriber `sub` belongs to, and its index there.
+    fn range_link(&self, sub: SubscriberId) -> Option<(&RangeLink, u32)> {
+        let fixed = self.subscribers.len() as SubscriberId;
+        if sub < fixed {
+            return None;
+        }
+        let k = self.ranges.partition_point(|r| r.first <= sub);
+        let r = self.ranges.get(k.checked_sub(1)?)?;
+        (sub - r.first < r.count).then(|| (r, sub - r.first))
+    }
+
+    /// The range (its index in the configuration) subscriber `sub` belongs to.
+    pub(super) fn range_index(&self, sub: SubscriberId) -> Option<usize> {
+        let (r, _) = self.range_link(sub)?;
+        self.ranges.iter().position(|x| std::ptr::eq(x, r))
     }
 
     pub(super) fn mtu(&self, i: Interface) -> usize {
         match i {
             Interface::Wan => self.wan_mtu,
-            Interface::Subscriber(s) => self.subscribers[usize::from(s)].mtu,
+            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
+                Some(link) => link.mtu,
+                None => self
+                    .range_link(s)
+                    .map_or(self.wan_mtu, |(r, _)| usize::from(r.range.mtu)),
+            },
         }
     }
 
@@ -86,30 +127,204 @@ impl Links {
     pub(super) fn name(&self, i: Interface) -> &str {
         match i {
             Interface::Wan => &self.wan_name,
-            Interface::Subscriber(s) => &self.subscribers[usize::from(s)].name,
+            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
+                Some(link) => &link.name,
+                None => self.range_link(s).map_or("", |(r, _)| &r.range.name),
+            },
         }
+    }
+
+    /// A subscriber's name in the statistics: its TUN's, or for a range
+    /// subscriber `<range>/<IPv4 address>` (`<range>/<IPv6 prefix>` for a range
+    /// with IPv6 only).
+    pub(super) fn subscriber_name(&self, sub: SubscriberId) -> String {
+        match self.range_link(sub) {
+            Some((r, i)) => r.range.subscriber_name(i),
+            None => self.name(Interface::Subscriber(sub)).to_string(),
+        }
+    }
+
+    /// Whether `sub` is a range's subscriber (no router advertisements).
+    pub(super) fn is_range(&self, sub: SubscriberId) -> bool {
+        self.range_link(sub).is_some()
     }
 
     /// Whether subscriber `sub` may send from `addr` (anti-spoofing).
     pub(super) fn owns_ipv4(&self, sub: SubscriberId, addr: Ipv4Addr) -> bool {
-        self.subscribers[usize::from(sub)]
-            .ipv4
-            .iter()
-            .any(|n| n.contains(&addr))
+        match self.subscribers.get(sub as usize) {
+            Some(link) => link.ipv4.iter().any(|n| n.contains(&addr)),
+            None => self
+                .range_link(sub)
+                .is_some_and(|(r, i)| r.range.ipv4_of(i) == Some(addr)),
+        }
     }
 
-    /// The subscriber whose prefix holds `addr`, longest prefix first.
+    /// The subscriber whose prefix holds `addr`: the `[[subscriber]]`s' longest
+    /// prefix first, then the ranges'.
     pub(super) fn route_v6(&self, addr: Ipv6Addr) -> Option<SubscriberId> {
         let upper = upper64(addr);
-        self.v6_routes.iter().find_map(|(len, routes)| {
+        let fixed = self.v6_routes.iter().find_map(|(len, routes)| {
             // Prefixes are at most /64 (validated); a /0 matches everything.
             let mask = u64::MAX.checked_shl(64 - u32::from(*len)).unwrap_or(0);
             routes.get(&(upper & mask)).copied()
+        });
+        fixed.or_else(|| {
+            self.ranges
+                .iter()
+                .find_map(|r| Some(r.first + r.range.index_v6(addr)?))
         })
     }
 
-    /// The /64s advertised to subscriber `sub` for SLAAC.
+    /// The subscriber of range `range` a packet read from its TUN belongs to,
+    /// by its source address (`packet` is an IP packet): outside the range, or
+    /// link-local, it is spoofed.
+    pub(super) fn classify_range(
+        &self,
+        range: usize,
+        packet: &[u8],
+    ) -> Result<SubscriberId, DropReason> {
+        let r = self.ranges.get(range).ok_or(DropReason::Malformed)?;
+        let index = match packet.first().map(|b| b >> 4) {
+            Some(4) => {
+                let src: [u8; 4] = packet
+                    .get(12..16)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(DropReason::Malformed)?;
+                r.range
+                    .index_v4(Ipv4Addr::from(src))
+                    .ok_or(DropReason::Spoofed)?
+            }
+            Some(6) => {
+                let src: [u8; 16] = packet
+                    .get(8..24)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or(DropReason::Malformed)?;
+                r.range
+                    .index_v6(Ipv6Addr::from(src))
+                    .ok_or(DropReason::Ipv6Spoofed)?
+            }
+            _ => return Err(DropReason::Malformed),
+        };
+        Ok(r.first + index)
+    }
+
+    /// The /64s advertised to subscriber `sub` for SLAAC (none for a range's).
     pub(super) fn slaac_prefixes(&self, sub: SubscriberId) -> &[Ipv6Addr] {
-        &self.subscribers[usize::from(sub)].slaac
+        self.subscribers
+            .get(sub as usize)
+            .map_or(&[], |link| &link.slaac)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links() -> Links {
+        Links::new(
+            &Config::from_toml(
+                "[[subscriber]]\nname = \"s0\"\nipv4 = [\"100.65.0.1\"]\nipv6 = [\"2001:db8:9::/48\"]\n\
+                 [[subscriber_range]]\nname = \"a\"\nipv4 = \"100.64.0.0/24\"\nipv6 = \"2001:db8:1::/48\"\nipv6_length = 56\n\
+                 [[subscriber_range]]\nname = \"b\"\nipv6 = \"2001:db8:2::/56\"\nmtu = 1400\n",
+            )
+            .unwrap(),
+        )
+    }
+
+    /// A minimal IPv4 header from `src` (classification reads the source only).
+    fn v4(src: &str) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0];
+        p.extend(src.parse::<Ipv4Addr>().unwrap().octets());
+        p.extend([192, 0, 2, 1]);
+        p
+    }
+
+    fn v6(src: &str) -> Vec<u8> {
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 17, 64];
+        p.extend(src.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend("2001:db8:ff::1".parse::<Ipv6Addr>().unwrap().octets());
+        p
+    }
+
+    #[test]
+    fn ipv4_sources_at_the_range_edges() {
+        let l = links();
+        // Range a's ids start after the one [[subscriber]]: 1..=256.
+        assert_eq!(l.classify_range(0, &v4("100.64.0.0")), Ok(1));
+        assert_eq!(l.classify_range(0, &v4("100.64.0.255")), Ok(256));
+        assert_eq!(
+            l.classify_range(0, &v4("100.63.255.255")),
+            Err(DropReason::Spoofed)
+        );
+        assert_eq!(
+            l.classify_range(0, &v4("100.64.1.0")),
+            Err(DropReason::Spoofed)
+        );
+        // Range b has no IPv4.
+        assert_eq!(
+            l.classify_range(1, &v4("100.64.0.1")),
+            Err(DropReason::Spoofed)
+        );
+        assert_eq!(
+            l.classify_range(2, &v4("100.64.0.1")),
+            Err(DropReason::Malformed)
+        );
+        assert_eq!(
+            l.classify_range(0, &v4("100.64.0.1")[..15]),
+            Err(DropReason::Malformed)
+        );
+        assert_eq!(l.classify_range(0, &[]), Err(DropReason::Malformed));
+        assert!(l.owns_ipv4(1, "100.64.0.0".parse().unwrap()));
+        assert!(!l.owns_ipv4(1, "100.64.0.1".parse().unwrap()));
+        assert!(l.owns_ipv4(256, "100.64.0.255".parse().unwrap()));
+        assert!(l.owns_ipv4(0, "100.65.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_sources_by_prefix_of_ipv6_length() {
+        let l = links();
+        // a: /48 in /56s, ids 1..=256; b: /56 in /64s, ids 257..=512.
+        assert_eq!(l.classify_range(0, &v6("2001:db8:1::1")), Ok(1));
+        assert_eq!(l.classify_range(0, &v6("2001:db8:1:ff::1")), Ok(1));
+        assert_eq!(l.classify_range(0, &v6("2001:db8:1:100::1")), Ok(2));
+        assert_eq!(l.classify_range(0, &v6("2001:db8:1:ffff::1")), Ok(256));
+        assert_eq!(
+            l.classify_range(0, &v6("2001:db8:0:ffff::1")),
+            Err(DropReason::Ipv6Spoofed)
+        );
+        assert_eq!(
+            l.classify_range(0, &v6("2001:db8:2::1")),
+            Err(DropReason::Ipv6Spoofed)
+        );
+        assert_eq!(
+            l.classify_range(0, &v6("fe80::1")),
+            Err(DropReason::Ipv6Spoofed)
+        );
+        assert_eq!(l.classify_range(1, &v6("2001:db8:2::1")), Ok(257));
+        assert_eq!(l.classify_range(1, &v6("2001:db8:2:ff::1")), Ok(512));
+        assert_eq!(
+            l.classify_range(1, &v6("2001:db8:2:100::1")),
+            Err(DropReason::Ipv6Spoofed)
+        );
+        // Routing to them, and their links.
+        assert_eq!(l.route_v6("2001:db8:1:ff00::9".parse().unwrap()), Some(256));
+        assert_eq!(l.route_v6("2001:db8:2:7::9".parse().unwrap()), Some(264));
+        assert_eq!(l.route_v6("2001:db8:9:7::9".parse().unwrap()), Some(0));
+        assert_eq!(l.route_v6("2001:db8:3::9".parse().unwrap()), None);
+        assert_eq!(
+            (
+                l.mtu(Interface::Subscriber(264)),
+                l.name(Interface::Subscriber(264))
+            ),
+            (1400, "b")
+        );
+        assert_eq!(l.subscriber_name(264), "b/2001:db8:2:7::/64");
+        assert_eq!(l.subscriber_name(2), "a/100.64.0.1");
+        assert_eq!(
+            (l.range_index(1), l.range_index(512), l.range_index(513)),
+            (Some(0), Some(1), None)
+        );
+        assert!(l.has_subscriber(512) && !l.has_subscriber(513));
+        assert!(l.slaac_prefixes(5).is_empty() && l.is_range(5) && !l.is_range(0));
     }
 }

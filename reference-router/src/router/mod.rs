@@ -32,7 +32,7 @@ mod translate;
 use crate::buf::PacketBuf;
 use crate::config::{Config, ConfigError};
 use crate::firewall::Firewall;
-use crate::iface::{Direction, Interface, Shard};
+use crate::iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 use crate::ipfix::Exports;
 use crate::ipfix::accounting::Accounting;
 use crate::nat::Nat;
@@ -143,7 +143,7 @@ impl Router {
                     egress: Egress::new(shapers.clone(), index == 0),
                     replies: Replies::new(&config.router, count),
                     timers: Timers::new(),
-                    counters: Counters::default(),
+                    counters: Counters::new(config.subscriber.len()),
                     teredo_log: ipv4::TeredoLog::default(),
                     six_rd: config.tunnels.six_rd(),
                     epoch: now,
@@ -198,6 +198,11 @@ impl Router {
             self.datapath.handoff_full += 1;
             self.counters.drop(DropReason::QueueFull);
         }
+    }
+
+    /// Counts an announce route the I/O loop could not apply.
+    pub fn count_route_failure(&mut self) {
+        self.datapath.route_failures += 1;
     }
 
     /// The configuration in force.
@@ -300,6 +305,41 @@ impl Router {
                 None => here,
             },
         }
+    }
+
+    /// The subscriber of `[[subscriber_range]]` number `range` a packet read
+    /// from its TUN belongs to, by its source address: then process it (or
+    /// [`Router::steer`] it) as [`Direction::Outbound`] from that subscriber. A
+    /// source outside the range, or link-local, is spoofed (`spoofed`,
+    /// `ipv6_spoofed`); the drop is counted here.
+    pub fn classify_range(
+        &mut self,
+        range: usize,
+        packet: &[u8],
+    ) -> Result<SubscriberId, DropReason> {
+        self.links
+            .classify_range(range, packet)
+            .inspect_err(|&reason| {
+                self.counters.drop(reason);
+            })
+    }
+
+    /// The `[[subscriber_range]]` (its index) subscriber `sub` belongs to, if
+    /// any: a packet for it goes out of that range's TUN.
+    pub fn range_of(&self, sub: SubscriberId) -> Option<usize> {
+        self.links.range_index(sub)
+    }
+
+    /// The next change to the announce routes of `[[subscriber_range]]`s with
+    /// `announce` (a subscriber's first IPv6 flow here, its last one's expiry),
+    /// for the I/O loop to apply in `[wan] route_table` via the WAN TUN.
+    pub fn poll_route_change(&mut self) -> Option<RouteChange> {
+        self.firewall.poll_route_change()
+    }
+
+    /// Every announce route still in place, withdrawn (the router stops).
+    pub fn withdraw_routes(&mut self) -> Vec<RouteChange> {
+        self.firewall.withdraw_all()
     }
 
     fn dropped(&mut self, reason: DropReason) -> Verdict {

@@ -22,7 +22,7 @@ use super::{Router, Verdict};
 use crate::aliases::Aliases;
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
-use crate::iface::{Direction, Interface};
+use crate::iface::{Direction, Interface, SubscriberId};
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{Decision, Flow};
 use crate::offload;
@@ -158,7 +158,7 @@ impl Router {
     /// checked.
     pub(super) fn nat64_out(
         &mut self,
-        sub: u16,
+        sub: SubscriberId,
         buffer: &mut PacketBuf,
         now: u32,
     ) -> Result<Verdict, DropReason> {
@@ -399,7 +399,7 @@ impl Router {
     /// translated back (RFC 6146 §3.5.3, RFC 7915 §5.3). Never refreshes.
     fn nat64_out_error(
         &mut self,
-        sub: u16,
+        sub: SubscriberId,
         buffer: &mut PacketBuf,
         q: Quote,
         prefix: Nat64Prefix,

@@ -17,7 +17,7 @@
 use super::translate::Plan;
 use super::{Router, Verdict};
 use crate::buf::PacketBuf;
-use crate::iface::Interface;
+use crate::iface::{Interface, SubscriberId};
 use crate::stats::{DropReason, Family};
 use sixfold_rewrite::translate;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -33,7 +33,7 @@ impl Router {
 
     /// The subscriber an IPv4 packet from the WAN to `dst` goes to through
     /// SIIT, if any (never for the NAT's pool, which validation keeps apart).
-    pub(super) fn siit_in_subscriber(&self, dst: Ipv4Addr) -> Option<u16> {
+    pub(super) fn siit_in_subscriber(&self, dst: Ipv4Addr) -> Option<SubscriberId> {
         let (m, _) = self.translation.siit.as_ref()?;
         if self.nat.is_public(dst) {
             return None;
@@ -45,7 +45,7 @@ impl Router {
     /// checked.
     pub(super) fn siit_out(
         &mut self,
-        sub: u16,
+        sub: SubscriberId,
         buffer: &mut PacketBuf,
         now: u32,
     ) -> Result<Verdict, DropReason> {
@@ -71,7 +71,7 @@ impl Router {
     /// checked.
     pub(super) fn siit_in(
         &mut self,
-        sub: u16,
+        sub: SubscriberId,
         buffer: &mut PacketBuf,
         now: u32,
     ) -> Result<Verdict, DropReason> {

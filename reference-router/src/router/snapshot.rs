@@ -2,8 +2,9 @@
 //! part through its own methods.
 
 use super::Router;
-use crate::iface::Interface;
+use crate::iface::{Interface, SubscriberId};
 use crate::stats::{Snapshot, SubscriberUse};
+use std::collections::BTreeSet;
 
 impl Router {
     /// The counters, sessions, flows and per-subscriber use.
@@ -17,27 +18,41 @@ impl Router {
         s.ipv6_flows = u64::from(self.firewall.live());
         s.ipv6_flows_created = self.firewall.created();
         s.ipv6_flows_expired = self.firewall.expired();
+        // Every worker lists every `[[subscriber]]` (only the owner has use),
+        // and the range subscribers it holds state for, in id order.
+        let ranged: BTreeSet<SubscriberId> = self
+            .nat
+            .range_subscribers()
+            .chain(self.firewall.range_subscribers())
+            .chain(self.counters.range_subscribers())
+            .collect();
         s.subscribers = self
             .links
             .subscribers()
-            .map(|sub| {
-                // Every worker lists every subscriber; only the owner has use.
-                let (public_ipv4, ports, sessions) = self.nat.subscriber_use(usize::from(sub));
-                SubscriberUse {
-                    name: self.links.name(Interface::Subscriber(sub)).to_string(),
-                    public_ipv4,
-                    ports,
-                    sessions,
-                    ipv6_flows: self.firewall.subscriber_flows(usize::from(sub)),
-                    blocks: self.nat.subscriber_blocks(usize::from(sub)),
-                    traffic: self.counters.subscriber_traffic(sub),
-                }
-            })
+            .chain(ranged)
+            .map(|sub| self.subscriber_use(sub))
             .collect();
-        s.shapers = self.egress.usage(|i| self.links.name(i));
+        s.shapers = self.egress.usage(|i| match i {
+            Interface::Subscriber(sub) => self.links.subscriber_name(sub),
+            Interface::Wan => self.links.name(i).to_string(),
+        });
         s.datapath = self.datapath.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
         s
+    }
+
+    /// Subscriber `sub`'s use of the NAT and the firewall, and its traffic.
+    fn subscriber_use(&self, sub: SubscriberId) -> SubscriberUse {
+        let (public_ipv4, ports, sessions) = self.nat.subscriber_use(sub);
+        SubscriberUse {
+            name: self.links.subscriber_name(sub),
+            public_ipv4,
+            ports,
+            sessions,
+            ipv6_flows: self.firewall.subscriber_flows(sub),
+            blocks: self.nat.subscriber_blocks(sub),
+            traffic: self.counters.subscriber_traffic(sub),
+        }
     }
 }

@@ -7,6 +7,8 @@ mod counts;
 pub mod exposition;
 mod keys;
 
+use crate::iface::SubscriberId;
+use crate::persub::PerSubscriber;
 pub use counts::{Counts, DropCounts, IcmpCounts, NatEventCounts};
 pub use keys::{CounterKey, DropReason, IcmpSent, NatEvent};
 use serde::{Deserialize, Serialize};
@@ -125,10 +127,19 @@ pub(crate) struct Counters {
     fragments_generated: u64,
     segmented: u64,
     /// Per subscriber, on its side of the NAT.
-    subscribers: Vec<SubscriberTraffic>,
+    subscribers: PerSubscriber<SubscriberTraffic>,
 }
 
 impl Counters {
+    /// Counters for a router with `subscribers` `[[subscriber]]` entries (range
+    /// subscribers are counted apart, once they have traffic).
+    pub(crate) fn new(subscribers: usize) -> Counters {
+        Counters {
+            subscribers: PerSubscriber::new(subscribers, SubscriberTraffic::default()),
+            ..Counters::default()
+        }
+    }
+
     pub(crate) fn drop(&mut self, reason: DropReason) {
         self.drops.add(reason, 1);
     }
@@ -160,25 +171,24 @@ impl Counters {
     /// Counts forwarded traffic of subscriber `sub`.
     pub(crate) fn subscriber(
         &mut self,
-        sub: u16,
+        sub: SubscriberId,
         family: Family,
         outbound: bool,
         packets: u64,
         bytes: u64,
     ) {
-        let i = usize::from(sub);
-        if i >= self.subscribers.len() {
-            self.subscribers.resize(i + 1, SubscriberTraffic::default());
-        }
-        self.subscribers[i].add(family, outbound, packets, bytes);
+        self.subscribers
+            .update(sub, |t| t.add(family, outbound, packets, bytes));
     }
 
     /// Subscriber `sub`'s forwarded traffic.
-    pub(crate) fn subscriber_traffic(&self, sub: u16) -> SubscriberTraffic {
-        self.subscribers
-            .get(usize::from(sub))
-            .copied()
-            .unwrap_or_default()
+    pub(crate) fn subscriber_traffic(&self, sub: SubscriberId) -> SubscriberTraffic {
+        *self.subscribers.get(sub)
+    }
+
+    /// Range subscribers with traffic counted.
+    pub(crate) fn range_subscribers(&self) -> impl Iterator<Item = SubscriberId> + '_ {
+        self.subscribers.sparse_ids()
     }
 
     pub(crate) fn hairpinned(&mut self, packets: u64) {
@@ -365,9 +375,9 @@ impl Snapshot {
     }
 
     /// Adds another worker's counters to these (several workers, one report).
-    /// Subscribers are summed by position when the lists name the same ones (each
-    /// worker lists every subscriber, with use only for those it serves), else
-    /// appended; shapers are summed by link.
+    /// Subscribers are summed by name (each worker lists every `[[subscriber]]`,
+    /// with use only for those it serves, and the range subscribers it has
+    /// state for); shapers are summed by link.
     pub fn merge(&mut self, other: &Snapshot) {
         self.drops.merge(&other.drops);
         self.icmp_sent.merge(&other.icmp_sent);
@@ -386,9 +396,15 @@ impl Snapshot {
         self.fragments_translated += other.fragments_translated;
         self.fragments_generated += other.fragments_generated;
         self.segments_generated += other.segments_generated;
-        for (i, theirs) in other.subscribers.iter().enumerate() {
-            match self.subscribers.get_mut(i) {
-                Some(mine) if mine.name == theirs.name => {
+        let mut at: std::collections::HashMap<String, usize> = self
+            .subscribers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        for theirs in &other.subscribers {
+            match at.get(&theirs.name).map(|&i| &mut self.subscribers[i]) {
+                Some(mine) => {
                     mine.public_ipv4 = mine.public_ipv4.or(theirs.public_ipv4);
                     mine.ports.tcp += theirs.ports.tcp;
                     mine.ports.udp += theirs.ports.udp;
@@ -398,7 +414,10 @@ impl Snapshot {
                     mine.blocks += theirs.blocks;
                     mine.traffic.merge(&theirs.traffic);
                 }
-                _ => self.subscribers.push(theirs.clone()),
+                None => {
+                    at.insert(theirs.name.clone(), self.subscribers.len());
+                    self.subscribers.push(theirs.clone());
+                }
             }
         }
         for theirs in &other.shapers {
@@ -420,6 +439,7 @@ impl Snapshot {
         self.nat64_hosts += other.nat64_hosts;
         self.datapath.handoffs += other.datapath.handoffs;
         self.datapath.handoff_full += other.datapath.handoff_full;
+        self.datapath.route_failures += other.datapath.route_failures;
         self.ipfix.merge(&other.ipfix);
     }
 }
@@ -444,6 +464,10 @@ pub struct Datapath {
     pub handoffs: u64,
     /// Packets dropped because the other worker's hand-off ring was full.
     pub handoff_full: u64,
+    /// Announce routes (`[[subscriber_range]] announce`) the kernel refused to
+    /// add or remove while the router ran (each is logged).
+    #[serde(default)]
+    pub route_failures: u64,
 }
 
 /// What one egress shaper let out, and dropped, per family.

@@ -220,7 +220,7 @@ impl Lab {
     }
 
     /// From subscriber `sub` (0-based).
-    pub fn out(&mut self, sub: u16, packet: &[u8]) -> (Verdict, Vec<u8>) {
+    pub fn out(&mut self, sub: u32, packet: &[u8]) -> (Verdict, Vec<u8>) {
         self.send(Direction::Outbound(sub), packet)
     }
 
@@ -229,7 +229,7 @@ impl Lab {
     }
 
     /// Sends out and expects it forwarded to the WAN; returns the external source.
-    pub fn out_ok(&mut self, sub: u16, packet: &[u8]) -> SocketAddrV4 {
+    pub fn out_ok(&mut self, sub: u32, packet: &[u8]) -> SocketAddrV4 {
         let (v, p) = self.out(sub, packet);
         assert_eq!(
             v,

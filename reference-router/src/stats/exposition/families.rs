@@ -306,6 +306,13 @@ fn datapath(b: &mut Builder, s: &Snapshot) {
         "datapath.handoff_full",
         d.handoff_full,
     );
+    b.single(
+        "sixfold_datapath_route_failures",
+        "Announce routes the kernel refused to add or remove.",
+        Kind::Counter,
+        "datapath.route_failures",
+        d.route_failures,
+    );
     b.family(
         "sixfold_datapath_offload_refused",
         "Why the kernel refused offload, when it was asked for.",
