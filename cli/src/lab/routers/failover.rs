@@ -290,7 +290,8 @@ fn ipv6_traffic(scale: &Scale, s: &Sub) -> anyhow::Result<String> {
     let plan = &scale.plan;
     let src = IpAddr::V6(sub_v6(s.k));
     let start = Instant::now();
-    let first = probe::ping_once(plan, src, SERVER_V6);
+    // The ping runs while the /64 is watched for at the core.
+    let mut ping = probe::ping_child(plan, src, SERVER_V6)?;
     let prefix = sub_v6_prefix(s.k).to_string();
     let announced = loop {
         let lines = probe::core_routes(plan, &prefix);
@@ -303,8 +304,9 @@ fn ipv6_traffic(scale: &Scale, s: &Sub) -> anyhow::Result<String> {
         if start.elapsed() > Duration::from_secs(2) {
             break None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     };
+    let first = ping.wait().is_ok_and(|s| s.success());
     let http = probe::curl_from(plan, src, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/"))?;
     let Some(announced) = announced else {
         bail!("{prefix} not announced at the core within 2 s ({http})");

@@ -2,9 +2,9 @@
 //! each box's router configuration, made here and nowhere else.
 
 use anyhow::{Context, bail};
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sixfold_router::Config;
-use sixfold_router::config::Allocation;
+use sixfold_router::config::{Allocation, SubscriberRange};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
@@ -59,7 +59,7 @@ impl Plan {
         base: &Config,
         dir: PathBuf,
     ) -> anyhow::Result<Plan> {
-        let newcomers = 2 * n;
+        let newcomers = 4 * n;
         if u32::from(subscribers) + u32::from(newcomers) > 254 {
             bail!(
                 "--subscribers {subscribers}: with --routers {n} at most {} (the access range {RANGE_V4} also holds {newcomers} newcomers for the box coming back)",
@@ -177,7 +177,11 @@ fn link(octet: u8, word: u16, k: u16) -> (Ipv4Addr, Ipv4Addr, Ipv6Addr, Ipv6Addr
 /// Box `k`'s router: `base`'s [router], [nat] and [ipfix] with the box's own
 /// control socket and pool slice (deterministic allocation unless `base` asks
 /// for blocks, so the slice and every subscriber's ports in it follow from this
-/// file), its WAN TUN `wan` and inside TUN `inside` in the box's namespace.
+/// file); its WAN TUN `wan` with the slice and the IPv6 aggregate routed into it
+/// in [`WAN_TABLE`]; one inside TUN `inside` for the whole access range, the
+/// default routed into it in [`INSIDE_TABLE`], each subscriber's IPv6 /64
+/// announced (a route via `wan` in [`WAN_TABLE`]) while it has firewall state
+/// here. Those routes exist only while the router runs: they die with its TUNs.
 pub(super) fn box_config(plan: &Plan, base: &Config, k: u16) -> anyhow::Result<Config> {
     let mut c = base.clone();
     c.router.control_socket = plan.socket(k);
@@ -190,82 +194,24 @@ pub(super) fn box_config(plan: &Plan, base: &Config, k: u16) -> anyhow::Result<C
     }
     c.wan.name = "wan".into();
     c.wan.netns = None;
-    c.subscriber = plan
-        .all_subscribers()
-        .map(|s| {
-            Ok(sixfold_router::config::Subscriber {
-                name: format!("s{s}"),
-                netns: None,
-                mtu: 1500,
-                ipv4: vec![Ipv4Net::new(sub_v4(s), 32)?],
-                ipv6: vec![sub_v6_prefix(s)],
-                open: false,
-                open_ports: Vec::new(),
-                rate_mbps: None,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
+    c.wan.routes = vec![IpNet::V4(plan.slice(k)), IpNet::V6(AGGREGATE_V6.parse()?)];
+    c.wan.route_table = Some(WAN_TABLE);
+    c.subscriber = Vec::new();
+    c.subscriber_range = vec![SubscriberRange {
+        name: "inside".into(),
+        netns: None,
+        mtu: 1500,
+        ipv4: Some(RANGE_V4.parse()?),
+        ipv6: Some(AGGREGATE_V6.parse()?),
+        ipv6_length: 64,
+        routes: vec!["0.0.0.0/0".parse()?, "::/0".parse()?],
+        route_table: Some(INSIDE_TABLE),
+        announce: true,
+        open: false,
+        open_ports: Vec::new(),
+        rate_mbps: None,
+    }];
     c.validate()
         .with_context(|| format!("box {k}'s configuration"))?;
     Ok(c)
-}
-
-/// The routes box `k`'s router must have once it runs — in the kernel only
-/// while its TUNs exist, so they die with it: (`ip` arguments, one route each).
-/// The slice and the IPv6 aggregate via `wan` in [`WAN_TABLE`]; the default via
-/// the inside in [`INSIDE_TABLE`]; each subscriber's traffic from the access
-/// side into its TUN.
-pub(super) fn box_routes(plan: &Plan, k: u16) -> Vec<Vec<String>> {
-    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
-    let mut routes = vec![
-        words(&format!(
-            "route add {} dev wan table {WAN_TABLE}",
-            plan.slice(k)
-        )),
-        words(&format!(
-            "-6 route add {AGGREGATE_V6} dev wan table {WAN_TABLE}"
-        )),
-        words(&format!("route add default dev s1 table {INSIDE_TABLE}")),
-        words(&format!("-6 route add default dev s1 table {INSIDE_TABLE}")),
-    ];
-    for s in plan.all_subscribers() {
-        let table = 1000 + u32::from(s);
-        routes.push(words(&format!("route add default dev s{s} table {table}")));
-        routes.push(words(&format!(
-            "-6 route add default dev s{s} table {table}"
-        )));
-    }
-    routes
-}
-
-/// Policy rules of box `k` that send each subscriber's traffic to its own TUN's
-/// table (before the [`INSIDE_TABLE`] rule).
-pub(super) fn box_subscriber_rules(plan: &Plan) -> Vec<Vec<String>> {
-    let mut rules = Vec::new();
-    for s in plan.all_subscribers() {
-        let table = 1000 + u32::from(s);
-        for (family, from) in [
-            ("-4", format!("{}/32", sub_v4(s))),
-            ("-6", sub_v6_prefix(s).to_string()),
-        ] {
-            rules.push(
-                [
-                    family,
-                    "rule",
-                    "add",
-                    "pref",
-                    "99",
-                    "iif",
-                    "access",
-                    "from",
-                    &from,
-                    "lookup",
-                    &table.to_string(),
-                ]
-                .map(str::to_string)
-                .to_vec(),
-            );
-        }
-    }
-    rules
 }

@@ -206,12 +206,16 @@ pub(super) fn curl_from(plan: &Plan, src: IpAddr, url: &str) -> anyhow::Result<S
     crate::lab::checks::curl_with(&plan.access(), &["--interface", &src.to_string()], url)
 }
 
-/// One ping from `src` to `dst` (1 s); whether it was answered.
-pub(super) fn ping_once(plan: &Plan, src: IpAddr, dst: &str) -> bool {
+/// One ping from `src` to `dst` (waiting 1 s for the answer), running.
+pub(super) fn ping_child(
+    plan: &Plan,
+    src: IpAddr,
+    dst: &str,
+) -> anyhow::Result<std::process::Child> {
     netns_command(&plan.access(), "ping")
         .args(["-c", "1", "-W", "1", "-I", &src.to_string(), dst])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .spawn()
+        .context("running ping")
 }

@@ -4,7 +4,7 @@
 use super::bird;
 use super::plan::{
     AGGREGATE_V6, INSIDE_TABLE, Plan, RANGE_V4, SERVER_V4_B, WAN_TABLE, access_link, box_config,
-    box_routes, box_subscriber_rules, core_link, sub_v4, sub_v6,
+    core_link, sub_v4, sub_v6,
 };
 use crate::lab::world::{World, ip, netns_command, sysctl};
 use crate::lab::{SERVER_V4, SERVER_V6};
@@ -108,7 +108,6 @@ pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
                 "{family} rule add pref 111 iif core unreachable"
             )));
         }
-        commands.extend(box_subscriber_rules(plan));
         ips(&r, &commands)?;
     }
     let mut subscribers = Vec::new();
@@ -130,7 +129,7 @@ pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
 
 /// Writes box `k`'s configuration (once) and starts its router: `sixfold run`
 /// in the box's namespace, a process of its own; returns once its control
-/// socket answers and the routes it keeps are in the kernel.
+/// socket answers (its TUNs and their routes are up by then).
 pub(super) fn start_router(
     plan: &Plan,
     base: &Config,
@@ -182,7 +181,7 @@ pub(super) fn start_router(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    ips(&plan.r(k), &box_routes(plan, k))
+    Ok(())
 }
 
 /// Starts BIRD in the core, the access namespace and every box.
