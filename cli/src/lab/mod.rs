@@ -77,7 +77,8 @@ pub(crate) struct LabArgs {
     /// box, SIGKILLs box 1's router and reports the failover, then restarts it.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
     routers: u16,
-    /// Namespace name prefix: namespaces are PREFIX-sub1, ..., PREFIX-wan.
+    /// Namespace name prefix: namespaces are PREFIX-sub1, ..., PREFIX-wan (with
+    /// --routers above 1: PREFIX-access, PREFIX-r1, ..., PREFIX-core).
     #[arg(long, default_value = "sixfold")]
     prefix: String,
     /// NAT mapping behaviour (overrides the configuration file).
@@ -94,6 +95,8 @@ pub(crate) struct LabArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
+    /// With --routers above 1, standard input takes `kill K` (SIGKILL to box K's
+    /// router) and `start K` (start it again), each answered on one line.
     #[arg(long)]
     keep: bool,
     /// Turn all transition-tunnel blocking off, to show the difference.
