@@ -12,7 +12,7 @@
 
 use super::plan::{ACCESS_BGP_TABLE, BUCKETS, GROUP_V4, GROUP_V6, IDLE_TIMER_S, Plan, access_link};
 use crate::lab::world::{World, ip};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +34,10 @@ fn nexthop_ids(k: u16) -> (u32, u32) {
     (u32::from(k), 100 + u32::from(k))
 }
 
-/// Creates each box's nexthop objects in the access namespace, then starts the
-/// thread that keeps the groups and the default routes.
+/// Creates each box's nexthop objects in the access namespace and, once BIRD
+/// has a default route through every box (20 s at most), both groups with all
+/// boxes at once — the buckets then fall the same way every run, as the hash
+/// seed is fixed — then starts the thread that keeps them.
 pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<Members>>> {
     let ns = plan.access();
     for k in plan.boxes() {
@@ -67,6 +69,19 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
             "dev",
             &dev,
         ])?;
+    }
+    let all: Vec<u16> = plan.boxes().collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while [false, true]
+        .iter()
+        .any(|&v6| bird_boxes(&ns, v6).ok() != Some(all.clone()))
+    {
+        if Instant::now() > deadline {
+            bail!(
+                "BIRD in {ns} has no default route through every box after 20 s (table {ACCESS_BGP_TABLE})"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     let mut monitor = Command::new("ip")
         .args(["-n", &ns, "monitor", "route"])
@@ -124,24 +139,29 @@ fn boxes_in(json: &[u8]) -> Vec<u16> {
     boxes
 }
 
+/// The boxes of family `v6`'s default route in BIRD's table.
+fn bird_boxes(ns: &str, v6: bool) -> anyhow::Result<Vec<u16>> {
+    let family = if v6 { "-6" } else { "-4" };
+    let out = Command::new("ip")
+        .args([
+            "-n",
+            ns,
+            family,
+            "-j",
+            "route",
+            "show",
+            "table",
+            &ACCESS_BGP_TABLE.to_string(),
+        ])
+        .output()
+        .context("running ip route show")?;
+    Ok(boxes_in(&out.stdout))
+}
+
 /// Brings both groups and default routes in line with BIRD's table.
 fn sync(ns: &str, members: &Mutex<Members>) -> anyhow::Result<()> {
     for v6 in [false, true] {
-        let family = if v6 { "-6" } else { "-4" };
-        let out = Command::new("ip")
-            .args([
-                "-n",
-                ns,
-                family,
-                "-j",
-                "route",
-                "show",
-                "table",
-                &ACCESS_BGP_TABLE.to_string(),
-            ])
-            .output()
-            .context("running ip route show")?;
-        let want = boxes_in(&out.stdout);
+        let want = bird_boxes(ns, v6)?;
         let have = {
             let m = members.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
             if v6 { m.v6.clone() } else { m.v4.clone() }

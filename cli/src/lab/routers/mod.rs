@@ -128,8 +128,8 @@ fn build(
         setup::start_router(plan, base, world, k)?;
     }
     setup::start_birds(plan, world)?;
-    let members = ecmp::start(plan, world)?;
     let took = setup::wait_for_sessions(plan, stop)?;
+    let members = ecmp::start(plan, world)?;
     wait_converged(plan, &members, stop)?;
     start_servers(&plan.prefix, &plan.core(), world, stop)?;
     super::checks::reflector(&plan.core(), plan::SERVER_V4_B)?;

@@ -34,7 +34,8 @@ fn words(s: &str) -> Vec<String> {
 pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
     let (access, core) = (plan.access(), plan.core());
     // One subscriber stays on one box: hash on the source address alone, with
-    // a fixed seed so a run is reproducible.
+    // a fixed seed (and groups made with every box at once) so each run spreads
+    // the subscribers the same way.
     sysctl(
         &access,
         &[
