@@ -8,6 +8,19 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+/// Resident set size of this process in bytes (Linux `VmRSS`: what memory
+/// figures measure, allocator overhead and hash-table headroom included).
+pub fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("VmRSS in /proc/self/status");
+    kb * 1024
+}
+
 /// The criterion settings the benches share: short warm-up and measurement windows,
 /// so a whole table takes minutes; criterion's command-line flags
 /// (`--measurement-time`, `--warm-up-time`, `--sample-size`) override them.

@@ -59,11 +59,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok(d) => d,
         Err(e) => {
             endpoints.close();
-            return Err(anyhow::Error::from(e).context("opening TUN devices"));
+            return Err(anyhow::Error::from(e).context("opening TUN devices and their routes"));
         }
     };
     tracing::info!(
         subscribers = devices.subscribers.len(),
+        ranges = devices.ranges.len(),
         workers,
         offload = devices.datapath.offload,
         socket = endpoints.control_path(),

@@ -184,3 +184,40 @@ fn scan_pcap_summary() {
             .contains("cannot read capture /nonexistent.pcap")
     );
 }
+
+#[test]
+fn nat_lookup_answers_for_range_subscribers_from_the_configuration() {
+    // One [[subscriber]] address (number 0), then the range's 8 (1-8); 16128
+    // ports each: 4 per public address (RFC 7422).
+    let dir = std::env::temp_dir().join(format!("sixfold-r16a-lookup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("box.toml");
+    std::fs::write(
+        &config,
+        "[nat]\npool = [\"203.0.113.1\", \"203.0.113.2\", \"203.0.113.3\"]\nallocation = \"deterministic\"\nblock_size = 16128\n\
+         [[subscriber]]\nname = \"s\"\nipv4 = [\"100.65.0.1\"]\n\
+         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/29\"\n",
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    // 100.64.0.5 is inside address 6: 203.0.113.2, range 2 (1024 + 2 × 16128).
+    let o = sixfold(&["nat", "lookup", "--config", path, "100.64.0.5"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        stdout(&o),
+        "100.64.0.5 (inside/100.64.0.5) -> 203.0.113.2 ports 33280-49407 (16128 ports)\n"
+    );
+    let o = sixfold(&["nat", "lookup", "--config", path, "203.0.113.2:40000"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        stdout(&o),
+        "203.0.113.2:40000 -> inside/100.64.0.5 (inside 100.64.0.5), whose range is 203.0.113.2 ports 33280-49407 (RFC 7422: no log needed)\n"
+    );
+    let o = sixfold(&["nat", "lookup", "--config", path, "203.0.113.3:1024"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        stdout(&o).starts_with("203.0.113.3:1024 -> inside/100.64.0.7 "),
+        "{o:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,21 +10,10 @@
 //! `cargo run --release -p sixfold-benches --bin cgn-memory`
 
 use sixfold_benches::nat_load::{udp, udp6};
+use sixfold_benches::rss;
 use sixfold_router::{Config, Direction, PacketBuf, Router, Verdict};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
-
-/// Resident set size in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .expect("VmRSS in /proc/self/status");
-    kb * 1024
-}
 
 /// A router with `subscribers` subscribers (100.64.0.0 onwards, one address
 /// each; the first also 2001:db8:1::/48), pool 203.0.113.0/26.

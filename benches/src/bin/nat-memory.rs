@@ -5,20 +5,8 @@
 //!
 //! `cargo run --release -p sixfold-benches --bin nat-memory`
 
-use sixfold_benches::nat_load;
+use sixfold_benches::{nat_load, rss};
 use std::time::Instant;
-
-/// Resident set size in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<u64>().ok())
-        .expect("VmRSS in /proc/self/status");
-    kb * 1024
-}
 
 fn main() {
     let now = Instant::now();

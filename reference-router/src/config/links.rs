@@ -467,6 +467,22 @@ mod tests {
             e.starts_with("wan.route_table (line 2): 255 is not a table"),
             "{e}"
         );
+        let e = refused(
+            "[wan]\nroutes = [\"203.0.113.1/28\"]",
+            "ipv4 = \"100.64.0.0/24\"",
+        );
+        assert_eq!(
+            e,
+            "wan.routes (line 2): 203.0.113.1/28 has host bits set: write 203.0.113.0/28"
+        );
+        let e = refused(
+            "",
+            "ipv4 = \"100.64.0.0/24\"\nroutes = [\"::/0\", \"10.1.2.3/8\"]",
+        );
+        assert_eq!(
+            e,
+            "subscriber_range[0].routes (line 5): 10.1.2.3/8 has host bits set: write 10.0.0.0/8"
+        );
         let e = refused("", "ipv4 = \"100.64.0.0/24\"\nmtu = 1000");
         assert!(e.starts_with("subscriber_range[0].mtu"), "{e}");
         let e = refused("", "ipv4 = \"100.64.0.0/24\"\nrate_mbps = 0");

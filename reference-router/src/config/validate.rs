@@ -527,11 +527,23 @@ fn route_table(key: String, table: Option<u32>) -> Result<(), ConfigError> {
     }
 }
 
+/// Routes to install: prefixes as the kernel takes them (no host bits).
+fn routes(key: String, routes: &[ipnet::IpNet]) -> Result<(), ConfigError> {
+    match routes.iter().find(|n| n.network() != n.addr()) {
+        Some(net) => Err(err(
+            key,
+            format!("{net} has host bits set: write {}", net.trunc()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The WAN's routes, and each range: names, MTUs, rates, prefixes that hold
 /// unicast hosts, an IPv6 length each subscriber can be given, and a size the
 /// router can keep ids for.
 fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
     route_table("wan.route_table".into(), config.wan.route_table)?;
+    routes("wan.routes".into(), &config.wan.routes)?;
     let mut total = 0u64;
     for (r, range) in config.subscriber_range.iter().enumerate() {
         let key = |field: &str| format!("subscriber_range[{r}].{field}");
@@ -540,6 +552,7 @@ fn validate_ranges(config: &Config) -> Result<(), ConfigError> {
         mtu(key("mtu"), range.mtu, 1280)?;
         rate(key("rate_mbps"), range.rate_mbps)?;
         route_table(key("route_table"), range.route_table)?;
+        routes(key("routes"), &range.routes)?;
         validate_range_prefixes(r, range)?;
         total += range.len();
         if total > MAX_RANGE_SUBSCRIBERS {
