@@ -108,10 +108,17 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
             if let Err(e) = sync(&ns, &m) {
                 eprintln!("sixfold lab: keeping the access side's groups: {e:#}");
             }
-            // On a change, read again after the burst of notifications.
-            if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
-                std::thread::sleep(Duration::from_millis(2));
-                while rx.try_recv().is_ok() {}
+            match rx.recv_timeout(Duration::from_millis(500)) {
+                // On a change, read again after the burst of notifications.
+                Ok(()) => {
+                    std::thread::sleep(Duration::from_millis(2));
+                    while rx.try_recv().is_ok() {}
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                // `ip monitor` ended (the world is going): poll, not spin.
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
             }
         }
     });
