@@ -12,11 +12,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(crate) mod ie {
     pub(crate) const OCTET_DELTA_COUNT: u16 = 1;
     pub(crate) const PACKET_DELTA_COUNT: u16 = 2;
+    pub(crate) const PROTOCOL_IDENTIFIER: u16 = 4;
+    pub(crate) const SOURCE_TRANSPORT_PORT: u16 = 7;
     pub(crate) const SOURCE_IPV4_ADDRESS: u16 = 8;
+    pub(crate) const DESTINATION_TRANSPORT_PORT: u16 = 11;
     pub(crate) const DESTINATION_IPV4_ADDRESS: u16 = 12;
     pub(crate) const SOURCE_IPV6_ADDRESS: u16 = 27;
     pub(crate) const DESTINATION_IPV6_ADDRESS: u16 = 28;
     pub(crate) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
+    pub(crate) const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
+    pub(crate) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
     pub(crate) const NAT_EVENT: u16 = 230;
     pub(crate) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
     pub(crate) const PORT_RANGE_START: u16 = 361;
@@ -162,5 +167,57 @@ mod tests {
         assert_eq!(got[0].uint(ie::NAT_EVENT), Some(16));
         assert_eq!(got[0].src(), Some("100.64.1.1".parse().unwrap()));
         assert_eq!(got[0].dst(), None);
+    }
+
+    #[test]
+    fn reads_a_hand_written_nat64_session() {
+        // Template 261 as RFC 8158 lists a NAT64 session event (time, event,
+        // IPv6 source, post-NAT source, protocol, ports, IPv6 destination,
+        // post-NAT destination, destination ports), then one natEvent 6.
+        #[rustfmt::skip]
+        let mut m = vec![
+            0, 10, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,
+            0, 2, 0, 52, 1, 5, 0, 11,
+            1, 67, 0, 8, 0, 230, 0, 1, 0, 27, 0, 16, 0, 225, 0, 4,
+            0, 4, 0, 1, 0, 7, 0, 2, 0, 227, 0, 2, 0, 28, 0, 16,
+            0, 226, 0, 4, 0, 11, 0, 2, 0, 228, 0, 2,
+            1, 5, 0, 62,
+            0, 0, 1, 0x8b, 0xcf, 0xe5, 0x6d, 0xdc,
+            6,
+            0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2,
+            203, 0, 113, 7,
+            17, 0x13, 0x88, 0x9d, 0x78,
+            0x20, 0x01, 0x0d, 0xb8, 0, 0x64, 0, 0, 0, 0, 0, 0, 0xc0, 0, 2, 0x50,
+            192, 0, 2, 80, 0, 53, 0, 53,
+        ];
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        let got = Reader::default().message(&m).unwrap();
+        assert_eq!(got.len(), 1);
+        let r = &got[0];
+        assert_eq!(r.uint(ie::NAT_EVENT), Some(6));
+        assert_eq!(r.src(), Some("2001:db8:1:2::2".parse().unwrap()));
+        assert_eq!(r.dst(), Some("2001:db8:64::c000:250".parse().unwrap()));
+        assert_eq!(
+            r.addr(ie::POST_NAT_SOURCE_IPV4_ADDRESS),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            r.addr(ie::POST_NAT_DESTINATION_IPV4_ADDRESS),
+            Some("192.0.2.80".parse().unwrap())
+        );
+        assert_eq!(
+            (
+                r.uint(ie::PROTOCOL_IDENTIFIER),
+                r.uint(ie::SOURCE_TRANSPORT_PORT),
+                r.uint(ie::POST_NAPT_SOURCE_TRANSPORT_PORT),
+                r.uint(ie::DESTINATION_TRANSPORT_PORT),
+            ),
+            (Some(17), Some(5000), Some(40312), Some(53))
+        );
+        assert_eq!(
+            r.uint(ie::OBSERVATION_TIME_MILLISECONDS),
+            Some(1_700_000_001_500)
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! `sixfold nat lookup`: who had a public address and port, or which public
 //! address and ports an inside address has — from the configuration alone in
-//! deterministic mode (RFC 7422), from a capture of the IPFIX export in block
-//! mode (the natEvent 16/17 records, RFC 8158).
+//! deterministic mode (RFC 7422), from a capture of the IPFIX export otherwise
+//! (RFC 8158: port blocks, natEvent 16/17; with `[ipfix] sessions`, NAT44
+//! sessions, natEvent 4/5, and an IPv6-only subscriber's NAT64 sessions,
+//! natEvent 6/7, which name its IPv6 address).
 //!
 //! ```text
 //! sixfold nat lookup --config router.toml 203.0.113.7:40312
@@ -9,7 +11,7 @@
 //! sixfold nat lookup --config router.toml --ipfix-pcap export.pcap --at 2026-03-03T14:02:00Z 203.0.113.7:40312
 //! ```
 
-use crate::ipfix::{Reader, ie};
+use crate::ipfix::{DataRecord, Reader, ie};
 use crate::run::load;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -31,10 +33,11 @@ pub(crate) struct LookupArgs {
     /// The router's configuration (its [nat] pool, allocation and subscribers).
     #[arg(long)]
     config: PathBuf,
-    /// Block mode: a pcap of the router's IPFIX export (UDP) to search.
+    /// Block or dynamic mode: a pcap of the router's IPFIX export (UDP) to
+    /// search for port blocks and sessions (NAT44 and NAT64).
     #[arg(long, value_name = "FILE")]
     ipfix_pcap: Option<PathBuf>,
-    /// Block mode: the time to ask about (UNIX seconds, or
+    /// With --ipfix-pcap: the time to ask about (UNIX seconds, or
     /// YYYY-MM-DDTHH:MM:SS[.mmm]Z); default: any time in the capture.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
@@ -172,8 +175,105 @@ fn lookup(args: LookupArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Block mode: the blocks holding `public` in the capture's natEvent 16/17
-/// records, live at `at` if given.
+/// What held a public port in a capture of the export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Holder {
+    /// A port block (natEvent 16/17): its first and last port.
+    Block(u64, u64),
+    /// A session: natEvent 4/5 (NAT44) or 6/7 (NAT64, with the destination
+    /// as the subscriber addressed it and the IPv4 address that stands for):
+    /// protocol, inside port, destination.
+    Session {
+        nat64: bool,
+        protocol: u64,
+        port: u64,
+        to: Option<(IpAddr, Option<IpAddr>, u64)>,
+    },
+}
+
+/// One holder of the public port: the inside address, from when (0: before
+/// the capture) until when (none: to its end).
+struct Held {
+    inside: IpAddr,
+    holder: Holder,
+    from: u64,
+    until: Option<u64>,
+}
+
+/// The holder a record announces (`true`) or ends (`false`), if it covers
+/// `public`.
+fn holder_of(r: &DataRecord, public: SocketAddrV4) -> Option<(bool, IpAddr, Holder)> {
+    let event = r.uint(ie::NAT_EVENT)?;
+    if r.addr(ie::POST_NAT_SOURCE_IPV4_ADDRESS)? != IpAddr::V4(*public.ip()) {
+        return None;
+    }
+    let port = u64::from(public.port());
+    let holder = match event {
+        16 | 17 => {
+            let (first, last) = (r.uint(ie::PORT_RANGE_START)?, r.uint(ie::PORT_RANGE_END)?);
+            (first..=last)
+                .contains(&port)
+                .then_some(Holder::Block(first, last))?
+        }
+        4..=7 if r.uint(ie::POST_NAPT_SOURCE_TRANSPORT_PORT)? == port => Holder::Session {
+            nat64: event >= 6,
+            protocol: r.uint(ie::PROTOCOL_IDENTIFIER)?,
+            port: r.uint(ie::SOURCE_TRANSPORT_PORT)?,
+            to: r.dst().map(|d| {
+                (
+                    d,
+                    r.addr(ie::POST_NAT_DESTINATION_IPV4_ADDRESS),
+                    r.uint(ie::DESTINATION_TRANSPORT_PORT).unwrap_or(0),
+                )
+            }),
+        },
+        _ => return None,
+    };
+    Some((matches!(event, 4 | 6 | 16), r.src()?, holder))
+}
+
+impl Held {
+    /// How it reads after "inside ADDR): ".
+    fn describe(&self) -> String {
+        let until = self
+            .until
+            .map_or("still held at the end of the capture".to_string(), |u| {
+                format!("released {}", utc(u))
+            });
+        match &self.holder {
+            Holder::Block(first, last) => {
+                format!(
+                    "block {first}-{last}, allocated {}, {until}",
+                    utc(self.from)
+                )
+            }
+            Holder::Session {
+                nat64,
+                protocol,
+                port,
+                to,
+            } => {
+                let kind = if *nat64 { "NAT64" } else { "NAT44" };
+                let to = to.map_or(String::new(), |(d, v4, dport)| {
+                    let v4 = v4.map_or(String::new(), |a| format!(" (IPv4 {a}:{dport})"));
+                    format!(" to [{d}]:{dport}{v4}")
+                });
+                let from = if self.from == 0 {
+                    "before the capture".to_string()
+                } else {
+                    utc(self.from)
+                };
+                format!(
+                    "{kind} session, protocol {protocol}, inside port {port}{to}, created {from}, {until}"
+                )
+            }
+        }
+    }
+}
+
+/// From a capture of the export: the port blocks (natEvent 16/17) and the
+/// sessions (natEvent 4/5, and 6/7 of IPv6-only subscribers through the NAT64)
+/// holding `public`, live at `at` if given.
 fn from_capture(
     config: &sixfold_router::Config,
     path: &std::path::Path,
@@ -183,74 +283,67 @@ fn from_capture(
     let frames =
         sixfold::capture::read(path).with_context(|| format!("--ipfix-pcap {}", path.display()))?;
     let mut reader = Reader::default();
-    // Per (inside, first port): announced from, released at.
-    let mut blocks: Vec<(IpAddr, u64, u64, u64, Option<u64>)> = Vec::new();
+    let mut held: Vec<Held> = Vec::new();
     for f in &frames {
         let Some(payload) = f.ip().and_then(udp_payload) else {
             continue;
         };
         for r in reader.message(payload).unwrap_or_default() {
-            let (Some(event @ (16 | 17)), Some(IpAddr::V4(out))) = (
-                r.uint(ie::NAT_EVENT),
-                r.addr(ie::POST_NAT_SOURCE_IPV4_ADDRESS),
-            ) else {
-                continue;
-            };
-            let (Some(inside), Some(first), Some(last), Some(time)) = (
-                r.src(),
-                r.uint(ie::PORT_RANGE_START),
-                r.uint(ie::PORT_RANGE_END),
+            let (Some((starts, inside, holder)), Some(time)) = (
+                holder_of(&r, public),
                 r.uint(ie::OBSERVATION_TIME_MILLISECONDS),
             ) else {
                 continue;
             };
-            let port = u64::from(public.port());
-            if out != *public.ip() || !(first..=last).contains(&port) {
-                continue;
-            }
-            let open = blocks
+            let open = held
                 .iter_mut()
-                .find(|b| b.0 == inside && b.1 == first && b.4.is_none());
-            match (event, open) {
-                (16, None) => blocks.push((inside, first, last, time, None)),
-                (17, Some(b)) => b.4 = Some(time),
-                (17, None) => blocks.push((inside, first, last, 0, Some(time))),
-                _ => {}
+                .find(|h| h.inside == inside && h.holder == holder && h.until.is_none());
+            match (starts, open) {
+                (true, None) => held.push(Held {
+                    inside,
+                    holder,
+                    from: time,
+                    until: None,
+                }),
+                (false, Some(h)) => h.until = Some(time),
+                (false, None) => held.push(Held {
+                    inside,
+                    holder,
+                    from: 0,
+                    until: Some(time),
+                }),
+                // A block re-announced while it lives.
+                (true, Some(_)) => {}
             }
         }
     }
-    let live = |b: &&(IpAddr, u64, u64, u64, Option<u64>)| {
-        at.is_none_or(|t| b.3 <= t && b.4.is_none_or(|end| t <= end))
-    };
-    let found: Vec<_> = blocks.iter().filter(live).collect();
-    for (inside, first, last, from, until) in &found {
-        let in_range = |a: &Ipv4Addr| {
-            config
-                .subscriber_range
-                .iter()
-                .find_map(|r| Some(r.subscriber_name(r.index_v4(*a)?)))
+    let live = |h: &&Held| at.is_none_or(|t| h.from <= t && h.until.is_none_or(|end| t <= end));
+    let found: Vec<&Held> = held.iter().filter(live).collect();
+    for h in &found {
+        let in_range = |inside: IpAddr| {
+            config.subscriber_range.iter().find_map(|r| {
+                let i = match inside {
+                    IpAddr::V4(a) => r.index_v4(a),
+                    IpAddr::V6(a) => r.index_v6(a),
+                }?;
+                Some(r.subscriber_name(i))
+            })
         };
         let who = config
             .subscriber
             .iter()
-            .find(|s| matches!(inside, IpAddr::V4(a) if s.ipv4.iter().any(|n| n.contains(a))))
-            .map(|s| s.name.clone())
-            .or_else(|| match inside {
-                IpAddr::V4(a) => in_range(a),
-                IpAddr::V6(_) => None,
+            .find(|s| match h.inside {
+                IpAddr::V4(a) => s.ipv4.iter().any(|n| n.contains(&a)),
+                IpAddr::V6(a) => s.ipv6.iter().any(|n| n.contains(&a)),
             })
+            .map(|s| s.name.clone())
+            .or_else(|| in_range(h.inside))
             .unwrap_or_else(|| "a subscriber the configuration does not list".to_string());
-        let until = until.map_or("still held at the end of the capture".to_string(), |u| {
-            format!("released {}", utc(u))
-        });
-        println!(
-            "{public} -> {who} (inside {inside}): block {first}-{last}, allocated {}, {until}",
-            utc(*from)
-        );
+        println!("{public} -> {who} (inside {}): {}", h.inside, h.describe());
     }
     if found.is_empty() {
         println!(
-            "{public}: no port block in {} holds it{}",
+            "{public}: no port block or session in {} holds it{}",
             path.display(),
             at.map_or(String::new(), |t| format!(" at {}", utc(t)))
         );
@@ -285,5 +378,50 @@ mod tests {
         assert_eq!(utc(1_772_546_520_123), "2026-03-03T14:02:00.123Z");
         assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    fn record(fields: &[(u16, &[u8])]) -> DataRecord {
+        DataRecord {
+            fields: fields.iter().map(|&(id, b)| (id, b.to_vec())).collect(),
+        }
+    }
+
+    #[test]
+    fn a_nat64_session_answers_with_the_ipv6_address_and_destination() {
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let (src, dst) = (v6("2001:db8:1:2::2"), v6("2001:db8:64::c000:250"));
+        let r = record(&[
+            (ie::NAT_EVENT, &[6]),
+            (ie::SOURCE_IPV6_ADDRESS, &src),
+            (ie::POST_NAT_SOURCE_IPV4_ADDRESS, &[203, 0, 113, 7]),
+            (ie::PROTOCOL_IDENTIFIER, &[17]),
+            (ie::SOURCE_TRANSPORT_PORT, &5000u16.to_be_bytes()),
+            (ie::POST_NAPT_SOURCE_TRANSPORT_PORT, &40312u16.to_be_bytes()),
+            (ie::DESTINATION_IPV6_ADDRESS, &dst),
+            (ie::POST_NAT_DESTINATION_IPV4_ADDRESS, &[192, 0, 2, 80]),
+            (ie::DESTINATION_TRANSPORT_PORT, &53u16.to_be_bytes()),
+        ]);
+        let public: SocketAddrV4 = "203.0.113.7:40312".parse().unwrap();
+        let (starts, inside, holder) = holder_of(&r, public).unwrap();
+        assert!(starts);
+        assert_eq!(inside, "2001:db8:1:2::2".parse::<IpAddr>().unwrap());
+        let h = Held {
+            inside,
+            holder,
+            from: 1_772_546_520_000,
+            until: Some(1_772_546_580_000),
+        };
+        assert_eq!(
+            h.describe(),
+            "NAT64 session, protocol 17, inside port 5000 to [2001:db8:64::c000:250]:53 \
+             (IPv4 192.0.2.80:53), created 2026-03-03T14:02:00.000Z, \
+             released 2026-03-03T14:03:00.000Z"
+        );
+        // Another port, or another public address, is not this session's.
+        assert!(holder_of(&r, "203.0.113.7:40313".parse().unwrap()).is_none());
+        assert!(holder_of(&r, "203.0.113.8:40312".parse().unwrap()).is_none());
+        let mut deleted = r.clone();
+        deleted.fields.insert(ie::NAT_EVENT, vec![7]);
+        assert!(!holder_of(&deleted, public).unwrap().0);
     }
 }

@@ -10,6 +10,7 @@
 mod common;
 use common::*;
 use sixfold_router::Snapshot;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -75,40 +76,6 @@ fn tshark_time(text: &str) -> f64 {
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
     let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
     days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
-}
-
-/// Every NAT record in an IPFIX capture, field name → value, as tshark
-/// decodes them.
-fn nat_records(pcap: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-d", "udp.port==4739,cflow", "-T", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut records = Vec::new();
-    for f in frames.as_array().unwrap() {
-        let Some(cflow) = f["_source"]["layers"]["cflow"].as_object() else {
-            continue;
-        };
-        for (set, flows) in cflow {
-            if !set.starts_with("Set ") {
-                continue;
-            }
-            for (name, r) in flows.as_object().unwrap() {
-                if name.starts_with("Flow ") && r.get("cflow.nat_event").is_some() {
-                    records.push(r.as_object().unwrap().clone());
-                }
-            }
-        }
-    }
-    records
 }
 
 /// Frames tshark calls malformed, or flags with an error.
@@ -410,6 +377,14 @@ fn dynamic_mode_every_connection_is_a_session_announced_before_it() {
 
 /// nfdump's flow records (NAT events left out) in every file of `dir`.
 fn nfdump_flows(dir: &Path) -> Vec<serde_json::Value> {
+    nfdump_records(dir)
+        .into_iter()
+        .filter(|r| r.get("nat_event").is_none())
+        .collect()
+}
+
+/// Every record nfdump reads in the files of `dir`.
+fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
     let mut flows = Vec::new();
     for f in std::fs::read_dir(dir).unwrap() {
         let path = f.unwrap().path();
@@ -429,13 +404,7 @@ fn nfdump_flows(dir: &Path) -> Vec<serde_json::Value> {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        flows.extend(
-            v.as_array()
-                .unwrap()
-                .iter()
-                .filter(|r| r.get("nat_event").is_none())
-                .cloned(),
-        );
+        flows.extend(v.as_array().unwrap().iter().cloned());
     }
     flows
 }
@@ -550,6 +519,205 @@ fn accounting_before_the_nat_adds_up_in_nfdump_ipv4_and_ipv6() {
             bytes >= received && bytes <= sent + sent / 10,
             "[v4 up, v4 down, v6 up, v6 down][{k}]: {bytes} B accounted; iperf3 sent {sent} B, received {received} B"
         );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A router in memory with NAT64 and per-session events: an IPv6-only
+/// subscriber's UDP exchange through the NAT64 until its session expires, and
+/// every record it logged, with the public endpoint it got.
+fn nat64_session_records() -> (Vec<sixfold_router::ipfix::Record>, SocketAddrV4) {
+    use sixfold_router::{Config, Direction, PacketBuf, Router, Verdict};
+    use std::time::Instant;
+    let config = Config::from_toml(
+        "[router]\nra = false\nipv6 = \"2001:db8:ffff::1\"\n[nat]\npool = [\"203.0.113.1\"]\n\
+         [ipfix]\ncollector = \"192.0.2.9:4739\"\nsessions = true\n[nat64]\nprefix = \"2001:db8:64::/96\"\n\
+         [[subscriber]]\nname = \"sub2\"\nipv6 = [\"2001:db8:1:2::/64\"]\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let mut router = Router::new(config, 1, t0).unwrap();
+    // 2001:db8:1:2::2 port 40000 to 192.0.2.80 port 53 under the prefix.
+    let mut p = vec![0x60, 0, 0, 0, 0, 13, 17, 64];
+    p.extend_from_slice(&"2001:db8:1:2::2".parse::<Ipv6Addr>().unwrap().octets());
+    p.extend_from_slice(
+        &"2001:db8:64::c000:250"
+            .parse::<Ipv6Addr>()
+            .unwrap()
+            .octets(),
+    );
+    p.extend_from_slice(&[0x9c, 0x40, 0, 53, 0, 13, 0, 0]);
+    p.extend_from_slice(b"query");
+    sixfold_rewrite::recompute_checksums(&mut p).unwrap();
+    let mut buf = PacketBuf::new();
+    buf.storage_mut()[..p.len()].copy_from_slice(&p);
+    buf.set_len(p.len());
+    let v = router.process(Direction::Outbound(0), &mut buf, t0);
+    assert_eq!(v, Verdict::Forward(sixfold_router::Interface::Wan));
+    let out = buf.packet();
+    let public = SocketAddrV4::new(
+        Ipv4Addr::new(out[12], out[13], out[14], out[15]),
+        u16::from_be_bytes([out[20], out[21]]),
+    );
+    let mut records: Vec<_> = std::iter::from_fn(|| router.poll_ipfix()).collect();
+    for s in 1..=310 {
+        for _ in 0..8 {
+            router.tick(t0 + Duration::from_secs(s));
+        }
+        records.extend(std::iter::from_fn(|| router.poll_ipfix()));
+    }
+    (records, public)
+}
+
+/// `messages` (IPFIX) as a pcap of IPv4/UDP packets from 192.0.2.1 to the
+/// collector port, one a second from `start` (UNIX seconds).
+fn write_ipfix_pcap(path: &Path, messages: &[Vec<u8>], start: u64) {
+    use sixfold::capture::{LINKTYPE_RAW, PcapWriter};
+    let mut file = std::fs::File::create(path).unwrap();
+    let w = PcapWriter::start(&mut file, LINKTYPE_RAW, false).unwrap();
+    for (k, m) in messages.iter().enumerate() {
+        let udp_len = 8 + m.len() as u16;
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 9,
+        ];
+        p[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
+        p.extend_from_slice(&[0x75, 0x30, 0x12, 0x83]); // 30000 -> 4739
+        p.extend_from_slice(&udp_len.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(m);
+        sixfold_rewrite::recompute_checksums(&mut p).unwrap();
+        let at = Duration::from_secs(start + k as u64);
+        w.write(&mut file, at, p.len() as u32, &p).unwrap();
+    }
+}
+
+/// Starts nfcapd on the loopback writing to `dir`, sends it `messages`, stops
+/// it; nfdump's records.
+fn through_nfcapd(dir: &Path, messages: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    std::fs::create_dir_all(dir).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nfcapd = Command::new("nfcapd")
+        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-t", "60", "-w"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for m in messages {
+        socket.send_to(m, ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nfcapd.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = nfcapd.wait();
+    nfdump_records(dir)
+}
+
+#[test]
+fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
+    // In memory (no root): what the router logs, encoded as the exporter does.
+    for p in ["tshark", "nfcapd", "nfdump"] {
+        if !have(p) {
+            assert!(
+                std::env::var_os("SIXFOLD_REQUIRE_ORACLES").is_none(),
+                "{p} is missing (scripts/test.sh installs it)"
+            );
+            eprintln!("SKIPPED nat64_session_events_decode_in_tshark_and_nfdump: needs {p}");
+            return;
+        }
+    }
+    use sixfold_router::ipfix::encode::Encoder;
+    let (records, public) = nat64_session_records();
+    let start = 1_764_000_000;
+    let mut encoder = Encoder::new(5, start * 1000);
+    let mut messages = vec![encoder.templates(start as u32)];
+    messages.extend(encoder.data(&records, start as u32 + 400));
+    let d = dir("n64c-oracle");
+    let pcap = d.join("nat64.pcap");
+    write_ipfix_pcap(&pcap, &messages, start);
+    assert_eq!(malformed(&pcap), 0, "tshark finds malformed IPFIX");
+    // tshark: natEvent 6 then 7 (the session expired 300 s on), each with the
+    // host's IPv6 address, the synthesised destination and the IPv4 ends.
+    let got = nat_records(&pcap);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    for (r, (event, secs)) in got.iter().zip([("6", 0.0), ("7", 300.0)]) {
+        let field = |f: &str| r[f].as_str().unwrap_or_else(|| panic!("no {f} in {r:?}"));
+        assert_eq!(field("cflow.nat_event"), event);
+        assert_eq!(field("cflow.srcaddrv6"), "2001:db8:1:2::2");
+        assert_eq!(field("cflow.dstaddrv6"), "2001:db8:64::c000:250");
+        assert_eq!(
+            field("cflow.post_natsource_ipv4_address"),
+            public.ip().to_string()
+        );
+        assert_eq!(
+            field("cflow.post_natdestination_ipv4_address"),
+            "192.0.2.80"
+        );
+        assert_eq!(
+            [
+                field("cflow.protocol"),
+                field("cflow.srcport"),
+                field("cflow.post_naptsource_transport_port"),
+                field("cflow.dstport"),
+                field("cflow.post_naptdestination_transport_port"),
+            ],
+            ["17", "40000", &public.port().to_string(), "53", "53"]
+        );
+        let at = tshark_time(field("cflow.observation_time_milliseconds"));
+        assert_eq!(at, start as f64 + secs);
+        assert!(
+            r.values().all(|v| !v.as_str().is_some_and(is_alias)),
+            "an alias in {r:?}"
+        );
+    }
+    // nfdump, through nfcapd: the same two events, named as NAT64 ones.
+    let nf = through_nfcapd(&d.join("nfcapd"), &messages);
+    assert_eq!(nf.len(), 2, "{nf:#?}");
+    for (r, (id, name, at)) in nf.iter().zip([
+        ("6", "NAT64 session create", "2025-11-24T16:00:00.0"),
+        ("7", "NAT64 session delete", "2025-11-24T16:05:00.0"),
+    ]) {
+        assert_eq!(
+            (
+                r["nat_event_id"].as_str(),
+                r["nat_event"].as_str(),
+                r["t_event"].as_str()
+            ),
+            (Some(id), Some(name), Some(at))
+        );
+        assert_eq!(
+            (r["src6_addr"].as_str(), r["dst6_addr"].as_str()),
+            (Some("2001:db8:1:2::2"), Some("2001:db8:64::c000:250"))
+        );
+        assert_eq!(
+            (r["src4_xlt_ip"].as_str(), r["dst4_xlt_ip"].as_str()),
+            (Some(public.ip().to_string().as_str()), Some("192.0.2.80"))
+        );
+        assert_eq!(
+            (
+                r["proto"].as_u64(),
+                r["src_port"].as_u64(),
+                r["src_xlt_port"].as_str(),
+                r["dst_port"].as_u64(),
+                r["dst_xlt_port"].as_str()
+            ),
+            (
+                Some(17),
+                Some(40000),
+                Some(public.port().to_string().as_str()),
+                Some(53),
+                Some("53")
+            )
+        );
+        assert!(r.get("src4_addr").is_none(), "no IPv4 source: {r}");
     }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -275,3 +275,158 @@ fn traceroute_from_the_ipv6_only_subscriber_shows_the_ipv4_hops() {
     assert_eq!(hops[2], "2001:db8:64::c633:6450", "{text}");
     drop(lab);
 }
+
+/// A UDP echo on 192.0.2.80:7300 (run in the WAN namespace) that answers each
+/// datagram with the address and port it came from.
+const ECHO_SERVER: &str = "import socket\n\
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.bind(('192.0.2.80', 7300))\n\
+while True:\n    d, a = s.recvfrom(100)\n    s.sendto(f'{a[0]} {a[1]}'.encode(), a)\n";
+
+/// A UDP client: from port argv[3] to argv[1] port argv[2]; prints its own
+/// address and what the echo answered (the public address and port).
+const ECHO_CLIENT: &str = "import socket, sys\n\
+six = ':' in sys.argv[1]\n\
+s = socket.socket(socket.AF_INET6 if six else socket.AF_INET, socket.SOCK_DGRAM)\n\
+s.bind(('::' if six else '0.0.0.0', int(sys.argv[3])))\n\
+s.settimeout(5)\n\
+s.connect((sys.argv[1], int(sys.argv[2])))\n\
+s.send(b'who')\n\
+print(s.getsockname()[0], s.recv(100).decode())\n";
+
+/// `sixfold lab --ipv6-only --ipfix-pcap` with `[ipfix] sessions = true`: the
+/// IPv6-only subscriber's UDP exchange through the NAT64 is logged as natEvent
+/// 6 with its own IPv6 address and the synthesised destination, as tshark
+/// decodes the collector's capture; the dual-stack subscriber's keeps natEvent
+/// 4; no record names an alias (240.0.0.0/4); and `sixfold nat lookup` answers
+/// "who had this public port" with the IPv6 host.
+#[test]
+fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
+    if !can_run("ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up") {
+        return;
+    }
+    for p in ["tshark", "python3", "unbound", "tayga"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let dir = std::env::temp_dir().join("sixfold-n64c-lab");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (config, pcap) = (dir.join("router.toml"), dir.join("ipfix.pcap"));
+    std::fs::write(
+        &config,
+        "[router]\nipv6 = \"2001:db8:1::1\"\n[nat]\npool = [\"203.0.113.0/28\"]\n\
+         [nat64]\nprefix = \"2001:db8:64::/96\"\n[ipfix]\nsessions = true\n\
+         [[subscriber]]\nname = \"sub1\"\nipv4 = [\"100.64.1.1/32\"]\nipv6 = [\"2001:db8:1:1::/64\"]\n\
+         [[subscriber]]\nname = \"sub2\"\nipv6 = [\"2001:db8:1:2::/64\"]\n",
+    )
+    .unwrap();
+    let mut lab = Lab::start(
+        "n64c",
+        &[
+            "--subscribers",
+            "1",
+            "--ipv6-only",
+            "--workers",
+            "2",
+            "--config",
+            config.to_str().unwrap(),
+            "--ipfix-pcap",
+            pcap.to_str().unwrap(),
+        ],
+    );
+    let (sub1, sub2, wan) = (lab.ns("sub1"), lab.ns("sub2"), lab.ns("wan"));
+    let mut server = spawn_in(&wan, &["python3", "-c", ECHO_SERVER]);
+    std::thread::sleep(Duration::from_millis(400));
+    let client = |ns: &str, to: &str, port: &str| -> Vec<String> {
+        let out = ok(ns, &["python3", "-c", ECHO_CLIENT, to, "7300", port]);
+        out.split_whitespace().map(str::to_string).collect()
+    };
+    // [own address, public address, public port]
+    let v6 = client(&sub2, SERVER_NAT64, "40123");
+    let v4 = client(&sub1, "192.0.2.80", "40124");
+    let _ = server.kill();
+    let _ = server.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    let status = lab.stop();
+    assert!(status.success(), "lab exited with {status}");
+    assert!(v6[0].starts_with("2001:db8:1:2:"), "{v6:?}");
+    assert_eq!(v4[0], "100.64.1.1");
+    // tshark reads the collector's capture.
+    let records = nat_records(&pcap);
+    let field = |r: &serde_json::Map<String, serde_json::Value>, f: &str| {
+        r.get(f).and_then(|v| v.as_str()).unwrap_or("").to_string()
+    };
+    for r in &records {
+        assert!(
+            r.values().all(|v| !v.as_str().is_some_and(is_alias)),
+            "an alias in {r:?}"
+        );
+    }
+    let nat64: Vec<_> = records
+        .iter()
+        .filter(|r| field(r, "cflow.nat_event") == "6" && field(r, "cflow.srcport") == "40123")
+        .collect();
+    assert_eq!(nat64.len(), 1, "{records:#?}");
+    let r = nat64[0];
+    assert_eq!(
+        [
+            "cflow.srcaddrv6",
+            "cflow.dstaddrv6",
+            "cflow.dstport",
+            "cflow.post_natsource_ipv4_address",
+            "cflow.post_naptsource_transport_port",
+            "cflow.post_natdestination_ipv4_address",
+            "cflow.protocol",
+        ]
+        .map(|f| field(r, f)),
+        [
+            v6[0].as_str(),
+            SERVER_NAT64,
+            "7300",
+            v6[1].as_str(),
+            v6[2].as_str(),
+            "192.0.2.80",
+            "17"
+        ]
+    );
+    assert!(r.get("cflow.srcaddr").is_none(), "no IPv4 source: {r:?}");
+    let nat44: Vec<_> = records
+        .iter()
+        .filter(|r| field(r, "cflow.nat_event") == "4" && field(r, "cflow.srcport") == "40124")
+        .collect();
+    assert_eq!(nat44.len(), 1, "{records:#?}");
+    assert_eq!(
+        [
+            "cflow.srcaddr",
+            "cflow.post_natsource_ipv4_address",
+            "cflow.post_naptsource_transport_port"
+        ]
+        .map(|f| field(nat44[0], f)),
+        ["100.64.1.1", v4[1].as_str(), v4[2].as_str()]
+    );
+    // Who had each public port: the IPv6-only host, the dual-stack one.
+    let lookup = |public: &[String]| {
+        let out = Command::new(SIXFOLD)
+            .args(["nat", "lookup", "--config", config.to_str().unwrap()])
+            .args(["--ipfix-pcap", pcap.to_str().unwrap()])
+            .arg(format!("{}:{}", public[1], public[2]))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let answer = lookup(&v6);
+    let want = format!(
+        "{}:{} -> sub2 (inside {}): NAT64 session, protocol 17, inside port 40123 to \
+         [{SERVER_NAT64}]:7300 (IPv4 192.0.2.80:7300), created ",
+        v6[1], v6[2], v6[0]
+    );
+    assert!(answer.starts_with(&want), "{answer}");
+    let answer = lookup(&v4);
+    let want = format!(
+        "{}:{} -> sub1 (inside 100.64.1.1): NAT44 session, protocol 17, inside port 40124, created ",
+        v4[1], v4[2]
+    );
+    assert!(answer.starts_with(&want), "{answer}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

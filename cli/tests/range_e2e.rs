@@ -28,10 +28,9 @@ struct World;
 
 impl World {
     fn build() -> World {
-        World::remove();
         let world = World;
         for ns in [ACCESS, BOX, CORE] {
-            run("ip", &["netns", "add", ns]);
+            fresh_netns(ns);
         }
         run(
             "ip",
@@ -108,12 +107,23 @@ impl World {
 
     fn remove() {
         for ns in [ACCESS, BOX, CORE] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
+            del_netns(ns);
         }
     }
+}
+
+/// Namespace `ns` removed, if it is there (a leftover of an interrupted run).
+fn del_netns(ns: &str) {
+    let _ = Command::new("ip")
+        .args(["netns", "del", ns])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Namespace `ns`, made anew.
+fn fresh_netns(ns: &str) {
+    del_netns(ns);
+    run("ip", &["netns", "add", ns]);
 }
 
 impl Drop for World {
@@ -319,11 +329,7 @@ fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
     // IPv6 off in the namespace: the kernel refuses the IPv6 route (EACCES).
     const NS: &str = "r16a-err";
     const SOCKET: &str = "/run/sixfold-r16a-err.sock";
-    let _ = Command::new("ip")
-        .args(["netns", "del", NS])
-        .stderr(Stdio::null())
-        .status();
-    run("ip", &["netns", "add", NS]);
+    fresh_netns(NS);
     ok(NS, &["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
     ok(
         NS,
@@ -346,7 +352,7 @@ fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
         .output()
         .unwrap();
     let links = ok(NS, &["ip", "-o", "link"]);
-    let _ = Command::new("ip").args(["netns", "del", NS]).status();
+    del_netns(NS);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -359,4 +365,60 @@ fn a_route_the_kernel_refuses_stops_the_router_at_start_naming_it() {
     // Nothing stays behind: no TUN, no socket.
     assert!(!links.contains("wan"), "{links}");
     assert!(!std::path::Path::new(SOCKET).exists());
+}
+
+/// The route socket on its own: replace is idempotent, delete of a route that
+/// is not there is an error that names the route (the I/O loop counts such
+/// failures in `datapath.route_failures` and logs them).
+#[test]
+fn route_socket_adds_replaces_and_removes_and_names_the_route_it_could_not_remove() {
+    if !can_run("route_socket_adds_replaces_and_removes_and_names_the_route_it_could_not_remove") {
+        return;
+    }
+    use sixfold_router::device::routes::RouteSocket;
+    const NS: &str = "r16a-rt";
+    fresh_netns(NS);
+    let show = |family: &str| {
+        let out = exec(NS, &["ip", family, "route", "show", "table", "110"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let result = std::panic::catch_unwind(|| {
+        ok(
+            NS,
+            &[
+                "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+            ],
+        );
+        ok(NS, &["ip", "link", "set", "d0", "up"]);
+        ok(NS, &["ip", "link", "set", "d1", "up"]);
+        let mut socket = RouteSocket::open("d0", Some(NS), Some(110)).unwrap();
+        for net in ["198.51.100.0/24", "2001:db8:7::/48"] {
+            let net: ipnet::IpNet = net.parse().unwrap();
+            socket.replace(net).unwrap();
+            socket.replace(net).unwrap();
+        }
+        assert_eq!(
+            show("-4"),
+            "198.51.100.0/24 dev d0 proto static scope link \n"
+        );
+        assert!(
+            show("-6").starts_with("2001:db8:7::/48 dev d0 proto static"),
+            "{}",
+            show("-6")
+        );
+        let net: ipnet::IpNet = "198.51.100.0/24".parse().unwrap();
+        socket.delete(net).unwrap();
+        let e = socket.delete(net).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "removing route 198.51.100.0/24 dev d0 table 110: No such process (os error 3)"
+        );
+        assert_eq!(show("-4"), "");
+        let e = RouteSocket::open("nosuch0", Some(NS), None).err().unwrap();
+        assert!(e.to_string().starts_with("\"nosuch0\": "), "{e}");
+    });
+    del_netns(NS);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }

@@ -6,12 +6,16 @@
 //! address and keeps IPsec under state, so its stateful paths run too. Subscriber
 //! c is IPv6-only behind NAT64 (64:ff9b::/96), and b's 2001:db8:2::80 is
 //! published by SIIT as 198.51.100.80, so the translation paths run as well.
+//! A fifth source is a subscriber range's TUN (classified by source address,
+//! shaped per subscriber, announcing IPv6 prefixes): its announce routes must
+//! alternate, announced before withdrawn, never twice.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sixfold_rewrite::recompute_checksums;
-use sixfold_router::{Config, PacketBuf, Router, Verdict};
+use sixfold_router::{Config, Direction, PacketBuf, RouteChange, Router, Verdict};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 #[derive(Arbitrary, Debug)]
@@ -27,7 +31,7 @@ mod shared;
 use shared::valid;
 #[path = "shared/feed.rs"]
 mod feed;
-use feed::feed;
+use feed::{feed, feed_from};
 
 fuzz_target!(|steps: Vec<Step>| {
     let config = Config::from_toml(
@@ -37,6 +41,8 @@ fuzz_target!(|steps: Vec<Step>| {
          open_ports = [\"tcp/22\", \"udp/1000-2000\"]\nrate_mbps = 1\n\
          [[subscriber]]\nname = \"c\"\nipv6 = [\"2001:db8:3::/64\"]\n\
          [firewall]\nfiltering = \"adf\"\nipsec = false\n[shaper]\nscheduling = \"weighted\"\n\
+         [[subscriber_range]]\nname = \"r\"\nipv4 = \"100.64.0.0/24\"\nipv6 = \"2001:db8:4::/48\"\nipv6_length = 56\n\
+         announce = true\nrate_mbps = 1\n\
          [nat64]\nprefix = \"64:ff9b::/96\"\n\
          [siit]\npool6 = \"2001:db8:46::/96\"\n[[siit.eamt]]\nipv6 = \"2001:db8:2::80\"\nipv4 = \"198.51.100.80\"\n",
     )
@@ -45,6 +51,7 @@ fuzz_target!(|steps: Vec<Step>| {
     let mut now = t0;
     let mut router = Router::new(config, 7, t0).expect("valid");
     let mut buf = PacketBuf::new();
+    let mut announced = HashSet::new();
     for step in steps.into_iter().take(64) {
         now += Duration::from_secs(u64::from(step.advance_secs % 400));
         let mut packet = step.packet;
@@ -52,7 +59,19 @@ fuzz_target!(|steps: Vec<Step>| {
             let _ = recompute_checksums(&mut packet);
         }
         let input_valid = !packet.is_empty() && valid(&packet);
-        let verdict = feed(&mut router, step.from % 4, &packet, &mut buf, now);
+        let verdict = match step.from % 5 {
+            4 => match router.classify_range(0, &packet) {
+                Ok(sub) => feed_from(
+                    &mut router,
+                    Direction::Outbound(sub),
+                    &packet,
+                    &mut buf,
+                    now,
+                ),
+                Err(_) => continue,
+            },
+            from => feed(&mut router, from, &packet, &mut buf, now),
+        };
         if input_valid && matches!(verdict, Verdict::Forward(_) | Verdict::Reply(_)) {
             assert!(
                 valid(buf.packet()),
@@ -62,6 +81,12 @@ fuzz_target!(|steps: Vec<Step>| {
         }
         while router.poll_transmit(&mut buf).is_some() {
             assert!(!buf.is_empty());
+        }
+        while let Some(change) = router.poll_route_change() {
+            match change {
+                RouteChange::Announce(p) => assert!(announced.insert(p), "{p} twice"),
+                RouteChange::Withdraw(p) => assert!(announced.remove(&p), "{p} not announced"),
+            }
         }
     }
 });

@@ -124,6 +124,16 @@ impl Aliases {
         Some(slot.addr)
     }
 
+    /// The IPv6 address alias `a` stands for, without marking it used (for the
+    /// log: a session's deletion must not keep its alias alive).
+    pub(crate) fn peek(&self, a: u32) -> Option<Ipv6Addr> {
+        let i = a.checked_sub(self.base).filter(|&i| i < 1 << SLOT_BITS)?;
+        self.slots
+            .get(i as usize)
+            .filter(|s| s.live)
+            .map(|s| s.addr)
+    }
+
     /// Frees aliases idle past their sessions' life, looking at `budget` entries.
     pub(crate) fn sweep(&mut self, now: u32, budget: usize) {
         for _ in 0..budget.min(self.slots.len()) {

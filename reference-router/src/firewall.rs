@@ -322,7 +322,9 @@ impl Firewall {
             if want == have {
                 continue;
             }
-            let prefix = self.announced_prefix(sub)?;
+            let Some(prefix) = self.announced_prefix(sub) else {
+                continue;
+            };
             return Some(if want {
                 self.announcements.announced.insert(sub);
                 RouteChange::Announce(prefix)

@@ -22,7 +22,8 @@ pub enum RouteChange {
 pub enum Interface {
     /// The uplink.
     Wan,
-    /// A subscriber's TUN.
+    /// A subscriber's TUN: its own, or its `[[subscriber_range]]`'s (the I/O
+    /// loop writes there; [`crate::Router::range_of`] says which).
     Subscriber(SubscriberId),
 }
 

@@ -318,3 +318,125 @@ fn a_hairpin_to_another_workers_port_is_handed_over_translated() {
     assert_eq!(p[7], 63, "not decremented a second time");
     assert_eq!(w[1].snapshot().hairpinned, 1);
 }
+
+/// `[ipfix]` with per-session events, after `[nat]`'s `extra` keys.
+fn logging(extra: &str) -> sixfold_router::Config {
+    nat64_config(&format!(
+        "{extra}\n[ipfix]\ncollector = \"192.0.2.9:4739\"\nsessions = true\n"
+    ))
+}
+
+fn nat_records(lab: &mut Lab) -> Vec<sixfold_router::ipfix::NatRecord> {
+    std::iter::from_fn(|| lab.router.poll_ipfix())
+        .filter_map(|r| match r {
+            sixfold_router::ipfix::Record::Nat(n) => Some(n),
+            sixfold_router::ipfix::Record::Flow(_) => None,
+        })
+        .collect()
+}
+
+/// No record names an alias (240.0.0.0/4): it means nothing outside the router.
+fn assert_no_alias(records: &[sixfold_router::ipfix::NatRecord]) {
+    for r in records {
+        for a in [r.inside, r.outside, r.remote] {
+            assert_ne!(a.octets()[0] & 0xf0, 0xf0, "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn session_logging_gives_nat64_events_with_the_ipv6_addresses() {
+    use sixfold_router::ipfix::encode::Template;
+    use sixfold_router::ipfix::{NatRecord, Record};
+    use sixfold_router::stats::NatEvent;
+    let mut lab = Lab::with(logging(""));
+    let public = lab.out_ok(0, &udp6_to(V6A, 40000, SERVER, 53, 64));
+    let back = udp(SERVER, 53, PUBLIC, public.port(), b"r");
+    assert_eq!(lab.inb(&back).0, Verdict::Forward(Interface::Subscriber(0)));
+    // The dual-stack subscriber's NAT44 session keeps natEvent 4.
+    let nat44 = lab.out_ok(2, &udp(SUB0, 5000, SERVER, 53, b"q"));
+    let r = nat_records(&mut lab);
+    assert_no_alias(&r);
+    let created = NatRecord {
+        event: NatEvent::Nat64SessionCreate,
+        time_ms: 0,
+        inside: Ipv4Addr::UNSPECIFIED,
+        outside: PUBLIC.parse().unwrap(),
+        protocol: 17,
+        inside_port: 40000,
+        outside_port: public.port(),
+        first_port: 0,
+        last_port: 0,
+        remote: SERVER.parse().unwrap(),
+        remote_port: 53,
+        inside6: six(V6A),
+        remote6: six(&embed(SERVER)),
+    };
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0], created);
+    assert_eq!(Template::of(&Record::Nat(r[0])), Template::Nat64Session);
+    assert_eq!(r[1].event, NatEvent::SessionCreate);
+    assert_eq!(
+        (r[1].inside, r[1].inside_port, r[1].inside6),
+        (SUB0.parse().unwrap(), 5000, std::net::Ipv6Addr::UNSPECIFIED)
+    );
+    assert_eq!(
+        (r[1].outside, r[1].outside_port),
+        (*nat44.ip(), nat44.port())
+    );
+    assert_eq!(Template::of(&Record::Nat(r[1])), Template::Session);
+    // At expiry (300 s after the reply), natEvent 7 with the same fields.
+    for _ in 0..301 {
+        lab.advance(1);
+        for _ in 0..8 {
+            lab.advance(0);
+        }
+    }
+    let r = nat_records(&mut lab);
+    assert_no_alias(&r);
+    let deleted: Vec<&NatRecord> = r
+        .iter()
+        .filter(|x| x.event == NatEvent::Nat64SessionDelete)
+        .collect();
+    assert_eq!(deleted.len(), 1, "{r:?}");
+    assert_eq!(
+        *deleted[0],
+        NatRecord {
+            event: NatEvent::Nat64SessionDelete,
+            time_ms: 300_000,
+            ..created
+        }
+    );
+    assert_eq!(
+        r.iter()
+            .filter(|x| x.event == NatEvent::SessionDelete)
+            .count(),
+        1
+    );
+    let s = lab.router.snapshot();
+    assert_eq!(
+        (
+            s.ipfix.nat_events[NatEvent::Nat64SessionCreate],
+            s.ipfix.nat_events[NatEvent::Nat64SessionDelete],
+            s.ipfix.nat_events[NatEvent::SessionCreate],
+        ),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn an_ipv6_only_subscribers_limit_event_names_its_ipv6_address() {
+    use sixfold_router::stats::NatEvent;
+    let mut lab = Lab::with(logging("ports_per_subscriber = 1"));
+    lab.out_ok(0, &udp6_to(V6A, 1001, SERVER, 53, 64));
+    let (v, _) = lab.out(0, &udp6_to(V6A, 1002, SERVER, 53, 64));
+    assert_eq!(v, Verdict::Reply(Interface::Subscriber(0)));
+    let r = nat_records(&mut lab);
+    assert_no_alias(&r);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[1].event, NatEvent::QuotaExceeded);
+    assert_eq!(
+        (r[1].inside, r[1].inside6, r[1].outside, r[1].protocol),
+        (Ipv4Addr::UNSPECIFIED, six(V6A), PUBLIC.parse().unwrap(), 17)
+    );
+}

@@ -373,3 +373,73 @@ fn two_workers_hand_range_packets_to_the_subscribers_owner() {
     );
     assert_eq!(merged.subscribers[2].public_ipv4, Some(*src(&a1).ip()));
 }
+
+#[test]
+fn a_range_rate_shapes_each_subscriber_on_its_own() {
+    let c = Config::from_toml(
+        "[router]\nra = false\n[nat]\npool = [\"203.0.113.1\"]\n\
+         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/24\"\nrate_mbps = 10\n",
+    )
+    .unwrap();
+    let mut lab = Lab::with(c);
+    let mut replies = Vec::new();
+    for (from, id) in [("100.64.0.1", 1), ("100.64.0.2", 2)] {
+        let (_, out) = from_range(&mut lab, &udp(from, 5000, WAN_A, 53, b"q"));
+        let e = src(&out);
+        replies.push((udp(WAN_A, 53, &e.ip().to_string(), e.port(), b"r"), id));
+    }
+    for (reply, id) in &replies {
+        let (v, _) = lab.inb(reply);
+        assert_eq!(v, Verdict::Queued(Interface::Subscriber(*id)));
+    }
+    let out: Vec<Interface> = lab.transmit().into_iter().map(|(i, _)| i).collect();
+    assert_eq!(out, [Interface::Subscriber(1), Interface::Subscriber(2)]);
+    let s = lab.router.snapshot();
+    let shapers: Vec<(&str, u32, u64)> = s
+        .shapers
+        .iter()
+        .map(|u| (u.name.as_str(), u.rate_mbps, u.ipv4.packets))
+        .collect();
+    assert_eq!(
+        shapers,
+        [("inside/100.64.0.1", 10, 1), ("inside/100.64.0.2", 10, 1)]
+    );
+}
+
+#[test]
+fn two_workers_in_deterministic_mode_steer_replies_to_the_range_subscribers_owner() {
+    let c = Config::from_toml(
+        "[router]\nra = false\n[nat]\npool = [\"203.0.113.1\"]\nallocation = \"deterministic\"\nblock_size = 2016\n\
+         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/27\"\n",
+    )
+    .unwrap();
+    let now = Instant::now();
+    let mut workers = Router::workers(c, 7, now, 2).unwrap();
+    for k in [0u32, 1, 30, 31] {
+        let inside = Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + k);
+        let packet = udp(&inside.to_string(), 9000, WAN_A, 53, b"q");
+        let sub = workers[0].classify_range(0, &packet).unwrap();
+        assert_eq!(sub, k);
+        let owner = usize::from(workers[0].steer(Direction::Outbound(sub), &packet));
+        assert_eq!(owner, (k % 2) as usize);
+        let mut buf = PacketBuf::from_packet(&packet);
+        assert_eq!(
+            workers[owner].process(Direction::Outbound(sub), &mut buf, now),
+            Verdict::Forward(Interface::Wan)
+        );
+        // Range k's ports: 1024 + k × 2016 onwards.
+        let e = src(buf.packet());
+        let first = 1024 + k * 2016;
+        assert!((first..first + 2016).contains(&u32::from(e.port())), "{e}");
+        let reply = udp(WAN_A, 53, &e.ip().to_string(), e.port(), b"r");
+        // Either worker reads it: the reverse arithmetic names the owner.
+        for reader in &workers {
+            assert_eq!(usize::from(reader.steer(Direction::Inbound, &reply)), owner);
+        }
+        let mut buf = PacketBuf::from_packet(&reply);
+        assert_eq!(
+            workers[owner].process(Direction::Inbound, &mut buf, now),
+            Verdict::Forward(Interface::Subscriber(k))
+        );
+    }
+}

@@ -197,6 +197,31 @@ fn volume(config: &Config, records: &[DataRecord]) -> Volumes {
     v
 }
 
+/// Per (subscriber, NAT44 or NAT64): sessions created and deleted.
+fn sessions(
+    config: &Config,
+    records: &[DataRecord],
+) -> BTreeMap<(String, &'static str), (u64, u64)> {
+    let mut counts = BTreeMap::new();
+    for r in records {
+        let Some(event @ 4..=7) = r.uint(ie::NAT_EVENT) else {
+            continue;
+        };
+        let name = r
+            .src()
+            .and_then(|a| subscriber_of(config, a))
+            .unwrap_or_else(|| "?".into());
+        let kind = if event >= 6 { "NAT64" } else { "NAT44" };
+        let e: &mut (u64, u64) = counts.entry((name, kind)).or_default();
+        if event % 2 == 0 {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    counts
+}
+
 /// Prints what the collector received: port blocks and volume per subscriber.
 pub(super) fn report(config: &Config, messages: &[Received], lost: u64) {
     let mut reader = Reader::default();
@@ -252,6 +277,15 @@ pub(super) fn report(config: &Config, messages: &[Received], lost: u64) {
             cell(v[2]),
             cell(v[3])
         );
+    }
+    let sessions = sessions(config, &records);
+    if !sessions.is_empty() {
+        println!(
+            "  sessions ([ipfix] sessions: natEvent 4/5 NAT44, 6/7 NAT64 by IPv6 address), created/deleted:"
+        );
+        for ((name, kind), (created, deleted)) in sessions {
+            println!("    {name:<8} {kind} {created}/{deleted}");
+        }
     }
     let limits: Vec<String> = records
         .iter()

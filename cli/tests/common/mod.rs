@@ -320,3 +320,44 @@ pub fn spawn_in(ns: &str, args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// Every NAT record in an IPFIX capture, field name → value, as tshark
+/// decodes them.
+pub fn nat_records(pcap: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-d", "udp.port==4739,cflow", "-T", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut records = Vec::new();
+    for f in frames.as_array().unwrap() {
+        let Some(cflow) = f["_source"]["layers"]["cflow"].as_object() else {
+            continue;
+        };
+        for (set, flows) in cflow {
+            if !set.starts_with("Set ") {
+                continue;
+            }
+            for (name, r) in flows.as_object().unwrap() {
+                if name.starts_with("Flow ") && r.get("cflow.nat_event").is_some() {
+                    records.push(r.as_object().unwrap().clone());
+                }
+            }
+        }
+    }
+    records
+}
+
+/// Whether a field's text is a NAT64 alias (240.0.0.0/4), which must never
+/// leave the router.
+pub fn is_alias(text: &str) -> bool {
+    text.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|a| a.octets()[0] & 0xf0 == 0xf0)
+}

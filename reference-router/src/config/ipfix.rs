@@ -42,7 +42,7 @@ pub struct Ipfix {
     pub source: Option<IpAddr>,
     /// Network namespace the export socket is opened in (none: the router's own).
     pub netns: Option<String>,
-    /// Per-session create/delete events (natEvent 4/5); off by default: per-flow
+    /// Per-session create/delete events (natEvent 4/5, NAT64 6/7); off by default: per-flow
     /// logs are what port blocks avoid.
     pub sessions: bool,
     /// Seconds between re-logging every live port block (natEvent 16 again), so a

@@ -2,12 +2,16 @@
 //! message header (§3.1), template sets (set ID 2, §3.4.1) and data sets (set ID
 //! = template ID, §3.3.2), fields in network byte order.
 //!
-//! Five templates: NAT44 session events, port-block events and limit events
+//! Seven templates: NAT44 session events, port-block events and limit events
 //! (RFC 8158 §4 — what each event carries, less the destination, which RFC 6888
-//! REQ-12 asks a CGN not to log), and IPv4 and IPv6 flow records with the
-//! subscriber's own addresses (flow accounting before the NAT). Every NAT record
-//! carries observationTimeMilliseconds, natEvent, the inside address and the
-//! post-NAT address. Templates are sent at start and re-sent every
+//! REQ-12 asks a CGN not to log), IPv4 and IPv6 flow records with the
+//! subscriber's own addresses (flow accounting before the NAT), and for
+//! IPv6-only subscribers NAT64 session events (natEvent 6/7, RFC 8158's NAT64
+//! session template in its order, its optional destination fields included:
+//! the synthesised IPv6 destination and the IPv4 one it stands for) and limit
+//! events with the subscriber's IPv6 address instead of the NAT's internal
+//! alias. Every NAT record carries observationTimeMilliseconds, natEvent, the
+//! inside address and the post-NAT address. Templates are sent at start and re-sent every
 //! `template_refresh` seconds (§8.4, over UDP); the sequence number counts the
 //! data records sent before the message in this observation domain, modulo 2^32
 //! (§3.1). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
@@ -41,7 +45,9 @@ mod ie {
     pub(super) const FLOW_START_MILLISECONDS: u16 = 152;
     pub(super) const FLOW_END_MILLISECONDS: u16 = 153;
     pub(super) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
+    pub(super) const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
     pub(super) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
+    pub(super) const POST_NAPT_DESTINATION_TRANSPORT_PORT: u16 = 228;
     pub(super) const NAT_EVENT: u16 = 230;
     pub(super) const NAT_POOL_ID: u16 = 283;
     pub(super) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
@@ -85,16 +91,22 @@ pub enum Template {
     FlowV4 = 259,
     /// An accounted IPv6 flow.
     FlowV6 = 260,
+    /// NAT64 session create/delete (natEvent 6/7).
+    Nat64Session = 261,
+    /// Limit events (natEvent 3/12/13) of an IPv6-only subscriber.
+    Nat64Limit = 262,
 }
 
 impl Template {
     /// Every template, in ID order.
-    pub const ALL: [Template; 5] = [
+    pub const ALL: [Template; 7] = [
         Template::Session,
         Template::Block,
         Template::Limit,
         Template::FlowV4,
         Template::FlowV6,
+        Template::Nat64Session,
+        Template::Nat64Limit,
     ];
 
     /// Its fields: (information element, length in bytes).
@@ -130,6 +142,28 @@ impl Template {
             ],
             Template::FlowV4 => &FLOW_V4,
             Template::FlowV6 => &FLOW_V6,
+            // RFC 8158 §4.4.2's NAT64 session event, in its order.
+            Template::Nat64Session => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (SOURCE_IPV6_ADDRESS, 16),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_TRANSPORT_PORT, 2),
+                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
+                (DESTINATION_IPV6_ADDRESS, 16),
+                (POST_NAT_DESTINATION_IPV4_ADDRESS, 4),
+                (DESTINATION_TRANSPORT_PORT, 2),
+                (POST_NAPT_DESTINATION_TRANSPORT_PORT, 2),
+            ],
+            Template::Nat64Limit => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_IPV6_ADDRESS, 16),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (NAT_POOL_ID, 4),
+            ],
         }
     }
 
@@ -144,6 +178,10 @@ impl Template {
             Record::Nat(r) => match r.event {
                 NatEvent::SessionCreate | NatEvent::SessionDelete => Template::Session,
                 NatEvent::BlockAllocation | NatEvent::BlockDeallocation => Template::Block,
+                NatEvent::Nat64SessionCreate | NatEvent::Nat64SessionDelete => {
+                    Template::Nat64Session
+                }
+                _ if !r.inside6.is_unspecified() => Template::Nat64Limit,
                 _ => Template::Limit,
             },
             Record::Flow(f) if f.src.is_ipv6() => Template::FlowV6,
@@ -286,6 +324,24 @@ impl Encoder {
                 let ports = n.last_port.wrapping_sub(n.first_port).wrapping_add(1);
                 out.extend_from_slice(&ports.to_be_bytes());
             }
+            Template::Nat64Session => {
+                out.extend_from_slice(&n.inside6.octets());
+                out.extend_from_slice(&n.outside.octets());
+                out.push(n.protocol);
+                out.extend_from_slice(&n.inside_port.to_be_bytes());
+                out.extend_from_slice(&n.outside_port.to_be_bytes());
+                out.extend_from_slice(&n.remote6.octets());
+                out.extend_from_slice(&n.remote.octets());
+                // NAT64 translates the destination's address, never its port.
+                out.extend_from_slice(&n.remote_port.to_be_bytes());
+                out.extend_from_slice(&n.remote_port.to_be_bytes());
+            }
+            Template::Nat64Limit => {
+                out.push(n.protocol);
+                out.extend_from_slice(&n.inside6.octets());
+                out.extend_from_slice(&n.outside.octets());
+                out.extend_from_slice(&0u32.to_be_bytes());
+            }
             _ => {
                 out.push(n.protocol);
                 out.extend_from_slice(&n.inside.octets());
@@ -378,8 +434,124 @@ mod tests {
             0x00, 0xe6, 0x00, 0x01,
             0x00, 0x04, 0x00, 0x01,
         ]);
-        // 5 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10).
-        assert_eq!(t.len(), 16 + 4 + 5 * 4 + 41 * 4);
+        // 7 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10 + 11 + 6).
+        assert_eq!(t.len(), 16 + 4 + 7 * 4 + 58 * 4);
+    }
+
+    #[test]
+    fn the_nat64_templates_byte_for_byte_after_the_others() {
+        let t = Encoder::new(1, 0).templates(5);
+        // After the set header and templates 256-260 (5 × 4 + 41 × 4 bytes).
+        let at = 20 + 5 * 4 + 41 * 4;
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            0x01, 0x05, 0x00, 0x0b, // template 261, 11 fields
+            0x01, 0x43, 0x00, 0x08, // observationTimeMilliseconds (323), 8
+            0x00, 0xe6, 0x00, 0x01, // natEvent (230), 1
+            0x00, 0x1b, 0x00, 0x10, // sourceIPv6Address (27), 16
+            0x00, 0xe1, 0x00, 0x04, // postNATSourceIPv4Address (225), 4
+            0x00, 0x04, 0x00, 0x01, // protocolIdentifier (4), 1
+            0x00, 0x07, 0x00, 0x02, // sourceTransportPort (7), 2
+            0x00, 0xe3, 0x00, 0x02, // postNAPTSourceTransportPort (227), 2
+            0x00, 0x1c, 0x00, 0x10, // destinationIPv6Address (28), 16
+            0x00, 0xe2, 0x00, 0x04, // postNATDestinationIPv4Address (226), 4
+            0x00, 0x0b, 0x00, 0x02, // destinationTransportPort (11), 2
+            0x00, 0xe4, 0x00, 0x02, // postNAPTDestinationTransportPort (228), 2
+            0x01, 0x06, 0x00, 0x06, // template 262, 6 fields
+            0x01, 0x43, 0x00, 0x08, // observationTimeMilliseconds, 8
+            0x00, 0xe6, 0x00, 0x01, // natEvent, 1
+            0x00, 0x04, 0x00, 0x01, // protocolIdentifier, 1
+            0x00, 0x1b, 0x00, 0x10, // sourceIPv6Address, 16
+            0x00, 0xe1, 0x00, 0x04, // postNATSourceIPv4Address, 4
+            0x01, 0x1b, 0x00, 0x04, // natPoolId (283), 4
+        ];
+        assert_eq!(&t[at..], &want[..]);
+        assert_eq!(Template::Nat64Session.record_len(), 58);
+        assert_eq!(Template::Nat64Limit.record_len(), 34);
+    }
+
+    fn nat64(event: NatEvent) -> NatRecord {
+        NatRecord {
+            time_ms: 1500,
+            protocol: 17,
+            inside_port: 5000,
+            outside_port: 40312,
+            remote: "192.0.2.80".parse().unwrap(),
+            remote_port: 53,
+            inside6: "2001:db8:1:2::2".parse().unwrap(),
+            remote6: "2001:db8:64::c000:250".parse().unwrap(),
+            ..NatRecord::new(
+                event,
+                std::net::Ipv4Addr::UNSPECIFIED,
+                "203.0.113.7".parse().unwrap(),
+            )
+        }
+    }
+
+    #[test]
+    fn a_nat64_session_message_byte_for_byte() {
+        let mut e = Encoder::new(7, 1_700_000_000_000);
+        let r = Record::Nat(nat64(NatEvent::Nat64SessionCreate));
+        assert_eq!(Template::of(&r), Template::Nat64Session);
+        let m = e.data(&[r], 1_700_000_002);
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            0x00, 0x0a, 0x00, 0x4e,             // version 10, length 78
+            0x65, 0x53, 0xf1, 0x02,             // export time 1700000002
+            0x00, 0x00, 0x00, 0x00,             // sequence 0
+            0x00, 0x00, 0x00, 0x07,             // observation domain 7
+            0x01, 0x05, 0x00, 0x3e,             // set 261, length 62
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x6d, 0xdc, // 1700000001500 ms
+            6,                                  // natEvent: NAT64 session create
+            0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02, // sourceIPv6Address
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, // 2001:db8:1:2::2
+            203, 0, 113, 7,                     // postNATSourceIPv4Address
+            17,                                 // protocolIdentifier: UDP
+            0x13, 0x88,                         // sourceTransportPort 5000
+            0x9d, 0x78,                         // postNAPTSourceTransportPort 40312
+            0x20, 0x01, 0x0d, 0xb8, 0x00, 0x64, 0x00, 0x00, // destinationIPv6Address
+            0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x02, 0x50, // 2001:db8:64::192.0.2.80
+            192, 0, 2, 80,                      // postNATDestinationIPv4Address
+            0x00, 0x35,                         // destinationTransportPort 53
+            0x00, 0x35,                         // postNAPTDestinationTransportPort 53
+        ];
+        assert_eq!(m, vec![want]);
+        let m = e.data(&[Record::Nat(nat64(NatEvent::Nat64SessionDelete))], 0);
+        assert_eq!((m[0].len(), m[0][28]), (78, 7), "natEvent 7");
+    }
+
+    #[test]
+    fn an_ipv6_subscribers_limit_names_its_ipv6_address() {
+        let r = NatRecord {
+            protocol: 6,
+            inside6: "2001:db8:1:2::2".parse().unwrap(),
+            ..NatRecord::new(
+                NatEvent::QuotaExceeded,
+                std::net::Ipv4Addr::UNSPECIFIED,
+                "203.0.113.7".parse().unwrap(),
+            )
+        };
+        let mut e = Encoder::new(1, 0);
+        let m = e.data(&[Record::Nat(r)], 0);
+        #[rustfmt::skip]
+        let body: Vec<u8> = vec![
+            0x01, 0x06, 0x00, 0x26,             // set 262, length 38
+            0, 0, 0, 0, 0, 0, 0, 0,             // observationTimeMilliseconds 0
+            13,                                 // natEvent: quota exceeded
+            6,                                  // protocolIdentifier: TCP
+            0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02, // sourceIPv6Address
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+            203, 0, 113, 7,                     // postNATSourceIPv4Address
+            0, 0, 0, 0,                         // natPoolId 0
+        ];
+        assert_eq!(&m[0][16..], &body[..]);
+        // The same event of a NAT44 subscriber keeps template 258.
+        let v4 = Record::Nat(NatRecord::new(
+            NatEvent::QuotaExceeded,
+            "100.64.1.1".parse().unwrap(),
+            "203.0.113.7".parse().unwrap(),
+        ));
+        assert_eq!(Template::of(&v4), Template::Limit);
     }
 
     #[test]

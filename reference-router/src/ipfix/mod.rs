@@ -13,10 +13,15 @@ pub mod encode;
 
 use crate::stats::{IpfixUse, NatEvent};
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A NAT event (RFC 8158): which fields matter depends on the event — ports
 /// for sessions, the port range for blocks; unused fields are zero.
+///
+/// An IPv6-only subscriber's NAT64 sessions and limits carry its IPv6 address
+/// in `inside6` and `0.0.0.0` in `inside`: the NAT's table knows it by an
+/// alias from 240.0.0.0/4 (`aliases.rs`), which means nothing outside the
+/// router and is never exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NatRecord {
     /// What happened.
@@ -37,6 +42,16 @@ pub struct NatRecord {
     pub first_port: u16,
     /// Last port of the block (blocks).
     pub last_port: u16,
+    /// The remote's IPv4 address (sessions; `0.0.0.0` otherwise).
+    pub remote: Ipv4Addr,
+    /// The remote's port (sessions; ICMP: 0).
+    pub remote_port: u16,
+    /// An IPv6-only subscriber's own address (NAT64 sessions and limits; `::`
+    /// otherwise).
+    pub inside6: Ipv6Addr,
+    /// The remote as that subscriber addressed it: `remote` embedded in the
+    /// NAT64 prefix (RFC 6052; NAT64 sessions; `::` otherwise).
+    pub remote6: Ipv6Addr,
 }
 
 impl NatRecord {
@@ -52,6 +67,10 @@ impl NatRecord {
             outside_port: 0,
             first_port: 0,
             last_port: 0,
+            remote: Ipv4Addr::UNSPECIFIED,
+            remote_port: 0,
+            inside6: Ipv6Addr::UNSPECIFIED,
+            remote6: Ipv6Addr::UNSPECIFIED,
         }
     }
 }

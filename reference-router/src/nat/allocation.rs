@@ -113,13 +113,16 @@ impl Table {
         }
     }
 
-    /// Logs a session's creation or deletion (natEvent 4/5).
+    /// Logs a session's creation or deletion (natEvent 4/5; the router makes
+    /// those of an alias 6/7), with its remote.
     pub(super) fn log_session(&mut self, s: &Session, event: NatEvent) {
         if self.log.sessions {
             self.log.records.push(NatRecord {
                 protocol: s.protocol,
                 inside_port: s.in_port,
                 outside_port: s.out_port,
+                remote: s.rem_addr.into(),
+                remote_port: s.rem_port,
                 ..NatRecord::new(event, s.in_addr.into(), s.out_addr.into())
             });
         }

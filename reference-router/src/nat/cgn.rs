@@ -10,7 +10,7 @@ use super::deterministic::Deterministic;
 use super::table::{Allocator, NatLog};
 use crate::config::{Allocation, Config, ConfigError};
 use crate::iface::{Shard, SubscriberId};
-use crate::ipfix::{Exports, Record};
+use crate::ipfix::{Exports, NatRecord, Record};
 use std::net::Ipv4Addr;
 
 impl Nat {
@@ -59,10 +59,18 @@ impl Nat {
         Ok(())
     }
 
-    /// Moves the NAT events logged since the last call to `out`, stamped `now_ms`.
-    pub(crate) fn drain_log(&mut self, out: &mut Exports, now_ms: u64) {
+    /// Moves the NAT events logged since the last call to `out`, stamped `now_ms`
+    /// and passed through `finish` (which puts a NAT64 subscriber's IPv6
+    /// address in place of its alias).
+    pub(crate) fn drain_log(
+        &mut self,
+        out: &mut Exports,
+        now_ms: u64,
+        mut finish: impl FnMut(&mut NatRecord),
+    ) {
         for mut r in self.table.take_log() {
             r.time_ms = now_ms;
+            finish(&mut r);
             out.push(Record::Nat(r));
         }
     }

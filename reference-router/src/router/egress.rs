@@ -15,7 +15,7 @@ use crate::offload::Offload;
 use crate::shaper::Shaper;
 use crate::stats::{Counters, DropReason, ShaperUse};
 use sixfold_rewrite::IpVersion;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,8 @@ pub(super) struct Egress {
     /// The shapers with packets waiting: the per-packet work is theirs only,
     /// however many links have a rate.
     busy: Vec<(Interface, Shared)>,
+    /// The interfaces in `busy`: a range can bring many shapers.
+    queued: HashSet<Interface>,
 }
 
 fn interface_of(index: usize) -> Interface {
@@ -139,6 +141,7 @@ impl Egress {
             shapers,
             reports,
             busy: Vec::new(),
+            queued: HashSet::new(),
         }
     }
 
@@ -183,7 +186,7 @@ impl Egress {
         if !lock(&shaper).enqueue(v6, packet, offload) {
             return Err(DropReason::ShaperQueueFull);
         }
-        if !self.busy.iter().any(|(i, _)| *i == to) {
+        if self.queued.insert(to) {
             self.busy.push((to, shaper));
         }
         self.release(now, counters);
@@ -201,6 +204,7 @@ impl Egress {
             }
             if s.is_empty() {
                 self.busy.swap_remove(k);
+                self.queued.remove(&to);
             } else {
                 k += 1;
             }

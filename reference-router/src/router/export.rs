@@ -134,9 +134,16 @@ impl Router {
         self.drain_nat_log();
     }
 
-    /// The NAT's events since the last call, into the export queue.
+    /// The NAT's events since the last call, into the export queue; those of an
+    /// IPv6-only subscriber name its IPv6 address, not its alias.
     pub(super) fn drain_nat_log(&mut self) {
-        self.nat.drain_log(&mut self.exports, self.clock_ms);
+        let prefix = self.translation.nat64.as_ref().map(|n| n.prefix);
+        let aliases = &self.translation.aliases;
+        self.nat.drain_log(&mut self.exports, self.clock_ms, |r| {
+            if let Some(prefix) = prefix {
+                super::nat64::unalias(r, aliases, prefix);
+            }
+        });
     }
 
     /// The next record for the IPFIX exporter (the I/O loop drains these after

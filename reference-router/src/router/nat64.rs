@@ -23,10 +23,11 @@ use crate::aliases::Aliases;
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::{Direction, Interface, SubscriberId};
+use crate::ipfix::NatRecord;
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{Decision, Flow};
 use crate::offload;
-use crate::stats::{DropReason, Family};
+use crate::stats::{DropReason, Family, NatEvent};
 use crate::xlat;
 use sixfold_rewrite::addr::Nat64Prefix;
 use sixfold_rewrite::translate::{self, Mapping, ToIpv4, ToIpv6, TranslateError};
@@ -104,6 +105,30 @@ fn flow(packet: &[u8], alias: u32, remote: Ipv4Addr) -> Result<Flow, DropReason>
         f.sport = id;
     }
     Ok(f)
+}
+
+/// A NAT event about alias `r.inside` made about the IPv6 address it stands
+/// for (RFC 8158): a session's becomes natEvent 6/7 with the subscriber's
+/// address and the remote embedded in `prefix` (RFC 6052), a limit keeps its
+/// event; either way `inside` becomes `0.0.0.0`, so no alias leaves the router.
+/// An alias already freed (it outlives its sessions, so this is not expected)
+/// leaves `::`. Events about other inside addresses are left as they are.
+pub(super) fn unalias(r: &mut NatRecord, aliases: &Aliases, prefix: Nat64Prefix) {
+    let alias = u32::from(r.inside);
+    if !Aliases::is_alias(alias) {
+        return;
+    }
+    r.inside6 = aliases.peek(alias).unwrap_or(Ipv6Addr::UNSPECIFIED);
+    r.inside = Ipv4Addr::UNSPECIFIED;
+    let session = match r.event {
+        NatEvent::SessionCreate => Some(NatEvent::Nat64SessionCreate),
+        NatEvent::SessionDelete => Some(NatEvent::Nat64SessionDelete),
+        _ => None,
+    };
+    if let Some(event) = session {
+        r.event = event;
+        r.remote6 = prefix.embed(r.remote);
+    }
 }
 
 /// The IPv4 side of a translation plan from the NAT's rewrite: the public

@@ -240,6 +240,10 @@ counter_keys! {
         BlockAllocation = "port_block_allocation",
         /// A port block was released (natEvent 17).
         BlockDeallocation = "port_block_deallocation",
+        /// A NAT64 session was created (natEvent 6): an IPv6-only subscriber's.
+        Nat64SessionCreate = "nat64_session_create",
+        /// A NAT64 session was deleted (natEvent 7).
+        Nat64SessionDelete = "nat64_session_delete",
     }
 }
 
@@ -254,6 +258,8 @@ impl NatEvent {
             NatEvent::QuotaExceeded => 13,
             NatEvent::BlockAllocation => 16,
             NatEvent::BlockDeallocation => 17,
+            NatEvent::Nat64SessionCreate => 6,
+            NatEvent::Nat64SessionDelete => 7,
         }
     }
 }

@@ -239,7 +239,8 @@ pub struct PortUse {
 /// One subscriber's use of the NAT and the firewall.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SubscriberUse {
-    /// TUN name.
+    /// TUN name; for a `[[subscriber_range]]`'s subscriber `<range>/<IPv4
+    /// address>` (`<range>/<IPv6 prefix>` in a range without IPv4).
     pub name: String,
     /// The public address all its sessions use (paired pooling), once it has one.
     pub public_ipv4: Option<std::net::Ipv4Addr>,
@@ -356,7 +357,8 @@ pub struct Snapshot {
     pub segments_generated: u64,
     /// The data path: offload and workers.
     pub datapath: Datapath,
-    /// Per subscriber.
+    /// Per subscriber: every `[[subscriber]]`, then the range subscribers
+    /// with sessions, IPv6 flows or counted traffic.
     pub subscribers: Vec<SubscriberUse>,
     /// Per egress shaper (links with a rate).
     pub shapers: Vec<ShaperUse>,

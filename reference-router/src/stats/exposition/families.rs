@@ -325,12 +325,14 @@ fn datapath(b: &mut Builder, s: &Snapshot) {
 
 /// Egress shapers: the WAN's always, subscriber links' with `per_subscriber`.
 fn shapers(b: &mut Builder, s: &Snapshot, per_subscriber: bool) {
-    let subscriber_links: Vec<&str> = s.subscribers.iter().map(|u| u.name.as_str()).collect();
+    // A set: a range can bring a shaper per subscriber.
+    let subscriber_links: std::collections::HashSet<&str> =
+        s.subscribers.iter().map(|u| u.name.as_str()).collect();
     let shapers: Vec<(usize, &ShaperUse)> = s
         .shapers
         .iter()
         .enumerate()
-        .filter(|(_, u)| per_subscriber || !subscriber_links.contains(&u.name.as_str()))
+        .filter(|(_, u)| per_subscriber || !subscriber_links.contains(u.name.as_str()))
         .collect();
     b.family(
         "sixfold_shaper_rate_bytes_per_second",
