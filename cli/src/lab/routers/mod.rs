@@ -42,6 +42,8 @@ pub(super) struct Scale {
     members: Arc<Mutex<ecmp::Members>>,
 }
 
+/// `sixfold lab --routers N` (N > 1): refuses the one-router lab's flags it has
+/// no use for, builds the world, then runs `--keep` or every check.
 pub(super) fn run(
     args: &LabArgs,
     base: Config,

@@ -162,11 +162,6 @@ pub(super) fn start_router(
         world.boxes.resize_with(slot + 1, || None);
     }
     world.boxes[slot] = Some(child);
-    // Its socket path is the lab's to remove, even after a SIGKILL.
-    let socket = std::path::PathBuf::from(plan.socket(k));
-    if !world.files.contains(&socket) {
-        world.files.push(socket);
-    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while sixfold::control::request(&plan.socket(k), "stats").is_err() {
         if let Some(Ok(Some(status))) = world.boxes[slot].as_mut().map(|c| c.try_wait()) {
@@ -181,6 +176,12 @@ pub(super) fn start_router(
             );
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its socket is the lab's to remove, even after a SIGKILL; only once the
+    // router answered there (a path it refused is not ours).
+    let socket = std::path::PathBuf::from(plan.socket(k));
+    if !world.files.contains(&socket) {
+        world.files.push(socket);
     }
     Ok(())
 }
