@@ -124,14 +124,16 @@ fn router_pid(ns: &str) -> i32 {
         .unwrap_or_else(|| panic!("no sixfold process in {ns}"))
 }
 
-/// Per interval of the iperf3 receiver (the server): (start s, bytes, lost
-/// packets, packets).
+/// Per full interval of the iperf3 receiver (the server): (start s, bytes,
+/// lost packets, packets). The receiver's last interval can be a sliver of a
+/// few milliseconds after the sender stopped: not an interval to compare.
 fn received_intervals(json: &str) -> Vec<(f64, u64, u64, u64)> {
     let v: serde_json::Value = serde_json::from_str(json).expect("iperf3 JSON");
     v["server_output_json"]["intervals"]
         .as_array()
         .expect("the server's intervals (--get-server-output)")
         .iter()
+        .filter(|i| i["sum"]["seconds"].as_f64().unwrap() >= 0.4)
         .map(|i| {
             let s = &i["sum"];
             (
