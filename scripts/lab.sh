@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: `sixfold lab` — namespaces, the router between them, real traffic,
 # a report, and nothing left behind. Needs root. Installs the programs the lab
-# drives (ping, curl, python3, iproute2; prometheus for --metrics) when missing. Arguments go to `sixfold lab`,
+# drives (ping, curl, python3, iproute2; prometheus for --metrics, bird2 for --routers) when missing. Arguments go to `sixfold lab`,
 # e.g. `scripts/lab.sh --subscribers 4 --filtering eif` or `scripts/lab.sh --keep`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,10 @@ if [[ " $* " == *" --ipv6-only "* ]]; then
     command -v tayga >/dev/null || need+=(tayga)
     command -v traceroute >/dev/null || need+=(traceroute)
 fi
+# --routers N (N > 1): BIRD 2 on every box, the core and the access side.
+for arg in "$@"; do
+    [[ $arg == --routers || $arg == --routers=* ]] && { { command -v bird && command -v birdc; } >/dev/null || need+=(bird2); }
+done
 if ((${#need[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -38,6 +38,10 @@ command -v traceroute >/dev/null || need+=(traceroute)
 # the oracle for flow accounting (tshark, above, for the NAT events).
 command -v nfcapd >/dev/null || need+=(nfdump)
 # --- end issue 14
+# --- issue 16 (beyond one box): BIRD 2 on every box, the core and the access
+# side of `sixfold lab --routers N` (BGP, BFD, multipath routes).
+{ command -v bird && command -v birdc; } >/dev/null || need+=(bird2)
+# --- end issue 16
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

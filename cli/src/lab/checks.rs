@@ -28,7 +28,7 @@ pub(super) fn check(label: &str, result: anyhow::Result<String>) -> bool {
     }
 }
 
-fn ping(ns: &str, v6: bool, to: &str) -> anyhow::Result<String> {
+pub(super) fn ping(ns: &str, v6: bool, to: &str) -> anyhow::Result<String> {
     let mut c = netns_command(ns, "ping");
     if v6 {
         c.arg("-6");
@@ -56,7 +56,12 @@ fn ping(ns: &str, v6: bool, to: &str) -> anyhow::Result<String> {
     Ok(format!("{summary}; rtt min/avg/max/mdev {rtt}"))
 }
 
-fn curl(ns: &str, url: &str) -> anyhow::Result<String> {
+pub(super) fn curl(ns: &str, url: &str) -> anyhow::Result<String> {
+    curl_with(ns, &[], url)
+}
+
+/// `curl` in `ns` with `extra` arguments (`--interface ADDR`); the status line.
+pub(super) fn curl_with(ns: &str, extra: &[&str], url: &str) -> anyhow::Result<String> {
     let out = netns_command(ns, "curl")
         .args([
             "-sS",
@@ -66,8 +71,9 @@ fn curl(ns: &str, url: &str) -> anyhow::Result<String> {
             "5",
             "-w",
             "%{http_code} %{size_download} B in %{time_total} s",
-            url,
         ])
+        .args(extra)
+        .arg(url)
         .output()
         .context("running curl")?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -77,10 +83,16 @@ fn curl(ns: &str, url: &str) -> anyhow::Result<String> {
     Ok(format!("HTTP {text}"))
 }
 
-fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow::Result<()> {
-    let wan_ns = format!("{}-wan", args.prefix);
+/// The lab's "internet" servers in namespace `wan_ns`: the web server on
+/// [`HTTP_PORT`] (IPv4 and IPv6) and the UDP reflector on [`SERVER_V4`].
+pub(super) fn start_servers(
+    prefix: &str,
+    wan_ns: &str,
+    world: &mut World,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     // A private directory (0700, a fresh name): nobody can plant a link in it.
-    let template = std::env::temp_dir().join(format!("sixfold-lab-{}-XXXXXX", args.prefix));
+    let template = std::env::temp_dir().join(format!("sixfold-lab-{prefix}-XXXXXX"));
     let dir = nix::unistd::mkdtemp(&template)
         .with_context(|| format!("creating a private directory like {}", template.display()))?;
     world.files.push(dir.clone());
@@ -92,7 +104,7 @@ fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow
             std::io::Write::write_all(&mut f, b"hello from the sixfold lab's internet\n")
         })
         .context("writing the lab's web page")?;
-    let server = netns_command(&wan_ns, "python3")
+    let server = netns_command(wan_ns, "python3")
         .args([
             "-m",
             "http.server",
@@ -107,8 +119,25 @@ fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow
         .spawn()
         .context("starting python3 -m http.server")?;
     world.children.push(server);
-    // A UDP reflector (as STUN): answers each datagram with the sender's address.
-    let reflector = device::in_netns(&wan_ns, || UdpSocket::bind((SERVER_V4, REFLECTOR_PORT)))?;
+    reflector(wan_ns, SERVER_V4)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let target: SocketAddr = format!("{SERVER_V4}:{HTTP_PORT}").parse()?;
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        let up = device::in_netns(wan_ns, || {
+            Ok(TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok())
+        })?;
+        if up {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the lab's HTTP server did not come up in 10 s")
+}
+
+/// A UDP reflector (as STUN) on `addr`:[`REFLECTOR_PORT`] in namespace `ns`:
+/// answers each datagram with the sender's address, for the life of the lab.
+pub(super) fn reflector(ns: &str, addr: &str) -> anyhow::Result<()> {
+    let reflector = device::in_netns(ns, || UdpSocket::bind((addr, REFLECTOR_PORT)))?;
     reflector.set_read_timeout(Some(Duration::from_millis(100)))?;
     std::thread::spawn(move || {
         let mut buf = [0u8; 1500];
@@ -126,22 +155,11 @@ fn start_servers(args: &LabArgs, world: &mut World, stop: &AtomicBool) -> anyhow
             }
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let target: SocketAddr = format!("{SERVER_V4}:{HTTP_PORT}").parse()?;
-    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-        let up = device::in_netns(&wan_ns, || {
-            Ok(TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok())
-        })?;
-        if up {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("the lab's HTTP server did not come up in 10 s")
+    Ok(())
 }
 
 /// The external endpoint the WAN sees for `socket`, asked of the reflector.
-fn external(socket: &UdpSocket) -> anyhow::Result<SocketAddrV4> {
+pub(super) fn external(socket: &UdpSocket) -> anyhow::Result<SocketAddrV4> {
     socket.send_to(b"who am i", (SERVER_V4, REFLECTOR_PORT))?;
     let mut buf = [0u8; 64];
     let (n, _) = socket
@@ -197,7 +215,7 @@ fn teredo_rs() -> Vec<u8> {
 }
 
 /// The running router's counters, read from its control socket.
-fn stats(socket: &str) -> anyhow::Result<Snapshot> {
+pub(super) fn stats(socket: &str) -> anyhow::Result<Snapshot> {
     let answer = sixfold::control::request(socket, "stats")?;
     serde_json::from_str(&answer).context("the router's stats")
 }
@@ -324,9 +342,9 @@ pub(super) fn traffic(
     world: &mut World,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
-    start_servers(args, world, stop)?;
+    start_servers(&args.prefix, &format!("{}-wan", args.prefix), world, stop)?;
     let mut ok = true;
-    for k in 1..=args.subscribers {
+    for k in 1..=args.subscribers() {
         if stop.load(Ordering::Relaxed) {
             bail!("interrupted");
         }
@@ -381,7 +399,7 @@ pub(super) fn traffic(
             _ => Err(anyhow::anyhow!(text)),
         }),
     );
-    if args.subscribers >= 2 {
+    if args.subscribers() >= 2 {
         println!("hairpin (subscriber to subscriber through public addresses):");
         let result = hairpin(args);
         if config.nat.hairpin {

@@ -15,6 +15,7 @@ mod checks;
 mod collector;
 mod prometheus;
 mod report;
+mod routers;
 mod world;
 mod xlat;
 
@@ -66,10 +67,18 @@ pub(crate) enum SchedulingArg {
 
 #[derive(Args, Debug)]
 pub(crate) struct LabArgs {
-    /// Number of subscriber namespaces.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=250))]
-    subscribers: u16,
-    /// Namespace name prefix: namespaces are PREFIX-sub1, ..., PREFIX-wan.
+    /// Number of subscribers: namespaces of their own (default 2), or with
+    /// --routers above 1 addresses in the access namespace (default 4 per box).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=250))]
+    subscribers: Option<u16>,
+    /// Router boxes: 1 is the lab above; more builds the scale-out world (an
+    /// access namespace, boxes PREFIX-r1..rN each running `sixfold run` and BIRD,
+    /// a core namespace with BIRD), shows BGP/BFD, ECMP and each subscriber's
+    /// box, SIGKILLs box 1's router and reports the failover, then restarts it.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    routers: u16,
+    /// Namespace name prefix: namespaces are PREFIX-sub1, ..., PREFIX-wan (with
+    /// --routers above 1: PREFIX-access, PREFIX-r1, ..., PREFIX-core).
     #[arg(long, default_value = "sixfold")]
     prefix: String,
     /// NAT mapping behaviour (overrides the configuration file).
@@ -86,6 +95,8 @@ pub(crate) struct LabArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
+    /// With --routers above 1, standard input takes `kill K` (SIGKILL to box K's
+    /// router) and `start K` (start it again), each answered on one line.
     #[arg(long)]
     keep: bool,
     /// Turn all transition-tunnel blocking off, to show the difference.
@@ -132,9 +143,19 @@ pub(crate) struct LabArgs {
 }
 
 impl LabArgs {
+    /// Dual-stack subscribers: `--subscribers`, or its default (2 for one
+    /// router, 4 per box for more).
+    pub(crate) fn subscribers(&self) -> u16 {
+        self.subscribers.unwrap_or(if self.routers > 1 {
+            4 * self.routers
+        } else {
+            2
+        })
+    }
+
     /// Subscribers in all: the dual-stack ones and the IPv6-only one.
     pub(crate) fn all_subscribers(&self) -> u16 {
-        self.subscribers + u16::from(self.ipv6_only)
+        self.subscribers() + u16::from(self.ipv6_only)
     }
 
     /// Whether subscriber `k` (1-based) is the IPv6-only one.
@@ -174,19 +195,16 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     }
     let stop = stop_on_signals()?;
     let config = lab_config(&args)?;
+    if args.routers > 1 {
+        return routers::run(&args, config, &stop);
+    }
     if let Some(removed) = world::clear_leftovers(&args.prefix, &config.router.control_socket)? {
         eprintln!(
             "sixfold lab: removed what an earlier lab with --prefix {} left: {removed}",
             args.prefix
         );
     }
-    let mut world = World {
-        namespaces: Vec::new(),
-        children: Vec::new(),
-        files: Vec::new(),
-        router: None,
-        collector: None,
-    };
+    let mut world = World::default();
     let built = build(&args, &config, &mut world, &stop);
     if stop.load(Ordering::Relaxed) {
         // A signal during setup: tear down what exists, and no error.

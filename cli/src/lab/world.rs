@@ -15,6 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What the lab made, undone on drop in reverse order.
+#[derive(Default)]
 pub(super) struct World {
     pub(super) namespaces: Vec<String>,
     pub(super) children: Vec<Child>,
@@ -22,6 +23,10 @@ pub(super) struct World {
     pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Snapshot>>)>,
     /// The IPFIX collector of `--ipfix`.
     pub(super) collector: Option<super::collector::Collector>,
+    /// `--routers`: each box's `sixfold run` process (none while it is down).
+    pub(super) boxes: Vec<Option<Child>>,
+    /// Threads that run as long as the world (their stop flag, their handle).
+    pub(super) threads: Vec<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl World {
@@ -42,11 +47,20 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        for (stop, _) in &self.threads {
+            stop.store(true, Ordering::Relaxed);
+        }
+        for child in self.boxes.iter_mut().filter_map(Option::as_mut) {
+            stop_child(child);
+        }
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
         self.stop_router();
+        for (_, handle) in self.threads.drain(..) {
+            let _ = handle.join();
+        }
         for ns in self.namespaces.iter().rev() {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
@@ -58,8 +72,24 @@ impl Drop for World {
     }
 }
 
+/// SIGTERM to `child`, SIGKILL if it has not ended within 3 s; reaped.
+pub(super) fn stop_child(child: &mut Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Namespaces (under `/run/netns`) and hosts-file directories (under
-/// `/etc/netns`) that are the lab's for `prefix`: `PREFIX-wan`, `PREFIX-subN`.
+/// `/etc/netns`) that are the lab's for `prefix`: `PREFIX-wan`, `PREFIX-subN`,
+/// and with `--routers` `PREFIX-access`, `PREFIX-core`, `PREFIX-rN`.
 fn lab_names(dir: &str, prefix: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -70,10 +100,11 @@ fn lab_names(dir: &str, prefix: &str) -> Vec<String> {
             n.strip_prefix(prefix)
                 .and_then(|rest| rest.strip_prefix('-'))
                 .is_some_and(|role| {
-                    role == "wan"
-                        || role
-                            .strip_prefix("sub")
+                    let numbered = |p: &str| {
+                        role.strip_prefix(p)
                             .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+                    };
+                    matches!(role, "wan" | "access" | "core") || numbered("sub") || numbered("r")
                 })
         })
         .collect();
@@ -137,6 +168,22 @@ pub(super) fn ip(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `sysctl -qw` with `settings` in `ns`.
+pub(super) fn sysctl(ns: &str, settings: &[&str]) -> anyhow::Result<()> {
+    let out = netns_command(ns, "sysctl")
+        .arg("-qw")
+        .args(settings)
+        .output()
+        .context("running sysctl")?;
+    if !out.status.success() {
+        bail!(
+            "sysctl in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn netns_command(ns: &str, program: &str) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", ns, program]);
@@ -187,7 +234,7 @@ pub(super) fn build(
     }
     eprintln!(
         "sixfold lab: {} subscriber(s) in {}-sub1..{}, WAN in {wan_ns}; NAT mapping {:?}, filtering {:?}, hairpin {}; stats: sixfold stats --socket {}",
-        args.subscribers,
+        args.subscribers(),
         args.prefix,
         subs.last().map_or("", String::as_str),
         config.nat.mapping,
@@ -199,7 +246,7 @@ pub(super) fn build(
 }
 
 /// Creates each namespace with its loopback up, refusing to reuse one.
-fn create_namespaces<'a>(
+pub(super) fn create_namespaces<'a>(
     args: &LabArgs,
     namespaces: impl Iterator<Item = &'a String>,
     world: &mut World,
@@ -293,16 +340,7 @@ fn address_subscriber(config: &Config, k: u16, ns: &str, ipv6_only: bool) -> any
     if config.router.ra {
         // IPv6 comes from the router's advertisements alone (SLAAC); without
         // duplicate-address detection the address is usable at once.
-        let out = netns_command(ns, "sysctl")
-            .args(["-qw", &format!("net.ipv6.conf.{dev}.accept_dad=0")])
-            .output()
-            .context("running sysctl")?;
-        if !out.status.success() {
-            bail!(
-                "sysctl in {ns}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        sysctl(ns, &[&format!("net.ipv6.conf.{dev}.accept_dad=0")])?;
     } else {
         let host = format!("{}/64", subscriber_v6_host(k));
         ip(&["-n", ns, "-6", "addr", "add", &host, "dev", &dev, "nodad"])?;

@@ -2,9 +2,9 @@
 //! commands inside its namespaces, and skipping loudly without root.
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ pub fn can_run(test: &str) -> bool {
 pub struct Lab {
     pub child: Child,
     pub prefix: String,
+    /// The lab's standard input (commands of `--routers` labs).
+    input: ChildStdin,
+    /// The lines it prints after `ready`.
+    lines: mpsc::Receiver<String>,
 }
 
 impl Lab {
@@ -33,25 +37,40 @@ impl Lab {
         let mut child = Command::new(SIXFOLD)
             .args(["lab", "--keep", "--prefix", prefix])
             .args(extra)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start sixfold lab");
         let stdout = child.stdout.take().unwrap();
+        let input = child.stdin.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
         });
         let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("lab did not print `ready` in 30 s");
-        assert_eq!(line, "ready\n");
+            .recv_timeout(Duration::from_secs(60))
+            .expect("lab did not print `ready` in 60 s");
+        assert_eq!(line, "ready");
         Lab {
             child,
             prefix: prefix.into(),
+            input,
+            lines: rx,
         }
+    }
+
+    /// Sends `command` to the lab (`start 1`) and returns its one-line answer.
+    pub fn say(&mut self, command: &str) -> String {
+        writeln!(self.input, "{command}").expect("write to the lab");
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no answer to {command:?} in 30 s"))
     }
 
     pub fn ns(&self, which: &str) -> String {
