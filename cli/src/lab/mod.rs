@@ -271,8 +271,21 @@ fn finish_ipfix(
     Ok(())
 }
 
+/// The router configuration the lab runs: the file's (or the lab's own
+/// defaults), the command line's overrides, and the lab's WAN and subscribers.
 fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
-    let mut config = match &args.config {
+    let mut config = base_config(args)?;
+    apply_overrides(args, &mut config);
+    place_in_lab(args, &mut config)?;
+    config.subscriber = lab_subscribers(args)?;
+    config.validate().context("lab configuration")?;
+    Ok(config)
+}
+
+/// `--config`'s file, or without one a NAT pool, router address and DNS
+/// server that fit the lab's addressing, so the lab runs with no file at all.
+fn base_config(args: &LabArgs) -> anyhow::Result<Config> {
+    Ok(match &args.config {
         Some(path) => load(path)?,
         None => {
             let mut c = Config::default();
@@ -281,7 +294,13 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
             c.router.rdnss = vec![xlat::DNS64.parse()?];
             c
         }
-    };
+    })
+}
+
+/// The flags that override the configuration file (NAT behaviour, tunnels,
+/// shaping, hairpin, offload, workers): the command line wins, and a flag
+/// left out keeps the file's value.
+fn apply_overrides(args: &LabArgs, config: &mut Config) {
     if let Some(m) = args.mapping {
         config.nat.mapping = match m {
             MappingArg::Eim => Mapping::Eim,
@@ -319,8 +338,14 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
         config.router.offload = matches!(o, OnOff::On);
     }
     config.router.workers = args.workers.unwrap_or(config.router.workers);
+}
+
+/// What the lab decides whatever the file says, because its namespaces are
+/// named after `--prefix`: the IPFIX collector, the control socket, the
+/// metrics endpoint, the WAN TUN's namespace, and the PLAT for `--ipv6-only`.
+fn place_in_lab(args: &LabArgs, config: &mut Config) -> anyhow::Result<()> {
     if args.ipfix || args.ipfix_pcap.is_some() {
-        collector::export_here(&mut config, &args.prefix);
+        collector::export_here(config, &args.prefix);
     }
     config.router.control_socket = format!("/run/sixfold-{}.sock", args.prefix);
     config.metrics = sixfold_router::config::Metrics::default();
@@ -332,9 +357,15 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     config.wan.name = "wan".into();
     config.wan.netns = Some(format!("{}-wan", args.prefix));
     if args.ipv6_only {
-        xlat::plat_config(&mut config)?;
+        xlat::plat_config(config)?;
     }
-    config.subscriber = (1..=args.all_subscribers())
+    Ok(())
+}
+
+/// One subscriber per lab subscriber, each in its own namespace: the lab's
+/// addresses replace any the file lists, as the namespaces hold those.
+fn lab_subscribers(args: &LabArgs) -> anyhow::Result<Vec<Subscriber>> {
+    (1..=args.all_subscribers())
         .map(|k| {
             let ipv4 = if args.is_ipv6_only(k) {
                 Vec::new()
@@ -352,7 +383,5 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
                 rate_mbps: args.subscriber_rate,
             })
         })
-        .collect::<anyhow::Result<_>>()?;
-    config.validate().context("lab configuration")?;
-    Ok(config)
+        .collect()
 }

@@ -40,13 +40,22 @@ fn nexthop_ids(k: u16) -> (u32, u32) {
 /// seed is fixed — then starts the thread that keeps them.
 pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<Members>>> {
     let ns = plan.access();
+    add_nexthops(plan, &ns)?;
+    wait_for_every_box(plan, &ns)?;
+    let changes = watch_routes(&ns, world)?;
+    Ok(keep_groups(ns, changes, world))
+}
+
+/// Each box's two next hops (IPv4, IPv6) as nexthop objects in `ns`: a group
+/// names its members by nexthop id, so they must exist before any group.
+fn add_nexthops(plan: &Plan, ns: &str) -> anyhow::Result<()> {
     for k in plan.boxes() {
         let (_, v4, _, v6) = access_link(k);
         let (id4, id6) = nexthop_ids(k);
         let dev = format!("r{k}");
         ip(&[
             "-n",
-            &ns,
+            ns,
             "nexthop",
             "add",
             "id",
@@ -58,7 +67,7 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
         ])?;
         ip(&[
             "-n",
-            &ns,
+            ns,
             "-6",
             "nexthop",
             "add",
@@ -70,11 +79,17 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
             &dev,
         ])?;
     }
+    Ok(())
+}
+
+/// Waits (20 s at most) until BIRD's table holds a default route through
+/// every box in both families, so the first groups hold all boxes at once.
+fn wait_for_every_box(plan: &Plan, ns: &str) -> anyhow::Result<()> {
     let all: Vec<u16> = plan.boxes().collect();
     let deadline = Instant::now() + Duration::from_secs(20);
     while [false, true]
         .iter()
-        .any(|&v6| bird_boxes(&ns, v6).ok() != Some(all.clone()))
+        .any(|&v6| bird_boxes(ns, v6).ok() != Some(all.clone()))
     {
         if Instant::now() > deadline {
             bail!(
@@ -83,8 +98,15 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
+}
+
+/// Starts `ip monitor route` in `ns` (a child of the world, killed with it)
+/// and a thread that turns each line it prints into a message: a route
+/// change wakes the keeper at once instead of at its next 500 ms poll.
+fn watch_routes(ns: &str, world: &mut World) -> anyhow::Result<mpsc::Receiver<()>> {
     let mut monitor = Command::new("ip")
-        .args(["-n", &ns, "monitor", "route"])
+        .args(["-n", ns, "monitor", "route"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -100,6 +122,13 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
             }
         }
     });
+    Ok(rx)
+}
+
+/// The thread that keeps the groups in line with BIRD's table in `ns`: on
+/// each route change and every 500 ms, until the world stops it. The members
+/// it returns are how the checks see which boxes the groups hold, and when.
+fn keep_groups(ns: String, changes: mpsc::Receiver<()>, world: &mut World) -> Arc<Mutex<Members>> {
     let members = Arc::new(Mutex::new(Members::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let (m, s) = (Arc::clone(&members), Arc::clone(&stop));
@@ -108,11 +137,11 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
             if let Err(e) = sync(&ns, &m) {
                 eprintln!("sixfold lab: keeping the access side's groups: {e:#}");
             }
-            match rx.recv_timeout(Duration::from_millis(500)) {
+            match changes.recv_timeout(Duration::from_millis(500)) {
                 // On a change, read again after the burst of notifications.
                 Ok(()) => {
                     std::thread::sleep(Duration::from_millis(2));
-                    while rx.try_recv().is_ok() {}
+                    while changes.try_recv().is_ok() {}
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 // `ip monitor` ended (the world is going): poll, not spin.
@@ -123,7 +152,7 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
         }
     });
     world.threads.push((stop, handle));
-    Ok(members)
+    members
 }
 
 /// The boxes BIRD has a default route through in [`ACCESS_BGP_TABLE`], from

@@ -1,7 +1,7 @@
 //! The scale-out lab's checks: sessions, routes, which box each subscriber
 //! uses, traffic through every box, box 1's router killed, and brought back.
 
-use super::plan::{AGGREGATE_V6, IDLE_TIMER_S, SERVER_V4_B, sub_v4, sub_v6, sub_v6_prefix};
+use super::plan::{AGGREGATE_V6, IDLE_TIMER_S, Plan, SERVER_V4_B, sub_v4, sub_v6, sub_v6_prefix};
 use super::{Scale, bird, probe, setup};
 use crate::lab::checks::check;
 use crate::lab::world::World;
@@ -384,12 +384,7 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Option<()> {
 /// (each given 1 s), until one succeeds or 10 s after `start` have passed: the
 /// first success — the source the server saw, and when. Overlapping attempts
 /// measure when a connection *can* succeed, not a client's retry timer.
-fn reconnect(
-    plan: &super::plan::Plan,
-    k: u16,
-    src: IpAddr,
-    start: Instant,
-) -> anyhow::Result<(u16, IpAddr, std::net::SocketAddr, Duration)> {
+fn reconnect(plan: &Plan, k: u16, src: IpAddr, start: Instant) -> anyhow::Result<Reconnected> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::scope(|attempts| {
         while start.elapsed() < Duration::from_secs(10) {
@@ -423,8 +418,52 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
     let start = Instant::now();
     // Everything is measured from here: the probes start at once, while the
     // process is still going away.
-    let mut router = sigkill(world, 1)?;
-    let pending: Vec<(u16, IpAddr)> = spread
+    let router = sigkill(world, 1)?;
+    let stranded = stranded_on_first_box(spread);
+    let after = watch_failover(plan, router, &slice, &stranded, start);
+    println!(
+        "  the router process was reaped {:.3} s after the SIGKILL (its TUNs and their routes go while it exits)",
+        after.exited.as_secs_f64()
+    );
+    let mut ok = check(
+        &format!("{slice} withdrawn at the core"),
+        after
+            .withdrawn
+            .map(|d| format!("after {:.3} s", d.as_secs_f64()))
+            .with_context(|| format!("{slice} still at the core after 10 s")),
+    );
+    ok &= check_left_group(scale, start);
+    let (reconnected, reconnect) = check_reconnects(plan, after.reconnects);
+    ok &= reconnected;
+    let (kept, lost) = check_mappings_kept(plan, spread);
+    ok &= kept;
+    println!(
+        "failover withdrawn_s={:.3} reconnect_s={:.3} survivors_lost={lost}",
+        after.withdrawn.map_or(f64::NAN, |d| d.as_secs_f64()),
+        reconnect.as_secs_f64()
+    );
+    Ok(ok)
+}
+
+/// A new connection after the failover: the subscriber, the source it came
+/// from, the endpoint the server saw, and when.
+type Reconnected = (u16, IpAddr, std::net::SocketAddr, Duration);
+
+/// What the probes started at the SIGKILL saw, each timed from it.
+struct AfterKill {
+    /// When the killed router was reaped.
+    exited: Duration,
+    /// When box 1's slice left the core (none within 10 s: still there).
+    withdrawn: Option<Duration>,
+    /// One per source that went through box 1.
+    reconnects: Vec<anyhow::Result<Reconnected>>,
+}
+
+/// The sources that went through box 1, which must find a survivor: each
+/// subscriber's IPv4 address if its IPv4 used box 1, then each IPv6 address
+/// if its IPv6 did (a subscriber's two families may use different boxes).
+fn stranded_on_first_box(spread: &Spread) -> Vec<(u16, IpAddr)> {
+    spread
         .subs
         .iter()
         .filter(|s| s.box4 == 1)
@@ -436,19 +475,31 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
                 .filter(|s| s.box6 == 1)
                 .map(|s| (s.k, IpAddr::V6(sub_v6(s.k)))),
         )
-        .collect();
-    let (exited, withdrawn, reconnects) = std::thread::scope(|scope| {
+        .collect()
+}
+
+/// Runs the probes side by side from `start`, so that none waits for
+/// another: reaping the killed `router`, watching `slice` leave the core, and
+/// reconnecting every `stranded` source.
+fn watch_failover(
+    plan: &Plan,
+    mut router: std::process::Child,
+    slice: &str,
+    stranded: &[(u16, IpAddr)],
+    start: Instant,
+) -> AfterKill {
+    std::thread::scope(|scope| {
         let exited = scope.spawn(move || {
             let _ = router.wait();
             start.elapsed()
         });
         let withdrawn = scope.spawn(|| {
             wait_for(Duration::from_secs(10), || {
-                probe::core_routes(plan, &slice).is_empty()
+                probe::core_routes(plan, slice).is_empty()
             })
             .map(|_| start.elapsed())
         });
-        let handles: Vec<_> = pending
+        let handles: Vec<_> = stranded
             .iter()
             .map(|&(k, src)| scope.spawn(move || reconnect(plan, k, src, start)))
             .collect();
@@ -459,40 +510,42 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
                     .unwrap_or_else(|_| Err(anyhow::anyhow!("panicked")))
             })
             .collect();
-        (
-            exited.join().unwrap_or_default(),
-            withdrawn.join().ok().flatten(),
+        AfterKill {
+            exited: exited.join().unwrap_or_default(),
+            withdrawn: withdrawn.join().ok().flatten(),
             reconnects,
-        )
-    });
-    println!(
-        "  the router process was reaped {:.3} s after the SIGKILL (its TUNs and their routes go while it exits)",
-        exited.as_secs_f64()
-    );
-    let mut ok = check(
-        &format!("{slice} withdrawn at the core"),
-        withdrawn
-            .map(|d| format!("after {:.3} s", d.as_secs_f64()))
-            .with_context(|| format!("{slice} still at the core after 10 s")),
-    );
+        }
+    })
+}
+
+/// Box 1 left the access side's IPv4 group: the keeper's first change after
+/// `start` without it, which is when new IPv4 flows stopped going to it.
+fn check_left_group(scale: &Scale, start: Instant) -> bool {
     let dropped = scale.members.lock().ok().and_then(|m| {
         m.changes
             .iter()
             .find(|(at, v6, boxes)| *at >= start && !*v6 && !boxes.contains(&1))
             .map(|(at, _, _)| at.duration_since(start))
     });
-    ok &= check(
-        &format!("{} left the access side's IPv4 group", plan.r(1)),
+    check(
+        &format!("{} left the access side's IPv4 group", scale.plan.r(1)),
         dropped
             .map(|d| format!("after {:.3} s", d.as_secs_f64()))
             .context("still in the group"),
-    );
-    let mut reconnect = Duration::ZERO;
+    )
+}
+
+/// One check per stranded source: its new connection must be NATed by a
+/// survivor (for IPv4, an address in a survivor's slice). Also returns the
+/// slowest reconnection, the failover's reconnect time.
+fn check_reconnects(plan: &Plan, reconnects: Vec<anyhow::Result<Reconnected>>) -> (bool, Duration) {
+    let mut ok = true;
+    let mut slowest = Duration::ZERO;
     for r in reconnects {
         ok &= check(
             "new connection through a survivor",
             r.and_then(|(k, src, seen, at)| {
-                reconnect = reconnect.max(at);
+                slowest = slowest.max(at);
                 if let IpAddr::V4(a) = seen.ip() {
                     match plan.box_of(a) {
                         Some(b) if b != 1 => Ok(format!(
@@ -511,6 +564,14 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
             }),
         );
     }
+    (ok, slowest)
+}
+
+/// One check per subscriber whose IPv4 stayed on a survivor: the same public
+/// endpoint as before, since a resilient group moves only box 1's buckets.
+/// Also returns how many lost their mapping.
+fn check_mappings_kept(plan: &Plan, spread: &Spread) -> (bool, usize) {
+    let mut ok = true;
     let mut lost = 0;
     for s in spread.subs.iter().filter(|s| s.box4 != 1) {
         let now = probe::external(&s.socket, SERVER_V4);
@@ -527,12 +588,7 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
             },
         );
     }
-    println!(
-        "failover withdrawn_s={:.3} reconnect_s={:.3} survivors_lost={lost}",
-        withdrawn.map_or(f64::NAN, |d| d.as_secs_f64()),
-        reconnect.as_secs_f64()
-    );
-    Ok(ok)
+    (ok, lost)
 }
 
 /// Box 1's router started again: its slice announced, it rejoins the access

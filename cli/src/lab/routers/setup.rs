@@ -32,12 +32,19 @@ fn words(s: &str) -> Vec<String> {
 /// and between each box and the core, addresses, sysctls, the boxes' policy
 /// routing, the subscribers' and servers' addresses.
 pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
-    let (access, core) = (plan.access(), plan.core());
-    // One subscriber stays on one box: hash on the source address alone, with
-    // a fixed seed (and groups made with every box at once) so each run spreads
-    // the subscribers the same way.
+    hash_on_source(&plan.access())?;
+    for k in plan.boxes() {
+        plumb_box(plan, k)?;
+    }
+    add_host_addresses(plan)
+}
+
+/// One subscriber stays on one box: the access namespace hashes multipath
+/// routes on the source address alone, with a fixed seed (and groups made
+/// with every box at once) so each run spreads the subscribers the same way.
+fn hash_on_source(access: &str) -> anyhow::Result<()> {
     sysctl(
-        &access,
+        access,
         &[
             "net.ipv4.fib_multipath_hash_policy=3",
             "net.ipv4.fib_multipath_hash_fields=0x1",
@@ -45,87 +52,110 @@ pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
             "net.ipv6.fib_multipath_hash_fields=0x1",
             "net.ipv4.fib_multipath_hash_seed=1",
         ],
+    )
+}
+
+/// Box `k` as a forwarding namespace between the access side and the core:
+/// its links to both, its routes and its policy rules. Reverse-path filtering
+/// is off: packets come out of the router's TUNs with sources that the main
+/// table routes through other interfaces.
+fn plumb_box(plan: &Plan, k: u16) -> anyhow::Result<()> {
+    let r = plan.r(k);
+    sysctl(
+        &r,
+        &[
+            "net.ipv4.ip_forward=1",
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        ],
     )?;
-    for k in plan.boxes() {
-        let r = plan.r(k);
-        sysctl(
-            &r,
+    link_box(plan, k)?;
+    ips(&r, &box_routes(k))
+}
+
+/// Box `k`'s two veths: `rK` in the access namespace to `access` in the box,
+/// and `rK` in the core to `core` in the box, both addressed and up. The
+/// interface names in the box are what its policy rules match on.
+fn link_box(plan: &Plan, k: u16) -> anyhow::Result<()> {
+    let (access, core, r) = (plan.access(), plan.core(), plan.r(k));
+    let dev = format!("r{k}");
+    for (hub, here, (h4, b4, h6, b6)) in [
+        (&access, "access", access_link(k)),
+        (&core, "core", core_link(k)),
+    ] {
+        ip(&[
+            "link", "add", &dev, "netns", hub, "type", "veth", "peer", "name", here, "netns", &r,
+        ])?;
+        ips(
+            hub,
             &[
-                "net.ipv4.ip_forward=1",
-                "net.ipv6.conf.all.forwarding=1",
-                "net.ipv4.conf.all.rp_filter=0",
-                "net.ipv4.conf.default.rp_filter=0",
+                words(&format!("addr add {h4}/24 dev {dev}")),
+                words(&format!("addr add {h6}/64 dev {dev} nodad")),
+                words(&format!("link set {dev} up")),
             ],
         )?;
-        let dev = format!("r{k}");
-        for (hub, here, (h4, b4, h6, b6)) in [
-            (&access, "access", access_link(k)),
-            (&core, "core", core_link(k)),
-        ] {
-            ip(&[
-                "link", "add", &dev, "netns", hub, "type", "veth", "peer", "name", here, "netns",
-                &r,
-            ])?;
-            ips(
-                hub,
-                &[
-                    words(&format!("addr add {h4}/24 dev {dev}")),
-                    words(&format!("addr add {h6}/64 dev {dev} nodad")),
-                    words(&format!("link set {dev} up")),
-                ],
-            )?;
-            ips(
-                &r,
-                &[
-                    words(&format!("addr add {b4}/24 dev {here}")),
-                    words(&format!("addr add {b6}/64 dev {here} nodad")),
-                    words(&format!("link set {here} up")),
-                ],
-            )?;
-            sysctl(&r, &[&format!("net.ipv4.conf.{here}.rp_filter=0")])?;
-        }
-        let (a4, _, a6, _) = access_link(k);
-        let (c4, _, c6, _) = core_link(k);
-        let mut commands = vec![
-            words(&format!("route add default via {c4}")),
-            words(&format!("-6 route add default via {c6}")),
-            words(&format!("route add {RANGE_V4} via {a4}")),
-            words(&format!("-6 route add {AGGREGATE_V6} via {a6}")),
-        ];
-        // From the access side into the router, from the core to its WAN TUN,
-        // and never past it into the main table (no un-NATed leak while the
-        // router is down).
-        for family in ["-4", "-6"] {
-            commands.push(words(&format!(
-                "{family} rule add pref 100 iif access lookup {INSIDE_TABLE}"
-            )));
-            commands.push(words(&format!(
-                "{family} rule add pref 101 iif access unreachable"
-            )));
-            commands.push(words(&format!(
-                "{family} rule add pref 110 iif core lookup {WAN_TABLE}"
-            )));
-            commands.push(words(&format!(
-                "{family} rule add pref 111 iif core unreachable"
-            )));
-        }
-        ips(&r, &commands)?;
+        ips(
+            &r,
+            &[
+                words(&format!("addr add {b4}/24 dev {here}")),
+                words(&format!("addr add {b6}/64 dev {here} nodad")),
+                words(&format!("link set {here} up")),
+            ],
+        )?;
+        sysctl(&r, &[&format!("net.ipv4.conf.{here}.rp_filter=0")])?;
     }
+    Ok(())
+}
+
+/// Box `k`'s routes (default to the core, the subscribers' range back to the
+/// access side) and its policy rules, as `ip` commands.
+fn box_routes(k: u16) -> Vec<Vec<String>> {
+    let (a4, _, a6, _) = access_link(k);
+    let (c4, _, c6, _) = core_link(k);
+    let mut commands = vec![
+        words(&format!("route add default via {c4}")),
+        words(&format!("-6 route add default via {c6}")),
+        words(&format!("route add {RANGE_V4} via {a4}")),
+        words(&format!("-6 route add {AGGREGATE_V6} via {a6}")),
+    ];
+    // From the access side into the router, from the core to its WAN TUN,
+    // and never past it into the main table (no un-NATed leak while the
+    // router is down).
+    for family in ["-4", "-6"] {
+        commands.push(words(&format!(
+            "{family} rule add pref 100 iif access lookup {INSIDE_TABLE}"
+        )));
+        commands.push(words(&format!(
+            "{family} rule add pref 101 iif access unreachable"
+        )));
+        commands.push(words(&format!(
+            "{family} rule add pref 110 iif core lookup {WAN_TABLE}"
+        )));
+        commands.push(words(&format!(
+            "{family} rule add pref 111 iif core unreachable"
+        )));
+    }
+    commands
+}
+
+/// The hosts on the namespaces' loopbacks: every subscriber's addresses in
+/// the access namespace, the servers' in the core.
+fn add_host_addresses(plan: &Plan) -> anyhow::Result<()> {
     let mut subscribers = Vec::new();
     for s in plan.all_subscribers() {
         subscribers.push(words(&format!("addr add {}/32 dev lo", sub_v4(s))));
         subscribers.push(words(&format!("addr add {}/128 dev lo", sub_v6(s))));
     }
-    ips(&access, &subscribers)?;
+    ips(&plan.access(), &subscribers)?;
     ips(
-        &core,
+        &plan.core(),
         &[
             words(&format!("addr add {SERVER_V4}/32 dev lo")),
             words(&format!("addr add {SERVER_V4_B}/32 dev lo")),
             words(&format!("addr add {SERVER_V6}/128 dev lo")),
         ],
-    )?;
-    Ok(())
+    )
 }
 
 /// Writes box `k`'s configuration (once) and starts its router: `sixfold run`
