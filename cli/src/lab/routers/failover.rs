@@ -410,8 +410,13 @@ fn reconnect(plan: &Plan, k: u16, src: IpAddr, start: Instant) -> anyhow::Result
 /// SIGKILLs box 1's router and measures: its slice withdrawn at the core, the
 /// access side dropping it, a new connection from each of its subscribers
 /// through a survivor (IPv4 and IPv6), and whether any survivor's subscriber
-/// lost its mapping. Ends with the `failover …` line.
-pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> anyhow::Result<bool> {
+/// lost its mapping. Returns whether all passed and the `failover …` line,
+/// which the lab prints last.
+pub(super) fn failover(
+    scale: &Scale,
+    world: &mut World,
+    spread: &Spread,
+) -> anyhow::Result<(bool, String)> {
     let plan = &scale.plan;
     let slice = plan.slice(1).to_string();
     println!("failover: SIGKILL to {}'s router", plan.r(1));
@@ -437,12 +442,12 @@ pub(super) fn failover(scale: &Scale, world: &mut World, spread: &Spread) -> any
     ok &= reconnected;
     let (kept, lost) = check_mappings_kept(plan, spread);
     ok &= kept;
-    println!(
+    let line = format!(
         "failover withdrawn_s={:.3} reconnect_s={:.3} survivors_lost={lost}",
         after.withdrawn.map_or(f64::NAN, |d| d.as_secs_f64()),
         reconnect.as_secs_f64()
     );
-    Ok(ok)
+    Ok((ok, line))
 }
 
 /// A new connection after the failover: the subscriber, the source it came

@@ -248,7 +248,8 @@ fn command(scale: &Scale, world: &mut World, line: &str) -> anyhow::Result<Strin
     }
 }
 
-/// Everything the lab shows, in order; whether it all passed.
+/// Everything the lab shows, in order, the `failover …` line last; whether it
+/// all passed.
 fn checks(scale: &Scale, world: &mut World, stop: &AtomicBool) -> anyhow::Result<bool> {
     let mut ok = failover::sessions(scale);
     ok &= failover::routes(scale);
@@ -258,12 +259,15 @@ fn checks(scale: &Scale, world: &mut World, stop: &AtomicBool) -> anyhow::Result
     if stop.load(Ordering::Relaxed) {
         bail!("interrupted");
     }
-    ok &= failover::failover(scale, world, &spread)?;
+    let (failed_over, failover_line) = failover::failover(scale, world, &spread)?;
+    ok &= failed_over;
     if stop.load(Ordering::Relaxed) {
         bail!("interrupted");
     }
     ok &= failover::come_back(scale, world)?;
     ok &= stats(scale);
+    // The contract: the run ends with the one `failover …` line.
+    println!("{failover_line}");
     Ok(ok)
 }
 
