@@ -532,3 +532,35 @@ fn accounting_counts_sessions_and_firewall_flows_and_never_into_a_reused_record(
         ]
     );
 }
+
+#[test]
+fn accounting_counts_a_hairpin_for_the_sender_and_the_receiver() {
+    let mut lab = Lab::new(&format!("{IPFIX}accounting = true\n"));
+    let public = lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    let e1 = lab.out_ok(1, &udp(SUB1, 7000, WAN_A, 3478, b"q"));
+    // Sub1's APDF filter drops sub0's packet to it (not accounted), which lets
+    // sub1's packets in through sub0's mapping.
+    let (v, _) = lab.out(0, &udp(SUB0, 5000, &e1.ip().to_string(), e1.port(), b"h"));
+    assert_eq!(v, Verdict::Drop(DropReason::Filtered));
+    let hairpin = udp(SUB1, 7000, &public.ip().to_string(), public.port(), b"hh");
+    for _ in 0..2 {
+        assert_eq!(
+            lab.out(1, &hairpin).0,
+            Verdict::Forward(Interface::Subscriber(0))
+        );
+    }
+    lab.router.flush_ipfix();
+    let (a, b) = (&format!("{SUB0}:5000"), &format!("{SUB1}:7000"));
+    let forced = |src: &str, dst: &str, counts| flow(src, dst, counts, (0, 0), FlowEnd::Forced);
+    assert_eq!(
+        flow_records(&mut lab.router),
+        [
+            forced(a, &format!("{WAN_A}:53"), (1, 29)),
+            forced(b, &format!("{WAN_A}:3478"), (1, 29)),
+            // The sender's flow (its session's) and the receiver's (read from
+            // the packet as it leaves).
+            forced(b, &public.to_string(), (2, 60)),
+            forced(&e1.to_string(), a, (2, 60)),
+        ]
+    );
+}
