@@ -303,6 +303,13 @@ mod tests {
     }
 
     #[test]
+    fn flow_records_stay_as_the_readme_says() {
+        // Two cache lines: the README's "what is left per packet".
+        assert_eq!(size_of::<Flow>(), 112);
+        assert_eq!(size_of::<FlowKey>(), 48);
+    }
+
+    #[test]
     fn a_place_kept_elsewhere_is_checked_against_the_key() {
         let mut a = Accounting::new(2, 15, 60, 0);
         let mut out = Exports::new(100);
