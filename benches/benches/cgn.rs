@@ -2,8 +2,9 @@
 //! the first packet of a new flow (mapping, port and session) under each port
 //! allocation mode — `dynamic`, `block` (a new block every 128 flows),
 //! `deterministic` — and a packet of a known flow with flow accounting before
-//! the NAT off and on (one hash probe more per packet), IPv4 (64-byte UDP, NAT)
-//! and IPv6 (84-byte UDP, firewall).
+//! the NAT off and on (the NAT session or firewall flow keeps where the flow's
+//! record is: no second hash probe), IPv4 (64-byte UDP, NAT) and IPv6 (84-byte
+//! UDP, firewall).
 //!
 //! `benches/scripts/cgn.sh` runs it three times and prints the medians of the
 //! runs' medians (`cargo bench -p sixfold-benches --bench cgn` for one run).

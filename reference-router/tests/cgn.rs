@@ -1,17 +1,19 @@
 //! Carrier-grade operations through `Router::process` with a fake clock: port
 //! blocks (allocation, release, hold, exhaustion, interim re-logging),
 //! deterministic NAT (RFC 7422), the NAT events they log for IPFIX (RFC 8158),
-//! the README's RFC behaviours in all three allocation modes, and two workers
-//! steering replies to the worker that holds the mapping in every mode.
+//! the README's RFC behaviours in all three allocation modes, two workers
+//! steering replies to the worker that holds the mapping in every mode, and
+//! flow accounting through NAT sessions and IPv6 firewall flows (records a
+//! timeout exported and another flow reused are never counted into).
 
 mod common;
 use common::*;
 use quickcheck::{QuickCheck, TestResult};
-use sixfold_router::ipfix::{NatRecord, Record};
+use sixfold_router::ipfix::{FlowEnd, NatRecord, Record};
 use sixfold_router::stats::NatEvent;
 use sixfold_router::{Config, Deterministic, Direction, DropReason, Interface, Router, Verdict};
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
 const WAN_A: &str = "192.0.2.1";
@@ -418,4 +420,147 @@ fn no_two_inside_addresses_ever_hold_overlapping_blocks() {
     QuickCheck::new()
         .tests(60)
         .quickcheck(law as fn(Vec<(u8, u16, u8)>) -> TestResult);
+}
+
+/// A flow record as (source, destination, protocol, packets, bytes, first and
+/// last millisecond, why exported).
+type Flow = (String, String, u8, u64, u64, u64, u64, FlowEnd);
+
+/// The flow records waiting for the exporter, sorted.
+fn flow_records(router: &mut Router) -> Vec<Flow> {
+    let mut flows: Vec<Flow> = std::iter::from_fn(|| router.poll_ipfix())
+        .filter_map(|r| match r {
+            Record::Flow(f) => Some((
+                SocketAddr::new(f.src, f.src_port).to_string(),
+                SocketAddr::new(f.dst, f.dst_port).to_string(),
+                f.protocol,
+                f.packets,
+                f.bytes,
+                f.start_ms,
+                f.end_ms,
+                f.end,
+            )),
+            Record::Nat(_) => None,
+        })
+        .collect();
+    flows.sort_unstable_by(|a, b| (&a.0, &a.1, a.5).cmp(&(&b.0, &b.1, b.5)));
+    flows
+}
+
+fn flow(src: &str, dst: &str, (packets, bytes): (u64, u64), ms: (u64, u64), end: FlowEnd) -> Flow {
+    (src.into(), dst.into(), 17, packets, bytes, ms.0, ms.1, end)
+}
+
+#[test]
+fn accounting_counts_sessions_and_firewall_flows_and_never_into_a_reused_record() {
+    use FlowEnd::{Forced, Idle};
+    let mut lab = Lab::new(&format!("{IPFIX}accounting = true\nidle_timeout = 10\n"));
+    // IPv4 through a NAT session: 29-byte queries, 30-byte replies.
+    let public = lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    let (h, p) = (public.ip().to_string(), public.port());
+    let reply = udp(WAN_A, 53, &h, p, b"rr");
+    assert_eq!(
+        lab.inb(&reply).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    // IPv6 through a firewall flow: 49-byte queries, 50-byte replies.
+    let (in6, wan6) = ("2001:db8:1:1::2", "2001:db8:ffff::80");
+    let query6 = udp6(in6, 6000, wan6, 53, b"q", 64);
+    let reply6 = udp6(wan6, 53, in6, 6000, b"rr", 64);
+    assert_eq!(lab.out(0, &query6).0, Verdict::Forward(Interface::Wan));
+    lab.advance(5);
+    assert_eq!(
+        lab.inb(&reply).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    assert_eq!(
+        lab.inb(&reply6).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    assert_eq!(
+        lab.inb(&reply6).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    // Idle 10 s: every record exported; the session and the firewall flow live on.
+    walk(&mut lab, 11);
+    let (a, w) = (&format!("{SUB0}:5000"), &format!("{WAN_A}:53"));
+    let (a6, w6) = (&format!("[{in6}]:6000"), &format!("[{wan6}]:53"));
+    assert_eq!(
+        flow_records(&mut lab.router),
+        [
+            flow(a, w, (2, 58), (0, 0), Idle),
+            flow(w, a, (2, 60), (0, 5000), Idle),
+            flow(a6, w6, (1, 49), (0, 0), Idle),
+            flow(w6, a6, (2, 100), (5000, 5000), Idle),
+        ]
+    );
+    // New flows take the freed records first; then the old flows' places
+    // point at records of other flows, or at freed ones: each counts anew.
+    let b = &format!("{SUB0}:5001");
+    lab.out_ok(0, &udp(SUB0, 5001, WAN_A, 53, b"q"));
+    assert_eq!(
+        lab.out(0, &udp6(in6, 6001, wan6, 53, b"q", 64)).0,
+        Verdict::Forward(Interface::Wan)
+    );
+    assert_eq!(
+        lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q")),
+        public,
+        "same session"
+    );
+    assert_eq!(
+        lab.inb(&reply).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    assert_eq!(lab.out(0, &query6).0, Verdict::Forward(Interface::Wan));
+    assert_eq!(
+        lab.inb(&reply6).0,
+        Verdict::Forward(Interface::Subscriber(0))
+    );
+    lab.router.flush_ipfix();
+    let b6 = &format!("[{in6}]:6001");
+    let now = (16_000, 16_000);
+    assert_eq!(
+        flow_records(&mut lab.router),
+        [
+            flow(a, w, (1, 29), now, Forced),
+            flow(b, w, (1, 29), now, Forced),
+            flow(w, a, (1, 30), now, Forced),
+            flow(a6, w6, (1, 49), now, Forced),
+            flow(b6, w6, (1, 49), now, Forced),
+            flow(w6, a6, (1, 50), now, Forced),
+        ]
+    );
+}
+
+#[test]
+fn accounting_counts_a_hairpin_for_the_sender_and_the_receiver() {
+    let mut lab = Lab::new(&format!("{IPFIX}accounting = true\n"));
+    let public = lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    let e1 = lab.out_ok(1, &udp(SUB1, 7000, WAN_A, 3478, b"q"));
+    // Sub1's APDF filter drops sub0's packet to it (not accounted), which lets
+    // sub1's packets in through sub0's mapping.
+    let (v, _) = lab.out(0, &udp(SUB0, 5000, &e1.ip().to_string(), e1.port(), b"h"));
+    assert_eq!(v, Verdict::Drop(DropReason::Filtered));
+    let hairpin = udp(SUB1, 7000, &public.ip().to_string(), public.port(), b"hh");
+    for _ in 0..2 {
+        assert_eq!(
+            lab.out(1, &hairpin).0,
+            Verdict::Forward(Interface::Subscriber(0))
+        );
+    }
+    lab.router.flush_ipfix();
+    let (a, b) = (&format!("{SUB0}:5000"), &format!("{SUB1}:7000"));
+    let forced = |src: &str, dst: &str, counts| flow(src, dst, counts, (0, 0), FlowEnd::Forced);
+    assert_eq!(
+        flow_records(&mut lab.router),
+        [
+            forced(a, &format!("{WAN_A}:53"), (1, 29)),
+            forced(b, &format!("{WAN_A}:3478"), (1, 29)),
+            // The sender's flow (its session's) and the receiver's (read from
+            // the packet as it leaves).
+            forced(b, &public.to_string(), (2, 60)),
+            forced(&e1.to_string(), a, (2, 60)),
+        ]
+    );
 }

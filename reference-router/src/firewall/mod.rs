@@ -32,6 +32,7 @@
 use crate::config::{Config, Filtering, Timeouts};
 use crate::hold::SynHold;
 use crate::iface::SubscriberId;
+use crate::ipfix::accounting::FlowKey;
 use crate::nat::tcp;
 use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
@@ -78,6 +79,10 @@ struct Flow {
     next: u32,
     slot: u16,
     live: bool,
+    /// Where flow accounting keeps the records of the flow's outbound and
+    /// inbound packets ([`crate::ipfix::accounting::Accounting::count_at`];
+    /// `NIL` none yet): 8 bytes, whether accounting is on or not.
+    accounting: [u32; 2],
 }
 
 crate::wheel::timed_record!(Flow);
@@ -245,6 +250,27 @@ impl Firewall {
         self.expired
     }
 
+    /// Flow `index`'s packets one way as its subscriber sees them (`outbound`:
+    /// from the inside endpoint to the remote one; inbound: back), for TCP and
+    /// UDP, and the place flow accounting keeps their record at; `None` for
+    /// other protocols (an accounted ICMPv6 flow is by type and code, not by the
+    /// echo identifier).
+    pub(crate) fn accounted(&mut self, index: u32, outbound: bool) -> Option<(FlowKey, &mut u32)> {
+        let flow = &mut self.flows[index as usize];
+        let k = flow.key;
+        if !matches!(k.protocol, IpProtocol::Tcp | IpProtocol::Udp) {
+            return None;
+        }
+        let (inside, remote) = ((k.inside, k.in_port), (k.remote, k.rem_port));
+        let ((src, sport), (dst, dport)) = if outbound {
+            (inside, remote)
+        } else {
+            (remote, inside)
+        };
+        let key = FlowKey::v6(src, dst, (sport, dport), k.protocol.number());
+        Some((key, &mut flow.accounting[usize::from(!outbound)]))
+    }
+
     fn timeout(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
         self.timeouts.idle(protocol, tcp_state)
     }
@@ -330,6 +356,7 @@ impl Firewall {
             next: NIL,
             slot: 0,
             live: true,
+            accounting: [NIL; 2],
         };
         let index = if self.free != NIL {
             let i = self.free;
@@ -381,19 +408,20 @@ impl Firewall {
         self.expired += 1;
     }
 
-    /// A packet from subscriber `sub` to the WAN: opens or refreshes its flow.
+    /// A packet from subscriber `sub` to the WAN: opens or refreshes its flow
+    /// (returned; `None` for packets that have none).
     pub(crate) fn outbound(
         &mut self,
         sub: SubscriberId,
         p: &Packet<'_>,
         now: u32,
-    ) -> Result<(), Refused> {
+    ) -> Result<Option<u32>, Refused> {
         if !self.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let Some((key, flags)) = Self::key(p, true).map_err(Refused)? else {
             // Echo replies, errors about inbound packets, later fragments: no flow.
-            return Ok(());
+            return Ok(None);
         };
         let index = match self.find(&key, now) {
             Some(i) => i,
@@ -404,18 +432,20 @@ impl Firewall {
             // Simultaneous open: the held inbound SYN is dropped silently.
             self.held.cancel(&key);
         }
-        Ok(())
+        Ok(Some(index))
     }
 
-    /// A packet from the WAN to subscriber `sub`'s prefix.
+    /// A packet from the WAN to subscriber `sub`'s prefix: passes in the flow
+    /// returned, or in none (`None`: ICMPv6, IPsec, an open port, a later
+    /// fragment).
     pub(crate) fn inbound(
         &mut self,
         sub: SubscriberId,
         p: &Packet<'_>,
         now: u32,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<u32>, DropReason> {
         if !self.enabled {
-            return Ok(());
+            return Ok(None);
         }
         if self.ipsec
             && matches!(
@@ -423,32 +453,33 @@ impl Firewall {
                 IpProtocol::Esp | IpProtocol::Ah | IpProtocol::Hip
             )
         {
-            return Ok(());
+            return Ok(None);
         }
         if p.protocol == IpProtocol::Icmpv6 && p.upper.is_some() {
-            return self.inbound_icmp(p, now);
+            return self.inbound_icmp(p, now).map(|()| None);
         }
         let Some((key, flags)) = Self::key(p, false)? else {
-            return self.later_fragment(p, now);
+            return self.later_fragment(p, now).map(|()| None);
         };
-        let admitted = self.admit(sub, &key, flags, now)?;
-        if admitted && p.fragment {
+        let flow = self.admit(sub, &key, flags, now)?;
+        if p.fragment {
             self.remember_fragments(p, now);
         }
-        Ok(())
+        Ok(flow)
     }
 
-    /// Whether the flow of an inbound packet may pass (refreshing or creating it).
+    /// Whether the flow of an inbound packet may pass (refreshing or creating
+    /// it): in which flow, `None` if its subscriber's policy lets it in without.
     fn admit(
         &mut self,
         sub: SubscriberId,
         key: &Key,
         flags: u8,
         now: u32,
-    ) -> Result<bool, DropReason> {
+    ) -> Result<Option<u32>, DropReason> {
         if let Some(index) = self.find(key, now) {
             self.touch(index, flags, false, now);
-            return Ok(true);
+            return Ok(Some(index));
         }
         let s = self.policy(sub);
         let ported = matches!(key.protocol, IpProtocol::Tcp | IpProtocol::Udp);
@@ -459,7 +490,7 @@ impl Firewall {
                     .any(|o| o.protocol == key.protocol && o.contains(key.in_port)))
             || (self.ipsec && key.protocol == IpProtocol::Udp && key.in_port == IKE_PORT)
         {
-            return Ok(true);
+            return Ok(None);
         }
         let syn = key.protocol == IpProtocol::Tcp && tcp::opens(flags);
         let opens = key.protocol != IpProtocol::Tcp || syn;
@@ -470,7 +501,7 @@ impl Firewall {
         {
             let index = self.create(sub, *key, now)?;
             self.touch(index, flags, false, now);
-            return Ok(true);
+            return Ok(Some(index));
         }
         if syn {
             return Err(self.held.hold(*key, now));
@@ -608,11 +639,8 @@ mod tests {
 
     #[test]
     fn flow_records_stay_small() {
-        // 60: a 32-bit subscriber id (ranges) took the 56 of a 16-bit one.
-        assert!(
-            std::mem::size_of::<Flow>() <= 60,
-            "{}",
-            std::mem::size_of::<Flow>()
-        );
+        // 60: a 32-bit subscriber id (ranges) took the 56 of a 16-bit one; 68:
+        // the places of the flow's two accounting records.
+        assert_eq!(std::mem::size_of::<Flow>(), 68);
     }
 }

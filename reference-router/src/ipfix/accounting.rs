@@ -7,7 +7,11 @@
 //!
 //! Flows sit in a slab with one hash index and the router's [`Wheel`], like NAT
 //! sessions: a packet of a known flow is one hash probe and a few stores; expiry
-//! is bounded work per call. The table holds at most `max_flows`; a packet of a
+//! is bounded work per call. A NAT session or IPv6 firewall flow keeps where its
+//! flows' records are ([`Accounting::count_at`]), so its packets skip the probe:
+//! the place is checked against the record's key (a freed record's matches no
+//! key), so a record exported and reused is never counted through a stale place
+//! — the packet takes the probe and the place is refreshed. The table holds at most `max_flows`; a packet of a
 //! new flow beyond that is forwarded unaccounted and counted
 //! (`ipfix.flows_overflow`): memory is bounded, forwarding never waits.
 
@@ -44,6 +48,13 @@ impl FlowKey {
             rest: FlowKey::rest(ports, protocol, false),
         }
     }
+
+    /// A key no flow has (bit 1 of `rest` is never set): a freed record's.
+    const FREED: FlowKey = FlowKey {
+        src: 0,
+        dst: 0,
+        rest: 2,
+    };
 
     /// An IPv6 flow.
     pub(crate) fn v6(src: Ipv6Addr, dst: Ipv6Addr, ports: (u16, u16), protocol: u8) -> FlowKey {
@@ -126,7 +137,27 @@ impl Accounting {
 
     /// Counts `packets` and `bytes` of flow `key` at second `now` (`now_ms`).
     pub(crate) fn count(&mut self, key: &FlowKey, packets: u64, bytes: u64, now: u32, now_ms: u64) {
-        if let Some(&i) = self.index.get(key) {
+        self.count_at(NIL, key, packets, bytes, now, now_ms);
+    }
+
+    /// Counts as [`Accounting::count`] does, looking first at record `at` (where
+    /// the flow's record was, kept by its NAT session or firewall flow; [`NIL`]
+    /// for nowhere): if that record is `key`'s, no hash probe. Returns where the
+    /// record is now, [`NIL`] if the table was full.
+    pub(crate) fn count_at(
+        &mut self,
+        at: u32,
+        key: &FlowKey,
+        packets: u64,
+        bytes: u64,
+        now: u32,
+        now_ms: u64,
+    ) -> u32 {
+        let found = match self.flows.get(at as usize) {
+            Some(f) if f.key == *key => Some(at),
+            _ => self.index.get(key).copied(),
+        };
+        if let Some(i) = found {
             let f = &mut self.flows[i as usize];
             f.packets += packets;
             f.bytes += bytes;
@@ -135,11 +166,11 @@ impl Accounting {
             f.expires = now
                 .saturating_add(self.idle)
                 .min(f.start.saturating_add(self.active));
-            return;
+            return i;
         }
         if self.live >= self.max {
             self.overflow += packets;
-            return;
+            return NIL;
         }
         let flow = Flow {
             key: *key,
@@ -165,6 +196,7 @@ impl Accounting {
         self.index.insert(*key, i);
         self.wheel.link(&mut self.flows, i);
         self.live += 1;
+        i
     }
 
     /// Exports flow `i` to `out` and frees it.
@@ -185,7 +217,9 @@ impl Accounting {
             end_ms: f.last_ms,
             end,
         }));
-        self.flows[i as usize].next = self.free;
+        let freed = &mut self.flows[i as usize];
+        freed.key = FlowKey::FREED;
+        freed.next = self.free;
         self.free = i;
         self.live -= 1;
     }
@@ -266,5 +300,49 @@ mod tests {
         a.count(&key(4), 1, 1, 61, 61_000);
         a.flush(&mut out);
         assert_eq!(flows(&mut out)[0].end, FlowEnd::Forced);
+    }
+
+    #[test]
+    fn flow_records_stay_as_the_readme_says() {
+        // Two cache lines: the README's "what is left per packet".
+        assert_eq!(size_of::<Flow>(), 112);
+        assert_eq!(size_of::<FlowKey>(), 48);
+    }
+
+    #[test]
+    fn a_place_kept_elsewhere_is_checked_against_the_key() {
+        let mut a = Accounting::new(2, 15, 60, 0);
+        let mut out = Exports::new(100);
+        let one = a.count_at(NIL, &key(1), 1, 100, 0, 0);
+        assert_eq!(a.count_at(one, &key(1), 1, 50, 1, 1_000), one);
+        // A place that is another flow's counts the right flow, and says where.
+        let two = a.count_at(one, &key(2), 1, 60, 1, 1_000);
+        assert_ne!(two, one);
+        // Both exported by the idle timeout; key 3 takes a freed record.
+        a.expire(16, usize::MAX, &mut out);
+        let got = flows(&mut out);
+        assert!(got.iter().all(|f| f.end == FlowEnd::Idle));
+        let counts = |f: &FlowRecord| (f.src_port, f.packets, f.bytes);
+        let mut exported: Vec<_> = got.iter().map(counts).collect();
+        exported.sort_unstable();
+        assert_eq!(exported, [(1, 2, 150), (2, 1, 60)]);
+        let three = a.count_at(NIL, &key(3), 1, 7, 20, 20_000);
+        // Stale places: one of them is key 3's record now, the other freed;
+        // neither counts key 1 or 2 into key 3 or into nothing.
+        let one_again = a.count_at(one, &key(1), 1, 10, 21, 21_000);
+        assert_eq!(a.live(), 2);
+        assert_eq!(a.count_at(two, &key(2), 1, 20, 21, 21_000), NIL);
+        assert_eq!((a.live(), a.overflow), (2, 1), "full: counted, not kept");
+        assert_eq!(a.count_at(three, &key(3), 1, 7, 22, 22_000), three);
+        assert_eq!(a.count_at(one, &key(1), 1, 10, 22, 22_000), one_again);
+        a.flush(&mut out);
+        let got = flows(&mut out);
+        let counts = |f: &FlowRecord| (f.src_port, f.packets, f.bytes, f.start_ms, f.end_ms);
+        let mut exported: Vec<_> = got.iter().map(counts).collect();
+        exported.sort_unstable();
+        assert_eq!(
+            exported,
+            [(1, 2, 20, 21_000, 22_000), (3, 2, 14, 20_000, 22_000)]
+        );
     }
 }

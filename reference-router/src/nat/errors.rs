@@ -39,6 +39,7 @@ impl Nat {
                 rewrite,
                 egress: Interface::Wan,
                 hairpin: false,
+                session: None,
             };
         }
         if !self.hairpin {
@@ -75,6 +76,7 @@ impl Nat {
             rewrite,
             egress,
             hairpin: true,
+            session: None,
         }
     }
 
@@ -106,6 +108,7 @@ impl Nat {
             rewrite,
             egress,
             hairpin: false,
+            session: None,
         }
     }
 }

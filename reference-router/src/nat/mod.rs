@@ -20,6 +20,7 @@ pub(crate) mod tcp;
 use crate::config::{Filtering, Nat as NatConfig};
 use crate::hold::SynHold;
 use crate::iface::{Interface, Shard, SubscriberId};
+use crate::ipfix::accounting::FlowKey;
 use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
 use frag::{Applied, FragKey, SharedFragments};
@@ -36,6 +37,9 @@ pub(crate) enum Decision {
         rewrite: Rewrite,
         egress: Interface,
         hairpin: bool,
+        /// The session the packet belongs to (the sender's for a hairpin);
+        /// `None` for an ICMP error matched by its quote.
+        session: Option<u32>,
     },
     /// Drop silently (counted).
     Drop(DropReason),
@@ -119,6 +123,7 @@ pub(crate) struct Nat {
 
 /// TCP's protocol byte, as the compact records store it.
 const TCP: u8 = IpProtocol::Tcp.number();
+const UDP: u8 = IpProtocol::Udp.number();
 
 fn v4(a: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(a))
@@ -320,15 +325,22 @@ impl Nat {
                 rewrite,
                 egress: Interface::Wan,
                 hairpin: false,
+                session: Some(s),
             };
         }
-        self.hairpin(f, &session, rewrite, now)
+        self.hairpin(f, (s, &session), rewrite, now)
     }
 
     /// A subscriber's packet to a public address of the pool, translated out by
     /// `rewrite`: back in as if from the WAN (RFC 4787 REQ-9, RFC 5382 REQ-8), with
     /// the sender's external address and port as the source the peer sees.
-    fn hairpin(&mut self, f: &Flow, session: &Session, rewrite: Rewrite, now: u32) -> Decision {
+    fn hairpin(
+        &mut self,
+        f: &Flow,
+        (s, session): (u32, &Session),
+        rewrite: Rewrite,
+        now: u32,
+    ) -> Decision {
         if !self.hairpin {
             return Decision::Drop(DropReason::HairpinOff);
         }
@@ -357,6 +369,7 @@ impl Nat {
                     },
                     egress: Interface::Subscriber(self.table.session_subscriber(peer)),
                     hairpin: true,
+                    session: Some(s),
                 }
             }
             Err(reason) => Decision::Drop(reason),
@@ -451,10 +464,31 @@ impl Nat {
                     rewrite,
                     egress,
                     hairpin: false,
+                    session: Some(s),
                 }
             }
             Err(reason) => Decision::Drop(reason),
         }
+    }
+
+    /// Session `s`'s TCP or UDP flow one way as its subscriber sees it
+    /// (`outbound`: from the inside endpoint to the remote one; inbound: back)
+    /// and the place flow accounting keeps its record at; `None` for ICMP, whose
+    /// accounted flow is by type and code, not by the session's identifier.
+    pub(crate) fn accounted(&mut self, s: u32, outbound: bool) -> Option<(FlowKey, &mut u32)> {
+        let session = self.table.session_mut(s);
+        if session.protocol != TCP && session.protocol != UDP {
+            return None;
+        }
+        let inside = (Ipv4Addr::from(session.in_addr), session.in_port);
+        let remote = (Ipv4Addr::from(session.rem_addr), session.rem_port);
+        let ((src, sport), (dst, dport)) = if outbound {
+            (inside, remote)
+        } else {
+            (remote, inside)
+        };
+        let key = FlowKey::v4(src, dst, (sport, dport), session.protocol);
+        Some((key, &mut session.accounting[usize::from(!outbound)]))
     }
 
     /// Work that is due: expiry (bounded by `budget`). Returns how many buffered

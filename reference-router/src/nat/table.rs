@@ -32,9 +32,9 @@ pub(crate) struct Key {
     pub(crate) protocol: u8,
 }
 
-/// One flow. 40 bytes. Its subscriber is its mapping's
+/// One flow. 48 bytes. Its subscriber is its mapping's
 /// ([`Table::session_subscriber`]): ids are 32 bits since subscriber ranges,
-/// and a copy here would make the record 44 bytes.
+/// and a copy here would make the record 52 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Session {
     pub(crate) in_addr: u32,
@@ -53,6 +53,10 @@ pub(crate) struct Session {
     prev: u32,
     next: u32,
     slot: u16,
+    /// Where flow accounting keeps the records of the session's outbound and
+    /// inbound flows ([`crate::ipfix::accounting::Accounting::count_at`]; `NIL`
+    /// none yet): 8 of the 48 bytes, whether accounting is on or not.
+    pub(crate) accounting: [u32; 2],
 }
 
 /// An external endpoint bound to an internal one. 32 bytes.
@@ -419,6 +423,7 @@ impl Table {
             prev: NIL,
             next: NIL,
             slot: 0,
+            accounting: [NIL; 2],
         };
         let index = if self.free_session != NIL {
             let i = self.free_session;
@@ -546,7 +551,8 @@ mod tests {
     #[test]
     fn records_stay_small() {
         // Part of the bytes-per-session figure in the README.
-        assert_eq!(size_of::<Session>(), 40);
+        // 40 before the places of the session's two accounting records.
+        assert_eq!(size_of::<Session>(), 48);
         assert_eq!(size_of::<Mapping>(), 32);
     }
 }

@@ -70,14 +70,8 @@ impl Router {
         (before, after): (Option<&FlowKey>, Option<&FlowKey>),
         (packets, bytes): (u64, u64),
     ) {
-        let ms = self.clock_ms;
-        let second = (ms / 1000) as u32;
-        if let Direction::Outbound(sub) = direction {
-            self.counters.subscriber(sub, family, true, packets, bytes);
-        }
-        if let Interface::Subscriber(sub) = egress {
-            self.counters.subscriber(sub, family, false, packets, bytes);
-        }
+        self.count_subscribers(family, (direction, egress), (packets, bytes));
+        let (second, ms) = self.accounting_time();
         if let Some(acc) = self.accounting.as_mut() {
             if let Some(key) = before {
                 acc.count(key, packets, bytes, second, ms);
@@ -85,6 +79,56 @@ impl Router {
             if let Some(key) = after {
                 acc.count(key, packets, bytes, second, ms);
             }
+        }
+    }
+
+    /// The second and millisecond flows are counted at.
+    fn accounting_time(&self) -> (u32, u64) {
+        ((self.clock_ms / 1000) as u32, self.clock_ms)
+    }
+
+    /// Counts a forwarded packet for its subscriber(s): the sender going out,
+    /// the receiver coming in, both for a hairpin.
+    fn count_subscribers(
+        &mut self,
+        family: Family,
+        (direction, egress): (Direction, Interface),
+        (packets, bytes): (u64, u64),
+    ) {
+        if let Direction::Outbound(sub) = direction {
+            self.counters.subscriber(sub, family, true, packets, bytes);
+        }
+        if let Interface::Subscriber(sub) = egress {
+            self.counters.subscriber(sub, family, false, packets, bytes);
+        }
+    }
+
+    /// Counts a forwarded TCP or UDP packet of NAT session `s` (now in
+    /// `buffer`) as [`Router::account_v4`] does, the session's flow — the
+    /// sender's going out, the receiver's coming in — found through the place
+    /// the session keeps, without a hash probe or reading the packet. A
+    /// hairpin's receiver is another session: its flow is read from `buffer`.
+    pub(super) fn account_session_v4(
+        &mut self,
+        (direction, egress): (Direction, Interface),
+        s: u32,
+        (packets, bytes): (u64, u64),
+        buffer: &PacketBuf,
+    ) {
+        self.count_subscribers(Family::V4, (direction, egress), (packets, bytes));
+        let (second, ms) = self.accounting_time();
+        let Some(acc) = self.accounting.as_mut() else {
+            return;
+        };
+        let outbound = direction.is_outbound();
+        let to_subscriber = matches!(egress, Interface::Subscriber(_));
+        if (outbound || to_subscriber)
+            && let Some((key, at)) = self.nat.accounted(s, outbound)
+        {
+            *at = acc.count_at(*at, &key, packets, bytes, second, ms);
+        }
+        if outbound && to_subscriber {
+            acc.count(&flow_of_v4(buffer), packets, bytes, second, ms);
         }
     }
 
@@ -110,14 +154,25 @@ impl Router {
     }
 
     /// Counts a forwarded IPv6 packet in `buffer` (upper layer `upper`), the
-    /// same flow for sender and receiver: nothing is translated.
+    /// same flow for sender and receiver: nothing is translated. A TCP or UDP
+    /// packet of firewall flow `flow` (which crosses the WAN: one subscriber)
+    /// is counted through the place the firewall flow keeps, without a hash
+    /// probe or reading the packet.
     pub(super) fn account_v6(
         &mut self,
         link: (Direction, Interface),
-        upper: Option<UpperLayer>,
+        (upper, flow): (Option<UpperLayer>, Option<u32>),
         wire: (u64, u64),
         buffer: &PacketBuf,
     ) {
+        let (second, ms) = self.accounting_time();
+        if let (Some(acc), Some(f)) = (self.accounting.as_mut(), flow)
+            && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
+        {
+            *at = acc.count_at(*at, &key, wire.0, wire.1, second, ms);
+            self.count_subscribers(Family::V6, link, wire);
+            return;
+        }
         let flow = self.accounting().then(|| flow_v6(buffer.packet(), upper));
         let sent = flow.as_ref().filter(|_| link.0.is_outbound());
         let received = flow

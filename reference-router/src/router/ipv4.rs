@@ -147,16 +147,24 @@ impl Router {
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
-        // Accounting counts an outbound packet as the subscriber sent it.
-        let before = self.flow_before(direction, buffer);
         let decision = self.nat_decision(direction, &ip, &header, now)?;
-        let (rewrite, egress, hairpin) = match decision {
+        let (rewrite, egress, hairpin, session) = match decision {
             Decision::Translate {
                 rewrite,
                 egress,
                 hairpin,
-            } if !self.is_alias(rewrite.dst) => (rewrite, egress, hairpin),
+                session,
+            } if !self.is_alias(rewrite.dst) => (rewrite, egress, hairpin, session),
             other => return self.not_rewritten_here(direction, buffer, &header, other, now),
+        };
+        // Accounting counts an outbound packet as the subscriber sent it: a TCP
+        // or UDP session knows that flow, anything else is read before the
+        // rewrite.
+        let session =
+            session.filter(|_| matches!(header.protocol, IpProtocol::Tcp | IpProtocol::Udp));
+        let before = match session {
+            Some(_) => None,
+            None => self.flow_before(direction, buffer),
         };
         let mtu = self.links.mtu(egress);
         let offload = buffer.offload();
@@ -186,7 +194,10 @@ impl Router {
         }
         let hairpin = hairpin || self.continuing_hairpin;
         let wire = self.count_v4(direction, hairpin, header.protocol, buffer);
-        self.account_v4((direction, egress), before, wire, buffer);
+        match session {
+            Some(s) => self.account_session_v4((direction, egress), s, wire, buffer),
+            None => self.account_v4((direction, egress), before, wire, buffer),
+        }
         if too_big {
             self.fit_mtu(buffer, egress, mtu)?;
         }
@@ -266,6 +277,7 @@ impl Router {
                 rewrite,
                 egress,
                 hairpin,
+                ..
             } => {
                 // A NAT64 session: translated to the subscriber's IPv6 address.
                 let fragment = header.fragmented.then(|| header.frag_key(direction));

@@ -69,8 +69,10 @@ impl Router {
         }
         let crosses_wan = egress == Interface::Wan || !outbound;
         let ingress = direction.ingress();
+        // The firewall flow the packet belongs to, if any.
+        let mut flow = None;
         if crosses_wan {
-            self.firewall_checks(direction, egress, buffer, upper, protocol, now)?;
+            flow = self.firewall_checks(direction, egress, buffer, upper, protocol, now)?;
         }
         if hop_limit <= 1 {
             let e = IcmpError::HopLimitExceeded;
@@ -84,16 +86,20 @@ impl Router {
         }
         if let (Direction::Outbound(sub), true, Some(u)) = (direction, crosses_wan, upper) {
             let p = firewall::Packet::new(buffer.packet(), u, protocol);
-            if let Err(Refused(reason)) = self.firewall.outbound(sub, &p, now) {
-                let e = IcmpError::Ipv6AdminProhibited;
-                return self.report(buffer, ingress, e, reason, now);
+            match self.firewall.outbound(sub, &p, now) {
+                Ok(f) => flow = f,
+                Err(Refused(reason)) => {
+                    let e = IcmpError::Ipv6AdminProhibited;
+                    return self.report(buffer, ingress, e, reason, now);
+                }
             }
         }
         Ipv6Packet::new_unchecked(buffer.packet_mut()).set_hop_limit(hop_limit - 1);
         let (packets, bytes) = offload::wire_size(buffer.packet(), &buffer.offload());
         self.counters
             .forward(Family::V6, outbound, protocol, packets, bytes);
-        self.account_v6((direction, egress), upper, (packets, bytes), buffer);
+        let wire = (packets, bytes);
+        self.account_v6((direction, egress), (upper, flow), wire, buffer);
         Ok(Verdict::Forward(egress))
     }
 
@@ -127,7 +133,8 @@ impl Router {
 
     /// What the firewall asks of a packet crossing the WAN before anything else:
     /// an upper layer it can find, no type 0 routing header, and — inbound — a
-    /// flow that admits it (an unsolicited SYN is held, its quote kept).
+    /// flow that admits it (an unsolicited SYN is held, its quote kept; the
+    /// flow returned).
     fn firewall_checks(
         &mut self,
         direction: Direction,
@@ -136,7 +143,7 @@ impl Router {
         upper: Option<UpperLayer>,
         protocol: IpProtocol,
         now: u32,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<u32>, DropReason> {
         // An extension-header chain the walk could not follow: no flow to judge.
         let u = upper.ok_or(DropReason::Malformed)?;
         if firewall::has_routing_header_0(buffer.packet()) {
@@ -144,13 +151,16 @@ impl Router {
         }
         if let (Interface::Subscriber(sub), Direction::Inbound) = (egress, direction) {
             let p = firewall::Packet::new(buffer.packet(), u, protocol);
-            if let Err(reason) = self.firewall.inbound(sub, &p, now) {
-                if reason == DropReason::SynHeld {
-                    self.firewall.held_quote(&p, buffer.packet());
+            return match self.firewall.inbound(sub, &p, now) {
+                Ok(flow) => Ok(flow),
+                Err(reason) => {
+                    if reason == DropReason::SynHeld {
+                        self.firewall.held_quote(&p, buffer.packet());
+                    }
+                    Err(reason)
                 }
-                return Err(reason);
-            }
+            };
         }
-        Ok(())
+        Ok(None)
     }
 }
