@@ -174,21 +174,7 @@ impl Router {
             let e = IcmpError::FragmentationNeeded { mtu: mtu as u16 };
             return self.report(buffer, ingress, e, DropReason::TooBig, now);
         }
-        // A partial checksum (offload) is updated as the sum it is.
-        let l4_checksum = match offload.partial {
-            Some(_) => L4Checksum::Partial,
-            None => L4Checksum::Complete,
-        };
-        // A hairpin handed over by another worker had its TTL taken on the way out.
-        let ttl = (!self.continuing_hairpin).then_some(Ttl::Sub(1));
-        let rewrite = Rewrite {
-            ttl,
-            l4_checksum,
-            ..rewrite
-        };
-        rewrite
-            .apply(buffer.packet_mut())
-            .map_err(|_| DropReason::Malformed)?;
+        self.apply_nat(rewrite, buffer)?;
         if header.fragmented {
             self.first_fragment(buffer.packet(), header.frag_key(direction), egress, now);
         }
@@ -202,6 +188,26 @@ impl Router {
             self.fit_mtu(buffer, egress, mtu)?;
         }
         Ok(Verdict::Forward(egress))
+    }
+
+    /// Applies the NAT's rewrite in one pass, with the TTL taken (a hairpin
+    /// handed over by another worker had it taken on the way out) and a partial
+    /// checksum (offload) updated as the sum it is.
+    fn apply_nat(&self, rewrite: Rewrite, buffer: &mut PacketBuf) -> Result<(), DropReason> {
+        let l4_checksum = match buffer.offload().partial {
+            Some(_) => L4Checksum::Partial,
+            None => L4Checksum::Complete,
+        };
+        let ttl = (!self.continuing_hairpin).then_some(Ttl::Sub(1));
+        let rewrite = Rewrite {
+            ttl,
+            l4_checksum,
+            ..rewrite
+        };
+        rewrite
+            .apply(buffer.packet_mut())
+            .map(|_| ())
+            .map_err(|_| DropReason::Malformed)
     }
 
     /// Drops a transition tunnel's packet (counted by mechanism; Teredo logged

@@ -33,16 +33,8 @@ impl Router {
         if let Some(t) = tunnels::ipv6(src, dst, protocol, outbound, &self.config.tunnels) {
             return Err(t.reason());
         }
-        if let (Direction::Outbound(sub), Some(u)) = (direction, upper)
-            && self.config.router.ra
-            && !self.links.is_range(sub)
-            && protocol == IpProtocol::Icmpv6
-            && ra::is_router_solicitation(buffer.packet(), u.offset)
-        {
-            // RFC 4861 §6.2.6: answer to all-nodes.
-            buffer.set_packet(&self.advertisement(sub));
-            self.counters.icmp(IcmpSent::RouterAdvertisement);
-            return Ok(Verdict::Reply(Interface::Subscriber(sub)));
+        if let Some(reply) = self.answer_solicitation(direction, buffer, upper, protocol) {
+            return Ok(reply);
         }
         if dst.is_multicast()
             || dst.is_unicast_link_local()
@@ -101,6 +93,30 @@ impl Router {
         let wire = (packets, bytes);
         self.account_v6((direction, egress), (upper, flow), wire, buffer);
         Ok(Verdict::Forward(egress))
+    }
+
+    /// A subscriber's router solicitation, answered to all-nodes (RFC 4861
+    /// §6.2.6) — not on a range, whose hosts the access network configures.
+    fn answer_solicitation(
+        &mut self,
+        direction: Direction,
+        buffer: &mut PacketBuf,
+        upper: Option<UpperLayer>,
+        protocol: IpProtocol,
+    ) -> Option<Verdict> {
+        let (Direction::Outbound(sub), Some(u)) = (direction, upper) else {
+            return None;
+        };
+        let solicits = self.config.router.ra
+            && !self.links.is_range(sub)
+            && protocol == IpProtocol::Icmpv6
+            && ra::is_router_solicitation(buffer.packet(), u.offset);
+        if !solicits {
+            return None;
+        }
+        buffer.set_packet(&self.advertisement(sub));
+        self.counters.icmp(IcmpSent::RouterAdvertisement);
+        Some(Verdict::Reply(Interface::Subscriber(sub)))
     }
 
     /// Where an IPv6 packet goes, after anti-spoofing: a subscriber sends from its
