@@ -12,6 +12,7 @@ use sixfold_rewrite::IpProtocol;
 use std::io::Write;
 use std::net::SocketAddrV4;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,6 +69,8 @@ impl std::error::Error for NoAnswer {}
 pub struct Loops {
     loops: Vec<OutboxHandle>,
     last: Mutex<Option<(Instant, Arc<Snapshot>)>>,
+    /// The IPFIX exporter's refused messages, when exporting.
+    export_unsent: Option<Arc<AtomicU64>>,
 }
 
 impl Loops {
@@ -76,7 +79,14 @@ impl Loops {
         Loops {
             loops: handles,
             last: Mutex::new(None),
+            export_unsent: None,
         }
+    }
+
+    /// Adds the exporter's count of refused messages to every snapshot.
+    pub fn with_export_unsent(mut self, unsent: Option<Arc<AtomicU64>>) -> Loops {
+        self.export_unsent = unsent;
+        self
     }
 
     /// Every loop's counters now, merged.
@@ -89,7 +99,11 @@ impl Loops {
                 None => merged = Some(s),
             }
         }
-        Ok(merged.unwrap_or_default())
+        let mut s = merged.unwrap_or_default();
+        if let Some(n) = &self.export_unsent {
+            s.ipfix.messages_unsent = n.load(Ordering::Relaxed);
+        }
+        Ok(s)
     }
 
     /// Counters at most `max_age` old: the last ones asked for if young enough,

@@ -110,7 +110,8 @@ pub fn run(
         mailboxes.push(mailbox);
         doorbells.push(doorbell);
     }
-    let loops = Arc::new(loops::Loops::new(outboxes));
+    let unsent = exporter.as_ref().map(exporter::Exporter::unsent);
+    let loops = Arc::new(loops::Loops::new(outboxes).with_export_unsent(unsent.clone()));
     let server = control::Server::start(
         endpoints.control,
         &endpoints.control_path,
@@ -161,5 +162,9 @@ pub fn run(
             None => merged = Some(s),
         }
     }
-    Ok(merged.unwrap_or_default())
+    let mut s = merged.unwrap_or_default();
+    if let Some(n) = unsent {
+        s.ipfix.messages_unsent = n.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(s)
 }

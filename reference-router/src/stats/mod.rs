@@ -307,6 +307,10 @@ pub struct IpfixUse {
     pub flows_overflow: u64,
     /// Port blocks live now.
     pub blocks: u64,
+    /// IPFIX messages (templates or records) the exporter's socket refused to
+    /// send: lost, counted by the exporter, not the workers.
+    #[serde(default)]
+    pub messages_unsent: u64,
 }
 
 impl IpfixUse {
@@ -318,6 +322,7 @@ impl IpfixUse {
         self.flows += other.flows;
         self.flows_overflow += other.flows_overflow;
         self.blocks += other.blocks;
+        self.messages_unsent += other.messages_unsent;
     }
 }
 

@@ -45,6 +45,13 @@ pub(super) fn ipfix(b: &mut Builder, s: &Snapshot) {
             x.records_dropped,
         ),
         (
+            "sixfold_ipfix_messages_unsent",
+            "IPFIX messages the exporter's socket refused to send (lost).",
+            Kind::Counter,
+            "messages_unsent",
+            x.messages_unsent,
+        ),
+        (
             "sixfold_ipfix_flows",
             "Flows being accounted (before the NAT).",
             Kind::Gauge,
