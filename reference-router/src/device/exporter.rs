@@ -125,9 +125,9 @@ impl Out {
         if let Err(e) = self.socket.send(message) {
             // UDP export is best effort (RFC 7011 §10.3): counted, logged once
             // in a while, never retried (interim records repair the state).
-            let n = self.unsent.fetch_add(1, Ordering::Relaxed);
-            if n.is_power_of_two() || n == 0 {
-                tracing::warn!(error = %e, unsent = n + 1, "IPFIX message not sent");
+            let unsent = self.unsent.fetch_add(1, Ordering::Relaxed) + 1;
+            if unsent.is_power_of_two() {
+                tracing::warn!(error = %e, unsent, "IPFIX message not sent");
             }
         }
     }
