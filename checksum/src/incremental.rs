@@ -129,10 +129,8 @@ impl Update {
 
     /// A field of any length at byte `offset` changed (see [`update_bytes`]).
     pub fn bytes(self, offset: usize, old: &[u8], new: &[u8]) -> Update {
-        let changed = old != new;
-        let old = crate::sum(old).at_offset(offset);
-        let new = crate::sum(new).at_offset(offset);
-        self.with(old, new, changed)
+        let (old, new, changed) = field_sums(old, new);
+        self.with(old.at_offset(offset), new.at_offset(offset), changed)
     }
 
     /// The change of a whole sum, e.g. of a quoted packet inside an ICMP error.
@@ -187,6 +185,28 @@ impl Update {
         }
         sum.add(self.delta)
     }
+}
+
+/// The sums of `old` and `new`, and whether they differ. The fields header
+/// rewrites change — ports (2 bytes), IPv4 addresses (4), IPv6 addresses (16) —
+/// are read as integers: comparing them as slices is a call to `memcmp` (a
+/// tenth of a NAT44 packet's time in the router's profile), and summing them
+/// needs no loop.
+#[inline]
+fn field_sums(old: &[u8], new: &[u8]) -> (Sum, Sum, bool) {
+    if let (Ok(o), Ok(n)) = (<[u8; 2]>::try_from(old), <[u8; 2]>::try_from(new)) {
+        let (o, n) = (u16::from_be_bytes(o), u16::from_be_bytes(n));
+        return (Sum::new(o), Sum::new(n), o != n);
+    }
+    if let (Ok(o), Ok(n)) = (<[u8; 4]>::try_from(old), <[u8; 4]>::try_from(new)) {
+        let (o, n) = (u32::from_be_bytes(o), u32::from_be_bytes(n));
+        return (Sum::from_u32(o), Sum::from_u32(n), o != n);
+    }
+    if let (Ok(o), Ok(n)) = (<[u8; 16]>::try_from(old), <[u8; 16]>::try_from(new)) {
+        let (o, n) = (u128::from_be_bytes(o), u128::from_be_bytes(n));
+        return (Sum::from_u128(o), Sum::from_u128(n), o != n);
+    }
+    (crate::sum(old), crate::sum(new), old != new)
 }
 
 #[cfg(test)]
@@ -285,6 +305,32 @@ mod tests {
         let need = rest.checksum(); // the word that brings the sum to 0xFFFF
         let word = Sum::new(need).at_offset(offset).get();
         new[..2].copy_from_slice(&word.to_be_bytes());
+    }
+
+    quickcheck! {
+        /// Law: `Update::bytes` is the general definition — the sums of the
+        /// bytes at the offset, changed when any byte differs — whatever the
+        /// length (the 2-, 4- and 16-byte fields take integer paths).
+        fn bytes_is_the_sum_of_the_bytes_and_their_difference(
+            lens: (u8, bool), offset: u8, old: Vec<u8>, new: Vec<u8>
+        ) -> bool {
+            let len = [1usize, 2, 3, 4, 5, 15, 16, 17][usize::from(lens.0 % 8)];
+            let old: Vec<u8> = old.into_iter().cycle().take(len).collect();
+            let mut new: Vec<u8> = new.into_iter().cycle().take(len).collect();
+            if old.len() < len || new.len() < len {
+                return true;
+            }
+            if lens.1 {
+                new.copy_from_slice(&old);
+            }
+            let offset = usize::from(offset);
+            let want = Update::new().with(
+                reference(&old).at_offset(offset),
+                reference(&new).at_offset(offset),
+                old != new,
+            );
+            Update::new().bytes(offset, &old, &new) == want
+        }
     }
 
     quickcheck! {
