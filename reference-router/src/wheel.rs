@@ -50,6 +50,28 @@ macro_rules! timed_record {
 }
 pub(crate) use timed_record;
 
+/// Puts `record` in the slab `records`: in the first free slot (the free list
+/// is threaded through the records' `next` links, headed by `free`), else at
+/// the end. Returns its index.
+pub(crate) fn place<R: Timed>(records: &mut Vec<R>, free: &mut u32, record: R) -> u32 {
+    if *free != NIL {
+        let i = *free;
+        *free = records[i as usize].links().1;
+        records[i as usize] = record;
+        i
+    } else {
+        records.push(record);
+        (records.len() - 1) as u32
+    }
+}
+
+/// Returns slot `index` of `records` to the free list headed by `free` (the
+/// record is already out of the wheel).
+pub(crate) fn release<R: Timed>(records: &mut [R], free: &mut u32, index: u32) {
+    records[index as usize].set_next(*free);
+    *free = index;
+}
+
 pub(crate) struct Wheel {
     slots: Vec<u32>,
     /// The next second the wheel has to process.

@@ -36,7 +36,7 @@ use crate::ipfix::accounting::FlowKey;
 use crate::nat::tcp;
 use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
-use crate::wheel::{NIL, Wheel};
+use crate::wheel::{self, NIL, Wheel};
 use foldhash::fast::RandomState;
 use sixfold_rewrite::{Icmpv6Type, IpProtocol, L4Header, QuotedPacket};
 use std::collections::HashMap;
@@ -300,15 +300,7 @@ impl Firewall {
             live: true,
             accounting: [NIL; 2],
         };
-        let index = if self.free != NIL {
-            let i = self.free;
-            self.free = self.flows[i as usize].next;
-            self.flows[i as usize] = flow;
-            i
-        } else {
-            self.flows.push(flow);
-            (self.flows.len() - 1) as u32
-        };
+        let index = wheel::place(&mut self.flows, &mut self.free, flow);
         self.index.insert(key, index);
         if self.filtering != Filtering::Apdf {
             *self
@@ -342,10 +334,8 @@ impl Firewall {
         if left == 0 {
             self.mark_announce(flow.subscriber);
         }
-        let free = &mut self.flows[index as usize];
-        free.live = false;
-        free.next = self.free;
-        self.free = index;
+        self.flows[index as usize].live = false;
+        wheel::release(&mut self.flows, &mut self.free, index);
         self.live -= 1;
         self.expired += 1;
     }

@@ -16,7 +16,7 @@
 //! (`ipfix.flows_overflow`): memory is bounded, forwarding never waits.
 
 use super::{Exports, FlowEnd, FlowRecord, Record};
-use crate::wheel::{NIL, Wheel};
+use crate::wheel::{self, NIL, Wheel};
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -184,15 +184,7 @@ impl Accounting {
             next: NIL,
             slot: 0,
         };
-        let i = if self.free != NIL {
-            let i = self.free;
-            self.free = self.flows[i as usize].next;
-            self.flows[i as usize] = flow;
-            i
-        } else {
-            self.flows.push(flow);
-            (self.flows.len() - 1) as u32
-        };
+        let i = wheel::place(&mut self.flows, &mut self.free, flow);
         self.index.insert(*key, i);
         self.wheel.link(&mut self.flows, i);
         self.live += 1;
@@ -217,10 +209,8 @@ impl Accounting {
             end_ms: f.last_ms,
             end,
         }));
-        let freed = &mut self.flows[i as usize];
-        freed.key = FlowKey::FREED;
-        freed.next = self.free;
-        self.free = i;
+        self.flows[i as usize].key = FlowKey::FREED;
+        wheel::release(&mut self.flows, &mut self.free, i);
         self.live -= 1;
     }
 

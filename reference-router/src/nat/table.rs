@@ -17,7 +17,7 @@ use crate::iface::{Shard, SubscriberId};
 use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
-use crate::wheel::Wheel;
+use crate::wheel::{self, Wheel};
 use foldhash::fast::RandomState;
 use std::collections::HashMap;
 
@@ -425,15 +425,7 @@ impl Table {
             slot: 0,
             accounting: [NIL; 2],
         };
-        let index = if self.free_session != NIL {
-            let i = self.free_session;
-            self.free_session = self.sessions[i as usize].next;
-            self.sessions[i as usize] = record;
-            i
-        } else {
-            self.sessions.push(record);
-            (self.sessions.len() - 1) as u32
-        };
+        let index = wheel::place(&mut self.sessions, &mut self.free_session, record);
         let (inside, outside) = record.keys();
         self.by_inside.insert(inside, index);
         self.by_outside.insert(outside, index);
@@ -488,10 +480,8 @@ impl Table {
             // The port's quarantine counts from the session's expiry.
             self.remove_mapping(m, s.expires, true);
         }
-        let free = &mut self.sessions[index as usize];
-        free.protocol = 0;
-        free.next = self.free_session;
-        self.free_session = index;
+        self.sessions[index as usize].protocol = 0;
+        wheel::release(&mut self.sessions, &mut self.free_session, index);
         self.live_sessions -= 1;
         self.expired += 1;
         self.log_session(&s, NatEvent::SessionDelete);
