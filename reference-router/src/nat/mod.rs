@@ -80,18 +80,8 @@ impl Flow {
         if !l4.header_complete() {
             return Err(DropReason::Malformed);
         }
-        let mut f = Flow {
-            protocol,
-            src: u32::from(ip.src_addr()),
-            dst: u32::from(ip.dst_addr()),
-            sport: 0,
-            dport: 0,
-            tcp_flags: l4.tcp_flags().unwrap_or(0),
-            icmp_type: Icmpv4Type::Other(0),
-        };
-        if let Some((sport, dport)) = l4.ports() {
-            (f.sport, f.dport) = (sport, dport);
-        }
+        let src = u32::from(ip.src_addr());
+        let mut f = Flow::from_l4(protocol, src, u32::from(ip.dst_addr()), &l4);
         if let (Some((kind, _)), Some(id)) = (l4.icmp_type_code(), l4.icmp_ident()) {
             f.icmp_type = Icmpv4Type::from(kind);
             if outbound {
@@ -101,6 +91,23 @@ impl Flow {
             }
         }
         Ok(f)
+    }
+
+    /// The flow of the complete transport header `l4` from `src` to `dst`: its
+    /// ports and TCP flags. An ICMP query's type and identifier are the
+    /// caller's to read: which port the identifier is, and which family its
+    /// type comes from, depend on the direction and the family.
+    pub(crate) fn from_l4(protocol: IpProtocol, src: u32, dst: u32, l4: &L4Header<'_>) -> Flow {
+        let (sport, dport) = l4.ports().unwrap_or((0, 0));
+        Flow {
+            protocol,
+            src,
+            dst,
+            sport,
+            dport,
+            tcp_flags: l4.tcp_flags().unwrap_or(0),
+            icmp_type: Icmpv4Type::Other(0),
+        }
     }
 
     fn key_byte(&self) -> u8 {

@@ -84,18 +84,7 @@ fn flow(packet: &[u8], alias: u32, remote: Ipv4Addr) -> Result<Flow, DropReason>
     if !l4.header_complete() {
         return Err(DropReason::Malformed);
     }
-    let mut f = Flow {
-        protocol,
-        src: alias,
-        dst: u32::from(remote),
-        sport: 0,
-        dport: 0,
-        tcp_flags: l4.tcp_flags().unwrap_or(0),
-        icmp_type: Icmpv4Type::Other(0),
-    };
-    if let Some((sport, dport)) = l4.ports() {
-        (f.sport, f.dport) = (sport, dport);
-    }
+    let mut f = Flow::from_l4(protocol, alias, u32::from(remote), &l4);
     if let (Some((kind, _)), Some(id)) = (l4.icmp_type_code(), l4.icmp_ident()) {
         f.icmp_type = match Icmpv6Type::from(kind) {
             Icmpv6Type::EchoRequest => Icmpv4Type::EchoRequest,
