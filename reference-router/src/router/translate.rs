@@ -123,16 +123,7 @@ impl Translation {
 }
 
 /// RFC 7915's defaults; checked when this compiles.
-const FALLBACK: Translator = match Translator::new(translate::Config {
-    lowest_ipv6_mtu: 1280,
-    ipv6_mtu: 1500,
-    ipv4_mtu: 1500,
-    amend_udp_checksum_zero: false,
-    traffic_class: None,
-    tos: None,
-    generate_ipv4_ident: false,
-    decrement_hop_limit: true,
-}) {
+const FALLBACK: Translator = match Translator::new(translate::Config::RFC7915) {
     Ok(t) => t,
     Err(_) => panic!("RFC 7915's defaults are a valid translator"),
 };

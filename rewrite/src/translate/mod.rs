@@ -125,18 +125,24 @@ pub struct Config {
     pub decrement_hop_limit: bool,
 }
 
+impl Config {
+    /// RFC 7915's defaults (what [`Config::default`] gives), usable in `const`
+    /// items.
+    pub const RFC7915: Config = Config {
+        lowest_ipv6_mtu: 1280,
+        ipv6_mtu: 1500,
+        ipv4_mtu: 1500,
+        amend_udp_checksum_zero: false,
+        traffic_class: None,
+        tos: None,
+        generate_ipv4_ident: false,
+        decrement_hop_limit: true,
+    };
+}
+
 impl Default for Config {
     fn default() -> Config {
-        Config {
-            lowest_ipv6_mtu: 1280,
-            ipv6_mtu: 1500,
-            ipv4_mtu: 1500,
-            amend_udp_checksum_zero: false,
-            traffic_class: None,
-            tos: None,
-            generate_ipv4_ident: false,
-            decrement_hop_limit: true,
-        }
+        Config::RFC7915
     }
 }
 
