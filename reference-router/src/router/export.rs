@@ -181,12 +181,12 @@ impl Router {
         self.account(Family::V6, link, (sent, received), wire);
     }
 
-    /// Accounting expiry and the NAT's log, into the export queue.
+    /// Accounting expiry, into the export queue. (The NAT's log, expiry's events
+    /// included, is drained once at the end of each `process` or `tick`.)
     pub(super) fn export_due(&mut self, now: u32) {
         if let Some(acc) = self.accounting.as_mut() {
             acc.expire(now, BUDGET, &mut self.exports);
         }
-        self.drain_nat_log();
     }
 
     /// The NAT's events since the last call, into the export queue; those of an

@@ -364,5 +364,6 @@ impl Router {
         let seconds = self.set_clock(now);
         self.run_timers(seconds);
         self.egress.release(now, &mut self.counters);
+        self.drain_nat_log();
     }
 }
