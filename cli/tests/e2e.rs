@@ -138,32 +138,12 @@ fn traffic_keeps_every_checksum(prefix: &str, args: &[&str], offload: bool) {
         }
     }
     std::thread::sleep(Duration::from_millis(500));
-    for c in [&mut iperf, &mut http, &mut tw, &mut ts] {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = c.wait();
-    }
+    interrupt_all(&mut [&mut iperf, &mut http, &mut tw, &mut ts]);
     let after: Vec<u64> = [&sub, &wan].iter().map(|ns| csum_errors(ns)).collect();
     assert_eq!(before, after, "kernel InCsumErrors moved in [sub1, wan]");
     let to_wan = "ip.src==203.0.113.0/24 or ipv6.src==2001:db8:1:1::/64";
     let to_sub = "ip.dst==100.64.1.1 or ipv6.dst==2001:db8:1:1::/64";
-    for (file, received) in [(&cap_wan, to_wan), (&cap_sub, to_sub)] {
-        let (all, bad) = bad_checksums(file, received);
-        assert!(
-            all > 1000,
-            "{}: only {all} packets captured",
-            file.display()
-        );
-        assert!(
-            bad.is_empty(),
-            "{}: {} of {all} packets with a bad checksum: {:?}",
-            file.display(),
-            bad.len(),
-            &bad[..bad.len().min(5)]
-        );
-    }
+    assert_no_bad_checksums(&[(cap_wan.as_path(), to_wan), (cap_sub.as_path(), to_sub)]);
     let stats = Command::new(SIXFOLD)
         .args(["stats", "--socket", &format!("/run/sixfold-{prefix}.sock")])
         .output()

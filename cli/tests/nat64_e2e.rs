@@ -141,32 +141,12 @@ fn ipv6_only_subscriber_through_nat64_and_clat_keeps_every_checksum() {
     let bytes = iperf_bytes(&sub, "192.0.2.80", &["-4", "-n", "10M"]);
     assert!(bytes > 1_000_000, "CLAT iperf3 moved {bytes} bytes");
     std::thread::sleep(Duration::from_millis(500));
-    for c in [&mut iperf, &mut http, &mut tw, &mut ts] {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = c.wait();
-    }
+    interrupt_all(&mut [&mut iperf, &mut http, &mut tw, &mut ts]);
     let after: Vec<u64> = [&sub, &wan].iter().map(|ns| csum_errors(ns)).collect();
     assert_eq!(before, after, "kernel InCsumErrors moved in [sub2, wan]");
     let to_wan = "ip.src==203.0.113.0/24";
     let to_sub = "ipv6.dst==2001:db8:1:2::/64";
-    for (file, received) in [(&cap_wan, to_wan), (&cap_sub, to_sub)] {
-        let (all, bad) = bad_checksums(file, received);
-        assert!(
-            all > 1000,
-            "{}: only {all} packets captured",
-            file.display()
-        );
-        assert!(
-            bad.is_empty(),
-            "{}: {} of {all} packets with a bad checksum: {:?}",
-            file.display(),
-            bad.len(),
-            &bad[..bad.len().min(5)]
-        );
-    }
+    assert_no_bad_checksums(&[(cap_wan.as_path(), to_wan), (cap_sub.as_path(), to_sub)]);
     // tshark reads the PREF64 option of the advertisement the solicitation drew.
     let pref64 = Command::new("tshark")
         .arg("-r")

@@ -310,6 +310,38 @@ pub fn bad_checksums(file: &Path, received: &str) -> (usize, Vec<String>) {
     (all, bad)
 }
 
+/// Stops servers and captures with SIGINT (a capture flushes its file on it)
+/// and reaps them.
+pub fn interrupt_all(children: &mut [&mut Child]) {
+    for c in children {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = c.wait();
+    }
+}
+
+/// Each capture holds over 1000 packets, and none of those matching its
+/// `received` filter (what the router wrote there) has a bad checksum.
+pub fn assert_no_bad_checksums(captures: &[(&Path, &str)]) {
+    for &(file, received) in captures {
+        let (all, bad) = bad_checksums(file, received);
+        assert!(
+            all > 1000,
+            "{}: only {all} packets captured",
+            file.display()
+        );
+        assert!(
+            bad.is_empty(),
+            "{}: {} of {all} packets with a bad checksum: {:?}",
+            file.display(),
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
+    }
+}
+
 /// `args` running in namespace `ns` in the background, output discarded.
 pub fn spawn_in(ns: &str, args: &[&str]) -> Child {
     Command::new("ip")
