@@ -27,7 +27,9 @@ mod siit;
 mod validate;
 
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
-pub use links::{RouterSection, Subscriber, SubscriberRange, Wan};
+pub use links::{
+    DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
+};
 pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
@@ -176,16 +178,33 @@ mod tests {
         let e = Config::from_toml("[nat.timeouts]\nudp = 60\n").unwrap_err();
         assert_eq!(e.key, "nat.timeouts.udp");
         assert!(e.problem.contains("at least 120"), "{e}");
-        let e = Config::from_toml("[nat]\npool = []\n").unwrap_err();
-        assert_eq!(e.key, "nat.pool");
+        // No default pool: an IPv4 subscriber needs one, an empty one is
+        // none, and an IPv6-only router needs none.
+        let e = Config::from_toml(
+            "[nat]\npool = []\n[[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "nat.pool (line 2): missing: subscriber[0] (\"a\") has IPv4 addresses, and the NAT needs at least one public address (there is no default pool)"
+        );
+        let e = Config::from_toml("[[subscriber_range]]\nname = \"r\"\nipv4 = \"100.64.0.0/30\"\n")
+            .unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("nat.pool", None));
+        assert!(e.problem.contains("subscriber_range[0] (\"r\")"), "{e}");
+        let e = Config::from_toml("[nat64]\n").unwrap_err();
+        assert!(e.problem.contains("[nat64] translates to IPv4"), "{e}");
+        Config::from_toml("[[subscriber]]\nname = \"a\"\nipv6 = [\"2001:db8::/64\"]\n").unwrap();
         let e = Config::from_toml("[[subscriber]]\nname = \"a\"\n[[subscriber]]\nname = \"a\"\n")
             .unwrap_err();
         assert_eq!(
             e.to_string(),
             "subscriber[1].name (line 4): \"a\" is used twice"
         );
-        let e = Config::from_toml("[[subscriber]]\nname = \"a\"\nipv4 = [\"203.0.113.0/24\"]\n")
-            .unwrap_err();
+        let e = Config::from_toml(
+            "[nat]\npool = [\"203.0.113.1\"]\n[[subscriber]]\nname = \"a\"\nipv4 = [\"203.0.113.0/24\"]\n",
+        )
+        .unwrap_err();
         assert_eq!(e.key, "subscriber[0].ipv4");
     }
 

@@ -4,16 +4,53 @@
 //! while that subscriber has flows here.
 
 use super::Firewall;
-use crate::config::OpenPort;
+use crate::config::{Config, OpenPort};
 use crate::iface::{RouteChange, SubscriberId};
+use crate::layout::Layout;
+use foldhash::fast::RandomState;
 use ipnet::Ipv6Net;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A subscriber's inbound policy.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Policy {
     pub(super) open: bool,
     pub(super) open_ports: Vec<OpenPort>,
+}
+
+/// Each `[[subscriber]]`'s policy in `config`, by its id in `layout`.
+pub(super) fn policies(
+    config: &Config,
+    layout: &Layout,
+) -> HashMap<SubscriberId, Policy, RandomState> {
+    layout
+        .subscribers()
+        .map(|(i, id)| {
+            let s = &config.subscriber[i];
+            let policy = Policy {
+                open: s.open,
+                open_ports: s.open_ports.clone(),
+            };
+            (id, policy)
+        })
+        .collect()
+}
+
+/// The ranges of `config`, with their ids in `layout`.
+pub(super) fn ranges(config: &Config, layout: &Layout) -> Vec<Range> {
+    layout
+        .ranges()
+        .zip(&config.subscriber_range)
+        .map(|((first, count), range)| Range {
+            first,
+            count,
+            policy: Policy {
+                open: range.open,
+                open_ports: range.open_ports.clone(),
+            },
+            announce: range.announce.then(|| range.clone()),
+        })
+        .collect()
 }
 
 /// A `[[subscriber_range]]`: its ids, their shared policy, and its subscribers'
@@ -58,7 +95,7 @@ impl Firewall {
             open: false,
             open_ports: Vec::new(),
         };
-        match self.policies.get(sub as usize) {
+        match self.policies.get(&sub) {
             Some(p) => p,
             None => self.range_of(sub).map_or(&CLOSED, |r| &r.policy),
         }

@@ -140,6 +140,9 @@ impl Table {
         // good. Start at a keyed hash of the subscriber and take the first address
         // with room for a full per-subscriber share.
         let n = self.pool.len() as u64;
+        if n == 0 {
+            return Err(Full::Pool);
+        }
         let start = (self.seed ^ u64::from(subscriber).wrapping_mul(0x9e37_79b9_7f4a_7c15))
             .rotate_left(17)
             % n;

@@ -88,6 +88,16 @@ pub(crate) struct Blocks {
     logged: bool,
 }
 
+/// Whole blocks of `size` ports (aligned from port 1024) in worker `shard`'s
+/// slice of ports 1024-65535: its blocks on each public address.
+pub(crate) fn blocks_in_slice(shard: Shard, size: u32) -> u32 {
+    let size = size.max(1);
+    let (lo, hi) = shard.high_ports();
+    let first = (lo - FIRST_PORT).div_ceil(size);
+    let end = (hi + 1 - FIRST_PORT) / size;
+    end.saturating_sub(first)
+}
+
 impl Blocks {
     /// The blocks of worker `shard` over `addresses` public addresses.
     pub(crate) fn new(
@@ -98,10 +108,9 @@ impl Blocks {
         interim: u32,
         shard: Shard,
     ) -> Blocks {
-        let (lo, hi) = shard.high_ports();
+        let (lo, _) = shard.high_ports();
         let first = (lo - FIRST_PORT).div_ceil(size);
-        let end = (hi + 1 - FIRST_PORT) / size;
-        let count = end.saturating_sub(first);
+        let count = blocks_in_slice(shard, size);
         Blocks {
             size,
             max,

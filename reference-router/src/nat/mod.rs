@@ -204,9 +204,10 @@ impl Nat {
         self.pool.contains(&u32::from(addr))
     }
 
-    /// The first pool address: the source of errors the router sends to the WAN.
-    pub(crate) fn first_public(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.table.public_address(0))
+    /// The first pool address: the source of errors the router sends to the
+    /// WAN (none when the pool is empty: nobody is translated to IPv4).
+    pub(crate) fn first_public(&self) -> Option<Ipv4Addr> {
+        self.table.pool.first().map(|&a| Ipv4Addr::from(a))
     }
 
     fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {

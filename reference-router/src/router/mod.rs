@@ -35,6 +35,7 @@ use crate::firewall::Firewall;
 use crate::iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 use crate::ipfix::Exports;
 use crate::ipfix::accounting::Accounting;
+use crate::layout::Layout;
 use crate::nat::Nat;
 use crate::nat::frag::SharedFragments;
 use crate::offload;
@@ -73,6 +74,8 @@ pub enum Verdict {
 /// The router.
 pub struct Router {
     config: Config,
+    /// The ids of the configuration's subscribers (they stay across reloads).
+    layout: Layout,
     links: Links,
     nat: Nat,
     firewall: Firewall,
@@ -118,7 +121,8 @@ impl Router {
         config.validate()?;
         let count = count.max(1);
         let n = &config.nat;
-        let shapers = egress::shapers(&config, now);
+        let layout = Layout::of(&config);
+        let shapers = egress::shapers(&config, &layout, now);
         let fragments = SharedFragments::new(
             n.max_fragment_flows,
             n.max_fragment_bytes,
@@ -130,7 +134,7 @@ impl Router {
                 let shard = Shard { index, count };
                 let worker_seed = seed ^ u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 Router {
-                    links: Links::new(&config),
+                    links: Links::new(&config, &layout),
                     nat: Nat::new(
                         &config.nat,
                         config.subscriber.len(),
@@ -139,7 +143,7 @@ impl Router {
                         shard,
                         fragments.clone(),
                     ),
-                    firewall: Firewall::new(&config, 0, count),
+                    firewall: Firewall::new(&config, &layout, 0, count),
                     egress: Egress::new(shapers.clone(), index == 0),
                     replies: Replies::new(&config.router, count),
                     timers: Timers::new(),
@@ -158,11 +162,12 @@ impl Router {
                     }),
                     clock_ms: 0,
                     config: config.clone(),
+                    layout: layout.clone(),
                 }
             })
             .collect();
         for r in &mut routers {
-            r.nat.configure_cgn(&config, r.shard)?;
+            r.nat.configure_cgn(&config, &layout, r.shard)?;
         }
         Ok(routers)
     }

@@ -63,7 +63,7 @@ impl Router {
             // Towards the WAN the router speaks with a public address, towards a
             // subscriber with its own (RFC 1812 §4.3.2.4).
             let from = match to {
-                Interface::Wan => self.nat.first_public(),
+                Interface::Wan => self.nat.first_public().unwrap_or(self.replies.ipv4),
                 Interface::Subscriber(_) => self.replies.ipv4,
             };
             icmp::ipv4_error(buffer.whole_mut(), len, from, error)

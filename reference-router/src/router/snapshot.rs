@@ -20,11 +20,14 @@ impl Router {
         s.ipv6_flows_expired = self.firewall.expired();
         // Every worker lists every `[[subscriber]]` (only the owner has use),
         // and the range subscribers it holds state for, in id order.
+        // (A `[[subscriber]]` added by a reload has an id past the ranges' and
+        // is kept with theirs: listed once.)
         let ranged: BTreeSet<SubscriberId> = self
             .nat
             .range_subscribers()
             .chain(self.firewall.range_subscribers())
             .chain(self.counters.range_subscribers())
+            .filter(|&sub| !self.links.is_entry(sub))
             .collect();
         s.subscribers = self
             .links
