@@ -28,5 +28,5 @@ pub use iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 pub use layout::Layout;
 pub use nat::deterministic::{Deterministic, PortRange};
 pub use offload::Offload;
-pub use router::{Router, Verdict};
+pub use router::{Reload, ReloadBase, Router, Verdict};
 pub use stats::{DropReason, IcmpSent, Snapshot};

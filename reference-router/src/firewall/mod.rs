@@ -44,6 +44,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 mod packet;
+mod reload;
 mod subscribers;
 pub(crate) use packet::{Packet, has_routing_header_0};
 use subscribers::{Announcements, Policy, Range};
@@ -123,6 +124,8 @@ pub(crate) struct Firewall {
     /// Live flows per subscriber.
     subscriber_flows: PerSubscriber<u32>,
     announcements: Announcements,
+    /// Workers in all: this one's share of the limits.
+    workers: u16,
     live: u32,
     created: u64,
     expired: u64,
@@ -155,6 +158,7 @@ impl Firewall {
             ranges: subscribers::ranges(config, layout),
             subscriber_flows: PerSubscriber::new(config.subscriber.len(), 0),
             announcements: Announcements::default(),
+            workers,
             live: 0,
             created: 0,
             expired: 0,

@@ -67,6 +67,8 @@ pub(super) struct Range {
 /// last poll, and those reported as announced.
 #[derive(Debug, Default)]
 pub(super) struct Announcements {
+    /// Withdrawals of subscribers a reload removed, reported first.
+    withdrawn: Vec<RouteChange>,
     dirty: Vec<SubscriberId>,
     marked: HashSet<SubscriberId>,
     announced: HashSet<SubscriberId>,
@@ -119,6 +121,9 @@ impl Firewall {
     /// The next change to the announce routes: a subscriber's first flow
     /// announces its prefix, its last flow's end withdraws it.
     pub(crate) fn poll_route_change(&mut self) -> Option<RouteChange> {
+        if let Some(change) = self.announcements.withdrawn.pop() {
+            return Some(change);
+        }
         while let Some(sub) = self.announcements.dirty.pop() {
             self.announcements.marked.remove(&sub);
             let want = *self.subscriber_flows.get(sub) > 0;
@@ -138,6 +143,29 @@ impl Firewall {
             });
         }
         None
+    }
+
+    /// Withdraws the announced prefixes of the subscribers `gone` says a
+    /// reload removed (while their ranges are still known): reported by
+    /// [`Firewall::poll_route_change`] first.
+    pub(super) fn withdraw_gone(&mut self, gone: &dyn Fn(SubscriberId) -> bool) {
+        let subs: Vec<SubscriberId> = self
+            .announcements
+            .announced
+            .iter()
+            .copied()
+            .filter(|&s| gone(s))
+            .collect();
+        for sub in subs {
+            self.announcements.announced.remove(&sub);
+            self.announcements.marked.remove(&sub);
+            if let Some(prefix) = self.announced_prefix(sub) {
+                self.announcements
+                    .withdrawn
+                    .push(RouteChange::Withdraw(prefix));
+            }
+        }
+        self.announcements.dirty.retain(|&s| !gone(s));
     }
 
     /// Withdraws every announced prefix (the router stops): the changes come

@@ -133,7 +133,9 @@ impl Table {
         subscriber: SubscriberId,
         protocol: u8,
     ) -> Result<u32, Full> {
-        if let Some(i) = self.subscribers.get(subscriber).pool_index {
+        if let Some(i) = self.subscribers.get(subscriber).pool_index
+            && !self.is_draining(i)
+        {
             return Ok(i);
         }
         // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
@@ -159,12 +161,16 @@ impl Table {
                 self.limits.ports_per_subscriber,
             ),
         };
+        // A draining address (a reload removed it) is given to no one.
+        let open = |i: &u32| !self.is_draining(*i);
         let pick = (0..n)
             .map(|i| ((start + i) % n) as u32)
+            .filter(open)
             .find(|&i| room[i as usize] >= need)
             .or_else(|| {
                 (0..n)
                     .map(|i| ((start + i) % n) as u32)
+                    .filter(open)
                     .find(|&i| room[i as usize] > 0)
             })
             .ok_or(Full::Pool)?;

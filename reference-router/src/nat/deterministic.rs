@@ -99,6 +99,16 @@ impl Deterministic {
         }
     }
 
+    /// Whether every inside address of `old` keeps its public address and
+    /// ports here: `old`'s prefixes are the first of these, numbered and
+    /// owned alike, over the same pool and block size (a subscriber or range
+    /// may only be added after all others).
+    pub fn extends(&self, old: &Deterministic) -> bool {
+        self.pool == old.pool
+            && self.size == old.size
+            && self.prefixes.get(..old.prefixes.len()) == Some(&old.prefixes[..])
+    }
+
     /// Ports per inside address.
     pub fn ports_per_address(&self) -> u32 {
         self.size

@@ -14,6 +14,7 @@ pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
 pub(crate) mod ports;
+mod reload;
 pub(crate) mod table;
 pub(crate) mod tcp;
 
@@ -27,7 +28,7 @@ use frag::{Applied, FragKey, SharedFragments};
 use sixfold_rewrite::{Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, Rewrite};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-use table::{Full, Key, Limits, Session, Table};
+use table::{Full, Key, Session, Table};
 
 /// What the NAT decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,15 +169,7 @@ impl Nat {
     ) -> Nat {
         let pool: Vec<u32> = config.pool_addresses().into_iter().map(u32::from).collect();
         let share = |n: u32| (n / u32::from(shard.count.max(1))).max(1);
-        let limits = Limits {
-            max_sessions: share(config.max_sessions),
-            sessions_per_subscriber: config.sessions_per_subscriber,
-            ports_per_subscriber: config.ports_per_subscriber,
-            preserve: config.port_preservation,
-            parity: config.port_parity,
-            mapping: config.mapping,
-            track_addresses: config.filtering == Filtering::Adf,
-        };
+        let limits = reload::limits(config, shard);
         let t = &config.timeouts;
         Nat {
             pool: pool.iter().copied().collect(),
@@ -503,6 +496,7 @@ impl Nat {
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
+        self.forget_drained();
         // The shared fragment table is looked at once a second (its timeouts are
         // in seconds), not under a lock on every packet.
         if now == self.fragments_checked {

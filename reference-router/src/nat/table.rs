@@ -10,6 +10,8 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+mod release;
+
 pub(crate) use super::allocation::{Allocator, NatLog};
 use super::ports::{self, Ports};
 use crate::config::Mapping as MappingMode;
@@ -19,6 +21,7 @@ use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
 use foldhash::fast::RandomState;
+pub(crate) use release::AddressUse;
 use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
@@ -177,6 +180,11 @@ pub(crate) struct Table {
     wheel: Wheel,
     pub(super) ports: Ports,
     pub(super) pool: Vec<u32>,
+    /// Per pool index: its live mappings and sessions, and whether it drains
+    /// (a reload removed it: nothing new is given it).
+    pub(super) addresses_use: Vec<AddressUse>,
+    /// Drained addresses found free, for the NAT to forget.
+    freed: Vec<u32>,
     pub(super) subscribers: PerSubscriber<SubscriberState>,
     pub(super) limits: Limits,
     live_sessions: u32,
@@ -213,6 +221,8 @@ impl Table {
             addresses: HashMap::with_hasher(hasher()),
             wheel: Wheel::new(now),
             ports: Ports::new(pool.len(), reuse_delay, seed, shard),
+            addresses_use: vec![AddressUse::default(); pool.len()],
+            freed: Vec::new(),
             pool,
             subscribers: PerSubscriber::new(subscribers, SubscriberState::default()),
             limits,
@@ -381,6 +391,7 @@ impl Table {
         self.map_inside.insert(mkey, index);
         self.map_outside.insert(record.outside_key(), index);
         self.subscribers.update(subscriber, |s| s.ports[space] += 1);
+        self.addresses_use[pool_index as usize].mappings += 1;
         self.live_mappings += 1;
         Ok(index)
     }
@@ -433,6 +444,7 @@ impl Table {
             *self.addresses.entry((m, rem_addr)).or_default() += 1;
         }
         self.mappings[m as usize].sessions += 1;
+        self.addresses_use[map.pool_index as usize].sessions += 1;
         self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
         self.created += 1;
@@ -475,6 +487,8 @@ impl Table {
         let m = s.mapping;
         let sub = self.mappings[m as usize].subscriber;
         self.subscribers.update(sub, |s| s.sessions -= 1);
+        let at = self.mappings[m as usize].pool_index as usize;
+        self.addresses_use[at].sessions -= 1;
         self.mappings[m as usize].sessions -= 1;
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
@@ -511,6 +525,7 @@ impl Table {
         let space = ports::space(map.protocol);
         self.subscribers
             .update(map.subscriber, |s| s.ports[space] -= 1);
+        self.addresses_use[map.pool_index as usize].mappings -= 1;
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
         self.live_mappings -= 1;
@@ -531,6 +546,7 @@ impl Table {
             self.remove_session(index);
         }
         self.ports.reclaim(now, budget);
+        self.log_drained();
     }
 }
 

@@ -201,6 +201,17 @@ impl Egress {
         }
     }
 
+    /// The shared shapers (a reload plans the next ones from them).
+    pub(super) fn shapers(&self) -> &Shapers {
+        &self.shapers
+    }
+
+    /// Shapes with `shapers` from now on (a reload). Packets waiting in a
+    /// shaper that is no more still leave at its rate.
+    pub(super) fn set_shapers(&mut self, shapers: Shapers) {
+        self.shapers = shapers;
+    }
+
     /// Queues a packet for `to` (dropped, and counted, when the queue is full).
     pub(super) fn push(
         &mut self,

@@ -23,6 +23,7 @@ mod ipv4;
 mod ipv6;
 mod links;
 mod nat64;
+mod reload;
 mod reply;
 mod siit;
 mod snapshot;
@@ -42,6 +43,7 @@ use crate::offload;
 use crate::stats::{Counters, Datapath, DropReason};
 use egress::Egress;
 use links::Links;
+pub use reload::{Reload, ReloadBase};
 use reply::Replies;
 use sixfold_rewrite::{IpVersion, Ipv6Packet};
 use std::time::{Duration, Instant};
@@ -99,6 +101,8 @@ pub struct Router {
     accounting: Option<Accounting>,
     /// Milliseconds since the epoch at the call in hand.
     clock_ms: u64,
+    /// Where [`Router::release_all`] goes on.
+    release_cursor: usize,
 }
 
 impl Router {
@@ -161,6 +165,7 @@ impl Router {
                         Accounting::new(share, x.idle_timeout, x.active_timeout, 0)
                     }),
                     clock_ms: 0,
+                    release_cursor: 0,
                     config: config.clone(),
                     layout: layout.clone(),
                 }

@@ -3,7 +3,7 @@
 
 use super::Router;
 use crate::iface::{Interface, SubscriberId};
-use crate::stats::{Snapshot, SubscriberUse};
+use crate::stats::{DrainingAddress, Snapshot, SubscriberUse};
 use std::collections::BTreeSet;
 
 impl Router {
@@ -42,6 +42,16 @@ impl Router {
         s.datapath = self.datapath.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
+        s.draining = self
+            .nat
+            .draining()
+            .into_iter()
+            .map(|(address, sessions, mappings)| DrainingAddress {
+                address,
+                sessions: u64::from(sessions),
+                mappings: u64::from(mappings),
+            })
+            .collect();
         s
     }
 
