@@ -13,6 +13,7 @@
 
 mod checks;
 mod collector;
+mod keep;
 mod prometheus;
 mod report;
 mod routers;
@@ -28,7 +29,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 use world::{World, build};
 
 /// The lab's "internet" hosts, on the WAN namespace's loopback.
@@ -94,9 +94,12 @@ pub(crate) struct LabArgs {
     /// [ipfix] sections the lab uses; the lab supplies [wan] and the subscribers.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
-    /// With --routers above 1, standard input takes `kill K` (SIGKILL to box K's
-    /// router) and `start K` (start it again), each answered on one line.
+    /// Build the world, start the router, print `ready` and `config PATH` (the
+    /// file the router runs from; with --routers, `config K PATH` per box), and
+    /// run until SIGINT/SIGTERM. Standard input takes `reload` (`reload K`):
+    /// the router reads its file again; with --routers above 1 also `kill K`
+    /// (SIGKILL to box K's router) and `start K` (start it again); each is
+    /// answered on one line.
     #[arg(long)]
     keep: bool,
     /// Turn all transition-tunnel blocking off, to show the difference.
@@ -215,10 +218,15 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     built?;
     if args.keep {
         println!("ready");
-        std::io::stdout().flush()?;
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
+        if let Some(file) = &world.config_file {
+            println!("config {}", file.display());
         }
+        std::io::stdout().flush()?;
+        let socket = config.router.control_socket.clone();
+        keep::serve(&stop, |line| match line {
+            "reload" => keep::reload(&socket),
+            _ => anyhow::bail!("{line:?}: say `reload`"),
+        })?;
         world.stop_router();
         finish_ipfix(&args, &config, &mut world, false)?;
         return Ok(ExitCode::SUCCESS);

@@ -30,6 +30,9 @@ pub struct Lab {
     input: ChildStdin,
     /// The lines it prints after `ready`.
     lines: mpsc::Receiver<String>,
+    /// The file each router runs from (`config PATH`, or `config K PATH` per
+    /// box), in order.
+    pub config: Vec<String>,
 }
 
 impl Lab {
@@ -57,15 +60,35 @@ impl Lab {
             .recv_timeout(Duration::from_secs(60))
             .expect("lab did not print `ready` in 60 s");
         assert_eq!(line, "ready");
+        let boxes = extra
+            .iter()
+            .position(|a| *a == "--routers")
+            .and_then(|i| extra.get(i + 1)?.parse::<u16>().ok())
+            .unwrap_or(1);
+        let config = (1..=boxes)
+            .map(|k| {
+                let line = rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("lab did not print its `config` line");
+                let path = match boxes {
+                    1 => line.strip_prefix("config "),
+                    _ => line.strip_prefix(&format!("config {k} ")),
+                };
+                path.unwrap_or_else(|| panic!("not a config line: {line:?}"))
+                    .to_string()
+            })
+            .collect();
         Lab {
             child,
             prefix: prefix.into(),
             input,
             lines: rx,
+            config,
         }
     }
 
-    /// Sends `command` to the lab (`start 1`) and returns its one-line answer.
+    /// Sends `command` to the lab (`reload`, `start 1`) and returns its
+    /// one-line answer.
     pub fn say(&mut self, command: &str) -> String {
         writeln!(self.input, "{command}").expect("write to the lab");
         self.lines

@@ -95,6 +95,17 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// This error with the line of its key in `text` (the file it came
+    /// from), unless it has one.
+    pub fn located(self, text: &str) -> ConfigError {
+        ConfigError {
+            line: self.line.or_else(|| locate::line_of(text, &self.key)),
+            ..self
+        }
+    }
+}
+
 impl Config {
     /// The id of the first subscriber of range `r` (ids after the
     /// `[[subscriber]]` entries, range by range).
@@ -147,10 +158,7 @@ impl Config {
         let problems: Vec<ConfigError> = config
             .problems(workers)
             .into_iter()
-            .map(|e| ConfigError {
-                line: e.line.or_else(|| locate::line_of(text, &e.key)),
-                ..e
-            })
+            .map(|e| e.located(text))
             .collect();
         if problems.is_empty() {
             Ok(config)

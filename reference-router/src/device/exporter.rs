@@ -71,6 +71,16 @@ impl Exporter {
     /// Starts exporting per `config` (none without a collector), with record
     /// times counted from `epoch` (the instant the routers were built with).
     pub fn start(config: &Ipfix, epoch: Instant) -> io::Result<Option<Exporter>> {
+        Exporter::start_counting(config, epoch, Arc::new(AtomicU64::new(0)))
+    }
+
+    /// [`Exporter::start`], counting refused messages in `unsent` (shared by
+    /// the exporters a reload starts one after the other).
+    pub fn start_counting(
+        config: &Ipfix,
+        epoch: Instant,
+        unsent: Arc<AtomicU64>,
+    ) -> io::Result<Option<Exporter>> {
         let Some(collector) = config.collector else {
             return Ok(None);
         };
@@ -78,7 +88,6 @@ impl Exporter {
         let (sender, records) = mpsc::sync_channel(config.queue as usize);
         let encoder = Encoder::new(config.observation_domain, unix_ms(epoch));
         let refresh = Duration::from_secs(u64::from(config.template_refresh));
-        let unsent = Arc::new(AtomicU64::new(0));
         let out = Out {
             socket,
             unsent: Arc::clone(&unsent),

@@ -19,9 +19,17 @@
 //! queue a flow was written on and reads its replies to the same one.
 //!
 //! Questions from the control server are answered between bursts; a worker never
-//! waits for a control client.
+//! waits for a control client. A reload is one of them: the worker checks it,
+//! answers, and waits (bounded) for every worker's answer before it applies
+//! it or not ([`Worker::reload`]), so all workers switch between the same two
+//! bursts' worth of packets and never run different configurations.
+//!
+//! Stopping is two steps: [`Worker::run_until`] returns between bursts, and
+//! [`Worker::release`] then ends and logs what the router holds and
+//! withdraws its announce routes. A handover to a new process would take the
+//! first step only.
 
-use super::loops::Request;
+use super::loops::{ReloadAsk, Request};
 use super::tun::{Devices, Queue};
 use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
@@ -32,9 +40,9 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Packets read from one device before the loop looks at the others.
 pub const BURST: usize = 64;
@@ -42,6 +50,10 @@ pub const BURST: usize = 64;
 const HANDOFF_CAPACITY: usize = 1024;
 /// Spare buffers a worker keeps.
 const POOL: usize = 256;
+/// How long a worker that answered a reload waits for the decision.
+pub(super) const DECISION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Sessions ended per call while a stopping router releases what it holds.
+const RELEASE_BUDGET: usize = 4096;
 
 /// A packet from another worker: read on a queue that worker serves (steered,
 /// with the direction it came from: not yet processed), or hairpinned there on
@@ -133,7 +145,8 @@ impl Doorbell {
     }
 }
 
-/// One worker: its router, mailbox, the other workers' doorbells, spare buffers.
+/// One worker: its router, mailbox, the other workers' doorbells, spare
+/// buffers, its devices.
 pub(super) struct Worker {
     pub(super) router: Router,
     pub(super) mailbox: Mailbox,
@@ -141,17 +154,37 @@ pub(super) struct Worker {
     pool: Vec<PacketBuf>,
     /// The IPFIX exporter's channel, when exporting.
     exporter: Option<SyncSender<Record>>,
+    /// The devices it reads and writes (a reload brings the next).
+    devices: Arc<Devices>,
+    /// Where it reads: the uplink, its subscribers' TUNs, the ranges'.
+    owned: Vec<Source>,
+    /// Its loop's turns, counted: the watchdog's sign of life.
+    heartbeat: Arc<AtomicU64>,
 }
 
 impl Worker {
-    pub(super) fn new(router: Router, mailbox: Mailbox, peers: Vec<Doorbell>) -> Worker {
+    pub(super) fn new(
+        router: Router,
+        mailbox: Mailbox,
+        peers: Vec<Doorbell>,
+        devices: Arc<Devices>,
+    ) -> Worker {
+        let owned = sources(&devices, router.shard());
         Worker {
             router,
             mailbox,
             peers,
             pool: Vec::new(),
             exporter: None,
+            devices,
+            owned,
+            heartbeat: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The count of its loop's turns, as it grows.
+    pub(super) fn heartbeat(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.heartbeat)
     }
 
     /// Hands IPFIX records to `exporter`.
@@ -172,21 +205,40 @@ impl Worker {
         }
     }
 
-    /// The router stops: every accounted flow is exported, the channel given a
-    /// moment (1 s at most) to take what is left.
-    pub(super) fn finish_export(&mut self) {
-        self.router.flush_ipfix();
-        let Some(tx) = self.exporter.take() else {
+    /// The second step of a stop, once [`Worker::run_until`] returned: every
+    /// session, block and accounted flow ended and logged
+    /// ([`Router::release_all`]), the records handed to the exporter (waiting
+    /// for room until `deadline`, then counted as dropped), the announce
+    /// routes withdrawn.
+    pub(super) fn release(&mut self, deadline: Instant) {
+        loop {
+            let done = self.router.release_all(Instant::now(), RELEASE_BUDGET);
+            self.export_waiting(deadline);
+            if done {
+                break;
+            }
+        }
+        self.exporter = None;
+        let devices = Arc::clone(&self.devices);
+        for change in self.router.withdraw_routes() {
+            self.apply_route(&devices, change);
+        }
+    }
+
+    /// The router's records to the exporter, waiting for room until
+    /// `deadline` (the router is stopping: no packet waits for this).
+    fn export_waiting(&mut self, deadline: Instant) {
+        let Some(tx) = self.exporter.clone() else {
+            while self.router.poll_ipfix().is_some() {}
             return;
         };
-        let deadline = Instant::now() + std::time::Duration::from_secs(1);
         while let Some(mut r) = self.router.poll_ipfix() {
             loop {
                 match tx.try_send(r) {
                     Ok(()) => break,
                     Err(TrySendError::Full(back)) if Instant::now() < deadline => {
                         r = back;
-                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        std::thread::sleep(Duration::from_millis(2));
                     }
                     Err(_) => {
                         self.router.count_ipfix_drop();
@@ -196,6 +248,31 @@ impl Worker {
             }
         }
     }
+
+    /// A reload asked between bursts: checked against this worker's state,
+    /// answered, then applied if every worker said yes (the decision comes
+    /// within [`DECISION_TIMEOUT`], or it is no).
+    fn reload(&mut self, ask: ReloadAsk) {
+        let index = self.router.shard().index;
+        let refusals = self.router.check_reload(&ask.prepared.reload);
+        if ask.answer.send((index, refusals)).is_err() {
+            return;
+        }
+        if !ask.decision.recv_timeout(DECISION_TIMEOUT).unwrap_or(false) {
+            return;
+        }
+        // What the old configuration logged goes to the old exporter.
+        self.export();
+        let p = &ask.prepared;
+        self.router.apply_reload(&p.reload, Instant::now());
+        self.devices = Arc::clone(&p.devices);
+        self.owned = sources(&self.devices, self.router.shard());
+        self.router.set_offload(&self.devices.datapath);
+        if let Some(sender) = &p.exporter {
+            self.exporter = sender.clone();
+        }
+        let _ = ask.done.send(index);
+    }
 }
 
 /// Writes the packet in `buf` to `to`: with its virtio-net header on an offload
@@ -203,7 +280,11 @@ impl Worker {
 /// is a super-packet or its checksum partial. Packets the kernel refuses are
 /// counted as dropped: a full queue drops, as a full link would.
 fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, router: &mut Router) {
-    let q = devices.queue(to, shard);
+    let Some(q) = devices.queue(to, shard) else {
+        // A subscriber a reload removed: what was queued for it goes nowhere.
+        router.count_drop(DropReason::NoRoute);
+        return;
+    };
     let offload = buf.offload();
     // On failure: the error, and how many packets on the wire were lost.
     let result = if q.offload {
@@ -228,7 +309,13 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
             router.count_drops(DropReason::TunQueueFull, lost);
         }
         Err((e, lost)) => {
-            tracing::warn!(?to, error = %e, "TUN write failed");
+            // Counted always; logged on the 1st, 2nd, 4th, 8th, ... failure,
+            // not once per packet.
+            static FAILED: AtomicU64 = AtomicU64::new(0);
+            let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
+            if failed.is_power_of_two() {
+                tracing::warn!(?to, error = %e, failed, "TUN write failed");
+            }
             router.count_drops(DropReason::TunWriteFailed, lost);
         }
     }
@@ -353,27 +440,23 @@ impl Worker {
                 Request::Mapping(protocol, inside, reply) => {
                     let _ = reply.try_send(self.router.mapping_of(protocol, inside));
                 }
+                Request::Reload(ask) => self.reload(ask),
+                #[cfg(feature = "test-hooks")]
+                Request::Stall(how_long) => std::thread::sleep(how_long),
             }
         }
     }
 
-    /// Runs until `stop` says so.
-    pub(super) fn run_until(
-        &mut self,
-        devices: &Devices,
-        stop: &dyn Fn() -> bool,
-    ) -> io::Result<()> {
+    /// Runs until `stop` says so (checked between bursts); what the router
+    /// holds stays as it is ([`Worker::release`] is the stop's next step).
+    pub(super) fn run_until(&mut self, stop: &dyn Fn() -> bool) -> io::Result<()> {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
-        let owned: Vec<Source> = std::iter::once(Source::Wan)
-            .chain(
-                (0..devices.subscribers.len() as crate::SubscriberId)
-                    .filter(|&s| shard.owns_subscriber(s))
-                    .map(Source::Subscriber),
-            )
-            .chain((0..devices.ranges.len()).map(Source::Range))
-            .collect();
         while !stop() {
+            self.heartbeat.fetch_add(1, Ordering::Relaxed);
+            // A reload may bring other devices: this turn uses these.
+            let devices = Arc::clone(&self.devices);
+            let owned = self.owned.clone();
             // A shaped packet due sooner than the idle tick wakes the loop (1 ms
             // granularity: the shaper's bucket holds 4 ms, so the line stays full).
             let mut wait = self
@@ -388,7 +471,7 @@ impl Worker {
                 .iter()
                 .map(|&i| {
                     PollFd::new(
-                        source_queue(devices, i, shard).dev.as_fd(),
+                        source_queue(&devices, i, shard).dev.as_fd(),
                         PollFlags::POLLIN,
                     )
                 })
@@ -408,21 +491,19 @@ impl Worker {
             drop(fds);
             for (k, &from) in owned.iter().enumerate() {
                 if ready[k] {
-                    self.burst(devices, from, &mut buf)?;
+                    self.burst(&devices, from, &mut buf)?;
                 }
             }
             self.router.tick(Instant::now());
             while let Some(to) = self.router.poll_transmit(&mut buf) {
-                send(devices, shard, to, &mut buf, &mut self.router);
+                send(&devices, shard, to, &mut buf, &mut self.router);
             }
-            self.mail(devices);
+            self.mail(&devices);
             self.export();
+            let devices = Arc::clone(&self.devices);
             while let Some(change) = self.router.poll_route_change() {
-                self.apply_route(devices, change);
+                self.apply_route(&devices, change);
             }
-        }
-        for change in self.router.withdraw_routes() {
-            self.apply_route(devices, change);
         }
         Ok(())
     }
@@ -436,11 +517,27 @@ impl Worker {
     }
 }
 
+/// Where worker `shard` reads: the uplink (its queue), the TUNs of the
+/// subscribers it owns, every range's TUN (its queue).
+fn sources(devices: &Devices, shard: Shard) -> Vec<Source> {
+    let mut subscribers: Vec<crate::SubscriberId> = devices
+        .subscribers
+        .keys()
+        .copied()
+        .filter(|&s| shard.owns_subscriber(s))
+        .collect();
+    subscribers.sort_unstable();
+    std::iter::once(Source::Wan)
+        .chain(subscribers.into_iter().map(Source::Subscriber))
+        .chain((0..devices.ranges.len()).map(Source::Range))
+        .collect()
+}
+
 /// The queue worker `shard` reads `from` through.
 fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
     match from {
-        Source::Wan => devices.queue(Interface::Wan, shard),
-        Source::Subscriber(s) => devices.queue(Interface::Subscriber(s), shard),
+        Source::Wan => &devices.wan[usize::from(shard.index) % devices.wan.len()],
+        Source::Subscriber(s) => &devices.subscribers[&s],
         Source::Range(r) => devices.range_queue(r, shard),
     }
 }

@@ -187,6 +187,17 @@ impl Router {
         self.datapath = datapath;
     }
 
+    /// Records what the devices granted after a reload opened new ones
+    /// (offload, workers), keeping the I/O loop's counts.
+    pub fn set_offload(&mut self, granted: &Datapath) {
+        let d = &mut self.datapath;
+        d.offload = granted.offload;
+        d.tso = granted.tso;
+        d.uso = granted.uso;
+        d.offload_refused = granted.offload_refused.clone();
+        d.workers = granted.workers;
+    }
+
     /// Counts a packet the I/O loop dropped before the router saw it (an
     /// unusable virtio-net header: `malformed`; a full hand-off ring).
     pub fn count_drop(&mut self, reason: DropReason) {

@@ -22,7 +22,7 @@ use super::egress::Shapers;
 use super::links::Links;
 use super::reply::Replies;
 use crate::config::diff::{self, Change};
-use crate::config::{Allocation, Config, ConfigError, locate};
+use crate::config::{Allocation, Config, ConfigError};
 use crate::iface::SubscriberId;
 use crate::ipfix::accounting::Accounting;
 use crate::layout::Layout;
@@ -80,14 +80,6 @@ impl Router {
     }
 }
 
-/// `e` with the line of its key in `text`, where it has one.
-fn located(text: &str, e: ConfigError) -> ConfigError {
-    ConfigError {
-        line: e.line.or_else(|| locate::line_of(text, &e.key)),
-        ..e
-    }
-}
-
 impl Reload {
     /// Plans a reload from `base` to the configuration in `text` at `now`:
     /// refused with every problem (key, line, what) if the text does not
@@ -100,7 +92,7 @@ impl Reload {
         let mut refused: Vec<ConfigError> = changes
             .iter()
             .filter_map(|c| Some(c.refused(c.refusal(old)?)))
-            .map(|e| located(text, e))
+            .map(|e| e.located(text))
             .collect();
         let layout = match base.layout.carry(old, &config) {
             Ok(l) => l,
@@ -114,12 +106,12 @@ impl Reload {
             if !after.extends(&before)
                 && let Some(c) = changes.iter().find(|c| c.entry().is_some())
             {
-                refused.push(located(
-                    text,
+                refused.push(
                     c.refused(
                         "in deterministic mode a subscriber or range may only be added after all the others: this change would renumber inside addresses, moving live port ranges and rewriting what the configuration records (RFC 7422)".into(),
-                    ),
-                ));
+                    )
+                    .located(text),
+                );
             }
         }
         if !refused.is_empty() {
