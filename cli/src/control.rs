@@ -24,10 +24,14 @@ pub fn request(path: &str, line: &str) -> io::Result<String> {
             io::ErrorKind::TimedOut,
             format!("{path}: no answer within {} s", TIMEOUT.as_secs()),
         ),
-        _ => e,
+        _ => io::Error::new(
+            e.kind(),
+            format!("{path}: {e} (is this a sixfold router's control socket?)"),
+        ),
     };
-    stream.write_all(line.as_bytes()).map_err(timed_out)?;
-    stream.write_all(b"\n").map_err(timed_out)?;
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .map_err(timed_out)?;
     let mut out = String::new();
     stream.read_to_string(&mut out).map_err(timed_out)?;
     if let Some(error) = out.strip_prefix("error: ") {

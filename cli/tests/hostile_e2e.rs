@@ -24,7 +24,7 @@ fn control_clients_cannot_stall_or_exhaust_the_router() {
     assert_eq!(mode, 0o600, "control socket mode {mode:o}");
     let sub = lab.ns("sub1");
     assert_eq!(ping_rtts(&sub, "192.0.2.80", 3, "0.05").len(), 3);
-    let rss_before = rss_kib(lab.child.id());
+    let rss_before = rss_kib(lab.router_pid());
     // 50 clients that connect and say nothing.
     let idle: Vec<UnixStream> = (0..50)
         .map(|_| UnixStream::connect(socket).unwrap())
@@ -61,7 +61,7 @@ fn control_clients_cannot_stall_or_exhaust_the_router() {
         flooded < 50 << 20,
         "the router read a 50 MB request to its end"
     );
-    let rss_after = rss_kib(lab.child.id());
+    let rss_after = rss_kib(lab.router_pid());
     assert!(
         rss_after < rss_before + 50 * 1024,
         "memory grew from {rss_before} to {rss_after} KiB"

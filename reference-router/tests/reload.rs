@@ -182,6 +182,48 @@ fn a_removed_pool_address_drains_and_is_logged_free_after_its_last_session() {
     );
 }
 
+/// With two workers, the address drains on each; the one that finds it free
+/// last logs it: once for the router.
+#[test]
+fn a_drained_address_is_logged_free_once_whatever_the_workers() {
+    let old = "198.51.100.1";
+    let t0 = std::time::Instant::now();
+    let before = text(&format!("pool = [\"{old}\"]"), "");
+    let mut routers =
+        sixfold_router::Router::workers(Config::from_toml(&before).unwrap(), 7, t0, 2).unwrap();
+    // Subscriber 0 belongs to worker 0: a session there.
+    let mut b = sixfold_router::PacketBuf::from_packet(&udp(SUB0, 7000, WAN, 53, b"q"));
+    let v = routers[0].process(sixfold_router::Direction::Outbound(0), &mut b, t0);
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    let plan = Reload::plan(
+        &routers[0].reload_base(),
+        &text(&format!("pool = [\"{PUBLIC}\"]"), ""),
+        t0,
+    )
+    .unwrap();
+    for r in &mut routers {
+        assert!(r.check_reload(&plan).is_empty());
+        r.apply_reload(&plan, t0);
+    }
+    let mut freed = 0;
+    for s in 1..=310u64 {
+        for r in &mut routers {
+            for _ in 0..4 {
+                r.tick(t0 + std::time::Duration::from_secs(s));
+            }
+            freed += std::iter::from_fn(|| r.poll_ipfix())
+                .filter(
+                    |r| matches!(r, Record::Nat(n) if n.event == NatEvent::AddressBindingDelete),
+                )
+                .count();
+        }
+        if s == 10 {
+            assert_eq!(freed, 0, "worker 1 holds nothing of it, worker 0 a session");
+        }
+    }
+    assert_eq!(freed, 1);
+}
+
 #[test]
 fn a_subscriber_added_works_at_once_and_one_removed_ends_logged() {
     let pool = format!("pool = [\"{PUBLIC}\"]");

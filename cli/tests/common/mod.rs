@@ -96,6 +96,22 @@ impl Lab {
             .unwrap_or_else(|_| panic!("no answer to {command:?} in 30 s"))
     }
 
+    /// The pid of the lab's router (`sixfold run`, a child of the lab; the
+    /// first box's with `--routers`).
+    pub fn router_pid(&self) -> u32 {
+        let lab = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{lab}/task/{lab}/children")).unwrap_or_default();
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"run"))
+            })
+            .expect("the lab's router process")
+    }
+
     pub fn ns(&self, which: &str) -> String {
         format!("{}-{which}", self.prefix)
     }

@@ -16,6 +16,7 @@ pub(crate) mod frag;
 pub(crate) mod ports;
 mod reload;
 pub(crate) mod table;
+pub(crate) use table::Countdown;
 pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};

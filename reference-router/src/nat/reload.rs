@@ -7,7 +7,7 @@
 use super::Nat;
 use super::blocks::Blocks;
 use super::deterministic::Deterministic;
-use super::table::{Allocator, Limits};
+use super::table::{Allocator, Countdown, Limits};
 use crate::config::{Allocation, Config, Filtering, Nat as NatConfig};
 use crate::iface::{Shard, SubscriberId};
 use crate::layout::Layout;
@@ -33,7 +33,14 @@ impl Nat {
     /// subscribers have the ids of `layout`: its pool (new addresses used at
     /// once, removed ones drained), limits, behaviour for new sessions,
     /// timers (live sessions take them), block settings and log.
-    pub(crate) fn reconfigure(&mut self, config: &Config, layout: &Layout) {
+    /// `drains` holds the countdown of each address this reload removes
+    /// (shared by the workers).
+    pub(crate) fn reconfigure(
+        &mut self,
+        config: &Config,
+        layout: &Layout,
+        drains: &[(Ipv4Addr, Countdown)],
+    ) {
         let n = &config.nat;
         let wanted: Vec<u32> = n.pool_addresses().into_iter().map(u32::from).collect();
         for &a in &wanted {
@@ -48,7 +55,13 @@ impl Nat {
             .filter(|a| !wanted.contains(a))
             .collect();
         for a in gone {
-            self.table.drain_address(a);
+            let countdown = drains
+                .iter()
+                .find(|(d, _)| u32::from(*d) == a)
+                .map(|(_, c)| Countdown::clone(c));
+            if let Some(c) = countdown {
+                self.table.drain_address(a, c);
+            }
         }
         self.table.set_limits(limits(n, self.shard));
         if self.timeouts != n.timeouts {

@@ -21,7 +21,7 @@ use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
 use foldhash::fast::RandomState;
-pub(crate) use release::AddressUse;
+pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.

@@ -26,7 +26,11 @@ use crate::config::{Allocation, Config, ConfigError};
 use crate::iface::SubscriberId;
 use crate::ipfix::accounting::Accounting;
 use crate::layout::Layout;
+use crate::nat::Countdown;
 use crate::nat::deterministic::Deterministic;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU16;
 use std::time::Instant;
 
 /// What a reload is planned from: the configuration in force, its
@@ -65,6 +69,9 @@ pub struct Reload {
     removed_ranges: Vec<(SubscriberId, u32)>,
     /// `[nat] block_size` changes (refused by a worker that holds blocks).
     block_size: bool,
+    /// Pool addresses removed: they drain, each with the count of workers
+    /// that have not found it free yet.
+    drains: Vec<(Ipv4Addr, Countdown)>,
 }
 
 impl Router {
@@ -117,7 +124,17 @@ impl Reload {
         if !refused.is_empty() {
             return Err(refused);
         }
+        let kept: std::collections::HashSet<Ipv4Addr> =
+            config.nat.pool_addresses().into_iter().collect();
+        let drains = old
+            .nat
+            .pool_addresses()
+            .into_iter()
+            .filter(|a| !kept.contains(a))
+            .map(|a| (a, Arc::new(AtomicU16::new(base.workers.max(1)))))
+            .collect();
         Ok(Reload {
+            drains,
             removed: base.layout.removed_subscribers(&layout).collect(),
             removed_ranges: base.layout.removed_ranges(&layout).collect(),
             block_size: old.nat.block_size != config.nat.block_size
@@ -208,7 +225,7 @@ impl Router {
         self.firewall.reconfigure(config, layout);
         self.egress.set_shapers(reload.shapers.clone());
         reload.shapers.apply(config, layout);
-        self.nat.reconfigure(config, layout);
+        self.nat.reconfigure(config, layout, &reload.drains);
         self.replies = Replies::new(&config.router, self.shard.count);
         self.translation.reconfigure(config, self.shard);
         self.reconfigure_accounting(config, seconds);

@@ -13,9 +13,15 @@ use crate::ipfix::NatRecord;
 use crate::stats::NatEvent;
 use sixfold_rewrite::IpProtocol;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+/// The workers that still hold a draining address, counted down as each
+/// finds it free: the one that counts to zero logs it, once for the router.
+pub(crate) type Countdown = Arc<AtomicU16>;
 
 /// One pool address's use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct AddressUse {
     /// Live mappings on it.
     pub(crate) mappings: u32,
@@ -23,8 +29,10 @@ pub(crate) struct AddressUse {
     pub(crate) sessions: u32,
     /// A reload removed it: no new subscriber or mapping is given it.
     pub(crate) draining: bool,
-    /// Drained and logged free.
+    /// Found free here.
     pub(crate) freed: bool,
+    /// While draining: the workers that have not found it free yet.
+    countdown: Option<Countdown>,
 }
 
 impl Table {
@@ -42,6 +50,7 @@ impl Table {
             let u = &mut self.addresses_use[i];
             u.draining = false;
             u.freed = false;
+            u.countdown = None;
             self.freed.retain(|&a| a != addr);
             return i as u32;
         }
@@ -54,11 +63,16 @@ impl Table {
         (self.pool.len() - 1) as u32
     }
 
-    /// Drains pool address `addr` (a reload removed it); a no-op for an
-    /// address not in the pool.
-    pub(crate) fn drain_address(&mut self, addr: u32) {
-        if let Some(i) = self.pool.iter().position(|&a| a == addr) {
-            self.addresses_use[i].draining = true;
+    /// Drains pool address `addr` (a reload removed it), `countdown`
+    /// shared with the other workers; a no-op for an address not in the
+    /// pool or draining already.
+    pub(crate) fn drain_address(&mut self, addr: u32, countdown: Countdown) {
+        if let Some(i) = self.pool.iter().position(|&a| a == addr)
+            && !self.addresses_use[i].draining
+        {
+            let u = &mut self.addresses_use[i];
+            u.draining = true;
+            u.countdown = Some(countdown);
         }
     }
 
@@ -73,11 +87,12 @@ impl Table {
             .collect()
     }
 
-    /// Logs (once) every draining address nothing holds any more: no mapping,
-    /// no port block live or held.
+    /// Notes every draining address nothing holds here any more (no
+    /// mapping, no port block live or held); the last worker to do so logs
+    /// it, once for the router.
     pub(super) fn log_drained(&mut self) {
         for i in 0..self.pool.len() {
-            let u = self.addresses_use[i];
+            let u = &self.addresses_use[i];
             if !u.draining || u.freed || u.mappings > 0 {
                 continue;
             }
@@ -88,7 +103,12 @@ impl Table {
             }
             self.addresses_use[i].freed = true;
             self.freed.push(self.pool[i]);
-            if self.log.limits {
+            // The last worker to find it free logs it.
+            let last = self.addresses_use[i]
+                .countdown
+                .as_ref()
+                .is_none_or(|c| c.fetch_sub(1, Ordering::AcqRel) == 1);
+            if last && self.log.limits {
                 let public = Ipv4Addr::from(self.pool[i]);
                 self.log.records.push(NatRecord::new(
                     NatEvent::AddressBindingDelete,
