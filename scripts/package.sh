@@ -33,6 +33,10 @@ for sub in $("$dir/root/usr/bin/sixfold" --help | awk '/^Commands:/{on=1; next} 
     [[ -e $dir/root/usr/share/man/man1/sixfold-$sub.1.gz ]] || fail "no man page for sixfold $sub"
 done
 grep -qx /etc/sixfold/sixfold.toml "$dir/control/conffiles" || fail "/etc/sixfold/sixfold.toml is not a conffile"
+# The way to stall a worker exists in test builds only (feature test-hooks).
+if grep -aq "stalling worker" "$dir/root/usr/bin/sixfold"; then
+    fail "the packaged binary has the test-only stall hook"
+fi
 "$dir/root/usr/bin/sixfold" check --config "$dir/root/etc/sixfold/sixfold.toml" >/dev/null \
     || fail "sixfold check refuses the shipped configuration"
 

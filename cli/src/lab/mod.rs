@@ -3,13 +3,15 @@
 //!
 //! ```text
 //!  P-sub1 [sub1 TUN 100.64.1.1, 2001:db8:1:1::2] ─┐
-//!  P-sub2 [sub2 TUN 100.64.1.2, 2001:db8:1:2::2] ─┼─ router (this process) ── [wan TUN] P-wan
-//!  ...                                            ┘                          lo: 192.0.2.80, 2001:db8:ffff::80
+//!  P-sub2 [sub2 TUN 100.64.1.2, 2001:db8:1:2::2] ─┼─ router ── [wan TUN] P-wan
+//!  ...                                            ┘            lo: 192.0.2.80, 2001:db8:ffff::80
 //! ```
 //!
-//! Everything the lab creates — namespaces, TUNs (they die with the router's fds),
-//! server processes, the control socket — is removed when it ends, on error and on
-//! SIGINT/SIGTERM too.
+//! The router is a process of its own, `sixfold run --config PATH` on a file
+//! the lab writes (so `--keep`'s `reload` can change it); it stops when the
+//! lab ends, even by SIGKILL. Everything the lab creates — namespaces, TUNs
+//! (they die with the router's fds), server processes, the control socket — is
+//! removed when it ends, on error and on SIGINT/SIGTERM too.
 
 mod checks;
 mod collector;
