@@ -3,7 +3,8 @@
 
 use super::headers::{
     FRAGMENT_HEADER, FragmentFields, IPV6_HEADER, Ipv6Fields, illegal_ipv4_source,
-    protocol_to_ipv6, source_route_pending, write_fragment_header, write_ipv6,
+    not_forwardable_ipv4, protocol_to_ipv6, source_route_pending, write_fragment_header,
+    write_ipv6,
 };
 use super::icmp_map::echo_to_icmpv6;
 use super::transport::{
@@ -58,19 +59,30 @@ impl Translator {
         if !ip.verify_checksum() {
             return Err(TranslateError::BadIpv4HeaderChecksum);
         }
-        if illegal_ipv4_source(ip.src_addr()) {
+        let payload = ip.payload();
+        let first = ip.frag_offset() == 0;
+        let protocol = ip.ip_protocol();
+        // §4.1: ICMPv4 errors from sources that are no legal unicast address
+        // (127.0.0.1, 0.0.0.0) are translated "for the purpose of
+        // troubleshooting"; anything else from them is dropped.
+        let icmp_error = first
+            && protocol == IpProtocol::Icmp
+            && payload
+                .first()
+                .is_some_and(|&t| Icmpv4Type::from(t).is_error());
+        if !icmp_error && illegal_ipv4_source(ip.src_addr()) {
             return Err(TranslateError::IllegalSource(ip.src_addr().into()));
+        }
+        if not_forwardable_ipv4(ip.dst_addr()) {
+            return Err(TranslateError::NotRoutable(ip.dst_addr().into()));
         }
         if source_route_pending(ip.options()) {
             return Err(TranslateError::SourceRoute);
         }
         let hop_limit = self.hop_limit(ip.ttl(), TranslateError::TtlExceeded)?;
-        let protocol = ip.ip_protocol();
         if protocol == IpProtocol::Icmpv6 || protocol == IGMP || protocol.is_ipv6_extension() {
             return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
         }
-        let payload = ip.payload();
-        let first = ip.frag_offset() == 0;
         if first && ip.ip_protocol() == IpProtocol::Icmp {
             let icmp = Icmpv4Packet::new_checked(payload)?;
             if icmp.icmp_type().is_error() {
