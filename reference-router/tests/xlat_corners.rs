@@ -155,3 +155,21 @@ fn an_extension_header_after_the_fragment_header_is_answered_1_1() {
     assert_eq!(s.drops[DropReason::ExtensionAfterFragment], 2);
     assert_eq!(s.icmp_sent[IcmpSent::Ipv6AdminProhibited], 2);
 }
+
+#[test]
+fn icmpv4_errors_from_illegal_sources_are_translated_for_troubleshooting() {
+    // RFC 7915 §4.1: an ICMPv4 error from 127.0.0.1 or 0.0.0.0 about a packet
+    // the subscriber's host sent reaches it, from the RFC 6052 form of that
+    // source; anything else from such a source is dropped.
+    let mut lab = Lab::with(siit_pair());
+    let (v, sent) = lab.out(0, &udp6(A, 40000, &embed("192.0.2.7"), 53, b"q", 64));
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    for bad in ["127.0.0.1", "0.0.0.0"] {
+        let (v, p) = lab.inb(&icmp_error(bad, "198.51.100.80", 3, 3, &sent));
+        assert_eq!(v, Verdict::Forward(Interface::Subscriber(0)), "{bad}");
+        assert_eq!((src6(&p), dst6(&p)), (six(&embed(bad)), six(A)));
+        assert_eq!((p[40], p[41]), (1, 4));
+        let (v, _) = lab.inb(&echo(bad, "198.51.100.80", 1, false));
+        assert_eq!(v, Verdict::Drop(DropReason::IllegalSource), "{bad}");
+    }
+}
