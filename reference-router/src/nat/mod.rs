@@ -18,7 +18,7 @@ pub(crate) mod table;
 pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
-use crate::hold::SynHold;
+use crate::hold::{Released, SynHold};
 use crate::iface::{Interface, Shard, SubscriberId};
 use crate::ipfix::accounting::FlowKey;
 use crate::stats::{DropReason, PortUse};
@@ -428,24 +428,23 @@ impl Nat {
         }
     }
 
-    /// Keeps the quote of the SYN just held (the router has the bytes): its IP
-    /// header and TCP header.
-    pub(crate) fn held_quote(&mut self, f: &Flow, ip: &Ipv4Packet<&[u8]>) {
-        let key = Key {
-            addr: f.dst,
-            port: f.dport,
-            rem_addr: f.src,
-            rem_port: f.sport,
-            protocol: TCP,
+    /// Keeps the start of the SYN just held — `packet`, as the router received
+    /// it, as much as its ICMP error may quote (RFC 1812 §4.3.2.3: 576 bytes in
+    /// all; RFC 4443 §2.4 (c): 1280 for an IPv6 SYN) — for the error to go out
+    /// of `to`, the interface it came in on.
+    pub(crate) fn held_quote(&mut self, packet: &[u8], to: Interface) {
+        let most = match packet.first().map(|b| b >> 4) {
+            Some(6) => crate::icmp::V6_QUOTE,
+            _ => crate::icmp::V4_QUOTE,
         };
-        let packet = ip.into_inner();
-        let end = packet.len().min(ip.header_len() + 20);
-        self.held.set_quote(&key, &packet[..end]);
+        self.held
+            .set_last_quote(&packet[..packet.len().min(most)], to);
     }
 
-    /// Held SYNs whose time is up and for which no outbound SYN came: their quotes,
-    /// for ICMP port unreachable (RFC 5382 REQ-4).
-    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Vec<u8>> {
+    /// Held SYNs whose time is up and for which no outbound SYN came: their quotes
+    /// and where the port unreachable about each goes (RFC 5382 REQ-4, RFC 6146
+    /// §3.5.2.2).
+    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Released> {
         self.held.release(now, budget)
     }
 

@@ -238,7 +238,14 @@ impl Router {
                 }
                 Ok(Verdict::Handoff(worker))
             }
-            Decision::Drop(reason) => Err(reason),
+            Decision::Drop(reason) => {
+                if reason == DropReason::SynHeld {
+                    // To another subscriber's public endpoint (a hairpin): the
+                    // port unreachable goes back to this subscriber, in IPv6.
+                    self.nat.held_quote(buffer.packet(), ingress);
+                }
+                Err(reason)
+            }
             Decision::Refuse(reason) => {
                 // RFC 6146 §3.5.1.1: no binding can be made; nothing is evicted.
                 let e = IcmpError::Ipv6AddressUnreachable;

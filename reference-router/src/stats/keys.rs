@@ -215,6 +215,9 @@ counter_keys! {
         /// ICMPv6 address unreachable: the NAT64 could not create a binding
         /// (RFC 6146 §3.5.1.1).
         Ipv6AddressUnreachable = "ipv6_address_unreachable",
+        /// ICMPv6 port unreachable: an IPv6-only subscriber's SYN to another
+        /// subscriber's public endpoint was held in vain (RFC 6146 §3.5.2.2).
+        Ipv6PortUnreachable = "ipv6_port_unreachable",
     }
 }
 
