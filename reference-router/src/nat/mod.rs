@@ -14,6 +14,7 @@ pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
 pub(crate) mod ports;
+mod spread;
 pub(crate) mod table;
 pub(crate) mod tcp;
 
@@ -157,7 +158,9 @@ fn refused(full: Full) -> DropReason {
 
 impl Nat {
     /// The NAT of worker `shard`: its slice of the ports, its share of the
-    /// session limit, the fragment table shared by all.
+    /// session limit, the fragment table shared by all. `seed` is the router's:
+    /// the order of the pool's addresses is keyed by it (the same for every
+    /// worker, each from its own offset); the port stream by the worker's.
     pub(crate) fn new(
         config: &NatConfig,
         subscribers: usize,
@@ -166,6 +169,7 @@ impl Nat {
         shard: Shard,
         fragments: SharedFragments,
     ) -> Nat {
+        let worker_seed = seed ^ u64::from(shard.index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let pool: Vec<u32> = config.pool_addresses().into_iter().map(u32::from).collect();
         let share = |n: u32| (n / u32::from(shard.count.max(1))).max(1);
         let limits = Limits {
@@ -185,7 +189,7 @@ impl Nat {
                 subscribers,
                 limits,
                 t.port_reuse_delay,
-                seed,
+                (worker_seed, seed),
                 now,
                 shard,
             ),
