@@ -268,23 +268,29 @@ fn translation_prefix(key: &str, net: Ipv6Net) -> Result<(), ConfigError> {
     }
 }
 
+/// Refuses RFC 6791 pool `net` of `key` if it is `special` (what it is).
+fn unicast_pool(
+    key: &str,
+    net: impl std::fmt::Display,
+    special: Option<&str>,
+) -> Result<(), ConfigError> {
+    match special {
+        Some(what) => Err(err(
+            key,
+            format!("{net} is {what}: errors need unicast sources no host owns (RFC 6791)"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// An RFC 6791 pool: unicast addresses that are nobody's — not a special
 /// range, not everything, not a subscriber's, not the NAT's pool (ICMP errors
 /// from it must not pass for the hosts that own them).
 fn rfc6791_pools(config: &Config, s: &Siit) -> Result<(), ConfigError> {
     if let Some(net) = s.rfc6791_v4 {
         let key = "siit.rfc6791_v4";
-        let what = if net.prefix_len() == 0 {
-            Some("the whole IPv4 space")
-        } else {
-            special_v4(&net)
-        };
-        if let Some(what) = what {
-            return Err(err(
-                key,
-                format!("{net} is {what}: errors need unicast sources no host owns (RFC 6791)"),
-            ));
-        }
+        let whole = (net.prefix_len() == 0).then_some("the whole IPv4 space");
+        unicast_pool(key, net, whole.or(special_v4(&net)))?;
         if let Some(p) = config.nat.pool.iter().find(|p| overlaps4(p, &net)) {
             return Err(err(key, format!("{net} overlaps nat.pool {p}")));
         }
@@ -308,17 +314,8 @@ fn rfc6791_pools(config: &Config, s: &Siit) -> Result<(), ConfigError> {
     }
     if let Some(net) = s.rfc6791_v6 {
         let key = "siit.rfc6791_v6";
-        let what = if net.prefix_len() == 0 {
-            Some("the whole IPv6 space")
-        } else {
-            special_v6(&net)
-        };
-        if let Some(what) = what {
-            return Err(err(
-                key,
-                format!("{net} is {what}: errors need unicast sources no host owns (RFC 6791)"),
-            ));
-        }
+        let whole = (net.prefix_len() == 0).then_some("the whole IPv6 space");
+        unicast_pool(key, net, whole.or(special_v6(&net)))?;
         not_a_subscribers(key, config, net)?;
     }
     Ok(())

@@ -47,27 +47,20 @@ fn header_len(fragment: Option<FragmentFields>) -> usize {
 }
 
 impl Translator {
-    /// Translates the IPv4 packet at the start of `packet` into an IPv6 packet in
-    /// `out` (RFC 7915 §4), with the addresses and ports of `plan`.
-    ///
-    /// `out` needs the packet's length plus 28 bytes (the IPv6 header is 20 longer,
-    /// a Fragment Header 8 more); an ICMP error needs up to 1280. On error the
-    /// contents of `out` are unspecified and [`TranslateError::reply`] says whether
-    /// to answer the sender.
-    pub fn ipv4_to_ipv6(&self, packet: &[u8], plan: &ToIpv6, out: &mut [u8]) -> Result<Translated> {
-        let ip = Ipv4Packet::new_checked(packet)?;
+    /// The refusals RFC 7915 §4.1 makes of an IPv4 packet before translating
+    /// it, in the router's order; the hop limit it leaves with.
+    fn admit_ipv4(&self, ip: &Ipv4Packet<&[u8]>) -> Result<u8> {
         if !ip.verify_checksum() {
             return Err(TranslateError::BadIpv4HeaderChecksum);
         }
-        let payload = ip.payload();
-        let first = ip.frag_offset() == 0;
         let protocol = ip.ip_protocol();
-        // §4.1: ICMPv4 errors from sources that are no legal unicast address
+        // ICMPv4 errors from sources that are no legal unicast address
         // (127.0.0.1, 0.0.0.0) are translated "for the purpose of
         // troubleshooting"; anything else from them is dropped.
-        let icmp_error = first
+        let icmp_error = ip.frag_offset() == 0
             && protocol == IpProtocol::Icmp
-            && payload
+            && ip
+                .payload()
                 .first()
                 .is_some_and(|&t| Icmpv4Type::from(t).is_error());
         if !icmp_error && illegal_ipv4_source(ip.src_addr()) {
@@ -83,6 +76,21 @@ impl Translator {
         if protocol == IpProtocol::Icmpv6 || protocol == IGMP || protocol.is_ipv6_extension() {
             return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
         }
+        Ok(hop_limit)
+    }
+
+    /// Translates the IPv4 packet at the start of `packet` into an IPv6 packet in
+    /// `out` (RFC 7915 §4), with the addresses and ports of `plan`.
+    ///
+    /// `out` needs the packet's length plus 28 bytes (the IPv6 header is 20 longer,
+    /// a Fragment Header 8 more); an ICMP error needs up to 1280. On error the
+    /// contents of `out` are unspecified and [`TranslateError::reply`] says whether
+    /// to answer the sender.
+    pub fn ipv4_to_ipv6(&self, packet: &[u8], plan: &ToIpv6, out: &mut [u8]) -> Result<Translated> {
+        let ip = Ipv4Packet::new_checked(packet)?;
+        let hop_limit = self.admit_ipv4(&ip)?;
+        let payload = ip.payload();
+        let first = ip.frag_offset() == 0;
         if first && ip.ip_protocol() == IpProtocol::Icmp {
             let icmp = Icmpv4Packet::new_checked(payload)?;
             if icmp.icmp_type().is_error() {
