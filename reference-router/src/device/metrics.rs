@@ -2,10 +2,10 @@
 //! the Prometheus text format or OpenMetrics as the `Accept` header asks
 //! ([`crate::stats::exposition`]), from counters the packet loops publish
 //! between bursts ([`Loops::recent`], at most one question per [`MAX_AGE`]);
-//! HTTP as RFC 9112 asks ([`http`]).
+//! HTTP as RFC 9112 asks (the `http` module).
 //!
 //! Whatever a client does, forwarding does not notice: the server is one thread
-//! that polls every connection ([`conn`]: non-blocking, each with its own
+//! that polls every connection (the `conn` module: non-blocking, each with its own
 //! deadlines), holds at most [`MAX_CLIENTS`] at once and accepts at most
 //! [`ACCEPTS_PER_SECOND`] a second (beyond that they wait in the kernel's
 //! backlog). Idle connections cost a slot, not a thread, and never the slot a
