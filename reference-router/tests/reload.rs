@@ -182,6 +182,24 @@ fn a_removed_pool_address_drains_and_is_logged_free_after_its_last_session() {
     );
 }
 
+#[test]
+fn an_added_pool_address_goes_to_the_next_subscriber() {
+    let mut lab = lab(&text("pool = [\"198.51.100.1\"]", ""));
+    let first = lab.out_ok(0, &udp(SUB0, 7000, WAN, 53, b"q"));
+    assert_eq!(first.ip().to_string(), "198.51.100.1");
+    reload(
+        &mut lab,
+        &text("pool = [\"198.51.100.1\", \"198.51.100.2\"]", ""),
+    );
+    // The least-loaded address: the new one, at once; sub1 keeps its own.
+    let second = lab.out_ok(1, &udp(SUB1, 7000, WAN, 53, b"q"));
+    assert_eq!(second.ip().to_string(), "198.51.100.2");
+    assert_eq!(
+        lab.out_ok(0, &udp(SUB0, 7001, WAN, 53, b"q")).ip(),
+        first.ip()
+    );
+}
+
 /// With two workers, the address drains on each; the one that finds it free
 /// last logs it: once for the router.
 #[test]

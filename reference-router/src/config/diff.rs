@@ -9,7 +9,7 @@
 //! entry removed.
 //!
 //! What applies live and what is refused is the table in the README's
-//! "Reload" section; [`LIVE`] and [`refusal`] are its source.
+//! "Reload" section; [`LIVE`] and [`Change::refusal`] are its source.
 
 use super::{Allocation, Config, ConfigError};
 use std::fmt;
@@ -47,7 +47,7 @@ impl fmt::Display for Change {
 }
 
 /// The keys a running router takes (patterns; a trailing `.` covers a whole
-/// section). Everything else is refused by [`refusal`].
+/// section). Everything else is refused ([`Change::refusal`]).
 pub const LIVE: &[&str] = &[
     "router.ipv4",
     "router.ipv6",

@@ -150,7 +150,7 @@ impl Loops {
 
     /// Asks the supervisor to reload from `path` (none: the file the router
     /// runs from) and waits for its answer; a reload takes at most about
-    /// [`super::io::DECISION_TIMEOUT`] past its checks.
+    /// 5 s past its checks.
     pub fn reload(&self, path: Option<PathBuf>) -> Result<String, NoAnswer> {
         let supervisor = self.supervisor.as_ref().ok_or(NoAnswer)?;
         let (tx, rx) = mpsc::sync_channel(1);

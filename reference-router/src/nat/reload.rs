@@ -43,9 +43,13 @@ impl Nat {
     ) {
         let n = &config.nat;
         let wanted: Vec<u32> = n.pool_addresses().into_iter().map(u32::from).collect();
+        let before = self.table.pool.len();
         for &a in &wanted {
             self.table.add_address(a);
             self.pool.insert(a);
+        }
+        if self.table.pool.len() > before {
+            self.table.respread();
         }
         let gone: Vec<u32> = self
             .table

@@ -122,8 +122,12 @@ impl Router {
         now: Instant,
         count: u16,
     ) -> Result<Vec<Router>, ConfigError> {
-        config.validate()?;
         let count = count.max(1);
+        // Every check, those that depend on the workers included (a port
+        // block must fit each one's slice of the ports).
+        if let Some(e) = config.problems(Some(count)).into_iter().next() {
+            return Err(e);
+        }
         let n = &config.nat;
         let layout = Layout::of(&config);
         let shapers = egress::shapers(&config, &layout, now);
@@ -142,7 +146,7 @@ impl Router {
                     nat: Nat::new(
                         &config.nat,
                         config.subscriber.len(),
-                        worker_seed,
+                        seed,
                         0,
                         shard,
                         fragments.clone(),

@@ -44,7 +44,7 @@ impl Table {
     }
 
     /// Adds public address `addr` to the pool (a reload), or takes it back if
-    /// it was draining; returns its index.
+    /// it was draining; returns its index. Then [`Table::respread`].
     pub(crate) fn add_address(&mut self, addr: u32) -> u32 {
         if let Some(i) = self.pool.iter().position(|&a| a == addr) {
             let u = &mut self.addresses_use[i];
@@ -61,6 +61,21 @@ impl Table {
             b.add_address();
         }
         (self.pool.len() - 1) as u32
+    }
+
+    /// Paired pooling's order takes in the addresses added since it was
+    /// made (call once after [`Table::add_address`]), keeping the loads.
+    pub(crate) fn respread(&mut self) {
+        let mut loads = vec![0u32; self.pool.len()];
+        let dense = 0..self.subscribers.dense_len() as SubscriberId;
+        for sub in dense.chain(self.subscribers.sparse_ids()) {
+            if let Some(i) = self.subscribers.get(sub).pool_index {
+                loads[i as usize] += 1;
+            }
+        }
+        let (key, shard) = self.spread_key;
+        let n = self.pool.len() as u32;
+        self.spread.grow(n, key, shard, |i| loads[i as usize]);
     }
 
     /// Drains pool address `addr` (a reload removed it), `countdown`
