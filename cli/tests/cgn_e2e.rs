@@ -278,11 +278,38 @@ fn block_mode_every_connection_lies_in_a_block_announced_before_it() {
     let run = run_mode("sfcgnb", nat, "interim = 2");
     common_checks("block", &run);
     let records = nat_records(&run.pcap);
-    assert!(
-        records.iter().all(|r| r["cflow.nat_event"] == "16"),
-        "no release while the lab ran"
-    );
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["cflow.nat_event"].as_str().unwrap_or(""))
+        .collect();
+    // No release while the lab ran; the graceful stop then releases every
+    // block still held, once each (natEvent 17), after the last allocation.
+    let stop = events
+        .iter()
+        .position(|&e| e == "17")
+        .expect("the stop released no block");
+    assert!(events[..stop].iter().all(|&e| e == "16"), "{events:?}");
+    assert!(events[stop..].iter().all(|&e| e == "17"), "{events:?}");
     let blocks = announced(&run.pcap, "16");
+    let held: std::collections::HashSet<(String, u16)> =
+        blocks.iter().map(|b| (b.inside.clone(), b.first)).collect();
+    let released: Vec<(String, u16)> = records[stop..]
+        .iter()
+        .map(|r| {
+            let port = r["cflow.port_range_start"].as_str().unwrap_or("");
+            (
+                r["cflow.srcaddr"].as_str().unwrap_or("").to_string(),
+                port.parse().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(released.len(), held.len(), "each block released once");
+    assert_eq!(
+        released
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>(),
+        held
+    );
     assert_covered("block", &run, &blocks);
     for k in 1..=2 {
         let inside = format!("100.64.1.{k}");

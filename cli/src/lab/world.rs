@@ -219,6 +219,8 @@ pub(super) fn build(
         ip(&["-n", &wan_ns, "addr", "add", &at, "dev", "lo"])?;
         world.collector = Some(super::collector::Collector::start(&wan_ns)?);
     }
+    // The WAN's hosts first: the router's export may go to one of them.
+    address_wan(&wan_ns)?;
     start_router(args, config, world, stop)?;
     route_wan(config, &wan_ns)?;
     for (k, ns) in (1..=args.all_subscribers()).zip(&subs) {
@@ -271,10 +273,8 @@ pub(super) fn create_namespaces<'a>(
     Ok(())
 }
 
-/// The WAN: "internet" hosts on loopback, the pool and the subscribers' IPv6
-/// prefixes routed to the router.
-fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
-    let wan = config.wan.name.as_str();
+/// The WAN's "internet" hosts, on its loopback.
+fn address_wan(wan_ns: &str) -> anyhow::Result<()> {
     ip(&[
         "-n",
         wan_ns,
@@ -292,7 +292,12 @@ fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
         &format!("{SERVER_V6}/128"),
         "dev",
         "lo",
-    ])?;
+    ])
+}
+
+/// The pool and the subscribers' IPv6 prefixes routed to the router's WAN TUN.
+fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
+    let wan = config.wan.name.as_str();
     for net in &config.nat.pool {
         ip(&["-n", wan_ns, "route", "add", &net.to_string(), "dev", wan])?;
     }

@@ -93,15 +93,7 @@ pub fn run(
     let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let base = routers[0].reload_base();
-    let mut mailboxes = Vec::new();
-    let mut doorbells = Vec::new();
-    let mut outboxes = Vec::new();
-    for _ in 0..count {
-        let (mailbox, doorbell, requests) = io::mailbox()?;
-        outboxes.push(OutboxHandle::new(requests, Arc::clone(&doorbell.wake)));
-        mailboxes.push(mailbox);
-        doorbells.push(doorbell);
-    }
+    let (mailboxes, doorbells, outboxes) = mailboxes(count)?;
     let (asks, asked) = mpsc::sync_channel(4);
     let loops = Arc::new(
         Loops::new(outboxes)
@@ -174,17 +166,34 @@ pub fn run(
     drop(server);
     // Sends what the workers left, then stops.
     drop(supervisor.exporter.take());
-    let mut merged: Option<Snapshot> = None;
-    for r in results {
+    let mut merged = Snapshot::default();
+    for (k, r) in results.into_iter().enumerate() {
         let s = r?;
-        match &mut merged {
-            Some(m) => m.merge(&s),
-            None => merged = Some(s),
+        if k == 0 {
+            merged = s;
+        } else {
+            merged.merge(&s);
         }
     }
-    let mut s = merged.unwrap_or_default();
-    s.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
-    Ok(s)
+    merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
+    Ok(merged)
+}
+
+/// Each of `count` workers' mailbox, doorbell, and the servers' handle on it.
+#[allow(clippy::type_complexity)]
+fn mailboxes(
+    count: u16,
+) -> std::io::Result<(Vec<io::Mailbox>, Vec<io::Doorbell>, Vec<OutboxHandle>)> {
+    let mut mailboxes = Vec::new();
+    let mut doorbells = Vec::new();
+    let mut outboxes = Vec::new();
+    for _ in 0..count {
+        let (mailbox, doorbell, requests) = io::mailbox()?;
+        outboxes.push(OutboxHandle::new(requests, Arc::clone(&doorbell.wake)));
+        mailboxes.push(mailbox);
+        doorbells.push(doorbell);
+    }
+    Ok((mailboxes, doorbells, outboxes))
 }
 
 impl Supervisor<'_> {
