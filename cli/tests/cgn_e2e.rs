@@ -638,12 +638,32 @@ fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
     let (records, public) = nat64_session_records();
     let start = 1_764_000_000;
     let mut encoder = Encoder::new(5, start * 1000);
-    let mut messages = vec![encoder.templates(start as u32)];
+    let mut messages = vec![encoder.start(start as u32)];
     messages.extend(encoder.data(&records, start as u32 + 400));
     let d = dir("n64c-oracle");
     let pcap = d.join("nat64.pcap");
     write_ipfix_pcap(&pcap, &messages, start);
     assert_eq!(malformed(&pcap), 0, "tshark finds malformed IPFIX");
+    // The start message: sequence 0 and the exporter's start time (the restart
+    // signal a reader closes an earlier run's holdings at).
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-d", "udp.port==4739,cflow", "-T", "fields"])
+        .args([
+            "-e",
+            "cflow.sys_init_time",
+            "-e",
+            "cflow.sequence",
+            "-c",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Nov 24, 2025 16:00:00.000000000 UTC\t0\n"
+    );
     // tshark: natEvent 6 then 7 (the session expired 300 s on), each with the
     // host's IPv6 address, the synthesised destination and the IPv4 ends.
     let got = nat_records(&pcap);

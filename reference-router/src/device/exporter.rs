@@ -2,8 +2,10 @@
 //! from a bounded channel (a worker never waits: when the channel is full the
 //! record is dropped and counted, `ipfix.records_dropped`), encodes them
 //! ([`crate::ipfix::encode`]) and sends them over UDP to `[ipfix] collector`,
-//! from `source` and inside `netns` if configured. Templates go first, then
-//! every `template_refresh` seconds (RFC 7011 §8.4). Records are sent within
+//! from `source` and inside `netns` if configured. The start message goes first
+//! (sequence number 0, the templates and the start record with this process's
+//! start time: the restart signal, [`Encoder::start`]), then the templates every
+//! `template_refresh` seconds (RFC 7011 §8.4). Records are sent within
 //! [`FLUSH`] of their arrival, several to a message. A message the kernel
 //! refuses to send (the collector unreachable, a full buffer) is counted,
 //! `ipfix.messages_unsent`: UDP export is best effort (RFC 7011 §10.3), but
@@ -134,7 +136,9 @@ impl Out {
 }
 
 fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refresh: Duration) {
-    out.send(&encoder.templates(unix_secs()));
+    // Sequence number 0, the templates and the start record: a reader closes
+    // what an earlier run of this exporter left open.
+    out.send(&encoder.start(unix_secs()));
     let mut templates_sent = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut oldest: Option<Instant> = None;
