@@ -7,6 +7,7 @@ mod describe;
 mod ipfix;
 mod lab;
 mod nat;
+mod record;
 mod rewrite;
 mod run;
 mod teredo;
