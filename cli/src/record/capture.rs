@@ -132,11 +132,12 @@ impl State {
             let first = &m.problems[0];
             record.note(format!("message {} from {src}: {first}", m.header.sequence));
         }
-        for (offset, r) in &m.records {
-            if let Some(e) = Event::from_record(r, run, (ordinal, *offset))
-                && want(&e)
-            {
-                record.keep(e);
+        for (i, (offset, r)) in m.records.iter().enumerate() {
+            if let Some(mut e) = Event::from_record(r, run, (ordinal, *offset)) {
+                e.exact = i < m.counted as usize;
+                if want(&e) {
+                    record.keep(e);
+                }
             }
         }
     }

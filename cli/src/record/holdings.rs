@@ -30,7 +30,7 @@
 //! not prove, and names the holder for certain wherever the record around the
 //! time is complete (the property test in `lookup_law.rs` checks both).
 
-use super::runs::Completeness;
+use super::runs::{Completeness, merge};
 use super::{Event, Kind, Record};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -123,9 +123,23 @@ pub(crate) fn holdings(record: &Record) -> Vec<Holding> {
         let mut holders: Vec<HolderKey> = events.iter().filter_map(|e| holder_of(e)).collect();
         holders.sort();
         holders.dedup();
-        let frame = frame(record, x, &complete);
+        let mut frames: Vec<(HolderKey, Vec<(u64, u8, Point)>)> = Vec::new();
         for h in &holders {
-            let mut points: Vec<(u64, u8, Point)> = frame.clone();
+            let cached = frames
+                .iter()
+                .find(|(k, _)| same_class(k, h))
+                .map(|(_, f)| f.clone());
+            let frame = cached.unwrap_or_else(|| {
+                let class: Vec<&Event> = events
+                    .iter()
+                    .copied()
+                    .filter(|e| holder_of(e).is_some_and(|k| same_class(&k, h)))
+                    .collect();
+                let f = frame(record, x, &complete, &class);
+                frames.push((*h, f.clone()));
+                f
+            });
+            let mut points: Vec<(u64, u8, Point)> = frame;
             for e in &events {
                 let Some(k) = holder_of(e) else { continue };
                 if k == *h {
@@ -147,8 +161,15 @@ pub(crate) fn holdings(record: &Record) -> Vec<Holding> {
     out
 }
 
-/// The exporter's run starts and unknown windows, as points.
-fn frame<'a>(record: &Record, x: usize, complete: &[Completeness]) -> Vec<(u64, u8, Point<'a>)> {
+/// The exporter's run starts and the unknown windows for endpoint events
+/// `class` (all about one endpoint or block: each window narrowed by them,
+/// `runs::Gap`), as points.
+fn frame<'a>(
+    record: &Record,
+    x: usize,
+    complete: &[Completeness],
+    class: &[&Event],
+) -> Vec<(u64, u8, Point<'a>)> {
     let mut points = Vec::new();
     let mut windows: Vec<(u64, u64)> = Vec::new();
     for k in record.runs_of(x) {
@@ -160,20 +181,30 @@ fn frame<'a>(record: &Record, x: usize, complete: &[Completeness]) -> Vec<(u64, 
                 known: run.start_seen() && record.sequenced,
             },
         ));
-        windows.extend(&complete[k].unknown);
-    }
-    windows.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for (a, b) in windows {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
+        let mine: Vec<&&Event> = class.iter().filter(|e| e.run == k && e.exact).collect();
+        for g in &complete[k].gaps {
+            let from = mine
+                .iter()
+                .filter(|e| e.place.0 < g.after)
+                .map(|e| e.time)
+                .fold(g.from, u64::max);
+            let to = mine
+                .iter()
+                .filter(|e| g.before.is_some_and(|b| e.place.0 >= b))
+                .map(|e| e.time)
+                .fold(g.to, u64::min);
+            if from < to {
+                windows.push((from, to));
+            }
         }
     }
-    for (a, b) in merged {
-        points.push((a, 1, Point::UnknownFrom));
+    for (a, b) in merge(windows) {
+        // A window's ends are mostly an event about this endpoint itself: the
+        // lost records lie after the one it starts at and before the one it
+        // ends at.
+        points.push((a, 3, Point::UnknownFrom));
         if b != u64::MAX {
-            points.push((b, 3, Point::UnknownTo));
+            points.push((b, 1, Point::UnknownTo));
         }
     }
     points
@@ -232,7 +263,10 @@ impl Machine {
                 }
                 Point::UnknownFrom => {
                     self.in_window = true;
-                    self.unknown_since = t;
+                    // Unknown since then, unless it already was.
+                    if self.upper.is_some() || self.status != Status::No {
+                        self.unknown_since = t;
+                    }
                     (self.lower, self.upper) = (0, None);
                     if self.status == Status::Certain {
                         self.go(t, Status::Uncertain);

@@ -16,6 +16,9 @@ pub(crate) mod runs;
 pub(crate) mod time;
 pub(crate) mod udp;
 
+#[cfg(test)]
+mod tests;
+
 use crate::ipfix::{DataRecord, ie};
 use runs::{Completeness, Run};
 use std::collections::HashSet;
@@ -31,6 +34,9 @@ pub(crate) struct Event {
     /// Its place in the run: the message's ordinal and the record's byte
     /// offset (ties in time keep the exporter's order; duplicates are dropped).
     pub(crate) place: (u64, usize),
+    /// Whether its sequence position is known (it was counted: no unreadable
+    /// set before it in its message).
+    pub(crate) exact: bool,
     /// natEvent.
     pub(crate) nat_event: u8,
     /// The inside address (IPv4, or an IPv6-only subscriber's IPv6).
@@ -77,6 +83,7 @@ impl Event {
             time: r.uint(ie::OBSERVATION_TIME_MILLISECONDS)?,
             run,
             place,
+            exact: true,
             nat_event,
             inside: r.src()?,
             inside_port: port(ie::SOURCE_TRANSPORT_PORT),
@@ -204,12 +211,24 @@ impl Record {
                 out[k] = if self.sequenced {
                     self.runs[k].completeness(lower, next)
                 } else {
+                    // No sequence numbers: known only between the first and
+                    // the last event (and even there, not certain).
+                    let w = [
+                        (lower, self.runs[k].first_seen),
+                        (self.runs[k].last_seen, next.unwrap_or(u64::MAX)),
+                    ];
                     Completeness {
                         missing: 0,
-                        unknown: vec![
-                            (lower, self.runs[k].first_seen),
-                            (self.runs[k].last_seen, next.unwrap_or(u64::MAX)),
-                        ],
+                        unknown: w.to_vec(),
+                        gaps: w
+                            .iter()
+                            .map(|&(from, to)| runs::Gap {
+                                from,
+                                to,
+                                after: 0,
+                                before: None,
+                            })
+                            .collect(),
                     }
                 };
             }

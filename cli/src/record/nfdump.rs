@@ -66,6 +66,7 @@ fn event(v: &serde_json::Value, place: usize) -> Option<Event> {
         time: event_time(text("t_event")?)?,
         run: 0,
         place: (0, place),
+        exact: false,
         nat_event,
         inside: addr("src4_addr").or_else(|| addr("src6_addr"))?,
         inside_port: port("src_port"),

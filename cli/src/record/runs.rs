@@ -65,6 +65,21 @@ pub(crate) struct Completeness {
     pub(crate) missing: u64,
     /// Windows (from, to) in which the record is unknown, in order.
     pub(crate) unknown: Vec<(u64, u64)>,
+    /// The same windows unmerged, with the ordinals of what was lost.
+    pub(crate) gaps: Vec<Gap>,
+}
+
+/// One stretch of lost records: ordinals from `after` up to `before` (none:
+/// no bound, the run's tail), times within `from .. to`. Records about one
+/// endpoint or block come from one worker, in time order, so a lost record
+/// about it lies after that endpoint's last record before `after` and before
+/// its first record from `before` on, which narrows the window for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gap {
+    pub(crate) from: u64,
+    pub(crate) to: u64,
+    pub(crate) after: u64,
+    pub(crate) before: Option<u64>,
 }
 
 impl Run {
@@ -183,15 +198,26 @@ impl Run {
             };
         }
         let to = |i: usize| after[i].map_or(u64::MAX, |t: u64| t.saturating_add(SLACK_MS));
+        let first = spans.first().map_or(u64::MAX, |(s, _)| *s);
         if !self.start_seen() {
-            c.unknown.push((lower, to(0)));
+            c.gaps.push(Gap {
+                from: lower,
+                to: to(0),
+                after: 0,
+                before: Some(first),
+            });
         }
         let mut latest: Option<u64> = None;
         for (i, (_, span)) in spans.iter().enumerate() {
             if i > 0 {
                 c.missing += spans[i].0 - spans[i - 1].1.end;
                 let from = latest.map_or(lower, |t| t.saturating_sub(SLACK_MS));
-                c.unknown.push((from, to(i)));
+                c.gaps.push(Gap {
+                    from,
+                    to: to(i),
+                    after: spans[i - 1].1.end,
+                    before: Some(spans[i].0),
+                });
             }
             latest = latest.max(span.times.map(|t| t.1));
         }
@@ -204,19 +230,28 @@ impl Run {
                 c.missing += seq - end;
             }
         }
-        c.unknown.push((tail, next.unwrap_or(u64::MAX)));
-        // Windows in order, overlapping ones merged.
-        c.unknown.sort_unstable();
-        let mut merged: Vec<(u64, u64)> = Vec::new();
-        for (a, b) in c.unknown.drain(..) {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
-        }
-        c.unknown = merged;
+        c.gaps.push(Gap {
+            from: tail,
+            to: next.unwrap_or(u64::MAX),
+            after: end,
+            before: None,
+        });
+        c.unknown = merge(c.gaps.iter().map(|g| (g.from, g.to)).collect());
         c
     }
+}
+
+/// Windows in order, overlapping ones merged.
+pub(crate) fn merge(mut windows: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    windows.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in windows {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
