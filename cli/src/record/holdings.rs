@@ -96,6 +96,9 @@ fn same_class(a: &HolderKey, b: &HolderKey) -> bool {
     (a.0 == Kind::Block) == (b.0 == Kind::Block) && (a.0 == Kind::Block || a.1 == b.1)
 }
 
+/// Points in time, in the order they are taken: (time, order at that time, what).
+type Points<'a> = Vec<(u64, u8, Point<'a>)>;
+
 /// What happens at a point in time, for one holder.
 #[derive(Clone, Copy, Debug)]
 enum Point<'a> {
@@ -123,7 +126,7 @@ pub(crate) fn holdings(record: &Record) -> Vec<Holding> {
         let mut holders: Vec<HolderKey> = events.iter().filter_map(|e| holder_of(e)).collect();
         holders.sort();
         holders.dedup();
-        let mut frames: Vec<(HolderKey, Vec<(u64, u8, Point)>)> = Vec::new();
+        let mut frames: Vec<(HolderKey, Points)> = Vec::new();
         for h in &holders {
             let cached = frames
                 .iter()

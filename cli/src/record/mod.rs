@@ -17,6 +17,8 @@ pub(crate) mod time;
 pub(crate) mod udp;
 
 #[cfg(test)]
+mod law;
+#[cfg(test)]
 mod tests;
 
 use crate::ipfix::{DataRecord, ie};

@@ -1,0 +1,190 @@
+//! The lookup's law, checked on random records (quickcheck): a ground truth of
+//! who held one port block when — allocations, re-announcements, releases,
+//! and runs of the exporter that end by a kill (no release logged) — is
+//! exported as the router's encoder writes it, then delivered as UDP may
+//! deliver it: messages lost (the start message too), duplicated, and
+//! reordered with their neighbours (a message that overtakes its run's start
+//! message, which carries the templates, cannot be read: it is lost too).
+//!
+//! **Law.** At every time T: (1) whoever the lookup names *for certain* held
+//! the block at T; (2) when the record around T is complete — no message of
+//! T's run was lost, and the record goes on past T by more than the slack
+//! (`runs::SLACK_MS`) — the lookup names exactly the true holder for certain
+//! (or nobody), and no one as uncertain.
+
+use super::holdings::Status;
+use super::runs::SLACK_MS;
+use super::tests::{Exporter, elsewhere, inside, named, nat, record_of};
+use quickcheck::quickcheck;
+use sixfold_router::stats::NatEvent;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// xorshift64*: the case's randomness from quickcheck's seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+/// One exported message: its run, its time, the bytes.
+struct Sent {
+    run: usize,
+    time: u64,
+    source: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// The truth (subscriber, from, to) and what was sent, per run start.
+/// Who held the block: (subscriber, from, until).
+type Truth = Vec<(u8, u64, u64)>;
+
+fn world(rng: &mut Rng) -> (Truth, Vec<Sent>, Vec<u64>) {
+    let (mut truth, mut sent, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut t = 1000;
+    for run in 0..1 + rng.below(3) as usize {
+        let (mut x, start) = Exporter::start(30000 + run as u16, t);
+        starts.push(t);
+        sent.push(Sent {
+            run,
+            time: t,
+            source: x.source,
+            bytes: start,
+        });
+        let mut holder: Option<(u8, u64)> = None;
+        for _ in 0..1 + rng.below(8) {
+            t += 1000 * (1 + rng.below(20));
+            let (event, k) = match holder {
+                None => {
+                    let k = 1 + rng.below(3) as u8;
+                    holder = Some((k, t));
+                    (NatEvent::BlockAllocation, k)
+                }
+                Some((k, _)) if rng.below(2) == 0 => (NatEvent::BlockAllocation, k),
+                Some((k, from)) => {
+                    truth.push((k, from, t));
+                    holder = None;
+                    (NatEvent::BlockDeallocation, k)
+                }
+            };
+            let bytes = x.send(&[nat(event, t, k)]);
+            sent.push(Sent {
+                run,
+                time: t,
+                source: x.source,
+                bytes,
+            });
+        }
+        // Killed: whatever it held ends with it, unlogged.
+        if let Some((k, from)) = holder {
+            truth.push((k, from, t + 500));
+        }
+        t += 5000;
+        if run == 0 || rng.below(2) == 0 {
+            // The last message of the run shows it went on until then.
+            let bytes = x.send(&[elsewhere(t - 4000)]);
+            sent.push(Sent {
+                run,
+                time: t - 4000,
+                source: x.source,
+                bytes,
+            });
+        }
+    }
+    (truth, sent, starts)
+}
+
+fn law(seed: u64, check_complete: bool) -> bool {
+    let mut rng = Rng(seed | 1);
+    let (truth, sent, starts) = world(&mut rng);
+    // Delivery: loss, duplication, reordering with the next message.
+    let mut lost_in = vec![false; starts.len()];
+    let mut delivered: Vec<&Sent> = Vec::new();
+    for s in &sent {
+        match rng.below(10) {
+            0 => lost_in[s.run] = true,
+            1 => delivered.extend([s, s]),
+            _ => delivered.push(s),
+        }
+    }
+    for i in 1..delivered.len() {
+        if rng.below(4) == 0 {
+            delivered.swap(i - 1, i);
+        }
+    }
+    // A message that arrives before its run's templates (the start message)
+    // cannot be read: lost as well.
+    let mut templates = vec![false; starts.len()];
+    for s in &delivered {
+        if s.time == starts[s.run] {
+            templates[s.run] = true;
+        } else if !templates[s.run] {
+            lost_in[s.run] = true;
+        }
+    }
+    let messages: Vec<(SocketAddr, Vec<u8>)> = delivered
+        .iter()
+        .map(|s| (s.source, s.bytes.clone()))
+        .collect();
+    let record = record_of(&messages);
+    let end = sent.iter().map(|s| s.time).max().unwrap_or(0) + 10_000;
+    for at in (0..end).step_by(250) {
+        let held: Option<u8> = truth
+            .iter()
+            .find(|&&(_, a, b)| a <= at && at < b)
+            .map(|t| t.0);
+        let got = named(&record, at);
+        // (1) Nobody named for certain who did not hold it.
+        for (who, status) in &got {
+            if *status == Status::Certain && held.map(|k| IpAddr::V4(inside(k))) != Some(*who) {
+                eprintln!("seed {seed}: at {at} {who} named for certain; truth {held:?}: {got:?}");
+                return false;
+            }
+        }
+        // (2) A complete record names exactly the holder.
+        let run = starts.iter().rposition(|&s| s <= at);
+        let complete = run.is_some_and(|r| {
+            let last = sent
+                .iter()
+                .filter(|s| s.run == r)
+                .map(|s| s.time)
+                .max()
+                .unwrap_or(0);
+            !lost_in[r] && at + SLACK_MS < last
+        });
+        let want: BTreeMap<IpAddr, Status> = held
+            .map(|k| (IpAddr::V4(inside(k)), Status::Certain))
+            .into_iter()
+            .collect();
+        if check_complete && complete && got != want {
+            eprintln!("seed {seed}: at {at} complete record says {got:?}; truth {held:?}");
+            return false;
+        }
+    }
+    true
+}
+
+#[test]
+fn the_lookup_never_names_a_non_holder_for_certain() {
+    fn sound(seed: u64) -> bool {
+        law(seed, false)
+    }
+    quickcheck(sound as fn(u64) -> bool);
+}
+
+/// Part (2) of the law. KNOWN TO FAIL (issue 23 is not closed by this): some
+/// complete records still leave the true holder uncertain (e.g. seed
+/// 3222049617368921843 at 13 s); run with `--ignored` to see the cases.
+#[test]
+#[ignore]
+fn the_lookup_names_the_holder_when_the_record_is_complete() {
+    fn complete(seed: u64) -> bool {
+        law(seed, true)
+    }
+    quickcheck(complete as fn(u64) -> bool);
+}
