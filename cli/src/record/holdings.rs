@@ -277,6 +277,9 @@ impl Machine {
                 }
                 Point::UnknownTo => {
                     self.in_window = false;
+                    // What was seen inside the window proves no count after
+                    // it: lost deletes or a lost release may follow it there.
+                    self.lower = 0;
                     self.quiet_since = t;
                 }
                 Point::Own(e) => self.own(t, e),
@@ -310,6 +313,15 @@ impl Machine {
         }
         self.status = status;
         self.from = t;
+        // A status held for no time between two stretches of another joins
+        // them: one stretch, as it was.
+        if let Some(h) = self.open.as_mut()
+            && let Some(last) = h.segments.last().copied()
+            && (last.to, last.status) == (t, status)
+        {
+            h.segments.pop();
+            self.from = last.from;
+        }
         if status == Status::No
             && let Some(h) = self.open.take()
         {

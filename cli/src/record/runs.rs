@@ -236,6 +236,16 @@ impl Run {
             after: end,
             before: None,
         });
+        // The run ended before the next began (one process at a time per
+        // observation domain): none of its records lie after that, so none of
+        // its windows reach past it (what the next run's record says about
+        // itself is the next run's business).
+        if let Some(next) = next {
+            for g in &mut c.gaps {
+                g.to = g.to.min(next);
+            }
+            c.gaps.retain(|g| g.from < g.to);
+        }
         c.unknown = merge(c.gaps.iter().map(|g| (g.from, g.to)).collect());
         c
     }

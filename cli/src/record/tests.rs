@@ -156,6 +156,28 @@ fn a_restart_closes_the_earlier_runs_block() {
 }
 
 #[test]
+fn a_run_whose_templates_were_lost_does_not_cloud_the_next_run() {
+    use NatEvent::BlockAllocation as Alloc;
+    // Run 1's start message (its templates) is lost: its data cannot be read,
+    // its record is unknown from the start — but only until run 2 began.
+    let (mut one, _lost) = Exporter::start(30000, 5 * S);
+    let m1 = one.send(&[nat(Alloc, 10 * S, 1)]);
+    let (mut two, start2) = Exporter::start(30001, 100 * S);
+    let m2 = two.send(&[nat(Alloc, 110 * S, 2)]);
+    let m3 = two.send(&[elsewhere(200 * S)]);
+    let r = record_of(&[
+        (one.source, m1),
+        (two.source, start2),
+        (two.source, m2),
+        (two.source, m3),
+    ]);
+    assert_eq!(r.runs.len(), 2);
+    assert_eq!(r.completeness()[0].unknown, [(0, 100 * S)]);
+    assert_eq!(named(&r, 115 * S), only(2, Status::Certain));
+    assert_eq!(named(&r, 105 * S), BTreeMap::new());
+}
+
+#[test]
 fn eim_two_destinations_share_the_port_until_both_sessions_end() {
     use NatEvent::{SessionCreate as C, SessionDelete as D};
     let (mut x, start) = Exporter::start(30000, S);
@@ -219,6 +241,33 @@ fn a_lost_release_leaves_the_first_holder_uncertain_not_named() {
     assert_eq!(named(&r, 15 * S), only(1, Status::Certain));
     assert_eq!(named(&r, 30 * S), only(1, Status::Uncertain));
     assert_eq!(named(&r, 45 * S), only(2, Status::Certain));
+}
+
+#[test]
+fn a_create_inside_an_unknown_window_counts_for_nothing_after_it() {
+    use NatEvent::{SessionCreate as C, SessionDelete as D};
+    let (mut x, start) = Exporter::start(30000, S);
+    // Two losses whose windows join: sub2's delete, then sub3's; sub3's first
+    // create lies inside the joined window.
+    let m0 = x.send(&[nat(C, 50 * S, 2)]);
+    let _lost = x.send(&[nat(D, 70 * S, 2)]);
+    let m1 = x.send(&[nat(C, 83 * S, 3)]);
+    let _lost = x.send(&[nat(D, 84 * S, 3)]);
+    let m3 = x.send(&[nat(C, 91 * S, 3)]);
+    let m4 = x.send(&[nat(D, 108 * S, 3)]);
+    let m5 = x.send(&[elsewhere(200 * S)]);
+    let r = record_of(&[
+        (x.source, start),
+        (x.source, m0),
+        (x.source, m1),
+        (x.source, m3),
+        (x.source, m4),
+        (x.source, m5),
+    ]);
+    assert_eq!(named(&r, 95 * S), only(3, Status::Certain));
+    // The delete at 108 s may have ended the only session (the lost record
+    // may have been the first one's delete): not certain after it.
+    assert_eq!(named(&r, 110 * S), only(3, Status::Uncertain));
 }
 
 #[test]
