@@ -84,19 +84,19 @@ fn when(t: u64, open: &str) -> String {
 /// What a holding is, e.g. "block 9984-10111, allocated T, released T".
 pub(crate) fn describe(h: &Holding) -> String {
     let (start, end) = match h.kind {
-        Kind::Block => ("allocated", "released"),
-        _ => ("created", "deleted"),
+        Kind::Block => (("allocated", "allocation"), ("released", "release")),
+        _ => (("created", "creation"), ("deleted", "deletion")),
     };
     let began = h
         .began
-        .map_or(format!("{start} before the record shows"), |t| {
-            format!("{start} {}", utc(t))
+        .map_or(format!("{} not in the record", start.1), |t| {
+            format!("{} {}", start.0, utc(t))
         });
     let open = h.segments.last().is_some_and(|s| s.to == u64::MAX);
     let ended = match h.ended {
-        Some(t) if !open => format!("{end} {}", utc(t)),
+        Some(t) if !open => format!("{} {}", end.0, utc(t)),
         _ if open => "still held at the end of the record".to_string(),
-        _ => format!("{end} unseen"),
+        _ => format!("{} not in the record", end.1),
     };
     let what = match h.kind {
         Kind::Block => format!("block {}-{}", h.ports.0, h.ports.1),
@@ -244,7 +244,12 @@ pub(crate) fn lookup(
         .filter(|&&s| s == Status::Certain)
         .count();
     let uncertain = per_inside.len() - certain;
-    let at_text = at.map_or(String::new(), |t| format!(" at {}", utc(t)));
+    // Without a time the holders are those of the whole record, one after
+    // another: the summary says so.
+    let at_text = at.map_or(
+        " in the whole record (give --at TIME to ask about one time)".into(),
+        |t| format!(" at {}", utc(t)),
+    );
     let (code, summary) = match (certain, uncertain) {
         (0, 0) => (
             1,

@@ -102,10 +102,13 @@ type Points<'a> = Vec<(u64, u8, Point<'a>)>;
 /// What happens at a point in time, for one holder.
 #[derive(Clone, Copy, Debug)]
 enum Point<'a> {
-    /// Exporter restart: the router began empty (`known`) or at some time
-    /// before, unseen.
+    /// Exporter restart: the router began empty then (`known`: its start
+    /// record is in the record) or at some time before, unseen; `empty_after`:
+    /// the record goes on from it without a window, so it is known empty
+    /// right after.
     RunStart {
         known: bool,
+        empty_after: bool,
     },
     UnknownFrom,
     UnknownTo,
@@ -177,14 +180,9 @@ fn frame<'a>(
     let mut windows: Vec<(u64, u64)> = Vec::new();
     for k in record.runs_of(x) {
         let run = &record.runs[k];
-        points.push((
-            run.start(),
-            0,
-            Point::RunStart {
-                known: run.start_seen() && record.sequenced,
-            },
-        ));
+        let known = run.start_seen() && record.sequenced;
         let mine: Vec<&&Event> = class.iter().filter(|e| e.run == k && e.exact).collect();
+        let mut empty_after = known;
         for g in &complete[k].gaps {
             let from = mine
                 .iter()
@@ -198,8 +196,10 @@ fn frame<'a>(
                 .fold(g.to, u64::min);
             if from < to {
                 windows.push((from, to));
+                empty_after &= from > run.start();
             }
         }
+        points.push((run.start(), 0, Point::RunStart { known, empty_after }));
     }
     for (a, b) in merge(windows) {
         // A window's ends are mostly an event about this endpoint itself: the
@@ -256,11 +256,15 @@ impl Machine {
     fn run(mut self, points: &[(u64, u8, Point)]) -> Vec<Holding> {
         for &(t, _, p) in points {
             match p {
-                Point::RunStart { known } => {
+                Point::RunStart { known, empty_after } => {
                     self.go(t, Status::No);
-                    (self.lower, self.upper) = (0, known.then_some(0));
+                    // The router began empty: nothing held before goes on.
+                    // If the run's record is unknown from its start, what
+                    // followed is unknown, but began no earlier than a restart
+                    // the record shows.
+                    (self.lower, self.upper) = (0, empty_after.then_some(0));
                     self.quiet_since = t;
-                    if !known && !self.in_window {
+                    if known || !self.in_window {
                         self.unknown_since = t;
                     }
                 }
@@ -349,13 +353,14 @@ impl Machine {
     fn own(&mut self, t: u64, e: &Event) {
         let block = self.holder.0 == Kind::Block;
         if self.open.is_none() {
-            if e.begins() {
+            if e.begins() && self.upper.is_some() {
                 self.status = Status::No;
                 self.from = t;
             } else {
-                // Held before t since an unknown time: uncertain from then (or,
-                // if the state was known empty, since the last event about the
-                // endpoint: its begin was lost unseen).
+                // Maybe held before t since the state became unknown (a
+                // re-announcement or a second session looks like the first),
+                // or — an end, with the state known empty — since the last
+                // event about the endpoint: its begin was lost unseen.
                 self.status = Status::Uncertain;
                 let since = if self.upper.is_none() {
                     self.unknown_since
@@ -404,6 +409,16 @@ impl Machine {
             Status::Uncertain
         };
         self.go(t, next);
+        self.forget_in_window(t);
+    }
+
+    /// Inside an unknown window, what an event proves holds only at its time:
+    /// lost records may follow it, so the state after it is unknown from then.
+    fn forget_in_window(&mut self, t: u64) {
+        if self.in_window && self.upper.is_some() {
+            self.upper = None;
+            self.unknown_since = t;
+        }
     }
 
     /// Someone else holds the endpoint at `t`: this holder does not.
@@ -416,5 +431,6 @@ impl Machine {
         self.go(t, Status::No);
         (self.lower, self.upper) = (0, Some(0));
         self.quiet_since = t;
+        self.forget_in_window(t);
     }
 }

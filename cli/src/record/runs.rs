@@ -240,12 +240,13 @@ impl Run {
         // observation domain): none of its records lie after that, so none of
         // its windows reach past it (what the next run's record says about
         // itself is the next run's business).
-        if let Some(next) = next {
-            for g in &mut c.gaps {
-                g.to = g.to.min(next);
-            }
-            c.gaps.retain(|g| g.from < g.to);
+        // Likewise a run whose start record is seen has nothing before it.
+        let floor = if self.start_seen() { self.start() } else { 0 };
+        let ceiling = next.unwrap_or(u64::MAX);
+        for g in &mut c.gaps {
+            (g.from, g.to) = (g.from.max(floor), g.to.min(ceiling));
         }
+        c.gaps.retain(|g| g.from < g.to);
         c.unknown = merge(c.gaps.iter().map(|g| (g.from, g.to)).collect());
         c
     }
