@@ -2,6 +2,8 @@
 //! commands inside its namespaces, and skipping loudly without root.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod frames;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
