@@ -59,25 +59,6 @@ fn write_config(path: &Path, nat: &str, ipfix: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// "Nov 29, 2026 22:27:17.279000000 UTC" (tshark's absolute time) in UNIX
-/// seconds.
-fn tshark_time(text: &str) -> f64 {
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let w: Vec<&str> = text.split([' ', ',']).filter(|s| !s.is_empty()).collect();
-    let m = months.iter().position(|&x| x == w[0]).unwrap() as i64 + 1;
-    let (d, y): (i64, i64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
-    // Days from civil (H. Hinnant).
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
-    days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
-}
-
 /// Frames tshark calls malformed, or flags with an error.
 fn malformed(pcap: &Path) -> usize {
     let out = Command::new("tshark")
