@@ -572,36 +572,6 @@ fn write_ipfix_pcap(path: &Path, messages: &[Vec<u8>], start: u64) {
     }
 }
 
-/// Starts nfcapd on the loopback writing to `dir`, sends it `messages`, stops
-/// it; nfdump's records.
-fn through_nfcapd(dir: &Path, messages: &[Vec<u8>]) -> Vec<serde_json::Value> {
-    std::fs::create_dir_all(dir).unwrap();
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut nfcapd = Command::new("nfcapd")
-        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-t", "60", "-w"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    for m in messages {
-        socket.send_to(m, ("127.0.0.1", port)).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(nfcapd.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = nfcapd.wait();
-    nfdump_records(dir)
-}
-
 #[test]
 fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
     // In memory (no root): what the router logs, encoded as the exporter does.
@@ -680,7 +650,8 @@ fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
         );
     }
     // nfdump, through nfcapd: the same two events, named as NAT64 ones.
-    let nf = through_nfcapd(&d.join("nfcapd"), &messages);
+    nfcapd_store(&d.join("nfcapd"), &messages);
+    let nf = nfdump_records(&d.join("nfcapd"));
     assert_eq!(nf.len(), 2, "{nf:#?}");
     for (r, (id, name, at)) in nf.iter().zip([
         ("6", "NAT64 session create", "2025-11-24T16:00:00.0"),

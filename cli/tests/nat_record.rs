@@ -567,3 +567,110 @@ fn without_a_time_every_holding_is_listed() {
     assert_eq!(o.status.code(), Some(3));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A UDP session event of 100.64.1.`k`:5000, public 203.0.113.7:40000, to
+/// 192.0.2.80:7001.
+fn session(event: NatEvent, ms: u64, k: u8) -> Record {
+    let Record::Nat(mut n) = block(event, ms, k) else {
+        unreachable!()
+    };
+    (n.protocol, n.inside_port, n.outside_port) = (17, 5000, 40000);
+    (n.first_port, n.last_port) = (0, 0);
+    (n.remote, n.remote_port) = (Ipv4Addr::new(192, 0, 2, 80), 7001);
+    Record::Nat(n)
+}
+
+#[test]
+fn an_nfcapd_store_answers_sessions_never_for_certain_and_refuses_blocks_with_old_nfdump() {
+    use NatEvent::{SessionCreate as C, SessionDelete as D};
+    for p in ["nfcapd", "nfdump"] {
+        if !have(p) {
+            assert!(
+                std::env::var_os("SIXFOLD_REQUIRE_ORACLES").is_none(),
+                "{p} is missing (scripts/test.sh installs it)"
+            );
+            eprintln!("SKIPPED an_nfcapd_store_answers_sessions: needs {p}");
+            return;
+        }
+    }
+    let dir = scratch("nfcapd");
+    let config = dir.join("router.toml");
+    let dynamic = CONFIG.replace("allocation = \"block\"", "allocation = \"dynamic\"");
+    std::fs::write(&config, dynamic).unwrap();
+    // Alice's session 14:01:00.005-14:05, bob's from 14:06, exported to a
+    // real nfcapd (the router's encoder, over UDP).
+    let mut x = Export::start(T0);
+    x.send(T0, &[session(C, T0 + MIN + 5, 1)])
+        .send(T0, &[session(D, T0 + 5 * MIN, 1)])
+        .send(T0, &[session(C, T0 + 6 * MIN + 250, 2)]);
+    let messages: Vec<Vec<u8>> = x.messages.into_iter().map(|m| m.1).collect();
+    let store = dir.join("nfcapd");
+    common::nfcapd_store(&store, &messages);
+    let (c, st) = (config.to_str().unwrap(), store.to_str().unwrap());
+    let ask = |at: &str| {
+        sixfold(&[
+            "nat",
+            "lookup",
+            "--config",
+            c,
+            "--nfcapd",
+            st,
+            "--at",
+            at,
+            "203.0.113.7:40000",
+        ])
+    };
+    let o = ask("2026-03-03T14:02:00Z");
+    assert_eq!(
+        text(&o.stdout),
+        "203.0.113.7:40000 -> alice (inside 100.64.1.1): NAT44 session, protocol 17, inside port \
+         5000, created 2026-03-03T14:01:00.005Z, deleted 2026-03-03T14:05:00.000Z (uncertain \
+         between the start of the record and 2026-03-03T14:06:00.250Z); uncertain at \
+         2026-03-03T14:02:00.000Z
+203.0.113.7:40000: a holder is uncertain at 2026-03-03T14:02:00.000Z
+record: 3 NAT events from an nfcapd store; its completeness is unknown (nfcapd keeps no IPFIX \
+         sequence numbers), so nothing in it is certain
+"
+        .replace("\n         ", "\n"),
+        "{o:?}"
+    );
+    assert_eq!(o.status.code(), Some(4));
+    let o = ask("2026-03-03T14:07:00Z");
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        text(&o.stdout).starts_with("203.0.113.7:40000 -> bob (inside 100.64.1.2): NAT44 session"),
+        "{o:?}"
+    );
+    // Before alice's session, after her delete: no one else is named.
+    let o = ask("2026-03-03T14:00:30Z");
+    assert!(!text(&o.stdout).contains("bob"), "{o:?}");
+    // nfcapd keeps no restarts or gaps: `nat events` prints just the events.
+    let o = sixfold(&["nat", "events", "--nfcapd", st]);
+    assert_eq!(
+        text(&o.stdout),
+        "\
+2026-03-03T14:01:00.005Z run 0 natEvent 4 NAT44 session create: inside 100.64.1.1:5000 public \
+         203.0.113.7:40000 protocol 17
+2026-03-03T14:05:00.000Z run 0 natEvent 5 NAT44 session delete: inside 100.64.1.1:5000 public \
+         203.0.113.7:40000 protocol 17
+2026-03-03T14:06:00.250Z run 0 natEvent 4 NAT44 session create: inside 100.64.1.2:5000 public \
+         203.0.113.7:40000 protocol 17
+3 events; 3 messages, 0 unreadable, 0 damaged, 0 duplicate records
+"
+        .replace("\n         ", "")
+    );
+    // Block mode with Debian 12's nfdump (1.7.1), which drops fields 361-364.
+    let version = Command::new("nfdump").arg("-V").output().unwrap();
+    if text(&version.stdout).contains("1.7.1") {
+        std::fs::write(&config, CONFIG).unwrap();
+        let o = ask("2026-03-03T14:02:00Z");
+        assert_eq!(o.status.code(), Some(5));
+        assert_eq!(
+            text(&o.stdout),
+            "203.0.113.7:40000: the record could not be read: nfdump 1.7.1 drops IPFIX port ranges \
+             (fields 361-364), so an nfcapd store cannot answer for port blocks with it: nfdump \
+             1.7.4 or later reads them; or give --ipfix-pcap (a capture of the export)\n"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -43,7 +43,11 @@ pub(crate) fn read(
     if record.tally.messages == 0 {
         let what = match source {
             Source::Capture(p) => format!("--ipfix-pcap {}: no IPFIX message in it", p.display()),
-            Source::Nfcapd(d) => format!("--nfcapd {}: no NAT event in it", d.display()),
+            Source::Nfcapd(d) => format!(
+                "--nfcapd {}: no NAT event in it ({} records nfdump printed could not be read)",
+                d.display(),
+                record.tally.unreadable
+            ),
         };
         return Err(what);
     }
@@ -163,7 +167,9 @@ fn completeness(record: &Record, at: Option<u64>) -> Vec<String> {
         ));
     }
     lines.extend(t.notes.iter().map(|n| format!("unreadable: {n}")));
-    if let Some(at) = at {
+    if let Some(at) = at
+        && record.sequenced
+    {
         let unknown: Vec<(u64, u64)> = c
             .iter()
             .flat_map(|c| c.unknown.iter().copied())
@@ -214,11 +220,6 @@ pub(crate) fn lookup(
                     .map(|s| s.status)
                     .max()
                     .unwrap_or(Status::No),
-            };
-            let status = if record.sequenced {
-                status
-            } else {
-                status.min(Status::Uncertain)
             };
             (status != Status::No).then_some((h, status))
         })

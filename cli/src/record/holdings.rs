@@ -164,6 +164,16 @@ pub(crate) fn holdings(record: &Record) -> Vec<Holding> {
             out.extend(Machine::new(x, *h).run(&points));
         }
     }
+    if !record.sequenced {
+        // Without sequence numbers nothing shows the record complete anywhere.
+        for h in &mut out {
+            h.segments = vec![Segment {
+                from: h.segments.first().map_or(0, |s| s.from),
+                to: h.segments.last().map_or(0, |s| s.to),
+                status: Status::Uncertain,
+            }];
+        }
+    }
     out
 }
 

@@ -47,8 +47,9 @@ fn event_time(text: &str) -> Option<u64> {
     Some(secs + ms)
 }
 
-/// The event one nfdump JSON record carries, if it is a NAT event.
-fn event(v: &serde_json::Value, place: usize) -> Option<Event> {
+/// The event one nfdump JSON record carries, if it is a NAT event; `run`: its
+/// exporter's (an nfcapd store keeps no restarts: one run per exporter).
+fn event(v: &serde_json::Value, run: usize, place: usize) -> Option<Event> {
     let text = |k: &str| v.get(k).and_then(|x| x.as_str());
     let number = |k: &str| {
         v.get(k).and_then(|x| {
@@ -56,7 +57,13 @@ fn event(v: &serde_json::Value, place: usize) -> Option<Event> {
                 .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
         })
     };
-    let addr = |k: &str| text(k).and_then(|a| a.parse::<IpAddr>().ok());
+    // nfdump prints absent addresses as 0.0.0.0 (a NAT44 session's template
+    // has no destination: RFC 6888 REQ-12).
+    let addr = |k: &str| {
+        text(k)
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .filter(|a| !a.is_unspecified())
+    };
     let nat_event = u8::try_from(number("nat_event_id")?).ok()?;
     let IpAddr::V4(public) = addr("src4_xlt_ip")? else {
         return None;
@@ -64,7 +71,7 @@ fn event(v: &serde_json::Value, place: usize) -> Option<Event> {
     let port = |k: &str| number(k).and_then(|p| u16::try_from(p).ok());
     Some(Event {
         time: event_time(text("t_event")?)?,
-        run: 0,
+        run,
         place: (0, place),
         exact: false,
         nat_event,
@@ -77,6 +84,62 @@ fn event(v: &serde_json::Value, place: usize) -> Option<Event> {
             .or_else(|| addr("dst4_addr"))
             .map(|d| (d, addr("dst4_xlt_ip"), port("dst_port").unwrap_or(0))),
     })
+}
+
+/// The exporter of one nfdump record: the router's address as nfcapd saw it
+/// and its observation domain (`export_sysid`).
+fn exporter(v: &serde_json::Value) -> (IpAddr, u32) {
+    let ip = ["ip4_router", "ip6_router"]
+        .iter()
+        .find_map(|k| v.get(*k)?.as_str()?.parse().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let sysid = v.get("export_sysid").and_then(|x| x.as_u64()).unwrap_or(0);
+    (ip, u32::try_from(sysid).unwrap_or(u32::MAX))
+}
+
+/// Calls `each` with every top-level JSON object in `input` (`nfdump -o json`
+/// prints one array of them, pretty-printed): a stream, one object in memory
+/// at a time, whatever the line breaks.
+fn objects(input: impl BufRead, mut each: impl FnMut(&str)) -> std::io::Result<()> {
+    let mut object = String::new();
+    let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
+    for line in input.lines() {
+        for c in line?.chars() {
+            if depth > 0 {
+                object.push(c);
+            }
+            if in_string {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_string = true,
+                '{' => {
+                    if depth == 0 {
+                        object.clear();
+                        object.push('{');
+                    }
+                    depth += 1;
+                }
+                '}' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 {
+                        each(&object);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if depth > 0 {
+            object.push('\n');
+        }
+    }
+    Ok(())
 }
 
 /// Reads the store in `dir` through nfdump, keeping the events `want`
@@ -105,30 +168,32 @@ pub(crate) fn read(
         .spawn()
         .map_err(|e| format!("nfdump: {e}"))?;
     let mut record = Record::default();
-    let (mut first, mut last) = (u64::MAX, 0);
-    let mut object = String::new();
     let stdout = child.stdout.take().ok_or("nfdump: no output")?;
-    for (place, line) in BufReader::new(stdout).lines().enumerate() {
-        let line = line.map_err(|e| format!("nfdump's output: {e}"))?;
-        let t = line.trim();
-        if t == "{" {
-            object.clear();
-        }
-        object.push_str(t.trim_end_matches(','));
-        if !t.starts_with('}') {
-            continue;
-        }
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&object) else {
+    let mut place = 0;
+    objects(BufReader::new(stdout), |object| {
+        place += 1;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(object) else {
             record.tally.unreadable += 1;
-            continue;
+            return;
         };
-        let Some(e) = event(&v, place) else { continue };
+        let x = exporter(&v);
+        let known = record.exporters.iter().position(|&e| e == x);
+        let run = known.unwrap_or(record.exporters.len());
+        let Some(e) = event(&v, run, place) else {
+            return;
+        };
+        if known.is_none() {
+            record.exporters.push(x);
+            let source = SocketAddr::new(x.0, 0);
+            record.runs.push(Run::new(run, source, None, e.time));
+        }
         record.tally.messages += 1;
-        (first, last) = (first.min(e.time), last.max(e.time));
+        record.runs[run].saw(e.time);
         if want(&e) {
             record.keep(e);
         }
-    }
+    })
+    .map_err(|e| format!("nfdump's output: {e}"))?;
     let status = child.wait().map_err(|e| format!("nfdump: {e}"))?;
     if !status.success() {
         let mut err = String::new();
@@ -141,11 +206,6 @@ pub(crate) fn read(
             err.trim()
         ));
     }
-    let nobody = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    record.exporters.push((nobody.ip(), 0));
-    let mut run = Run::new(0, nobody, None, first.min(last));
-    run.saw(last);
-    record.runs.push(run);
     record.finish();
     Ok(record)
 }
@@ -179,7 +239,7 @@ mod tests {
             "dst4_xlt_ip":"192.0.2.80","proto":17,"src_port":40000,"src_xlt_port":"40312","dst_port":53}"#,
         )
         .unwrap();
-        let e = event(&v, 3).unwrap();
+        let e = event(&v, 0, 3).unwrap();
         assert_eq!((e.nat_event, e.time), (6, 1_764_000_000_000));
         assert_eq!(e.inside, "2001:db8:1:2::2".parse::<IpAddr>().unwrap());
         assert_eq!(

@@ -414,3 +414,32 @@ pub fn tshark_time(text: &str) -> f64 {
     let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
     days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
 }
+
+/// Starts Debian's nfcapd on the loopback writing to `dir`, sends it
+/// `messages` (IPFIX, from one UDP socket), and stops it: an operator's store.
+pub fn nfcapd_store(dir: &Path, messages: &[Vec<u8>]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nfcapd = Command::new("nfcapd")
+        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-t", "60", "-w"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for m in messages {
+        socket.send_to(m, ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nfcapd.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = nfcapd.wait();
+}
