@@ -98,10 +98,7 @@ fn main() -> std::io::Result<()> {
     let size = mb << 20;
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     // pcap header: LINKTYPE_RAW (101), microseconds.
-    let mut header = Vec::new();
-    for v in [0xa1b2_c3d4u32] {
-        header.extend_from_slice(&v.to_le_bytes());
-    }
+    let mut header = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
     header.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     header.extend_from_slice(&65535u32.to_le_bytes());
     header.extend_from_slice(&101u32.to_le_bytes());
