@@ -195,6 +195,13 @@ fn two_runs_with_one_block_name_only_the_holder_of_each_run() {
     let between = (stopped1 + t2) / 2.0;
     let o = lookup(&config, &all, between, "203.0.113.1:40000", &[]);
     let out = text(&o);
+    eprintln!("{out}");
+    let events = Command::new(SIXFOLD)
+        .args(["nat", "events", "--config", config.to_str().unwrap()])
+        .args(["--ipfix-pcap", all.to_str().unwrap()])
+        .output()
+        .unwrap();
+    eprintln!("{}", text(&events));
     assert_eq!(o.status.code(), Some(4), "{out}");
     assert!(
         out.starts_with("203.0.113.1:40000 -> sub1 (inside 100.64.1.1): block 1024-65535")
