@@ -378,6 +378,118 @@ fn hostile_metrics_clients_do_not_move_ping_latency() {
     assert!(status.success());
 }
 
+/// Connects and says nothing; returns when the server drops it (or at stop).
+fn idle(addr: SocketAddr, stop: &AtomicBool) {
+    let Some(mut s) = connect(addr) else { return };
+    let mut b = [0u8; 256];
+    while !stop.load(Ordering::Relaxed) {
+        match s.read(&mut b) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// curl in `ns` against the endpoint with `args`: the status code it got and
+/// whether the transfer was whole (curl's exit status: 18 is a cut answer,
+/// 56 a reset).
+fn curl_status(ns: &str, args: &[&str]) -> (String, bool) {
+    let mut all = vec![
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "10",
+    ];
+    all.extend_from_slice(args);
+    let out = exec(ns, &all);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.success(),
+    )
+}
+
+/// RFC 9112 at the running endpoint (issue 29): an absolute-form target is
+/// answered, HTTP/1.1 without Host gets 400, a header block over 8 KiB 431, a
+/// 64 KiB body is read and the answer arrives whole to a slow reader, a larger
+/// one gets 413 whole; and Prometheus, scraping every second, never misses a
+/// scrape while 64 idle clients reconnect as fast as they are dropped.
+#[test]
+fn http_corners_and_idle_clients_against_the_running_endpoint() {
+    if !can_run("http_corners_and_idle_clients_against_the_running_endpoint")
+        || !oracles_present("http_corners_and_idle_clients_against_the_running_endpoint")
+    {
+        return;
+    }
+    let mut lab = Lab::start("sfmetc", &["--metrics", "--subscribers", "1"]);
+    let wan = lab.ns("wan");
+    let url = format!("http://{METRICS}/metrics");
+    let absolute = format!("http://{METRICS}/metrics");
+    let dir = std::env::temp_dir().join(format!("sixfold-metrics-http-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (body64, body1m) = (dir.join("64k"), dir.join("1m"));
+    std::fs::write(&body64, vec![b'x'; 65536]).unwrap();
+    std::fs::write(&body1m, vec![b'x'; 1 << 20]).unwrap();
+    let at = |p: &std::path::Path| format!("@{}", p.display());
+    let big_header = format!("X-Big: {}", "b".repeat(9000));
+    for (args, want) in [
+        (
+            vec!["--request-target", absolute.as_str(), url.as_str()],
+            "200",
+        ),
+        (vec!["-H", "Host:", url.as_str()], "400"),
+        (vec!["-H", big_header.as_str(), url.as_str()], "431"),
+        (
+            vec![
+                "-X",
+                "GET",
+                "--data-binary",
+                &at(&body64),
+                "--limit-rate",
+                "64k",
+                url.as_str(),
+            ],
+            "200",
+        ),
+        (
+            vec!["-X", "GET", "--data-binary", &at(&body1m), url.as_str()],
+            "413",
+        ),
+    ] {
+        let (code, whole) = curl_status(&wan, &args);
+        assert_eq!((code.as_str(), whole), (want, true), "curl {args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..64).map(|_| hostile(&wan, &stop, idle)).collect();
+    std::thread::sleep(Duration::from_secs(10));
+    let end = now();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let value = |promql: &str| {
+        prometheus(&wan, promql, end)
+            .first()
+            .map_or(f64::NAN, |(_, v)| *v)
+    };
+    // Scrapes every second: all of the last 8 s's succeeded.
+    assert!(value("count_over_time(up{job=\"sixfold\"}[8s])") >= 6.0);
+    assert_eq!(value("min_over_time(up{job=\"sixfold\"}[8s])"), 1.0);
+    let status = lab.stop();
+    assert!(status.success());
+}
+
 /// A metrics address that cannot be bound stops `sixfold run` with the key
 /// named, before any device exists and without leaving its control socket.
 #[test]

@@ -35,13 +35,19 @@ fn tools_or_skip() -> bool {
 /// A fresh directory with the cases written into it; how many packets each
 /// input makes.
 fn cases(tag: &str) -> (PathBuf, Vec<usize>) {
-    let dir = std::env::temp_dir().join(format!("sixfold-translate-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/scripts/translate_cases.py"
     );
+    written_by(script, tag)
+}
+
+/// A fresh directory `script` writes its cases into; how many packets each
+/// input makes.
+fn written_by(script: &str, tag: &str) -> (PathBuf, Vec<usize>) {
+    let dir = std::env::temp_dir().join(format!("sixfold-translate-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new("/usr/bin/python3")
         .arg(script)
         .arg(&dir)
@@ -61,10 +67,14 @@ fn cases(tag: &str) -> (PathBuf, Vec<usize>) {
 }
 
 fn translate(dir: &Path, input: &str, output: &str, extra: &[&str]) -> Output {
+    translate_with(dir, "siit.toml", input, output, extra)
+}
+
+fn translate_with(dir: &Path, config: &str, input: &str, output: &str, extra: &[&str]) -> Output {
     Command::new(SIXFOLD)
         .arg("translate")
         .arg("--config")
-        .arg(dir.join("siit.toml"))
+        .arg(dir.join(config))
         .arg("--in")
         .arg(dir.join(input))
         .arg("--out")
@@ -215,5 +225,39 @@ fn egress_mtus_and_bad_arguments() {
     let e =
         String::from_utf8_lossy(&translate(&dir, "in.pcap", "out.pcap", &[]).stderr).into_owned();
     assert!(e.contains("siit.pool6 (line 2)"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the router would forward, no more: a fragment the router drops leaves
+/// nothing behind (not its first piece), an EAM hairpin comes back as IPv6, a
+/// destination no router forwards is dropped, an atomic fragment is a whole
+/// packet.
+#[test]
+fn corners_emit_exactly_what_the_router_forwards() {
+    if !tools_or_skip() {
+        return;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/scripts/translate_corners.py"
+    );
+    let (dir, counts) = written_by(script, "corners");
+    assert_eq!(counts, [0, 1, 0, 1]);
+    let out = translate_with(&dir, "corners.toml", "corners.pcap", "out.pcap", &[]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "4 packets: 2 translated (into 2 packets), 0 answered with an ICMP error, 2 dropped
+  dropped: 1 malformed (first: frame 1: malformed packet: bad IPv4 fragment offset 66760 (bytes; a multiple of 8 below 65536))
+  dropped: 1 not_routable (first: frame 3: destination 127.0.0.1 is not forwarded (RFC 1812 5.3.7))
+"
+    );
+    let got = capture::read(&dir.join("out.pcap")).unwrap();
+    let want = capture::read(&dir.join("corners-expected.pcap")).unwrap();
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.data, w.data, "packet {k}");
+    }
+    assert_eq!(bad_checksums(&dir.join("out.pcap")), "");
     let _ = std::fs::remove_dir_all(&dir);
 }

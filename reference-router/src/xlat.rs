@@ -7,7 +7,7 @@ use crate::config::{Config, ConfigError};
 use crate::icmp::{self, IcmpError};
 use crate::stats::{DropReason, IcmpSent};
 use sixfold_rewrite::addr::{self, EamEntry};
-use sixfold_rewrite::translate::{Fragments, TranslateError, Translated, Translator};
+use sixfold_rewrite::translate::{self, Fragments, TranslateError, Translated, Translator};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The drop reason a refused translation is counted under.
@@ -16,6 +16,8 @@ pub fn drop_reason(e: &TranslateError) -> DropReason {
         TranslateError::BadIpv4HeaderChecksum => DropReason::BadIpChecksum,
         TranslateError::BadIcmpChecksum => DropReason::IcmpErrorBadChecksum,
         TranslateError::IllegalSource(_) => DropReason::IllegalSource,
+        TranslateError::NotRoutable(_) => DropReason::NotRoutable,
+        TranslateError::ExtensionAfterFragment(_) => DropReason::ExtensionAfterFragment,
         TranslateError::TtlExceeded | TranslateError::HopLimitExceeded => DropReason::TtlExceeded,
         TranslateError::SourceRoute => DropReason::SourceRoute,
         TranslateError::SegmentsLeft { .. } => DropReason::SegmentsLeft,
@@ -24,8 +26,7 @@ pub fn drop_reason(e: &TranslateError) -> DropReason {
         }
         TranslateError::UdpChecksumZero { .. } => DropReason::UdpChecksumZero,
         TranslateError::UnmappableAddress { .. } => DropReason::UnmappableAddress,
-        TranslateError::ExtensionAfterFragment(_)
-        | TranslateError::UntranslatableIcmpv4 { .. }
+        TranslateError::UntranslatableIcmpv4 { .. }
         | TranslateError::UntranslatableIcmpv6 { .. }
         | TranslateError::UntranslatablePointer(_)
         | TranslateError::UntranslatableQuote
@@ -42,26 +43,25 @@ pub fn drop_reason(e: &TranslateError) -> DropReason {
 /// IPv6 header's 20 more and a Fragment Header's 8.
 pub(crate) const TRANSLATED_MAX: usize = 65535 + 28;
 
-/// Sends `translated` (what the translator wrote) out through `emit`: whole,
-/// or as the fragments of at most `fragment_len` bytes it asks for (RFC 7915
-/// §4.1 `lowest-ipv6-mtu`, or the IPv4 link's MTU). Returns the pieces sent.
-pub(crate) fn emit_pieces(
+/// What goes out for `translated` (what the translator wrote): the packet
+/// whole, or the fragments of at most `fragment_len` bytes it asks for (RFC 7915
+/// §4.1 `lowest-ipv6-mtu`, or the IPv4 link's MTU) — all of them or, if one
+/// cannot be made (a fragment that would end past 65535 bytes), none: a
+/// datagram is forwarded whole or refused, never in part.
+pub(crate) fn pieces(
     translated: &[u8],
     fragment_len: Option<usize>,
-    emit: &mut dyn FnMut(&[u8]),
-) -> Result<usize, TranslateError> {
+) -> Result<Vec<Vec<u8>>, TranslateError> {
     let Some(max) = fragment_len else {
-        emit(translated);
-        return Ok(1);
+        return Ok(vec![translated.to_vec()]);
     };
-    let mut pieces = Fragments::new(translated, max)?;
+    let mut cut = Fragments::new(translated, max)?;
     let mut piece = vec![0u8; max];
-    let mut n = 0;
-    while let Some(len) = pieces.next_into(&mut piece)? {
-        emit(&piece[..len]);
-        n += 1;
+    let mut all = Vec::new();
+    while let Some(len) = cut.next_into(&mut piece)? {
+        all.push(piece[..len].to_vec());
     }
-    Ok(n)
+    Ok(all)
 }
 
 /// The length an IP packet's header declares (IPv4 total length, IPv6 40 +
@@ -95,8 +95,25 @@ pub enum Forwarded {
 pub struct Stateless {
     mapping: addr::Siit<Vec<EamEntry>>,
     translator: Translator,
+    /// A hairpin's two passes (RFC 7757 §4): to IPv4 without splitting, then
+    /// back to IPv6 without a second hop-limit decrement.
+    hairpin: (Translator, Translator),
     ipv4: Ipv4Addr,
     ipv6: Ipv6Addr,
+}
+
+/// Why [`Stateless`] did not translate a packet: refused as the router refuses
+/// it (and answers, where RFC 7915 says), or — the second pass of a hairpin —
+/// dropped without an answer about an IPv4 packet the sender never sent.
+enum Refused {
+    Answerable(TranslateError),
+    Silent(TranslateError),
+}
+
+impl From<TranslateError> for Refused {
+    fn from(e: TranslateError) -> Refused {
+        Refused::Answerable(e)
+    }
 }
 
 impl Stateless {
@@ -117,9 +134,28 @@ impl Stateless {
             line: None,
             problem: e.to_string(),
         })?;
+        let pass = |c: translate::Config| {
+            Translator::new(c).map_err(|e| ConfigError {
+                key: "mtu6".into(),
+                line: None,
+                problem: e.to_string(),
+            })
+        };
+        let base = *translator.config();
+        let hairpin = (
+            pass(translate::Config {
+                ipv4_mtu: u16::MAX,
+                ..base
+            })?,
+            pass(translate::Config {
+                decrement_hop_limit: false,
+                ..base
+            })?,
+        );
         Ok(Stateless {
             mapping: siit.mapping(0)?,
             translator,
+            hairpin,
             ipv4: config.router.ipv4,
             ipv6: config.router.ipv6,
         })
@@ -138,28 +174,72 @@ impl Stateless {
         // Bytes past the IP length (link padding) are not part of the packet.
         let packet = &packet[..ip_len(packet).unwrap_or(packet.len()).min(packet.len())];
         let mut out = vec![0u8; TRANSLATED_MAX];
-        match self
-            .mapping
-            .translate(&self.translator, packet, ident, &mut out)
-        {
-            Ok(Translated { len, fragment_len }) => {
-                emit_pieces(&out[..len], fragment_len, emit).map(Forwarded::Translated)
+        let translated = match translate::inspect(packet) {
+            Ok(info) if info.dst.is_ipv6() && self.mapping.is_hairpin(&info) => {
+                self.hairpin(packet, &info, ident, &mut out)
             }
-            Err(e) => {
-                let error = e.reply().and_then(IcmpError::of_reply).ok_or(e)?;
-                if !error.allowed_about(packet) {
-                    return Err(e);
+            _ => self
+                .mapping
+                .translate(&self.translator, packet, ident, &mut out)
+                .map_err(Refused::from),
+        };
+        match translated.and_then(|t| Ok(pieces(&out[..t.len], t.fragment_len)?)) {
+            Ok(all) => {
+                for p in &all {
+                    emit(p);
                 }
-                let mut buf = vec![0u8; packet.len().max(1280) + icmp::HEADROOM];
-                buf[..packet.len()].copy_from_slice(packet);
-                let n = if error.is_v6() {
-                    icmp::ipv6_error(&mut buf, packet.len(), self.ipv6, error)
-                } else {
-                    icmp::ipv4_error(&mut buf, packet.len(), self.ipv4, error)
-                };
-                emit(&buf[..n]);
-                Ok(Forwarded::Answered(e, error.counter()))
+                Ok(Forwarded::Translated(all.len()))
             }
+            Err(Refused::Silent(e)) => Err(e),
+            Err(Refused::Answerable(e)) => self.answer(packet, e, emit),
         }
+    }
+
+    /// The ICMP error the router answers refusal `e` of `packet` with, to
+    /// `emit`; `Err(e)` if it answers none.
+    fn answer(
+        &self,
+        packet: &[u8],
+        e: TranslateError,
+        emit: &mut dyn FnMut(&[u8]),
+    ) -> Result<Forwarded, TranslateError> {
+        let error = e.reply().and_then(IcmpError::of_reply).ok_or(e)?;
+        if !error.allowed_about(packet) {
+            return Err(e);
+        }
+        let mut buf = vec![0u8; packet.len().max(1280) + icmp::HEADROOM];
+        buf[..packet.len()].copy_from_slice(packet);
+        let n = if error.is_v6() {
+            icmp::ipv6_error(&mut buf, packet.len(), self.ipv6, error)
+        } else {
+            icmp::ipv4_error(&mut buf, packet.len(), self.ipv4, error)
+        };
+        emit(&buf[..n]);
+        Ok(Forwarded::Answered(e, error.counter()))
+    }
+
+    /// A hairpinned IPv6 packet (RFC 7757 §4, [`addr::Siit::is_hairpin`])
+    /// translated to IPv4 and back into `out`, as the router does: too big for
+    /// the IPv6 link it leaves by, it gets packet too big (IPv6 is not
+    /// fragmented on the way); the way back is never answered.
+    fn hairpin(
+        &self,
+        packet: &[u8],
+        info: &translate::Inspection<'_>,
+        ident: u16,
+        out: &mut [u8],
+    ) -> Result<Translated, Refused> {
+        let mtu = self.translator.config().ipv6_mtu;
+        if packet.len() > usize::from(mtu) {
+            return Err(TranslateError::PacketTooBig { mtu: mtu.into() }.into());
+        }
+        let (there, back) = &self.hairpin;
+        let mut mid = vec![0u8; TRANSLATED_MAX];
+        let plan = self.mapping.plan_to_ipv4(info, ident)?;
+        let n = there.ipv6_to_ipv4(packet, &plan, &mut mid)?.len;
+        translate::inspect(&mid[..n])
+            .and_then(|i| self.mapping.plan_hairpin(&i))
+            .and_then(|plan| back.ipv4_to_ipv6(&mid[..n], &plan, out))
+            .map_err(Refused::Silent)
     }
 }

@@ -209,10 +209,12 @@ fn sessions_expire_with_the_nat_timers() {
     lab.advance(299);
     let back = udp(SERVER, 53, PUBLIC, public.port(), b"r");
     assert_eq!(lab.inb(&back).0, Verdict::Forward(Interface::Subscriber(0)));
-    // Inbound refreshes too; 300 s of silence ends the session (RFC 6146 §4).
+    // Inbound refreshes too; 300 s of silence ends the session (RFC 6146 §4):
+    // then dropped, answered with port unreachable (RFC 6146 §3.5.1).
     lab.advance(300);
-    assert_eq!(lab.inb(&back).0, Verdict::Drop(DropReason::NoMapping));
-    assert_eq!(lab.router.snapshot().sessions, 0);
+    assert_eq!(lab.inb(&back).0, Verdict::Reply(Interface::Wan));
+    let s = lab.router.snapshot();
+    assert_eq!((s.sessions, s.drops[DropReason::NoMapping]), (0, 1));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! explicit address mappings (RFC 6052, RFC 7757, RFC 6791), and stateful NAT64
 //! (RFC 6146) behind `[nat]`'s pool, behaviour and limits.
 
-use super::validate::err;
+use super::validate::{err, overlaps4, overlaps6, special_v4, special_v6};
 use super::{Config, ConfigError};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -201,6 +201,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     }
     if let Some(n) = &config.nat64 {
         nat64_prefix(n.prefix).map_err(|e| addr_err("nat64.prefix".into(), n.prefix, e))?;
+        translation_prefix("nat64.prefix", n.prefix)?;
         mtu_floor("nat64.lowest_ipv6_mtu", n.lowest_ipv6_mtu)?;
         not_a_subscribers("nat64.prefix", config, n.prefix)?;
         if let Some(p) = config.siit.as_ref().and_then(|s| s.pool6)
@@ -254,13 +255,120 @@ fn not_a_subscribers(key: &str, config: &Config, net: Ipv6Net) -> Result<(), Con
     Ok(())
 }
 
+/// An RFC 6052 prefix embeds IPv4 hosts' unicast addresses: not a multicast,
+/// link-local, loopback or unspecified one (RFC 6052 §2: from the operator's
+/// unicast space; a host's packets to it would never reach a router).
+fn translation_prefix(key: &str, net: Ipv6Net) -> Result<(), ConfigError> {
+    match special_v6(&net) {
+        Some(what) => Err(err(
+            key,
+            format!("{net} is {what}: a translation prefix is unicast, routed to the translator"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses RFC 6791 pool `net` of `key` if it is `special` (what it is).
+fn unicast_pool(
+    key: &str,
+    net: impl std::fmt::Display,
+    special: Option<&str>,
+) -> Result<(), ConfigError> {
+    match special {
+        Some(what) => Err(err(
+            key,
+            format!("{net} is {what}: errors need unicast sources no host owns (RFC 6791)"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// An RFC 6791 pool: unicast addresses that are nobody's — not a special
+/// range, not everything, not a subscriber's, not the NAT's pool (ICMP errors
+/// from it must not pass for the hosts that own them).
+fn rfc6791_pools(config: &Config, s: &Siit) -> Result<(), ConfigError> {
+    if let Some(net) = s.rfc6791_v4 {
+        let key = "siit.rfc6791_v4";
+        let whole = (net.prefix_len() == 0).then_some("the whole IPv4 space");
+        unicast_pool(key, net, whole.or(special_v4(&net)))?;
+        if let Some(p) = config.nat.pool.iter().find(|p| overlaps4(p, &net)) {
+            return Err(err(key, format!("{net} overlaps nat.pool {p}")));
+        }
+        let subscribers = config.subscriber.iter().enumerate().flat_map(|(i, sub)| {
+            sub.ipv4
+                .iter()
+                .map(move |p| (format!("subscriber[{i}].ipv4"), *p))
+        });
+        let ranges = config
+            .subscriber_range
+            .iter()
+            .enumerate()
+            .filter_map(|(r, range)| {
+                range
+                    .ipv4
+                    .map(|p| (format!("subscriber_range[{r}].ipv4"), p))
+            });
+        if let Some((owner, p)) = subscribers.chain(ranges).find(|(_, p)| overlaps4(p, &net)) {
+            return Err(err(key, format!("{net} overlaps {owner} {p}")));
+        }
+    }
+    if let Some(net) = s.rfc6791_v6 {
+        let key = "siit.rfc6791_v6";
+        let whole = (net.prefix_len() == 0).then_some("the whole IPv6 space");
+        unicast_pool(key, net, whole.or(special_v6(&net)))?;
+        not_a_subscribers(key, config, net)?;
+    }
+    Ok(())
+}
+
+/// An EAMT entry maps unicast hosts (RFC 7757 §3.1), and one inside the NAT64
+/// prefix could never be used: the prefix claims those destinations first.
+fn eamt_entries(config: &Config, s: &Siit) -> Result<(), ConfigError> {
+    for (i, e) in s.eamt.iter().enumerate() {
+        let key = format!("siit.eamt[{i}]");
+        if let Some(what) = special_v4(&e.ipv4) {
+            return Err(err(
+                key,
+                format!(
+                    "ipv4 {} is {what}: an EAMT entry maps unicast hosts",
+                    e.ipv4
+                ),
+            ));
+        }
+        if let Some(what) = special_v6(&e.ipv6) {
+            return Err(err(
+                key,
+                format!(
+                    "ipv6 {} is {what}: an EAMT entry maps unicast hosts",
+                    e.ipv6
+                ),
+            ));
+        }
+        if let Some(n) = &config.nat64
+            && overlaps6(&n.prefix, &e.ipv6)
+        {
+            return Err(err(
+                key,
+                format!(
+                    "ipv6 {} is inside nat64.prefix {}: packets to it are NAT64's, so the entry would never be used",
+                    e.ipv6, n.prefix
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate_siit(config: &Config, s: &Siit) -> Result<(), ConfigError> {
     if let Some(p) = s.pool6 {
         nat64_prefix(p).map_err(|e| addr_err("siit.pool6".into(), p, e))?;
+        translation_prefix("siit.pool6", p)?;
         not_a_subscribers("siit.pool6", config, p)?;
     }
     mtu_floor("siit.lowest_ipv6_mtu", s.lowest_ipv6_mtu)?;
     s.mapping(0)?;
+    rfc6791_pools(config, s)?;
+    eamt_entries(config, s)?;
     for (i, e) in s.eamt.iter().enumerate() {
         if let Some(p) = config
             .nat
@@ -333,6 +441,93 @@ mod tests {
             "2001:db8:64::/96"
         );
         assert_eq!(s.translator(1500, 1500).lowest_ipv6_mtu, 1280);
+    }
+
+    /// The error for `section` after a pool and a subscriber, as a person
+    /// reads it: key, line, problem.
+    fn refusal(section: &str) -> String {
+        let text = format!(
+            "[nat]\npool = [\"203.0.113.0/30\"]\n[[subscriber]]\nname = \"a\"\n\
+             ipv4 = [\"100.64.0.0/29\"]\nipv6 = [\"2001:db8:1:1::/64\"]\n{section}"
+        );
+        Config::from_toml(&text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn addresses_no_translation_can_use_are_refused_by_key_and_line() {
+        let cases = [
+            (
+                "[siit]\npool6 = \"ff0e::/96\"\n",
+                "siit.pool6 (line 8): ff0e::/96 is multicast (ff00::/8): a translation prefix is unicast, routed to the translator",
+            ),
+            (
+                "[siit]\npool6 = \"fe80::/96\"\n",
+                "siit.pool6 (line 8): fe80::/96 is link-local (fe80::/10): a translation prefix is unicast, routed to the translator",
+            ),
+            (
+                "[nat64]\nprefix = \"ff0e::/96\"\n",
+                "nat64.prefix (line 8): ff0e::/96 is multicast (ff00::/8): a translation prefix is unicast, routed to the translator",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v4 = \"224.0.0.1\"\n",
+                "siit.rfc6791_v4 (line 9): 224.0.0.1/32 is multicast (224.0.0.0/4): errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v4 = \"0.0.0.0\"\n",
+                "siit.rfc6791_v4 (line 9): 0.0.0.0/32 is unspecified (0.0.0.0/8): errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v4 = \"0.0.0.0/0\"\n",
+                "siit.rfc6791_v4 (line 9): 0.0.0.0/0 is the whole IPv4 space: errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v4 = \"100.64.0.4\"\n",
+                "siit.rfc6791_v4 (line 9): 100.64.0.4/32 overlaps subscriber[0].ipv4 100.64.0.0/29",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v4 = \"203.0.113.0/24\"\n",
+                "siit.rfc6791_v4 (line 9): 203.0.113.0/24 overlaps nat.pool 203.0.113.0/30",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v6 = \"ff02::1\"\n",
+                "siit.rfc6791_v6 (line 9): ff02::1/128 is multicast (ff00::/8): errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v6 = \"::\"\n",
+                "siit.rfc6791_v6 (line 9): ::/128 is unspecified (::): errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v6 = \"::/0\"\n",
+                "siit.rfc6791_v6 (line 9): ::/0 is the whole IPv6 space: errors need unicast sources no host owns (RFC 6791)",
+            ),
+            (
+                "[siit]\npool6 = \"64:ff9b::/96\"\nrfc6791_v6 = \"2001:db8:1:1::99\"\n",
+                "siit.rfc6791_v6 (line 9): 2001:db8:1:1::99/128 overlaps subscriber[0].ipv6 2001:db8:1:1::/64",
+            ),
+            (
+                "[siit]\n[[siit.eamt]]\nipv6 = \"2001:db8:1:1::9\"\nipv4 = \"224.0.0.9\"\n",
+                "siit.eamt[0] (line 8): ipv4 224.0.0.9/32 is multicast (224.0.0.0/4): an EAMT entry maps unicast hosts",
+            ),
+            (
+                "[siit]\n[[siit.eamt]]\nipv6 = \"ff05::9\"\nipv4 = \"198.51.100.9\"\n",
+                "siit.eamt[0] (line 8): ipv6 ff05::9/128 is multicast (ff00::/8): an EAMT entry maps unicast hosts",
+            ),
+            (
+                "[nat64]\nprefix = \"2001:db8:64::/96\"\n[siit]\n[[siit.eamt]]\nipv6 = \"2001:db8:64::5\"\nipv4 = \"198.51.100.5\"\n",
+                "siit.eamt[0] (line 10): ipv6 2001:db8:64::5/128 is inside nat64.prefix 2001:db8:64::/96: packets to it are NAT64's, so the entry would never be used",
+            ),
+            (
+                "[ipfix]\ncollector = \"192.0.2.9:4739\"\nnetns = \"../x\"\n",
+                "ipfix.netns (line 9): \"../x\" is not a network namespace name: no '/'",
+            ),
+            (
+                "[ipfix]\ncollector = \"192.0.2.9:4739\"\nnetns = \"..\"\n",
+                "ipfix.netns (line 9): \"..\" is not a network namespace name: not \".\" or \"..\"",
+            ),
+        ];
+        for (section, want) in cases {
+            assert_eq!(refusal(section), want, "{section}");
+        }
     }
 
     #[test]

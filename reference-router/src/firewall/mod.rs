@@ -30,7 +30,7 @@
 //! many flows come and go between polls).
 
 use crate::config::{Config, Filtering, Timeouts};
-use crate::hold::SynHold;
+use crate::hold::{Released, SynHold};
 use crate::iface::SubscriberId;
 use crate::ipfix::accounting::FlowKey;
 use crate::nat::tcp;
@@ -523,15 +523,18 @@ impl Firewall {
         }
     }
 
-    /// Keeps the start of the SYN just held, for the ICMPv6 error.
+    /// Keeps the start of the SYN just held (as much as an ICMPv6 error quotes,
+    /// RFC 4443 §2.4 (c)), for the error to the WAN.
     pub(crate) fn held_quote(&mut self, p: &Packet<'_>, packet: &[u8]) {
         if let Ok(Some((key, _))) = Self::key(p, false) {
-            self.held.set_quote(&key, &packet[..packet.len().min(256)]);
+            let quote = &packet[..packet.len().min(crate::icmp::V6_QUOTE)];
+            self.held
+                .set_quote(&key, quote, crate::iface::Interface::Wan);
         }
     }
 
-    /// Quotes of held SYNs whose time is up: ICMPv6 1/1 goes back to their senders.
-    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Vec<u8>> {
+    /// Held SYNs whose time is up: ICMPv6 1/1 goes back to their senders.
+    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Released> {
         self.held.release(now, budget)
     }
 

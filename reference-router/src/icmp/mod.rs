@@ -15,9 +15,9 @@ use sixfold_rewrite::{
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// ICMPv4 errors quote at most this much, so the error fits 576 bytes (RFC 1812 §4.3.2.3).
-const V4_QUOTE: usize = 576 - 28;
+pub(crate) const V4_QUOTE: usize = 576 - 28;
 /// ICMPv6 errors fit the minimum MTU (RFC 4443 §2.4 (c)).
-const V6_QUOTE: usize = 1280 - 48;
+pub(crate) const V6_QUOTE: usize = 1280 - 48;
 
 /// Room a buffer needs beyond the packet for any error built over it.
 pub(crate) const HEADROOM: usize = 48;
@@ -49,6 +49,10 @@ pub(crate) enum IcmpError {
     /// ICMPv6 address unreachable: the NAT64 could not create a binding
     /// (RFC 6146 §3.5.1.1, §3.5.2.1).
     Ipv6AddressUnreachable,
+    /// ICMPv6 port unreachable: an IPv6 subscriber's SYN, hairpinned through
+    /// the NAT64 to a public endpoint, was held in vain (RFC 6146 §3.5.2.2's
+    /// port unreachable, in the sender's family).
+    Ipv6PortUnreachable,
 }
 
 impl IcmpError {
@@ -65,6 +69,7 @@ impl IcmpError {
             IcmpError::SourceRouteFailed => IcmpSent::SourceRouteFailed,
             IcmpError::Ipv6ParameterProblem { .. } => IcmpSent::Ipv6ParameterProblem,
             IcmpError::Ipv6AddressUnreachable => IcmpSent::Ipv6AddressUnreachable,
+            IcmpError::Ipv6PortUnreachable => IcmpSent::Ipv6PortUnreachable,
         }
     }
 
@@ -123,6 +128,7 @@ impl IcmpError {
                 | IcmpError::Ipv6AdminProhibited
                 | IcmpError::Ipv6ParameterProblem { .. }
                 | IcmpError::Ipv6AddressUnreachable
+                | IcmpError::Ipv6PortUnreachable
         )
     }
 
@@ -174,6 +180,11 @@ impl IcmpError {
             IcmpError::Ipv6AddressUnreachable => (
                 u8::from(Icmpv6Type::DestUnreachable),
                 u8::from(Icmpv6Unreachable::Address),
+                0,
+            ),
+            IcmpError::Ipv6PortUnreachable => (
+                u8::from(Icmpv6Type::DestUnreachable),
+                u8::from(Icmpv6Unreachable::Port),
                 0,
             ),
         };

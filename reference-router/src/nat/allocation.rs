@@ -137,33 +137,20 @@ impl Table {
             return Ok(i);
         }
         // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
-        // good. Start at a keyed hash of the subscriber and take the first address
-        // with room for a full per-subscriber share.
-        let n = self.pool.len() as u64;
-        let start = (self.seed ^ u64::from(subscriber).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-            .rotate_left(17)
-            % n;
-        // Room: free ports for the port limit, or free blocks for `max_blocks`.
-        let (room, need) = match &self.alloc {
-            Allocator::Block(b) => (
-                (0..n as u32).map(|i| b.free(i)).collect::<Vec<u32>>(),
-                self.limits.ports_per_subscriber.min(b.per_address()),
-            ),
+        // good — the least-loaded one with room for a full share ([`Spread`]),
+        // else the least-loaded with any room. Room: free ports for the port
+        // limit, or free blocks for `max_blocks`.
+        let (spread, alloc, ports) = (&mut self.spread, &self.alloc, &self.ports);
+        let (room, need): (Box<dyn Fn(u32) -> u32>, u32) = match alloc {
+            Allocator::Block(b) => (Box::new(|i| b.free(i)), b.max_blocks().min(b.per_address())),
             _ => (
-                (0..n as u32)
-                    .map(|i| self.ports.free(i, protocol))
-                    .collect(),
+                Box::new(|i| ports.free(i, protocol)),
                 self.limits.ports_per_subscriber,
             ),
         };
-        let pick = (0..n)
-            .map(|i| ((start + i) % n) as u32)
-            .find(|&i| room[i as usize] >= need)
-            .or_else(|| {
-                (0..n)
-                    .map(|i| ((start + i) % n) as u32)
-                    .find(|&i| room[i as usize] > 0)
-            })
+        let pick = spread
+            .choose(|i| room(i) >= need)
+            .or_else(|| spread.choose(|i| room(i) > 0))
             .ok_or(Full::Pool)?;
         self.subscribers
             .update(subscriber, |s| s.pool_index = Some(pick));

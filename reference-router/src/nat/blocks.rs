@@ -123,6 +123,11 @@ impl Blocks {
         self.count
     }
 
+    /// The most blocks one inside address holds (`max_blocks`).
+    pub(crate) fn max_blocks(&self) -> u32 {
+        self.max
+    }
+
     /// Keeps the interim queue (blocks are logged).
     pub(crate) fn log(&mut self, on: bool) {
         self.logged = on;

@@ -14,11 +14,12 @@ pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
 pub(crate) mod ports;
+mod spread;
 pub(crate) mod table;
 pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
-use crate::hold::SynHold;
+use crate::hold::{Released, SynHold};
 use crate::iface::{Interface, Shard, SubscriberId};
 use crate::ipfix::accounting::FlowKey;
 use crate::stats::{DropReason, PortUse};
@@ -157,7 +158,9 @@ fn refused(full: Full) -> DropReason {
 
 impl Nat {
     /// The NAT of worker `shard`: its slice of the ports, its share of the
-    /// session limit, the fragment table shared by all.
+    /// session limit, the fragment table shared by all. `seed` is the router's:
+    /// the order of the pool's addresses is keyed by it (the same for every
+    /// worker, each from its own offset); the port stream by the worker's.
     pub(crate) fn new(
         config: &NatConfig,
         subscribers: usize,
@@ -166,6 +169,7 @@ impl Nat {
         shard: Shard,
         fragments: SharedFragments,
     ) -> Nat {
+        let worker_seed = seed ^ u64::from(shard.index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let pool: Vec<u32> = config.pool_addresses().into_iter().map(u32::from).collect();
         let share = |n: u32| (n / u32::from(shard.count.max(1))).max(1);
         let limits = Limits {
@@ -185,7 +189,7 @@ impl Nat {
                 subscribers,
                 limits,
                 t.port_reuse_delay,
-                seed,
+                (worker_seed, seed),
                 now,
                 shard,
             ),
@@ -428,24 +432,23 @@ impl Nat {
         }
     }
 
-    /// Keeps the quote of the SYN just held (the router has the bytes): its IP
-    /// header and TCP header.
-    pub(crate) fn held_quote(&mut self, f: &Flow, ip: &Ipv4Packet<&[u8]>) {
-        let key = Key {
-            addr: f.dst,
-            port: f.dport,
-            rem_addr: f.src,
-            rem_port: f.sport,
-            protocol: TCP,
+    /// Keeps the start of the SYN just held — `packet`, as the router received
+    /// it, as much as its ICMP error may quote (RFC 1812 §4.3.2.3: 576 bytes in
+    /// all; RFC 4443 §2.4 (c): 1280 for an IPv6 SYN) — for the error to go out
+    /// of `to`, the interface it came in on.
+    pub(crate) fn held_quote(&mut self, packet: &[u8], to: Interface) {
+        let most = match packet.first().map(|b| b >> 4) {
+            Some(6) => crate::icmp::V6_QUOTE,
+            _ => crate::icmp::V4_QUOTE,
         };
-        let packet = ip.into_inner();
-        let end = packet.len().min(ip.header_len() + 20);
-        self.held.set_quote(&key, &packet[..end]);
+        self.held
+            .set_last_quote(&packet[..packet.len().min(most)], to);
     }
 
-    /// Held SYNs whose time is up and for which no outbound SYN came: their quotes,
-    /// for ICMP port unreachable (RFC 5382 REQ-4).
-    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Vec<u8>> {
+    /// Held SYNs whose time is up and for which no outbound SYN came: their quotes
+    /// and where the port unreachable about each goes (RFC 5382 REQ-4, RFC 6146
+    /// §3.5.2.2).
+    pub(crate) fn release_held(&mut self, now: u32, budget: usize) -> Vec<Released> {
         self.held.release(now, budget)
     }
 

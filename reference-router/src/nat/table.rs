@@ -12,6 +12,7 @@
 
 pub(crate) use super::allocation::{Allocator, NatLog};
 use super::ports::{self, Ports};
+use super::spread::Spread;
 use crate::config::Mapping as MappingMode;
 use crate::iface::{Shard, SubscriberId};
 use crate::persub::PerSubscriber;
@@ -183,7 +184,8 @@ pub(crate) struct Table {
     live_mappings: u32,
     expired: u64,
     created: u64,
-    pub(super) seed: u64,
+    /// Paired pooling's choice of address for new subscribers.
+    pub(super) spread: Spread,
     pub(super) alloc: Allocator,
     pub(super) log: NatLog,
     /// The second of the last [`Table::expire`]: the time of the call in hand.
@@ -196,11 +198,12 @@ impl Table {
         subscribers: usize,
         limits: Limits,
         reuse_delay: u32,
-        seed: u64,
+        (seed, pool_key): (u64, u64),
         now: u32,
         shard: Shard,
     ) -> Table {
         let hasher = || RandomState::default();
+        let spread = Spread::new(pool.len() as u32, pool_key, shard);
         Table {
             sessions: Vec::new(),
             free_session: NIL,
@@ -220,7 +223,7 @@ impl Table {
             live_mappings: 0,
             expired: 0,
             created: 0,
-            seed,
+            spread,
             alloc: Allocator::Dynamic,
             log: NatLog::default(),
             now,

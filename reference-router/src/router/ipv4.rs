@@ -304,6 +304,22 @@ impl Router {
                 self.account_v4((direction, Interface::Wan), before, wire, buffer);
                 Ok(Verdict::Handoff(worker))
             }
+            Decision::Drop(DropReason::NoMapping)
+                if direction == Direction::Inbound
+                    && header.protocol == IpProtocol::Udp
+                    && self.translation.nat64.is_some()
+                    && !self.continuing_hairpin =>
+            {
+                // RFC 6146 §3.5.1: an IPv4 UDP packet whose destination
+                // transport address no UDP BIB entry holds is discarded. As a
+                // NAT64 the router answers it with port unreachable (3/3), from
+                // the address it was sent to — what a host without a listener
+                // sends (RFC 1122 §3.2.2.1), what peer NAT64s send, and the
+                // answer a held TCP SYN gets (§3.5.2.2); rate-limited as every
+                // error. Without [nat64] the NAT44 pool stays silent.
+                let e = IcmpError::PortUnreachable;
+                self.report(buffer, Interface::Wan, e, DropReason::NoMapping, now)
+            }
             Decision::Drop(reason) => Err(reason),
             Decision::Refuse(reason) => {
                 // RFC 5508 REQ-8 / RFC 6888 REQ-11: no mapping, nothing evicted, 3/13.
@@ -344,7 +360,7 @@ impl Router {
             Direction::Inbound => self.nat.inbound(&flow, now),
         };
         if decision == Decision::Drop(DropReason::SynHeld) {
-            self.nat.held_quote(&flow, ip);
+            self.nat.held_quote(ip.into_inner(), direction.ingress());
         }
         Ok(decision)
     }

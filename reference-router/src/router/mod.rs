@@ -134,7 +134,7 @@ impl Router {
                     nat: Nat::new(
                         &config.nat,
                         config.subscriber.len(),
-                        worker_seed,
+                        seed,
                         0,
                         shard,
                         fragments.clone(),

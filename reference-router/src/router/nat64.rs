@@ -238,13 +238,28 @@ impl Router {
                 }
                 Ok(Verdict::Handoff(worker))
             }
-            Decision::Drop(reason) => Err(reason),
+            Decision::Drop(reason) => Err(self.nat64_dropped(buffer, ingress, reason)),
             Decision::Refuse(reason) => {
                 // RFC 6146 §3.5.1.1: no binding can be made; nothing is evicted.
                 let e = IcmpError::Ipv6AddressUnreachable;
                 self.report(buffer, ingress, e, reason, now)
             }
         }
+    }
+
+    /// A subscriber's packet the NAT dropped for `reason`: a SYN held for
+    /// another subscriber's public endpoint (a hairpin) keeps its quote, so the
+    /// port unreachable, if it comes, goes back to the sender in IPv6.
+    fn nat64_dropped(
+        &mut self,
+        buffer: &PacketBuf,
+        ingress: Interface,
+        reason: DropReason,
+    ) -> DropReason {
+        if reason == DropReason::SynHeld {
+            self.nat.held_quote(buffer.packet(), ingress);
+        }
+        reason
     }
 
     /// A later fragment of a subscriber's datagram: the IPv4 addresses its first

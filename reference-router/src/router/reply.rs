@@ -7,7 +7,8 @@ use crate::config::RouterSection;
 use crate::icmp::{self, IcmpError, RateLimit};
 use crate::iface::Interface;
 use crate::stats::DropReason;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use sixfold_rewrite::{Ipv4Packet, Ipv6Packet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub(super) struct Replies {
     rate: RateLimit,
@@ -57,16 +58,9 @@ impl Router {
             return Err(reason);
         }
         let len = buffer.len();
-        let n = if error.is_v6() {
-            icmp::ipv6_error(buffer.whole_mut(), len, self.replies.ipv6, error)
-        } else {
-            // Towards the WAN the router speaks with a public address, towards a
-            // subscriber with its own (RFC 1812 §4.3.2.4).
-            let from = match to {
-                Interface::Wan => self.nat.first_public(),
-                Interface::Subscriber(_) => self.replies.ipv4,
-            };
-            icmp::ipv4_error(buffer.whole_mut(), len, from, error)
+        let n = match self.error_source(buffer.packet(), error, to) {
+            IpAddr::V6(from) => icmp::ipv6_error(buffer.whole_mut(), len, from, error),
+            IpAddr::V4(from) => icmp::ipv4_error(buffer.whole_mut(), len, from, error),
         };
         buffer.set_built_len(n);
         self.counters.drop(reason);
@@ -74,28 +68,40 @@ impl Router {
         Ok(Verdict::Reply(to))
     }
 
+    /// Where `error` about `packet`, going out of `to`, comes from: a port
+    /// unreachable from the address the packet was sent to (the "host" with no
+    /// listener, RFC 1122 §3.2.2.1); other ICMPv6 errors from the router's
+    /// address; other ICMPv4 errors towards the WAN from a public address,
+    /// towards a subscriber from the router's own (RFC 1812 §4.3.2.4).
+    fn error_source(&self, packet: &[u8], error: IcmpError, to: Interface) -> IpAddr {
+        match (error, to) {
+            (IcmpError::PortUnreachable, _) if packet.len() >= 20 => {
+                Ipv4Packet::new_unchecked(&packet[..20]).dst_addr().into()
+            }
+            (IcmpError::Ipv6PortUnreachable, _) if packet.len() >= 40 => {
+                Ipv6Packet::new_unchecked(&packet[..40]).dst_addr().into()
+            }
+            _ if error.is_v6() => self.replies.ipv6.into(),
+            (_, Interface::Wan) => self.nat.first_public().into(),
+            (_, Interface::Subscriber(_)) => self.replies.ipv4.into(),
+        }
+    }
+
     /// Sends `error` about `quote` (the start of a packet kept for later: a held
-    /// SYN) to the WAN. ICMPv4 comes from `from_v4`: the address the SYN was sent to.
-    pub(super) fn report_later(
-        &mut self,
-        quote: &[u8],
-        error: IcmpError,
-        from_v4: Ipv4Addr,
-        now: u32,
-    ) {
+    /// SYN) out of `to`, the interface it came in on.
+    pub(super) fn report_later(&mut self, quote: &[u8], error: IcmpError, to: Interface, now: u32) {
         if !self.may_send(error, quote, now) {
             return;
         }
         let mut buf = vec![0u8; 1280.max(quote.len() + icmp::HEADROOM)];
         buf[..quote.len()].copy_from_slice(quote);
-        let n = if error.is_v6() {
-            icmp::ipv6_error(&mut buf, quote.len(), self.replies.ipv6, error)
-        } else {
-            icmp::ipv4_error(&mut buf, quote.len(), from_v4, error)
+        let n = match self.error_source(quote, error, to) {
+            IpAddr::V6(from) => icmp::ipv6_error(&mut buf, quote.len(), from, error),
+            IpAddr::V4(from) => icmp::ipv4_error(&mut buf, quote.len(), from, error),
         };
         buf.truncate(n);
         self.counters.icmp(error.counter());
         self.egress
-            .push(Interface::Wan, buf, Default::default(), &mut self.counters);
+            .push(to, buf, Default::default(), &mut self.counters);
     }
 }

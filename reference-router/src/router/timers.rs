@@ -8,8 +8,6 @@ use crate::icmp::IcmpError;
 use crate::icmp::ra::{self, Advertisement};
 use crate::iface::{Interface, SubscriberId};
 use crate::stats::{DropReason, IcmpSent};
-use sixfold_rewrite::Ipv4Packet;
-use std::net::Ipv4Addr;
 
 /// Records looked at per call, per kind of work.
 const BUDGET: usize = 64;
@@ -33,24 +31,22 @@ impl Router {
         self.firewall.expire(now, BUDGET);
         self.translation.aliases.sweep(now, BUDGET);
         self.export_due(now);
-        for quote in self.firewall.release_held(now, BUDGET) {
+        for (quote, to) in self.firewall.release_held(now, BUDGET) {
             // RFC 6092: no outbound SYN came; administratively prohibited.
             if quote.len() >= 40 {
-                self.report_later(
-                    &quote,
-                    IcmpError::Ipv6AdminProhibited,
-                    Ipv4Addr::UNSPECIFIED,
-                    now,
-                );
+                self.report_later(&quote, IcmpError::Ipv6AdminProhibited, to, now);
             }
         }
-        for quote in self.nat.release_held(now, BUDGET) {
-            // RFC 5382 REQ-4: no outbound SYN came; port unreachable, from the
-            // address the SYN was sent to.
-            if quote.len() >= 20 {
-                let to = Ipv4Packet::new_unchecked(&quote[..20]).dst_addr();
-                self.report_later(&quote, IcmpError::PortUnreachable, to, now);
-            }
+        for (quote, to) in self.nat.release_held(now, BUDGET) {
+            // RFC 5382 REQ-4, RFC 6146 §3.5.2.2: no outbound SYN came; port
+            // unreachable, from the address the SYN was sent to, in the family
+            // it was sent in (an IPv6-only subscriber's hairpinned SYN).
+            let error = match quote.first().map(|b| b >> 4) {
+                Some(4) if quote.len() >= 20 => IcmpError::PortUnreachable,
+                Some(6) if quote.len() >= 40 => IcmpError::Ipv6PortUnreachable,
+                _ => continue,
+            };
+            self.report_later(&quote, error, to, now);
         }
     }
 

@@ -265,9 +265,7 @@ impl Router {
             let mut out = vec![0u8; xlat::TRANSLATED_MAX];
             for seg in &segments {
                 let done = plan.run(&t, seg, &mut out)?;
-                xlat::emit_pieces(&out[..done.len], done.fragment_len, &mut |p| {
-                    pieces.push(p.to_vec())
-                })?;
+                pieces.extend(xlat::pieces(&out[..done.len], done.fragment_len)?);
             }
             return self.deliver(buffer, pieces, egress);
         }
@@ -281,11 +279,8 @@ impl Router {
                 Ok(())
             }
             Some(max) => {
-                let mut pieces = Vec::new();
                 scratch.set_built_len(done.len);
-                xlat::emit_pieces(scratch.packet(), Some(max), &mut |p| {
-                    pieces.push(p.to_vec())
-                })?;
+                let pieces = xlat::pieces(scratch.packet(), Some(max))?;
                 self.counters.fragments_generated(pieces.len() as u64);
                 self.deliver(buffer, pieces, egress)
             }

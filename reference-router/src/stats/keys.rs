@@ -157,8 +157,12 @@ counter_keys! {
         Tunnel6to4Prefix = "tunnel_6to4_prefix",
         /// Nothing to translate it to (RFC 7915): an ICMP type, code, pointer or
         /// quote without a counterpart, a protocol number of the other family, a
-        /// fragmented ICMP error, an extension header after the Fragment Header.
+        /// fragmented ICMP error.
         Untranslatable = "untranslatable",
+        /// An IPv6 extension header after the Fragment Header, a second Fragment
+        /// Header included (RFC 7915 §5.1.1); answered with ICMPv6 administratively
+        /// prohibited (§5.4).
+        ExtensionAfterFragment = "extension_after_fragment",
         /// UDP/IPv4 without a checksum, which IPv6 requires (RFC 7915 §4.5;
         /// `amend_udp_checksum_zero` computes it for whole datagrams).
         UdpChecksumZero = "udp_checksum_zero",
@@ -211,6 +215,9 @@ counter_keys! {
         /// ICMPv6 address unreachable: the NAT64 could not create a binding
         /// (RFC 6146 §3.5.1.1).
         Ipv6AddressUnreachable = "ipv6_address_unreachable",
+        /// ICMPv6 port unreachable: an IPv6-only subscriber's SYN to another
+        /// subscriber's public endpoint was held in vain (RFC 6146 §3.5.2.2).
+        Ipv6PortUnreachable = "ipv6_port_unreachable",
     }
 }
 

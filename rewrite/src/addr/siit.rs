@@ -128,9 +128,74 @@ impl<S: AsRef<[EamEntry]>> Siit<S> {
         Ok(plan)
     }
 
+    /// `addr` in IPv6 by RFC 6052 alone (never the EAMT), where the prefix
+    /// allows it.
+    fn by_pool6(&self, addr: Ipv4Addr) -> Option<Ipv6Addr> {
+        self.pool6.filter(|p| p.allows(addr)).map(|p| p.embed(addr))
+    }
+
+    /// The IPv4 address `addr` stands for if RFC 6052 maps it and an EAMT
+    /// entry holds that IPv4 address: an IPv6 host's other address.
+    fn eam_by_pool6(&self, addr: IpAddr) -> Option<Ipv4Addr> {
+        let IpAddr::V6(a) = addr else { return None };
+        if self.eamt.to_ipv4(a).is_some() {
+            return None;
+        }
+        let p = self.pool6?;
+        let four = p.extract(a).filter(|&v4| p.allows(v4))?;
+        self.eamt.to_ipv6(four).map(|_| four)
+    }
+
+    /// Whether the IPv6 packet inspected as `info` is hairpinned (RFC 7757 §4):
+    /// its destination is RFC 6052's form of an EAMT entry's IPv4 address — an
+    /// IPv6 host reached by the address IPv4 knows it by — or, for an ICMPv6
+    /// error, the quoted packet's source is. Its IPv4 translation is addressed
+    /// to this translator's own EAMT, and goes back to IPv6 by
+    /// [`Siit::plan_hairpin`] instead of leaving as IPv4.
+    pub fn is_hairpin(&self, info: &Inspection<'_>) -> bool {
+        match &info.quote {
+            None => self.eam_by_pool6(info.dst).is_some(),
+            Some(q) => self.eam_by_pool6(q.src_addr()).is_some(),
+        }
+    }
+
+    /// The plan that takes the IPv4 translation (inspected as `info`) of a
+    /// hairpinned packet back to IPv6. RFC 7757 §4: the sender knows its peer
+    /// by the RFC 6052 address, so the source — and the quoted destination of
+    /// an error — is translated by `pool6`, not the EAMT (else the answer would
+    /// come from an address the sender never spoke to); an error from another
+    /// node than the quoted packet's destination keeps the usual mapping.
+    pub fn plan_hairpin(&self, info: &Inspection<'_>) -> Result<ToIpv6> {
+        let (src, dst) = (ipv4(info.src, false)?, ipv4(info.dst, false)?);
+        let quote_dst = match &info.quote {
+            Some(q) => Some(ipv4(q.dst_addr(), true)?),
+            None => None,
+        };
+        let mapped_src = if quote_dst.is_none_or(|d| d == src) {
+            self.by_pool6(src)
+        } else {
+            self.ipv4_to_ipv6(src)
+        };
+        let mut plan = ToIpv6::new(Mapping::new(
+            mapped_src.ok_or(unmappable(info.src, false))?,
+            self.ipv4_to_ipv6(dst).ok_or(unmappable(info.dst, false))?,
+        ));
+        if let (Some(q), Some(qd)) = (&info.quote, quote_dst) {
+            let qs = ipv4(q.src_addr(), true)?;
+            plan.quote = Some(Mapping::new(
+                self.ipv4_to_ipv6(qs)
+                    .ok_or(unmappable(q.src_addr(), true))?,
+                self.by_pool6(qd).ok_or(unmappable(q.dst_addr(), true))?,
+            ));
+        }
+        Ok(plan)
+    }
+
     /// Inspects, plans and translates one packet of either family, as a stateless
     /// SIIT box forwards it: IPv4 becomes IPv6 and the other way round.
-    /// `ipv4_ident` is as for [`Siit::plan_to_ipv4`].
+    /// `ipv4_ident` is as for [`Siit::plan_to_ipv4`]. A hairpinned packet
+    /// ([`Siit::is_hairpin`]) comes out as the IPv4 packet it first becomes;
+    /// the caller takes it back to IPv6 with [`Siit::plan_hairpin`].
     pub fn translate(
         &self,
         translator: &Translator,
@@ -183,6 +248,117 @@ mod tests {
                 1,
             )),
             rfc6791_v6: None,
+        }
+    }
+
+    /// UDP/IPv6 `src` → `dst` with its checksum, 8 bytes of data.
+    fn udp6(src: &str, dst: &str) -> std::vec::Vec<u8> {
+        let mut p = std::vec![0x60, 0, 0, 0, 0, 16, 17, 64];
+        p.extend_from_slice(&src.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&[0x9c, 0x40, 0, 53, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        crate::recompute_checksums(&mut p).unwrap();
+        p
+    }
+
+    /// An ICMPv6 port unreachable `src` → `dst` quoting `quote`.
+    fn unreachable6(src: &str, dst: &str, quote: &[u8]) -> std::vec::Vec<u8> {
+        let len = (8 + quote.len()) as u16;
+        let mut p = std::vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&len.to_be_bytes());
+        p.extend_from_slice(&[58, 64]);
+        p.extend_from_slice(&src.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&dst.parse::<Ipv6Addr>().unwrap().octets());
+        p.extend_from_slice(&[1, 4, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(quote);
+        crate::recompute_checksums(&mut p).unwrap();
+        p
+    }
+
+    /// `packet` through the translator and back as a hairpin: the IPv6 packet
+    /// that comes out.
+    fn hairpinned(s: &Siit<&[EamEntry]>, packet: &[u8]) -> std::vec::Vec<u8> {
+        let info = inspect(packet).unwrap();
+        assert!(s.is_hairpin(&info));
+        let out4 = Translator::new(crate::translate::Config::default()).unwrap();
+        let back = Translator::new(crate::translate::Config {
+            decrement_hop_limit: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let (mut v4, mut v6) = ([0u8; 1500], [0u8; 1500]);
+        let n = out4
+            .ipv6_to_ipv4(packet, &s.plan_to_ipv4(&info, 0).unwrap(), &mut v4)
+            .unwrap()
+            .len;
+        let plan = s.plan_hairpin(&inspect(&v4[..n]).unwrap()).unwrap();
+        let n = back.ipv4_to_ipv6(&v4[..n], &plan, &mut v6).unwrap().len;
+        let mut fresh = v6[..n].to_vec();
+        crate::recompute_checksums(&mut fresh).unwrap();
+        assert_eq!(fresh, &v6[..n], "checksums as a recompute makes them");
+        fresh
+    }
+
+    #[test]
+    fn eam_hairpinning_goes_back_to_ipv6_from_the_rfc6052_address() {
+        // A = 2001:db8:a::8 is 198.51.100.8, B = 2001:db8:b::9 is 198.51.100.9.
+        let eam = |four: [u8; 4], six: &str| {
+            EamEntry::new(
+                Ipv4Prefix::new(four.into(), 32).unwrap(),
+                Ipv6Prefix::new(six.parse().unwrap(), 128).unwrap(),
+            )
+            .unwrap()
+        };
+        let entries = [
+            eam([198, 51, 100, 8], "2001:db8:a::8"),
+            eam([198, 51, 100, 9], "2001:db8:b::9"),
+        ];
+        let s = Siit {
+            pool6: Some(Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()),
+            ..siit(&entries)
+        };
+        // A writes to B by the address IPv4 knows B by: B gets it from A's
+        // RFC 6052 address (not the EAMT's 2001:db8:a::8), hop limit 64 - 1.
+        let p = hairpinned(&s, &udp6("2001:db8:a::8", "2001:db8:64::c633:6409"));
+        assert_eq!(
+            &p[8..24],
+            &"2001:db8:64::c633:6408"
+                .parse::<Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+        assert_eq!(
+            &p[24..40],
+            &"2001:db8:b::9".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!((p[6], p[7]), (17, 63));
+        // B's port unreachable about it goes back to A from B's RFC 6052
+        // address, quoting what A sent.
+        let error = unreachable6("2001:db8:b::9", "2001:db8:64::c633:6408", &p);
+        let e = hairpinned(&s, &error);
+        assert_eq!(
+            &e[8..24],
+            &"2001:db8:64::c633:6409"
+                .parse::<Ipv6Addr>()
+                .unwrap()
+                .octets()
+        );
+        assert_eq!(
+            &e[24..40],
+            &"2001:db8:a::8".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!((e[40], e[41]), (1, 4));
+        let sent = udp6("2001:db8:a::8", "2001:db8:64::c633:6409");
+        assert_eq!(&e[48 + 8..48 + 40], &sent[8..40], "the quote's addresses");
+        assert_eq!(
+            &e[48 + 40..],
+            &sent[40..],
+            "the quoted UDP, checksum included"
+        );
+        // Not hairpins: to a host outside the EAMT, to an EAMT IPv6 address.
+        for dst in ["2001:db8:64::c633:6410", "2001:db8:b::9"] {
+            let p = udp6("2001:db8:a::8", dst);
+            assert!(!s.is_hairpin(&inspect(&p).unwrap()), "{dst}");
         }
     }
 

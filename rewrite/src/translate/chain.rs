@@ -20,6 +20,15 @@ pub(crate) struct Fragment {
     pub(crate) next: IpProtocol,
 }
 
+impl Fragment {
+    /// An atomic fragment (offset 0, M = 0): a whole packet that carries a
+    /// Fragment Header. RFC 6946 §4: it is processed in isolation, not as part
+    /// of a fragmented datagram.
+    pub(crate) fn is_atomic(&self) -> bool {
+        self.fields.offset == 0 && !self.fields.more
+    }
+}
+
 /// The extension chain of one IPv6 packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Chain {
@@ -36,6 +45,12 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
+    /// Whether the packet is part of a fragmented datagram: a Fragment Header
+    /// that is not atomic ([`Fragment::is_atomic`]).
+    pub(crate) fn is_fragment(&self) -> bool {
+        self.fragment.is_some_and(|f| !f.is_atomic())
+    }
+
     /// Whether the upper-layer header is in this packet (not a non-first fragment).
     pub(crate) fn has_upper_header(&self) -> bool {
         self.fragment.is_none_or(|f| f.fields.offset == 0)
@@ -64,7 +79,9 @@ pub(crate) fn is_extension_after_fragment(p: IpProtocol) -> bool {
 
 /// Walks the chain of `packet` (an IPv6 packet from its fixed header, cut at its
 /// payload length). `lenient` accepts a chain cut short by the end of `packet`,
-/// as in an ICMP quote: the walk ends at the cut.
+/// as in an ICMP quote: the walk ends at the cut. A second Fragment Header ends
+/// the walk there: `fragment` stays the first, whose next header (44) no
+/// translator accepts (RFC 7915 §5.1.1), and nothing after it is read as headers.
 pub(crate) fn walk(packet: &[u8], lenient: bool) -> Result<Chain> {
     need(Layer::Ipv6, IPV6_HEADER, packet.len())?;
     let mut chain = Chain {
@@ -75,6 +92,9 @@ pub(crate) fn walk(packet: &[u8], lenient: bool) -> Result<Chain> {
     };
     let mut headers = 0;
     while chain.protocol.is_ipv6_extension() && chain.has_upper_header() {
+        if chain.protocol == IpProtocol::Ipv6Frag && chain.fragment.is_some() {
+            break;
+        }
         let walked = chain.offset - IPV6_HEADER;
         if headers == MAX_EXTENSION_HEADERS || walked >= MAX_EXTENSION_BYTES {
             return Err(Error::ExtensionChainTooLong {
@@ -176,6 +196,23 @@ mod tests {
         ext[3] = 0;
         let c = walk(&packet(43, &ext, 20), false).unwrap();
         assert_eq!(c.segments_left_at, None);
+    }
+
+    #[test]
+    fn a_second_fragment_header_ends_the_walk_and_atomic_ones_are_told_apart() {
+        // Fragment (offset 0, M=1, ident 5) then fragment (offset 0, M=0), UDP.
+        let ext = [44, 0, 0, 1, 0, 0, 0, 5, 17, 0, 0, 0, 0, 0, 0, 5];
+        let c = walk(&packet(44, &ext, 16), false).unwrap();
+        let f = c.fragment.unwrap();
+        assert_eq!((f.next, f.fields.more), (IpProtocol::Ipv6Frag, true));
+        assert_eq!((c.protocol, c.offset), (IpProtocol::Ipv6Frag, 48));
+        assert!(is_extension_after_fragment(f.next));
+        assert!(c.is_fragment());
+        // The second header alone is an atomic fragment: a whole packet.
+        let c = walk(&packet(44, &ext[8..], 16), false).unwrap();
+        assert!(c.fragment.unwrap().is_atomic());
+        assert!(!c.is_fragment() && c.has_upper_header());
+        assert_eq!((c.protocol, c.offset), (IpProtocol::Udp, 48));
     }
 
     #[test]

@@ -40,8 +40,13 @@ pub enum TranslateError {
     TtlExceeded,
     /// The IPv6 hop limit is 0 or 1 and the translator decrements it (§5.1).
     HopLimitExceeded,
-    /// An IPv4 loose or strict source route option that is not exhausted
-    /// (RFC 7915 §4.1).
+    /// A destination no router forwards to: an IPv4 destination that is
+    /// unspecified (0/8), loopback, multicast, reserved or the limited
+    /// broadcast — given, or embedded in an IPv6 destination under the RFC
+    /// 6052 prefix (RFC 1812 §5.3.7).
+    NotRoutable(IpAddr),
+    /// An IPv4 loose or strict source route option that is not exhausted, or
+    /// options too malformed to show there is none (RFC 7915 §4.1).
     SourceRoute,
     /// A routing header with Segments Left ≠ 0 (RFC 7915 §5.1); `pointer` is the
     /// offset of that byte from the start of the IPv6 header.
@@ -49,8 +54,9 @@ pub enum TranslateError {
         /// Offset of the Segments Left field.
         pointer: u32,
     },
-    /// The Fragment Header is followed by another extension header (RFC 7915
-    /// §5.1.1: "SHOULD be dropped").
+    /// The Fragment Header is followed by another extension header — a second
+    /// Fragment Header included (RFC 7915 §5.1.1: "SHOULD be dropped"; §5.4:
+    /// answered with ICMPv6 communication administratively prohibited).
     ExtensionAfterFragment(IpProtocol),
     /// DF is set and the translated packet exceeds the IPv6 link MTU (RFC 7915
     /// §4.1); `mtu` is the IPv4 packet size that would fit.
@@ -198,6 +204,13 @@ impl TranslateError {
                 u32::from(mtu),
             )),
             TranslateError::PacketTooBig { mtu } => Some(v6(Icmpv6Type::PacketTooBig, 0, mtu)),
+            // RFC 7915 §5.1.1 drops it, §5.4 answers a dropped IPv6 packet with
+            // destination unreachable, code 1.
+            TranslateError::ExtensionAfterFragment(_) => Some(v6(
+                Icmpv6Type::DestUnreachable,
+                Icmpv6Unreachable::AdminProhibited.into(),
+                0,
+            )),
             // RFC 7915 §4.4: a discarded IPv4 packet gets "communication
             // administratively prohibited" unless the RFC says otherwise.
             TranslateError::UdpChecksumZero { .. } => Some(v4(
@@ -235,6 +248,7 @@ impl TranslateError {
             TranslateError::IllegalSource(_) => "illegal_source",
             TranslateError::TtlExceeded => "ttl_exceeded",
             TranslateError::HopLimitExceeded => "hop_limit_exceeded",
+            TranslateError::NotRoutable(_) => "not_routable",
             TranslateError::SourceRoute => "source_route",
             TranslateError::SegmentsLeft { .. } => "segments_left",
             TranslateError::ExtensionAfterFragment(_) => "extension_after_fragment",
@@ -264,6 +278,9 @@ impl fmt::Display for TranslateError {
                 write!(f, "output buffer too small: need {need} bytes, got {got}")
             }
             TranslateError::IllegalSource(a) => write!(f, "illegal source address {a}"),
+            TranslateError::NotRoutable(a) => {
+                write!(f, "destination {a} is not forwarded (RFC 1812 5.3.7)")
+            }
             TranslateError::SegmentsLeft { pointer } => write!(
                 f,
                 "routing header with segments left at offset {pointer} (RFC 7915 5.1)"
@@ -424,6 +441,16 @@ mod tests {
                 rest: 0
             })
         );
+        for p in [IpProtocol::Ipv6Opts, IpProtocol::Ipv6Frag] {
+            assert_eq!(
+                TranslateError::ExtensionAfterFragment(p).reply(),
+                Some(IcmpReply::V6 {
+                    icmp_type: Icmpv6Type::DestUnreachable,
+                    code: 1,
+                    rest: 0
+                })
+            );
+        }
         let unmappable = |addr, quoted| TranslateError::UnmappableAddress { addr, quoted };
         assert_eq!(
             unmappable(IpAddr::V6(Ipv6Addr::LOCALHOST), false).reply(),
@@ -458,7 +485,7 @@ mod tests {
             TranslateError::UntranslatableQuote,
             TranslateError::BadIcmpChecksum,
             TranslateError::IllegalSource(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            TranslateError::ExtensionAfterFragment(IpProtocol::Ipv6Opts),
+            TranslateError::NotRoutable(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         ] {
             assert_eq!(silent.reply(), None, "{silent}");
         }

@@ -119,6 +119,14 @@ pub(crate) fn illegal_ipv4_source(a: Ipv4Addr) -> bool {
     first == 0 || first == 127 || first >= 224
 }
 
+/// An IPv4 destination no router forwards to (RFC 1812 §5.3.7, §4.2.2.11):
+/// "this network" 0/8, loopback 127/8, multicast 224/4 (the translator does not
+/// route multicast) and reserved 240/4 with the limited broadcast. An IPv6
+/// destination under a network-specific prefix may embed any of them.
+pub(crate) fn not_forwardable_ipv4(a: Ipv4Addr) -> bool {
+    illegal_ipv4_source(a)
+}
+
 /// An IPv6 source no router forwards from: unspecified, loopback, multicast
 /// (RFC 4291 §2.5.2, §2.5.3, §2.7). RFC 7915 §5.1: "SHOULD silently drop".
 pub(crate) fn illegal_ipv6_source(a: Ipv6Addr) -> bool {
@@ -134,8 +142,12 @@ const OPTION_SSRR: u8 = 137;
 /// Whether the options hold a loose or strict source route that still has
 /// addresses to visit: its pointer (third byte, 1-based) does not point past the
 /// option (RFC 791: "If the pointer is greater than the length, the source route
-/// is empty"). RFC 7915 §4.1 refuses those; malformed options end the scan, as
-/// the options are otherwise ignored.
+/// is empty"). RFC 7915 §4.1 refuses those.
+///
+/// A malformed option (a length below 2 or past the options' end, a source
+/// route shorter than its 3-byte head) ends the walk, but must not hide a
+/// route behind it: the rest is searched byte by byte for anything that reads
+/// as a pending LSRR or SSRR ([`route_in`]).
 pub(crate) fn source_route_pending(options: &[u8]) -> bool {
     let mut at = 0;
     while let Some(&kind) = options.get(at) {
@@ -143,23 +155,35 @@ pub(crate) fn source_route_pending(options: &[u8]) -> bool {
             OPTION_END => return false,
             OPTION_NOP => at += 1,
             _ => {
-                let Some(&len) = options.get(at + 1) else {
-                    return false;
-                };
-                if len < 2 || at + len as usize > options.len() {
-                    return false;
+                let len = options.get(at + 1).map_or(0, |&l| usize::from(l));
+                let route = matches!(kind, OPTION_LSRR | OPTION_SSRR);
+                if len < 2 || at + len > options.len() || (route && len < 3) {
+                    return options.get(at + 1..).is_some_and(route_in);
                 }
-                if matches!(kind, OPTION_LSRR | OPTION_SSRR)
-                    && let Some(&pointer) = options.get(at + 2)
-                    && pointer <= len
-                {
+                if route && usize::from(options[at + 2]) <= len {
                     return true;
                 }
-                at += len as usize;
+                at += len;
             }
         }
     }
     false
+}
+
+/// Whether an LSRR or SSRR with a pointer inside it (at least 4, at most its
+/// length) and a length that fits starts anywhere in `bytes`.
+fn route_in(bytes: &[u8]) -> bool {
+    (0..bytes.len()).any(|i| {
+        let (Some(&kind), Some(&len), Some(&pointer)) =
+            (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2))
+        else {
+            return false;
+        };
+        matches!(kind, OPTION_LSRR | OPTION_SSRR)
+            && len >= 3
+            && i + usize::from(len) <= bytes.len()
+            && (4..=len).contains(&pointer)
+    })
 }
 
 #[cfg(test)]
@@ -297,5 +321,22 @@ mod tests {
         assert!(!source_route_pending(&[131, 40, 4, 0]));
         assert!(!source_route_pending(&[131]));
         assert!(!source_route_pending(&[]));
+        // A malformed option (length 1, length 0, past the end) before a
+        // pending LSRR does not hide it.
+        let lsrr = [131, 7, 4, 10, 0, 0, 1];
+        for bad in [&[0x99, 1][..], &[0x99, 0], &[7, 40]] {
+            let mut o = bad.to_vec();
+            o.extend_from_slice(&lsrr);
+            assert!(source_route_pending(&o), "{o:?}");
+        }
+        // An LSRR of length 2 has no pointer: the next option's first byte
+        // is not read as one (NOP = 1 would be "pending").
+        assert!(!source_route_pending(&[131, 2, 1, 1, 0, 0, 0, 0]));
+        assert!(!source_route_pending(&[137, 2, 1, 0]));
+        let mut o = std::vec![131, 2];
+        o.extend_from_slice(&lsrr);
+        assert!(source_route_pending(&o));
+        // An exhausted route after a malformed option is still no route.
+        assert!(!source_route_pending(&[0x99, 1, 131, 7, 8, 10, 0, 0, 1]));
     }
 }

@@ -22,8 +22,6 @@ const ICMPV6_ERROR_MAX: usize = 1280;
 const ICMPV4_ERROR_MAX: usize = 576;
 /// RFC 4884 §4.1: with extensions, the original datagram is padded to 128 bytes.
 const MIN_ORIGINAL_DATAGRAM: usize = 128;
-/// RFC 4884 §7: the extension structure's version.
-const EXTENSION_VERSION: u8 = 2;
 /// Growth of a quoted packet from IPv4 to IPv6: 20 bytes of header and 8 of
 /// Fragment Header at most.
 const QUOTE_GROWTH: usize = 28;
@@ -34,14 +32,14 @@ struct Parts<'a> {
     extension: Option<&'a [u8]>,
 }
 
-/// Splits `quote` at `length` bytes, the RFC 4884 length attribute. A message is
-/// taken to have extensions only if it is compliant (§5): a datagram of 128 bytes
-/// or more and an extension header of the right version after it; otherwise the
-/// whole quote is the datagram, as in a pre-RFC 4884 message.
+/// Splits `quote` at `length` bytes, the RFC 4884 length attribute. A non-zero
+/// attribute of at least 128 bytes (§4.1's minimum) with bytes after it marks a
+/// compliant message (§5): whatever follows the datagram is the extension,
+/// whatever its version field says — §5 reads the version only to guess at
+/// messages without the attribute, which this translator does not. Otherwise
+/// the whole quote is the datagram, as in a pre-RFC 4884 message.
 fn split_extension(quote: &[u8], length: usize) -> Parts<'_> {
-    let compliant = length >= MIN_ORIGINAL_DATAGRAM
-        && quote.len() >= length + 4
-        && quote[length] >> 4 == EXTENSION_VERSION;
+    let compliant = length >= MIN_ORIGINAL_DATAGRAM && quote.len() > length;
     if compliant {
         Parts {
             datagram: &quote[..length],
@@ -197,15 +195,20 @@ pub(crate) fn to_ipv4(
         }
         _ => (body + written.len, 0),
     };
-    // An IPv4 link below 576 bytes takes the error in fragments.
+    // An IPv4 link below 576 bytes takes the error in fragments. An atomic
+    // fragment's Identification is kept (§5.1.1).
     let ipv4_mtu = usize::from(tr.config().ipv4_mtu);
     let split = end > ipv4_mtu;
+    let ident = match chain.fragment {
+        Some(f) => f.fields.ident as u16,
+        None => tr.ipv4_ident(end, split, plan.ipv4_ident),
+    };
     write_ipv4(
         out,
         &Ipv4Fields {
             tos: tr.tos(ip.traffic_class()),
             total_len: end as u16,
-            ident: tr.ipv4_ident(end, split, plan.ipv4_ident),
+            ident,
             dont_frag: false,
             more_frags: false,
             frag_offset: 0,
@@ -242,9 +245,15 @@ mod tests {
             (p.datagram.len(), p.extension.map(<[u8]>::len)),
             (128, Some(12))
         );
-        // Length below 128, an extension header cut short, a wrong version: none.
-        for (length, version) in [(124, 0x20), (137, 0x20), (128, 0x10), (0, 0x20)] {
+        // RFC 4884 §5: with the length attribute, the version is not read.
+        for version in [0x10, 0x00, 0xF0] {
             quote[128] = version;
+            let p = split_extension(&quote, 128);
+            assert_eq!(p.extension.map(<[u8]>::len), Some(12), "{version:#x}");
+        }
+        // No attribute, one below 128, or nothing after the datagram: none.
+        quote[128] = 0x20;
+        for length in [124, 140, 0] {
             let p = split_extension(&quote, length);
             assert_eq!(
                 (p.datagram.len(), p.extension.is_none()),

@@ -35,7 +35,8 @@ pub struct Inspection<'a> {
     pub dst: IpAddr,
     /// The transport protocol (after IPv6 extension headers).
     pub protocol: IpProtocol,
-    /// Fragment fields, if the packet is a fragment.
+    /// Fragment fields, if the packet is a fragment (an IPv6 atomic fragment,
+    /// offset 0 and M = 0, is not: RFC 6946).
     pub fragment: Option<FragmentInfo>,
     /// TCP/UDP/DCCP/UDP-Lite/SCTP source port.
     pub src_port: Option<u16>,
@@ -87,11 +88,15 @@ fn inspect_ipv6(packet: &[u8]) -> Result<Inspection<'_>> {
     let ip = Ipv6Packet::new_checked(packet)?;
     let packet = &packet[..IPV6_HEADER + ip.payload_len()];
     let chain = chain::walk(packet, false)?;
-    let fragment = chain.fragment.map(|f| FragmentInfo {
-        offset: f.fields.offset,
-        more: f.fields.more,
-        ident: f.fields.ident,
-    });
+    // An atomic fragment is a whole packet (RFC 6946), not a fragment.
+    let fragment = chain
+        .fragment
+        .filter(|f| !f.is_atomic())
+        .map(|f| FragmentInfo {
+            offset: f.fields.offset,
+            more: f.fields.more,
+            ident: f.fields.ident,
+        });
     let upper = chain.has_upper_header().then(|| &packet[chain.offset..]);
     transport(
         ip.src_addr().into(),

@@ -19,9 +19,15 @@
 //!
 //! What is translated (section numbers of RFC 7915):
 //! - IP headers (§4.1, §5.1): traffic class ↔ TOS copied or overridden, flow
-//!   label 0, IPv4 options dropped (an unexpired source route refused), IPv6
-//!   hop-by-hop, routing (segments left 0) and destination options skipped,
-//!   Fragment Header ↔ IPv4 fragment fields, DF from the size rules.
+//!   label 0, IPv4 options dropped (an unexpired source route refused, also
+//!   behind a malformed option), IPv6 hop-by-hop, routing (segments left 0) and
+//!   destination options skipped, Fragment Header ↔ IPv4 fragment fields (an
+//!   atomic fragment, RFC 6946, is a whole packet that keeps its
+//!   Identification; any extension header after a Fragment Header, a second
+//!   one included, is refused and answered 1/1), DF from the size rules.
+//!   Destinations no router forwards (RFC 1812 §5.3.7: 0/8, 127/8, 224/4,
+//!   240/4), given or embedded in an IPv6 destination, are refused; an ICMPv4
+//!   error from an illegal source is translated (§4.1, for troubleshooting).
 //! - TCP, UDP, DCCP and UDP-Lite checksums (§4.5, §5.5): updated incrementally —
 //!   the pseudo-headers differ only in the addresses — and equal to a full
 //!   recompute. A UDP/IPv4 checksum of 0 is dropped or computed
@@ -31,7 +37,8 @@
 //!   checksums adjusted incrementally for the ICMPv6 pseudo-header, errors with
 //!   their quoted packet translated (its checksums too), pointers and MTUs
 //!   adjusted (§6: a packet-too-big never reports less than 1280), RFC 4884
-//!   extensions kept with their length attribute re-computed, errors truncated
+//!   extensions (marked by a length attribute, whatever their version field)
+//!   kept with their length attribute re-computed, errors truncated
 //!   to 1280 (ICMPv6) or 576 (ICMPv4) bytes.
 //!
 //! **Hop limit.** With [`Config::decrement_hop_limit`] (the default) the

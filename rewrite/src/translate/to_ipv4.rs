@@ -3,8 +3,8 @@
 
 use super::chain::{self, Chain, is_extension_after_fragment};
 use super::headers::{
-    DF_THRESHOLD, IPV4_HEADER, IPV6_HEADER, Ipv4Fields, illegal_ipv6_source, protocol_to_ipv4,
-    write_ipv4,
+    DF_THRESHOLD, IPV4_HEADER, IPV6_HEADER, Ipv4Fields, illegal_ipv6_source, not_forwardable_ipv4,
+    protocol_to_ipv4, write_ipv4,
 };
 use super::icmp_map::echo_to_icmpv4;
 use super::to_ipv6::QuoteWritten;
@@ -41,6 +41,9 @@ impl Translator {
         if illegal_ipv6_source(ip.src_addr()) {
             return Err(TranslateError::IllegalSource(ip.src_addr().into()));
         }
+        if not_forwardable_ipv4(plan.outer.dst) {
+            return Err(TranslateError::NotRoutable(plan.outer.dst.into()));
+        }
         let hop_limit = self.hop_limit(ip.hop_limit(), TranslateError::HopLimitExceeded)?;
         let packet = &packet[..IPV6_HEADER + ip.payload_len()];
         let chain = chain::walk(packet, false)?;
@@ -59,7 +62,7 @@ impl Translator {
         if chain.has_upper_header() && chain.protocol == IpProtocol::Icmpv6 {
             let icmp = Icmpv6Packet::new_checked(upper)?;
             if icmp.icmp_type().is_error() {
-                if chain.fragment.is_some() {
+                if chain.is_fragment() {
                     return Err(TranslateError::FragmentedIcmpError);
                 }
                 return icmp_error::to_ipv4(self, &ip, &chain, hop_limit, plan, out);
@@ -67,7 +70,8 @@ impl Translator {
         }
 
         // §5.1: DF only on unfragmented packets above 1260 bytes; §5.1.1: a
-        // fragment's fields come from its Fragment Header, with DF clear.
+        // fragment's fields come from its Fragment Header, with DF clear — an
+        // atomic fragment's too (RFC 6946: a whole packet, its Identification kept).
         let len = IPV4_HEADER + upper.len();
         let dont_frag = chain.fragment.is_none() && len > DF_THRESHOLD;
         let ipv4_mtu = usize::from(self.config.ipv4_mtu);
@@ -139,7 +143,7 @@ impl Translator {
                     icmp_type: t,
                     code: segment[1],
                 })?;
-                let fragmented = chain.fragment.is_some();
+                let fragmented = chain.is_fragment();
                 let len = echo_length(fragmented, plan.icmp_message_len, segment.len())?;
                 let removed = pseudo::ipv6(src, dst, IpProtocol::Icmpv6.into(), len);
                 echo(

@@ -3,7 +3,8 @@
 
 use super::headers::{
     FRAGMENT_HEADER, FragmentFields, IPV6_HEADER, Ipv6Fields, illegal_ipv4_source,
-    protocol_to_ipv6, source_route_pending, write_fragment_header, write_ipv6,
+    not_forwardable_ipv4, protocol_to_ipv6, source_route_pending, write_fragment_header,
+    write_ipv6,
 };
 use super::icmp_map::echo_to_icmpv6;
 use super::transport::{
@@ -46,6 +47,38 @@ fn header_len(fragment: Option<FragmentFields>) -> usize {
 }
 
 impl Translator {
+    /// The refusals RFC 7915 §4.1 makes of an IPv4 packet before translating
+    /// it, in the router's order; the hop limit it leaves with.
+    fn admit_ipv4(&self, ip: &Ipv4Packet<&[u8]>) -> Result<u8> {
+        if !ip.verify_checksum() {
+            return Err(TranslateError::BadIpv4HeaderChecksum);
+        }
+        let protocol = ip.ip_protocol();
+        // ICMPv4 errors from sources that are no legal unicast address
+        // (127.0.0.1, 0.0.0.0) are translated "for the purpose of
+        // troubleshooting"; anything else from them is dropped.
+        let icmp_error = ip.frag_offset() == 0
+            && protocol == IpProtocol::Icmp
+            && ip
+                .payload()
+                .first()
+                .is_some_and(|&t| Icmpv4Type::from(t).is_error());
+        if !icmp_error && illegal_ipv4_source(ip.src_addr()) {
+            return Err(TranslateError::IllegalSource(ip.src_addr().into()));
+        }
+        if not_forwardable_ipv4(ip.dst_addr()) {
+            return Err(TranslateError::NotRoutable(ip.dst_addr().into()));
+        }
+        if source_route_pending(ip.options()) {
+            return Err(TranslateError::SourceRoute);
+        }
+        let hop_limit = self.hop_limit(ip.ttl(), TranslateError::TtlExceeded)?;
+        if protocol == IpProtocol::Icmpv6 || protocol == IGMP || protocol.is_ipv6_extension() {
+            return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
+        }
+        Ok(hop_limit)
+    }
+
     /// Translates the IPv4 packet at the start of `packet` into an IPv6 packet in
     /// `out` (RFC 7915 §4), with the addresses and ports of `plan`.
     ///
@@ -55,20 +88,7 @@ impl Translator {
     /// to answer the sender.
     pub fn ipv4_to_ipv6(&self, packet: &[u8], plan: &ToIpv6, out: &mut [u8]) -> Result<Translated> {
         let ip = Ipv4Packet::new_checked(packet)?;
-        if !ip.verify_checksum() {
-            return Err(TranslateError::BadIpv4HeaderChecksum);
-        }
-        if illegal_ipv4_source(ip.src_addr()) {
-            return Err(TranslateError::IllegalSource(ip.src_addr().into()));
-        }
-        if source_route_pending(ip.options()) {
-            return Err(TranslateError::SourceRoute);
-        }
-        let hop_limit = self.hop_limit(ip.ttl(), TranslateError::TtlExceeded)?;
-        let protocol = ip.ip_protocol();
-        if protocol == IpProtocol::Icmpv6 || protocol == IGMP || protocol.is_ipv6_extension() {
-            return Err(TranslateError::ProtocolOfTheOtherFamily(protocol));
-        }
+        let hop_limit = self.admit_ipv4(&ip)?;
         let payload = ip.payload();
         let first = ip.frag_offset() == 0;
         if first && ip.ip_protocol() == IpProtocol::Icmp {

@@ -268,7 +268,7 @@ def fragments():
     # A fragment header followed by another extension header (5.1.1).
     p6 = v6(C6, S6) / IPv6ExtHdrFragment(nh=60, m=1, id=3) / IPv6ExtHdrDestOpt() / Raw(b"x" * 8)
     add("extension after the fragment header", "6to4", p6,
-        error("extension_after_fragment"), mapping(C4, S4))
+        error("extension_after_fragment", ["v6", 1, 1, 0]), mapping(C4, S4))
 
 
 # ---------------------------------------------------------------- sizes, DF, MTU
@@ -561,7 +561,93 @@ def quotes():
         error("fragmented_icmp_error"), mapping(R6, C6), quote=mapping(C6, S6))
 
 
+# ---------------------------------------------------------------- corners (issue 29)
+
+
+def with_options(p4, opts):
+    """`p4` (built without options) with the raw option bytes `opts` inserted:
+    options scapy would not build (malformed ones), the header checksum by scapy."""
+    b = raw(p4)
+    assert len(opts) % 4 == 0
+    out = bytearray(b[:20] + bytes(opts) + b[20:])
+    out[0] = 0x40 | (5 + len(opts) // 4)
+    out[2:4] = len(out).to_bytes(2, "big")
+    out[10:12] = b"\x00\x00"
+    out[10:12] = checksum(bytes(out[:20 + len(opts)])).to_bytes(2, "big")
+    return bytes(out)
+
+
+def corners():
+    # Atomic fragments (RFC 6946; RFC 7915 5.1.1): whole packets, the IPv4
+    # identification from the Fragment Header, DF clear.
+    frag = dict(offset=0, m=0, id=0x0102ABCD)
+    p6 = v6(C6, S6) / IPv6ExtHdrFragment(nh=58, **frag) / ICMPv6EchoRequest(id=0x4242, seq=7) / DATA
+    p4 = v4(C4, S4, ttl=63, ident=0xABCD) / ICMP(type=8, id=0x4242, seq=7) / DATA
+    add("atomic fragment echo request", "6to4", p6, packets(p4), mapping(C4, S4))
+    for n in (48, 1300):
+        p6 = v6(C6, S6) / IPv6ExtHdrFragment(nh=17, **frag) / UDP(sport=1, dport=53) / (b"a" * n)
+        p4 = v4(C4, S4, ttl=63, ident=0xABCD) / UDP(sport=1, dport=53) / (b"a" * n)
+        add(f"atomic fragment udp {n}", "6to4", p6, packets(p4), mapping(C4, S4))
+    q6, q4 = quote_pair_6to4()
+    p6 = v6(R6, S6) / IPv6ExtHdrFragment(nh=58, **frag) / icmp6(1, 4, bytes(4), q6)
+    p4 = v4(R4, S4, ttl=63, ident=0xABCD, proto=1) / Raw(icmp4(3, 3, bytes(4), q4))
+    add("atomic fragment icmpv6 error", "6to4", p6, packets(p4), mapping(R4, S4),
+        quote=mapping(S4, C4))
+    # Two Fragment Headers (M=1, then M=0): an extension header after the
+    # first; dropped and answered like any other (5.1.1, 5.4).
+    p6 = (v6(C6, S6) / IPv6ExtHdrFragment(nh=44, offset=0, m=1, id=5)
+          / IPv6ExtHdrFragment(nh=17, offset=0, m=0, id=5) / UDP(sport=1, dport=53) / DATA)
+    add("two fragment headers", "6to4", p6, error("extension_after_fragment", ["v6", 1, 1, 0]),
+        mapping(C4, S4))
+
+    # ICMPv4 errors from sources that are no legal unicast address are
+    # translated for troubleshooting (4.1); other packets from them are not.
+    q4, q6 = quote_pair_4to6()
+    for bad in ("127.0.0.1", "0.0.0.0"):
+        p4 = v4(bad, C4, proto=1) / Raw(icmp4(3, 3, bytes(4), q4))
+        want = v6(m6(bad), C6, hlim=63) / icmp6(1, 4, bytes(4), q6)
+        add(f"icmpv4 error from {bad}", "4to6", p4, packets(want), mapping(m6(bad), C6),
+            quote=mapping(C6, S6))
+        p4 = v4(bad, C4) / ICMP(type=8, id=1, seq=1) / DATA
+        add(f"echo request from {bad}", "4to6", p4, error("illegal_source"), mapping(m6(bad), C6))
+
+    # RFC 4884 section 5: with a length attribute the version is not looked at.
+    for version in (0x10, 0x00):
+        body = bytes([version, 0, 0, 0, 0, 8, 1, 1, 0, 1, 0x41, 0x40])
+        ext = body[:2] + checksum(body).to_bytes(2, "big") + body[4:]
+        padded4 = q4 + bytes(128 - len(q4))
+        error_case_4to6(f"extension version {version >> 4} 4to6", 11, 0, bytes(4), padded4,
+                        q6 + bytes(52), extension=ext, length=32)
+        r6, r4 = quote_pair_6to4()
+        error_case_6to4(f"extension version {version >> 4} 6to4", 3, 0, bytes(4),
+                        r6 + bytes(128 - len(r6)), r4 + bytes(52), extension=ext, length=16)
+
+    # IPv4 options (4.1): a malformed option must not hide a pending source
+    # route, and an LSRR of length 2 has no pointer to read.
+    udp4 = v4(S4, C4, flags="DF") / UDP(sport=53, dport=1) / DATA
+    udp6 = v6(S6, C6, hlim=63) / UDP(sport=53, dport=1) / DATA
+    lsrr = [131, 7, 4, 10, 0, 0, 1]
+    for name, opts, want in [
+        ("malformed option before a pending lsrr", [0x99, 1] + lsrr + [0, 0, 0],
+         error("source_route", ["v4", 3, 5, 0])),
+        ("zero-length option before a pending ssrr", [0x99, 0, 137] + lsrr[1:] + [0, 0, 0],
+         error("source_route", ["v4", 3, 5, 0])),
+        ("lsrr of length 2 before a pending one", [131, 2] + lsrr + [0, 0, 0],
+         error("source_route", ["v4", 3, 5, 0])),
+        ("lsrr of length 2 reads no pointer", [131, 2, 1, 1], packets(udp6)),
+    ]:
+        add(name, "4to6", with_options(udp4, opts), want, mapping(S6, C6))
+
+    # Destinations no router forwards to, embedded under the prefix or given.
+    for bad in ("127.0.0.1", "255.255.255.255", "224.0.0.1", "0.0.0.0"):
+        p6 = v6(C6, m6(bad)) / UDP(sport=1, dport=53) / DATA
+        add(f"6to4 to {m6(bad)}", "6to4", p6, error("not_routable"), mapping(C4, bad))
+        p4 = v4(S4, bad) / UDP(sport=53, dport=1) / DATA
+        add(f"4to6 to {bad}", "4to6", p4, error("not_routable"), mapping(S6, m6(bad)))
+
+
 def main():
+    corners()
     transport()
     udp_checksum_zero()
     fragments()

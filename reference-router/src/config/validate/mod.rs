@@ -71,7 +71,7 @@ fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
 
 /// What `ip netns` accepts as a namespace name: a file name under `/run/netns`
 /// (not empty, not `.` or `..`, no `/`), at most 255 bytes.
-fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigError> {
+pub(super) fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigError> {
     let Some(name) = name else { return Ok(()) };
     let problem = if name.is_empty() || name.len() > 255 {
         Some("1-255 bytes")
@@ -115,17 +115,17 @@ fn hosts(net: &Ipv4Net) -> u64 {
     if net.prefix_len() >= 31 { all } else { all - 2 }
 }
 
-fn overlaps4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+pub(super) fn overlaps4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
+pub(super) fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// IPv4 space that is never a host's unicast address: "this network", loopback,
 /// multicast, reserved and the limited broadcast.
-fn special_v4(net: &Ipv4Net) -> Option<&'static str> {
+pub(super) fn special_v4(net: &Ipv4Net) -> Option<&'static str> {
     let specials: [(Ipv4Net, &str); 4] = [
         (
             Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
@@ -152,7 +152,7 @@ fn special_v4(net: &Ipv4Net) -> Option<&'static str> {
 
 /// IPv6 space that is never routed to a subscriber: unspecified, loopback,
 /// link-local, multicast.
-fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
+pub(super) fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
     let specials: [(Ipv6Net, &str); 4] = [
         (
             Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128),
@@ -404,6 +404,9 @@ fn validate_tunnels(tunnels: &Tunnels) -> Result<(), ConfigError> {
 fn validate_metrics(config: &Config) -> Result<(), ConfigError> {
     let m = &config.metrics;
     netns_name("metrics.netns".into(), m.netns.as_deref())?;
+    // Every `netns` key is a file name under /run/netns (the others: wan,
+    // subscribers and ranges in `links`).
+    netns_name("ipfix.netns".into(), config.ipfix.netns.as_deref())?;
     if let Some(listen) = m.listen {
         if listen.port() == 0 {
             return Err(err(
