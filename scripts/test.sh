@@ -38,6 +38,9 @@ command -v traceroute >/dev/null || need+=(traceroute)
 # the oracle for flow accounting (tshark, above, for the NAT events).
 command -v nfcapd >/dev/null || need+=(nfdump)
 # --- end issue 14
+# --- issue 23 (the record): mergecap joins the captures of two router runs.
+command -v mergecap >/dev/null || need+=(wireshark-common)
+# --- end issue 23
 # --- issue 16 (beyond one box): BIRD 2 on every box, the core and the access
 # side of `sixfold lab --routers N` (BGP, BFD, multipath routes).
 { command -v bird && command -v birdc; } >/dev/null || need+=(bird2)

@@ -10,6 +10,7 @@ mod ipfix;
 mod lab;
 mod logging;
 mod nat;
+mod record;
 mod reload;
 mod rewrite;
 mod run;

@@ -78,7 +78,17 @@ pub const LIVE: &[&str] = &[
     "firewall.",
     "shaper.",
     "metrics.",
-    "ipfix.",
+    "ipfix.collector",
+    "ipfix.observation_domain",
+    "ipfix.template_refresh",
+    "ipfix.source",
+    "ipfix.netns",
+    "ipfix.sessions",
+    "ipfix.interim",
+    "ipfix.accounting",
+    "ipfix.active_timeout",
+    "ipfix.idle_timeout",
+    "ipfix.max_flows",
     "subscriber[*]",
     "subscriber[*].open",
     "subscriber[*].open_ports",
@@ -98,6 +108,7 @@ fn refusal(pattern: &str) -> String {
         "router.user" | "router.group" => "the router gave up its privileges at start",
         "router.log_format" => "the log's format is set at start",
         "nat.allocation" => "the allocation mode decides how every held port was given",
+        "ipfix.queue" => "the queue towards the exporter is made at start",
         p if p.starts_with("wan.") => "the WAN device is opened at start",
         p if p.starts_with("subscriber[*].") || p.starts_with("subscriber_range[*].") => {
             "an existing device keeps its namespace, MTU, addresses and routes: remove the entry in one reload and add it (under another name, or in the next reload) to change them"
@@ -333,12 +344,13 @@ mod tests {
         };
         let r = refused(&format!(
             "{BASE}[router]\nworkers = 3\noffload = false\ncontrol_socket = \"/run/x.sock\"\n\
-             [wan]\nname = \"up\"\n[nat64]\n"
+             [wan]\nname = \"up\"\n[nat64]\n[ipfix]\nqueue = 100\n"
         ));
         let keys: Vec<&str> = r.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
             [
+                "ipfix.queue",
                 "nat64.amend_udp_checksum_zero",
                 "nat64.lowest_ipv6_mtu",
                 "nat64.prefix",

@@ -82,19 +82,13 @@ impl Outcome {
     }
 }
 
-/// Whether the export's transport changes: a new exporter is started.
+/// Whether the export goes elsewhere or as another exporter (collector,
+/// source, namespace, observation domain): a new exporter is started, a new
+/// Transport Session whose first message is the start message. A new
+/// template interval is taken by the running exporter in place.
 fn export_changes(old: &Ipfix, new: &Ipfix) -> bool {
-    (
-        old.collector,
-        old.source,
-        &old.netns,
-        old.observation_domain,
-    ) != (
-        new.collector,
-        new.source,
-        &new.netns,
-        new.observation_domain,
-    ) || (old.template_refresh, old.queue) != (new.template_refresh, new.queue)
+    let identity = |x: &Ipfix| (x.collector, x.source, x.netns.clone(), x.observation_domain);
+    identity(old) != identity(new)
 }
 
 /// The metrics endpoint after a reload.
@@ -212,6 +206,8 @@ impl Supervisor<'_> {
         if let Some(e) = exporter {
             // The old one sends what it has, then stops.
             self.exporter = e;
+        } else if let Some(e) = &self.exporter {
+            e.set_template_refresh(new.ipfix.template_refresh);
         }
         let per_subscriber = new.metrics.per_subscriber;
         match metrics {

@@ -137,12 +137,6 @@ impl Exports {
         }
     }
 
-    /// Holds at most `capacity` records from now on (a reload; records
-    /// already queued stay).
-    pub(crate) fn set_capacity(&mut self, capacity: u32) {
-        self.capacity = capacity as usize;
-    }
-
     /// Queues `record`, or drops it (counted) when the queue is full.
     pub(crate) fn push(&mut self, record: Record) {
         if let Record::Nat(r) = record {

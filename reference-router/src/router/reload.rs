@@ -229,7 +229,6 @@ impl Router {
         self.replies = Replies::new(&config.router, self.shard.count);
         self.translation.reconfigure(config, self.shard);
         self.reconfigure_accounting(config, seconds);
-        self.exports.set_capacity(config.ipfix.queue);
         self.six_rd = config.tunnels.six_rd();
         self.timers.next_ra = self
             .timers
