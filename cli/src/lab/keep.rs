@@ -10,6 +10,15 @@ use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// Writes `lines` (`ready`, then the `config` lines) to standard output in
+/// one write: a reader that takes `ready` and closes the pipe never makes the
+/// lab fail on the rest. A standard output nobody reads is no error.
+pub(super) fn announce(lines: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(lines.as_bytes());
+    let _ = out.flush();
+}
+
 /// Reads commands from standard input until `stop`, answering each with
 /// `answer`'s line (an error as `error: …`).
 pub(super) fn serve(
@@ -33,8 +42,7 @@ pub(super) fn serve(
             Ok(a) => a,
             Err(e) => format!("error: {e:#}"),
         };
-        println!("{}", line.replace('\n', "; "));
-        std::io::stdout().flush()?;
+        announce(&format!("{}\n", line.replace('\n', "; ")));
     }
     Ok(())
 }

@@ -27,7 +27,6 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sixfold_router::Config;
 use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -219,11 +218,11 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     }
     built?;
     if args.keep {
-        println!("ready");
+        let mut lines = "ready\n".to_string();
         if let Some(file) = &world.config_file {
-            println!("config {}", file.display());
+            lines += &format!("config {}\n", file.display());
         }
-        std::io::stdout().flush()?;
+        keep::announce(&lines);
         let socket = config.router.control_socket.clone();
         keep::serve(&stop, |line| match line {
             "reload" => keep::reload(&socket),

@@ -29,7 +29,6 @@ use super::world::{World, clear_leftovers, create_namespaces};
 use anyhow::{Context, bail};
 use plan::{AGGREGATE_V6, Plan};
 use sixfold_router::{Config, Snapshot};
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -92,11 +91,11 @@ pub(super) fn run(
         members,
     };
     if args.keep {
-        println!("ready");
+        let mut lines = "ready\n".to_string();
         for k in scale.plan.boxes() {
-            println!("config {k} {}", scale.plan.config_file(k).display());
+            lines += &format!("config {k} {}\n", scale.plan.config_file(k).display());
         }
-        std::io::stdout().flush()?;
+        super::keep::announce(&lines);
         super::keep::serve(stop, |line| command(&scale, &mut world, line))?;
         return Ok(ExitCode::SUCCESS);
     }
