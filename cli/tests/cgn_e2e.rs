@@ -411,7 +411,8 @@ fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
         if text.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("nfdump -o json -r {}: {e}\n{text}", path.display()));
         flows.extend(v.as_array().unwrap().iter().cloned());
     }
     flows
