@@ -70,6 +70,10 @@ command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --quiet
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "the house rules: no import circle, no arrow back up, no file over 600 lines, no fn over 80 (issue 26)"
+python3 scripts/check-imports.py --self-test
+python3 scripts/check-imports.py
+
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p sixfold-fuzz --all-targets -- -D warnings
