@@ -15,13 +15,15 @@ inline (`crate::nat::tcp::established(…)`) -- and reports:
   the root even when the files involved differ.
 * arrows back up: a module that names an item an ancestor above its parent defines
   itself (not one the ancestor re-exports from elsewhere: a re-export is followed to
-  where the item lives), e.g. `lab::routers::probe` taking `SERVER_V4` from `lab`.
+  where the item lives) while that ancestor uses the module's branch -- a circle
+  through two levels, e.g. `lab` calls `routers::run` and `lab::routers::probe`
+  takes `SERVER_V4` from `lab`. The shared items belong in a leaf module the
+  branch and its ancestor both import (`lab/args.rs`).
   A child may use its own parent's items: in Rust a child module is part of its
   parent's implementation (`router/ipv4.rs` holds `impl Router` for the `Router`
   that `router/mod.rs` declares, `rewrite`'s `translate/to_ipv4.rs` returns the
-  parent's `Result`). An import that skips its parent to reach higher up ties a
-  subtree to its surroundings: the shared items belong in a leaf module the
-  subtree's siblings can all import (`lab/args.rs`).
+  parent's `Result`). And a branch may read an ancestor that never calls into it
+  (`stats::exposition` renders the `stats::Snapshot` it is given).
 * files longer than 600 lines before their inline test module;
 * functions longer than 80 lines outside test modules.
 
@@ -292,8 +294,11 @@ def references(mod: Module, root: Module) -> list[tuple[tuple[str, ...], int]]:
         name = m.group(1)
         if name in ("crate", "super", "self", "Self"):
             continue
-        if name in mod.imports and mod.imports[name] in MODS_CURRENT:
-            refs.append((mod.imports[name], no_use.count("\n", 0, m.start()) + 1))
+        line = no_use.count("\n", 0, m.start()) + 1
+        if name in mod.children:
+            refs.append((mod.path + (name,), line))
+        elif name in mod.imports and mod.imports[name] in MODS_CURRENT:
+            refs.append((mod.imports[name], line))
     return refs
 
 
@@ -313,17 +318,20 @@ def check_crate(root_file: Path, rel) -> list[str]:
     problems = []
     seen_up: set = set()
     edges: dict[tuple[str, ...], dict[tuple[str, ...], tuple[Path, int]]] = {}
+    refs = {m.path: [(resolve(mods, p), line) for p, line in references(m, root)] for m in mods.values()}
+    uses = {path: {owner for (owner, _), _ in r} for path, r in refs.items()}
     for mod in mods.values():
-        for p, line in references(mod, root):
-            owner, item = resolve(mods, p)
+        for (owner, item), line in refs[mod.path]:
             if owner == mod.path or owner not in mods:
                 continue
             a, b = mod.path, owner
             if a[: len(b)] == b:
                 # b is an ancestor of a: fine when it names one of b's child modules
                 # (or nothing b defines itself), an arrow back up when it is b's own item.
+                branch = a[: len(b) + 1]
                 if (
                     len(b) < len(a) - 1
+                    and any(u[: len(branch)] == branch for u in uses[b])
                     and item is not None
                     and item in mods[b].items
                     and (a, b, item) not in seen_up
@@ -477,7 +485,7 @@ def self_test() -> None:
         "a/src/y.rs": "pub struct Other;\npub fn f() { crate::x::g(Other) }\n",
         # lab/mod.rs defines Args and CONST; lab/routers.rs takes CONST back up
         # (Thing is a re-export of x's, which is no arrow back up).
-        "a/src/lab/mod.rs": "mod sub;\nmod leaf;\npub use leaf::Leafy;\npub struct Args;\npub const CONST: u8 = 1;\n"
+        "a/src/lab/mod.rs": "mod sub;\nmod leaf;\npub use leaf::Leafy;\npub struct Args;\npub const CONST: u8 = 1;\npub fn run() { sub::s(Args) }\n"
         "#[cfg(test)]\nmod tests {\n    use super::routers::*;\n}\n",
         "a/src/lab/sub/mod.rs": "mod routers;\nuse super::Args;\npub fn s(_: Args) {}\n",
         "a/src/lab/sub/routers.rs": "use crate::lab::{CONST, Leafy};\nuse crate::Thing;\n// use super::super::Args; (a comment)\n"
@@ -495,7 +503,7 @@ def self_test() -> None:
         "a/src/y.rs": "pub struct Other;\n#[cfg(test)]\nmod tests {\n    use crate::x::g;\n}\n",
         "a/src/lab/mod.rs": "mod routers;\nmod args;\nmod sub;\npub use args::{Args, CONST};\npub struct Own;\n",
         "a/src/lab/sub/mod.rs": "mod deep;\nuse super::Own;\npub fn s(_: Own) {}\n",
-        "a/src/lab/sub/deep.rs": "use crate::lab::{Args, CONST};\npub fn d(_: Args) -> u8 { CONST }\n",
+        "a/src/lab/sub/deep.rs": "use crate::lab::{Args, CONST, Own};\npub fn d(_: Args, _: Own) -> u8 { CONST }\n",
         "a/src/lab/args.rs": "pub struct Args;\npub const CONST: u8 = 1;\n",
         "a/src/lab/routers.rs": "use super::args::CONST;\nuse super::Args;\npub fn r(_: Args) -> u8 { CONST }\n"
         "pub fn exactly80() {\n" + "    let _ = 1;\n" * 78 + "}\n",
