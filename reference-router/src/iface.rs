@@ -123,6 +123,16 @@ impl Shard {
     }
 }
 
+/// Whole blocks of `size` ports (aligned from port 1024) in worker `shard`'s
+/// slice of ports 1024-65535: its blocks on each public address.
+pub(crate) fn blocks_in_slice(shard: Shard, size: u32) -> u32 {
+    let size = size.max(1);
+    let (lo, hi) = shard.high_ports();
+    let first = (lo - HIGH.0).div_ceil(size);
+    let end = (hi + 1 - HIGH.0) / size;
+    end.saturating_sub(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

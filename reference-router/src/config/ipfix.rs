@@ -6,7 +6,7 @@
 //! Nothing is exported without `collector`; the other keys then only say what
 //! would be.
 
-use super::validate::err;
+use super::check::{between, err};
 use super::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
@@ -93,16 +93,6 @@ impl Ipfix {
 /// (1024–65535: both modes map every internal port there).
 pub const BLOCK_PORTS: u32 = 64512;
 
-fn between(key: &str, value: u32, low: u32, high: u32, why: &str) -> Result<(), ConfigError> {
-    if value < low || value > high {
-        return Err(err(
-            key,
-            format!("{value} is out of range: {low} to {high} ({why})"),
-        ));
-    }
-    Ok(())
-}
-
 /// Checks `[ipfix]`.
 pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
     let x = &config.ipfix;
@@ -145,108 +135,6 @@ pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
             "ipfix.source",
             format!("{s} and the collector {c} are of different families"),
         ));
-    }
-    Ok(())
-}
-
-/// Checks that a port block fits every one of `workers` workers' slice of
-/// the ports (`[nat] allocation = "block"`): each worker gives out blocks of
-/// its own slice, so a WAN packet finds its worker by port. `router.workers
-/// = 0` is this machine's CPUs, and the error says so.
-pub(super) fn validate_block_slice(config: &Config, workers: u16) -> Result<(), ConfigError> {
-    let n = &config.nat;
-    if n.allocation != Allocation::Block {
-        return Ok(());
-    }
-    let workers = workers.max(1);
-    let short = (0..workers)
-        .map(|index| crate::iface::Shard {
-            index,
-            count: workers,
-        })
-        .find(|&shard| crate::nat::blocks::blocks_in_slice(shard, n.block_size) == 0);
-    let Some(shard) = short else { return Ok(()) };
-    let (lo, hi) = shard.high_ports();
-    let fits = |size: u32| {
-        (0..workers).all(|index| {
-            let shard = crate::iface::Shard {
-                index,
-                count: workers,
-            };
-            crate::nat::blocks::blocks_in_slice(shard, size) > 0
-        })
-    };
-    let largest = (1..=BLOCK_PORTS / u32::from(workers))
-        .rev()
-        .find(|&size| fits(size))
-        .unwrap_or(1);
-    let counted = if config.router.workers == 0 {
-        format!("router.workers = 0: one per CPU, {workers} on this machine")
-    } else {
-        format!("router.workers = {workers}")
-    };
-    Err(err(
-        "nat.block_size",
-        format!(
-            "{} ports do not fit one worker's slice of the ports ({lo}-{hi}, {} ports, with {counted}): at most {} per block, or fewer workers",
-            n.block_size,
-            hi - lo + 1,
-            largest
-        ),
-    ))
-}
-
-/// Checks `[nat]`'s allocation keys: a block fits an address, the
-/// subscribers' inside addresses fit the pool in deterministic mode.
-pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {
-    let n = &config.nat;
-    if n.allocation == Allocation::Dynamic {
-        return Ok(());
-    }
-    if config.nat64.is_some() {
-        // NAT64 sessions' inside hosts are IPv6 addresses behind per-worker
-        // aliases, not the IPv4 inside addresses blocks and ranges belong to.
-        return Err(err(
-            "nat.allocation",
-            "port blocks and deterministic ranges belong to IPv4 inside addresses: with [nat64] use \"dynamic\"",
-        ));
-    }
-    between(
-        "nat.block_size",
-        n.block_size,
-        8,
-        BLOCK_PORTS,
-        "ports per block; smaller blocks log as much as sessions",
-    )?;
-    if n.allocation == Allocation::Block {
-        between(
-            "nat.max_blocks",
-            n.max_blocks,
-            1,
-            BLOCK_PORTS / n.block_size,
-            "blocks per inside address: at most one address's ports 1024-65535",
-        )?;
-    }
-    if n.allocation == Allocation::Deterministic {
-        let inside: u64 = config
-            .subscriber
-            .iter()
-            .flat_map(|s| &s.ipv4)
-            .map(|net| 1u64 << (32 - u32::from(net.prefix_len())))
-            .chain(config.subscriber_range.iter().map(|r| r.count_v4()))
-            .sum();
-        let per_address = u64::from(BLOCK_PORTS / n.block_size);
-        let pool = config.nat.pool_addresses().len() as u64;
-        if inside > pool * per_address {
-            return Err(err(
-                "nat.block_size",
-                format!(
-                    "{} ports for each of {inside} inside addresses need {} public addresses; the pool has {pool} (RFC 7422)",
-                    n.block_size,
-                    inside.div_ceil(per_address)
-                ),
-            ));
-        }
     }
     Ok(())
 }

@@ -2,9 +2,10 @@
 //! control socket, and its links.
 
 use super::OpenPort;
+use super::nets::nets;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Where the control socket is unless configured: the systemd unit's
 /// `RuntimeDirectory=sixfold`, where `sixfold stats` and `sixfold reload` look
@@ -266,43 +267,6 @@ impl SubscriberRange {
 
 fn default_ipv6_length() -> u8 {
     64
-}
-
-/// Prefixes written `a.b.c.d/n`, or plain addresses meaning a host prefix.
-pub(super) fn nets<'de, D, N>(d: D) -> Result<Vec<N>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    N: std::str::FromStr + From<N::Host>,
-    N: HostNet,
-{
-    let texts = Vec::<String>::deserialize(d)?;
-    texts
-        .iter()
-        .map(|t| {
-            t.parse::<N>()
-                .or_else(|_| t.parse::<N::Host>().map(N::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!("{t:?} is neither an address nor a prefix"))
-                })
-        })
-        .collect()
-}
-
-/// A prefix type and its address type.
-pub(super) trait HostNet: Sized {
-    type Host: std::str::FromStr;
-}
-
-impl HostNet for Ipv4Net {
-    type Host = Ipv4Addr;
-}
-
-impl HostNet for Ipv6Net {
-    type Host = Ipv6Addr;
-}
-
-impl HostNet for IpNet {
-    type Host = IpAddr;
 }
 
 fn default_mtu() -> u16 {

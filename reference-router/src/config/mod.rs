@@ -17,12 +17,14 @@
 //! assert_eq!(config.nat.pool_addresses().len(), 3);
 //! ```
 
+mod check;
 pub mod diff;
 mod ipfix;
 mod links;
 pub(crate) mod locate;
 mod metrics;
 mod nat;
+mod nets;
 mod policy;
 mod siit;
 mod validate;
@@ -32,6 +34,7 @@ pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
 };
 pub use metrics::Metrics;
+pub(crate) use nat::validate_block_slice;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
 use serde::{Deserialize, Serialize};

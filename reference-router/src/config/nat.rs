@@ -1,10 +1,11 @@
 //! `[nat]`: the pool, mapping and filtering behaviour, limits and timers.
 
-use super::Allocation;
-use super::links::nets;
+use super::check::{between, err, min};
+use super::nets::nets;
+use super::{Allocation, BLOCK_PORTS, Config, ConfigError};
+use crate::iface::{Shard, blocks_in_slice};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use sixfold_rewrite::IpProtocol;
 use std::net::Ipv4Addr;
 
 /// NAT mapping behaviour (RFC 4787 §4.1).
@@ -51,21 +52,6 @@ pub struct Timeouts {
     pub port_reuse_delay: u32,
     /// How long fragments of one datagram are tracked.
     pub fragments: u32,
-}
-
-impl Timeouts {
-    /// The idle timeout of a flow of `protocol` whose TCP state is `tcp_state`
-    /// (`crate::nat::tcp`). Protocols other than TCP, UDP and ICMP/ICMPv6 (ESP, AH,
-    /// SCTP, ... through the IPv6 firewall) get the UDP timer: RFC 6092 asks at
-    /// least two minutes for them, five by default.
-    pub(crate) fn idle(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
-        match protocol {
-            IpProtocol::Tcp if crate::nat::tcp::established(tcp_state) => self.tcp_established,
-            IpProtocol::Tcp => self.tcp_transitory,
-            IpProtocol::Icmp | IpProtocol::Icmpv6 => self.icmp,
-            _ => self.udp,
-        }
-    }
 }
 
 impl Default for Timeouts {
@@ -156,4 +142,162 @@ impl Nat {
     pub fn pool_addresses(&self) -> Vec<Ipv4Addr> {
         self.pool.iter().flat_map(|net| net.hosts()).collect()
     }
+}
+
+pub(super) fn validate_nat(nat: &Nat) -> Result<(), ConfigError> {
+    let t = &nat.timeouts;
+    min("nat.timeouts.udp", t.udp, 120, "RFC 4787 REQ-5")?;
+    min(
+        "nat.timeouts.tcp_established",
+        t.tcp_established,
+        7440,
+        "RFC 5382 REQ-5: 2 h 4 min",
+    )?;
+    min(
+        "nat.timeouts.tcp_transitory",
+        t.tcp_transitory,
+        240,
+        "RFC 5382 REQ-5: 4 min",
+    )?;
+    min("nat.timeouts.icmp", t.icmp, 60, "RFC 5508 REQ-2")?;
+    min("nat.timeouts.syn_hold", t.syn_hold, 6, "RFC 5382 REQ-4")?;
+    min(
+        "nat.timeouts.fragments",
+        t.fragments,
+        1,
+        "fragments need time to arrive",
+    )?;
+    min(
+        "nat.ports_per_subscriber",
+        nat.ports_per_subscriber,
+        1,
+        "a subscriber needs a port",
+    )?;
+    if nat.ports_per_subscriber > 64512 {
+        return Err(err(
+            "nat.ports_per_subscriber",
+            format!(
+                "{} is more than one address has (64512)",
+                nat.ports_per_subscriber
+            ),
+        ));
+    }
+    min(
+        "nat.sessions_per_subscriber",
+        nat.sessions_per_subscriber,
+        1,
+        "a subscriber needs a session",
+    )?;
+    min(
+        "nat.max_sessions",
+        nat.max_sessions,
+        1,
+        "the table needs room",
+    )?;
+    if nat.max_sessions >= u32::MAX / 2 {
+        return Err(err("nat.max_sessions", "is too large (limit 2^31)"));
+    }
+    Ok(())
+}
+
+/// Checks `[nat]`'s allocation keys: a block fits an address, the
+/// subscribers' inside addresses fit the pool in deterministic mode.
+pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {
+    let n = &config.nat;
+    if n.allocation == Allocation::Dynamic {
+        return Ok(());
+    }
+    if config.nat64.is_some() {
+        // NAT64 sessions' inside hosts are IPv6 addresses behind per-worker
+        // aliases, not the IPv4 inside addresses blocks and ranges belong to.
+        return Err(err(
+            "nat.allocation",
+            "port blocks and deterministic ranges belong to IPv4 inside addresses: with [nat64] use \"dynamic\"",
+        ));
+    }
+    between(
+        "nat.block_size",
+        n.block_size,
+        8,
+        BLOCK_PORTS,
+        "ports per block; smaller blocks log as much as sessions",
+    )?;
+    if n.allocation == Allocation::Block {
+        between(
+            "nat.max_blocks",
+            n.max_blocks,
+            1,
+            BLOCK_PORTS / n.block_size,
+            "blocks per inside address: at most one address's ports 1024-65535",
+        )?;
+    }
+    if n.allocation == Allocation::Deterministic {
+        let inside: u64 = config
+            .subscriber
+            .iter()
+            .flat_map(|s| &s.ipv4)
+            .map(|net| 1u64 << (32 - u32::from(net.prefix_len())))
+            .chain(config.subscriber_range.iter().map(|r| r.count_v4()))
+            .sum();
+        let per_address = u64::from(BLOCK_PORTS / n.block_size);
+        let pool = config.nat.pool_addresses().len() as u64;
+        if inside > pool * per_address {
+            return Err(err(
+                "nat.block_size",
+                format!(
+                    "{} ports for each of {inside} inside addresses need {} public addresses; the pool has {pool} (RFC 7422)",
+                    n.block_size,
+                    inside.div_ceil(per_address)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a port block fits every one of `workers` workers' slice of
+/// the ports (`[nat] allocation = "block"`): each worker gives out blocks of
+/// its own slice, so a WAN packet finds its worker by port. `router.workers
+/// = 0` is this machine's CPUs, and the error says so.
+pub(crate) fn validate_block_slice(config: &Config, workers: u16) -> Result<(), ConfigError> {
+    let n = &config.nat;
+    if n.allocation != Allocation::Block {
+        return Ok(());
+    }
+    let workers = workers.max(1);
+    let short = (0..workers)
+        .map(|index| Shard {
+            index,
+            count: workers,
+        })
+        .find(|&shard| blocks_in_slice(shard, n.block_size) == 0);
+    let Some(shard) = short else { return Ok(()) };
+    let (lo, hi) = shard.high_ports();
+    let fits = |size: u32| {
+        (0..workers).all(|index| {
+            let shard = Shard {
+                index,
+                count: workers,
+            };
+            blocks_in_slice(shard, size) > 0
+        })
+    };
+    let largest = (1..=BLOCK_PORTS / u32::from(workers))
+        .rev()
+        .find(|&size| fits(size))
+        .unwrap_or(1);
+    let counted = if config.router.workers == 0 {
+        format!("router.workers = 0: one per CPU, {workers} on this machine")
+    } else {
+        format!("router.workers = {workers}")
+    };
+    Err(err(
+        "nat.block_size",
+        format!(
+            "{} ports do not fit one worker's slice of the ports ({lo}-{hi}, {} ports, with {counted}): at most {} per block, or fewer workers",
+            n.block_size,
+            hi - lo + 1,
+            largest
+        ),
+    ))
 }

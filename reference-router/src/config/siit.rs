@@ -2,7 +2,7 @@
 //! explicit address mappings (RFC 6052, RFC 7757, RFC 6791), and stateful NAT64
 //! (RFC 6146) behind `[nat]`'s pool, behaviour and limits.
 
-use super::validate::{err, overlaps4, overlaps6, special_v4, special_v6};
+use super::check::{err, overlaps4, overlaps6, special_v4, special_v6};
 use super::{Config, ConfigError};
 use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ impl Default for Nat64 {
 fn one_net<'de, D, N>(d: D) -> Result<N, D::Error>
 where
     D: serde::Deserializer<'de>,
-    N: std::str::FromStr + From<N::Host> + super::links::HostNet,
+    N: std::str::FromStr + From<N::Host> + super::nets::HostNet,
 {
     let text = String::deserialize(d)?;
     text.parse::<N>()
@@ -104,7 +104,7 @@ where
 fn opt_net<'de, D, N>(d: D) -> Result<Option<N>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    N: std::str::FromStr + From<N::Host> + super::links::HostNet,
+    N: std::str::FromStr + From<N::Host> + super::nets::HostNet,
 {
     one_net(d).map(Some)
 }

@@ -19,7 +19,7 @@
 
 use super::ports::{Ports, Want};
 use crate::config::BLOCK_PORTS;
-use crate::iface::{Shard, SubscriberId};
+use crate::iface::{Shard, SubscriberId, blocks_in_slice};
 use foldhash::fast::RandomState;
 use std::collections::{HashMap, VecDeque};
 
@@ -88,16 +88,6 @@ pub(crate) struct Blocks {
     due: VecDeque<(u32, u32, u32, u32)>,
     /// Whether blocks are logged (the interim queue is kept only then).
     logged: bool,
-}
-
-/// Whole blocks of `size` ports (aligned from port 1024) in worker `shard`'s
-/// slice of ports 1024-65535: its blocks on each public address.
-pub(crate) fn blocks_in_slice(shard: Shard, size: u32) -> u32 {
-    let size = size.max(1);
-    let (lo, hi) = shard.high_ports();
-    let first = (lo - FIRST_PORT).div_ceil(size);
-    let end = (hi + 1 - FIRST_PORT) / size;
-    end.saturating_sub(first)
 }
 
 impl Blocks {

@@ -28,6 +28,9 @@ impl Nat {
         let alloc = match n.allocation {
             Allocation::Dynamic => Allocator::Dynamic,
             Allocation::Block => {
+                // The one check of `[nat] block_size` against the workers' slices,
+                // which `Config::problems` runs before any worker is built.
+                crate::config::validate_block_slice(config, shard.count)?;
                 let b = Blocks::new(
                     config.nat.pool_addresses().len(),
                     n.block_size,
@@ -36,17 +39,6 @@ impl Nat {
                     x.interim,
                     shard,
                 );
-                if b.per_address() == 0 {
-                    let (lo, hi) = shard.high_ports();
-                    return Err(ConfigError {
-                        key: "nat.block_size".into(),
-                        line: None,
-                        problem: format!(
-                            "{} ports do not fit one worker's ports {lo}-{hi} at {} workers",
-                            n.block_size, shard.count
-                        ),
-                    });
-                }
                 Allocator::Block(b)
             }
             Allocation::Deterministic => {

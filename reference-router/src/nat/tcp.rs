@@ -6,6 +6,9 @@
 //! the session on the transitory timer (RFC 7857 §2.2: keep the state for 4 minutes
 //! rather than drop it at once, so late segments and a re-opening still work).
 
+use crate::config::Timeouts;
+use sixfold_rewrite::IpProtocol;
+
 /// A SYN went out (subscriber to WAN).
 pub(crate) const SYN_OUT: u8 = 1;
 /// A SYN came in.
@@ -50,6 +53,23 @@ pub(crate) fn next(state: u8, flags: u8, outbound: bool) -> u8 {
 /// Whether `state` uses the established timer.
 pub(crate) fn established(state: u8) -> bool {
     state & (SYN_OUT | SYN_IN) == SYN_OUT | SYN_IN && state & (FIN_OUT | FIN_IN | RST) == 0
+}
+
+// The idle timeouts are `[nat] timeouts` keys, but which one a flow gets is
+// decided by the state machine above: the rule lives beside it.
+impl Timeouts {
+    /// The idle timeout of a flow of `protocol` whose TCP state is `tcp_state`
+    /// (`crate::nat::tcp`). Protocols other than TCP, UDP and ICMP/ICMPv6 (ESP, AH,
+    /// SCTP, ... through the IPv6 firewall) get the UDP timer: RFC 6092 asks at
+    /// least two minutes for them, five by default.
+    pub(crate) fn idle(&self, protocol: IpProtocol, tcp_state: u8) -> u32 {
+        match protocol {
+            IpProtocol::Tcp if crate::nat::tcp::established(tcp_state) => self.tcp_established,
+            IpProtocol::Tcp => self.tcp_transitory,
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => self.icmp,
+            _ => self.udp,
+        }
+    }
 }
 
 #[cfg(test)]

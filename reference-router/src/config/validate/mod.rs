@@ -3,9 +3,9 @@
 //! proportion to a value it has not yet checked: a pool is counted from its
 //! prefix lengths before anyone lists its addresses.
 
-use super::{Config, ConfigError, Nat, Subscriber, SubscriberRange, Tunnels};
+use super::check::{err, min, special_v4, special_v6};
+use super::{Config, ConfigError, Subscriber, SubscriberRange, Tunnels};
 use ipnet::{Ipv4Net, Ipv6Net};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The most worker threads.
 mod links;
@@ -23,24 +23,6 @@ pub(super) const MAX_RANGE_SUBSCRIBERS: u64 = 1 << 20;
 const SHORTEST_SUBSCRIBER_V4: u8 = 8;
 /// The shortest IPv6 prefix routed to one subscriber.
 const SHORTEST_SUBSCRIBER_V6: u8 = 32;
-
-pub(super) fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        line: None,
-        problem: problem.into(),
-    }
-}
-
-fn min(key: &str, value: u32, least: u32, why: &str) -> Result<(), ConfigError> {
-    if value < least {
-        return Err(err(
-            key,
-            format!("{value} is too small: must be at least {least} ({why})"),
-        ));
-    }
-    Ok(())
-}
 
 /// What Linux accepts as a new interface's name (`dev_valid_name`): 1–15 bytes,
 /// not `.` or `..`, no `/`, `:` or white space — and not `lo`, which every
@@ -135,68 +117,6 @@ fn hosts(net: &Ipv4Net) -> u64 {
     if net.prefix_len() >= 31 { all } else { all - 2 }
 }
 
-pub(super) fn overlaps4(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
-pub(super) fn overlaps6(a: &Ipv6Net, b: &Ipv6Net) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
-}
-
-/// IPv4 space that is never a host's unicast address: "this network", loopback,
-/// multicast, reserved and the limited broadcast.
-pub(super) fn special_v4(net: &Ipv4Net) -> Option<&'static str> {
-    let specials: [(Ipv4Net, &str); 4] = [
-        (
-            Ipv4Net::new_assert(Ipv4Addr::new(0, 0, 0, 0), 8),
-            "unspecified (0.0.0.0/8)",
-        ),
-        (
-            Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8),
-            "loopback (127.0.0.0/8)",
-        ),
-        (
-            Ipv4Net::new_assert(Ipv4Addr::new(224, 0, 0, 0), 4),
-            "multicast (224.0.0.0/4)",
-        ),
-        (
-            Ipv4Net::new_assert(Ipv4Addr::new(240, 0, 0, 0), 4),
-            "reserved or broadcast (240.0.0.0/4)",
-        ),
-    ];
-    specials
-        .iter()
-        .find(|(s, _)| overlaps4(s, net))
-        .map(|(_, what)| *what)
-}
-
-/// IPv6 space that is never routed to a subscriber: unspecified, loopback,
-/// link-local, multicast.
-pub(super) fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
-    let specials: [(Ipv6Net, &str); 4] = [
-        (
-            Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 128),
-            "unspecified (::)",
-        ),
-        (
-            Ipv6Net::new_assert(Ipv6Addr::LOCALHOST, 128),
-            "loopback (::1)",
-        ),
-        (
-            Ipv6Net::new_assert(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
-            "link-local (fe80::/10)",
-        ),
-        (
-            Ipv6Net::new_assert(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
-            "multicast (ff00::/8)",
-        ),
-    ];
-    specials
-        .iter()
-        .find(|(s, _)| overlaps6(s, net))
-        .map(|(_, what)| *what)
-}
-
 impl Config {
     /// Checks every value; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -217,7 +137,7 @@ impl Config {
         let pool_ok = pool.is_ok();
         let mut checks: Vec<Result<(), ConfigError>> = vec![
             pool,
-            validate_nat(&self.nat),
+            super::nat::validate_nat(&self.nat),
             validate_router(self),
             validate_shaper(self),
             links::validate_links(self),
@@ -228,9 +148,9 @@ impl Config {
         // The allocation checks list the pool's addresses: only once it is
         // known to be small enough to list.
         if pool_ok {
-            let allocation = super::ipfix::validate_allocation(self);
+            let allocation = super::nat::validate_allocation(self);
             let fits = match (&allocation, workers) {
-                (Ok(()), Some(w)) => super::ipfix::validate_block_slice(self, w),
+                (Ok(()), Some(w)) => super::nat::validate_block_slice(self, w),
                 _ => Ok(()),
             };
             checks.extend([allocation, fits]);
@@ -317,62 +237,6 @@ fn validate_pool(config: &Config) -> Result<(), ConfigError> {
             "nat.pool",
             format!("{b} overlaps {a}: an address is listed twice"),
         ));
-    }
-    Ok(())
-}
-
-fn validate_nat(nat: &Nat) -> Result<(), ConfigError> {
-    let t = &nat.timeouts;
-    min("nat.timeouts.udp", t.udp, 120, "RFC 4787 REQ-5")?;
-    min(
-        "nat.timeouts.tcp_established",
-        t.tcp_established,
-        7440,
-        "RFC 5382 REQ-5: 2 h 4 min",
-    )?;
-    min(
-        "nat.timeouts.tcp_transitory",
-        t.tcp_transitory,
-        240,
-        "RFC 5382 REQ-5: 4 min",
-    )?;
-    min("nat.timeouts.icmp", t.icmp, 60, "RFC 5508 REQ-2")?;
-    min("nat.timeouts.syn_hold", t.syn_hold, 6, "RFC 5382 REQ-4")?;
-    min(
-        "nat.timeouts.fragments",
-        t.fragments,
-        1,
-        "fragments need time to arrive",
-    )?;
-    min(
-        "nat.ports_per_subscriber",
-        nat.ports_per_subscriber,
-        1,
-        "a subscriber needs a port",
-    )?;
-    if nat.ports_per_subscriber > 64512 {
-        return Err(err(
-            "nat.ports_per_subscriber",
-            format!(
-                "{} is more than one address has (64512)",
-                nat.ports_per_subscriber
-            ),
-        ));
-    }
-    min(
-        "nat.sessions_per_subscriber",
-        nat.sessions_per_subscriber,
-        1,
-        "a subscriber needs a session",
-    )?;
-    min(
-        "nat.max_sessions",
-        nat.max_sessions,
-        1,
-        "the table needs room",
-    )?;
-    if nat.max_sessions >= u32::MAX / 2 {
-        return Err(err("nat.max_sessions", "is too large (limit 2^31)"));
     }
     Ok(())
 }
