@@ -7,7 +7,6 @@
 //! port); ICMP queries use the identifier as the local port and 0 as the remote one
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
-mod allocation;
 pub(crate) mod blocks;
 mod cgn;
 pub(crate) mod deterministic;

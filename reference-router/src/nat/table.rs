@@ -10,9 +10,9 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+mod allocation;
 mod release;
 
-pub(crate) use super::allocation::{Allocator, NatLog};
 use super::ports::{self, Ports};
 use super::spread::Spread;
 use crate::config::Mapping as MappingMode;
@@ -21,6 +21,7 @@ use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
+pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
 pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;

@@ -1,14 +1,14 @@
 //! How a new mapping gets its external address and port — `[nat] allocation`:
 //! `dynamic` (a random free port of the subscriber's address, RFC 6056), `block`
-//! ([`super::blocks`]) or `deterministic` ([`super::deterministic`]) — and what the
+//! ([`crate::nat::blocks`]) or `deterministic` ([`crate::nat::deterministic`]) — and what the
 //! table logs for IPFIX (RFC 8158 NAT events): blocks, sessions, limits.
 
-use super::blocks::{BlockEvent, Blocks, NoPort};
-use super::deterministic::Deterministic;
-use super::ports::{self, Want};
-use super::table::{Full, Key, Session, Table};
+use super::{Full, Key, Session, Table};
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
+use crate::nat::blocks::{BlockEvent, Blocks, NoPort};
+use crate::nat::deterministic::Deterministic;
+use crate::nat::ports::{self, Want};
 use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 use std::net::Ipv4Addr;
@@ -30,10 +30,10 @@ pub(crate) struct NatLog {
     pub(crate) sessions: bool,
     pub(crate) limits: bool,
     pub(crate) records: Vec<NatRecord>,
-    pub(super) block_events: Vec<BlockEvent>,
+    pub(in crate::nat) block_events: Vec<BlockEvent>,
     /// Per subscriber: the second its last limit event was logged (one per
     /// second at most: a refused flood must not flood the log).
-    pub(super) limit_logged: PerSubscriber<u32>,
+    pub(in crate::nat) limit_logged: PerSubscriber<u32>,
 }
 
 impl Table {
@@ -65,7 +65,7 @@ impl Table {
 
     /// Logs limit `event` for `subscriber`'s `inside` address, at most once a
     /// second per subscriber.
-    pub(super) fn log_limit(
+    pub(in crate::nat) fn log_limit(
         &mut self,
         event: NatEvent,
         subscriber: SubscriberId,
@@ -85,7 +85,7 @@ impl Table {
     }
 
     /// Turns the blocks' events into records, and counts blocks per subscriber.
-    pub(super) fn log_blocks(&mut self) {
+    pub(in crate::nat) fn log_blocks(&mut self) {
         for e in std::mem::take(&mut self.log.block_events) {
             let event = if e.allocated {
                 NatEvent::BlockAllocation
@@ -115,7 +115,7 @@ impl Table {
 
     /// Logs a session's creation or deletion (natEvent 4/5; the router makes
     /// those of an alias 6/7), with its remote.
-    pub(super) fn log_session(&mut self, s: &Session, event: NatEvent) {
+    pub(in crate::nat) fn log_session(&mut self, s: &Session, event: NatEvent) {
         if self.log.sessions {
             self.log.records.push(NatRecord {
                 protocol: s.protocol,
@@ -128,7 +128,7 @@ impl Table {
         }
     }
 
-    pub(super) fn pool_index_for(
+    pub(in crate::nat) fn pool_index_for(
         &mut self,
         subscriber: SubscriberId,
         protocol: u8,
@@ -168,7 +168,7 @@ impl Table {
 
     /// An external address and port for a new mapping of `key`, by the
     /// allocation mode; a refusal is logged.
-    pub(super) fn new_port(
+    pub(in crate::nat) fn new_port(
         &mut self,
         subscriber: SubscriberId,
         key: &Key,
