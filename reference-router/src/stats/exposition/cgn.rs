@@ -4,7 +4,7 @@
 //! of the NAT.
 
 use super::Kind;
-use super::families::Builder;
+use super::builder::Builder;
 use crate::stats::{Snapshot, Traffic};
 
 /// Pool addresses a reload removed that still carry sessions (none listed

@@ -18,6 +18,7 @@
 //! assert!(text.contains("# TYPE sixfold_nat_sessions gauge\nsixfold_nat_sessions 3\n"));
 //! ```
 
+mod builder;
 mod cgn;
 mod families;
 
