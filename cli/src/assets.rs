@@ -4,7 +4,7 @@
 //! from the one clap definition the binary parses with.
 
 use anyhow::Context;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,13 +27,14 @@ fn man_page(cmd: clap::Command, name: &str, dir: &Path) -> anyhow::Result<()> {
     write(&dir.join(format!("{name}.1")), &out)
 }
 
-pub(crate) fn run(args: AssetsArgs) -> anyhow::Result<ExitCode> {
+/// Writes the man pages and completions of `cmd` (the whole command line, which
+/// `commands` hands over: this module does not reach back for it).
+pub(crate) fn run(args: AssetsArgs, cmd: clap::Command) -> anyhow::Result<ExitCode> {
     let man = args.dir.join("man");
     let completions = args.dir.join("completions");
     for d in [&man, &completions] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let cmd = crate::commands::Cli::command();
     man_page(cmd.clone(), "sixfold", &man)?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         man_page(sub.clone(), &format!("sixfold-{}", sub.get_name()), &man)?;

@@ -1,7 +1,7 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
 use crate::{addr, assets, check, lab, nat, reload, rewrite, run, teredo, translate};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// sixfold: tools for the dual-stack network edge.
@@ -64,7 +64,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Reload(args) => reload::run(args),
-        Command::GenerateAssets(args) => assets::run(args),
+        Command::GenerateAssets(args) => assets::run(args, Cli::command()),
         Command::Stats(args) => run::stats(args),
         Command::Nat(cmd) => nat::run(cmd),
     }
