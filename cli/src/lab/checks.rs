@@ -2,13 +2,15 @@
 //! choice, the firewall, transition tunnels and a UDP hole punch through the
 //! hairpin — each one line of the report.
 
-use super::world::{World, first_address, hosts_file, netns_command, slaac_address};
-use super::{
+use super::args::{
     DUAL_STACK_NAME, HTTP_PORT, LabArgs, REFLECTOR_PORT, SERVER_V4, SERVER_V6, subscriber_v4,
-    subscriber_v6_host, xlat,
+    subscriber_v6_host,
 };
+pub(super) use super::world::stats;
+use super::world::{World, first_address, hosts_file, netns_command, slaac_address};
+use super::xlat;
 use anyhow::{Context, bail};
-use sixfold_router::{Config, DropReason, Snapshot, device};
+use sixfold_router::{Config, DropReason, device};
 use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,12 +214,6 @@ fn teredo_rs() -> Vec<u8> {
         .checksum();
     p[42..44].copy_from_slice(&c.to_be_bytes());
     p
-}
-
-/// The running router's counters, read from its control socket.
-pub(super) fn stats(socket: &str) -> anyhow::Result<Snapshot> {
-    let answer = sixfold::control::request(socket, "stats")?;
-    serde_json::from_str(&answer).context("the router's stats")
 }
 
 /// Sends Teredo from sub1 — to the standard port, and on port 443 behind an origin

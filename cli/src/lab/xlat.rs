@@ -9,8 +9,8 @@
 //! `for-upstream: yes`. The prefix is network-specific: tayga refuses the
 //! documentation addresses the lab uses under 64:ff9b::/96 (RFC 6052 §3.1).
 
+use super::args::{HTTP_PORT, SERVER_V4, SERVER_V6};
 use super::world::{World, ip, netns_command};
-use super::{HTTP_PORT, SERVER_V4, SERVER_V6};
 use anyhow::{Context, bail};
 use sixfold_router::device;
 use std::net::{Ipv6Addr, SocketAddr, UdpSocket};

@@ -3,9 +3,9 @@
 
 use super::plan::{AGGREGATE_V6, IDLE_TIMER_S, Plan, SERVER_V4_B, sub_v4, sub_v6, sub_v6_prefix};
 use super::{Scale, bird, probe, setup};
+use crate::lab::args::{HTTP_PORT, SERVER_V4, SERVER_V6};
 use crate::lab::checks::check;
 use crate::lab::world::World;
-use crate::lab::{HTTP_PORT, SERVER_V4, SERVER_V6};
 use anyhow::{Context, bail};
 use std::net::{IpAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};

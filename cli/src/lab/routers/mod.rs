@@ -23,7 +23,7 @@ mod plan;
 mod probe;
 mod setup;
 
-use super::LabArgs;
+use super::args::LabArgs;
 use super::checks::start_servers;
 use super::world::{World, clear_leftovers, create_namespaces};
 use anyhow::{Context, bail};

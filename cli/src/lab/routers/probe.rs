@@ -3,8 +3,8 @@
 //! server that tells each connection its source.
 
 use super::plan::{Plan, SERVER_V4_B, access_link};
+use crate::lab::args::{REFLECTOR_PORT, SERVER_V4, SERVER_V6};
 use crate::lab::world::{World, netns_command};
-use crate::lab::{REFLECTOR_PORT, SERVER_V4, SERVER_V6};
 use anyhow::{Context, bail};
 use sixfold_router::device;
 use std::io::{Read, Write};

@@ -6,8 +6,8 @@ use super::plan::{
     AGGREGATE_V6, INSIDE_TABLE, Plan, RANGE_V4, SERVER_V4_B, WAN_TABLE, access_link, box_config,
     core_link, sub_v4, sub_v6,
 };
+use crate::lab::args::{SERVER_V4, SERVER_V6};
 use crate::lab::world::{World, ip, spawn_router, sysctl, wait_answering, write_config};
-use crate::lab::{SERVER_V4, SERVER_V6};
 use anyhow::{Context, bail};
 use sixfold_router::Config;
 use std::sync::atomic::{AtomicBool, Ordering};
