@@ -332,6 +332,42 @@ fn ipv6_only(args: &LabArgs, world: &mut World) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
+/// One dual-stack subscriber's checks: name resolution, ping and HTTP both ways.
+fn subscriber(args: &LabArgs, k: u16, world: &mut World) -> anyhow::Result<bool> {
+    let mut ok = true;
+    let ns = format!("{}-sub{k}", args.prefix);
+    let v6 = match slaac_address(&ns, &format!("sub{k}")) {
+        Some(a) => format!("{a} (SLAAC from the router's RA)"),
+        None => format!("{} (static)", subscriber_v6_host(k)),
+    };
+    println!(
+        "sub{k} ({ns}): IPv4 {} (static, NATed), IPv6 {v6}",
+        subscriber_v4(k)
+    );
+    hosts_file(&ns, world)?;
+    ok &= check(
+        &format!("getaddrinfo({DUAL_STACK_NAME}) prefers IPv6"),
+        first_address(&ns).and_then(|a| {
+            if a == SERVER_V6 {
+                Ok(format!("first: {a} (RFC 6724)"))
+            } else {
+                Err(anyhow::anyhow!("first: {a}"))
+            }
+        }),
+    );
+    ok &= check(&format!("ping {SERVER_V4}"), ping(&ns, false, SERVER_V4));
+    ok &= check(&format!("ping -6 {SERVER_V6}"), ping(&ns, true, SERVER_V6));
+    ok &= check(
+        &format!("http://{SERVER_V4}:{HTTP_PORT}/"),
+        curl(&ns, &format!("http://{SERVER_V4}:{HTTP_PORT}/")),
+    );
+    ok &= check(
+        &format!("http://[{SERVER_V6}]:{HTTP_PORT}/"),
+        curl(&ns, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/")),
+    );
+    Ok(ok)
+}
+
 pub(super) fn traffic(
     args: &LabArgs,
     config: &Config,
@@ -344,36 +380,7 @@ pub(super) fn traffic(
         if stop.load(Ordering::Relaxed) {
             bail!("interrupted");
         }
-        let ns = format!("{}-sub{k}", args.prefix);
-        let v6 = match slaac_address(&ns, &format!("sub{k}")) {
-            Some(a) => format!("{a} (SLAAC from the router's RA)"),
-            None => format!("{} (static)", subscriber_v6_host(k)),
-        };
-        println!(
-            "sub{k} ({ns}): IPv4 {} (static, NATed), IPv6 {v6}",
-            subscriber_v4(k)
-        );
-        hosts_file(&ns, world)?;
-        ok &= check(
-            &format!("getaddrinfo({DUAL_STACK_NAME}) prefers IPv6"),
-            first_address(&ns).and_then(|a| {
-                if a == SERVER_V6 {
-                    Ok(format!("first: {a} (RFC 6724)"))
-                } else {
-                    Err(anyhow::anyhow!("first: {a}"))
-                }
-            }),
-        );
-        ok &= check(&format!("ping {SERVER_V4}"), ping(&ns, false, SERVER_V4));
-        ok &= check(&format!("ping -6 {SERVER_V6}"), ping(&ns, true, SERVER_V6));
-        ok &= check(
-            &format!("http://{SERVER_V4}:{HTTP_PORT}/"),
-            curl(&ns, &format!("http://{SERVER_V4}:{HTTP_PORT}/")),
-        );
-        ok &= check(
-            &format!("http://[{SERVER_V6}]:{HTTP_PORT}/"),
-            curl(&ns, &format!("http://[{SERVER_V6}]:{HTTP_PORT}/")),
-        );
+        ok &= subscriber(args, k, world)?;
     }
     if args.ipv6_only {
         ok &= ipv6_only(args, world)?;
