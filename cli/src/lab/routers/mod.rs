@@ -22,6 +22,7 @@ mod failover;
 mod plan;
 mod probe;
 mod setup;
+mod spread;
 
 use super::args::LabArgs;
 use super::checks::start_servers;
@@ -230,11 +231,11 @@ fn command(scale: &Scale, world: &mut World, line: &str) -> anyhow::Result<Strin
 /// Everything the lab shows, in order, the `failover …` line last; whether it
 /// all passed.
 fn checks(scale: &Scale, world: &mut World, stop: &AtomicBool) -> anyhow::Result<bool> {
-    let mut ok = failover::sessions(scale);
-    ok &= failover::routes(scale);
-    let spread = failover::distribution(scale)?;
+    let mut ok = spread::sessions(scale);
+    ok &= spread::routes(scale);
+    let spread = spread::distribution(scale)?;
     ok &= spread.ok;
-    ok &= failover::traffic(scale, &spread);
+    ok &= spread::traffic(scale, &spread);
     if stop.load(Ordering::Relaxed) {
         bail!("interrupted");
     }
