@@ -163,19 +163,9 @@ pub fn markdown(results: &[Measurement]) -> String {
         .collect();
 
     let mut s = String::new();
-    let header = |s: &mut String, title: &str| {
-        let _ = write!(s, "| {title} |");
-        for size in &sizes {
-            let _ = write!(s, " {} |", size_label(*size));
-        }
-        s.push('\n');
-        s.push_str("|---|");
-        s.push_str(&"---:|".repeat(sizes.len()));
-        s.push('\n');
-    };
     let has_bytes = results.iter().any(|m| m.bytes.is_some());
     if has_bytes {
-        header(&mut s, "GB/s (median)");
+        header(&mut s, "GB/s (median)", &sizes);
         for row in &rows {
             let _ = write!(s, "| {row} |");
             for size in &sizes {
@@ -190,7 +180,7 @@ pub fn markdown(results: &[Measurement]) -> String {
         }
         s.push('\n');
     }
-    header(&mut s, "ns per call (median)");
+    header(&mut s, "ns per call (median)", &sizes);
     for row in &rows {
         let _ = write!(s, "| {row} |");
         for size in &sizes {
@@ -210,49 +200,72 @@ pub fn markdown(results: &[Measurement]) -> String {
         .find(|r| r.contains("checksum()"))
         .or_else(|| rows.iter().copied().find(|r| r.starts_with("sixfold")));
     if let Some(ours) = ours {
-        s.push('\n');
-        header(&mut s, &format!("{ours} vs"));
-        let mut best_peer = String::from("| fastest peer (× faster) |");
-        let mut ceiling = String::from("| fastest ceiling row (fraction of its speed) |");
-        for size in &sizes {
-            let Some(mine) = cell.get(&(ours, *size)) else {
-                continue;
-            };
-            let fastest = |keep: fn(&str) -> bool| {
-                rows.iter()
-                    .filter(|r| keep(r))
-                    .filter_map(|r| cell.get(&(*r, *size)))
-                    .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
-            };
-            match fastest(is_peer) {
-                Some(p) => {
-                    let _ = write!(
-                        best_peer,
-                        " {:.2} ({}) |",
-                        p.median_ns / mine.median_ns,
-                        p.implementation
-                    );
-                }
-                None => best_peer.push_str(" – |"),
-            }
-            match fastest(|r| r.contains("ceiling")) {
-                Some(c) => {
-                    let _ = write!(
-                        ceiling,
-                        " {:.0}% ({}) |",
-                        100.0 * c.median_ns / mine.median_ns,
-                        c.implementation
-                    );
-                }
-                None => ceiling.push_str(" – |"),
-            }
-        }
-        s.push_str(&best_peer);
-        s.push('\n');
-        s.push_str(&ceiling);
-        s.push('\n');
+        ratios(&mut s, ours, &rows, &sizes, &cell);
     }
     s
+}
+
+/// A table's header row: `title`, then one column per size.
+fn header(s: &mut String, title: &str, sizes: &[u64]) {
+    let _ = write!(s, "| {title} |");
+    for size in sizes {
+        let _ = write!(s, " {} |", size_label(*size));
+    }
+    s.push('\n');
+    s.push_str("|---|");
+    s.push_str(&"---:|".repeat(sizes.len()));
+    s.push('\n');
+}
+
+/// The ratios of row `ours` to the fastest peer and to the fastest ceiling row.
+fn ratios(
+    s: &mut String,
+    ours: &str,
+    rows: &[&str],
+    sizes: &[u64],
+    cell: &BTreeMap<(&str, u64), &Measurement>,
+) {
+    s.push('\n');
+    header(s, &format!("{ours} vs"), sizes);
+    let mut best_peer = String::from("| fastest peer (× faster) |");
+    let mut ceiling = String::from("| fastest ceiling row (fraction of its speed) |");
+    for size in sizes {
+        let Some(mine) = cell.get(&(ours, *size)) else {
+            continue;
+        };
+        let fastest = |keep: fn(&str) -> bool| {
+            rows.iter()
+                .filter(|r| keep(r))
+                .filter_map(|r| cell.get(&(*r, *size)))
+                .min_by(|a, b| a.median_ns.total_cmp(&b.median_ns))
+        };
+        match fastest(is_peer) {
+            Some(p) => {
+                let _ = write!(
+                    best_peer,
+                    " {:.2} ({}) |",
+                    p.median_ns / mine.median_ns,
+                    p.implementation
+                );
+            }
+            None => best_peer.push_str(" – |"),
+        }
+        match fastest(|r| r.contains("ceiling")) {
+            Some(c) => {
+                let _ = write!(
+                    ceiling,
+                    " {:.0}% ({}) |",
+                    100.0 * c.median_ns / mine.median_ns,
+                    c.implementation
+                );
+            }
+            None => ceiling.push_str(" – |"),
+        }
+    }
+    s.push_str(&best_peer);
+    s.push('\n');
+    s.push_str(&ceiling);
+    s.push('\n');
 }
 
 #[cfg(test)]
