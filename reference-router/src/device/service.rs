@@ -109,16 +109,7 @@ pub fn run(
         .metrics
         .map(|l| metrics::Server::start(l, Arc::clone(&loops), per_subscriber));
     let devices = Arc::new(devices);
-    let workers: Vec<Worker> = routers
-        .into_iter()
-        .zip(mailboxes)
-        .map(|(mut router, mailbox)| {
-            router.set_datapath(devices.datapath.clone());
-            let mut worker = Worker::new(router, mailbox, doorbells.clone(), Arc::clone(&devices));
-            worker.export_to(exporter.as_ref().and_then(Exporter::sender));
-            worker
-        })
-        .collect();
+    let workers = start_workers(routers, mailboxes, &doorbells, &devices, exporter.as_ref());
     let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     let mut supervisor = Supervisor {
         base,
@@ -141,15 +132,7 @@ pub fn run(
             .into_iter()
             .map(|mut worker| {
                 let (halt, failed) = (&halt, &failed);
-                scope.spawn(move || {
-                    let stop = || halt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
-                    let result = worker.run_until(&stop);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    worker.release(Instant::now() + RELEASE_TIME);
-                    result.map(|()| worker.router.snapshot())
-                })
+                scope.spawn(move || work(&mut worker, halt, failed))
             })
             .collect();
         supervisor.watch(control, &asked, &beats, &failed);
@@ -166,6 +149,14 @@ pub fn run(
     drop(server);
     // Sends what the workers left, then stops.
     drop(supervisor.exporter.take());
+    merged(results, &unsent)
+}
+
+/// The workers' last counters merged into one, with the export's unsent count.
+fn merged(
+    results: Vec<std::io::Result<Snapshot>>,
+    unsent: &AtomicU64,
+) -> std::io::Result<Snapshot> {
     let mut merged = Snapshot::default();
     for (k, r) in results.into_iter().enumerate() {
         let s = r?;
@@ -177,6 +168,39 @@ pub fn run(
     }
     merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
     Ok(merged)
+}
+
+/// A worker per router, each with its mailbox, every loop's doorbell, the
+/// devices, the datapath's view and the exporter.
+fn start_workers(
+    routers: Vec<Router>,
+    mailboxes: Vec<io::Mailbox>,
+    doorbells: &[io::Doorbell],
+    devices: &Arc<Devices>,
+    exporter: Option<&Exporter>,
+) -> Vec<Worker> {
+    routers
+        .into_iter()
+        .zip(mailboxes)
+        .map(|(mut router, mailbox)| {
+            router.set_datapath(devices.datapath.clone());
+            let mut worker = Worker::new(router, mailbox, doorbells.to_vec(), Arc::clone(devices));
+            worker.export_to(exporter.and_then(Exporter::sender));
+            worker
+        })
+        .collect()
+}
+
+/// One worker's thread: its loop until `halt` (or another's failure, which a
+/// failure of its own sets), then a graceful release; its last counters.
+fn work(worker: &mut Worker, halt: &AtomicBool, failed: &AtomicBool) -> std::io::Result<Snapshot> {
+    let stop = || halt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
+    let result = worker.run_until(&stop);
+    if result.is_err() {
+        failed.store(true, Ordering::Relaxed);
+    }
+    worker.release(Instant::now() + RELEASE_TIME);
+    result.map(|()| worker.router.snapshot())
 }
 
 /// Each of `count` workers' mailbox, doorbell, and the servers' handle on it.
