@@ -47,8 +47,10 @@ pub(crate) fn run(args: AddrArgs) -> anyhow::Result<ExitCode> {
         let addr: Ipv6Addr = addr
             .parse()
             .with_context(|| format!("--nat64-prefix {text:?}: not an IPv6 prefix"))?;
-        nat64
-            .push(Nat64Prefix::new(addr, len).with_context(|| format!("--nat64-prefix {text:?}"))?);
+        nat64.push(
+            Nat64Prefix::new_truncating(addr, len)
+                .with_context(|| format!("--nat64-prefix {text:?}"))?,
+        );
     }
     let six_rd = match (&args.six_rd_prefix, &args.six_rd_ipv4) {
         (Some(p), Some(v4)) => {

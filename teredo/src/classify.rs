@@ -102,21 +102,15 @@ impl AddressKind {
     }
 }
 
-/// A NAT64 prefix of one of the lengths RFC 6052 §2.2 allows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Nat64Prefix {
-    prefix: Ipv6Addr,
-    len: u8,
-}
+/// A NAT64 prefix of one of the lengths RFC 6052 §2.2 allows: the one type
+/// `sixfold_rewrite` translates with, re-exported under its old name here.
+pub use sixfold_rewrite::addr::Nat64Prefix;
 
-/// Why a [`Nat64Prefix`] or [`SixRd`] domain was refused.
+/// Why a [`SixRd`] domain was refused. (A [`Nat64Prefix`] is refused with
+/// `sixfold_rewrite::addr::AddrError`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PrefixError {
-    /// RFC 6052 allows only /32, /40, /48, /56, /64 and /96.
-    Nat64Length(u8),
-    /// Bits 64-71 of a NAT64 prefix (the "u" octet) must be zero.
-    Nat64UOctet,
     /// The 6rd prefix length plus the IPv4 suffix length exceeds 64 bits (or a length
     /// is out of range).
     SixRdLengths {
@@ -130,9 +124,10 @@ pub enum PrefixError {
 impl core::fmt::Display for PrefixError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            PrefixError::Nat64Length(l) => write!(f, "NAT64 prefix length /{l} is not one of /32, /40, /48, /56, /64, /96 (RFC 6052 2.2)"),
-            PrefixError::Nat64UOctet => f.write_str("NAT64 prefix has non-zero bits 64-71 (RFC 6052 2.2 requires the u octet to be zero)"),
-            PrefixError::SixRdLengths { prefix_len, ipv4_common_len } => write!(
+            PrefixError::SixRdLengths {
+                prefix_len,
+                ipv4_common_len,
+            } => write!(
                 f,
                 "6rd prefix /{prefix_len} with {ipv4_common_len} common IPv4 bits leaves more than 64 bits (RFC 5969 7.1.1)"
             ),
@@ -141,78 +136,6 @@ impl core::fmt::Display for PrefixError {
 }
 
 impl core::error::Error for PrefixError {}
-
-impl Nat64Prefix {
-    /// The well-known prefix 64:ff9b::/96 (RFC 6052 §2.1).
-    pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix {
-        prefix: Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
-        len: 96,
-    };
-    /// The local-use prefix 64:ff9b:1::/48 (RFC 8215).
-    pub const LOCAL_USE: Nat64Prefix = Nat64Prefix {
-        prefix: Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
-        len: 48,
-    };
-
-    /// A network-specific prefix. Bits past `len` are ignored.
-    pub const fn new(prefix: Ipv6Addr, len: u8) -> Result<Nat64Prefix, PrefixError> {
-        if !matches!(len, 32 | 40 | 48 | 56 | 64 | 96) {
-            return Err(PrefixError::Nat64Length(len));
-        }
-        let bits = prefix.to_bits() & mask(len);
-        if len == 96 && (bits >> 56) as u8 != 0 {
-            return Err(PrefixError::Nat64UOctet);
-        }
-        Ok(Nat64Prefix {
-            prefix: Ipv6Addr::from_bits(bits),
-            len,
-        })
-    }
-
-    /// The prefix address.
-    pub const fn prefix(&self) -> Ipv6Addr {
-        self.prefix
-    }
-
-    /// The prefix length in bits.
-    pub const fn prefix_len(&self) -> u8 {
-        self.len
-    }
-
-    /// The IPv4 address embedded in `addr`, if `addr` is under this prefix and its
-    /// u octet (bits 64-71) is zero.
-    pub const fn extract(&self, addr: Ipv6Addr) -> Option<Ipv4Addr> {
-        let bits = addr.to_bits();
-        if bits & mask(self.len) != self.prefix.to_bits() {
-            return None;
-        }
-        if self.len < 96 && (bits >> 56) as u8 != 0 {
-            return None;
-        }
-        // With the u octet removed, the IPv4 address follows the prefix directly.
-        let without_u = (bits >> 64 << 56) | (bits & ((1 << 56) - 1));
-        let v4 = if self.len == 96 {
-            bits as u32
-        } else {
-            (without_u >> (120 - self.len as u32 - 32)) as u32
-        };
-        Some(Ipv4Addr::from_bits(v4))
-    }
-
-    /// The address that embeds `ipv4` under this prefix (suffix bits zero).
-    pub const fn embed(&self, ipv4: Ipv4Addr) -> Ipv6Addr {
-        let v4 = ipv4.to_bits() as u128;
-        if self.len == 96 {
-            return Ipv6Addr::from_bits(self.prefix.to_bits() | v4);
-        }
-        // Place the IPv4 bits right after the prefix in a 120-bit space without the
-        // u octet, then open the u octet at bits 64-71.
-        let compact = v4 << (120 - self.len as u32 - 32);
-        let high = compact >> 56; // the bits that belong above the u octet
-        let low = compact & ((1 << 56) - 1);
-        Ipv6Addr::from_bits(self.prefix.to_bits() | high << 64 | low)
-    }
-}
 
 /// An operator's 6rd domain (RFC 5969 §7.1.1): the 6rd prefix, and the IPv4 bits
 /// common to every customer (`ipv4_common_len` high bits of `ipv4_common`), which are
@@ -518,7 +441,7 @@ mod tests {
             (96, "2001:db8:122:344::192.0.2.33"),
         ];
         for (len, text) in rows {
-            let p = Nat64Prefix::new(a("2001:db8:122:344::"), len).unwrap();
+            let p = Nat64Prefix::new_truncating(a("2001:db8:122:344::"), len).unwrap();
             assert_eq!(p.embed(ip), a(text), "/{len}");
             assert_eq!(p.extract(a(text)), Some(ip), "/{len}");
             let kind = classify_with(
@@ -538,7 +461,7 @@ mod tests {
         }
         assert_eq!(
             Nat64Prefix::new(a("2001:db8::"), 44),
-            Err(PrefixError::Nat64Length(44))
+            Err(sixfold_rewrite::addr::AddrError::Rfc6052Length(44))
         );
     }
 
@@ -568,7 +491,7 @@ mod tests {
         fn nat64_embed_extract(prefix: u128, ip: u32, pick: u8) -> bool {
             let len = [32u8, 40, 48, 56, 64, 96][pick as usize % 6];
             let prefix = prefix & !(0xFFu128 << 56);
-            let Ok(p) = Nat64Prefix::new(Ipv6Addr::from_bits(prefix), len) else { return false };
+            let Ok(p) = Nat64Prefix::new_truncating(Ipv6Addr::from_bits(prefix), len) else { return false };
             p.extract(p.embed(Ipv4Addr::from_bits(ip))) == Some(Ipv4Addr::from_bits(ip))
         }
         fn six_to_four_extracts_bits_16_to_47(low: u128) -> bool {

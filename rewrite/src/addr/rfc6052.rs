@@ -37,6 +37,15 @@ impl Nat64Prefix {
         },
     };
 
+    /// The local-use prefix 64:ff9b:1::/48 (RFC 8215). Network-specific: every
+    /// IPv4 address may be embedded under it.
+    pub const LOCAL_USE: Nat64Prefix = Nat64Prefix {
+        prefix: match Ipv6Prefix::new(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48) {
+            Ok(p) => p,
+            Err(_) => panic!("64:ff9b:1::/48 is a valid prefix"),
+        },
+    };
+
     /// A network-specific prefix (or the well-known one spelled out). Refused
     /// unless the length is one RFC 6052 §2.2 allows, the bits past it are zero
     /// and, for /96, the u octet (bits 64–71) is zero.
@@ -54,9 +63,29 @@ impl Nat64Prefix {
         Ok(Nat64Prefix { prefix })
     }
 
+    /// Like [`Nat64Prefix::new`], but the bits of `addr` past `len` are ignored
+    /// rather than refused (what `sixfold addr --nat64-prefix` and
+    /// `sixfold_teredo`'s classifier have always done).
+    pub const fn new_truncating(addr: Ipv6Addr, len: u8) -> Result<Nat64Prefix, AddrError> {
+        if len > 128 {
+            return Err(AddrError::Rfc6052Length(len));
+        }
+        let kept = if len == 0 {
+            0
+        } else {
+            addr.to_bits() & (u128::MAX << (128 - len as u32))
+        };
+        Nat64Prefix::new(Ipv6Addr::from_bits(kept), len)
+    }
+
     /// The prefix.
     pub const fn prefix(&self) -> Ipv6Prefix {
         self.prefix
+    }
+
+    /// The prefix length in bits: 32, 40, 48, 56, 64 or 96.
+    pub const fn prefix_len(&self) -> u8 {
+        self.prefix.prefix_len()
     }
 
     /// Whether this is the Well-Known Prefix 64:ff9b::/96.
@@ -169,6 +198,36 @@ mod tests {
 
     fn v6(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
+    }
+
+    /// `new` refuses bits past the length, `new_truncating` drops them (the
+    /// behaviour `sixfold_teredo`'s own type had before it became this one), and
+    /// RFC 8215's local-use prefix embeds like any network-specific one.
+    #[test]
+    fn truncating_constructor_and_local_use() {
+        assert_eq!(
+            Nat64Prefix::new(v6("2001:db8:122:344::"), 32),
+            Err(AddrError::HostBitsSet)
+        );
+        let p = Nat64Prefix::new_truncating(v6("2001:db8:122:344::"), 32).unwrap();
+        assert_eq!(p, Nat64Prefix::new(v6("2001:db8::"), 32).unwrap());
+        assert_eq!(p.prefix_len(), 32);
+        assert_eq!(
+            Nat64Prefix::new_truncating(v6("2001:db8::"), 129),
+            Err(AddrError::Rfc6052Length(129))
+        );
+        assert_eq!(
+            Nat64Prefix::new_truncating(v6("2001:db8::ff00:0:0:0"), 96),
+            Err(AddrError::UOctetSet)
+        );
+        let local = Nat64Prefix::LOCAL_USE;
+        assert_eq!(local.prefix_len(), 48);
+        assert!(!local.is_well_known());
+        assert_eq!(
+            local.embed(Ipv4Addr::new(192, 0, 2, 1)),
+            v6("64:ff9b:1:c000:2:100::")
+        );
+        assert!(local.allows(Ipv4Addr::new(10, 0, 0, 1)));
     }
 
     /// RFC 6052 §2.4's example table: 192.0.2.33 under 2001:db8::/n for every n.
