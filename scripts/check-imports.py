@@ -22,7 +22,9 @@ inline (`crate::nat::tcp::established(…)`) -- and reports:
   A child may use its own parent's items: in Rust a child module is part of its
   parent's implementation (`router/ipv4.rs` holds `impl Router` for the `Router`
   that `router/mod.rs` declares, `rewrite`'s `translate/to_ipv4.rs` returns the
-  parent's `Result`). And a branch may read an ancestor that never calls into it
+  parent's `Result`), and so is any module that writes `impl` blocks for an
+  ancestor's type (`router/xlat/nat64.rs`'s `impl Router`): it may use that
+  ancestor's items. And a branch may read an ancestor that never calls into it
   (`stats::exposition` renders the `stats::Snapshot` it is given).
 * files longer than 600 lines before their inline test module;
 * functions longer than 80 lines outside test modules.
@@ -270,6 +272,30 @@ def resolve(mods: dict, p: tuple[str, ...], seen=None) -> tuple[tuple[str, ...],
     return owner, name
 
 
+IMPL = re.compile(r"\bimpl\s*(?:<[^>{]*>)?\s*(?:[\w:]+(?:<[^>{]*>)?\s+for\s+)?([\w:]+)")
+
+
+def extended(mod: Module, mods: dict, root: Module) -> set[tuple[str, ...]]:
+    """The modules whose own types `mod` writes `impl` blocks for: it is part of
+    their implementation, as a child module is of its parent's."""
+    out = set()
+    for m in IMPL.finditer(mod.code):
+        segs = m.group(1).split("::")
+        if len(segs) == 1:
+            if segs[0] in mod.imports:
+                p = mod.imports[segs[0]]
+            else:
+                continue
+        else:
+            p = absolute(mod, segs, root)
+            if p is None:
+                continue
+        owner, item = resolve(mods, p)
+        if item is not None and item in mods[owner].items if owner in mods else False:
+            out.add(owner)
+    return out
+
+
 PATH_REF = re.compile(r"(?<![\w:])((?:crate|super|self)(?:::\w+)+)")
 
 
@@ -319,6 +345,7 @@ def check_crate(root_file: Path, rel) -> list[str]:
     seen_up: set = set()
     edges: dict[tuple[str, ...], dict[tuple[str, ...], tuple[Path, int]]] = {}
     refs = {m.path: [(resolve(mods, p), line) for p, line in references(m, root)] for m in mods.values()}
+    extends = {m.path: extended(m, mods, root) for m in mods.values()}
     uses = {path: {owner for (owner, _), _ in r} for path, r in refs.items()}
     for mod in mods.values():
         for (owner, item), line in refs[mod.path]:
@@ -332,6 +359,7 @@ def check_crate(root_file: Path, rel) -> list[str]:
                 if (
                     len(b) < len(a) - 1
                     and any(u[: len(branch)] == branch for u in uses[b])
+                    and b not in extends[a]
                     and item is not None
                     and item in mods[b].items
                     and (a, b, item) not in seen_up
@@ -498,7 +526,11 @@ def self_test() -> None:
     }
     good = {
         "Cargo.toml": 'members = ["a"]\n',
-        "a/src/lib.rs": "mod x;\nmod y;\nmod lab;\n",
+        "a/src/lib.rs": "mod x;\nmod y;\nmod lab;\nmod hub;\n",
+        # hub/part/deep.rs extends Hub (impl Hub): part of its implementation.
+        "a/src/hub/mod.rs": "mod part;\npub struct Hub {\n    n: u8,\n}\npub struct Verdict;\npub fn go(h: &Hub) -> u8 {\n    part::deep::get(h)\n}\n",
+        "a/src/hub/part/mod.rs": "pub mod deep;\n",
+        "a/src/hub/part/deep.rs": "use crate::hub::{Hub, Verdict};\nimpl Hub {\n    pub fn v(&self) -> Verdict {\n        Verdict\n    }\n}\npub fn get(h: &Hub) -> u8 {\n    h.n\n}\n",
         "a/src/x.rs": "use crate::y::Other;\npub fn g(_: Other) {}\n",
         "a/src/y.rs": "pub struct Other;\n#[cfg(test)]\nmod tests {\n    use crate::x::g;\n}\n",
         "a/src/lab/mod.rs": "mod routers;\nmod args;\nmod sub;\npub use args::{Args, CONST};\npub struct Own;\n",
