@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod aliases;
 mod buf;
 pub mod config;
 #[cfg(feature = "device")]
@@ -20,7 +19,6 @@ mod shaper;
 pub mod stats;
 pub mod tunnels;
 mod wheel;
-pub mod xlat;
 
 pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};
@@ -28,5 +26,8 @@ pub use iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 pub use layout::Layout;
 pub use nat::deterministic::{Deterministic, PortRange};
 pub use offload::Offload;
+/// IPv4/IPv6 translation as the router forwards it: its home is
+/// `router/xlat/rfc7915.rs`, beside the router's stateful and stateless parts.
+pub use router::xlat::rfc7915 as xlat;
 pub use router::{Reload, ReloadBase, Router, Verdict};
 pub use stats::{DropReason, IcmpSent, Snapshot};

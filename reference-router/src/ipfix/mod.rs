@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 ///
 /// An IPv6-only subscriber's NAT64 sessions and limits carry its IPv6 address
 /// in `inside6` and `0.0.0.0` in `inside`: the NAT's table knows it by an
-/// alias from 240.0.0.0/4 (`aliases.rs`), which means nothing outside the
+/// alias from 240.0.0.0/4 (`router/xlat/aliases.rs`), which means nothing outside the
 /// router and is never exported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NatRecord {

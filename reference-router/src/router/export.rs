@@ -196,7 +196,7 @@ impl Router {
         let aliases = &self.translation.aliases;
         self.nat.drain_log(&mut self.exports, self.clock_ms, |r| {
             if let Some(prefix) = prefix {
-                super::nat64::unalias(r, aliases, prefix);
+                super::xlat::nat64::unalias(r, aliases, prefix);
             }
         });
     }

@@ -22,13 +22,11 @@ mod fragment;
 mod ipv4;
 mod ipv6;
 mod links;
-mod nat64;
 mod reload;
 mod reply;
-mod siit;
 mod snapshot;
 mod timers;
-mod translate;
+pub(crate) mod xlat;
 
 use crate::buf::PacketBuf;
 use crate::config::{Config, ConfigError};
@@ -48,7 +46,7 @@ use reply::Replies;
 use sixfold_rewrite::{IpVersion, Ipv6Packet};
 use std::time::{Duration, Instant};
 use timers::Timers;
-use translate::Translation;
+use xlat::Translation;
 
 /// What to do with the packet in the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,7 @@
-//! What stateful NAT64 ([`super::nat64`]) and stateless SIIT ([`super::siit`])
+//! Translation's home in the router (RFC 7915): stateful NAT64 ([`nat64`], with
+//! the [`aliases`] its IPv6 subscribers stand as in the NAT's table), stateless
+//! SIIT ([`siit`]), what a refused translation is counted and answered as
+//! ([`rfc7915`], public as `sixfold_router::xlat`), and here what NAT64 and SIIT
 //! share: their configuration, the buffer a packet is translated into (swapped
 //! with the packet's, so nothing is copied back), and [`Router::translate`] —
 //! one packet through RFC 7915 to its egress link, a super-packet's headers
@@ -6,13 +9,17 @@
 //! USO, partial checksums updated as sums), cut into segments in software
 //! where they do not, fragments queued.
 
+pub(crate) mod aliases;
+pub(super) mod nat64;
+pub mod rfc7915;
+mod siit;
+
 use super::Router;
-use crate::aliases::Aliases;
 use crate::buf::PacketBuf;
 use crate::config::{self, Config};
 use crate::iface::Interface;
 use crate::offload::{self, Gso, Offload};
-use crate::xlat;
+use aliases::Aliases;
 use foldhash::fast::RandomState;
 use sixfold_rewrite::addr::{EamEntry, Nat64Prefix, Siit};
 use sixfold_rewrite::translate::{self, ToIpv4, ToIpv6, TranslateError, Translated, Translator};
@@ -278,10 +285,10 @@ impl Router {
             self.counters.segmented(segments.len() as u64);
             let t = self.translator(base, plan.makes_ipv6(), mtu, false);
             let mut pieces = Vec::new();
-            let mut out = vec![0u8; xlat::TRANSLATED_MAX];
+            let mut out = vec![0u8; rfc7915::TRANSLATED_MAX];
             for seg in &segments {
                 let done = plan.run(&t, seg, &mut out)?;
-                pieces.extend(xlat::pieces(&out[..done.len], done.fragment_len)?);
+                pieces.extend(rfc7915::pieces(&out[..done.len], done.fragment_len)?);
             }
             return self.deliver(buffer, pieces, egress);
         }
@@ -296,7 +303,7 @@ impl Router {
             }
             Some(max) => {
                 scratch.set_built_len(done.len);
-                let pieces = xlat::pieces(scratch.packet(), Some(max))?;
+                let pieces = rfc7915::pieces(scratch.packet(), Some(max))?;
                 self.counters.fragments_generated(pieces.len() as u64);
                 self.deliver(buffer, pieces, egress)
             }

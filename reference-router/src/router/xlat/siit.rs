@@ -19,20 +19,20 @@
 //!
 //! No state, so any worker translates any packet.
 
-use super::translate::Plan;
-use super::{Router, Verdict};
+use super::Plan;
+use super::rfc7915;
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::{Interface, SubscriberId};
 use crate::offload;
+use crate::router::{Router, Verdict};
 use crate::stats::{DropReason, Family};
-use crate::xlat;
 use sixfold_rewrite::translate::{self, ToIpv4};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 impl Router {
     /// Whether an IPv6 packet to `dst` (routed to no subscriber) is SIIT's.
-    pub(super) fn is_siit_out(&self, dst: Ipv6Addr) -> bool {
+    pub(in crate::router) fn is_siit_out(&self, dst: Ipv6Addr) -> bool {
         self.translation
             .siit
             .as_ref()
@@ -41,7 +41,7 @@ impl Router {
 
     /// The subscriber an IPv4 packet from the WAN to `dst` goes to through
     /// SIIT, if any (never for the NAT's pool, which validation keeps apart).
-    pub(super) fn siit_in_subscriber(&self, dst: Ipv4Addr) -> Option<SubscriberId> {
+    pub(in crate::router) fn siit_in_subscriber(&self, dst: Ipv4Addr) -> Option<SubscriberId> {
         let (m, _) = self.translation.siit.as_ref()?;
         if self.nat.is_public(dst) {
             return None;
@@ -51,7 +51,7 @@ impl Router {
 
     /// An IPv6 packet from subscriber `sub` to a SIIT destination, its hop limit
     /// checked.
-    pub(super) fn siit_out(
+    pub(in crate::router) fn siit_out(
         &mut self,
         sub: SubscriberId,
         buffer: &mut PacketBuf,
@@ -114,7 +114,7 @@ impl Router {
         let continuing = std::mem::replace(&mut self.continuing_hairpin, true);
         let result = back.and_then(|plan| self.translate(buffer, Plan::ToIpv6(plan), base, egress));
         self.continuing_hairpin = continuing;
-        result.map_err(|e| xlat::drop_reason(&e))?;
+        result.map_err(|e| rfc7915::drop_reason(&e))?;
         let protocol = self.protocol_of(buffer);
         self.count_xlat(Family::V6, true, protocol, buffer, true);
         Ok(Verdict::Forward(egress))
@@ -122,7 +122,7 @@ impl Router {
 
     /// An IPv4 packet from the WAN for subscriber `sub` through SIIT, its TTL
     /// checked.
-    pub(super) fn siit_in(
+    pub(in crate::router) fn siit_in(
         &mut self,
         sub: SubscriberId,
         buffer: &mut PacketBuf,

@@ -1,5 +1,5 @@
 //! Stateful NAT64 (RFC 6146) on the NAT's own table: an IPv6 subscriber's
-//! address stands in the table as an alias ([`crate::aliases`]), so its
+//! address stands in the table as an alias ([`super::aliases`]), so its
 //! sessions are NAT sessions — `[nat]`'s pool, port allocator (this worker's
 //! slice, as the subscriber's owner), EIM/ADM/APDM, filtering, timers, SYN hold,
 //! hairpinning and per-subscriber limits — and the packet is translated (RFC
@@ -17,9 +17,9 @@
 //!   an IPv6 peer gets an IPv6 packet from the sender's public endpoint
 //!   embedded in the prefix (RFC 6146 §3.8), an IPv4 peer an IPv4 one.
 
-use super::translate::Plan;
-use super::{Router, Verdict};
-use crate::aliases::Aliases;
+use super::Plan;
+use super::aliases::Aliases;
+use super::rfc7915;
 use crate::buf::PacketBuf;
 use crate::icmp::IcmpError;
 use crate::iface::{Direction, Interface, SubscriberId};
@@ -27,8 +27,8 @@ use crate::ipfix::NatRecord;
 use crate::nat::frag::{Applied, FragKey};
 use crate::nat::{Decision, Flow};
 use crate::offload;
+use crate::router::{Router, Verdict};
 use crate::stats::{DropReason, Family, NatEvent};
-use crate::xlat;
 use sixfold_rewrite::addr::Nat64Prefix;
 use sixfold_rewrite::translate::{self, Mapping, ToIpv4, ToIpv6, TranslateError};
 use sixfold_rewrite::{
@@ -102,7 +102,7 @@ fn flow(packet: &[u8], alias: u32, remote: Ipv4Addr) -> Result<Flow, DropReason>
 /// event; either way `inside` becomes `0.0.0.0`, so no alias leaves the router.
 /// An alias already freed (it outlives its sessions, so this is not expected)
 /// leaves `::`. Events about other inside addresses are left as they are.
-pub(super) fn unalias(r: &mut NatRecord, aliases: &Aliases, prefix: Nat64Prefix) {
+pub(in crate::router) fn unalias(r: &mut NatRecord, aliases: &Aliases, prefix: Nat64Prefix) {
     let alias = u32::from(r.inside);
     if !Aliases::is_alias(alias) {
         return;
@@ -140,12 +140,12 @@ impl Router {
     }
 
     /// Whether `addr` (a NAT rewrite's destination) stands for an IPv6 address.
-    pub(super) fn is_alias(&self, addr: Option<IpAddr>) -> bool {
+    pub(in crate::router) fn is_alias(&self, addr: Option<IpAddr>) -> bool {
         self.translation.nat64.is_some() && v4(addr).is_some_and(|a| Aliases::is_alias(a.into()))
     }
 
     /// Whether an IPv6 packet to `dst` from a subscriber is NAT64's.
-    pub(super) fn is_nat64(&self, dst: Ipv6Addr) -> bool {
+    pub(in crate::router) fn is_nat64(&self, dst: Ipv6Addr) -> bool {
         self.translation
             .nat64
             .as_ref()
@@ -154,14 +154,14 @@ impl Router {
 
     /// Drops a packet the translator refused for `e`, answering where RFC 7915
     /// says to (back out of `ingress`).
-    pub(super) fn refused(
+    pub(in crate::router) fn refused(
         &mut self,
         buffer: &mut PacketBuf,
         ingress: Interface,
         e: TranslateError,
         now: u32,
     ) -> Result<Verdict, DropReason> {
-        let reason = xlat::drop_reason(&e);
+        let reason = rfc7915::drop_reason(&e);
         match e.reply().and_then(IcmpError::of_reply) {
             Some(error) => self.report(buffer, ingress, error, reason, now),
             None => Err(reason),
@@ -170,7 +170,7 @@ impl Router {
 
     /// An IPv6 packet from subscriber `sub` to the NAT64 prefix, its hop limit
     /// checked.
-    pub(super) fn nat64_out(
+    pub(in crate::router) fn nat64_out(
         &mut self,
         sub: SubscriberId,
         buffer: &mut PacketBuf,
@@ -178,7 +178,7 @@ impl Router {
     ) -> Result<Verdict, DropReason> {
         let ingress = Interface::Subscriber(sub);
         let (prefix, base) = self.nat64_prefix().ok_or(DropReason::NoRoute)?;
-        let info = translate::inspect(buffer.packet()).map_err(|e| xlat::drop_reason(&e))?;
+        let info = translate::inspect(buffer.packet()).map_err(|e| rfc7915::drop_reason(&e))?;
         let (IpAddr::V6(src), IpAddr::V6(dst)) = (info.src, info.dst) else {
             return Err(DropReason::Malformed);
         };
@@ -288,7 +288,7 @@ impl Router {
     /// An IPv4 packet for a NAT64 session (see [`Router::nat64_in`]); the first
     /// fragment (`fragment`: its datagram's key) of a datagram is remembered
     /// for the rest.
-    pub(super) fn nat64_in_datagram(
+    pub(in crate::router) fn nat64_in_datagram(
         &mut self,
         buffer: &mut PacketBuf,
         from: (Ipv4Addr, IpProtocol, bool),
@@ -336,7 +336,7 @@ impl Router {
     /// A later fragment of an IPv4 datagram whose first went to a NAT64 session
     /// as `applied`: translated here if the session is this worker's, else handed
     /// to its worker with the TTL taken (a fragment has no port to be steered by).
-    pub(super) fn nat64_later_fragment(
+    pub(in crate::router) fn nat64_later_fragment(
         &mut self,
         buffer: &mut PacketBuf,
         applied: Applied,
@@ -484,7 +484,7 @@ impl Router {
     /// A translated IPv4 packet to a public address: taken in as from the WAN
     /// here, or handed to the worker that owns its port.
     fn hairpin_in(&mut self, buffer: &mut PacketBuf, now: u32) -> Result<Verdict, DropReason> {
-        let owner = super::ipv4::public_endpoint(buffer.packet())
+        let owner = crate::router::ipv4::public_endpoint(buffer.packet())
             .map_or(self.shard.index, |(addr, port)| {
                 self.nat.port_owner(addr, port)
             });
@@ -554,7 +554,7 @@ impl Router {
         inside: Ipv6Addr,
         prefix: Nat64Prefix,
     ) -> Result<Mapping<Ipv6Addr>, DropReason> {
-        let info = translate::inspect(packet).map_err(|e| xlat::drop_reason(&e))?;
+        let info = translate::inspect(packet).map_err(|e| rfc7915::drop_reason(&e))?;
         let quoted = info.quote.ok_or(DropReason::IcmpErrorBadQuote)?;
         let IpAddr::V4(remote) = quoted.dst_addr() else {
             return Err(DropReason::IcmpErrorBadQuote);
@@ -571,7 +571,7 @@ impl Router {
     }
 
     /// Counts a translated packet as forwarded in its new family.
-    pub(super) fn count_xlat(
+    pub(in crate::router) fn count_xlat(
         &mut self,
         family: Family,
         outbound: bool,
