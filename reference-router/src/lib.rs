@@ -1,25 +1,23 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-mod buf;
+mod base;
 pub mod config;
 #[cfg(feature = "device")]
 pub mod device;
 mod firewall;
 mod hold;
 mod icmp;
-mod iface;
 pub mod ipfix;
 pub mod layout;
 mod nat;
-pub mod offload;
-mod persub;
 mod router;
 mod shaper;
 pub mod stats;
 pub mod tunnels;
-mod wheel;
 
+pub use base::offload;
+pub(crate) use base::{buf, iface, persub, wheel};
 pub use buf::PacketBuf;
 pub use config::{Config, ConfigError};
 pub use iface::{Direction, Interface, RouteChange, Shard, SubscriberId};

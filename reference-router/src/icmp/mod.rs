@@ -19,8 +19,9 @@ pub(crate) const V4_QUOTE: usize = 576 - 28;
 /// ICMPv6 errors fit the minimum MTU (RFC 4443 §2.4 (c)).
 pub(crate) const V6_QUOTE: usize = 1280 - 48;
 
-/// Room a buffer needs beyond the packet for any error built over it.
-pub(crate) const HEADROOM: usize = 48;
+/// Room a buffer needs beyond the packet for any error built over it (a
+/// building block's constant: [`crate::buf::PacketBuf`] is sized with it).
+pub(crate) use crate::buf::HEADROOM;
 
 /// An error the router sends about a packet it drops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

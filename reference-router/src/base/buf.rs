@@ -35,9 +35,12 @@ impl std::fmt::Debug for PacketBuf {
 /// Where the packet starts in the storage.
 const AT: usize = VNET_HDR_LEN;
 
+/// Room a buffer needs beyond the packet for any error built over it.
+pub(crate) const HEADROOM: usize = 48;
+
 impl PacketBuf {
     /// Room for any IP packet and an ICMP error built over it.
-    pub const CAPACITY: usize = MAX_PACKET + crate::icmp::HEADROOM;
+    pub const CAPACITY: usize = MAX_PACKET + HEADROOM;
 
     /// An empty buffer.
     pub fn new() -> PacketBuf {
