@@ -564,3 +564,32 @@ fn accounting_counts_a_hairpin_for_the_sender_and_the_receiver() {
         ]
     );
 }
+
+/// `[nat] block_size` is checked in one place (`config/nat.rs`,
+/// `validate_allocation`), with the workers' count where it is known: building
+/// four workers refuses a block that does not fit one worker's slice of the
+/// ports, in the words `sixfold check` prints.
+#[test]
+fn a_block_that_does_not_fit_a_workers_slice_is_refused_by_the_one_check() {
+    let config = subscribers(
+        1,
+        &format!(
+            "pool = [\"{PUBLIC}\"]\nallocation = \"block\"\nblock_size = 20000\nmax_blocks = 1\n"
+        ),
+    );
+    let e = Router::workers(config, 9, Instant::now(), 4)
+        .err()
+        .expect("refused");
+    assert_eq!(e.key, "nat.block_size");
+    assert!(
+        e.problem.starts_with(
+            "20000 ports do not fit one worker's slice of the ports (1024-17151, 16128 ports, with router.workers"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.problem
+            .ends_with("at most 16128 per block, or fewer workers"),
+        "{e}"
+    );
+}

@@ -34,7 +34,7 @@ pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
 };
 pub use metrics::Metrics;
-pub(crate) use nat::validate_block_slice;
+pub(crate) use nat::validate_allocation;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
 use serde::{Deserialize, Serialize};

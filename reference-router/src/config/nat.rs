@@ -200,9 +200,15 @@ pub(super) fn validate_nat(nat: &Nat) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Checks `[nat]`'s allocation keys: a block fits an address, the
-/// subscribers' inside addresses fit the pool in deterministic mode.
-pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {
+/// Checks `[nat]`'s allocation keys — the one place `block_size` is checked: a
+/// block fits an address, the subscribers' inside addresses fit the pool in
+/// deterministic mode, and with `workers` known (the router's worker threads,
+/// 0 resolved to this machine's CPUs) a block fits every worker's slice.
+/// `Config::problems` runs it, and each worker's NAT setup again with its count.
+pub(crate) fn validate_allocation(
+    config: &Config,
+    workers: Option<u16>,
+) -> Result<(), ConfigError> {
     let n = &config.nat;
     if n.allocation == Allocation::Dynamic {
         return Ok(());
@@ -252,14 +258,17 @@ pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {
             ));
         }
     }
-    Ok(())
+    match workers {
+        Some(w) => validate_block_slice(config, w),
+        None => Ok(()),
+    }
 }
 
 /// Checks that a port block fits every one of `workers` workers' slice of
 /// the ports (`[nat] allocation = "block"`): each worker gives out blocks of
 /// its own slice, so a WAN packet finds its worker by port. `router.workers
 /// = 0` is this machine's CPUs, and the error says so.
-pub(crate) fn validate_block_slice(config: &Config, workers: u16) -> Result<(), ConfigError> {
+fn validate_block_slice(config: &Config, workers: u16) -> Result<(), ConfigError> {
     let n = &config.nat;
     if n.allocation != Allocation::Block {
         return Ok(());

@@ -28,9 +28,11 @@ impl Nat {
         let alloc = match n.allocation {
             Allocation::Dynamic => Allocator::Dynamic,
             Allocation::Block => {
-                // The one check of `[nat] block_size` against the workers' slices,
-                // which `Config::problems` runs before any worker is built.
-                crate::config::validate_block_slice(config, shard.count)?;
+                // `[nat]`'s allocation keys have one check (block_size against
+                // this worker count's slices included); `Config::problems` ran it
+                // before any worker was built, this refuses a configuration that
+                // skipped it.
+                crate::config::validate_allocation(config, Some(shard.count))?;
                 let b = Blocks::new(
                     config.nat.pool_addresses().len(),
                     n.block_size,

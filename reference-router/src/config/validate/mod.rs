@@ -148,12 +148,7 @@ impl Config {
         // The allocation checks list the pool's addresses: only once it is
         // known to be small enough to list.
         if pool_ok {
-            let allocation = super::nat::validate_allocation(self);
-            let fits = match (&allocation, workers) {
-                (Ok(()), Some(w)) => super::nat::validate_block_slice(self, w),
-                _ => Ok(()),
-            };
-            checks.extend([allocation, fits]);
+            checks.push(super::nat::validate_allocation(self, workers));
         }
         checks.push(super::ipfix::validate_ipfix(self));
         checks.push(validate_pool_needed(self));
