@@ -133,33 +133,30 @@ fn accepts(full: &toml::Table, key: &str, n: i64) -> bool {
     Config::check_toml(&text, Some(1)).is_ok()
 }
 
-/// The interval of accepted values around `at` (which is accepted), by binary
-/// search on each side: the validator's bounds are intervals.
+/// The interval of accepted values around `at` (which is accepted): the
+/// validator's bounds are intervals. Negative values are never taken.
 fn probe(full: &toml::Table, key: &str, at: i64) -> (i64, i64) {
-    let (mut lo, mut ok) = (i64::MIN, at);
-    // Negative values are never taken: start the search at -1.
-    if !accepts(full, key, -1) {
-        lo = -1;
-    }
-    while ok - lo > 1 {
-        let mid = lo + (ok - lo) / 2;
-        if accepts(full, key, mid) {
-            ok = mid
+    let below = if accepts(full, key, -1) { i64::MIN } else { -1 };
+    (edge(full, key, at, below), edge(full, key, at, i64::MAX))
+}
+
+/// The accepted value nearest `bad` (refused, or the end of the range) between
+/// it and `good` (accepted), by binary search.
+fn edge(full: &toml::Table, key: &str, good: i64, bad: i64) -> i64 {
+    let (mut good, mut bad) = (i128::from(good), i128::from(bad));
+    while (bad - good).abs() > 1 {
+        let mid = good + (bad - good) / 2;
+        if accepts(full, key, mid as i64) {
+            good = mid;
         } else {
-            lo = mid
+            bad = mid;
         }
     }
-    let low = ok;
-    let (mut ok, mut hi) = (at, i64::MAX);
-    while hi - ok > 1 {
-        let mid = ok + (hi - ok) / 2;
-        if accepts(full, key, mid) {
-            ok = mid
-        } else {
-            hi = mid
-        }
+    // The end of the type's range is accepted when nothing before it was refused.
+    if bad == i128::from(i64::MAX) && accepts(full, key, i64::MAX) {
+        return i64::MAX;
     }
-    (low, ok)
+    good as i64
 }
 
 fn show(v: Option<&Value>) -> String {
