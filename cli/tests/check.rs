@@ -113,6 +113,27 @@ fn reload_without_a_router_or_against_a_socket_not_ours_exits_2() {
         err.contains("is a router running with this control socket?"),
         "{err}"
     );
+    // A regular file, and a directory, where the socket should be: said so,
+    // for `reload` and `stats` alike, and left as they were.
+    let plain = file("plain.sock", "not a socket\n");
+    let dir = plain.parent().unwrap();
+    for (path, kind) in [(plain.as_path(), "a regular file"), (dir, "a directory")] {
+        let path = path.to_str().unwrap();
+        let o = sixfold(&["reload", "--socket", path]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        assert_eq!(
+            String::from_utf8(o.stderr).unwrap(),
+            format!("sixfold reload: {path} is {kind}, not a socket: no router's control socket\n")
+        );
+        let o = sixfold(&["stats", "--socket", path]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        assert!(
+            String::from_utf8(o.stderr)
+                .unwrap()
+                .contains(&format!("{path} is {kind}, not a socket")),
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "not a socket\n");
     // A socket that answers something else.
     let path = file("other.sock", "");
     std::fs::remove_file(&path).unwrap();
