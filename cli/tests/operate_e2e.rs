@@ -671,7 +671,36 @@ fn notify_watchdog_privileges_and_bad_requests() {
     for pair in states[1..states.len() - 1].chunks(2) {
         assert_eq!(pair, ["RELOADING=1", "READY=1"], "{states:?}");
     }
-    assert!(seen.iter().any(|(_, t)| t.starts_with("STATUS=")));
+    // STATUS= says what the router does: "running" with the first READY=1,
+    // then sessions, IPv6 flows and packets per second (refreshed, and with
+    // every READY=1 after a reload), "reloading", "stopping: …".
+    let statuses: Vec<&str> = seen
+        .iter()
+        .flat_map(|(_, t)| t.lines())
+        .filter_map(|l| l.strip_prefix("STATUS="))
+        .collect();
+    assert_eq!(statuses.first(), Some(&"running"), "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&"stopping: releasing sessions"),
+        "{statuses:?}"
+    );
+    let figures = statuses
+        .iter()
+        .filter(|s| !["running", "reloading", "stopping: releasing sessions"].contains(s))
+        .inspect(|status| {
+            let words: Vec<&str> = status.split(' ').collect();
+            assert!(
+                matches!(
+                    words[..],
+                    [n, "sessions,", f, "IPv6", "flows,", r, "packets/s"]
+                        if [n, f, r].iter().all(|w| w.parse::<u64>().is_ok())
+                ),
+                "STATUS {status:?}"
+            );
+        })
+        .count();
+    assert!(figures >= 2, "{statuses:?}");
     // The log: JSON lines, no escape codes, the SIGHUP reloads and the stop.
     let mut text = String::new();
     std::fs::File::open(&log)
@@ -852,4 +881,86 @@ fn a_text_log_in_a_file_has_no_escape_codes() {
             .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
         "{text}"
     );
+}
+
+/// As the unit runs it: started as `nobody` with only the ambient
+/// capabilities `sixfold.service` grants (`setpriv` playing systemd's
+/// `User=` and `AmbientCapabilities=`), the router opens its devices, serves
+/// and stops cleanly, and never calls setuid, setgid, setgroups or capset
+/// (the unit's `SystemCallFilter=~@privileged` would kill it): `strace` sees
+/// none.
+#[test]
+fn as_the_unit_runs_it_no_setuid_and_no_capset() {
+    if !can_run("as_the_unit_runs_it_no_setuid_and_no_capset") {
+        return;
+    }
+    for p in ["setpriv", "strace"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let o = own("sfamb", &["sfamb-wan"]);
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // RuntimeDirectory=sixfold: the service user's.
+    nix::unistd::chown(&o.dir, Some(nobody.uid), None).unwrap();
+    let socket = o.dir.join("sixfold.sock");
+    let config = o.dir.join("router.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[router]\ncontrol_socket = \"{}\"\nworkers = 1\noffload = false\nra = false\n\
+             [wan]\nname = \"sfamb\"\nnetns = \"sfamb-wan\"\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let trace = o.dir.join("strace.txt");
+    let caps = "-all,+net_admin,+sys_admin";
+    let mut guard = Running(
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid", &nobody.gid.to_string()])
+            .arg("--clear-groups")
+            .args([
+                format!("--inh-caps={caps}"),
+                format!("--ambient-caps={caps}"),
+                format!("--bounding-set={caps}"),
+            ])
+            .args(["--", "strace", "-f", "-qq", "-e", "signal=none", "-o"])
+            .arg(&trace)
+            .args(["-e", "trace=setuid,setgid,setresuid,setresgid,setreuid,setregid,setgroups,setfsuid,setfsgid,capset"])
+            .args([SIXFOLD, "run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(o.dir.join("router.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let socket_s = socket.to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sixfold::control::request(socket_s, "stats").is_err() {
+        assert!(
+            matches!(guard.0.try_wait(), Ok(None)),
+            "the router exited: {}",
+            std::fs::read_to_string(o.dir.join("router.log")).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "the router never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(stats(socket_s).datapath.workers, 1);
+    // The router: strace's child (strace runs where setpriv was).
+    let tracer = guard.0.id();
+    let pid: u32 = std::fs::read_to_string(format!("/proc/{tracer}/task/{tracer}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the router under strace");
+    assert!(cap_line(pid, "Uid:").starts_with(&nobody.uid.to_string()));
+    assert_eq!(cap_line(pid, "CapEff:"), "0000000000201000");
+    // Its TUN exists in the namespace.
+    ok("sfamb-wan", &["ip", "link", "show", "sfamb"]);
+    signal(pid, nix::sys::signal::Signal::SIGTERM);
+    assert!(guard.0.wait().unwrap().success());
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(calls, "", "privileged calls under the unit's conditions");
+    let log = std::fs::read_to_string(o.dir.join("router.log")).unwrap();
+    assert!(log.contains("user=\"(unchanged)\""), "{log}");
+    assert!(log.contains("router stopped"), "{log}");
 }
