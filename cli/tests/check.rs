@@ -19,6 +19,8 @@ fn file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sixfold-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
+    // A run before this one with the same pid may have left a socket here.
+    let _ = std::fs::remove_file(&path);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -95,13 +97,25 @@ fn a_file_that_does_not_parse_or_cannot_be_read_says_where() {
     assert_eq!(code, 1);
     assert!(out.starts_with("FILE: 1 problem(s)\n"), "{out}");
     assert!(out.contains("(line 2)") || out.contains("line 3"), "{out}");
-    let o = sixfold(&["check", "--config", "/nonexistent/sixfold.toml"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8(o.stderr).unwrap();
-    assert!(
-        err.contains("reading /nonexistent/sixfold.toml: No such file"),
-        "{err}"
-    );
+    // `check` and `run` alike (run stops there, before anything starts), for
+    // a path that does not exist and for one that is a directory.
+    for (path, why) in [
+        (
+            "/nonexistent/sixfold.toml",
+            "No such file or directory (os error 2)",
+        ),
+        ("/", "Is a directory (os error 21)"),
+    ] {
+        for command in ["check", "run"] {
+            let o = sixfold(&[command, "--config", path]);
+            assert_eq!(o.status.code(), Some(1), "{command} {path}");
+            assert_eq!(
+                String::from_utf8(o.stderr).unwrap(),
+                format!("sixfold: reading {path}: {why}\n"),
+                "{command}"
+            );
+        }
+    }
 }
 
 #[test]
