@@ -92,6 +92,46 @@ fn a_good_file_is_summarised() {
 }
 
 #[test]
+fn the_summary_says_each_allocation_modes_ports() {
+    // Deterministic: 2 addresses, 64512 / 2016 = 32 ranges each, 64 in all
+    // for 33 inside addresses (1 + a /27).
+    let (code, out) = check(
+        "det.toml",
+        "[router]\nworkers = 2\n[nat]\npool = [\"192.0.2.0/30\"]\nallocation = \"deterministic\"\nblock_size = 2016\n\
+         [[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n\
+         [[subscriber_range]]\nname = \"r\"\nipv4 = \"100.64.1.0/27\"\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().nth(3),
+        Some(
+            "ports per subscriber: 2016 per inside address (deterministic, RFC 7422); ranges per address: 32"
+        )
+    );
+    assert_eq!(
+        out.lines().nth(1),
+        Some("subscribers: 33 (1 [[subscriber]], 32 in 1 [[subscriber_range]])")
+    );
+    // Dynamic (the default), its limit per protocol.
+    let (code, out) = check(
+        "dyn.toml",
+        "[router]\nworkers = 1\n[nat]\npool = [\"192.0.2.1\"]\nports_per_subscriber = 1000\n\
+         [[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "subscribers: 1 (1 [[subscriber]], 0 in 0 [[subscriber_range]])",
+            "pool: 1 address(es)",
+            "ports per subscriber: 1000 per protocol (dynamic)",
+            "workers: 1",
+            "host: not checked (--host checks namespaces, devices, [ipfix] source, user)",
+        ]
+    );
+}
+
+#[test]
 fn a_file_that_does_not_parse_or_cannot_be_read_says_where() {
     let (code, out) = check("bad.toml", "[nat]\npool = [\"192.0.2.1\"\n");
     assert_eq!(code, 1);

@@ -912,6 +912,17 @@ fn as_the_unit_runs_it_no_setuid_and_no_capset() {
         ),
     )
     .unwrap();
+    // What the operator runs first: the file and this machine are fine.
+    let check = Command::new(SIXFOLD)
+        .args(["check", "--host", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    assert!(
+        String::from_utf8_lossy(&check.stdout)
+            .ends_with("\nhost: checked (namespaces, devices, [ipfix] source, user)\n"),
+        "{check:?}"
+    );
     let trace = o.dir.join("strace.txt");
     let caps = "-all,+net_admin,+sys_admin";
     let mut guard = Running(
