@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What `sixfold nat lookup` needs to answer from a large capture of the IPFIX
-# export (README, "Who had this address and port at this time?"): writes a
+# export (docs/carrier-grade.md, "Who had this address and port at this time?"): writes a
 # capture of MEGABYTES (default 1024) of a busy router's export with the
 # router's own encoder (benches/src/bin/ipfix-capture.rs), then asks the one
 # question in it under an address-space limit of LIMIT bytes (default

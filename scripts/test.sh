@@ -111,7 +111,7 @@ cargo clippy --locked --manifest-path checksum/tests/no-std-consumer/Cargo.toml 
     --target-dir target -- -D warnings
 cargo publish --dry-run --allow-dirty -p sixfold-checksum
 
-step "fuzz smoke run (${FUZZ_SECONDS:=5} s per target; README has the long-run command)"
+step "fuzz smoke run (${FUZZ_SECONDS:=5} s per target; docs/fuzzing.md has the long-run command)"
 for target in $(cargo fuzz list --fuzz-dir fuzz); do
     cargo fuzz run --sanitizer none --fuzz-dir fuzz "$target" -- \
         -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 1

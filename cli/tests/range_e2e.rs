@@ -1,5 +1,5 @@
 //! End to end (needs root): `sixfold run` as a box on real interfaces — the
-//! README's recipe. An access namespace sends from two addresses (and two IPv6
+//! docs/getting-started.md's recipe. An access namespace sends from two addresses (and two IPv6
 //! prefixes) over a veth into the box, where `ip rule iif <veth> lookup 100`
 //! takes them to the range's TUN (table 100's `default dev inside` is the
 //! range's `routes`); the router's NAT44 and IPv6 firewall send them out of its

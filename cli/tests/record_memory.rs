@@ -3,7 +3,7 @@
 //! 24 MiB, are read; the peak resident memory (`VmHWM`, sampled while the
 //! command runs) of the second may exceed the first's by less than 6 MiB (a
 //! reader that held the capture would need 20 MiB more). The 1 GB figure
-//! under `prlimit --as=300MB` is `scripts/record-memory.sh`'s (README).
+//! under `prlimit --as=300MB` is `scripts/record-memory.sh`'s (docs/carrier-grade.md).
 
 mod common;
 use common::frames::{Link, frames, write_pcap};

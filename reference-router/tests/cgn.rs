@@ -1,7 +1,7 @@
 //! Carrier-grade operations through `Router::process` with a fake clock: port
 //! blocks (allocation, release, hold, exhaustion, interim re-logging),
 //! deterministic NAT (RFC 7422), the NAT events they log for IPFIX (RFC 8158),
-//! the README's RFC behaviours in all three allocation modes, two workers
+//! docs/carrier-grade.md's RFC behaviours in all three allocation modes, two workers
 //! steering replies to the worker that holds the mapping in every mode, and
 //! flow accounting through NAT sessions and IPv6 firewall flows (records a
 //! timeout exported and another flow reused are never counted into).

@@ -1,5 +1,5 @@
 //! NAT44 behaviour through `Router::process`, one scripted test per requirement of
-//! RFC 4787 (UDP), 5382 (TCP), 5508 (ICMP), 6888 (CGN) and 7857. The README's
+//! RFC 4787 (UDP), 5382 (TCP), 5508 (ICMP), 6888 (CGN) and 7857. docs/router.md's
 //! requirement table points here.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Writes a capture of a busy router's IPFIX export, for measuring what
-//! `sixfold nat lookup` needs to read one (README, "Who had this address and
+//! `sixfold nat lookup` needs to read one (docs/carrier-grade.md, "Who had this address and
 //! port at this time?"): the router's own encoder, 20,000 subscribers opening
 //! and closing UDP sessions on 203.0.113.0/24 at 2,000 events a second from
 //! 2026-03-03T14:00:00Z, as raw IPv4/UDP frames to 192.0.2.90:4739, until the

@@ -96,7 +96,7 @@ pub fn avx512(data: &[u8]) -> Sum {
 /// instruction per 16 bytes. Falls back to [`super::accum64`] on other architectures.
 ///
 /// Not compiled on the x86_64 machines this crate is developed on (no aarch64
-/// target installed there); see the README.
+/// target installed there); see docs/performance.md.
 pub fn neon(data: &[u8]) -> Sum {
     #[cfg(target_arch = "aarch64")]
     {
@@ -151,7 +151,7 @@ fn detect(data: &[u8]) -> Sum {
 }
 
 /// The fastest kernel this CPU runs, with its name. AVX-512 first: on the Zen 5
-/// machine of the README's table it is the fastest from 256 bytes up (VNNI does
+/// machine of docs/performance.md's table it is the fastest from 256 bytes up (VNNI does
 /// the widening add in one instruction, and Zen 5 has full-width 512-bit units).
 fn best() -> (&'static str, Kernel) {
     #[cfg(target_arch = "x86_64")]

@@ -8,7 +8,7 @@
 //! an entry changes nothing, a new name is an entry added, a missing one an
 //! entry removed.
 //!
-//! What applies live and what is refused is the table in the README's
+//! What applies live and what is refused is the table in docs/operating.md's
 //! "Reload" section; [`LIVE`] and [`Change::refusal`] are its source.
 
 use super::{Allocation, Config, ConfigError};

@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn flow_records_stay_as_the_readme_says() {
-        // Two cache lines: the README's "what is left per packet".
+        // Two cache lines: docs/performance.md's "what is left per packet".
         assert_eq!(size_of::<Flow>(), 112);
         assert_eq!(size_of::<FlowKey>(), 48);
     }

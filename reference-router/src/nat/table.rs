@@ -564,7 +564,7 @@ mod tests {
 
     #[test]
     fn records_stay_small() {
-        // Part of the bytes-per-session figure in the README.
+        // Part of the bytes-per-session figure in docs/performance.md.
         // 40 before the places of the session's two accounting records.
         assert_eq!(size_of::<Session>(), 48);
         assert_eq!(size_of::<Mapping>(), 32);
