@@ -10,6 +10,8 @@
 * Every `sixfold ...` command line in a code block (sh, console, text, none)
   parses: it is run with SIXFOLD_PARSE_ONLY=1, which makes the binary stop after
   parsing its arguments (exit 0) or report clap's error (exit 2).
+* docs/architecture.md's layout block and the tree agree: every path it names
+  exists, and every module at the router's root, in base/ and router/ is named.
 * With --subjects: every heading of the README as it was before the docs split
   (docs/readme-headings.txt, kept from commit 6bd0b0c's README) is found as a
   heading in README.md or docs/ -- nothing the old README covered is lost.
@@ -180,6 +182,55 @@ def check_commands(path: Path, md: str, sixfold: str, problems: list[str]) -> in
     return n
 
 
+def layout_paths(block: str) -> list[str]:
+    """The paths a layout block names: `dir/` at column 0, then by indentation
+    (two spaces a level) under the last directory above; in a comma list a bare
+    name sits beside the item before it. The description follows two spaces."""
+    parents: dict[int, str] = {}
+    out = []
+    for line in block.splitlines():
+        if not line.strip() or len(line) - len(line.lstrip()) >= 20:
+            continue  # a continuation of the description
+        indent = len(line) - len(line.lstrip())
+        items = re.split(r"\s{2,}", line.strip())[0]
+        base = parents.get(indent - 2, "") if indent else ""
+        prev_dir = base
+        for item in re.split(r",\s*", items):
+            if not re.match(r"^[\w./{}-]+$", item):
+                break
+            path = (base if "/" in item.rstrip("/") or item == items.split(",")[0] else prev_dir) + item
+            out.append(path)
+            prev_dir = path.rstrip("/").rsplit("/", 1)[0] + "/" if "/" in path.rstrip("/") else ""
+            if item.endswith("/") and item == items.split(",")[0]:
+                parents[indent] = path
+    return out
+
+
+def check_layout(problems: list[str]) -> int:
+    """docs/architecture.md's layout and the tree agree: every path it names
+    exists, and every module at the router's root, in base/ and in router/ is named."""
+    page = ROOT / "docs" / "architecture.md"
+    if not page.exists():
+        return 0
+    blocks_ = [b for info, b, _ in blocks(page.read_text()) if info == "text" and "reference-router/" in b]
+    if not blocks_:
+        problems.append("docs/architecture.md: no layout block")
+        return 0
+    named = layout_paths(blocks_[0])
+    for p in named:
+        if not (ROOT / p).exists():
+            problems.append(f"docs/architecture.md: the layout names {p}, which does not exist")
+    have = set(p.rstrip("/") for p in named)
+    for d in ["reference-router/src", "reference-router/src/base", "reference-router/src/router"]:
+        for f in sorted((ROOT / d).iterdir()):
+            rel = f"{d}/{f.name}"
+            if f.name in ("lib.rs", "mod.rs") and rel not in have:
+                continue
+            if rel not in have:
+                problems.append(f"docs/architecture.md: the layout does not name {rel}")
+    return len(named)
+
+
 def pages() -> list[Path]:
     out = [ROOT / "README.md"]
     if (ROOT / "CHANGELOG.md").exists():
@@ -248,6 +299,11 @@ sixfold lab --routers 2 | head
         check_toml(ROOT / "README.md", md, sixfold, problems)
         check_commands(ROOT / "README.md", md, sixfold, problems)
         ROOT = saved
+    block = "a/     x\n  src/b/    y\n    c.rs, d.rs   z\n                        more of z\n  src/e.rs, f.rs  w\n"
+    got = layout_paths(block)
+    if got != ["a/", "a/src/b/", "a/src/b/c.rs", "a/src/b/d.rs", "a/src/e.rs", "a/src/f.rs"]:
+        print(f"docs self-test FAILED: the layout block read as {got}", file=sys.stderr)
+        sys.exit(1)
     want = ["no heading #nowhere", "no such file missing.md", "sixfold check refuses", "toml refused block", "--routers N"]
     ok = len(problems) == len(want) and all(any(w in p for p in problems) for w in want)
     if not ok:
@@ -272,6 +328,7 @@ def main() -> None:
         configs += check_toml(p, md, sixfold, problems)
         commands += check_commands(p, md, sixfold, problems)
     subjects = check_subjects(problems) if "--subjects" in argv else 0
+    layout = check_layout(problems)
     for p in problems:
         print(p)
     if problems:
@@ -279,7 +336,8 @@ def main() -> None:
         sys.exit(1)
     print(
         f"docs: {len(pages())} pages, links resolve, {configs} configurations checked, "
-        f"{commands} command lines parse" + (f", {subjects} old README headings found" if subjects else "")
+        f"{commands} command lines parse, {layout} layout paths exist"
+        + (f", {subjects} old README headings found" if subjects else "")
     )
 
 
