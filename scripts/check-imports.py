@@ -2,7 +2,8 @@
 """The house rules for the workspace's Rust sources, checked (issue 26).
 
 For every crate root (src/lib.rs, src/main.rs) of the workspace's members this
-walks the module tree (`mod x;` declarations, `#[cfg(test)]` modules left out),
+walks the module tree (`mod x;` declarations, `#[cfg(test)]` modules left out; the
+roots: src/lib.rs, src/main.rs, src/bin/*.rs, benches/*.rs, fuzz_targets/*.rs),
 reads every path a module names outside its test module -- `use crate::…`,
 `use super::…`, `use self::…`, a child module's name, and the same paths written
 inline (`crate::nat::tcp::established(…)`) -- and reports:
@@ -175,10 +176,15 @@ def load_module(path: tuple[str, ...], file: Path, modules: dict) -> Module:
     code = blank_spans(raw, test_spans(raw))
     mod = Module(path, file, code, raw)
     modules[path] = mod
-    subdir = file.parent if file.name in ("mod.rs", "lib.rs", "main.rs") else file.with_suffix("")
+    subdir = file.parent if file.name == "mod.rs" or not path else file.with_suffix("")
+    # `#[path = "shared/feed.rs"] mod feed;` (fuzz targets): the file named.
+    pathed = dict(
+        (m.group(2), file.parent / m.group(1))
+        for m in re.finditer(r'#\[path\s*=\s*"([^"]+)"\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;', file.read_text())
+    )
     for m in MOD_DECL.finditer(code):
         name = m.group(1)
-        for cand in (subdir / f"{name}.rs", subdir / name / "mod.rs"):
+        for cand in ([pathed[name]] if name in pathed else []) + [subdir / f"{name}.rs", subdir / name / "mod.rs"]:
             if cand.exists():
                 mod.children[name] = load_module(path + (name,), cand, modules)
                 break
@@ -493,6 +499,9 @@ def crate_roots(workspace: Path) -> list[Path]:
             f = workspace / m / "src" / name
             if f.exists():
                 roots.append(f)
+        # Binaries, benches and fuzz targets are crate roots of their own.
+        for d in ("src/bin", "benches", "fuzz_targets"):
+            roots += sorted((workspace / m / d).glob("*.rs"))
     return roots
 
 
