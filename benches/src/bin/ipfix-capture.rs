@@ -88,6 +88,31 @@ fn frame(out: &mut impl Write, ms: u64, message: &[u8]) -> std::io::Result<usize
     Ok(16 + len as usize)
 }
 
+/// The pcap file header: LINKTYPE_RAW (101), microseconds; its length.
+fn pcap_header(out: &mut impl Write) -> std::io::Result<usize> {
+    let mut header = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    header.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    header.extend_from_slice(&65535u32.to_le_bytes());
+    header.extend_from_slice(&101u32.to_le_bytes());
+    out.write_all(&header)?;
+    Ok(header.len())
+}
+
+/// A random session (inside address and port, public endpoint) that is not
+/// the one the question asks about (`target`).
+fn random_session(rng: &mut Rng, target: (Ipv4Addr, u16)) -> (Ipv4Addr, u16, (Ipv4Addr, u16)) {
+    let inside = Ipv4Addr::from(0x6440_0000 + rng.below(20_000) as u32);
+    let port = 1024 + rng.below(60_000) as u16;
+    let mut public = (
+        Ipv4Addr::from(0xcb00_7100 + rng.below(256) as u32),
+        1024 + rng.below(64_512) as u16,
+    );
+    if public == target {
+        public.1 += 1;
+    }
+    (inside, port, public)
+}
+
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(mb)) = (args.get(1), args.get(2).and_then(|m| m.parse::<u64>().ok()))
@@ -97,13 +122,7 @@ fn main() -> std::io::Result<()> {
     };
     let size = mb << 20;
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    // pcap header: LINKTYPE_RAW (101), microseconds.
-    let mut header = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
-    header.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    header.extend_from_slice(&65535u32.to_le_bytes());
-    header.extend_from_slice(&101u32.to_le_bytes());
-    out.write_all(&header)?;
-    let mut written = header.len();
+    let mut written = pcap_header(&mut out)?;
     let target = (Ipv4Addr::new(203, 0, 113, 7), 40000u16);
     let holder = (Ipv4Addr::new(100, 64, 200, 1), 5555u16);
     let mut encoder = Encoder::new(1, T0);
@@ -120,15 +139,7 @@ fn main() -> std::io::Result<()> {
     let mut ms = 0u64;
     while (written as u64) < size {
         ms += 1;
-        let inside = Ipv4Addr::from(0x6440_0000 + rng.below(20_000) as u32);
-        let port = 1024 + rng.below(60_000) as u16;
-        let mut public = (
-            Ipv4Addr::from(0xcb00_7100 + rng.below(256) as u32),
-            1024 + rng.below(64_512) as u16,
-        );
-        if public == target {
-            public.1 += 1;
-        }
+        let (inside, port, public) = random_session(&mut rng, target);
         batch.push(session(NatEvent::SessionCreate, ms, inside, port, public));
         live.push_back((inside, port, public));
         if live.len() > 100_000 {
