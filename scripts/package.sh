@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package (README "The service"), built and checked: the release
+# The Debian package (docs/operating.md, "The service"), built and checked: the release
 # binary, its man pages and completions (`sixfold generate-assets`, from the
 # clap definition), `cargo deb`, then on the package itself: its files, the
 # conffile, the shipped configuration accepted by the packaged `sixfold check`,
@@ -24,7 +24,8 @@ dpkg-deb -e "$deb" "$dir/control"
 fail() { echo "package: $*" >&2; exit 1; }
 for f in usr/bin/sixfold usr/lib/systemd/system/sixfold.service etc/sixfold/sixfold.toml \
     usr/share/bash-completion/completions/sixfold usr/share/zsh/vendor-completions/_sixfold \
-    usr/share/fish/vendor_completions.d/sixfold.fish usr/share/man/man1/sixfold.1.gz; do
+    usr/share/fish/vendor_completions.d/sixfold.fish usr/share/man/man1/sixfold.1.gz \
+    usr/share/doc/sixfold/README.md usr/share/doc/sixfold/docs/operating.md; do
     [[ -e $dir/root/$f ]] || fail "$f missing"
 done
 # A man page for every subcommand `sixfold --help` lists.
