@@ -540,6 +540,9 @@ impl Firewall {
 
     /// Expiry work that is due (bounded by `budget`).
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
+        if !self.wheel.due(now) {
+            return;
+        }
         let mut work = 0;
         while let Some(index) = self
             .wheel

@@ -520,20 +520,28 @@ impl Table {
     }
 
     /// Advances the wheel towards `now`, touching at most `budget` slots and sessions.
+    /// Runs before every packet: each part asks first whether it has work by
+    /// `now`, which costs a compare when it has none.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
         self.now = now;
-        if let Allocator::Block(b) = &mut self.alloc {
+        if let Allocator::Block(b) = &mut self.alloc
+            && b.due(now)
+        {
             b.tick(now, budget, &mut self.log.block_events);
             self.log_blocks();
         }
-        let mut work = 0;
-        while let Some(index) = self
-            .wheel
-            .next_expired(&mut self.sessions, now, &mut work, budget)
-        {
-            self.remove_session(index);
+        if self.wheel.due(now) {
+            let mut work = 0;
+            while let Some(index) =
+                self.wheel
+                    .next_expired(&mut self.sessions, now, &mut work, budget)
+            {
+                self.remove_session(index);
+            }
         }
-        self.ports.reclaim(now, budget);
+        if self.ports.due(now) {
+            self.ports.reclaim(now, budget);
+        }
     }
 }
 

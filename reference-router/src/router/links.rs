@@ -7,7 +7,8 @@
 use crate::config::{Config, SubscriberRange};
 use crate::iface::{Interface, SubscriberId};
 use crate::stats::DropReason;
-use ipnet::Ipv4Net;
+use foldhash::fast::RandomState;
+use ipnet::{Ipv4Net, Ipv6Net};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -15,6 +16,9 @@ struct Link {
     name: String,
     mtu: usize,
     ipv4: Vec<Ipv4Net>,
+    /// The prefixes it may send from (validated: no other subscriber's overlaps
+    /// them), as (network, mask): `ipnet`'s `contains` costs ten times the AND.
+    ipv6: Vec<(u128, u128)>,
     /// The /64s the subscriber is told to configure addresses from (a delegated
     /// shorter prefix is advertised by its first /64: SLAAC needs a /64).
     slaac: Vec<Ipv6Addr>,
@@ -33,8 +37,16 @@ pub(super) struct Links {
     subscribers: Vec<Link>,
     ranges: Vec<RangeLink>,
     /// Subscriber prefixes: per prefix length present (longest first), the upper
-    /// 64 bits of each prefix → its subscriber. A lookup is one probe per length.
-    v6_routes: Vec<(u8, HashMap<u64, SubscriberId>)>,
+    /// 64 bits of each prefix → its subscriber. A lookup is one probe per length,
+    /// on every IPv6 packet: foldhash, not SipHash (the keys are the subscribers'
+    /// own configured prefixes, nothing a sender chooses).
+    v6_routes: Vec<(u8, V6Routes)>,
+}
+
+type V6Routes = HashMap<u64, SubscriberId, RandomState>;
+
+fn mask6(net: &Ipv6Net) -> u128 {
+    u128::from(net.netmask())
 }
 
 fn upper64(a: Ipv6Addr) -> u64 {
@@ -43,14 +55,14 @@ fn upper64(a: Ipv6Addr) -> u64 {
 
 impl Links {
     pub(super) fn new(config: &Config) -> Links {
-        let mut v6_routes: Vec<(u8, HashMap<u64, SubscriberId>)> = Vec::new();
+        let mut v6_routes: Vec<(u8, V6Routes)> = Vec::new();
         for (i, sub) in config.subscriber.iter().enumerate() {
             for net in &sub.ipv6 {
                 let len = net.prefix_len();
                 let at = match v6_routes.iter().position(|(l, _)| *l == len) {
                     Some(at) => at,
                     None => {
-                        v6_routes.push((len, HashMap::new()));
+                        v6_routes.push((len, V6Routes::default()));
                         v6_routes.len() - 1
                     }
                 };
@@ -70,6 +82,11 @@ impl Links {
                     name: s.name.clone(),
                     mtu: usize::from(s.mtu),
                     ipv4: s.ipv4.clone(),
+                    ipv6: s
+                        .ipv6
+                        .iter()
+                        .map(|n| (u128::from(n.network()), mask6(n)))
+                        .collect(),
                     slaac: s.ipv6.iter().map(|n| n.network()).collect(),
                 })
                 .collect(),
@@ -159,6 +176,22 @@ impl Links {
         }
     }
 
+    /// Whether subscriber `sub` may send from `addr` (anti-spoofing): whether
+    /// [`Links::route_v6`] names `sub` for it — prefixes never overlap
+    /// (validated), so it is the subscriber's own prefixes that decide, without
+    /// a hash probe.
+    pub(super) fn owns_ipv6(&self, sub: SubscriberId, addr: Ipv6Addr) -> bool {
+        match self.subscribers.get(sub as usize) {
+            Some(link) => {
+                let a = u128::from(addr);
+                link.ipv6.iter().any(|&(net, mask)| a & mask == net)
+            }
+            None => self
+                .range_link(sub)
+                .is_some_and(|(r, i)| r.range.index_v6(addr) == Some(i)),
+        }
+    }
+
     /// The subscriber whose prefix holds `addr`: the `[[subscriber]]`s' longest
     /// prefix first, then the ranges'.
     pub(super) fn route_v6(&self, addr: Ipv6Addr) -> Option<SubscriberId> {
@@ -229,6 +262,38 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    /// Anti-spoofing asks the subscriber's own prefixes: the answer is the
+    /// route's, for every subscriber, inside and at the edges of every prefix.
+    #[test]
+    fn an_ipv6_source_is_owned_by_the_subscriber_it_routes_to() {
+        let l = links();
+        let addrs = [
+            "2001:db8:9::",
+            "2001:db8:9:ffff:ffff:ffff:ffff:ffff",
+            "2001:db8:8:ffff::1",
+            "2001:db8:a::",
+            "2001:db8:1::1",
+            "2001:db8:1:ff::1",
+            "2001:db8:1:100::",
+            "2001:db8:1:ffff::1",
+            "2001:db8:2::",
+            "2001:db8:2:ff:ffff::",
+            "2001:db8:2:100::1",
+            "2001:db8:0:ffff::1",
+            "fe80::1",
+            "::",
+        ];
+        for a in addrs {
+            let a: Ipv6Addr = a.parse().unwrap();
+            for sub in [0, 1, 2, 255, 256, 257, 264, 512, 513, 9999] {
+                assert_eq!(l.owns_ipv6(sub, a), l.route_v6(a) == Some(sub), "{a} {sub}");
+            }
+        }
+        assert!(l.owns_ipv6(0, "2001:db8:9:1::2".parse().unwrap()));
+        assert!(l.owns_ipv6(256, "2001:db8:1:ff00::9".parse().unwrap()));
+        assert!(!l.owns_ipv6(255, "2001:db8:1:ff00::9".parse().unwrap()));
     }
 
     /// A minimal IPv4 header from `src` (classification reads the source only).
