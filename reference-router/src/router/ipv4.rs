@@ -225,7 +225,7 @@ impl Router {
             tunnels::Ports::Both
         };
         let tunnels = &self.config.tunnels;
-        match tunnels::ipv4_by(ip.into_inner(), tunnels, self.six_rd.as_ref(), ports) {
+        match tunnels::ipv4_checked(ip, tunnels, self.six_rd.as_ref(), ports) {
             Some(t) => {
                 if t == Tunnel::Teredo {
                     self.teredo_log.log(ip, direction);
