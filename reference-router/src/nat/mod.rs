@@ -119,6 +119,9 @@ impl Flow {
 pub(crate) struct Nat {
     table: Table,
     pool: HashSet<u32, RandomState>,
+    /// The lowest and highest pool address: most packets' destinations lie
+    /// outside, and two compares are cheaper than the hash probe.
+    pool_span: (u32, u32),
     filtering: Filtering,
     hairpin: bool,
     timeouts: crate::config::Timeouts,
@@ -184,6 +187,10 @@ impl Nat {
         let t = &config.timeouts;
         Nat {
             pool: pool.iter().copied().collect(),
+            pool_span: (
+                pool.iter().copied().min().unwrap_or(u32::MAX),
+                pool.iter().copied().max().unwrap_or(0),
+            ),
             table: Table::new(
                 pool,
                 subscribers,
@@ -205,7 +212,8 @@ impl Nat {
 
     /// Whether `addr` is one of the pool's public addresses.
     pub(crate) fn is_public(&self, addr: Ipv4Addr) -> bool {
-        self.pool.contains(&u32::from(addr))
+        let a = u32::from(addr);
+        (self.pool_span.0..=self.pool_span.1).contains(&a) && self.pool.contains(&a)
     }
 
     /// The first pool address: the source of errors the router sends to the WAN.

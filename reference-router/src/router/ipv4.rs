@@ -133,9 +133,10 @@ impl Router {
         // Bytes past the total length (link padding) are not part of the packet.
         buffer.truncate(ip.total_len());
         let ip = Ipv4Packet::new_unchecked(buffer.packet());
-        self.refuse_tunnels(&ip, direction)?;
+        let to_pool = self.nat.is_public(ip.dst_addr());
+        self.refuse_tunnels(&ip, direction, to_pool)?;
         let header = V4Header::read(&ip);
-        let siit = self.check_v4_addresses(direction, &header)?;
+        let siit = self.check_v4_addresses(direction, &header, to_pool)?;
         let ingress = direction.ingress();
         if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
@@ -211,15 +212,17 @@ impl Router {
     }
 
     /// Drops a transition tunnel's packet (counted by mechanism; Teredo logged
-    /// once per flow with what it would have exposed).
+    /// once per flow with what it would have exposed). `to_pool`: the
+    /// destination is a pool address.
     fn refuse_tunnels(
         &mut self,
         ip: &Ipv4Packet<&[u8]>,
         direction: Direction,
+        to_pool: bool,
     ) -> Result<(), DropReason> {
         // To the pool (from the WAN, or a hairpin) the destination port is the
         // NAT's choice and says nothing about the traffic.
-        let ports = if self.nat.is_public(ip.dst_addr()) {
+        let ports = if to_pool {
             tunnels::Ports::SourceOnly
         } else {
             tunnels::Ports::Both
@@ -238,11 +241,12 @@ impl Router {
 
     /// Anti-spoofing and routability: a subscriber sends from its own addresses to
     /// unicast ones; the WAN sends to the pool, or to an address SIIT maps to a
-    /// subscriber (`Some(subscriber)`).
+    /// subscriber (`Some(subscriber)`). `to_pool`: the destination is a pool address.
     fn check_v4_addresses(
         &self,
         direction: Direction,
         header: &V4Header,
+        to_pool: bool,
     ) -> Result<Option<crate::iface::SubscriberId>, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
@@ -259,7 +263,7 @@ impl Router {
                 }
                 Ok(None)
             }
-            Direction::Inbound if self.nat.is_public(header.dst) => Ok(None),
+            Direction::Inbound if to_pool => Ok(None),
             Direction::Inbound => match self.siit_in_subscriber(header.dst) {
                 Some(sub) => Ok(Some(sub)),
                 None => Err(DropReason::NoRoute),
