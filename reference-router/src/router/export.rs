@@ -165,6 +165,11 @@ impl Router {
         wire: (u64, u64),
         buffer: &PacketBuf,
     ) {
+        if self.accounting.is_none() {
+            // Off (the default): the subscribers' counters only.
+            self.count_subscribers(Family::V6, link, wire);
+            return;
+        }
         let (second, ms) = self.accounting_time();
         if let (Some(acc), Some(f)) = (self.accounting.as_mut(), flow)
             && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())

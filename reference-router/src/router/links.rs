@@ -41,6 +41,23 @@ pub(super) struct Links {
     /// on every IPv6 packet: foldhash, not SipHash (the keys are the subscribers'
     /// own configured prefixes, nothing a sender chooses).
     v6_routes: Vec<(u8, V6Routes)>,
+    /// The longest prefix that covers every subscriber and range prefix, as
+    /// (network, mask); `None` without any. An address outside it routes to
+    /// nobody without a probe: most packets' other end is on the Internet.
+    v6_cover: Option<(u128, u128)>,
+}
+
+/// The longest prefix covering all of `nets`, as (network, mask).
+fn cover6(nets: impl IntoIterator<Item = Ipv6Net>) -> Option<(u128, u128)> {
+    let mut nets = nets.into_iter();
+    let first = nets.next()?;
+    let base = u128::from(first.network());
+    let len = nets.fold(u32::from(first.prefix_len()), |len, n| {
+        let common = (base ^ u128::from(n.network())).leading_zeros();
+        len.min(u32::from(n.prefix_len())).min(common)
+    });
+    let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+    Some((base & mask, mask))
 }
 
 type V6Routes = HashMap<u64, SubscriberId, RandomState>;
@@ -72,7 +89,13 @@ impl Links {
             }
         }
         v6_routes.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let fixed = config
+            .subscriber
+            .iter()
+            .flat_map(|s| s.ipv6.iter().copied());
+        let ranged = config.ranges().filter_map(|(_, _, r)| r.ipv6);
         Links {
+            v6_cover: cover6(fixed.chain(ranged)),
             wan_name: config.wan.name.clone(),
             wan_mtu: usize::from(config.wan.mtu),
             subscribers: config
@@ -195,6 +218,10 @@ impl Links {
     /// The subscriber whose prefix holds `addr`: the `[[subscriber]]`s' longest
     /// prefix first, then the ranges'.
     pub(super) fn route_v6(&self, addr: Ipv6Addr) -> Option<SubscriberId> {
+        let (net, mask) = self.v6_cover?;
+        if u128::from(addr) & mask != net {
+            return None;
+        }
         let upper = upper64(addr);
         let fixed = self.v6_routes.iter().find_map(|(len, routes)| {
             // Prefixes are at most /64 (validated); a /0 matches everything.
@@ -262,6 +289,39 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    /// The cover is the longest prefix over all of them: every subscriber's
+    /// address inside, the neighbours outside.
+    #[test]
+    fn the_cover_of_the_subscriber_prefixes() {
+        let nets = |s: &[&str]| {
+            s.iter()
+                .map(|n| n.parse::<Ipv6Net>().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let cover = |s: &[&str]| cover6(nets(s)).map(|(n, m)| (Ipv6Addr::from(n), m.count_ones()));
+        assert_eq!(cover(&[]), None);
+        assert_eq!(
+            cover(&["2001:db8:1::/48"]),
+            Some(("2001:db8:1::".parse().unwrap(), 48))
+        );
+        // 2001:db8:9::/48, 2001:db8:1::/48 and 2001:db8:2::/56 share 44 bits.
+        assert_eq!(
+            cover(&["2001:db8:9::/48", "2001:db8:1::/48", "2001:db8:2::/56"]),
+            Some(("2001:db8::".parse().unwrap(), 44))
+        );
+        assert_eq!(cover(&["2001:db8::/32", "2001:db8:ff::/48"]).unwrap().1, 32);
+        assert_eq!(cover(&["::/0", "2001:db8::/32"]).unwrap().1, 0);
+        assert_eq!(cover(&["8000::/1", "::/1"]).unwrap().1, 0);
+        let l = links();
+        assert_eq!(
+            l.v6_cover,
+            cover(&["2001:db8:9::/48", "2001:db8:1::/48", "2001:db8:2::/56"])
+                .map(|(n, len)| (u128::from(n), u128::MAX << (128 - len)))
+        );
+        assert_eq!(l.route_v6("2001:db8:10::1".parse().unwrap()), None);
+        assert_eq!(l.route_v6("2001:db9:9::1".parse().unwrap()), None);
     }
 
     /// Anti-spoofing asks the subscriber's own prefixes: the answer is the
