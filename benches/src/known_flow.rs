@@ -18,13 +18,20 @@ pub const LIVE: u32 = 4096;
 
 /// A router for the workload: the `families` bench's configuration.
 pub fn router(now: Instant) -> Router {
+    router_with(now, "").expect("valid")
+}
+
+/// [`router`] with `extra` (TOML: further sections, e.g. `[tunnels]` or
+/// `[ipfix]`) appended to its configuration: what a feature costs.
+pub fn router_with(now: Instant, extra: &str) -> Result<Router, String> {
     let config = Config::from_toml(&format!(
         "[router]\nra = false\n[nat]\npool = [\"203.0.113.0/28\"]\n\
          sessions_per_subscriber = 1048576\nports_per_subscriber = 64512\n\
-         [[subscriber]]\nname = \"s\"\nipv4 = [\"{INSIDE4}\"]\nipv6 = [\"2001:db8:1:1::/64\"]\n"
+         [[subscriber]]\nname = \"s\"\nipv4 = [\"{INSIDE4}\"]\nipv6 = [\"2001:db8:1:1::/64\"]\n\
+         {extra}"
     ))
-    .expect("valid");
-    Router::new(config, 7, now).expect("valid")
+    .map_err(|e| e.to_string())?;
+    Router::new(config, 7, now).map_err(|e| e.to_string())
 }
 
 /// Packet `k` of a distinct flow: source port and destination port vary (above
@@ -62,7 +69,11 @@ pub struct Known {
 impl Known {
     /// Establishes the flows at time `now`.
     pub fn new(v6: bool, now: Instant) -> Known {
-        let mut router = router(now);
+        Known::establish(router(now), v6, now)
+    }
+
+    /// Establishes the flows through `router` at time `now`.
+    pub fn establish(mut router: Router, v6: bool, now: Instant) -> Known {
         let (mut out, mut back) = (Vec::new(), Vec::new());
         for k in 0..LIVE {
             let p = flow(v6, k);

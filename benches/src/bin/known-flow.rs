@@ -4,19 +4,31 @@
 //! --toggle-collect=known_flow::run` counts the packets' instructions only (the
 //! set-up excluded); divided by the packets, the cost of one.
 //!
-//! `known-flow ipv4|ipv6 outbound|inbound PACKETS`
+//! `known-flow ipv4|ipv6 outbound|inbound PACKETS [EXTRA.toml]` — EXTRA's sections
+//! are added to the configuration (what a feature costs: `[tunnels]` all off,
+//! `[ipfix]` accounting on, …).
 //! (`benches/scripts/known-flow-instructions.sh` runs it.)
 
-use sixfold_benches::known_flow::{Known, process};
+use sixfold_benches::known_flow::{Known, process, router_with};
 use sixfold_router::{Direction, PacketBuf, Router};
 use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: known-flow ipv4|ipv6 outbound|inbound PACKETS";
-    let [family, dir, count] = args.as_slice() else {
-        eprintln!("{usage}");
-        std::process::exit(2);
+    let usage = "usage: known-flow ipv4|ipv6 outbound|inbound PACKETS [EXTRA.toml]";
+    let (family, dir, count, extra) = match args.as_slice() {
+        [f, d, c] => (f, d, c, String::new()),
+        [f, d, c, path] => match std::fs::read_to_string(path) {
+            Ok(extra) => (f, d, c, extra),
+            Err(e) => {
+                eprintln!("reading {path}: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
     };
     let v6 = match family.as_str() {
         "ipv4" => false,
@@ -39,7 +51,14 @@ fn main() {
         std::process::exit(2);
     };
     let now = Instant::now();
-    let mut k = Known::new(v6, now);
+    let router = match router_with(now, &extra) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("configuration with the extra sections: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut k = Known::establish(router, v6, now);
     let (packets, direction) = if inbound {
         (&k.back, Direction::Inbound)
     } else {
