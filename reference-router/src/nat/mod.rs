@@ -13,6 +13,7 @@ mod cgn;
 pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
+mod index;
 pub(crate) mod ports;
 mod spread;
 pub(crate) mod table;
