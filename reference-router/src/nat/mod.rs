@@ -69,6 +69,7 @@ impl Flow {
     /// whole packet): ports, or the identifier as the port of the side that sent
     /// the query (`outbound`: the subscriber). Other protocols have no ports or
     /// identifiers to translate.
+    #[inline(always)]
     pub(crate) fn of(ip: &Ipv4Packet<&[u8]>, outbound: bool) -> Result<Flow, DropReason> {
         let protocol = ip.ip_protocol();
         if !matches!(
@@ -99,6 +100,7 @@ impl Flow {
     /// ports and TCP flags. An ICMP query's type and identifier are the
     /// caller's to read: which port the identifier is, and which family its
     /// type comes from, depend on the direction and the family.
+    #[inline(always)]
     pub(crate) fn from_l4(protocol: IpProtocol, src: u32, dst: u32, l4: &L4Header<'_>) -> Flow {
         let (sport, dport) = l4.ports().unwrap_or((0, 0));
         Flow {

@@ -148,7 +148,7 @@ impl Router {
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
-        let decision = self.nat_decision(direction, &ip, &header, now)?;
+        let decision = self.nat_decision(direction, &ip, &header, now);
         let (rewrite, egress, hairpin, session) = match decision {
             Decision::Translate {
                 rewrite,
@@ -335,13 +335,15 @@ impl Router {
 
     /// What the NAT makes of a first fragment or whole packet: an ICMP error is
     /// matched to its session by the quote, anything else by its own flow.
+    /// (A `Decision`, not a `Result` of one: the large value is moved once less
+    /// per packet, and such moves stall the store buffer.)
     fn nat_decision(
         &mut self,
         direction: Direction,
         ip: &Ipv4Packet<&[u8]>,
         header: &V4Header,
         now: u32,
-    ) -> Result<Decision, DropReason> {
+    ) -> Decision {
         let l4 = ip.payload();
         let error = match header.protocol {
             IpProtocol::Icmp => L4Header::new(IpProtocol::Icmp, l4)
@@ -353,12 +355,15 @@ impl Router {
         };
         let dst = u32::from(header.dst);
         if error.is_some() {
-            return Ok(match direction {
+            return match direction {
                 Direction::Outbound(_) => self.nat.outbound_error(dst, l4, now),
                 Direction::Inbound => self.nat.inbound_error(dst, l4, now),
-            });
+            };
         }
-        let flow = Flow::of(ip, direction.is_outbound())?;
+        let flow = match Flow::of(ip, direction.is_outbound()) {
+            Ok(flow) => flow,
+            Err(reason) => return Decision::Drop(reason),
+        };
         let decision = match direction {
             Direction::Outbound(sub) => self.nat.outbound(sub, &flow, now),
             Direction::Inbound => self.nat.inbound(&flow, now),
@@ -366,7 +371,7 @@ impl Router {
         if decision == Decision::Drop(DropReason::SynHeld) {
             self.nat.held_quote(ip.into_inner(), direction.ingress());
         }
-        Ok(decision)
+        decision
     }
 
     /// Counts a forwarded IPv4 packet: the segments and bytes it stands for
