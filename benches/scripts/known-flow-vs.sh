@@ -9,6 +9,11 @@
 # each function; prints the medians over rounds and the ratio this / other.
 # Time on a shared machine is noisy: interleaving puts both under the same load;
 # benches/scripts/known-flow-instructions.sh counts instructions instead.
+# CPUTIME=1 adds a second measure, less disturbed by other processes than wall
+# time: the CPU time (user + system, GNU time) of the known-flow driver
+# (benches/src/bin/known-flow.rs, in both checkouts) over PACKETS packets (default
+# 6,000,000) minus its run with none, per packet, both checkouts alternately,
+# ROUNDS rounds; minimum and median.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 other=${1:?usage: known-flow-vs.sh OTHER_CHECKOUT}
@@ -49,3 +54,35 @@ for n in names:
     fmt = lambda v: " ".join(f"{x:.1f}" for x in v)
     print(f"| {n.replace('-known-flow', '')} | {mt:.1f} | {mo:.1f} | {mt / mo:.3f} | {fmt(t)} | {fmt(o)} |")
 PY
+[[ ${CPUTIME:-0} == 1 ]] || exit 0
+PACKETS=${PACKETS:-6000000}
+for t in "$here" "$other"; do
+    (cd "$t" && cargo build -q --profile bench -p sixfold-benches --bin known-flow)
+done
+cpu() { # checkout family direction packets -> CPU seconds
+    { /usr/bin/time -f "%U %S" "$1/target/release/known-flow" "$2" "$3" "$4" >/dev/null; } 2>&1 |
+        tail -1 | awk '{print $1 + $2}'
+}
+for c in "ipv4 outbound" "ipv4 inbound" "ipv6 outbound" "ipv6 inbound"; do
+    for r in $(seq "$ROUNDS"); do
+        for side in this other; do
+            if [[ $side == this ]]; then tree=$here; else tree=$other; fi
+            full=$(cpu "$tree" $c "$PACKETS")
+            none=$(cpu "$tree" $c 0)
+            echo "$c $side $(echo "($full - $none) * 1000000000 / $PACKETS" | bc -l)"
+        done
+    done
+done | python3 -c '
+import collections, statistics, sys
+d = collections.defaultdict(list)
+for line in sys.stdin:
+    fam, direction, side, ns = line.split()
+    d[(fam + " " + direction, side)].append(float(ns))
+print()
+print("| known flow, driver CPU time | this min / median (ns) | other min / median (ns) | this / other (min) | this / other (median) |")
+print("|---|---:|---:|---:|---:|")
+for case in dict.fromkeys(k[0] for k in d):
+    t, o = d[(case, "this")], d[(case, "other")]
+    print(f"| {case} | {min(t):.1f} / {statistics.median(t):.1f} | {min(o):.1f} / {statistics.median(o):.1f} "
+          f"| {min(t) / min(o):.3f} | {statistics.median(t) / statistics.median(o):.3f} |")
+'
