@@ -166,6 +166,20 @@ impl Devices {
         })
     }
 
+    /// Devices of an uplink and subscriber TUNs opened by a test, no ranges,
+    /// no routes.
+    #[cfg(test)]
+    pub(super) fn of_queues(wan: Vec<Queue>, subscribers: Vec<Queue>) -> Devices {
+        Devices {
+            wan,
+            subscribers,
+            ranges: Vec::new(),
+            range_ids: Vec::new(),
+            wan_routes: None,
+            datapath: Datapath::default(),
+        }
+    }
+
     /// The queue worker `shard` writes `i` through: a range subscriber's is
     /// the worker's queue of its range's TUN.
     pub(super) fn queue(&self, i: Interface, shard: Shard) -> &Queue {

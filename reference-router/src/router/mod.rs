@@ -204,6 +204,26 @@ impl Router {
         }
     }
 
+    /// Counts a wait of the I/O loop for packets (a `poll(2)` that may sleep).
+    pub fn count_wakeup(&mut self) {
+        self.datapath.wakeups += 1;
+    }
+
+    /// Counts `n` packets the I/O loop read.
+    pub fn count_reads(&mut self, n: u64) {
+        self.datapath.packets_read += n;
+    }
+
+    /// Counts a super-packet the I/O loop wrote whole (`true`) or cut into
+    /// segments itself.
+    pub fn count_super_packet(&mut self, whole: bool) {
+        if whole {
+            self.datapath.super_packets_whole += 1;
+        } else {
+            self.datapath.super_packets_segmented += 1;
+        }
+    }
+
     /// Counts an announce route the I/O loop could not apply.
     pub fn count_route_failure(&mut self) {
         self.datapath.route_failures += 1;
