@@ -128,8 +128,10 @@ fn a_burst_is_read_per_wake_up() {
     let d = worker.router.snapshot().datapath;
     // Round 1 waits once and reads a full burst; round 2 only looks (a burst
     // stopped at BURST) and reads the rest; round 3 waits again, for nothing.
+    // (A round may also only look because the expiry wheel has a new second to
+    // walk: then fewer waits, never more.)
     assert_eq!(d.packets_read, 100);
-    assert_eq!(d.wakeups, 2, "{d:?}");
+    assert!((1..=2).contains(&d.wakeups), "{d:?}");
     assert_eq!(worker.router.snapshot().drops[DropReason::Malformed], 0);
 }
 

@@ -512,6 +512,12 @@ impl Nat {
         Some((key, &mut session.accounting[usize::from(!outbound)]))
     }
 
+    /// Whether sessions due to expire by `now` are still waiting (the last
+    /// [`Nat::expire`] ran out of budget).
+    pub(crate) fn expiry_behind(&self, now: u32) -> bool {
+        self.table.expiry_behind(now)
+    }
+
     /// Work that is due: expiry (bounded by `budget`). Returns how many buffered
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {

@@ -562,6 +562,11 @@ impl Table {
     /// Advances the wheel towards `now`, touching at most `budget` slots and sessions.
     /// Runs before every packet: each part asks first whether it has work by
     /// `now`, which costs a compare when it has none.
+    /// Whether the wheel has not yet walked every second up to `now`.
+    pub(crate) fn expiry_behind(&self, now: u32) -> bool {
+        self.wheel.due(now)
+    }
+
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
         self.now = now;
         if let Allocator::Block(b) = &mut self.alloc

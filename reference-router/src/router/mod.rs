@@ -382,8 +382,14 @@ impl Router {
     }
 
     /// How long the I/O loop may wait before a shaped packet is due (`None`:
-    /// nothing is queued in a shaper).
+    /// nothing is queued in a shaper) — or not at all (zero) while expiry is
+    /// behind, its budget per round spent: an idle router then drains the
+    /// backlog round after round instead of one budget per poll timeout.
     pub fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
+        let seconds = self.set_clock(now);
+        if self.nat.expiry_behind(seconds) || self.firewall.expiry_behind(seconds) {
+            return Some(Duration::ZERO);
+        }
         self.egress.next_wakeup(now)
     }
 
