@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -38,10 +38,22 @@ command -v traceroute >/dev/null || need+=(traceroute)
 # the oracle for flow accounting (tshark, above, for the NAT events).
 command -v nfcapd >/dev/null || need+=(nfdump)
 # --- end issue 14
+# --- issue 23 (the record): mergecap joins the captures of two router runs.
+command -v mergecap >/dev/null || need+=(wireshark-common)
+# --- end issue 23
 # --- issue 16 (beyond one box): BIRD 2 on every box, the core and the access
 # side of `sixfold lab --routers N` (BGP, BFD, multipath routes).
 { command -v bird && command -v birdc; } >/dev/null || need+=(bird2)
 # --- end issue 16
+# --- issue 22 (the service): the Debian package is checked with lintian, its
+# unit with systemd-analyze (verify, security), its Documentation= with man.
+command -v lintian >/dev/null || need+=(lintian)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v man >/dev/null || need+=(man-db)
+# setpriv plays the unit's User=/AmbientCapabilities=, strace shows no setuid/capset.
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v strace >/dev/null || need+=(strace)
+# --- end issue 22
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2
@@ -54,6 +66,9 @@ fi
 
 step "cargo-fuzz (stable toolchain, no sanitizer)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+
+step "cargo-deb (the Debian package, issue 22)"
+command -v cargo-deb >/dev/null || cargo install cargo-deb --locked --quiet
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -75,6 +90,9 @@ cargo check --quiet -p sixfold-router --no-default-features
 
 step "cargo test (every crate; oracles must run, not skip)"
 SIXFOLD_REQUIRE_ORACLES=1 cargo test --workspace
+
+step "the Debian package: cargo deb, lintian (no error), systemd-analyze verify and security (<= 3.0)"
+scripts/package.sh
 
 # A #![no_std] crate with its own panic handler builds against sixfold-checksum without
 # `std` (E0152 if anything linked std); the package builds as it would be uploaded.

@@ -123,7 +123,7 @@ trap 'exit 130' INT # exit runs cleanup; the script does not go on
 trap 'exit 143' TERM
 
 stats() { "$BIN" stats --socket "$SOCK"; }
-counters() { # -> JSON: each namespace's TUN TX and nft output counters, the WAN host's TCP MIB, the lab's memory
+counters() { # -> JSON: each namespace's TUN TX and nft output counters, the WAN host's TCP MIB, the router's memory
     local ns dev
     {
         for ns in $P-sub1 $P-sub2 $P-wan; do
@@ -132,7 +132,8 @@ counters() { # -> JSON: each namespace's TUN TX and nft output counters, the WAN
             echo "nft $ns $(ip netns exec "$ns" nft -j list counters table inet sfflood)"
         done
         echo "snmp $P-wan $(ip netns exec "$P-wan" cat /proc/net/snmp | grep '^Tcp:' | tr '\n' ' ')"
-        echo "rss lab $(grep -E '^(VmRSS|VmHWM):' "/proc/$lab_pid/status" | tr -s ' \n' ' ')"
+        # The router is the lab's child process (`sixfold run`).
+        echo "rss lab $(grep -E '^(VmRSS|VmHWM):' "/proc/$(pgrep -P "$lab_pid" -x sixfold | head -n 1)/status" | tr -s ' \n' ' ')"
     } | python3 -c '
 import json, sys
 out = {"tun": {}, "nft": {}}
@@ -447,7 +448,7 @@ cn, cok, cmed = curl_figures(f"{W}/curl-during.txt")
 row("sub2 curl before / during", f"{cb_ok}/{cb_n} ({cb_med * 1e3:.1f} ms median) / {cok}/{cn} HTTP 200 ({cmed * 1e3:.1f} ms median)")
 if cn == 0 or cok < cn:
     failures.append(f"sub2 fetched {cok} of {cn} pages during the flood")
-row("lab RSS before / after", f"{ca['rss_kib'] / 1024:.1f} / {cb['rss_kib'] / 1024:.1f} MiB (peak {cb['hwm_kib'] / 1024:.1f} MiB)")
+row("router RSS before / after", f"{ca['rss_kib'] / 1024:.1f} / {cb['rss_kib'] / 1024:.1f} MiB (peak {cb['hwm_kib'] / 1024:.1f} MiB)")
 row("datapath", f"{b['datapath']['workers']} workers, offload {b['datapath']['offload']}, "
       f"handoffs {d(('datapath', 'handoffs'))}, handoff_full {d(('datapath', 'handoff_full'))}")
 if int(os.environ["LEFTOVER"]):

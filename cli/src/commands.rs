@@ -1,6 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
-use crate::{addr, lab, nat, rewrite, run, teredo, translate};
+use crate::{addr, assets, check, lab, nat, reload, rewrite, run, teredo, translate};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -28,13 +28,30 @@ enum Command {
     /// Build a small world in network namespaces, run the router between them,
     /// drive real traffic through it and report (needs root).
     Lab(lab::LabArgs),
-    /// Run the router on the TUN devices of a configuration file (needs root).
+    /// Run the router on the TUN devices of a configuration file (needs root,
+    /// or the capabilities the systemd unit grants).
     Run(run::RunArgs),
+    /// Check a configuration file: every problem with its key and line, or a
+    /// summary of what it runs (--host: also against this machine).
+    Check(check::CheckArgs),
+    /// Make a running router read its configuration again, applied whole or
+    /// not at all, without losing a packet or a session.
+    Reload(reload::ReloadArgs),
     /// Print the counters of a running router.
     Stats(run::StatsArgs),
     /// Carrier-grade NAT operations: who had a public address and port.
     #[command(subcommand)]
     Nat(nat::NatCommand),
+    /// Write the man pages and shell completions (for the package).
+    #[command(hide = true)]
+    GenerateAssets(assets::AssetsArgs),
+}
+
+impl Cli {
+    /// Whether this is `sixfold run` (which starts its own log).
+    pub(crate) fn is_run(&self) -> bool {
+        matches!(self.command, Command::Run(_))
+    }
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -45,6 +62,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Translate(args) => translate::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Reload(args) => reload::run(args),
+        Command::GenerateAssets(args) => assets::run(args),
         Command::Stats(args) => run::stats(args),
         Command::Nat(cmd) => nat::run(cmd),
     }

@@ -2,11 +2,16 @@
 //! own module; `commands` parses and dispatches.
 
 mod addr;
+mod assets;
+mod check;
 mod commands;
 mod describe;
 mod ipfix;
 mod lab;
+mod logging;
 mod nat;
+mod record;
+mod reload;
 mod rewrite;
 mod run;
 mod teredo;
@@ -17,12 +22,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = commands::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIXFOLD_LOG")
-        .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // `run` starts its log once it has read `[router] log_format`.
+    if !args.is_run() {
+        logging::init(Default::default());
+    }
     match commands::run(args) {
         Ok(code) => code,
         Err(e) => {

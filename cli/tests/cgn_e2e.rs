@@ -59,25 +59,6 @@ fn write_config(path: &Path, nat: &str, ipfix: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// "Nov 29, 2026 22:27:17.279000000 UTC" (tshark's absolute time) in UNIX
-/// seconds.
-fn tshark_time(text: &str) -> f64 {
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let w: Vec<&str> = text.split([' ', ',']).filter(|s| !s.is_empty()).collect();
-    let m = months.iter().position(|&x| x == w[0]).unwrap() as i64 + 1;
-    let (d, y): (i64, i64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
-    // Days from civil (H. Hinnant).
-    let yy = if m <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
-    days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
-}
-
 /// Frames tshark calls malformed, or flags with an error.
 fn malformed(pcap: &Path) -> usize {
     let out = Command::new("tshark")
@@ -278,11 +259,38 @@ fn block_mode_every_connection_lies_in_a_block_announced_before_it() {
     let run = run_mode("sfcgnb", nat, "interim = 2");
     common_checks("block", &run);
     let records = nat_records(&run.pcap);
-    assert!(
-        records.iter().all(|r| r["cflow.nat_event"] == "16"),
-        "no release while the lab ran"
-    );
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["cflow.nat_event"].as_str().unwrap_or(""))
+        .collect();
+    // No release while the lab ran; the graceful stop then releases every
+    // block still held, once each (natEvent 17), after the last allocation.
+    let stop = events
+        .iter()
+        .position(|&e| e == "17")
+        .expect("the stop released no block");
+    assert!(events[..stop].iter().all(|&e| e == "16"), "{events:?}");
+    assert!(events[stop..].iter().all(|&e| e == "17"), "{events:?}");
     let blocks = announced(&run.pcap, "16");
+    let held: std::collections::HashSet<(String, u16)> =
+        blocks.iter().map(|b| (b.inside.clone(), b.first)).collect();
+    let released: Vec<(String, u16)> = records[stop..]
+        .iter()
+        .map(|r| {
+            let port = r["cflow.port_range_start"].as_str().unwrap_or("");
+            (
+                r["cflow.srcaddr"].as_str().unwrap_or("").to_string(),
+                port.parse().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(released.len(), held.len(), "each block released once");
+    assert_eq!(
+        released
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>(),
+        held
+    );
     assert_covered("block", &run, &blocks);
     for k in 1..=2 {
         let inside = format!("100.64.1.{k}");
@@ -403,7 +411,8 @@ fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
         if text.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("nfdump -o json -r {}: {e}\n{text}", path.display()));
         flows.extend(v.as_array().unwrap().iter().cloned());
     }
     flows
@@ -591,36 +600,6 @@ fn write_ipfix_pcap(path: &Path, messages: &[Vec<u8>], start: u64) {
     }
 }
 
-/// Starts nfcapd on the loopback writing to `dir`, sends it `messages`, stops
-/// it; nfdump's records.
-fn through_nfcapd(dir: &Path, messages: &[Vec<u8>]) -> Vec<serde_json::Value> {
-    std::fs::create_dir_all(dir).unwrap();
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut nfcapd = Command::new("nfcapd")
-        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-t", "60", "-w"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    for m in messages {
-        socket.send_to(m, ("127.0.0.1", port)).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(nfcapd.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = nfcapd.wait();
-    nfdump_records(dir)
-}
-
 #[test]
 fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
     // In memory (no root): what the router logs, encoded as the exporter does.
@@ -638,12 +617,32 @@ fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
     let (records, public) = nat64_session_records();
     let start = 1_764_000_000;
     let mut encoder = Encoder::new(5, start * 1000);
-    let mut messages = vec![encoder.templates(start as u32)];
+    let mut messages = vec![encoder.start(start as u32)];
     messages.extend(encoder.data(&records, start as u32 + 400));
     let d = dir("n64c-oracle");
     let pcap = d.join("nat64.pcap");
     write_ipfix_pcap(&pcap, &messages, start);
     assert_eq!(malformed(&pcap), 0, "tshark finds malformed IPFIX");
+    // The start message: sequence 0 and the exporter's start time (the restart
+    // signal a reader closes an earlier run's holdings at).
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-d", "udp.port==4739,cflow", "-T", "fields"])
+        .args([
+            "-e",
+            "cflow.sys_init_time",
+            "-e",
+            "cflow.sequence",
+            "-c",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Nov 24, 2025 16:00:00.000000000 UTC\t0\n"
+    );
     // tshark: natEvent 6 then 7 (the session expired 300 s on), each with the
     // host's IPv6 address, the synthesised destination and the IPv4 ends.
     let got = nat_records(&pcap);
@@ -679,7 +678,8 @@ fn nat64_session_events_decode_in_tshark_and_nfdump_with_the_ipv6_addresses() {
         );
     }
     // nfdump, through nfcapd: the same two events, named as NAT64 ones.
-    let nf = through_nfcapd(&d.join("nfcapd"), &messages);
+    nfcapd_store(&d.join("nfcapd"), &messages);
+    let nf = nfdump_records(&d.join("nfcapd"));
     assert_eq!(nf.len(), 2, "{nf:#?}");
     for (r, (id, name, at)) in nf.iter().zip([
         ("6", "NAT64 session create", "2025-11-24T16:00:00.0"),

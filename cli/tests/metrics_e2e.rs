@@ -318,7 +318,7 @@ fn hostile_metrics_clients_do_not_move_ping_latency() {
     let (sub1, wan) = (lab.ns("sub1"), lab.ns("wan"));
     let _ = ping_rtt(&sub1, "192.0.2.80", 20); // warm: ARP, the NAT session
     let (before, lost_before) = ping_rtt(&sub1, "192.0.2.80", 300);
-    let rss_before = rss_kib(lab.child.id());
+    let rss_before = rss_kib(lab.router_pid());
     let stop = Arc::new(AtomicBool::new(false));
     let mut attackers = Vec::new();
     for _ in 0..12 {
@@ -331,7 +331,7 @@ fn hostile_metrics_clients_do_not_move_ping_latency() {
     }
     std::thread::sleep(Duration::from_secs(1));
     let (during, lost_during) = ping_rtt(&sub1, "192.0.2.80", 300);
-    let rss_during = rss_kib(lab.child.id());
+    let rss_during = rss_kib(lab.router_pid());
     stop.store(true, Ordering::Relaxed);
     for a in attackers {
         a.join().unwrap();

@@ -295,7 +295,7 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
     std::fs::write(
         &config,
         "[router]\nipv6 = \"2001:db8:1::1\"\n[nat]\npool = [\"203.0.113.0/28\"]\n\
-         [nat64]\nprefix = \"2001:db8:64::/96\"\n[ipfix]\nsessions = true\n\
+         [nat64]\nprefix = \"2001:db8:64::/96\"\n[ipfix]\nsessions = true\ntemplate_refresh = 1\n\
          [[subscriber]]\nname = \"sub1\"\nipv4 = [\"100.64.1.1/32\"]\nipv6 = [\"2001:db8:1:1::/64\"]\n\
          [[subscriber]]\nname = \"sub2\"\nipv6 = [\"2001:db8:1:2::/64\"]\n",
     )
@@ -326,7 +326,9 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
     let v4 = client(&sub1, "192.0.2.80", "40124");
     let _ = server.kill();
     let _ = server.wait();
-    std::thread::sleep(Duration::from_millis(500));
+    // Template refreshes a second apart show the record went on past the
+    // sessions' creation: `nat lookup` names their holders for certain.
+    std::thread::sleep(Duration::from_millis(3500));
     let status = lab.stop();
     assert!(status.success(), "lab exited with {status}");
     assert!(v6[0].starts_with("2001:db8:1:2:"), "{v6:?}");
@@ -384,6 +386,19 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
         .map(|f| field(nat44[0], f)),
         ["100.64.1.1", v4[1].as_str(), v4[2].as_str()]
     );
+    // The graceful stop ended both sessions, logged once each: the NAT64
+    // one as natEvent 7, the NAT44 one as 5, with the same public port.
+    for (event, port, public) in [("7", "40123", &v6), ("5", "40124", &v4)] {
+        let ended: Vec<_> = records
+            .iter()
+            .filter(|r| field(r, "cflow.nat_event") == event && field(r, "cflow.srcport") == port)
+            .collect();
+        assert_eq!(ended.len(), 1, "natEvent {event}: {records:#?}");
+        assert_eq!(
+            field(ended[0], "cflow.post_naptsource_transport_port"),
+            public[2]
+        );
+    }
     // Who had each public port: the IPv6-only host, the dual-stack one.
     let lookup = |public: &[String]| {
         let out = Command::new(SIXFOLD)
@@ -392,7 +407,7 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
             .arg(format!("{}:{}", public[1], public[2]))
             .output()
             .unwrap();
-        assert!(out.status.success());
+        assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let answer = lookup(&v6);

@@ -214,7 +214,7 @@ fn egress_mtus_and_bad_arguments() {
     );
     std::fs::write(
         dir.join("siit.toml"),
-        "[nat64]\nprefix = \"64:ff9b::/96\"\n",
+        "[nat]\npool = [\"192.0.2.1\"]\n[nat64]\nprefix = \"64:ff9b::/96\"\n",
     )
     .unwrap();
     let out = translate(&dir, "in.pcap", "out.pcap", &[]);

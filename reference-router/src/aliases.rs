@@ -66,6 +66,13 @@ impl Aliases {
         }
     }
 
+    /// Takes a reload's bound (`max` aliases) and sessions' longest life.
+    /// A lower bound frees nothing: it stops new aliases until enough expire.
+    pub(crate) fn set_limits(&mut self, max: usize, longest: u32) {
+        self.max = max.min(1 << SLOT_BITS);
+        self.idle = longest.saturating_add(MARGIN);
+    }
+
     /// Whether `a` (an inside address of the NAT's table) is an alias.
     pub(crate) fn is_alias(a: u32) -> bool {
         a & CLASS_E == BASE

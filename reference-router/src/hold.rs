@@ -44,6 +44,13 @@ impl<K: Hash + Eq + Copy> SynHold<K> {
         }
     }
 
+    /// SYNs held from now on wait `delay` seconds (a reload). Those held keep
+    /// their time; held ones leave in arrival order, so after a shortening a
+    /// new one may wait for the older ones, at most the old delay.
+    pub(crate) fn set_delay(&mut self, delay: u32) {
+        self.delay = delay;
+    }
+
     /// Holds the SYN of flow `key`: the reason the packet is not forwarded.
     pub(crate) fn hold(&mut self, key: K, now: u32) -> DropReason {
         self.last = None;

@@ -48,6 +48,17 @@ impl<T: Clone + PartialEq> PerSubscriber<T> {
         r
     }
 
+    /// Empties the value of every subscriber `gone` says is gone (a reload
+    /// removed it; ids are never given again).
+    pub(crate) fn forget(&mut self, gone: &dyn Fn(SubscriberId) -> bool) {
+        for (id, v) in self.dense.iter_mut().enumerate() {
+            if gone(id as SubscriberId) {
+                *v = self.empty.clone();
+            }
+        }
+        self.sparse.retain(|&id, _| !gone(id));
+    }
+
     /// Range subscribers with a value other than the empty one.
     pub(crate) fn sparse_ids(&self) -> impl Iterator<Item = SubscriberId> + '_ {
         self.sparse.keys().copied()

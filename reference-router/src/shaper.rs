@@ -69,6 +69,20 @@ impl Shaper {
         }
     }
 
+    /// Takes rate `mbps` and `config`'s scheduling, weights and queue limit
+    /// (a reload): what waits stays queued, the bucket keeps its tokens up to
+    /// the new burst. The same values twice change nothing.
+    pub(crate) fn reconfigure(&mut self, mbps: u32, config: &ShaperConfig) {
+        let rate = u64::from(mbps) * 1_000_000 / 8;
+        self.mbps = mbps;
+        self.rate = rate;
+        self.burst = (rate * BURST.as_micros() as u64 / 1_000_000).max(MIN_BURST);
+        self.tokens = self.tokens.min(self.burst);
+        self.scheduling = config.scheduling;
+        self.weights = [u64::from(config.ipv4_weight), u64::from(config.ipv6_weight)];
+        self.limit = config.queue_bytes as usize;
+    }
+
     /// Queues `packet` of family `v6`; false when its queue is full (dropped,
     /// counted by its segments).
     pub(crate) fn enqueue(&mut self, v6: bool, packet: &[u8], offload: Offload) -> bool {

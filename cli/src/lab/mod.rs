@@ -3,16 +3,19 @@
 //!
 //! ```text
 //!  P-sub1 [sub1 TUN 100.64.1.1, 2001:db8:1:1::2] ─┐
-//!  P-sub2 [sub2 TUN 100.64.1.2, 2001:db8:1:2::2] ─┼─ router (this process) ── [wan TUN] P-wan
-//!  ...                                            ┘                          lo: 192.0.2.80, 2001:db8:ffff::80
+//!  P-sub2 [sub2 TUN 100.64.1.2, 2001:db8:1:2::2] ─┼─ router ── [wan TUN] P-wan
+//!  ...                                            ┘            lo: 192.0.2.80, 2001:db8:ffff::80
 //! ```
 //!
-//! Everything the lab creates — namespaces, TUNs (they die with the router's fds),
-//! server processes, the control socket — is removed when it ends, on error and on
-//! SIGINT/SIGTERM too.
+//! The router is a process of its own, `sixfold run --config PATH` on a file
+//! the lab writes (so `--keep`'s `reload` can change it); it stops when the
+//! lab ends, even by SIGKILL. Everything the lab creates — namespaces, TUNs
+//! (they die with the router's fds), server processes, the control socket — is
+//! removed when it ends, on error and on SIGINT/SIGTERM too.
 
 mod checks;
 mod collector;
+mod keep;
 mod prometheus;
 mod report;
 mod routers;
@@ -24,11 +27,9 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use sixfold_router::Config;
 use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 use world::{World, build};
 
 /// The lab's "internet" hosts, on the WAN namespace's loopback.
@@ -94,9 +95,12 @@ pub(crate) struct LabArgs {
     /// [ipfix] sections the lab uses; the lab supplies [wan] and the subscribers.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Build the world, start the router, print `ready`, and run until SIGINT/SIGTERM.
-    /// With --routers above 1, standard input takes `kill K` (SIGKILL to box K's
-    /// router) and `start K` (start it again), each answered on one line.
+    /// Build the world, start the router, print `ready` and `config PATH` (the
+    /// file the router runs from; with --routers, `config K PATH` per box), and
+    /// run until SIGINT/SIGTERM. Standard input takes `reload` (`reload K`):
+    /// the router reads its file again; with --routers above 1 also `kill K`
+    /// (SIGKILL to box K's router) and `start K` (start it again); each is
+    /// answered on one line.
     #[arg(long)]
     keep: bool,
     /// Turn all transition-tunnel blocking off, to show the difference.
@@ -214,11 +218,16 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     }
     built?;
     if args.keep {
-        println!("ready");
-        std::io::stdout().flush()?;
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
+        let mut lines = "ready\n".to_string();
+        if let Some(file) = &world.config_file {
+            lines += &format!("config {}\n", file.display());
         }
+        keep::announce(&lines);
+        let socket = config.router.control_socket.clone();
+        keep::serve(&stop, |line| match line {
+            "reload" => keep::reload(&socket),
+            _ => anyhow::bail!("{line:?}: say `reload`"),
+        })?;
         world.stop_router();
         finish_ipfix(&args, &config, &mut world, false)?;
         return Ok(ExitCode::SUCCESS);

@@ -4,11 +4,10 @@
 use super::{
     DUAL_STACK_NAME, LabArgs, SERVER_V4, SERVER_V6, subscriber_v4, subscriber_v6_host, xlat,
 };
-use crate::run::random_seed;
 use anyhow::{Context, bail};
-use sixfold_router::{Config, Snapshot, device};
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use sixfold_router::{Config, Snapshot};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -20,7 +19,10 @@ pub(super) struct World {
     pub(super) namespaces: Vec<String>,
     pub(super) children: Vec<Child>,
     pub(super) files: Vec<PathBuf>,
-    pub(super) router: Option<(Arc<AtomicBool>, JoinHandle<anyhow::Result<Snapshot>>)>,
+    /// The one-router lab's `sixfold run` process and its control socket.
+    pub(super) router: Option<(Child, String)>,
+    /// The file the one-router lab's router runs from.
+    pub(super) config_file: Option<PathBuf>,
     /// The IPFIX collector of `--ipfix`.
     pub(super) collector: Option<super::collector::Collector>,
     /// `--routers`: each box's `sixfold run` process (none while it is down).
@@ -30,17 +32,18 @@ pub(super) struct World {
 }
 
 impl World {
-    /// Stops the router; its last counters.
+    /// Stops the router (SIGTERM: it releases and logs what it holds);
+    /// its last counters, read just before.
     pub(super) fn stop_router(&mut self) -> Option<Snapshot> {
-        let (stop, handle) = self.router.take()?;
-        stop.store(true, Ordering::Relaxed);
-        match handle.join() {
-            Ok(Ok(snapshot)) => Some(snapshot),
-            Ok(Err(e)) => {
-                eprintln!("sixfold lab: router stopped with an error: {e:#}");
+        let (mut child, socket) = self.router.take()?;
+        let last = super::checks::stats(&socket);
+        stop_child(&mut child, Duration::from_secs(6));
+        match last {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("sixfold lab: the router's last counters: {e:#}");
                 None
             }
-            Err(_) => None,
         }
     }
 }
@@ -51,7 +54,7 @@ impl Drop for World {
             stop.store(true, Ordering::Relaxed);
         }
         for child in self.boxes.iter_mut().filter_map(Option::as_mut) {
-            stop_child(child);
+            stop_child(child, Duration::from_secs(3));
         }
         for child in &mut self.children {
             let _ = child.kill();
@@ -72,11 +75,11 @@ impl Drop for World {
     }
 }
 
-/// SIGTERM to `child`, SIGKILL if it has not ended within 3 s; reaped.
-pub(super) fn stop_child(child: &mut Child) {
+/// SIGTERM to `child`, SIGKILL if it has not ended within `grace`; reaped.
+pub(super) fn stop_child(child: &mut Child, grace: Duration) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !matches!(child.try_wait(), Ok(None)) {
             return;
@@ -117,10 +120,16 @@ fn lab_names(dir: &str, prefix: &str) -> Vec<String> {
 /// control socket) and says what it removed; refuses if that lab still runs.
 pub(super) fn clear_leftovers(prefix: &str, socket: &str) -> anyhow::Result<Option<String>> {
     let socket_path = std::path::Path::new(socket);
-    if std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
-        bail!(
-            "a lab with --prefix {prefix} is running (its router answers at {socket}): stop it, or use another --prefix"
-        );
+    // A router whose lab was killed stops on its own (it had asked to): it
+    // may take a moment to release what it held and let go of its socket.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while std::os::unix::net::UnixStream::connect(socket_path).is_ok() {
+        if Instant::now() > deadline {
+            bail!(
+                "a lab with --prefix {prefix} is running (its router answers at {socket}): stop it, or use another --prefix"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     let mut removed = Vec::new();
     for ns in lab_names("/run/netns", prefix) {
@@ -204,20 +213,19 @@ pub(super) fn build(
         .map(|k| format!("{}-sub{k}", args.prefix))
         .collect();
     create_namespaces(args, subs.iter().chain([&wan_ns]), world)?;
-    let workers = device::worker_count(config);
-    let devices =
-        device::Devices::open(config, workers).context("opening the lab's TUN devices")?;
-    route_wan(config, &wan_ns)?;
     if args.ipfix || args.ipfix_pcap.is_some() {
         // Listening before the router starts: its first message holds the templates.
         let at = format!("{}/32", super::collector::COLLECTOR.ip());
         ip(&["-n", &wan_ns, "addr", "add", &at, "dev", "lo"])?;
         world.collector = Some(super::collector::Collector::start(&wan_ns)?);
     }
+    // The WAN's hosts first: the router's export may go to one of them.
+    address_wan(&wan_ns)?;
+    start_router(args, config, world, stop)?;
+    route_wan(config, &wan_ns)?;
     for (k, ns) in (1..=args.all_subscribers()).zip(&subs) {
         address_subscriber(config, k, ns, args.is_ipv6_only(k))?;
     }
-    start_router(config, devices, world, stop)?;
     if config.router.ra {
         wait_for_slaac(&subs, stop)?;
     }
@@ -265,10 +273,8 @@ pub(super) fn create_namespaces<'a>(
     Ok(())
 }
 
-/// The WAN: "internet" hosts on loopback, the pool and the subscribers' IPv6
-/// prefixes routed to the router.
-fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
-    let wan = config.wan.name.as_str();
+/// The WAN's "internet" hosts, on its loopback.
+fn address_wan(wan_ns: &str) -> anyhow::Result<()> {
     ip(&[
         "-n",
         wan_ns,
@@ -286,7 +292,12 @@ fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
         &format!("{SERVER_V6}/128"),
         "dev",
         "lo",
-    ])?;
+    ])
+}
+
+/// The pool and the subscribers' IPv6 prefixes routed to the router's WAN TUN.
+fn route_wan(config: &Config, wan_ns: &str) -> anyhow::Result<()> {
+    let wan = config.wan.name.as_str();
     for net in &config.nat.pool {
         ip(&["-n", wan_ns, "route", "add", &net.to_string(), "dev", wan])?;
     }
@@ -349,36 +360,85 @@ fn address_subscriber(config: &Config, k: u16, ns: &str, ipv6_only: bool) -> any
     Ok(())
 }
 
-/// Starts the router on `devices` in a thread of its own; it stops with the
-/// world, or on the lab's signal.
+/// Writes `config` to a private file and starts `sixfold run --config` on
+/// it, a process of its own that stops when the lab ends (its log on the
+/// lab's standard error); returns once it answers on its control socket.
 fn start_router(
+    args: &LabArgs,
     config: &Config,
-    devices: device::Devices,
     world: &mut World,
     stop: &Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let endpoints = device::Endpoints::bind(config)?;
-    let config = config.clone();
-    let router_stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&router_stop);
-    let outer = Arc::clone(stop);
-    let handle = std::thread::spawn(move || {
-        // Stops on the lab's own signal too.
-        let watcher = Arc::clone(&flag);
-        let both = std::thread::spawn(move || {
-            while !watcher.load(Ordering::Relaxed) {
-                if outer.load(Ordering::Relaxed) {
-                    watcher.store(true, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        let result = device::run(config, random_seed(), &devices, endpoints, &flag);
-        flag.store(true, Ordering::Relaxed);
-        let _ = both.join();
-        result.map_err(anyhow::Error::from)
-    });
-    world.router = Some((router_stop, handle));
+    let template = std::env::temp_dir().join(format!("sixfold-lab-{}-XXXXXX", args.prefix));
+    let dir = nix::unistd::mkdtemp(&template)
+        .with_context(|| format!("creating a private directory like {}", template.display()))?;
+    world.files.push(dir.clone());
+    let file = dir.join("router.toml");
+    write_config(config, &file)?;
+    let child = spawn_router(None, &file, (Stdio::null(), Stdio::inherit()))?;
+    let socket = config.router.control_socket.clone();
+    world.router = Some((child, socket.clone()));
+    world.config_file = Some(file);
+    let Some((child, _)) = world.router.as_mut() else {
+        bail!("the router is not running");
+    };
+    wait_answering(child, &socket, stop, String::new)
+}
+
+/// Writes `config` as TOML to `file`, with a line that says whose it is.
+pub(super) fn write_config(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let text = toml::to_string(config).context("writing the router's configuration")?;
+    let text = format!(
+        "# The configuration `sixfold lab` runs its router with: edit it, then say `reload`.\n{text}"
+    );
+    std::fs::write(file, text).with_context(|| format!("writing {}", file.display()))
+}
+
+/// Starts `sixfold run --config FILE` (in namespace `ns`, if any), its
+/// standard output and error to `out` and `err` (never the lab's standard
+/// output: that is `--keep`'s protocol); it stops when this process ends.
+pub(super) fn spawn_router(
+    ns: Option<&str>,
+    file: &Path,
+    (out, err): (Stdio, Stdio),
+) -> anyhow::Result<Child> {
+    let exe = std::env::current_exe()?;
+    let mut command = match ns {
+        Some(ns) => netns_command(ns, &exe.to_string_lossy()),
+        None => Command::new(&exe),
+    };
+    command
+        .args(["run", "--config"])
+        .arg(file)
+        .env("SIXFOLD_EXIT_WITH_PARENT", std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .context("starting sixfold run")
+}
+
+/// Waits (10 s at most) until the router `child` answers on `socket`; if it
+/// ends first, the error says how, with what `log` returns (its log).
+pub(super) fn wait_answering(
+    child: &mut Child,
+    socket: &str,
+    stop: &AtomicBool,
+    log: impl Fn() -> String,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sixfold::control::request(socket, "stats").is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("the router ended ({status}) {}", log().trim());
+        }
+        if stop.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        if Instant::now() > deadline {
+            bail!("the router did not answer on {socket} in 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! commands inside its namespaces, and skipping loudly without root.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod frames;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -30,6 +32,9 @@ pub struct Lab {
     input: ChildStdin,
     /// The lines it prints after `ready`.
     lines: mpsc::Receiver<String>,
+    /// The file each router runs from (`config PATH`, or `config K PATH` per
+    /// box), in order.
+    pub config: Vec<String>,
 }
 
 impl Lab {
@@ -57,20 +62,56 @@ impl Lab {
             .recv_timeout(Duration::from_secs(60))
             .expect("lab did not print `ready` in 60 s");
         assert_eq!(line, "ready");
+        let boxes = extra
+            .iter()
+            .position(|a| *a == "--routers")
+            .and_then(|i| extra.get(i + 1)?.parse::<u16>().ok())
+            .unwrap_or(1);
+        let config = (1..=boxes)
+            .map(|k| {
+                let line = rx
+                    .recv_timeout(Duration::from_secs(5))
+                    .expect("lab did not print its `config` line");
+                let path = match boxes {
+                    1 => line.strip_prefix("config "),
+                    _ => line.strip_prefix(&format!("config {k} ")),
+                };
+                path.unwrap_or_else(|| panic!("not a config line: {line:?}"))
+                    .to_string()
+            })
+            .collect();
         Lab {
             child,
             prefix: prefix.into(),
             input,
             lines: rx,
+            config,
         }
     }
 
-    /// Sends `command` to the lab (`start 1`) and returns its one-line answer.
+    /// Sends `command` to the lab (`reload`, `start 1`) and returns its
+    /// one-line answer.
     pub fn say(&mut self, command: &str) -> String {
         writeln!(self.input, "{command}").expect("write to the lab");
         self.lines
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("no answer to {command:?} in 30 s"))
+    }
+
+    /// The pid of the lab's router (`sixfold run`, a child of the lab; the
+    /// first box's with `--routers`).
+    pub fn router_pid(&self) -> u32 {
+        let lab = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{lab}/task/{lab}/children")).unwrap_or_default();
+        children
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u32>().ok())
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.split(|&b| b == 0).any(|w| w == b"run"))
+            })
+            .expect("the lab's router process")
     }
 
     pub fn ns(&self, which: &str) -> String {
@@ -392,4 +433,52 @@ pub fn nat_records(pcap: &Path) -> Vec<serde_json::Map<String, serde_json::Value
 pub fn is_alias(text: &str) -> bool {
     text.parse::<std::net::Ipv4Addr>()
         .is_ok_and(|a| a.octets()[0] & 0xf0 == 0xf0)
+}
+
+/// "Nov 29, 2026 22:27:17.279000000 UTC" (tshark's absolute time) in UNIX
+/// seconds.
+pub fn tshark_time(text: &str) -> f64 {
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let w: Vec<&str> = text.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+    let m = months.iter().position(|&x| x == w[0]).unwrap() as i64 + 1;
+    let (d, y): (i64, i64) = (w[1].parse().unwrap(), w[2].parse().unwrap());
+    // Days from civil (H. Hinnant).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let hms: Vec<f64> = w[3].split(':').map(|x| x.parse().unwrap()).collect();
+    days as f64 * 86400.0 + hms[0] * 3600.0 + hms[1] * 60.0 + hms[2]
+}
+
+/// Starts Debian's nfcapd on the loopback writing to `dir`, sends it
+/// `messages` (IPFIX, from one UDP socket), and stops it: an operator's store.
+pub fn nfcapd_store(dir: &Path, messages: &[Vec<u8>]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nfcapd = Command::new("nfcapd")
+        .args(["-b", "127.0.0.1", "-p", &port.to_string(), "-t", "60", "-w"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for m in messages {
+        socket.send_to(m, ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nfcapd.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = nfcapd.wait();
 }

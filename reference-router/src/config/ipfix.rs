@@ -149,6 +149,53 @@ pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks that a port block fits every one of `workers` workers' slice of
+/// the ports (`[nat] allocation = "block"`): each worker gives out blocks of
+/// its own slice, so a WAN packet finds its worker by port. `router.workers
+/// = 0` is this machine's CPUs, and the error says so.
+pub(super) fn validate_block_slice(config: &Config, workers: u16) -> Result<(), ConfigError> {
+    let n = &config.nat;
+    if n.allocation != Allocation::Block {
+        return Ok(());
+    }
+    let workers = workers.max(1);
+    let short = (0..workers)
+        .map(|index| crate::iface::Shard {
+            index,
+            count: workers,
+        })
+        .find(|&shard| crate::nat::blocks::blocks_in_slice(shard, n.block_size) == 0);
+    let Some(shard) = short else { return Ok(()) };
+    let (lo, hi) = shard.high_ports();
+    let fits = |size: u32| {
+        (0..workers).all(|index| {
+            let shard = crate::iface::Shard {
+                index,
+                count: workers,
+            };
+            crate::nat::blocks::blocks_in_slice(shard, size) > 0
+        })
+    };
+    let largest = (1..=BLOCK_PORTS / u32::from(workers))
+        .rev()
+        .find(|&size| fits(size))
+        .unwrap_or(1);
+    let counted = if config.router.workers == 0 {
+        format!("router.workers = 0: one per CPU, {workers} on this machine")
+    } else {
+        format!("router.workers = {workers}")
+    };
+    Err(err(
+        "nat.block_size",
+        format!(
+            "{} ports do not fit one worker's slice of the ports ({lo}-{hi}, {} ports, with {counted}): at most {} per block, or fewer workers",
+            n.block_size,
+            hi - lo + 1,
+            largest
+        ),
+    ))
+}
+
 /// Checks `[nat]`'s allocation keys: a block fits an address, the
 /// subscribers' inside addresses fit the pool in deterministic mode.
 pub(super) fn validate_allocation(config: &Config) -> Result<(), ConfigError> {

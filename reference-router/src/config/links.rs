@@ -6,6 +6,11 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Where the control socket is unless configured: the systemd unit's
+/// `RuntimeDirectory=sixfold`, where `sixfold stats` and `sixfold reload` look
+/// by default.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/sixfold/sixfold.sock";
+
 /// The router itself: addresses it sends ICMP from, and its control socket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -15,7 +20,9 @@ pub struct RouterSection {
     pub ipv4: Ipv4Addr,
     /// Source of ICMPv6 errors.
     pub ipv6: Ipv6Addr,
-    /// Unix socket on which `sixfold stats` reads the counters.
+    /// Unix socket on which `sixfold stats` reads the counters and `sixfold
+    /// reload` asks for a new configuration. Its directory is made (0755) if
+    /// missing; under systemd it is the unit's `RuntimeDirectory`.
     pub control_socket: String,
     /// ICMP errors the router may generate per second (RFC 1812 §4.3.2.8, RFC 4443 §2.4 f).
     pub icmp_rate: u32,
@@ -33,6 +40,26 @@ pub struct RouterSection {
     pub offload: bool,
     /// Worker threads, each with its own queue on the uplink; 0: one per CPU.
     pub workers: u32,
+    /// Outside systemd: the user `sixfold run` becomes once its devices, routes
+    /// and sockets exist, keeping only the capabilities it still needs (none:
+    /// it stays who started it). Under systemd the unit's `User=` does this.
+    pub user: Option<String>,
+    /// The group it becomes (none: `user`'s primary group).
+    pub group: Option<String>,
+    /// How the log is written to standard error: `text` (colours only on a
+    /// terminal) or `json` (one object per line).
+    pub log_format: LogFormat,
+}
+
+/// How `sixfold run` writes its log (`[router] log_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event: time, level, message, fields.
+    #[default]
+    Text,
+    /// One JSON object per event and line.
+    Json,
 }
 
 impl Default for RouterSection {
@@ -40,13 +67,16 @@ impl Default for RouterSection {
         RouterSection {
             ipv4: Ipv4Addr::new(100, 64, 0, 1),
             ipv6: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
-            control_socket: "/run/sixfold.sock".into(),
+            control_socket: DEFAULT_CONTROL_SOCKET.into(),
             icmp_rate: 1000,
             ra: true,
             ra_interval: 200,
             rdnss: Vec::new(),
             offload: true,
             workers: 0,
+            user: None,
+            group: None,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -285,8 +315,10 @@ mod tests {
     use crate::config::Config;
 
     fn range(text: &str) -> SubscriberRange {
-        let c =
-            Config::from_toml(&format!("[[subscriber_range]]\nname = \"in\"\n{text}\n")).unwrap();
+        let c = Config::from_toml(&format!(
+            "[nat]\npool = [\"192.0.2.1\"]\n[[subscriber_range]]\nname = \"in\"\n{text}\n"
+        ))
+        .unwrap();
         c.subscriber_range[0].clone()
     }
 
@@ -343,7 +375,7 @@ mod tests {
     #[test]
     fn every_range_key_and_its_default() {
         let c = Config::from_toml(
-            "[wan]\nroutes = [\"203.0.113.0/28\", \"2001:db8:1::/48\", \"192.0.2.1\"]\nroute_table = 110\n\
+            "[nat]\npool = [\"198.51.100.1\"]\n[wan]\nroutes = [\"203.0.113.0/28\", \"2001:db8:1::/48\", \"192.0.2.1\"]\nroute_table = 110\n\
              [[subscriber]]\nname = \"s\"\nipv4 = [\"100.65.0.1\"]\n\
              [[subscriber_range]]\nname = \"inside\"\nnetns = \"r1\"\nmtu = 1400\nipv4 = \"100.64.0.0/24\"\n\
              ipv6 = \"2001:db8:1::/48\"\nipv6_length = 56\nroutes = [\"0.0.0.0/0\", \"::/0\"]\nroute_table = 100\n\
@@ -538,7 +570,10 @@ mod tests {
             "subscriber_range[1].ipv4 (line 6): ranges hold 1048577 subscribers with this one: at most 2^20 in all (per-subscriber ids and state)"
         );
         // 2^20 exactly is fine.
-        Config::from_toml("[[subscriber_range]]\nname = \"a\"\nipv4 = \"10.0.0.0/12\"\n").unwrap();
+        Config::from_toml(
+            "[nat]\npool = [\"192.0.2.1\"]\n[[subscriber_range]]\nname = \"a\"\nipv4 = \"10.0.0.0/12\"\n",
+        )
+        .unwrap();
         let e = refused(
             "[nat64]\nprefix = \"2001:db8:1::/96\"",
             "ipv6 = \"2001:db8:1::/48\"",

@@ -52,7 +52,7 @@ fn unquote_path(path: &str) -> String {
 
 /// The line (1-based) where `key` is set or its table begins; for an array
 /// element key like `subscriber[2].ipv4` with no such line, the element's header.
-pub(super) fn line_of(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn line_of(text: &str, key: &str) -> Option<usize> {
     let found = |wanted: &str| {
         keys(text)
             .find(|(_, k)| k.as_deref() == Some(wanted))

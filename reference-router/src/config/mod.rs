@@ -17,9 +17,10 @@
 //! assert_eq!(config.nat.pool_addresses().len(), 3);
 //! ```
 
+pub mod diff;
 mod ipfix;
 mod links;
-mod locate;
+pub(crate) mod locate;
 mod metrics;
 mod nat;
 mod policy;
@@ -27,7 +28,9 @@ mod siit;
 mod validate;
 
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
-pub use links::{RouterSection, Subscriber, SubscriberRange, Wan};
+pub use links::{
+    DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
+};
 pub use metrics::Metrics;
 pub use nat::{Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
@@ -92,6 +95,17 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    /// This error with the line of its key in `text` (the file it came
+    /// from), unless it has one.
+    pub fn located(self, text: &str) -> ConfigError {
+        ConfigError {
+            line: self.line.or_else(|| locate::line_of(text, &self.key)),
+            ..self
+        }
+    }
+}
+
 impl Config {
     /// The id of the first subscriber of range `r` (ids after the
     /// `[[subscriber]]` entries, range by range).
@@ -130,9 +144,33 @@ impl Config {
         self.range_first_id(self.subscriber_range.len())
     }
 
-    /// Parses and validates TOML.
+    /// Parses and validates TOML: the first problem, with its line.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| {
+        Config::check_toml(text, None).map_err(|mut all| all.remove(0))
+    }
+
+    /// Parses TOML and checks every value: every problem the file has, each
+    /// with its key and line ([`Config::problems`]); with `workers` (the
+    /// worker threads the router runs) also the checks that depend on them.
+    /// The one validator of `sixfold check`, `sixfold run` and a reload.
+    pub fn check_toml(text: &str, workers: Option<u16>) -> Result<Config, Vec<ConfigError>> {
+        let config = Config::parse_unchecked(text).map_err(|e| vec![e])?;
+        let problems: Vec<ConfigError> = config
+            .problems(workers)
+            .into_iter()
+            .map(|e| e.located(text))
+            .collect();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Parses TOML without checking its values: only a syntax error, an
+    /// unknown key or a value of the wrong type is refused (with its line).
+    pub fn parse_unchecked(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
@@ -145,12 +183,7 @@ impl Config {
                 line,
                 problem: e.message().to_string(),
             }
-        })?;
-        config.validate().map_err(|e| ConfigError {
-            line: locate::line_of(text, &e.key),
-            ..e
-        })?;
-        Ok(config)
+        })
     }
 }
 
@@ -176,16 +209,33 @@ mod tests {
         let e = Config::from_toml("[nat.timeouts]\nudp = 60\n").unwrap_err();
         assert_eq!(e.key, "nat.timeouts.udp");
         assert!(e.problem.contains("at least 120"), "{e}");
-        let e = Config::from_toml("[nat]\npool = []\n").unwrap_err();
-        assert_eq!(e.key, "nat.pool");
+        // No default pool: an IPv4 subscriber needs one, an empty one is
+        // none, and an IPv6-only router needs none.
+        let e = Config::from_toml(
+            "[nat]\npool = []\n[[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "nat.pool (line 2): missing: subscriber[0] (\"a\") has IPv4 addresses, and the NAT needs at least one public address (there is no default pool)"
+        );
+        let e = Config::from_toml("[[subscriber_range]]\nname = \"r\"\nipv4 = \"100.64.0.0/30\"\n")
+            .unwrap_err();
+        assert_eq!((e.key.as_str(), e.line), ("nat.pool", None));
+        assert!(e.problem.contains("subscriber_range[0] (\"r\")"), "{e}");
+        let e = Config::from_toml("[nat64]\n").unwrap_err();
+        assert!(e.problem.contains("[nat64] translates to IPv4"), "{e}");
+        Config::from_toml("[[subscriber]]\nname = \"a\"\nipv6 = [\"2001:db8::/64\"]\n").unwrap();
         let e = Config::from_toml("[[subscriber]]\nname = \"a\"\n[[subscriber]]\nname = \"a\"\n")
             .unwrap_err();
         assert_eq!(
             e.to_string(),
             "subscriber[1].name (line 4): \"a\" is used twice"
         );
-        let e = Config::from_toml("[[subscriber]]\nname = \"a\"\nipv4 = [\"203.0.113.0/24\"]\n")
-            .unwrap_err();
+        let e = Config::from_toml(
+            "[nat]\npool = [\"203.0.113.1\"]\n[[subscriber]]\nname = \"a\"\nipv4 = [\"203.0.113.0/24\"]\n",
+        )
+        .unwrap_err();
         assert_eq!(e.key, "subscriber[0].ipv4");
     }
 

@@ -87,6 +87,8 @@ impl Default for Timeouts {
 #[serde(deny_unknown_fields, default)]
 pub struct Nat {
     /// Public addresses and prefixes; non-contiguous allowed (RFC 6888 REQ-3).
+    /// No default: needed as soon as an IPv4 subscriber, an IPv4 range or
+    /// `[nat64]` exists.
     #[serde(deserialize_with = "nets")]
     pub pool: Vec<Ipv4Net>,
     /// Mapping behaviour.
@@ -127,7 +129,7 @@ pub struct Nat {
 impl Default for Nat {
     fn default() -> Nat {
         Nat {
-            pool: vec![Ipv4Net::new(Ipv4Addr::new(203, 0, 113, 1), 32).unwrap_or_default()],
+            pool: Vec::new(),
             mapping: Mapping::Eim,
             filtering: Filtering::Apdf,
             hairpin: true,

@@ -407,6 +407,8 @@ mod tests {
     fn sections_parse_with_addresses_or_prefixes() {
         let c = Config::from_toml(
             r#"
+            [nat]
+            pool = ["203.0.113.1"]
             [siit]
             pool6 = "64:ff9b::/96"
             rfc6791_v4 = "192.0.2.1"
@@ -559,8 +561,9 @@ mod tests {
             "siit.eamt"
         );
         assert_eq!(refused("[siit]\n").0, "siit");
-        let (key, problem) =
-            refused("[siit]\n[[siit.eamt]]\nipv6 = \"2001:db8::1\"\nipv4 = \"203.0.113.1\"\n");
+        let (key, problem) = refused(
+            "[nat]\npool = [\"203.0.113.1\"]\n[siit]\n[[siit.eamt]]\nipv6 = \"2001:db8::1\"\nipv4 = \"203.0.113.1\"\n",
+        );
         assert_eq!(key, "siit.eamt[0]");
         assert!(problem.contains("nat.pool"), "{problem}");
         let (key, problem) = refused(

@@ -1,7 +1,10 @@
 //! The control socket `sixfold stats` talks to, served off the data path.
 //!
-//! One line in, one answer out: `stats` (the snapshot as JSON) or `mapping
-//! <tcp|udp|icmp> <addr:port>` (the external endpoint, or `none`). The server
+//! One line in, one answer out: `stats` (the snapshot as JSON), `mapping
+//! <tcp|udp|icmp> <addr:port>` (the external endpoint, or `none`), or
+//! `reload [PATH]` (the router reads PATH, an absolute path — by default the
+//! file it runs from — and answers `reloaded PATH`, `unchanged PATH` or
+//! `refused PATH`, then one line per changed key or per reason). The server
 //! runs in its own thread and each client in a short-lived thread of its own (at
 //! most [`MAX_CLIENTS`] at once; more are told `error: busy`); a request is at
 //! most [`MAX_REQUEST`] bytes and must come within [`READ_TIMEOUT`], and an
@@ -29,8 +32,9 @@ use std::time::Duration;
 
 /// Clients served at once.
 pub const MAX_CLIENTS: usize = 8;
-/// The longest request line, newline included.
-pub const MAX_REQUEST: usize = 256;
+/// The longest request line, newline included (a `reload` names a path of up
+/// to PATH_MAX).
+pub const MAX_REQUEST: usize = 4352;
 /// How long a client may take to send its request.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a client may take to read its answer.
@@ -51,7 +55,9 @@ pub fn bind(path: &str) -> io::Result<UnixListener> {
         if UnixStream::connect(target).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
-                format!("{path}: another router is running"),
+                format!(
+                    "{path}: a program answers on this socket (another router?): refusing to take it over (router.control_socket)"
+                ),
             ));
         }
         fs::remove_file(target)?;
@@ -215,6 +221,27 @@ fn answer(line: &str, loops: &Loops) -> String {
             match loops.mapping(protocol, inside) {
                 Ok(found) => found.map_or_else(|| "none".to_string(), |e| e.to_string()),
                 Err(e) => format!("error: {e}"),
+            }
+        }
+        Some("reload") => {
+            let path = line.trim().strip_prefix("reload").unwrap_or("").trim();
+            let path = (!path.is_empty()).then(|| std::path::PathBuf::from(path));
+            if path.as_ref().is_some_and(|p| !p.is_absolute()) {
+                return "error: reload PATH: the router reads PATH itself, from its own directory: give an absolute path".into();
+            }
+            loops
+                .reload(path)
+                .unwrap_or_else(|e| format!("error: {e} (a reload may be under way)"))
+        }
+        #[cfg(feature = "test-hooks")]
+        Some("stall") => {
+            let worker = words.next().and_then(|w| w.parse::<usize>().ok());
+            let ms = words.next().and_then(|w| w.parse::<u64>().ok());
+            match (worker, ms) {
+                (Some(w), Some(ms)) if loops.stall(w, Duration::from_millis(ms)) => {
+                    format!("stalling worker {w} for {ms} ms")
+                }
+                _ => "error: usage: stall <worker> <milliseconds>".into(),
             }
         }
         Some(other) => format!("error: unknown request {other:?}"),

@@ -2,8 +2,10 @@
 //! from a bounded channel (a worker never waits: when the channel is full the
 //! record is dropped and counted, `ipfix.records_dropped`), encodes them
 //! ([`crate::ipfix::encode`]) and sends them over UDP to `[ipfix] collector`,
-//! from `source` and inside `netns` if configured. Templates go first, then
-//! every `template_refresh` seconds (RFC 7011 §8.4). Records are sent within
+//! from `source` and inside `netns` if configured. The start message goes first
+//! (sequence number 0, the templates and the start record with this process's
+//! start time: the restart signal, [`Encoder::start`]), then the templates every
+//! `template_refresh` seconds (RFC 7011 §8.4). Records are sent within
 //! [`FLUSH`] of their arrival, several to a message. A message the kernel
 //! refuses to send (the collector unreachable, a full buffer) is counted,
 //! `ipfix.messages_unsent`: UDP export is best effort (RFC 7011 §10.3), but
@@ -16,7 +18,7 @@ use crate::ipfix::encode::Encoder;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -32,6 +34,8 @@ pub struct Exporter {
     thread: Option<JoinHandle<()>>,
     /// Messages (templates or records) the socket refused to send.
     unsent: Arc<AtomicU64>,
+    /// Seconds between templates (a reload changes it in place).
+    refresh: Arc<AtomicU32>,
 }
 
 /// UNIX time in milliseconds of `instant` (an instant of the recent past).
@@ -71,31 +75,48 @@ impl Exporter {
     /// Starts exporting per `config` (none without a collector), with record
     /// times counted from `epoch` (the instant the routers were built with).
     pub fn start(config: &Ipfix, epoch: Instant) -> io::Result<Option<Exporter>> {
+        Exporter::start_counting(config, epoch, Arc::new(AtomicU64::new(0)))
+    }
+
+    /// [`Exporter::start`], counting refused messages in `unsent` (shared by
+    /// the exporters a reload starts one after the other).
+    pub fn start_counting(
+        config: &Ipfix,
+        epoch: Instant,
+        unsent: Arc<AtomicU64>,
+    ) -> io::Result<Option<Exporter>> {
         let Some(collector) = config.collector else {
             return Ok(None);
         };
         let socket = open_socket(config, collector)?;
         let (sender, records) = mpsc::sync_channel(config.queue as usize);
         let encoder = Encoder::new(config.observation_domain, unix_ms(epoch));
-        let refresh = Duration::from_secs(u64::from(config.template_refresh));
-        let unsent = Arc::new(AtomicU64::new(0));
+        let refresh = Arc::new(AtomicU32::new(config.template_refresh));
+        let every = Arc::clone(&refresh);
         let out = Out {
             socket,
             unsent: Arc::clone(&unsent),
         };
         let thread = std::thread::Builder::new()
             .name("sixfold-ipfix".into())
-            .spawn(move || export_loop(&out, encoder, &records, refresh))?;
+            .spawn(move || export_loop(&out, encoder, &records, &every))?;
         Ok(Some(Exporter {
             sender: Some(sender),
             thread: Some(thread),
             unsent,
+            refresh,
         }))
     }
 
     /// The count of messages the socket refused, as it grows.
     pub fn unsent(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.unsent)
+    }
+
+    /// Sends the templates every `seconds` from now on (a reload: the
+    /// export goes on in the same transport session).
+    pub fn set_template_refresh(&self, seconds: u32) {
+        self.refresh.store(seconds, Ordering::Relaxed);
     }
 
     /// A sender for a worker.
@@ -133,8 +154,10 @@ impl Out {
     }
 }
 
-fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refresh: Duration) {
-    out.send(&encoder.templates(unix_secs()));
+fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refresh: &AtomicU32) {
+    // Sequence number 0, the templates and the start record: a reader closes
+    // what an earlier run of this exporter left open.
+    out.send(&encoder.start(unix_secs()));
     let mut templates_sent = Instant::now();
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut oldest: Option<Instant> = None;
@@ -149,7 +172,8 @@ fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refr
             Err(RecvTimeoutError::Timeout) => false,
             Err(RecvTimeoutError::Disconnected) => true,
         };
-        if templates_sent.elapsed() >= refresh {
+        let every = Duration::from_secs(u64::from(refresh.load(Ordering::Relaxed)));
+        if templates_sent.elapsed() >= every {
             out.send(&encoder.templates(unix_secs()));
             templates_sent = Instant::now();
         }

@@ -13,12 +13,13 @@
 //! device — with offload, header and super-packet in one `write`, never cut in
 //! software unless the egress TUN takes no offload. A worker sleeps in `poll`
 //! only when its last round drained every device (a burst stopped at [`BURST`]
-//! means more is waiting: the next poll only looks), and the wake-up socket is
-//! read only when poll says it holds bytes. `datapath.wakeups`,
-//! `packets_read`, `super_packets_whole` and `super_packets_segmented` count
-//! these mechanisms; the tests beside this file hold them on real TUNs. No
-//! lock is taken per packet: each worker owns its router and its queues (a
-//! shaped or fragmented packet excepted: shapers and reassembly are shared). A packet that
+//! means more is waiting: the next poll only looks), reads the wake-up socket
+//! only when poll says it holds bytes, and builds its poll set once per set of
+//! devices, not per round. `datapath.wakeups`, `packets_read`,
+//! `super_packets_whole` and `super_packets_segmented` count these mechanisms;
+//! the tests beside this file hold them on real TUNs. No lock is taken per
+//! packet: each worker owns its router and its queues (a shaped or fragmented
+//! packet excepted: shapers and reassembly are shared). A packet that
 //! belongs to another worker ([`Router::steer`]: it came in on the wrong uplink
 //! queue, or a hairpin reached a port another worker owns) moves to that
 //! worker's bounded hand-off channel in the buffer it was read into, and the
@@ -27,9 +28,17 @@
 //! queue a flow was written on and reads its replies to the same one.
 //!
 //! Questions from the control server are answered between bursts; a worker never
-//! waits for a control client.
+//! waits for a control client. A reload is one of them: the worker checks it,
+//! answers, and waits (bounded) for every worker's answer before it applies
+//! it or not ([`Worker::reload`]), so all workers switch between the same two
+//! bursts' worth of packets and never run different configurations.
+//!
+//! Stopping is two steps: [`Worker::run_until`] returns between bursts, and
+//! [`Worker::release`] then ends and logs what the router holds and
+//! withdraws its announce routes. A handover to a new process would take the
+//! first step only.
 
-use super::loops::Request;
+use super::loops::{ReloadAsk, Request};
 use super::tun::{Devices, Queue};
 use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
@@ -40,9 +49,9 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Packets read from one device before the loop looks at the others.
 pub const BURST: usize = 64;
@@ -50,6 +59,10 @@ pub const BURST: usize = 64;
 const HANDOFF_CAPACITY: usize = 1024;
 /// Spare buffers a worker keeps.
 const POOL: usize = 256;
+/// How long a worker that answered a reload waits for the decision.
+pub(super) const DECISION_TIMEOUT: Duration = Duration::from_secs(5);
+/// Sessions ended per call while a stopping router releases what it holds.
+const RELEASE_BUDGET: usize = 4096;
 
 /// A packet from another worker: read on a queue that worker serves (steered,
 /// with the direction it came from: not yet processed), or hairpinned there on
@@ -141,7 +154,8 @@ impl Doorbell {
     }
 }
 
-/// One worker: its router, mailbox, the other workers' doorbells, spare buffers.
+/// One worker: its router, mailbox, the other workers' doorbells, spare
+/// buffers, its devices.
 pub(super) struct Worker {
     pub(super) router: Router,
     pub(super) mailbox: Mailbox,
@@ -149,17 +163,37 @@ pub(super) struct Worker {
     pool: Vec<PacketBuf>,
     /// The IPFIX exporter's channel, when exporting.
     exporter: Option<SyncSender<Record>>,
+    /// The devices it reads and writes (a reload brings the next).
+    devices: Arc<Devices>,
+    /// Where it reads: the uplink, its subscribers' TUNs, the ranges'.
+    owned: Vec<Source>,
+    /// Its loop's turns, counted: the watchdog's sign of life.
+    heartbeat: Arc<AtomicU64>,
 }
 
 impl Worker {
-    pub(super) fn new(router: Router, mailbox: Mailbox, peers: Vec<Doorbell>) -> Worker {
+    pub(super) fn new(
+        router: Router,
+        mailbox: Mailbox,
+        peers: Vec<Doorbell>,
+        devices: Arc<Devices>,
+    ) -> Worker {
+        let owned = sources(&devices, router.shard());
         Worker {
             router,
             mailbox,
             peers,
             pool: Vec::new(),
             exporter: None,
+            devices,
+            owned,
+            heartbeat: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The count of its loop's turns, as it grows.
+    pub(super) fn heartbeat(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.heartbeat)
     }
 
     /// Hands IPFIX records to `exporter`.
@@ -180,21 +214,40 @@ impl Worker {
         }
     }
 
-    /// The router stops: every accounted flow is exported, the channel given a
-    /// moment (1 s at most) to take what is left.
-    pub(super) fn finish_export(&mut self) {
-        self.router.flush_ipfix();
-        let Some(tx) = self.exporter.take() else {
+    /// The second step of a stop, once [`Worker::run_until`] returned: every
+    /// session, block and accounted flow ended and logged
+    /// ([`Router::release_all`]), the records handed to the exporter (waiting
+    /// for room until `deadline`, then counted as dropped), the announce
+    /// routes withdrawn.
+    pub(super) fn release(&mut self, deadline: Instant) {
+        loop {
+            let done = self.router.release_all(Instant::now(), RELEASE_BUDGET);
+            self.export_waiting(deadline);
+            if done {
+                break;
+            }
+        }
+        self.exporter = None;
+        let devices = Arc::clone(&self.devices);
+        for change in self.router.withdraw_routes() {
+            self.apply_route(&devices, change);
+        }
+    }
+
+    /// The router's records to the exporter, waiting for room until
+    /// `deadline` (the router is stopping: no packet waits for this).
+    fn export_waiting(&mut self, deadline: Instant) {
+        let Some(tx) = self.exporter.clone() else {
+            while self.router.poll_ipfix().is_some() {}
             return;
         };
-        let deadline = Instant::now() + std::time::Duration::from_secs(1);
         while let Some(mut r) = self.router.poll_ipfix() {
             loop {
                 match tx.try_send(r) {
                     Ok(()) => break,
                     Err(TrySendError::Full(back)) if Instant::now() < deadline => {
                         r = back;
-                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        std::thread::sleep(Duration::from_millis(2));
                     }
                     Err(_) => {
                         self.router.count_ipfix_drop();
@@ -204,6 +257,31 @@ impl Worker {
             }
         }
     }
+
+    /// A reload asked between bursts: checked against this worker's state,
+    /// answered, then applied if every worker said yes (the decision comes
+    /// within [`DECISION_TIMEOUT`], or it is no).
+    fn reload(&mut self, ask: ReloadAsk) {
+        let index = self.router.shard().index;
+        let refusals = self.router.check_reload(&ask.prepared.reload);
+        if ask.answer.send((index, refusals)).is_err() {
+            return;
+        }
+        if !ask.decision.recv_timeout(DECISION_TIMEOUT).unwrap_or(false) {
+            return;
+        }
+        // What the old configuration logged goes to the old exporter.
+        self.export();
+        let p = &ask.prepared;
+        self.router.apply_reload(&p.reload, Instant::now());
+        self.devices = Arc::clone(&p.devices);
+        self.owned = sources(&self.devices, self.router.shard());
+        self.router.set_offload(&self.devices.datapath);
+        if let Some(sender) = &p.exporter {
+            self.exporter = sender.clone();
+        }
+        let _ = ask.done.send(index);
+    }
 }
 
 /// Writes the packet in `buf` to `to`: with its virtio-net header on an offload
@@ -211,7 +289,11 @@ impl Worker {
 /// is a super-packet or its checksum partial. Packets the kernel refuses are
 /// counted as dropped: a full queue drops, as a full link would.
 fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, router: &mut Router) {
-    let q = devices.queue(to, shard);
+    let Some(q) = devices.queue(to, shard) else {
+        // A subscriber a reload removed: what was queued for it goes nowhere.
+        router.count_drop(DropReason::NoRoute);
+        return;
+    };
     let offload = buf.offload();
     // On failure: the error, and how many packets on the wire were lost.
     let result = if q.offload {
@@ -242,7 +324,13 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
             router.count_drops(DropReason::TunQueueFull, lost);
         }
         Err((e, lost)) => {
-            tracing::warn!(?to, error = %e, "TUN write failed");
+            // Counted always; logged on the 1st, 2nd, 4th, 8th, ... failure,
+            // not once per packet.
+            static FAILED: AtomicU64 = AtomicU64::new(0);
+            let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
+            if failed.is_power_of_two() {
+                tracing::warn!(?to, error = %e, failed, "TUN write failed");
+            }
             router.count_drops(DropReason::TunWriteFailed, lost);
         }
     }
@@ -373,60 +461,57 @@ impl Worker {
                 Request::Mapping(protocol, inside, reply) => {
                     let _ = reply.try_send(self.router.mapping_of(protocol, inside));
                 }
+                Request::Reload(ask) => self.reload(ask),
+                #[cfg(feature = "test-hooks")]
+                Request::Stall(how_long) => std::thread::sleep(how_long),
             }
         }
     }
 
-    /// Runs until `stop` says so.
+    /// Runs until `stop` says so (checked between bursts); what the router
+    /// holds stays as it is ([`Worker::release`] is the stop's next step).
     ///
-    /// The poll set is built once for the run (it borrows the devices and a
-    /// duplicate of the wake-up socket): nothing is allocated per round.
-    pub(super) fn run_until(
-        &mut self,
-        devices: &Devices,
-        stop: &dyn Fn() -> bool,
-    ) -> io::Result<()> {
+    /// The poll set is built once per set of devices (it borrows them and a
+    /// duplicate of the wake-up socket) and again only after a reload brought
+    /// others: nothing is allocated per round.
+    pub(super) fn run_until(&mut self, stop: &dyn Fn() -> bool) -> io::Result<()> {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
-        let owned: Vec<Source> = std::iter::once(Source::Wan)
-            .chain(
-                (0..devices.subscribers.len() as crate::SubscriberId)
-                    .filter(|&s| shard.owns_subscriber(s))
-                    .map(Source::Subscriber),
-            )
-            .chain((0..devices.ranges.len()).map(Source::Range))
-            .collect();
         let wake = self.mailbox.wake.try_clone()?;
-        let mut fds: Vec<PollFd<'_>> = owned
-            .iter()
-            .map(|&i| source_queue(devices, i, shard).dev.as_fd())
-            .chain(std::iter::once(wake.as_fd()))
-            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
-            .collect();
-        // A burst stopped at BURST last round: look again without waiting.
-        let mut more = false;
         while !stop() {
-            if !self.wait(&mut fds, more)? {
-                continue;
-            }
-            more = false;
-            for (k, &from) in owned.iter().enumerate() {
-                if readable(&fds[k]) {
-                    more |= self.burst(devices, from, &mut buf)?;
+            let devices = Arc::clone(&self.devices);
+            let owned = self.owned.clone();
+            let mut fds: Vec<PollFd<'_>> = owned
+                .iter()
+                .map(|&i| source_queue(&devices, i, shard).dev.as_fd())
+                .chain(std::iter::once(wake.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            // A burst stopped at BURST last round: look again without waiting.
+            let mut more = false;
+            // A reload may bring other devices: these serve until it does.
+            while !stop() && Arc::ptr_eq(&devices, &self.devices) {
+                self.heartbeat.fetch_add(1, Ordering::Relaxed);
+                if !self.wait(&mut fds, more)? {
+                    continue;
+                }
+                more = false;
+                for (k, &from) in owned.iter().enumerate() {
+                    if readable(&fds[k]) {
+                        more |= self.burst(&devices, from, &mut buf)?;
+                    }
+                }
+                self.router.tick(Instant::now());
+                while let Some(to) = self.router.poll_transmit(&mut buf) {
+                    send(&devices, shard, to, &mut buf, &mut self.router);
+                }
+                self.mail(&devices, readable(&fds[owned.len()]));
+                self.export();
+                let current = Arc::clone(&self.devices);
+                while let Some(change) = self.router.poll_route_change() {
+                    self.apply_route(&current, change);
                 }
             }
-            self.router.tick(Instant::now());
-            while let Some(to) = self.router.poll_transmit(&mut buf) {
-                send(devices, shard, to, &mut buf, &mut self.router);
-            }
-            self.mail(devices, readable(&fds[owned.len()]));
-            self.export();
-            while let Some(change) = self.router.poll_route_change() {
-                self.apply_route(devices, change);
-            }
-        }
-        for change in self.router.withdraw_routes() {
-            self.apply_route(devices, change);
         }
         Ok(())
     }
@@ -469,6 +554,22 @@ impl Worker {
     }
 }
 
+/// Where worker `shard` reads: the uplink (its queue), the TUNs of the
+/// subscribers it owns, every range's TUN (its queue).
+fn sources(devices: &Devices, shard: Shard) -> Vec<Source> {
+    let mut subscribers: Vec<crate::SubscriberId> = devices
+        .subscribers
+        .keys()
+        .copied()
+        .filter(|&s| shard.owns_subscriber(s))
+        .collect();
+    subscribers.sort_unstable();
+    std::iter::once(Source::Wan)
+        .chain(subscribers.into_iter().map(Source::Subscriber))
+        .chain((0..devices.ranges.len()).map(Source::Range))
+        .collect()
+}
+
 /// Whether poll found `fd` readable (or closed, or failed: the read says which).
 fn readable(fd: &PollFd<'_>) -> bool {
     fd.revents().is_some_and(|r| !r.is_empty())
@@ -477,8 +578,8 @@ fn readable(fd: &PollFd<'_>) -> bool {
 /// The queue worker `shard` reads `from` through.
 fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
     match from {
-        Source::Wan => devices.queue(Interface::Wan, shard),
-        Source::Subscriber(s) => devices.queue(Interface::Subscriber(s), shard),
+        Source::Wan => &devices.wan[usize::from(shard.index) % devices.wan.len()],
+        Source::Subscriber(s) => &devices.subscribers[&s],
         Source::Range(r) => devices.range_queue(r, shard),
     }
 }

@@ -107,7 +107,7 @@ fn a_burst_is_read_per_wake_up() {
     let wan = tun(&ns, "sfiow", true, "10.99.0.1/24");
     let sub = tun(&ns, "sfios", true, "10.98.0.1/24");
     assert!(wan.offload, "the kernel takes offload on this TUN");
-    let devices = Devices::of_queues(vec![wan], vec![sub]);
+    let devices = Arc::new(Devices::of_queues(vec![wan], vec![sub]));
     // 100 datagrams wait in the uplink's queue: more than one burst.
     in_netns(&ns.0, || {
         let s = UdpSocket::bind("10.99.0.1:0")?;
@@ -118,13 +118,13 @@ fn a_burst_is_read_per_wake_up() {
     })
     .unwrap();
     let (mailbox, doorbell, _requests) = mailbox().unwrap();
-    let mut worker = Worker::new(router(), mailbox, vec![doorbell]);
+    let mut worker = Worker::new(router(), mailbox, vec![doorbell], devices);
     let rounds = Cell::new(0);
     let stop = || {
         rounds.set(rounds.get() + 1);
         rounds.get() > 3
     };
-    worker.run_until(&devices, &stop).unwrap();
+    worker.run_until(&stop).unwrap();
     let d = worker.router.snapshot().datapath;
     // Round 1 waits once and reads a full burst; round 2 only looks (a burst
     // stopped at BURST) and reads the rest; round 3 waits again, for nothing.

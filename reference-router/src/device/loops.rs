@@ -7,13 +7,16 @@
 //! [`Loops::recent`], which asks at most once per its age limit however many
 //! readers there are, so the loops' cost does not grow with the clients.
 
-use crate::Snapshot;
+use super::tun::Devices;
+use crate::ipfix::Record;
+use crate::{ConfigError, Reload, Snapshot};
 use sixfold_rewrite::IpProtocol;
 use std::io::Write;
 use std::net::SocketAddrV4;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,44 @@ pub enum Request {
     Snapshot(SyncSender<Snapshot>),
     /// The external endpoint of an inside endpoint.
     Mapping(IpProtocol, SocketAddrV4, SyncSender<Option<SocketAddrV4>>),
+    /// A reload: check it, answer, and apply it if every worker can.
+    Reload(ReloadAsk),
+    /// Sleep this long (a stuck worker, for the watchdog's test; only built
+    /// with the `test-hooks` feature).
+    #[cfg(feature = "test-hooks")]
+    Stall(Duration),
+}
+
+/// A reload the supervisor prepared: the plan, the devices after it (new
+/// TUNs already open), and the exporter's channel after it (`None`: the
+/// exporter stays).
+pub struct Prepared {
+    /// The plan every worker applies.
+    pub reload: Reload,
+    /// The devices every worker uses after it.
+    pub devices: Arc<Devices>,
+    /// The new exporter's channel, if the export changes.
+    pub exporter: Option<Option<SyncSender<Record>>>,
+}
+
+/// One worker's part in a reload: where it answers with what its state
+/// refuses, where the decision comes, where it says it applied.
+pub struct ReloadAsk {
+    /// The reload.
+    pub prepared: Arc<Prepared>,
+    /// The worker's index and its refusals.
+    pub answer: SyncSender<(u16, Vec<ConfigError>)>,
+    /// Apply (true) or not.
+    pub decision: Receiver<bool>,
+    /// The worker's index once it applied.
+    pub done: SyncSender<u16>,
+}
+
+/// What the control server asks the supervisor (not a packet loop).
+pub enum Ask {
+    /// Reload from this file (none: the one the router runs from); the
+    /// answer is the control socket's text.
+    Reload(Option<PathBuf>, SyncSender<String>),
 }
 
 /// A reader's handle on one packet loop: where to put questions, and how to
@@ -41,6 +82,16 @@ impl OutboxHandle {
     /// `wake` (a socket the loop polls).
     pub fn new(requests: SyncSender<Request>, wake: Arc<UnixStream>) -> OutboxHandle {
         OutboxHandle { requests, wake }
+    }
+
+    /// Puts `request` in the loop's queue and wakes it; false if the queue
+    /// is full.
+    pub(super) fn put(&self, request: Request) -> bool {
+        if self.requests.try_send(request).is_err() {
+            return false;
+        }
+        let _ = (&*self.wake).write(&[1]);
+        true
     }
 
     /// Asks the loop and waits (bounded) for its answer; none if the loop's
@@ -71,6 +122,8 @@ pub struct Loops {
     last: Mutex<Option<(Instant, Arc<Snapshot>)>>,
     /// The IPFIX exporter's refused messages, when exporting.
     export_unsent: Option<Arc<AtomicU64>>,
+    /// Where questions for the supervisor go (reloads).
+    supervisor: Option<SyncSender<Ask>>,
 }
 
 impl Loops {
@@ -80,7 +133,41 @@ impl Loops {
             loops: handles,
             last: Mutex::new(None),
             export_unsent: None,
+            supervisor: None,
         }
+    }
+
+    /// Sends reloads to `supervisor`.
+    pub fn with_supervisor(mut self, supervisor: SyncSender<Ask>) -> Loops {
+        self.supervisor = Some(supervisor);
+        self
+    }
+
+    /// Each loop's handle.
+    pub(super) fn handles(&self) -> &[OutboxHandle] {
+        &self.loops
+    }
+
+    /// Asks the supervisor to reload from `path` (none: the file the router
+    /// runs from) and waits for its answer; a reload takes at most about
+    /// 5 s past its checks.
+    pub fn reload(&self, path: Option<PathBuf>) -> Result<String, NoAnswer> {
+        let supervisor = self.supervisor.as_ref().ok_or(NoAnswer)?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        supervisor
+            .try_send(Ask::Reload(path, tx))
+            .map_err(|_| NoAnswer)?;
+        rx.recv_timeout(Duration::from_secs(30))
+            .map_err(|_| NoAnswer)
+    }
+
+    /// Makes worker `worker` sleep `how_long` between two bursts (a stuck
+    /// worker, for the watchdog's test); false if there is no such worker.
+    #[cfg(feature = "test-hooks")]
+    pub fn stall(&self, worker: usize, how_long: Duration) -> bool {
+        self.loops
+            .get(worker)
+            .is_some_and(|l| l.put(Request::Stall(how_long)))
     }
 
     /// Adds the exporter's count of refused messages to every snapshot.

@@ -15,9 +15,12 @@ use super::netns::in_netns;
 use super::routes::{self, RouteSocket};
 use crate::config::Config;
 use crate::iface::{Interface, RouteChange, Shard, SubscriberId};
+use crate::layout::Layout;
 use crate::stats::Datapath;
+use foldhash::fast::RandomState;
+use std::collections::HashMap;
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tun_rs::{DeviceBuilder, SyncDevice};
 
 /// One queue of a TUN, and whether it carries virtio-net headers.
@@ -92,59 +95,132 @@ pub fn open_tun(
 /// write to it), and each range's TUN with a queue per worker (read by every
 /// worker; a packet goes to its subscriber's owner). Routes the configuration
 /// asks for are on the TUNs once they are up.
+///
+/// Queues are shared (`Arc`): a reload makes the next `Devices` with the
+/// queues of the devices that stay and new ones for subscribers added
+/// ([`Devices::reopened`]); a device removed closes when the last worker lets
+/// go of the old `Devices`.
+#[derive(Clone)]
 pub struct Devices {
     /// The uplink's queues, one per worker.
-    pub wan: Vec<Queue>,
-    /// Subscriber TUNs; index = subscriber id.
-    pub subscribers: Vec<Queue>,
-    /// `[[subscriber_range]]` TUNs, in order: each with a queue per worker.
-    pub ranges: Vec<Vec<Queue>>,
+    pub wan: Arc<[Queue]>,
+    /// Subscriber TUNs by subscriber id ([`Layout`]).
+    pub subscribers: HashMap<SubscriberId, Arc<Queue>, RandomState>,
+    /// `[[subscriber_range]]` TUNs, in configuration order: each with a
+    /// queue per worker.
+    pub ranges: Vec<Arc<[Queue]>>,
     /// Each range's first subscriber id and its number of subscribers.
     range_ids: Vec<(SubscriberId, u32)>,
+    /// Each range's TUN name, for the next reload.
+    range_names: Vec<String>,
     /// Routes through the uplink (its `routes` are in; announce routes come and
     /// go), when the configuration asks for any.
-    wan_routes: Option<Mutex<RouteSocket>>,
+    wan_routes: Option<Arc<Mutex<RouteSocket>>>,
     /// What the kernel granted.
     pub datapath: Datapath,
 }
 
 impl Devices {
-    /// Opens every TUN the configuration names, for `workers` workers.
-    pub fn open(config: &Config, workers: u16) -> io::Result<Devices> {
+    /// Opens every TUN `config` names (its subscribers with the ids of
+    /// `layout`), for `workers` workers.
+    pub fn open(config: &Config, layout: &Layout, workers: u16) -> io::Result<Devices> {
         let offload = config.router.offload;
-        let (wan, mut refused) = open_tun(
+        let (wan, refused) = open_tun(
             &config.wan.name,
             config.wan.netns.as_deref(),
             config.wan.mtu,
             workers.max(1),
             offload,
         )?;
-        let mut subscribers = Vec::with_capacity(config.subscriber.len());
-        for s in &config.subscriber {
-            let (mut q, r) = open_tun(&s.name, s.netns.as_deref(), s.mtu, 1, offload)?;
-            refused = refused.or(r);
-            subscribers.push(q.remove(0));
+        let empty = Devices {
+            wan: wan.into(),
+            subscribers: HashMap::default(),
+            ranges: Vec::new(),
+            range_ids: Vec::new(),
+            range_names: Vec::new(),
+            wan_routes: None,
+            datapath: Datapath {
+                offload_refused: refused,
+                workers: u32::from(workers.max(1)),
+                ..Datapath::default()
+            },
+        };
+        let w = &config.wan;
+        let wan_routes = if w.routes.is_empty() {
+            None
+        } else {
+            let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &w.routes)?;
+            Some(Arc::new(Mutex::new(socket)))
+        };
+        let devices = Devices {
+            wan_routes,
+            ..empty
+        }
+        .reopened(config, layout, workers)?;
+        let d = &devices.datapath;
+        if offload && d.tso {
+            tracing::info!(uso = d.uso, "TUN offload on");
+        }
+        Ok(devices)
+    }
+
+    /// The devices of `config` (a reload; its subscribers with the ids of
+    /// `layout`): the uplink and every subscriber or range TUN that stays are
+    /// these, those added are opened now (with their routes). Nothing here
+    /// changes: on an error the new TUNs close again.
+    pub fn reopened(&self, config: &Config, layout: &Layout, workers: u16) -> io::Result<Devices> {
+        let offload = config.router.offload;
+        let mut refused = self.datapath.offload_refused.clone();
+        let mut subscribers = HashMap::default();
+        for (i, id) in layout.subscribers() {
+            let queue = match self.subscribers.get(&id) {
+                Some(q) => Arc::clone(q),
+                None => {
+                    let s = &config.subscriber[i];
+                    let (mut q, r) = open_tun(&s.name, s.netns.as_deref(), s.mtu, 1, offload)?;
+                    refused = refused.or(r);
+                    Arc::new(q.remove(0))
+                }
+            };
+            subscribers.insert(id, queue);
         }
         let mut ranges = Vec::with_capacity(config.subscriber_range.len());
-        for range in &config.subscriber_range {
-            let netns = range.netns.as_deref();
-            let (q, r) = open_tun(&range.name, netns, range.mtu, workers.max(1), offload)?;
-            refused = refused.or(r);
-            routes::install(&range.name, netns, range.route_table, &range.routes)?;
-            ranges.push(q);
+        for (ids, range) in layout.ranges().zip(&config.subscriber_range) {
+            let kept = self
+                .range_ids
+                .iter()
+                .zip(&self.range_names)
+                .position(|(&have, name)| have == ids && *name == range.name);
+            let queues = match kept {
+                Some(k) => Arc::clone(&self.ranges[k]),
+                None => {
+                    let netns = range.netns.as_deref();
+                    let (q, r) = open_tun(&range.name, netns, range.mtu, workers.max(1), offload)?;
+                    refused = refused.or(r);
+                    routes::install(&range.name, netns, range.route_table, &range.routes)?;
+                    q.into()
+                }
+            };
+            ranges.push(queues);
         }
         let w = &config.wan;
         let announces = config.subscriber_range.iter().any(|r| r.announce);
-        let wan_routes = if announces || !w.routes.is_empty() {
-            let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &w.routes)?;
-            Some(Mutex::new(socket))
-        } else {
-            None
+        let wan_routes = match &self.wan_routes {
+            Some(s) => Some(Arc::clone(s)),
+            None if announces => {
+                let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &[])?;
+                Some(Arc::new(Mutex::new(socket)))
+            }
+            None => None,
         };
-        let range_ids = config.ranges().map(|(first, n, _)| (first, n)).collect();
-        let inside = || subscribers.iter().chain(ranges.iter().flatten());
-        let udp = wan.iter().all(|q| q.dev.udp_gso());
-        let tcp = wan.iter().chain(inside()).all(|q| q.offload);
+        let inside = || {
+            subscribers
+                .values()
+                .map(|q| &**q)
+                .chain(ranges.iter().flat_map(|r| r.iter()))
+        };
+        let udp = self.wan.iter().all(|q| q.dev.udp_gso());
+        let tcp = self.wan.iter().chain(inside()).all(|q| q.offload);
         let datapath = Datapath {
             offload: tcp,
             tso: tcp,
@@ -153,14 +229,16 @@ impl Devices {
             workers: u32::from(workers.max(1)),
             ..Datapath::default()
         };
-        if offload && tcp {
-            tracing::info!(uso = datapath.uso, "TUN offload on");
-        }
         Ok(Devices {
-            wan,
+            wan: Arc::clone(&self.wan),
+            range_ids: layout.ranges().collect(),
+            range_names: config
+                .subscriber_range
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
             subscribers,
             ranges,
-            range_ids,
             wan_routes,
             datapath,
         })
@@ -171,30 +249,33 @@ impl Devices {
     #[cfg(test)]
     pub(super) fn of_queues(wan: Vec<Queue>, subscribers: Vec<Queue>) -> Devices {
         Devices {
-            wan,
-            subscribers,
+            wan: wan.into(),
+            subscribers: (0..)
+                .zip(subscribers)
+                .map(|(id, q)| (id, Arc::new(q)))
+                .collect(),
             ranges: Vec::new(),
             range_ids: Vec::new(),
+            range_names: Vec::new(),
             wan_routes: None,
             datapath: Datapath::default(),
         }
     }
 
     /// The queue worker `shard` writes `i` through: a range subscriber's is
-    /// the worker's queue of its range's TUN.
-    pub(super) fn queue(&self, i: Interface, shard: Shard) -> &Queue {
+    /// the worker's queue of its range's TUN; none for a subscriber a reload
+    /// removed (what was still queued for it is dropped).
+    pub(super) fn queue(&self, i: Interface, shard: Shard) -> Option<&Queue> {
         match i {
-            Interface::Wan => &self.wan[usize::from(shard.index) % self.wan.len()],
-            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
-                Some(q) => q,
+            Interface::Wan => Some(&self.wan[usize::from(shard.index) % self.wan.len()]),
+            Interface::Subscriber(s) => match self.subscribers.get(&s) {
+                Some(q) => Some(q),
                 None => {
                     let r = self
                         .range_ids
                         .iter()
-                        .position(|&(first, count)| s >= first && s - first < count)
-                        // The router only names subscribers of its configuration.
-                        .unwrap_or(0);
-                    self.range_queue(r, shard)
+                        .position(|&(first, count)| s >= first && s - first < count)?;
+                    Some(self.range_queue(r, shard))
                 }
             },
         }

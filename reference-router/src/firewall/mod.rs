@@ -33,6 +33,7 @@ use crate::config::{Config, Filtering, Timeouts};
 use crate::hold::{Released, SynHold};
 use crate::iface::SubscriberId;
 use crate::ipfix::accounting::FlowKey;
+use crate::layout::Layout;
 use crate::nat::tcp;
 use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
@@ -43,6 +44,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 mod packet;
+mod reload;
 mod subscribers;
 pub(crate) use packet::{Packet, has_routing_header_0};
 use subscribers::{Announcements, Policy, Range};
@@ -116,11 +118,14 @@ pub(crate) struct Firewall {
     /// later fragments pass.
     fragments: HashMap<(Ipv6Addr, Ipv6Addr), u32, RandomState>,
     max_fragment_pairs: usize,
-    policies: Vec<Policy>,
+    /// Each `[[subscriber]]`'s inbound policy, by id.
+    policies: HashMap<SubscriberId, Policy, RandomState>,
     ranges: Vec<Range>,
     /// Live flows per subscriber.
     subscriber_flows: PerSubscriber<u32>,
     announcements: Announcements,
+    /// Workers in all: this one's share of the limits.
+    workers: u16,
     live: u32,
     created: u64,
     expired: u64,
@@ -129,7 +134,7 @@ pub(crate) struct Firewall {
 impl Firewall {
     /// The firewall of one worker (`workers` in all): its share of the flow and
     /// held-SYN limits; the subscribers it serves bring their own flows.
-    pub(crate) fn new(config: &Config, now: u32, workers: u16) -> Firewall {
+    pub(crate) fn new(config: &Config, layout: &Layout, now: u32, workers: u16) -> Firewall {
         let nat = &config.nat;
         let f = &config.firewall;
         let share = |n: u32| (n / u32::from(workers.max(1))).max(1);
@@ -149,28 +154,11 @@ impl Firewall {
             held: SynHold::new(share(nat.max_held_syns) as usize, nat.timeouts.syn_hold),
             fragments: HashMap::with_hasher(RandomState::default()),
             max_fragment_pairs: nat.max_fragment_flows as usize,
-            policies: config
-                .subscriber
-                .iter()
-                .map(|s| Policy {
-                    open: s.open,
-                    open_ports: s.open_ports.clone(),
-                })
-                .collect(),
-            ranges: config
-                .ranges()
-                .map(|(first, count, range)| Range {
-                    first,
-                    count,
-                    policy: Policy {
-                        open: range.open,
-                        open_ports: range.open_ports.clone(),
-                    },
-                    announce: range.announce.then(|| range.clone()),
-                })
-                .collect(),
+            policies: subscribers::policies(config, layout),
+            ranges: subscribers::ranges(config, layout),
             subscriber_flows: PerSubscriber::new(config.subscriber.len(), 0),
             announcements: Announcements::default(),
+            workers,
             live: 0,
             created: 0,
             expired: 0,

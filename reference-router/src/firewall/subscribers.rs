@@ -4,16 +4,53 @@
 //! while that subscriber has flows here.
 
 use super::Firewall;
-use crate::config::OpenPort;
+use crate::config::{Config, OpenPort};
 use crate::iface::{RouteChange, SubscriberId};
+use crate::layout::Layout;
+use foldhash::fast::RandomState;
 use ipnet::Ipv6Net;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A subscriber's inbound policy.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Policy {
     pub(super) open: bool,
     pub(super) open_ports: Vec<OpenPort>,
+}
+
+/// Each `[[subscriber]]`'s policy in `config`, by its id in `layout`.
+pub(super) fn policies(
+    config: &Config,
+    layout: &Layout,
+) -> HashMap<SubscriberId, Policy, RandomState> {
+    layout
+        .subscribers()
+        .map(|(i, id)| {
+            let s = &config.subscriber[i];
+            let policy = Policy {
+                open: s.open,
+                open_ports: s.open_ports.clone(),
+            };
+            (id, policy)
+        })
+        .collect()
+}
+
+/// The ranges of `config`, with their ids in `layout`.
+pub(super) fn ranges(config: &Config, layout: &Layout) -> Vec<Range> {
+    layout
+        .ranges()
+        .zip(&config.subscriber_range)
+        .map(|((first, count), range)| Range {
+            first,
+            count,
+            policy: Policy {
+                open: range.open,
+                open_ports: range.open_ports.clone(),
+            },
+            announce: range.announce.then(|| range.clone()),
+        })
+        .collect()
 }
 
 /// A `[[subscriber_range]]`: its ids, their shared policy, and its subscribers'
@@ -30,6 +67,8 @@ pub(super) struct Range {
 /// last poll, and those reported as announced.
 #[derive(Debug, Default)]
 pub(super) struct Announcements {
+    /// Withdrawals of subscribers a reload removed, reported first.
+    withdrawn: Vec<RouteChange>,
     dirty: Vec<SubscriberId>,
     marked: HashSet<SubscriberId>,
     announced: HashSet<SubscriberId>,
@@ -58,7 +97,7 @@ impl Firewall {
             open: false,
             open_ports: Vec::new(),
         };
-        match self.policies.get(sub as usize) {
+        match self.policies.get(&sub) {
             Some(p) => p,
             None => self.range_of(sub).map_or(&CLOSED, |r| &r.policy),
         }
@@ -82,6 +121,9 @@ impl Firewall {
     /// The next change to the announce routes: a subscriber's first flow
     /// announces its prefix, its last flow's end withdraws it.
     pub(crate) fn poll_route_change(&mut self) -> Option<RouteChange> {
+        if let Some(change) = self.announcements.withdrawn.pop() {
+            return Some(change);
+        }
         while let Some(sub) = self.announcements.dirty.pop() {
             self.announcements.marked.remove(&sub);
             let want = *self.subscriber_flows.get(sub) > 0;
@@ -101,6 +143,29 @@ impl Firewall {
             });
         }
         None
+    }
+
+    /// Withdraws the announced prefixes of the subscribers `gone` says a
+    /// reload removed (while their ranges are still known): reported by
+    /// [`Firewall::poll_route_change`] first.
+    pub(super) fn withdraw_gone(&mut self, gone: &dyn Fn(SubscriberId) -> bool) {
+        let subs: Vec<SubscriberId> = self
+            .announcements
+            .announced
+            .iter()
+            .copied()
+            .filter(|&s| gone(s))
+            .collect();
+        for sub in subs {
+            self.announcements.announced.remove(&sub);
+            self.announcements.marked.remove(&sub);
+            if let Some(prefix) = self.announced_prefix(sub) {
+                self.announcements
+                    .withdrawn
+                    .push(RouteChange::Withdraw(prefix));
+            }
+        }
+        self.announcements.dirty.retain(|&s| !gone(s));
     }
 
     /// Withdraws every announced prefix (the router stops): the changes come

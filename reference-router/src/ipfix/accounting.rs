@@ -130,6 +130,12 @@ impl Accounting {
         }
     }
 
+    /// Takes a reload's bound and timeouts for what comes next (a flow's
+    /// expiry moves with its next packet).
+    pub(crate) fn set_limits(&mut self, max: u32, idle: u32, active: u32) {
+        (self.max, self.idle, self.active) = (max.max(1), idle, active);
+    }
+
     /// Flows counted now.
     pub(crate) fn live(&self) -> u32 {
         self.live

@@ -14,7 +14,15 @@
 //! inside address and the post-NAT address. Templates are sent at start and re-sent every
 //! `template_refresh` seconds (§8.4, over UDP); the sequence number counts the
 //! data records sent before the message in this observation domain, modulo 2^32
-//! (§3.1). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
+//! (§3.1).
+//!
+//! A restart is told the RFC 7011 way, by a new Transport Session whose first
+//! message has sequence number 0 and carries, beside the templates, one options
+//! record (options template 263, scope observationDomainId) with
+//! systemInitTimeMilliseconds: when this exporting process began. A reader
+//! takes every earlier run of the same exporter and domain as ended by then, so
+//! what that run left without a release is closed at the last time it was
+//! seen, and is uncertain from there to this time ([`Encoder::start`]). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
 //! fragmented on a 1500-byte path (§10.3.3).
 
 use super::{FlowRecord, NatRecord, Record};
@@ -25,6 +33,16 @@ use std::net::IpAddr;
 pub const VERSION: u16 = 10;
 /// The set ID of template sets.
 pub const TEMPLATE_SET: u16 = 2;
+/// The set ID of options template sets (§3.4.2.2).
+pub const OPTIONS_TEMPLATE_SET: u16 = 3;
+/// The options template of the exporter's start record (see [`Encoder::start`]).
+pub const START_TEMPLATE: u16 = 263;
+/// Its fields: the scope, observationDomainId (149), then
+/// systemInitTimeMilliseconds (160): when this exporting process started.
+pub const START_FIELDS: [(u16, u16); 2] = [
+    (ie::OBSERVATION_DOMAIN_ID, 4),
+    (ie::SYSTEM_INIT_TIME_MILLISECONDS, 8),
+];
 /// The largest message this encoder writes, in bytes.
 pub const MAX_MESSAGE: usize = 1400;
 /// The IANA port for IPFIX over UDP (RFC 7011 §10.3.1).
@@ -42,6 +60,8 @@ mod ie {
     pub(super) const SOURCE_IPV6_ADDRESS: u16 = 27;
     pub(super) const DESTINATION_IPV6_ADDRESS: u16 = 28;
     pub(super) const FLOW_END_REASON: u16 = 136;
+    pub(super) const OBSERVATION_DOMAIN_ID: u16 = 149;
+    pub(super) const SYSTEM_INIT_TIME_MILLISECONDS: u16 = 160;
     pub(super) const FLOW_START_MILLISECONDS: u16 = 152;
     pub(super) const FLOW_END_MILLISECONDS: u16 = 153;
     pub(super) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
@@ -253,7 +273,32 @@ impl Encoder {
         }
         let set_len = (out.len() - set) as u16;
         out[set + 2..set + 4].copy_from_slice(&set_len.to_be_bytes());
+        // The start record's options template: one scope field (§3.4.2.2).
+        out.extend_from_slice(&OPTIONS_TEMPLATE_SET.to_be_bytes());
+        out.extend_from_slice(&(4 + 6 + 4 * START_FIELDS.len() as u16).to_be_bytes());
+        out.extend_from_slice(&START_TEMPLATE.to_be_bytes());
+        out.extend_from_slice(&(START_FIELDS.len() as u16).to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        for (id, len) in START_FIELDS {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+        }
         Encoder::finish(&mut out);
+        out
+    }
+
+    /// The first message of an exporting process: sequence number 0, every
+    /// template, and the start record (observation domain, then
+    /// systemInitTimeMilliseconds = the router's epoch), which is data record 0
+    /// of this Transport Session. Readers take it as the exporter's restart.
+    pub fn start(&mut self, export_secs: u32) -> Vec<u8> {
+        let mut out = self.templates(export_secs);
+        out.extend_from_slice(&START_TEMPLATE.to_be_bytes());
+        out.extend_from_slice(&(4 + 4 + 8u16).to_be_bytes());
+        out.extend_from_slice(&self.domain.to_be_bytes());
+        out.extend_from_slice(&self.epoch_unix_ms.to_be_bytes());
+        Encoder::finish(&mut out);
+        self.sequence = self.sequence.wrapping_add(1);
         out
     }
 
@@ -425,7 +470,8 @@ mod tests {
         assert_eq!(&t[16..18], &[0, 2]);
         assert_eq!(
             usize::from(u16::from_be_bytes([t[18], t[19]])),
-            t.len() - 16
+            t.len() - 16 - 18,
+            "the template set, then the options template set's 18 bytes"
         );
         #[rustfmt::skip]
         assert_eq!(&t[20..36], &[
@@ -434,8 +480,43 @@ mod tests {
             0x00, 0xe6, 0x00, 0x01,
             0x00, 0x04, 0x00, 0x01,
         ]);
-        // 7 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10 + 11 + 6).
-        assert_eq!(t.len(), 16 + 4 + 7 * 4 + 58 * 4);
+        // 7 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10 + 11 + 6),
+        // then the options template set (18 bytes).
+        assert_eq!(t.len(), 16 + 4 + 7 * 4 + 58 * 4 + 18);
+    }
+
+    #[test]
+    fn the_start_message_byte_for_byte_tells_the_restart() {
+        let mut e = Encoder::new(7, 1_700_000_000_000);
+        let m = e.start(1_700_000_002);
+        let t = e.templates(1_700_000_002);
+        // Sequence 0, and the same templates as a refresh.
+        assert_eq!(&m[8..12], &[0, 0, 0, 0]);
+        assert_eq!(
+            &m[12..t.len()],
+            &t[12..],
+            "a refresh (sequence 1 by then) has the same sets"
+        );
+        #[rustfmt::skip]
+        let options: Vec<u8> = vec![
+            0x00, 0x03, 0x00, 0x12,             // options template set, length 18
+            0x01, 0x07, 0x00, 0x02, 0x00, 0x01, // template 263, 2 fields, 1 scope field
+            0x00, 0x95, 0x00, 0x04,             // observationDomainId (149), 4
+            0x00, 0xa0, 0x00, 0x08,             // systemInitTimeMilliseconds (160), 8
+        ];
+        assert_eq!(&t[t.len() - 18..], &options[..]);
+        #[rustfmt::skip]
+        let record: Vec<u8> = vec![
+            0x01, 0x07, 0x00, 0x10,             // set 263, length 16
+            0x00, 0x00, 0x00, 0x07,             // observation domain 7
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, // 1700000000000 ms
+        ];
+        assert_eq!(&m[t.len()..], &record[..]);
+        assert_eq!(usize::from(u16::from_be_bytes([m[2], m[3]])), m.len());
+        // The start record is data record 0: the next message says 1.
+        assert_eq!(e.sequence(), 1);
+        let d = e.data(&[block(NatEvent::BlockAllocation, 1024)], 0);
+        assert_eq!(&d[0][8..12], &[0, 0, 0, 1]);
     }
 
     #[test]
@@ -465,7 +546,7 @@ mod tests {
             0x00, 0xe1, 0x00, 0x04, // postNATSourceIPv4Address, 4
             0x01, 0x1b, 0x00, 0x04, // natPoolId (283), 4
         ];
-        assert_eq!(&t[at..], &want[..]);
+        assert_eq!(&t[at..t.len() - 18], &want[..]);
         assert_eq!(Template::Nat64Session.record_len(), 58);
         assert_eq!(Template::Nat64Limit.record_len(), 34);
     }

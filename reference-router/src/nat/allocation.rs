@@ -133,14 +133,21 @@ impl Table {
         subscriber: SubscriberId,
         protocol: u8,
     ) -> Result<u32, Full> {
-        if let Some(i) = self.subscribers.get(subscriber).pool_index {
+        if let Some(i) = self.subscribers.get(subscriber).pool_index
+            && !self.is_draining(i)
+        {
             return Ok(i);
         }
         // Paired pooling (RFC 6888 REQ-2): the subscriber keeps this address for
         // good — the least-loaded one with room for a full share ([`Spread`]),
         // else the least-loaded with any room. Room: free ports for the port
         // limit, or free blocks for `max_blocks`.
-        let (spread, alloc, ports) = (&mut self.spread, &self.alloc, &self.ports);
+        let (spread, alloc, ports, uses) = (
+            &mut self.spread,
+            &self.alloc,
+            &self.ports,
+            &self.addresses_use,
+        );
         let (room, need): (Box<dyn Fn(u32) -> u32>, u32) = match alloc {
             Allocator::Block(b) => (Box::new(|i| b.free(i)), b.max_blocks().min(b.per_address())),
             _ => (
@@ -148,9 +155,11 @@ impl Table {
                 self.limits.ports_per_subscriber,
             ),
         };
+        // A draining address (a reload removed it) is given to no one.
+        let draining = |i: u32| uses.get(i as usize).is_some_and(|u| u.draining);
         let pick = spread
-            .choose(|i| room(i) >= need)
-            .or_else(|| spread.choose(|i| room(i) > 0))
+            .choose(|i| !draining(i) && room(i) >= need)
+            .or_else(|| spread.choose(|i| !draining(i) && room(i) > 0))
             .ok_or(Full::Pool)?;
         self.subscribers
             .update(subscriber, |s| s.pool_index = Some(pick));

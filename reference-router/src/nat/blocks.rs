@@ -77,8 +77,10 @@ pub(crate) struct Blocks {
     states: Vec<Option<Box<[Block]>>>,
     /// Per pool address: blocks neither owned nor held.
     free: Vec<u32>,
-    /// Per inside address: (pool index, its blocks).
-    holders: HashMap<u32, (u32, Vec<u32>), RandomState>,
+    /// Per inside address and pool index: its blocks there (one pool
+    /// address per inside address, but for a drain: old blocks stay on the
+    /// draining address while new ones come from another).
+    holders: HashMap<(u32, u32), Vec<u32>, RandomState>,
     /// Released blocks in order of `held_until`.
     held: VecDeque<(u32, u32, u32)>,
     /// Live blocks in order of their next re-announcement: (due, pool index,
@@ -86,6 +88,16 @@ pub(crate) struct Blocks {
     due: VecDeque<(u32, u32, u32, u32)>,
     /// Whether blocks are logged (the interim queue is kept only then).
     logged: bool,
+}
+
+/// Whole blocks of `size` ports (aligned from port 1024) in worker `shard`'s
+/// slice of ports 1024-65535: its blocks on each public address.
+pub(crate) fn blocks_in_slice(shard: Shard, size: u32) -> u32 {
+    let size = size.max(1);
+    let (lo, hi) = shard.high_ports();
+    let first = (lo - FIRST_PORT).div_ceil(size);
+    let end = (hi + 1 - FIRST_PORT) / size;
+    end.saturating_sub(first)
 }
 
 impl Blocks {
@@ -98,10 +110,9 @@ impl Blocks {
         interim: u32,
         shard: Shard,
     ) -> Blocks {
-        let (lo, hi) = shard.high_ports();
+        let (lo, _) = shard.high_ports();
         let first = (lo - FIRST_PORT).div_ceil(size);
-        let end = (hi + 1 - FIRST_PORT) / size;
-        let count = end.saturating_sub(first);
+        let count = blocks_in_slice(shard, size);
         Blocks {
             size,
             max,
@@ -116,6 +127,11 @@ impl Blocks {
             due: VecDeque::new(),
             logged: false,
         }
+    }
+
+    /// Ports per block.
+    pub(crate) fn size(&self) -> u32 {
+        self.size
     }
 
     /// Blocks in this worker's slice of one address.
@@ -141,7 +157,11 @@ impl Blocks {
     /// Blocks `inside` holds.
     #[cfg(test)]
     fn held_by(&self, inside: u32) -> usize {
-        self.holders.get(&inside).map_or(0, |(_, b)| b.len())
+        self.holders
+            .iter()
+            .filter(|((i, _), _)| *i == inside)
+            .map(|(_, b)| b.len())
+            .sum()
     }
 
     fn ports_of(&self, block: u32) -> (u32, u32) {
@@ -172,10 +192,10 @@ impl Blocks {
         (random, now): (u64, u32),
         events: &mut Vec<BlockEvent>,
     ) -> Result<u16, NoPort> {
-        let owned = match self.holders.get(&inside) {
-            Some((a, blocks)) if *a == addr => blocks.as_slice(),
-            _ => &[],
-        };
+        let owned = self
+            .holders
+            .get(&(inside, addr))
+            .map_or(&[][..], Vec::as_slice);
         // The newest block first: the older ones filled up before it came.
         let size = self.size;
         let found = owned.iter().rev().find_map(|&block| {
@@ -201,8 +221,7 @@ impl Blocks {
         b.generation = b.generation.wrapping_add(1);
         let (generation, owner) = (b.generation, *b);
         self.free[addr as usize] -= 1;
-        let entry = self.holders.entry(inside).or_insert((addr, Vec::new()));
-        entry.1.push(block);
+        self.holders.entry((inside, addr)).or_default().push(block);
         if self.logged {
             self.due
                 .push_back((now.saturating_add(self.interim), addr, block, generation));
@@ -245,8 +264,8 @@ impl Blocks {
         };
         let inside = s[block as usize].inside;
         self.holders
-            .get(&inside)
-            .is_some_and(|(a, b)| *a == addr && b.contains(&block))
+            .get(&(inside, addr))
+            .is_some_and(|b| b.contains(&block))
     }
 
     fn use_block(&mut self, addr: u32, block: u32) {
@@ -272,10 +291,10 @@ impl Blocks {
         let (inside, owner) = (b.inside, *b);
         let until = now.saturating_add(self.hold).max(1);
         b.held_until = until;
-        if let Some((_, blocks)) = self.holders.get_mut(&inside) {
+        if let Some(blocks) = self.holders.get_mut(&(inside, addr)) {
             blocks.retain(|&k| k != block);
             if blocks.is_empty() {
-                self.holders.remove(&inside);
+                self.holders.remove(&(inside, addr));
             }
         }
         self.held.push_back((until, addr, block));
@@ -331,15 +350,68 @@ impl Blocks {
         }
     }
 
+    /// One more public address (a reload added it to the pool).
+    pub(crate) fn add_address(&mut self) {
+        self.states.push(None);
+        self.free.push(self.count);
+    }
+
+    /// Whether no block of address `addr` is owned or held.
+    pub(crate) fn is_free(&self, addr: u32) -> bool {
+        self.free.get(addr as usize) == Some(&self.count)
+    }
+
+    /// Whether any block is owned or held.
+    pub(crate) fn in_use(&self) -> bool {
+        !self.holders.is_empty() || !self.held.is_empty()
+    }
+
+    /// Takes a reload's `max_blocks`, `block_timeout` and `interim` for what
+    /// comes next (blocks held keep their times).
+    pub(crate) fn set_limits(&mut self, max: u32, hold: u32, interim: u32) {
+        (self.max, self.hold, self.interim) = (max, hold, interim);
+    }
+
+    /// Releases (reported in `events`) the blocks no mapping holds any more
+    /// of subscribers `gone` says are gone: its sessions were ended (a
+    /// reload removed it, or the router stops).
+    pub(crate) fn release_unused(
+        &mut self,
+        gone: &dyn Fn(SubscriberId) -> bool,
+        now: u32,
+        events: &mut Vec<BlockEvent>,
+    ) {
+        let mut idle: Vec<(u32, u32)> = Vec::new();
+        for (&(_, addr), blocks) in &self.holders {
+            let Some(s) = self.states[addr as usize].as_deref() else {
+                continue;
+            };
+            idle.extend(
+                blocks
+                    .iter()
+                    .filter(|&&k| s[k as usize].mappings == 0 && gone(s[k as usize].subscriber))
+                    .map(|&k| (addr, k)),
+            );
+        }
+        for (addr, block) in idle {
+            // As the last mapping's end would: held, then free.
+            if let Some(s) = self.states[addr as usize].as_mut() {
+                s[block as usize].mappings = 1;
+            }
+            let port = (FIRST_PORT + block * self.size) as u16;
+            self.unuse(addr, port, now, events);
+        }
+    }
+
     /// Every live block: (inside, pool index, first port, last port).
     pub(crate) fn live(&self) -> Vec<(u32, u32, u16, u16)> {
         let mut all: Vec<(u32, u32, u16, u16)> = self
             .holders
             .iter()
-            .flat_map(|(&inside, (addr, blocks))| {
+            .flat_map(|(&(inside, addr), blocks)| {
                 blocks.iter().map(move |&b| {
                     let first = FIRST_PORT + b * self.size;
-                    (inside, *addr, first as u16, (first + self.size - 1) as u16)
+                    (inside, addr, first as u16, (first + self.size - 1) as u16)
                 })
             })
             .collect();

@@ -11,6 +11,7 @@ use super::table::{Allocator, NatLog};
 use crate::config::{Allocation, Config, ConfigError};
 use crate::iface::{Shard, SubscriberId};
 use crate::ipfix::{Exports, NatRecord, Record};
+use crate::layout::Layout;
 use std::net::Ipv4Addr;
 
 impl Nat {
@@ -19,6 +20,7 @@ impl Nat {
     pub(crate) fn configure_cgn(
         &mut self,
         config: &Config,
+        layout: &Layout,
         shard: Shard,
     ) -> Result<(), ConfigError> {
         let n = &config.nat;
@@ -47,7 +49,9 @@ impl Nat {
                 }
                 Allocator::Block(b)
             }
-            Allocation::Deterministic => Allocator::Deterministic(Deterministic::new(config)),
+            Allocation::Deterministic => {
+                Allocator::Deterministic(Deterministic::with_layout(config, layout))
+            }
         };
         let log = NatLog {
             blocks: x.enabled() && n.allocation == Allocation::Block,

@@ -19,6 +19,7 @@
 
 use crate::config::{BLOCK_PORTS, Config};
 use crate::iface::SubscriberId;
+use crate::layout::Layout;
 use foldhash::fast::RandomState;
 use ipnet::Ipv4Net;
 use std::collections::HashMap;
@@ -61,18 +62,24 @@ impl Deterministic {
     /// The mapping `config` fixes (its `[nat] block_size`, pool and subscribers;
     /// whatever its `allocation`).
     pub fn new(config: &Config) -> Deterministic {
+        Deterministic::with_layout(config, &Layout::of(config))
+    }
+
+    /// The mapping of `config` whose subscribers have the ids of `layout`
+    /// (after a reload; the arithmetic still numbers inside addresses in
+    /// configuration order).
+    pub fn with_layout(config: &Config, layout: &Layout) -> Deterministic {
         let mut next = 0u64;
         let mut prefixes = Vec::new();
-        for (sub, s) in config.subscriber.iter().enumerate() {
-            for net in &s.ipv4 {
+        for (i, sub) in layout.subscribers() {
+            for net in &config.subscriber[i].ipv4 {
                 let net = net.trunc();
-                prefixes.push((net, next, sub as SubscriberId, false));
+                prefixes.push((net, next, sub, false));
                 next += 1u64 << (32 - u32::from(net.prefix_len()));
             }
         }
-        for (r, range) in config.subscriber_range.iter().enumerate() {
+        for ((first, _), range) in layout.ranges().zip(&config.subscriber_range) {
             if let Some(net) = range.ipv4 {
-                let first = config.range_first_id(r) as SubscriberId;
                 prefixes.push((net.trunc(), next, first, true));
                 next += range.count_v4();
             }
@@ -90,6 +97,16 @@ impl Deterministic {
             size,
             per_address: u64::from(BLOCK_PORTS / size),
         }
+    }
+
+    /// Whether every inside address of `old` keeps its public address and
+    /// ports here: `old`'s prefixes are the first of these, numbered and
+    /// owned alike, over the same pool and block size (a subscriber or range
+    /// may only be added after all others).
+    pub fn extends(&self, old: &Deterministic) -> bool {
+        self.pool == old.pool
+            && self.size == old.size
+            && self.prefixes.get(..old.prefixes.len()) == Some(&old.prefixes[..])
     }
 
     /// Ports per inside address.

@@ -15,8 +15,10 @@ mod errors;
 pub(crate) mod frag;
 mod index;
 pub(crate) mod ports;
+mod reload;
 mod spread;
 pub(crate) mod table;
+pub(crate) use table::Countdown;
 pub(crate) mod tcp;
 
 use crate::config::{Filtering, Nat as NatConfig};
@@ -29,7 +31,7 @@ use frag::{Applied, FragKey, SharedFragments};
 use sixfold_rewrite::{Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, Rewrite};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-use table::{Full, Key, Limits, Session, Table};
+use table::{Full, Key, Session, Table};
 
 /// What the NAT decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,15 +180,7 @@ impl Nat {
         let worker_seed = seed ^ u64::from(shard.index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let pool: Vec<u32> = config.pool_addresses().into_iter().map(u32::from).collect();
         let share = |n: u32| (n / u32::from(shard.count.max(1))).max(1);
-        let limits = Limits {
-            max_sessions: share(config.max_sessions),
-            sessions_per_subscriber: config.sessions_per_subscriber,
-            ports_per_subscriber: config.ports_per_subscriber,
-            preserve: config.port_preservation,
-            parity: config.port_parity,
-            mapping: config.mapping,
-            track_addresses: config.filtering == Filtering::Adf,
-        };
+        let limits = reload::limits(config, shard);
         let t = &config.timeouts;
         Nat {
             pool: pool.iter().copied().collect(),
@@ -219,9 +213,10 @@ impl Nat {
         (self.pool_span.0..=self.pool_span.1).contains(&a) && self.pool.contains(&a)
     }
 
-    /// The first pool address: the source of errors the router sends to the WAN.
-    pub(crate) fn first_public(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.table.public_address(0))
+    /// The first pool address: the source of errors the router sends to the
+    /// WAN (none when the pool is empty: nobody is translated to IPv4).
+    pub(crate) fn first_public(&self) -> Option<Ipv4Addr> {
+        self.table.pool.first().map(|&a| Ipv4Addr::from(a))
     }
 
     fn timeout(&self, protocol: u8, tcp_state: u8) -> u32 {
@@ -522,6 +517,7 @@ impl Nat {
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
+        self.forget_drained();
         // The shared fragment table is looked at once a second (its timeouts are
         // in seconds), not under a lock on every packet.
         if now == self.fragments_checked {

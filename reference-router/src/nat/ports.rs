@@ -98,6 +98,20 @@ impl Ports {
         }
     }
 
+    /// One more public address (a reload added it to the pool).
+    pub(crate) fn add_address(&mut self) {
+        let ((a, b), (c, d)) = (self.shard.low_ports(), self.shard.high_ports());
+        let slice = (b - a + 1) + (d - c + 1);
+        self.bitmaps.extend((0..PROTOCOLS).map(|_| None));
+        self.free.extend([slice; PROTOCOLS]);
+    }
+
+    /// Ports freed from now on wait `delay` seconds (those in quarantine keep
+    /// their time).
+    pub(crate) fn set_reuse_delay(&mut self, delay: u32) {
+        self.reuse_delay = delay;
+    }
+
     /// The next number of the keyed random stream.
     pub(crate) fn random(&mut self) -> u64 {
         let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);

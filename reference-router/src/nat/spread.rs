@@ -70,6 +70,17 @@ impl Spread {
 
     /// Counts a new subscriber on the least-loaded address for which `fits`
     /// holds, and returns it; `None` if none does.
+    /// The order over `n` addresses (a reload added some), given that
+    /// address `i` has `load(i)` subscribers now: the least-loaded go first
+    /// again, the new ones (load 0) among them. O(n) per reload.
+    pub(crate) fn grow(&mut self, n: u32, key: u64, shard: Shard, load: impl Fn(u32) -> u32) {
+        *self = Spread::new(n, key, shard);
+        for p in 0..n {
+            self.loads.insert((load(self.address(p)), p));
+        }
+        self.fresh = n;
+    }
+
     pub(crate) fn choose(&mut self, fits: impl Fn(u32) -> bool) -> Option<u32> {
         if self.fresh < self.n {
             let fresh = self.address(self.fresh);

@@ -10,6 +10,8 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+mod release;
+
 pub(crate) use super::allocation::{Allocator, NatLog};
 use super::index::{SessionIndex, Side};
 use super::ports::{self, Ports};
@@ -21,6 +23,7 @@ use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
 use foldhash::fast::RandomState;
+pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
@@ -220,6 +223,11 @@ pub(crate) struct Table {
     wheel: Wheel,
     pub(super) ports: Ports,
     pub(super) pool: Vec<u32>,
+    /// Per pool index: its live mappings and sessions, and whether it drains
+    /// (a reload removed it: nothing new is given it).
+    pub(super) addresses_use: Vec<AddressUse>,
+    /// Drained addresses found free, for the NAT to forget.
+    freed: Vec<u32>,
     pub(super) subscribers: PerSubscriber<SubscriberState>,
     pub(super) limits: Limits,
     live_sessions: u32,
@@ -228,6 +236,9 @@ pub(crate) struct Table {
     created: u64,
     /// Paired pooling's choice of address for new subscribers.
     pub(super) spread: Spread,
+    /// The spread's key and this worker: a reload that adds addresses makes
+    /// it anew.
+    pub(super) spread_key: (u64, Shard),
     pub(super) alloc: Allocator,
     pub(super) log: NatLog,
     /// The second of the last [`Table::expire`]: the time of the call in hand.
@@ -258,6 +269,8 @@ impl Table {
             addresses: HashMap::with_hasher(hasher()),
             wheel: Wheel::new(now),
             ports: Ports::new(pool.len(), reuse_delay, seed, shard),
+            addresses_use: vec![AddressUse::default(); pool.len()],
+            freed: Vec::new(),
             pool,
             subscribers: PerSubscriber::new(subscribers, SubscriberState::default()),
             limits,
@@ -266,6 +279,7 @@ impl Table {
             expired: 0,
             created: 0,
             spread,
+            spread_key: (pool_key, shard),
             alloc: Allocator::Dynamic,
             log: NatLog::default(),
             now,
@@ -426,6 +440,7 @@ impl Table {
         self.map_inside.insert(mkey, index);
         self.map_outside.insert(record.outside_key(), index);
         self.subscribers.update(subscriber, |s| s.ports[space] += 1);
+        self.addresses_use[pool_index as usize].mappings += 1;
         self.live_mappings += 1;
         Ok(index)
     }
@@ -477,6 +492,7 @@ impl Table {
             *self.addresses.entry((m, rem_addr)).or_default() += 1;
         }
         self.mappings[m as usize].sessions += 1;
+        self.addresses_use[map.pool_index as usize].sessions += 1;
         self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
         self.created += 1;
@@ -518,6 +534,8 @@ impl Table {
         let m = s.mapping;
         let sub = self.mappings[m as usize].subscriber;
         self.subscribers.update(sub, |s| s.sessions -= 1);
+        let at = self.mappings[m as usize].pool_index as usize;
+        self.addresses_use[at].sessions -= 1;
         self.mappings[m as usize].sessions -= 1;
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
@@ -554,6 +572,7 @@ impl Table {
         let space = ports::space(map.protocol);
         self.subscribers
             .update(map.subscriber, |s| s.ports[space] -= 1);
+        self.addresses_use[map.pool_index as usize].mappings -= 1;
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
         self.live_mappings -= 1;
@@ -587,6 +606,7 @@ impl Table {
         if self.ports.due(now) {
             self.ports.reclaim(now, budget);
         }
+        self.log_drained();
     }
 }
 

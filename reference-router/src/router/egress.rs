@@ -11,6 +11,7 @@ use super::Verdict;
 use crate::buf::PacketBuf;
 use crate::config::Config;
 use crate::iface::{Interface, SubscriberId};
+use crate::layout::Layout;
 use crate::offload::Offload;
 use crate::shaper::Shaper;
 use crate::stats::{Counters, DropReason, ShaperUse};
@@ -34,48 +35,105 @@ struct RangeShapers {
     made: Arc<Mutex<HashMap<SubscriberId, Shared>>>,
 }
 
-/// The links' shapers, shared by the workers: index 0 the WAN, 1 + k subscriber
-/// k (`[[subscriber]]`); the ranges' apart.
+/// The links' shapers, shared by the workers: the WAN's, each `[[subscriber]]`'s
+/// by id; the ranges' apart.
 #[derive(Clone)]
 pub(super) struct Shapers {
-    links: Vec<Option<Shared>>,
+    wan: Option<Shared>,
+    subscribers: HashMap<SubscriberId, Shared>,
     ranges: Vec<RangeShapers>,
     config: crate::config::Shaper,
 }
 
-/// The shapers `config` asks for.
-pub(super) fn shapers(config: &Config, now: Instant) -> Shapers {
-    let links = std::iter::once(config.wan.rate_mbps)
-        .chain(config.subscriber.iter().map(|s| s.rate_mbps))
-        .map(|rate| rate.map(|mbps| Arc::new(Mutex::new(Shaper::new(mbps, &config.shaper, now)))))
-        .collect();
-    let ranges = config
-        .ranges()
-        .filter_map(|(first, count, range)| {
-            Some(RangeShapers {
-                first,
-                count,
-                mbps: range.rate_mbps?,
-                made: Arc::default(),
-            })
-        })
-        .collect();
+/// The shapers `config` asks for, its subscribers having the ids of `layout`.
+pub(super) fn shapers(config: &Config, layout: &Layout, now: Instant) -> Shapers {
+    let new = |mbps: u32| Arc::new(Mutex::new(Shaper::new(mbps, &config.shaper, now)));
     Shapers {
-        links,
-        ranges,
+        wan: config.wan.rate_mbps.map(new),
+        subscribers: layout
+            .subscribers()
+            .filter_map(|(i, id)| Some((id, new(config.subscriber[i].rate_mbps?))))
+            .collect(),
+        ranges: range_shapers(config, layout, &[]),
         config: config.shaper.clone(),
     }
 }
 
+/// The ranges of `config` with a rate, keeping the shapers `old` made for a
+/// range that stays (same ids).
+fn range_shapers(config: &Config, layout: &Layout, old: &[RangeShapers]) -> Vec<RangeShapers> {
+    layout
+        .ranges()
+        .zip(&config.subscriber_range)
+        .filter_map(|((first, count), range)| {
+            let mbps = range.rate_mbps?;
+            let made = old
+                .iter()
+                .find(|r| (r.first, r.count) == (first, count))
+                .map_or_else(Arc::default, |r| Arc::clone(&r.made));
+            Some(RangeShapers {
+                first,
+                count,
+                mbps,
+                made,
+            })
+        })
+        .collect()
+}
+
 impl Shapers {
+    /// The shapers of `config` (a reload) with the ids of `layout`: a link that
+    /// keeps a rate keeps its shaper and what waits in it ([`Shapers::apply`]
+    /// gives it the new rate); a link that gets one gets a new shaper. Nothing
+    /// shared changes until [`Shapers::apply`].
+    pub(super) fn reconfigured(&self, config: &Config, layout: &Layout, now: Instant) -> Shapers {
+        let new = |mbps: u32| Arc::new(Mutex::new(Shaper::new(mbps, &config.shaper, now)));
+        let keep = |old: Option<&Shared>, rate: Option<u32>| {
+            rate.map(|mbps| old.map_or_else(|| new(mbps), Arc::clone))
+        };
+        Shapers {
+            wan: keep(self.wan.as_ref(), config.wan.rate_mbps),
+            subscribers: layout
+                .subscribers()
+                .filter_map(|(i, id)| {
+                    let rate = config.subscriber[i].rate_mbps;
+                    Some((id, keep(self.subscribers.get(&id), rate)?))
+                })
+                .collect(),
+            ranges: range_shapers(config, layout, &self.ranges),
+            config: config.shaper.clone(),
+        }
+    }
+
+    /// Gives every shaper its rate and `[shaper]` settings from `config`
+    /// (whose ids are `layout`'s). Shapers are shared: every worker applying
+    /// the same configuration sets the same values.
+    pub(super) fn apply(&self, config: &Config, layout: &Layout) {
+        if let (Some(s), Some(mbps)) = (&self.wan, config.wan.rate_mbps) {
+            lock(s).reconfigure(mbps, &config.shaper);
+        }
+        for (i, id) in layout.subscribers() {
+            if let (Some(s), Some(mbps)) =
+                (self.subscribers.get(&id), config.subscriber[i].rate_mbps)
+            {
+                lock(s).reconfigure(mbps, &config.shaper);
+            }
+        }
+        for r in &self.ranges {
+            for s in r.made.lock().unwrap_or_else(|e| e.into_inner()).values() {
+                lock(s).reconfigure(r.mbps, &config.shaper);
+            }
+        }
+    }
+
     /// The shaper of `to`, if its link has a rate (made now for a range
     /// subscriber's first shaped packet).
     fn of(&self, to: Interface, now: Instant) -> Option<Shared> {
         let Interface::Subscriber(sub) = to else {
-            return self.links[0].clone();
+            return self.wan.clone();
         };
-        if let Some(s) = self.links.get(1 + sub as usize) {
-            return s.clone();
+        if let Some(s) = self.subscribers.get(&sub) {
+            return Some(Arc::clone(s));
         }
         let r = self
             .ranges
@@ -91,11 +149,16 @@ impl Shapers {
     /// Every shaper made so far, with its interface.
     fn all(&self) -> Vec<(Interface, Shared)> {
         let mut all: Vec<(Interface, Shared)> = self
-            .links
+            .wan
             .iter()
-            .enumerate()
-            .filter_map(|(i, s)| Some((interface_of(i), Arc::clone(s.as_ref()?))))
+            .map(|s| (Interface::Wan, Arc::clone(s)))
             .collect();
+        let mut subs: Vec<_> = self.subscribers.iter().collect();
+        subs.sort_by_key(|(sub, _)| **sub);
+        all.extend(
+            subs.into_iter()
+                .map(|(&sub, s)| (Interface::Subscriber(sub), Arc::clone(s))),
+        );
         for r in &self.ranges {
             let made = r.made.lock().unwrap_or_else(|e| e.into_inner());
             let mut subs: Vec<_> = made.iter().collect();
@@ -125,13 +188,6 @@ pub(super) struct Egress {
     queued: HashSet<Interface>,
 }
 
-fn interface_of(index: usize) -> Interface {
-    match index {
-        0 => Interface::Wan,
-        k => Interface::Subscriber((k - 1) as SubscriberId),
-    }
-}
-
 impl Egress {
     /// A worker's egress over the shared `shapers`; `reports`: this worker
     /// reports them in its snapshot.
@@ -143,6 +199,17 @@ impl Egress {
             busy: Vec::new(),
             queued: HashSet::new(),
         }
+    }
+
+    /// The shared shapers (a reload plans the next ones from them).
+    pub(super) fn shapers(&self) -> &Shapers {
+        &self.shapers
+    }
+
+    /// Shapes with `shapers` from now on (a reload). Packets waiting in a
+    /// shaper that is no more still leave at its rate.
+    pub(super) fn set_shapers(&mut self, shapers: Shapers) {
+        self.shapers = shapers;
     }
 
     /// Queues a packet for `to` (dropped, and counted, when the queue is full).

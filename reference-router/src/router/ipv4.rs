@@ -93,7 +93,9 @@ pub(super) struct TeredoLog {
 const TEREDO_LOG_FLOWS: usize = 4096;
 
 impl TeredoLog {
-    /// Logs once per flow what a dropped Teredo packet would have exposed.
+    /// Logs once per flow what a dropped Teredo packet would have exposed: at
+    /// INFO, since the router did what it was told (a refused packet is
+    /// counted, not a warning).
     fn log(&mut self, ip: &Ipv4Packet<&[u8]>, direction: Direction) {
         let ports = L4Header::new(IpProtocol::Udp, ip.payload())
             .ok()
@@ -108,7 +110,7 @@ impl TeredoLog {
             return;
         }
         let e = tunnels::teredo_exposure(ip.into_inner());
-        tracing::warn!(
+        tracing::info!(
             ?direction,
             %from,
             %to,

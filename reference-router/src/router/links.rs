@@ -6,6 +6,7 @@
 
 use crate::config::{Config, SubscriberRange};
 use crate::iface::{Interface, SubscriberId};
+use crate::layout::Layout;
 use crate::stats::DropReason;
 use foldhash::fast::RandomState;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -34,7 +35,12 @@ struct RangeLink {
 pub(super) struct Links {
     wan_name: String,
     wan_mtu: usize,
-    subscribers: Vec<Link>,
+    /// The `[[subscriber]]` entries by id ([`Layout`]: ids stay across reloads,
+    /// so they need not be dense).
+    subscribers: HashMap<SubscriberId, Link, RandomState>,
+    /// Their ids in configuration order.
+    order: Vec<SubscriberId>,
+    /// The ranges in configuration order.
     ranges: Vec<RangeLink>,
     /// Subscriber prefixes: per prefix length present (longest first), the upper
     /// 64 bits of each prefix → its subscriber. A lookup is one probe per length,
@@ -71,10 +77,11 @@ fn upper64(a: Ipv6Addr) -> u64 {
 }
 
 impl Links {
-    pub(super) fn new(config: &Config) -> Links {
+    /// The links of `config`, whose subscribers have the ids of `layout`.
+    pub(super) fn new(config: &Config, layout: &Layout) -> Links {
         let mut v6_routes: Vec<(u8, V6Routes)> = Vec::new();
-        for (i, sub) in config.subscriber.iter().enumerate() {
-            for net in &sub.ipv6 {
+        for (i, id) in layout.subscribers() {
+            for net in &config.subscriber[i].ipv6 {
                 let len = net.prefix_len();
                 let at = match v6_routes.iter().position(|(l, _)| *l == len) {
                     Some(at) => at,
@@ -83,9 +90,7 @@ impl Links {
                         v6_routes.len() - 1
                     }
                 };
-                v6_routes[at]
-                    .1
-                    .insert(upper64(net.network()), i as SubscriberId);
+                v6_routes[at].1.insert(upper64(net.network()), id);
             }
         }
         v6_routes.sort_by_key(|r| std::cmp::Reverse(r.0));
@@ -98,25 +103,30 @@ impl Links {
             v6_cover: cover6(fixed.chain(ranged)),
             wan_name: config.wan.name.clone(),
             wan_mtu: usize::from(config.wan.mtu),
-            subscribers: config
-                .subscriber
-                .iter()
-                .map(|s| Link {
-                    name: s.name.clone(),
-                    mtu: usize::from(s.mtu),
-                    ipv4: s.ipv4.clone(),
-                    ipv6: s
-                        .ipv6
-                        .iter()
-                        .map(|n| (u128::from(n.network()), mask6(n)))
-                        .collect(),
-                    slaac: s.ipv6.iter().map(|n| n.network()).collect(),
+            subscribers: layout
+                .subscribers()
+                .map(|(i, id)| {
+                    let s = &config.subscriber[i];
+                    let link = Link {
+                        name: s.name.clone(),
+                        mtu: usize::from(s.mtu),
+                        ipv4: s.ipv4.clone(),
+                        ipv6: s
+                            .ipv6
+                            .iter()
+                            .map(|n| (u128::from(n.network()), mask6(n)))
+                            .collect(),
+                        slaac: s.ipv6.iter().map(|n| n.network()).collect(),
+                    };
+                    (id, link)
                 })
                 .collect(),
+            order: layout.subscribers().map(|(_, id)| id).collect(),
             v6_routes,
-            ranges: config
+            ranges: layout
                 .ranges()
-                .map(|(first, count, range)| RangeLink {
+                .zip(&config.subscriber_range)
+                .map(|((first, count), range)| RangeLink {
                     first,
                     count,
                     range: range.clone(),
@@ -126,23 +136,30 @@ impl Links {
     }
 
     pub(super) fn has_subscriber(&self, sub: SubscriberId) -> bool {
-        (sub as usize) < self.subscribers.len() || self.range_link(sub).is_some()
+        self.subscribers.contains_key(&sub) || self.range_link(sub).is_some()
     }
 
-    /// The `[[subscriber]]` entries' ids, in order (not the ranges').
-    pub(super) fn subscribers(&self) -> impl Iterator<Item = SubscriberId> + use<> {
-        0..self.subscribers.len() as SubscriberId
+    /// Whether `sub` is a `[[subscriber]]` entry's id (not a range's).
+    pub(super) fn is_entry(&self, sub: SubscriberId) -> bool {
+        self.subscribers.contains_key(&sub)
+    }
+
+    /// The `[[subscriber]]` entries' ids, in configuration order (not the
+    /// ranges').
+    pub(super) fn subscribers(&self) -> impl Iterator<Item = SubscriberId> + '_ {
+        self.order.iter().copied()
     }
 
     /// The range subscriber `sub` belongs to, and its index there.
     fn range_link(&self, sub: SubscriberId) -> Option<(&RangeLink, u32)> {
-        let fixed = self.subscribers.len() as SubscriberId;
-        if sub < fixed {
+        if self.subscribers.contains_key(&sub) {
             return None;
         }
-        let k = self.ranges.partition_point(|r| r.first <= sub);
-        let r = self.ranges.get(k.checked_sub(1)?)?;
-        (sub - r.first < r.count).then(|| (r, sub - r.first))
+        let r = self
+            .ranges
+            .iter()
+            .find(|r| sub >= r.first && sub - r.first < r.count)?;
+        Some((r, sub - r.first))
     }
 
     /// The range (its index in the configuration) subscriber `sub` belongs to.
@@ -154,7 +171,7 @@ impl Links {
     pub(super) fn mtu(&self, i: Interface) -> usize {
         match i {
             Interface::Wan => self.wan_mtu,
-            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
+            Interface::Subscriber(s) => match self.subscribers.get(&s) {
                 Some(link) => link.mtu,
                 None => self
                     .range_link(s)
@@ -167,7 +184,7 @@ impl Links {
     pub(super) fn name(&self, i: Interface) -> &str {
         match i {
             Interface::Wan => &self.wan_name,
-            Interface::Subscriber(s) => match self.subscribers.get(s as usize) {
+            Interface::Subscriber(s) => match self.subscribers.get(&s) {
                 Some(link) => &link.name,
                 None => self.range_link(s).map_or("", |(r, _)| &r.range.name),
             },
@@ -191,7 +208,7 @@ impl Links {
 
     /// Whether subscriber `sub` may send from `addr` (anti-spoofing).
     pub(super) fn owns_ipv4(&self, sub: SubscriberId, addr: Ipv4Addr) -> bool {
-        match self.subscribers.get(sub as usize) {
+        match self.subscribers.get(&sub) {
             Some(link) => link.ipv4.iter().any(|n| n.contains(&addr)),
             None => self
                 .range_link(sub)
@@ -204,7 +221,7 @@ impl Links {
     /// (validated), so it is the subscriber's own prefixes that decide, without
     /// a hash probe.
     pub(super) fn owns_ipv6(&self, sub: SubscriberId, addr: Ipv6Addr) -> bool {
-        match self.subscribers.get(sub as usize) {
+        match self.subscribers.get(&sub) {
             Some(link) => {
                 let a = u128::from(addr);
                 link.ipv6.iter().any(|&(net, mask)| a & mask == net)
@@ -270,9 +287,7 @@ impl Links {
 
     /// The /64s advertised to subscriber `sub` for SLAAC (none for a range's).
     pub(super) fn slaac_prefixes(&self, sub: SubscriberId) -> &[Ipv6Addr] {
-        self.subscribers
-            .get(sub as usize)
-            .map_or(&[], |link| &link.slaac)
+        self.subscribers.get(&sub).map_or(&[], |link| &link.slaac)
     }
 }
 
@@ -281,14 +296,14 @@ mod tests {
     use super::*;
 
     fn links() -> Links {
-        Links::new(
-            &Config::from_toml(
-                "[[subscriber]]\nname = \"s0\"\nipv4 = [\"100.65.0.1\"]\nipv6 = [\"2001:db8:9::/48\"]\n\
-                 [[subscriber_range]]\nname = \"a\"\nipv4 = \"100.64.0.0/24\"\nipv6 = \"2001:db8:1::/48\"\nipv6_length = 56\n\
-                 [[subscriber_range]]\nname = \"b\"\nipv6 = \"2001:db8:2::/56\"\nmtu = 1400\n",
-            )
-            .unwrap(),
+        let config = Config::from_toml(
+            "[nat]\npool = [\"192.0.2.1\"]\n\
+             [[subscriber]]\nname = \"s0\"\nipv4 = [\"100.65.0.1\"]\nipv6 = [\"2001:db8:9::/48\"]\n\
+             [[subscriber_range]]\nname = \"a\"\nipv4 = \"100.64.0.0/24\"\nipv6 = \"2001:db8:1::/48\"\nipv6_length = 56\n\
+             [[subscriber_range]]\nname = \"b\"\nipv6 = \"2001:db8:2::/56\"\nmtu = 1400\n",
         )
+        .unwrap();
+        Links::new(&config, &Layout::of(&config))
     }
 
     /// The cover is the longest prefix over all of them: every subscriber's

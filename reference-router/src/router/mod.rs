@@ -23,6 +23,7 @@ mod ipv4;
 mod ipv6;
 mod links;
 mod nat64;
+mod reload;
 mod reply;
 mod siit;
 mod snapshot;
@@ -35,12 +36,14 @@ use crate::firewall::Firewall;
 use crate::iface::{Direction, Interface, RouteChange, Shard, SubscriberId};
 use crate::ipfix::Exports;
 use crate::ipfix::accounting::Accounting;
+use crate::layout::Layout;
 use crate::nat::Nat;
 use crate::nat::frag::SharedFragments;
 use crate::offload;
 use crate::stats::{Counters, Datapath, DropReason};
 use egress::Egress;
 use links::Links;
+pub use reload::{Reload, ReloadBase};
 use reply::Replies;
 use sixfold_rewrite::{IpVersion, Ipv6Packet};
 use std::time::{Duration, Instant};
@@ -73,6 +76,8 @@ pub enum Verdict {
 /// The router.
 pub struct Router {
     config: Config,
+    /// The ids of the configuration's subscribers (they stay across reloads).
+    layout: Layout,
     links: Links,
     nat: Nat,
     firewall: Firewall,
@@ -99,6 +104,8 @@ pub struct Router {
     /// The instant `clock_ms` was computed for: the I/O loop passes one instant
     /// for a whole burst, and the subtraction is not free.
     clock_at: Instant,
+    /// Where [`Router::release_all`] goes on.
+    release_cursor: usize,
 }
 
 impl Router {
@@ -118,10 +125,15 @@ impl Router {
         now: Instant,
         count: u16,
     ) -> Result<Vec<Router>, ConfigError> {
-        config.validate()?;
         let count = count.max(1);
+        // Every check, those that depend on the workers included (a port
+        // block must fit each one's slice of the ports).
+        if let Some(e) = config.problems(Some(count)).into_iter().next() {
+            return Err(e);
+        }
         let n = &config.nat;
-        let shapers = egress::shapers(&config, now);
+        let layout = Layout::of(&config);
+        let shapers = egress::shapers(&config, &layout, now);
         let fragments = SharedFragments::new(
             n.max_fragment_flows,
             n.max_fragment_bytes,
@@ -133,7 +145,7 @@ impl Router {
                 let shard = Shard { index, count };
                 let worker_seed = seed ^ u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 Router {
-                    links: Links::new(&config),
+                    links: Links::new(&config, &layout),
                     nat: Nat::new(
                         &config.nat,
                         config.subscriber.len(),
@@ -142,7 +154,7 @@ impl Router {
                         shard,
                         fragments.clone(),
                     ),
-                    firewall: Firewall::new(&config, 0, count),
+                    firewall: Firewall::new(&config, &layout, 0, count),
                     egress: Egress::new(shapers.clone(), index == 0),
                     replies: Replies::new(&config.router, count),
                     timers: Timers::new(),
@@ -161,12 +173,14 @@ impl Router {
                     }),
                     clock_ms: 0,
                     clock_at: now,
+                    release_cursor: 0,
                     config: config.clone(),
+                    layout: layout.clone(),
                 }
             })
             .collect();
         for r in &mut routers {
-            r.nat.configure_cgn(&config, r.shard)?;
+            r.nat.configure_cgn(&config, &layout, r.shard)?;
         }
         Ok(routers)
     }
@@ -179,6 +193,17 @@ impl Router {
     /// Records how the I/O loop runs (offload, workers), for the snapshot.
     pub fn set_datapath(&mut self, datapath: Datapath) {
         self.datapath = datapath;
+    }
+
+    /// Records what the devices granted after a reload opened new ones
+    /// (offload, workers), keeping the I/O loop's counts.
+    pub fn set_offload(&mut self, granted: &Datapath) {
+        let d = &mut self.datapath;
+        d.offload = granted.offload;
+        d.tso = granted.tso;
+        d.uso = granted.uso;
+        d.offload_refused = granted.offload_refused.clone();
+        d.workers = granted.workers;
     }
 
     /// Counts a packet the I/O loop dropped before the router saw it (an

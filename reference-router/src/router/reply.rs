@@ -82,7 +82,7 @@ impl Router {
                 Ipv6Packet::new_unchecked(&packet[..40]).dst_addr().into()
             }
             _ if error.is_v6() => self.replies.ipv6.into(),
-            (_, Interface::Wan) => self.nat.first_public().into(),
+            (_, Interface::Wan) => self.nat.first_public().unwrap_or(self.replies.ipv4).into(),
             (_, Interface::Subscriber(_)) => self.replies.ipv4.into(),
         }
     }

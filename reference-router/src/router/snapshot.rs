@@ -3,7 +3,7 @@
 
 use super::Router;
 use crate::iface::{Interface, SubscriberId};
-use crate::stats::{Snapshot, SubscriberUse};
+use crate::stats::{DrainingAddress, Snapshot, SubscriberUse};
 use std::collections::BTreeSet;
 
 impl Router {
@@ -20,11 +20,14 @@ impl Router {
         s.ipv6_flows_expired = self.firewall.expired();
         // Every worker lists every `[[subscriber]]` (only the owner has use),
         // and the range subscribers it holds state for, in id order.
+        // (A `[[subscriber]]` added by a reload has an id past the ranges' and
+        // is kept with theirs: listed once.)
         let ranged: BTreeSet<SubscriberId> = self
             .nat
             .range_subscribers()
             .chain(self.firewall.range_subscribers())
             .chain(self.counters.range_subscribers())
+            .filter(|&sub| !self.links.is_entry(sub))
             .collect();
         s.subscribers = self
             .links
@@ -39,6 +42,16 @@ impl Router {
         s.datapath = self.datapath.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
+        s.draining = self
+            .nat
+            .draining()
+            .into_iter()
+            .map(|(address, sessions, mappings)| DrainingAddress {
+                address,
+                sessions: u64::from(sessions),
+                mappings: u64::from(mappings),
+            })
+            .collect();
         s
     }
 

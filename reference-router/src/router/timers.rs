@@ -14,7 +14,7 @@ const BUDGET: usize = 64;
 
 pub(super) struct Timers {
     /// When the next unsolicited router advertisement is due (0: at start).
-    next_ra: u32,
+    pub(super) next_ra: u32,
 }
 
 impl Timers {

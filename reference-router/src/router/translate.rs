@@ -77,6 +77,20 @@ impl Fragments6 {
     }
 }
 
+/// Worker `shard`'s share of the aliases (its share of the session limit)
+/// and the longest a session lives after its last packet, port quarantine
+/// included.
+fn alias_limits(config: &Config, shard: crate::iface::Shard) -> (usize, u32) {
+    let t = &config.nat.timeouts;
+    let longest = [t.udp, t.tcp_established, t.tcp_transitory, t.icmp]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .saturating_add(t.port_reuse_delay);
+    let share = (config.nat.max_sessions / u32::from(shard.count.max(1))).max(1);
+    (share as usize, longest)
+}
+
 impl Translation {
     /// The translation `config` asks for, for worker `shard` (its share of the
     /// aliases, its part of their space); `seed` keys the RFC 6791 choices.
@@ -96,16 +110,11 @@ impl Translation {
             Some((s.mapping(seed).ok()?, settings))
         });
         let t = &config.nat.timeouts;
-        let longest = [t.udp, t.tcp_established, t.tcp_transitory, t.icmp]
-            .into_iter()
-            .max()
-            .unwrap_or(0)
-            .saturating_add(t.port_reuse_delay);
-        let share = (config.nat.max_sessions / u32::from(shard.count.max(1))).max(1);
+        let (share, longest) = alias_limits(config, shard);
         Translation {
             nat64,
             siit,
-            aliases: Aliases::new(shard.index, share as usize, longest),
+            aliases: Aliases::new(shard.index, share, longest),
             scratch: PacketBuf::new(),
             ident: 0,
             fragments: Fragments6 {
@@ -114,6 +123,13 @@ impl Translation {
                 timeout: t.fragments,
             },
         }
+    }
+
+    /// Takes a reload's limits (the session limit and timers bound the
+    /// aliases); the translators' own settings cannot change live.
+    pub(super) fn reconfigure(&mut self, config: &Config, shard: crate::iface::Shard) {
+        let (share, longest) = alias_limits(config, shard);
+        self.aliases.set_limits(share, longest);
     }
 
     fn next_ident(&mut self) -> u16 {

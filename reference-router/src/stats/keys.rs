@@ -251,6 +251,10 @@ counter_keys! {
         Nat64SessionCreate = "nat64_session_create",
         /// A NAT64 session was deleted (natEvent 7).
         Nat64SessionDelete = "nat64_session_delete",
+        /// A pool address a reload removed is free: no mapping or port block
+        /// holds it any more, it is bound to no one (natEvent 15, address
+        /// binding delete, with no inside address).
+        AddressBindingDelete = "address_binding_delete",
     }
 }
 
@@ -267,6 +271,7 @@ impl NatEvent {
             NatEvent::BlockDeallocation => 17,
             NatEvent::Nat64SessionCreate => 6,
             NatEvent::Nat64SessionDelete => 7,
+            NatEvent::AddressBindingDelete => 15,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::iface::SubscriberId;
 use crate::persub::PerSubscriber;
 pub use counts::{Counts, DropCounts, IcmpCounts, NatEventCounts};
 pub use keys::{CounterKey, DropReason, IcmpSent, NatEvent};
+
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
 
@@ -184,6 +185,11 @@ impl Counters {
     /// Subscriber `sub`'s forwarded traffic.
     pub(crate) fn subscriber_traffic(&self, sub: SubscriberId) -> SubscriberTraffic {
         *self.subscribers.get(sub)
+    }
+
+    /// Forgets the traffic of subscribers a reload removed.
+    pub(crate) fn forget_subscribers(&mut self, gone: &dyn Fn(SubscriberId) -> bool) {
+        self.subscribers.forget(gone);
     }
 
     /// Range subscribers with traffic counted.
@@ -372,6 +378,21 @@ pub struct Snapshot {
     pub nat64_hosts: u64,
     /// IPFIX export.
     pub ipfix: IpfixUse,
+    /// Pool addresses a reload removed that still carry sessions: they drain
+    /// (nothing new is given them) until their last session ends.
+    #[serde(default)]
+    pub draining: Vec<DrainingAddress>,
+}
+
+/// A pool address being drained.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DrainingAddress {
+    /// The public address.
+    pub address: std::net::Ipv4Addr,
+    /// Its live sessions.
+    pub sessions: u64,
+    /// Its live mappings (external ports in use).
+    pub mappings: u64,
 }
 
 impl Snapshot {
@@ -443,6 +464,20 @@ impl Snapshot {
                 None => self.shapers.push(theirs.clone()),
             }
         }
+        for theirs in &other.draining {
+            match self
+                .draining
+                .iter_mut()
+                .find(|d| d.address == theirs.address)
+            {
+                Some(mine) => {
+                    mine.sessions += theirs.sessions;
+                    mine.mappings += theirs.mappings;
+                }
+                None => self.draining.push(theirs.clone()),
+            }
+        }
+        self.draining.sort_by_key(|d| d.address);
         self.nat64_hosts += other.nat64_hosts;
         self.datapath.handoffs += other.datapath.handoffs;
         self.datapath.handoff_full += other.datapath.handoff_full;

@@ -29,7 +29,6 @@ use super::world::{World, clear_leftovers, create_namespaces};
 use anyhow::{Context, bail};
 use plan::{AGGREGATE_V6, Plan};
 use sixfold_router::{Config, Snapshot};
-use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -92,9 +91,12 @@ pub(super) fn run(
         members,
     };
     if args.keep {
-        println!("ready");
-        std::io::stdout().flush()?;
-        keep(&scale, &mut world, stop)?;
+        let mut lines = "ready\n".to_string();
+        for k in scale.plan.boxes() {
+            lines += &format!("config {k} {}\n", scale.plan.config_file(k).display());
+        }
+        super::keep::announce(&lines);
+        super::keep::serve(stop, |line| command(&scale, &mut world, line))?;
         return Ok(ExitCode::SUCCESS);
     }
     let ok = checks(&scale, &mut world, stop);
@@ -192,33 +194,9 @@ fn wait_converged(
     }
 }
 
-/// `--keep`: runs until SIGINT/SIGTERM; on standard input `kill K` SIGKILLs box
-/// K's router and `start K` starts it again (answered `killed K`, `started K`
-/// once its slice is at the core, or `error: …`).
-fn keep(scale: &Scale, world: &mut World, stop: &AtomicBool) -> anyhow::Result<()> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    while !stop.load(Ordering::Relaxed) {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        let answer = match command(scale, world, line.trim()) {
-            Ok(a) => a,
-            Err(e) => format!("error: {e:#}"),
-        };
-        println!("{answer}");
-        std::io::stdout().flush()?;
-    }
-    Ok(())
-}
-
+/// One `--keep` command: `kill K` SIGKILLs box K's router, `start K` starts
+/// it again (answered `killed K`, `started K` once its slice is at the
+/// core), `reload K` makes it read its file again.
 fn command(scale: &Scale, world: &mut World, line: &str) -> anyhow::Result<String> {
     let plan = &scale.plan;
     let (verb, k) = line.split_once(' ').unwrap_or((line, ""));
@@ -228,7 +206,7 @@ fn command(scale: &Scale, world: &mut World, line: &str) -> anyhow::Result<Strin
         .filter(|k| plan.boxes().contains(k))
         .with_context(|| {
             format!(
-                "{line:?}: say `kill K` or `start K` with K in 1..={}",
+                "{line:?}: say `kill K`, `start K` or `reload K` with K in 1..={}",
                 plan.n
             )
         })?;
@@ -244,7 +222,8 @@ fn command(scale: &Scale, world: &mut World, line: &str) -> anyhow::Result<Strin
                 announced.as_secs_f64()
             ))
         }
-        _ => bail!("{line:?}: say `kill K` or `start K`"),
+        "reload" => super::keep::reload(&plan.socket(k)),
+        _ => bail!("{line:?}: say `kill K`, `start K` or `reload K`"),
     }
 }
 

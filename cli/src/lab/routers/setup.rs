@@ -6,11 +6,10 @@ use super::plan::{
     AGGREGATE_V6, INSIDE_TABLE, Plan, RANGE_V4, SERVER_V4_B, WAN_TABLE, access_link, box_config,
     core_link, sub_v4, sub_v6,
 };
-use crate::lab::world::{World, ip, netns_command, sysctl};
+use crate::lab::world::{World, ip, spawn_router, sysctl, wait_answering, write_config};
 use crate::lab::{SERVER_V4, SERVER_V6};
 use anyhow::{Context, bail};
 use sixfold_router::Config;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -170,43 +169,32 @@ pub(super) fn start_router(
     let file = plan.config_file(k);
     if !file.exists() {
         let config = box_config(plan, base, k)?;
-        let text = toml::to_string(&config).context("writing a box's configuration")?;
-        std::fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+        write_config(&config, &file)?;
     }
+    let log_path = plan.dir.join(format!("r{k}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(plan.dir.join(format!("r{k}.log")))
+        .open(&log_path)
         .context("opening a box's log")?;
-    let child = netns_command(&plan.r(k), &std::env::current_exe()?.to_string_lossy())
-        .arg("run")
-        .arg("--config")
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .context("starting sixfold run")?;
+    let child = spawn_router(
+        Some(&plan.r(k)),
+        &file,
+        (log.try_clone()?.into(), log.into()),
+    )?;
     let slot = usize::from(k - 1);
     if world.boxes.len() <= slot {
         world.boxes.resize_with(slot + 1, || None);
     }
     world.boxes[slot] = Some(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sixfold::control::request(&plan.socket(k), "stats").is_err() {
-        if let Some(Ok(Some(status))) = world.boxes[slot].as_mut().map(|c| c.try_wait()) {
-            let log =
-                std::fs::read_to_string(plan.dir.join(format!("r{k}.log"))).unwrap_or_default();
-            bail!("box {k}'s router ended ({status}): {}", log.trim());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "box {k}'s router did not answer on {} in 10 s",
-                plan.socket(k)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let Some(child) = world.boxes[slot].as_mut() else {
+        bail!("box {k}'s router is not running");
+    };
+    let never = AtomicBool::new(false);
+    wait_answering(child, &plan.socket(k), &never, || {
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    })
+    .with_context(|| format!("box {k}'s router"))?;
     // Its socket is the lab's to remove, even after a SIGKILL; only once the
     // router answered there (a path it refused is not ours).
     let socket = std::path::PathBuf::from(plan.socket(k));

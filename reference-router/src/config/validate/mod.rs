@@ -91,6 +91,26 @@ pub(super) fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigEr
     }
 }
 
+/// A user or group name as Debian's `adduser` accepts them: 1-32 bytes of
+/// letters, digits, `_`, `-` and `.`, not starting with `-`, not all digits.
+fn account_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 32
+        && !name.starts_with('-')
+        && !name.bytes().all(|b| b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            key,
+            format!("{name:?} is not a user or group name: 1-32 letters, digits, '_', '-' or '.'"),
+        ))
+    }
+}
+
 fn mtu(key: String, value: u16, least: u16) -> Result<(), ConfigError> {
     if value < least {
         return Err(err(key, format!("{value} is below the minimum {least}")));
@@ -180,29 +200,96 @@ pub(super) fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
 impl Config {
     /// Checks every value; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        validate_pool(&self.nat)?;
-        validate_nat(&self.nat)?;
-        validate_router(self)?;
-        validate_shaper(self)?;
-        links::validate_links(self)?;
-        validate_tunnels(&self.tunnels)?;
-        validate_metrics(self)?;
-        super::siit::validate(self)?;
-        super::ipfix::validate_allocation(self)?;
-        super::ipfix::validate_ipfix(self)?;
-        Ok(())
+        match self.problems(None).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the configuration that needs no device: each part
+    /// (the pool, `[nat]`, `[router]`, the links, …) is checked and reports
+    /// its first problem, so one reading names every part that is wrong.
+    /// With `workers` — the worker threads the router will run (`router.workers`,
+    /// 0 resolved to this machine's CPUs) — the checks that depend on them too:
+    /// a port block must fit one worker's slice of the ports.
+    pub fn problems(&self, workers: Option<u16>) -> Vec<ConfigError> {
+        let pool = validate_pool(self);
+        let pool_ok = pool.is_ok();
+        let mut checks: Vec<Result<(), ConfigError>> = vec![
+            pool,
+            validate_nat(&self.nat),
+            validate_router(self),
+            validate_shaper(self),
+            links::validate_links(self),
+            validate_tunnels(&self.tunnels),
+            validate_metrics(self),
+            super::siit::validate(self),
+        ];
+        // The allocation checks list the pool's addresses: only once it is
+        // known to be small enough to list.
+        if pool_ok {
+            let allocation = super::ipfix::validate_allocation(self);
+            let fits = match (&allocation, workers) {
+                (Ok(()), Some(w)) => super::ipfix::validate_block_slice(self, w),
+                _ => Ok(()),
+            };
+            checks.extend([allocation, fits]);
+        }
+        checks.push(super::ipfix::validate_ipfix(self));
+        checks.push(validate_pool_needed(self));
+        checks.into_iter().filter_map(Result::err).collect()
     }
 }
 
-/// The pool: not empty, no address twice, at most [`MAX_POOL_ADDRESSES`] (counted
-/// from the prefix lengths, before any address is listed), unicast only.
-fn validate_pool(nat: &Nat) -> Result<(), ConfigError> {
+/// A pool is needed when anyone is translated to IPv4 (an IPv4 subscriber or
+/// range, or `[nat64]`): there is no default pool. Checked last, so a wrong
+/// subscriber address is named before the pool it would need.
+fn validate_pool_needed(config: &Config) -> Result<(), ConfigError> {
+    let nat = &config.nat;
     if nat.pool.is_empty() {
-        return Err(err(
-            "nat.pool",
-            "is empty: the NAT needs at least one public address",
-        ));
+        let needs = config
+            .subscriber
+            .iter()
+            .position(|s| !s.ipv4.is_empty())
+            .map(|i| {
+                format!(
+                    "subscriber[{i}] ({:?}) has IPv4 addresses",
+                    config.subscriber[i].name
+                )
+            })
+            .or_else(|| {
+                let r = config
+                    .subscriber_range
+                    .iter()
+                    .position(|r| r.ipv4.is_some())?;
+                Some(format!(
+                    "subscriber_range[{r}] ({:?}) has IPv4 addresses",
+                    config.subscriber_range[r].name
+                ))
+            })
+            .or_else(|| {
+                config
+                    .nat64
+                    .is_some()
+                    .then(|| "[nat64] translates to IPv4".to_string())
+            });
+        return match needs {
+            Some(why) => Err(err(
+                "nat.pool",
+                format!(
+                    "missing: {why}, and the NAT needs at least one public address (there is no default pool)"
+                ),
+            )),
+            None => Ok(()),
+        };
     }
+    Ok(())
+}
+
+/// The pool: no address twice, at most [`MAX_POOL_ADDRESSES`] (counted from
+/// the prefix lengths, before any address is listed), unicast only.
+fn validate_pool(config: &Config) -> Result<(), ConfigError> {
+    let nat = &config.nat;
     let total: u64 = nat.pool.iter().map(hosts).sum();
     if total > MAX_POOL_ADDRESSES {
         return Err(err(
@@ -313,6 +400,17 @@ fn validate_router(config: &Config) -> Result<(), ConfigError> {
     }
     if r.control_socket.is_empty() {
         return Err(err("router.control_socket", "is empty"));
+    }
+    for (key, name) in [("router.user", &r.user), ("router.group", &r.group)] {
+        if let Some(name) = name {
+            account_name(key, name)?;
+        }
+    }
+    if r.group.is_some() && r.user.is_none() {
+        return Err(err(
+            "router.group",
+            "needs router.user: the router changes group only when it changes user",
+        ));
     }
     if r.workers > MAX_WORKERS {
         return Err(err(

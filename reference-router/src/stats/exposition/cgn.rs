@@ -7,6 +7,38 @@ use super::Kind;
 use super::families::Builder;
 use crate::stats::{Snapshot, Traffic};
 
+/// Pool addresses a reload removed that still carry sessions (none listed
+/// when nothing drains).
+pub(super) fn draining(b: &mut Builder, s: &Snapshot) {
+    for (name, help, field) in [
+        (
+            "sixfold_nat_pool_draining_sessions",
+            "Live sessions on a pool address a reload removed (it drains: nothing new is given it).",
+            "sessions",
+        ),
+        (
+            "sixfold_nat_pool_draining_mappings",
+            "Live mappings on a pool address a reload removed.",
+            "mappings",
+        ),
+    ] {
+        b.family(name, help, Kind::Gauge);
+        for (i, d) in s.draining.iter().enumerate() {
+            let value = if field == "sessions" {
+                d.sessions
+            } else {
+                d.mappings
+            };
+            let address = d.address.to_string();
+            b.sample(
+                &[("address", &address)],
+                value,
+                format!("draining[{i}].{field}"),
+            );
+        }
+    }
+}
+
 /// IPFIX export.
 pub(super) fn ipfix(b: &mut Builder, s: &Snapshot) {
     let x = &s.ipfix;

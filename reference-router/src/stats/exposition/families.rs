@@ -85,6 +85,7 @@ pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
     datapath(&mut b, snapshot);
     shapers(&mut b, snapshot, per_subscriber);
     super::cgn::ipfix(&mut b, snapshot);
+    super::cgn::draining(&mut b, snapshot);
     if per_subscriber {
         subscribers(&mut b, snapshot);
         super::cgn::subscribers(&mut b, snapshot);
