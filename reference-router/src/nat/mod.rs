@@ -12,7 +12,6 @@ mod cgn;
 pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
-mod index;
 pub(crate) mod ports;
 mod reload;
 mod spread;

@@ -11,9 +11,9 @@
 //! whatever the backlog.
 
 mod allocation;
+mod index;
 mod release;
 
-use super::index::{SessionIndex, Side};
 use super::ports::{self, Ports};
 use super::spread::Spread;
 use crate::config::Mapping as MappingMode;
@@ -24,6 +24,7 @@ pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
 pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
+use index::{SessionIndex, Side};
 pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;
 
@@ -129,34 +130,6 @@ impl Session {
                 ..inside
             },
         )
-    }
-}
-
-#[cfg(test)]
-impl Session {
-    /// A live UDP record from `inside` through `outside` to `remote`, in no
-    /// wheel slot (for the indexes' tests).
-    pub(super) fn udp_for_test(
-        inside: (u32, u16),
-        outside: (u32, u16),
-        remote: (u32, u16),
-    ) -> Session {
-        Session {
-            in_addr: inside.0,
-            out_addr: outside.0,
-            rem_addr: remote.0,
-            in_port: inside.1,
-            out_port: outside.1,
-            rem_port: remote.1,
-            protocol: 17,
-            tcp: 0,
-            mapping: 0,
-            expires: 0,
-            prev: NIL,
-            next: NIL,
-            slot: 0,
-            accounting: [NIL; 2],
-        }
     }
 }
 
@@ -620,6 +593,34 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Test records for this module and its children (the indexes).
+    impl Session {
+        /// A live UDP record from `inside` through `outside` to `remote`, in no
+        /// wheel slot (for the indexes' tests).
+        pub(in crate::nat::table) fn udp_for_test(
+            inside: (u32, u16),
+            outside: (u32, u16),
+            remote: (u32, u16),
+        ) -> Session {
+            Session {
+                in_addr: inside.0,
+                out_addr: outside.0,
+                rem_addr: remote.0,
+                in_port: inside.1,
+                out_port: outside.1,
+                rem_port: remote.1,
+                protocol: 17,
+                tcp: 0,
+                mapping: 0,
+                expires: 0,
+                prev: NIL,
+                next: NIL,
+                slot: 0,
+                accounting: [NIL; 2],
+            }
+        }
+    }
 
     #[test]
     fn records_stay_small() {

@@ -12,7 +12,7 @@
 //! it was inserted with; [`SessionIndex::remove`] takes it out before the
 //! record is freed or changed.
 
-use super::table::{Key, Session};
+use super::{Key, Session};
 use core::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
