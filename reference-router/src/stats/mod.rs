@@ -424,30 +424,7 @@ impl Snapshot {
         self.fragments_translated += other.fragments_translated;
         self.fragments_generated += other.fragments_generated;
         self.segments_generated += other.segments_generated;
-        let mut at: std::collections::HashMap<String, usize> = self
-            .subscribers
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), i))
-            .collect();
-        for theirs in &other.subscribers {
-            match at.get(&theirs.name).map(|&i| &mut self.subscribers[i]) {
-                Some(mine) => {
-                    mine.public_ipv4 = mine.public_ipv4.or(theirs.public_ipv4);
-                    mine.ports.tcp += theirs.ports.tcp;
-                    mine.ports.udp += theirs.ports.udp;
-                    mine.ports.icmp += theirs.ports.icmp;
-                    mine.sessions += theirs.sessions;
-                    mine.ipv6_flows += theirs.ipv6_flows;
-                    mine.blocks += theirs.blocks;
-                    mine.traffic.merge(&theirs.traffic);
-                }
-                None => {
-                    at.insert(theirs.name.clone(), self.subscribers.len());
-                    self.subscribers.push(theirs.clone());
-                }
-            }
-        }
+        self.merge_subscribers(&other.subscribers);
         for theirs in &other.shapers {
             match self.shapers.iter_mut().find(|s| s.name == theirs.name) {
                 Some(mine) => {
@@ -487,6 +464,34 @@ impl Snapshot {
         self.datapath.super_packets_whole += other.datapath.super_packets_whole;
         self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
+    }
+
+    /// Subscribers summed by name; one only another worker lists is added.
+    fn merge_subscribers(&mut self, others: &[SubscriberUse]) {
+        let mut at: std::collections::HashMap<String, usize> = self
+            .subscribers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        for theirs in others {
+            match at.get(&theirs.name).map(|&i| &mut self.subscribers[i]) {
+                Some(mine) => {
+                    mine.public_ipv4 = mine.public_ipv4.or(theirs.public_ipv4);
+                    mine.ports.tcp += theirs.ports.tcp;
+                    mine.ports.udp += theirs.ports.udp;
+                    mine.ports.icmp += theirs.ports.icmp;
+                    mine.sessions += theirs.sessions;
+                    mine.ipv6_flows += theirs.ipv6_flows;
+                    mine.blocks += theirs.blocks;
+                    mine.traffic.merge(&theirs.traffic);
+                }
+                None => {
+                    at.insert(theirs.name.clone(), self.subscribers.len());
+                    self.subscribers.push(theirs.clone());
+                }
+            }
+        }
     }
 }
 
