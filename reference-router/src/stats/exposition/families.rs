@@ -3,7 +3,7 @@
 
 use super::builder::Builder;
 use super::{Family, Kind, Sample};
-use crate::stats::{FamilyTraffic, ShaperUse, Snapshot};
+use crate::stats::{Datapath, FamilyTraffic, ShaperUse, Snapshot};
 
 /// Every family for `snapshot`; the per-subscriber ones (and subscriber links'
 /// shapers) only with `per_subscriber`.
@@ -253,6 +253,19 @@ fn datapath(b: &mut Builder, s: &Snapshot) {
         "datapath.route_failures",
         d.route_failures,
     );
+    datapath_loop(b, d);
+    b.family(
+        "sixfold_datapath_offload_refused",
+        "Why the kernel refused offload, when it was asked for.",
+        Kind::Info,
+    );
+    if let Some(reason) = &d.offload_refused {
+        b.sample(&[("reason", reason)], 1, "datapath.offload_refused".into());
+    }
+}
+
+/// The I/O loops' counters: wake-ups, packets read, super-packets written.
+fn datapath_loop(b: &mut Builder, d: &Datapath) {
     for (name, help, n) in [
         (
             "sixfold_datapath_wakeups",
@@ -277,14 +290,6 @@ fn datapath(b: &mut Builder, s: &Snapshot) {
     ] {
         let path = format!("datapath.{}", name.trim_start_matches("sixfold_datapath_"));
         b.single(name, help, Kind::Counter, &path, n);
-    }
-    b.family(
-        "sixfold_datapath_offload_refused",
-        "Why the kernel refused offload, when it was asked for.",
-        Kind::Info,
-    );
-    if let Some(reason) = &d.offload_refused {
-        b.sample(&[("reason", reason)], 1, "datapath.offload_refused".into());
     }
 }
 
