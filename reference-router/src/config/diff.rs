@@ -78,6 +78,7 @@ pub const LIVE: &[&str] = &[
     "firewall.",
     "shaper.",
     "metrics.",
+    "fastpath.mode",
     "ipfix.collector",
     "ipfix.observation_domain",
     "ipfix.template_refresh",
