@@ -115,6 +115,26 @@ impl Router {
         (packets, bytes): (u64, u64),
         buffer: &PacketBuf,
     ) {
+        self.account_session_link((direction, egress), s, (packets, bytes));
+        if direction.is_outbound() && matches!(egress, Interface::Subscriber(_)) {
+            let (second, ms) = self.accounting_time();
+            if let Some(acc) = self.accounting.as_mut() {
+                acc.count(&flow_of_v4(buffer), packets, bytes, second, ms);
+            }
+        }
+    }
+
+    /// Counts `(packets, bytes)` of NAT session `s` from `direction` to
+    /// `egress` for its subscriber and its flow as the session keeps it (the
+    /// sender's going out, the receiver's coming in): all of
+    /// [`Router::account_session_v4`] but a hairpin's receiver. The fast
+    /// path's counts come in here too.
+    pub(super) fn account_session_link(
+        &mut self,
+        (direction, egress): (Direction, Interface),
+        s: u32,
+        (packets, bytes): (u64, u64),
+    ) {
         self.count_subscribers(Family::V4, (direction, egress), (packets, bytes));
         let (second, ms) = self.accounting_time();
         let Some(acc) = self.accounting.as_mut() else {
@@ -126,9 +146,6 @@ impl Router {
             && let Some((key, at)) = self.nat.accounted(s, outbound)
         {
             *at = acc.count_at(*at, &key, packets, bytes, second, ms);
-        }
-        if outbound && to_subscriber {
-            acc.count(&flow_of_v4(buffer), packets, bytes, second, ms);
         }
     }
 

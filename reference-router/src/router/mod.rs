@@ -18,6 +18,7 @@
 
 mod egress;
 mod export;
+mod fastpath;
 mod fragment;
 mod ipv4;
 mod ipv6;
@@ -103,6 +104,8 @@ pub struct Router {
     clock_ms: u64,
     /// Where [`Router::release_all`] goes on.
     release_cursor: usize,
+    /// Fast-path changes for the I/O loop ([`Router::poll_fastpath_change`]).
+    fast_changes: std::collections::VecDeque<crate::fastpath::FastPathChange>,
 }
 
 impl Router {
@@ -170,6 +173,7 @@ impl Router {
                     }),
                     clock_ms: 0,
                     release_cursor: 0,
+                    fast_changes: Default::default(),
                     config: config.clone(),
                     layout: layout.clone(),
                 }

@@ -15,28 +15,7 @@ pub type Flow6KeyBytes = [u8; 40];
 /// `struct flow6_value`.
 pub type Flow6ValueBytes = [u8; 32];
 
-/// An IPv4 TCP or UDP flow as a packet of it arrives: protocol number, source
-/// and destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Flow4 {
-    /// 6 (TCP) or 17 (UDP).
-    pub protocol: u8,
-    /// Source address and port.
-    pub src: SocketAddrV4,
-    /// Destination address and port.
-    pub dst: SocketAddrV4,
-}
-
-/// An IPv6 TCP or UDP flow as a packet of it arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Flow6 {
-    /// 6 (TCP) or 17 (UDP).
-    pub protocol: u8,
-    /// Source address and port.
-    pub src: SocketAddrV6,
-    /// Destination address and port.
-    pub dst: SocketAddrV6,
-}
+pub use crate::fastpath::{Flow4, Flow6};
 
 /// Where a flow's packets may come in and which device the route lookup
 /// starts from (the TUN the slow path would write them to).

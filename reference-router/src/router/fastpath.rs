@@ -1,0 +1,132 @@
+//! The router's fast-path decisions (issue 27): after it forwarded a packet of
+//! a NAT44 session that the in-kernel program may carry, it emits the session
+//! for installation; it takes the program's counts back as if it had forwarded
+//! those packets itself (counters, per-subscriber counts, IPFIX accounting, the
+//! session's idle timer); and it reports sessions that end while installed.
+//!
+//! A flow may use the fast path when `[fastpath] mode = "ebpf"`, it is TCP
+//! (established) or UDP, its subscriber belongs to a `[[subscriber_range]]`,
+//! it goes between that subscriber and the WAN (no hairpin), and no shaper
+//! applies to it (`[wan] rate_mbps` or the range's `rate_mbps`: a shaped
+//! subscriber's flows stay on the slow path, where the shaper is).
+
+use super::Router;
+use crate::fastpath::{FastCounts, FastPathChange, Flow4, Nat44};
+use crate::iface::{Direction, Interface};
+use crate::nat::table::{Key, Session};
+use crate::stats::Family;
+use sixfold_rewrite::IpProtocol;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+fn endpoint(addr: u32, port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(addr), port)
+}
+
+impl Router {
+    /// After NAT session `s` forwarded a packet from `direction` to `egress`:
+    /// offers the session to the fast path if it may use it.
+    pub(super) fn offer_fast(&mut self, direction: Direction, egress: Interface, s: u32) {
+        if !self.config.fastpath.on() || self.config.wan.rate_mbps.is_some() {
+            return;
+        }
+        let sub = match (direction, egress) {
+            (Direction::Outbound(sub), Interface::Wan) => sub,
+            (Direction::Inbound, Interface::Subscriber(sub)) => sub,
+            _ => return,
+        };
+        let Some(range) = self.links.range_index(sub) else {
+            return;
+        };
+        if self.config.subscriber_range[range].rate_mbps.is_some() {
+            return;
+        }
+        if let Some(session) = self.nat.fast_offer(s) {
+            let change = FastPathChange::Install(nat44(&session, range));
+            self.fast_changes.push_back(change);
+        }
+    }
+
+    /// The next change to the fast path's flows, for the I/O loop to apply:
+    /// removals of sessions that ended come before anything else.
+    pub fn poll_fastpath_change(&mut self) -> Option<FastPathChange> {
+        for session in self.nat.fast_removed() {
+            // The range does not matter for a removal.
+            let change = FastPathChange::Remove(nat44(&session, 0));
+            self.fast_changes.push_front(change);
+        }
+        self.fast_changes.pop_front()
+    }
+
+    /// The program forwarded `counts` of the session whose outbound flow is
+    /// `outbound` (as the subscriber sends it): counted as if the router had
+    /// forwarded them, and the session's idle timer runs from its last packet.
+    /// A session already gone gets its counters all the same (packets the
+    /// program forwarded before its removal).
+    pub fn fastpath_seen(&mut self, outbound: &Flow4, counts: FastCounts, now: Instant) {
+        let second = self.set_clock(now);
+        let protocol = IpProtocol::from(outbound.protocol);
+        for (out, (packets, bytes)) in [(true, counts.outbound), (false, counts.inbound)] {
+            if packets > 0 {
+                self.counters
+                    .forward(Family::V4, out, protocol, packets, bytes);
+            }
+        }
+        let key = inside_key(outbound);
+        let last_seen = counts
+            .idle
+            .map(|idle| second.saturating_sub(idle.as_secs() as u32));
+        let found = match last_seen {
+            Some(at) => self.nat.fast_seen(&key, at, second),
+            None => self.nat.fast_seen(&key, 0, second),
+        };
+        let Some(s) = found else { return };
+        let sub = self.nat.session_subscriber(s);
+        let links = [
+            (Direction::Outbound(sub), Interface::Wan, counts.outbound),
+            (
+                Direction::Inbound,
+                Interface::Subscriber(sub),
+                counts.inbound,
+            ),
+        ];
+        for (direction, egress, wire) in links {
+            if wire.0 > 0 {
+                self.account_session_link((direction, egress), s, wire);
+            }
+        }
+    }
+
+    /// The fast path no longer holds the session of `outbound` (turned off):
+    /// the router may offer it again later.
+    pub fn fastpath_forget(&mut self, outbound: &Flow4, now: Instant) {
+        let second = self.set_clock(now);
+        self.nat.fast_forget(&inside_key(outbound), second);
+    }
+}
+
+fn inside_key(outbound: &Flow4) -> Key {
+    Key {
+        addr: u32::from(*outbound.src.ip()),
+        port: outbound.src.port(),
+        rem_addr: u32::from(*outbound.dst.ip()),
+        rem_port: outbound.dst.port(),
+        protocol: outbound.protocol,
+    }
+}
+
+fn nat44(s: &Session, range: usize) -> Nat44 {
+    let flow = |src, dst| Flow4 {
+        protocol: s.protocol,
+        src,
+        dst,
+    };
+    let inside = endpoint(s.in_addr, s.in_port);
+    let public = endpoint(s.out_addr, s.out_port);
+    let remote = endpoint(s.rem_addr, s.rem_port);
+    Nat44 {
+        outbound: (flow(inside, remote), flow(public, remote)),
+        inbound: (flow(remote, public), flow(remote, inside)),
+        range,
+    }
+}
