@@ -70,6 +70,8 @@ impl Router {
             if packets > 0 {
                 self.counters
                     .forward(Family::V4, out, protocol, packets, bytes);
+                self.fast_use.packets += packets;
+                self.fast_use.bytes += bytes;
             }
         }
         let key = inside_key(outbound);
@@ -95,6 +97,21 @@ impl Router {
                 self.account_session_link((direction, egress), s, wire);
             }
         }
+    }
+
+    /// The I/O loop's part of the fast path's report: whether the program is
+    /// attached, sessions installed now, installs and failed installs since
+    /// the start, and the program's counters (one worker reports them).
+    pub fn fastpath_report(
+        &mut self,
+        attached: bool,
+        (installed, installs, failed): (u64, u64, u64),
+        program: &[(&str, u64)],
+    ) {
+        let u = &mut self.fast_use;
+        u.attached = attached;
+        (u.installed, u.installs, u.install_failed) = (installed, installs, failed);
+        u.program = program.iter().map(|(n, v)| (n.to_string(), *v)).collect();
     }
 
     /// The fast path no longer holds the session of `outbound` (turned off):

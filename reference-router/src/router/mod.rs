@@ -106,6 +106,8 @@ pub struct Router {
     release_cursor: usize,
     /// Fast-path changes for the I/O loop ([`Router::poll_fastpath_change`]).
     fast_changes: std::collections::VecDeque<crate::fastpath::FastPathChange>,
+    /// What the fast path carried and its state, for the snapshot.
+    fast_use: crate::stats::FastPathUse,
 }
 
 impl Router {
@@ -174,6 +176,7 @@ impl Router {
                     clock_ms: 0,
                     release_cursor: 0,
                     fast_changes: Default::default(),
+                    fast_use: Default::default(),
                     config: config.clone(),
                     layout: layout.clone(),
                 }

@@ -11,7 +11,9 @@
 //! — and has a safe `BPF_PROG_TEST_RUN` for the hostile-input tests. Keys and
 //! values are byte arrays ([`maps`]), so this module needs no `unsafe`.
 
+pub mod attach;
 pub mod maps;
+pub mod sync;
 
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId};
