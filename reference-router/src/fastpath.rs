@@ -49,6 +49,18 @@ pub struct Nat44 {
     pub range: usize,
 }
 
+/// An IPv6 flow the RFC 6092 firewall accepted, both directions (routed, not
+/// translated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routed6 {
+    /// From the subscriber.
+    pub outbound: Flow6,
+    /// To the subscriber.
+    pub inbound: Flow6,
+    /// The `[[subscriber_range]]` (index) of the flow's subscriber.
+    pub range: usize,
+}
+
 /// A change to the fast path's flows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FastPathChange {
@@ -57,6 +69,10 @@ pub enum FastPathChange {
     /// The session ended (expired or replaced): remove both directions before
     /// anything else, so that its public port is never forwarded after it.
     Remove(Nat44),
+    /// An IPv6 firewall flow the program may forward from now on.
+    Install6(Routed6),
+    /// The flow expired: remove both directions before anything else.
+    Remove6(Routed6),
 }
 
 /// What the program counted for one installed session since the last reading.

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{Lab, src, tcp, udp};
-use sixfold_router::fastpath::{FastCounts, FastPathChange, Flow4, Nat44};
+use common::{Lab, src, tcp, udp, udp6};
+use sixfold_router::fastpath::{FastCounts, FastPathChange, Flow4, Flow6, Nat44, Routed6};
 use sixfold_router::{Config, Interface, Verdict};
 use std::net::SocketAddrV4;
 use std::time::Duration;
@@ -20,7 +20,8 @@ const SERVER: &str = "198.51.100.1";
 fn config(extra: &str) -> Config {
     Config::from_toml(&format!(
         "[router]\nra = false\n[nat]\npool = [\"203.0.113.1\"]\n\
-         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/24\"\n{extra}\n\
+         [[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.0.0/24\"\n\
+         ipv6 = \"2001:db8:1::/48\"\n{extra}\n\
          [fastpath]\nmode = \"ebpf\"\ninside = \"access0\"\noutside = \"core0\"\n"
     ))
     .unwrap()
@@ -174,4 +175,60 @@ fn a_session_the_fast_path_forgot_is_offered_again() {
     lab.router.fastpath_forget(&nat.outbound.0, now);
     from_range(&mut lab, &udp(A, 5000, SERVER, 53, b"q"));
     assert_eq!(changes(&mut lab), [FastPathChange::Install(nat)]);
+}
+
+#[test]
+fn an_ipv6_flow_the_firewall_accepted_is_offered_and_removed_on_expiry() {
+    let mut lab = Lab::with(config(""));
+    let me = "2001:db8:1:1::5";
+    let packet = udp6(me, 5000, "2001:db8:ffff::80", 53, b"q", 64);
+    let sub = lab.router.classify_range(0, &packet).unwrap();
+    let (v, out) = lab.out(sub, &packet);
+    assert_eq!(v, Verdict::Forward(Interface::Wan));
+    assert_eq!(out[7], 63, "the hop limit");
+    let inside: std::net::SocketAddrV6 = "[2001:db8:1:1::5]:5000".parse().unwrap();
+    let remote: std::net::SocketAddrV6 = "[2001:db8:ffff::80]:53".parse().unwrap();
+    let routed = Routed6 {
+        outbound: Flow6 {
+            protocol: 17,
+            src: inside,
+            dst: remote,
+        },
+        inbound: Flow6 {
+            protocol: 17,
+            src: remote,
+            dst: inside,
+        },
+        range: 0,
+    };
+    assert_eq!(changes(&mut lab), [FastPathChange::Install6(routed)]);
+    let before = lab.router.snapshot();
+    let now = lab.instant();
+    let counts = FastCounts {
+        outbound: (4, 4 * 49),
+        inbound: (3, 3 * 49),
+        idle: Some(Duration::ZERO),
+    };
+    lab.router.fastpath_seen6(&routed.outbound, counts, now);
+    let after = lab.router.snapshot();
+    assert_eq!(
+        after.ipv6.outbound.udp.packets - before.ipv6.outbound.udp.packets,
+        4
+    );
+    assert_eq!(
+        after.ipv6.inbound.udp.bytes - before.ipv6.inbound.udp.bytes,
+        3 * 49
+    );
+    assert_eq!(after.fastpath.packets, 7);
+    // No more packets: the flow expires (one second at a time) and its
+    // removal is reported.
+    let timeout = lab.router.config().nat.timeouts.udp as u64;
+    for _ in 0..timeout + 2 {
+        lab.advance(1);
+    }
+    assert_eq!(lab.router.snapshot().ipv6_flows, 0);
+    assert_eq!(
+        changes(&mut lab),
+        [FastPathChange::Remove6(Routed6 { range: 0, ..routed })]
+    );
 }

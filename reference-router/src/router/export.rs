@@ -89,7 +89,7 @@ impl Router {
 
     /// Counts a forwarded packet for its subscriber(s): the sender going out,
     /// the receiver coming in, both for a hairpin.
-    fn count_subscribers(
+    pub(super) fn count_subscribers(
         &mut self,
         family: Family,
         (direction, egress): (Direction, Interface),
@@ -182,12 +182,9 @@ impl Router {
         wire: (u64, u64),
         buffer: &PacketBuf,
     ) {
-        let (second, ms) = self.accounting_time();
-        if let (Some(acc), Some(f)) = (self.accounting.as_mut(), flow)
-            && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
+        if let Some(f) = flow
+            && self.account_flow_v6(link, f, wire)
         {
-            *at = acc.count_at(*at, &key, wire.0, wire.1, second, ms);
-            self.count_subscribers(Family::V6, link, wire);
             return;
         }
         let flow = self.accounting().then(|| flow_v6(buffer.packet(), upper));
@@ -196,6 +193,25 @@ impl Router {
             .as_ref()
             .filter(|_| matches!(link.1, Interface::Subscriber(_)));
         self.account(Family::V6, link, (sent, received), wire);
+    }
+
+    /// With accounting, counts `wire` of IPv6 firewall flow `f` on `link` for
+    /// its record and its subscriber (true); without, nothing (false).
+    pub(super) fn account_flow_v6(
+        &mut self,
+        link: (Direction, Interface),
+        f: u32,
+        wire: (u64, u64),
+    ) -> bool {
+        let (second, ms) = self.accounting_time();
+        if let Some(acc) = self.accounting.as_mut()
+            && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
+        {
+            *at = acc.count_at(*at, &key, wire.0, wire.1, second, ms);
+            self.count_subscribers(Family::V6, link, wire);
+            return true;
+        }
+        false
     }
 
     /// Accounting expiry, into the export queue. (The NAT's log, expiry's events

@@ -10,7 +10,7 @@ use super::FastPath;
 use super::maps::{FlowCounts, Path};
 use crate::config::Config;
 use crate::device::in_netns;
-use crate::fastpath::Nat44;
+use crate::fastpath::{Nat44, Routed6};
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -97,10 +97,14 @@ impl Attached {
         self.fp.attached()
     }
 
-    fn paths(&self, nat: &Nat44) -> io::Result<(Path, Path)> {
-        let range_tun = *self.range_tuns.get(nat.range).ok_or_else(|| {
-            io::Error::other(format!("fast path: no TUN for range {}", nat.range))
-        })?;
+    /// The paths of a range's flows: outbound (in at `inside`, routed as
+    /// from the WAN TUN) and inbound (in at `outside`, routed as from the
+    /// range's TUN).
+    fn paths(&self, range: usize) -> io::Result<(Path, Path)> {
+        let range_tun = *self
+            .range_tuns
+            .get(range)
+            .ok_or_else(|| io::Error::other(format!("fast path: no TUN for range {range}")))?;
         let outbound = Path {
             in_ifindex: self.inside_ifindex,
             fib_ifindex: self.wan_tun,
@@ -114,7 +118,7 @@ impl Attached {
 
     /// Installs both directions of `nat`.
     pub fn install(&mut self, nat: &Nat44) -> io::Result<()> {
-        let (out_path, in_path) = self.paths(nat)?;
+        let (out_path, in_path) = self.paths(nat.range)?;
         self.fp
             .install4(&nat.outbound.0, &nat.outbound.1, out_path)?;
         if let Err(e) = self.fp.install4(&nat.inbound.0, &nat.inbound.1, in_path) {
@@ -135,6 +139,31 @@ impl Attached {
     pub fn counts(&mut self, nat: &Nat44) -> io::Result<(FlowCounts, FlowCounts)> {
         let out = self.fp.counts4(&nat.outbound.0)?.unwrap_or_default();
         let inb = self.fp.counts4(&nat.inbound.0)?.unwrap_or_default();
+        Ok((out, inb))
+    }
+
+    /// Installs both directions of IPv6 flow `flow`.
+    pub fn install6(&mut self, flow: &Routed6) -> io::Result<()> {
+        let (out_path, in_path) = self.paths(flow.range)?;
+        self.fp.install6(&flow.outbound, out_path)?;
+        if let Err(e) = self.fp.install6(&flow.inbound, in_path) {
+            let _ = self.fp.remove6(&flow.outbound);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes both directions of `flow`: their last counts.
+    pub fn remove6(&mut self, flow: &Routed6) -> io::Result<(FlowCounts, FlowCounts)> {
+        let out = self.fp.remove6(&flow.outbound)?.unwrap_or_default();
+        let inb = self.fp.remove6(&flow.inbound)?.unwrap_or_default();
+        Ok((out, inb))
+    }
+
+    /// Both directions' counts now.
+    pub fn counts6(&mut self, flow: &Routed6) -> io::Result<(FlowCounts, FlowCounts)> {
+        let out = self.fp.counts6(&flow.outbound)?.unwrap_or_default();
+        let inb = self.fp.counts6(&flow.inbound)?.unwrap_or_default();
         Ok((out, inb))
     }
 

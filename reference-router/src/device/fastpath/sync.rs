@@ -1,19 +1,78 @@
 //! A worker's side of the fast path: applies its router's changes to the
-//! program's maps (removals first), reads the installed sessions' counts back
-//! into the router every [`SYNC_SECONDS`], and gives every session back to
-//! the slow path when the fast path is turned off.
+//! program's maps (removals first), reads the installed sessions' and flows'
+//! counts back into the router every [`SYNC_SECONDS`], and gives every one
+//! back to the slow path when the fast path is turned off.
 
-use super::attach::Shared;
+use super::attach::{Attached, Shared};
 use super::maps::FlowCounts;
 use crate::Router;
-use crate::fastpath::{FastCounts, FastPathChange, Flow4, Nat44, SYNC_SECONDS};
+use crate::fastpath::{FastCounts, FastPathChange, Flow4, Flow6, Nat44, Routed6, SYNC_SECONDS};
 use std::collections::HashMap;
+use std::io;
 use std::time::{Duration, Instant};
 
-/// One worker's installed sessions and what it last read of each.
+/// An installed NAT44 session or IPv6 flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    V4(Nat44),
+    V6(Routed6),
+}
+
+/// An entry's name: its outbound flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Name {
+    V4(Flow4),
+    V6(Flow6),
+}
+
+impl Entry {
+    fn name(&self) -> Name {
+        match self {
+            Entry::V4(n) => Name::V4(n.outbound.0),
+            Entry::V6(f) => Name::V6(f.outbound),
+        }
+    }
+
+    fn install(&self, fp: &mut Attached) -> io::Result<()> {
+        match self {
+            Entry::V4(n) => fp.install(n),
+            Entry::V6(f) => fp.install6(f),
+        }
+    }
+
+    fn remove(&self, fp: &mut Attached) -> io::Result<(FlowCounts, FlowCounts)> {
+        match self {
+            Entry::V4(n) => fp.remove(n),
+            Entry::V6(f) => fp.remove6(f),
+        }
+    }
+
+    fn counts(&self, fp: &mut Attached) -> io::Result<(FlowCounts, FlowCounts)> {
+        match self {
+            Entry::V4(n) => fp.counts(n),
+            Entry::V6(f) => fp.counts6(f),
+        }
+    }
+
+    fn seen(&self, router: &mut Router, counts: FastCounts, now: Instant) {
+        match self {
+            Entry::V4(n) => router.fastpath_seen(&n.outbound.0, counts, now),
+            Entry::V6(f) => router.fastpath_seen6(&f.outbound, counts, now),
+        }
+    }
+
+    fn forget(&self, router: &mut Router, now: Instant) {
+        match self {
+            Entry::V4(n) => router.fastpath_forget(&n.outbound.0, now),
+            Entry::V6(f) => router.fastpath_forget6(&f.outbound, now),
+        }
+    }
+}
+
+/// One worker's installed entries and what it last read of each.
 pub struct FastFlows {
     shared: Shared,
-    installed: HashMap<Flow4, (Nat44, FlowCounts, FlowCounts)>,
+    installed: HashMap<Name, (Entry, FlowCounts, FlowCounts)>,
     installs: u64,
     failed: u64,
     next_sync: Instant,
@@ -45,7 +104,7 @@ fn delta(before: &(FlowCounts, FlowCounts), now: &(FlowCounts, FlowCounts)) -> F
 }
 
 impl FastFlows {
-    /// The flows of worker `index`.
+    /// The entries of worker `index`.
     pub fn new(shared: Shared, index: u16) -> FastFlows {
         FastFlows {
             shared,
@@ -57,14 +116,23 @@ impl FastFlows {
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Attached> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Applies the router's changes; once a second reads the counts back.
-    /// With the fast path off (a reload), gives every session back first.
+    /// With the fast path off (a reload), gives every entry back first.
     pub fn turn(&mut self, router: &mut Router) {
         if !router.config().fastpath.on() && !self.installed.is_empty() {
             self.release_all(router);
         }
         while let Some(change) = router.poll_fastpath_change() {
-            self.apply(router, change);
+            match change {
+                FastPathChange::Install(n) => self.install(router, Entry::V4(n)),
+                FastPathChange::Install6(f) => self.install(router, Entry::V6(f)),
+                FastPathChange::Remove(n) => self.remove(router, Entry::V4(n)),
+                FastPathChange::Remove6(f) => self.remove(router, Entry::V6(f)),
+            }
         }
         let now = Instant::now();
         if now >= self.next_sync {
@@ -73,52 +141,50 @@ impl FastFlows {
         }
     }
 
-    fn apply(&mut self, router: &mut Router, change: FastPathChange) {
-        let mut fp = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        match change {
-            FastPathChange::Install(nat) => {
-                if !fp.is_on() {
-                    drop(fp);
-                    router.fastpath_forget(&nat.outbound.0, Instant::now());
-                    return;
-                }
-                match fp.install(&nat) {
-                    Ok(()) => {
-                        let zero = FlowCounts::default();
-                        self.installed.insert(nat.outbound.0, (nat, zero, zero));
-                        self.installs += 1;
-                    }
-                    Err(e) => {
-                        self.failed += 1;
-                        tracing::debug!(error = %e, "fast path: install");
-                    }
-                }
+    fn install(&mut self, router: &mut Router, entry: Entry) {
+        let mut fp = self.lock();
+        if !fp.is_on() {
+            drop(fp);
+            entry.forget(router, Instant::now());
+            return;
+        }
+        match entry.install(&mut fp) {
+            Ok(()) => {
+                let zero = FlowCounts::default();
+                drop(fp);
+                self.installed.insert(entry.name(), (entry, zero, zero));
+                self.installs += 1;
             }
-            FastPathChange::Remove(nat) => {
-                let Some((_, before_out, before_in)) = self.installed.remove(&nat.outbound.0)
-                else {
-                    return;
-                };
-                match fp.remove(&nat) {
-                    Ok(last) => {
-                        drop(fp);
-                        let counts = delta(&(before_out, before_in), &last);
-                        router.fastpath_seen(&nat.outbound.0, counts, Instant::now());
-                    }
-                    Err(e) => tracing::warn!(error = %e, "fast path: remove"),
-                }
+            Err(e) => {
+                drop(fp);
+                self.failed += 1;
+                tracing::debug!(error = %e, "fast path: install");
             }
         }
     }
 
-    /// Reads every installed session's counts into the router.
+    /// `entry` ended in the router: out of the maps, its last counts in.
+    fn remove(&mut self, router: &mut Router, entry: Entry) {
+        let Some((_, out, inb)) = self.installed.remove(&entry.name()) else {
+            return;
+        };
+        let last = entry.remove(&mut self.lock());
+        match last {
+            Ok(last) => entry.seen(router, delta(&(out, inb), &last), Instant::now()),
+            Err(e) => tracing::warn!(error = %e, "fast path: remove"),
+        }
+    }
+
+    /// Reads every installed entry's counts into the router.
     fn sync(&mut self, router: &mut Router, now: Instant) {
         let mut fp = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let mut seen = Vec::new();
-        for (key, (nat, out, inb)) in self.installed.iter_mut() {
-            let Ok(counts) = fp.counts(nat) else { continue };
+        for (entry, out, inb) in self.installed.values_mut() {
+            let Ok(counts) = entry.counts(&mut fp) else {
+                continue;
+            };
             if counts.0.packets != out.packets || counts.1.packets != inb.packets {
-                seen.push((*key, delta(&(*out, *inb), &counts)));
+                seen.push((*entry, delta(&(*out, *inb), &counts)));
                 (*out, *inb) = counts;
             }
         }
@@ -129,25 +195,22 @@ impl FastFlows {
             Vec::new()
         };
         drop(fp);
-        for (key, counts) in seen {
-            router.fastpath_seen(&key, counts, now);
+        for (entry, counts) in seen {
+            entry.seen(router, counts, now);
         }
         let totals = (self.installed.len() as u64, self.installs, self.failed);
         router.fastpath_report(attached, totals, &program);
     }
 
-    /// Every session back to the slow path: counted, forgotten, removed.
+    /// Every entry back to the slow path: counted, forgotten, removed.
     pub fn release_all(&mut self, router: &mut Router) {
         let now = Instant::now();
-        for (key, (nat, out, inb)) in std::mem::take(&mut self.installed) {
-            let last = {
-                let mut fp = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-                fp.remove(&nat)
-            };
+        for (_, (entry, out, inb)) in std::mem::take(&mut self.installed) {
+            let last = entry.remove(&mut self.lock());
             if let Ok(last) = last {
-                router.fastpath_seen(&key, delta(&(out, inb), &last), now);
+                entry.seen(router, delta(&(out, inb), &last), now);
             }
-            router.fastpath_forget(&key, now);
+            entry.forget(router, now);
         }
         self.sync(router, now);
     }
