@@ -1,7 +1,7 @@
 //! End to end (needs root): the box of `range_e2e` (an access namespace, the
 //! box between two veths, a core namespace) with `[fastpath] mode = "ebpf"`
-//! on the box's two veths. Ping (ICMP: always the slow path), UDP and TCP go
-//! through; the XDP program forwards the established flows (its counters say
+//! on the box's two veths. Ping (ICMP: always the slow path), UDP over IPv4
+//! and IPv6, and TCP go through; the XDP program forwards the established flows (its counters say
 //! so) and the router's counters agree exactly with the datagrams the
 //! endpoints counted; `sixfold reload` with `mode = "off"` detaches it and the
 //! UDP session goes on, on the slow path, with the same public endpoint.
@@ -61,7 +61,9 @@ impl World {
                 "ip link set acc0 up",
                 "ethtool -K acc0 gro on tx off",
                 "ip addr add 100.64.0.1/24 dev acc0",
+                "ip addr add 2001:db8:1:1::5/64 dev acc0 nodad",
                 "ip route add default via 100.64.0.254",
+                "ip -6 route add default via fe80::1 dev acc0",
             ],
         );
         script(
@@ -71,13 +73,16 @@ impl World {
                 "ip link set core0 up",
                 "ethtool -K core0 gro on tx off",
                 "ip addr add 192.0.2.80/24 dev core0",
+                "ip addr add 2001:db8:ffff::80/64 dev core0 nodad",
                 "ip route add 203.0.113.0/28 via 192.0.2.1",
+                "ip -6 route add 2001:db8:1::/48 via 2001:db8:ffff::1",
             ],
         );
         script(
             BOX,
             &[
                 "sysctl -qw net.ipv4.ip_forward=1",
+                "sysctl -qw net.ipv6.conf.all.forwarding=1",
                 "sysctl -qw net.ipv4.conf.all.rp_filter=0",
                 "sysctl -qw net.ipv4.conf.default.rp_filter=0",
                 "ip link set lo up",
@@ -86,9 +91,14 @@ impl World {
                 "sysctl -qw net.ipv4.conf.box-acc.rp_filter=0",
                 "sysctl -qw net.ipv4.conf.box-core.rp_filter=0",
                 "ip addr add 100.64.0.254/24 dev box-acc",
+                "ip addr add fe80::1/64 dev box-acc nodad",
+                "ip -6 route add 2001:db8:1::/48 dev box-acc",
                 "ip addr add 192.0.2.1/24 dev box-core",
+                "ip addr add 2001:db8:ffff::1/64 dev box-core nodad",
                 "ip rule add iif box-acc lookup 100",
+                "ip -6 rule add iif box-acc lookup 100",
                 "ip rule add iif box-core lookup 110",
+                "ip -6 rule add iif box-core lookup 110",
             ],
         );
         World
@@ -115,13 +125,14 @@ pool = ["203.0.113.0/28"]
 [wan]
 name = "wan"
 netns = "{BOX}"
-routes = ["203.0.113.0/28"]
+routes = ["203.0.113.0/28", "2001:db8:1::/48"]
 route_table = 110
 [[subscriber_range]]
 name = "inside"
 netns = "{BOX}"
 ipv4 = "100.64.0.0/24"
-routes = ["0.0.0.0/0"]
+ipv6 = "2001:db8:1::/48"
+routes = ["0.0.0.0/0", "::/0"]
 route_table = 100
 [fastpath]
 mode = "{mode}"
@@ -162,28 +173,31 @@ fn start_router(config: &std::path::Path) -> Child {
 /// datagrams it received and from which source endpoints.
 const ECHO: &str = r#"
 import socket, signal, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("192.0.2.80", 9999))
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 9999))
 n, seen = 0, set()
 def done(*_):
     print(n, " ".join(sorted(seen)), flush=True); sys.exit(0)
 signal.signal(signal.SIGTERM, done)
 while True:
     data, peer = s.recvfrom(2048)
-    n += 1; seen.add("%s:%d" % peer)
+    n += 1; seen.add("%s:%d" % peer[:2])
     s.sendto(data, peer)
 "#;
 
-/// Sends `count` 32-byte datagrams from 100.64.0.1:40000, one in flight at
-/// a time (each waits for its echo, 1 s at most); prints the echoes received.
+/// Sends `count` 32-byte datagrams from SOURCE:40000 to DESTINATION:9999,
+/// one in flight at a time (each waits for its echo, 1 s at most); prints the
+/// echoes received.
 const CLIENT: &str = r#"
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+count, source, destination = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in source else socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("100.64.0.1", 40000)); s.settimeout(1.0)
+s.bind((source, 40000)); s.settimeout(1.0)
 got = 0
-for i in range(int(sys.argv[1])):
-    s.sendto(b"%032d" % i, ("192.0.2.80", 9999))
+for i in range(count):
+    s.sendto(b"%032d" % i, (destination, 9999))
     try:
         s.recvfrom(2048); got += 1
     except socket.timeout:
@@ -192,12 +206,21 @@ print(got)
 "#;
 
 fn udp_client(count: u32) -> u64 {
-    let out = ok(ACCESS, &["python3", "-c", CLIENT, &count.to_string()]);
+    udp_client_on(count, "100.64.0.1", "192.0.2.80")
+}
+
+fn udp_client_on(count: u32, source: &str, destination: &str) -> u64 {
+    let n = count.to_string();
+    let out = ok(ACCESS, &["python3", "-c", CLIENT, &n, source, destination]);
     out.trim().parse().unwrap()
 }
 
 fn udp_total(s: &Snapshot) -> (u64, u64) {
     (s.ipv4.outbound.udp.packets, s.ipv4.inbound.udp.packets)
+}
+
+fn udp6_total(s: &Snapshot) -> (u64, u64) {
+    (s.ipv6.outbound.udp.packets, s.ipv6.inbound.udp.packets)
 }
 
 fn program(s: &Snapshot, name: &str) -> u64 {
@@ -262,6 +285,28 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
     );
     assert!(program(&after, "forwarded_ipv4") >= fast);
 
+    // IPv6: 300 datagrams and their echoes through the firewall's flow.
+    let v6 = stats();
+    assert_eq!(
+        udp_client_on(300, "2001:db8:1:1::5", "2001:db8:ffff::80"),
+        300
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let v6_after = stats();
+    let (o0, i0) = udp6_total(&v6);
+    let (o1, i1) = udp6_total(&v6_after);
+    assert_eq!(
+        (o1 - o0, i1 - i0),
+        (300, 300),
+        "the router's IPv6 counts = the endpoints'"
+    );
+    let fast6 = program(&v6_after, "forwarded_ipv6");
+    assert!(
+        fast6 >= 500,
+        "the program forwarded {fast6} of 600 IPv6 packets"
+    );
+    let after = v6_after;
+
     // TCP: 2 MB over HTTP, its ACKs and data on the fast path.
     let got = ok(
         ACCESS,
@@ -319,16 +364,18 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
     let (out_off, in_off) = udp_total(&off);
     assert_eq!((out2 - out_off, in2 - in_off), (50, 50));
 
-    // The server saw one public endpoint for all 550 datagrams.
+    // The server saw one public endpoint for all 550 IPv4 datagrams (and the
+    // subscriber's own address for the 300 IPv6 ones).
     let _ = Command::new("kill").arg(echo.id().to_string()).status();
     let mut text = String::new();
     std::io::Read::read_to_string(echo.stdout.as_mut().unwrap(), &mut text).unwrap();
     let _ = echo.wait();
     let mut words = text.split_whitespace();
-    assert_eq!(words.next(), Some("550"), "{text}");
+    assert_eq!(words.next(), Some("850"), "{text}");
     let sources: Vec<&str> = words.collect();
-    assert_eq!(sources.len(), 1, "one public endpoint: {text}");
-    assert!(sources[0].starts_with("203.0.113."), "{text}");
+    assert_eq!(sources.len(), 2, "one endpoint per family: {text}");
+    assert_eq!(sources[0], "2001:db8:1:1::5:40000", "{text}");
+    assert!(sources[1].starts_with("::ffff:203.0.113."), "{text}");
 
     let _ = router.kill();
     let _ = router.wait();
