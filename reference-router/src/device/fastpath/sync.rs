@@ -215,3 +215,33 @@ impl FastFlows {
         self.sync(router, now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(packets: u64, bytes: u64, last_seen_ns: u64) -> FlowCounts {
+        FlowCounts {
+            packets,
+            bytes,
+            last_seen_ns,
+        }
+    }
+
+    #[test]
+    fn a_delta_is_what_came_since_and_how_long_ago_the_last_packet_was() {
+        let before = (counts(10, 1000, 5), counts(4, 400, 6));
+        let last = now_ns() - 2_000_000_000;
+        let now = (counts(15, 1500, last), counts(4, 400, 6));
+        let d = delta(&before, &now);
+        assert_eq!((d.outbound, d.inbound), ((5, 500), (0, 0)));
+        let idle = d.idle.unwrap();
+        assert!(
+            idle >= Duration::from_secs(2) && idle < Duration::from_secs(3),
+            "{idle:?}"
+        );
+        // Nothing new: no last-seen time, so the router's timer is not moved.
+        assert_eq!(delta(&now, &now).idle, None);
+        assert_eq!(delta(&now, &now).outbound, (0, 0));
+    }
+}
