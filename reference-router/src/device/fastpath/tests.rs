@@ -214,14 +214,7 @@ fn assert_checksums_valid(frame: &[u8]) {
         [0, 0],
         "IPv4 header checksum"
     );
-    let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
-    let l4 = &frame[34..14 + total];
-    let mut c = internet_checksum::Checksum::new();
-    c.add_bytes(&frame[26..34]);
-    c.add_bytes(&[0, frame[23]]);
-    c.add_bytes(&(l4.len() as u16).to_be_bytes());
-    c.add_bytes(l4);
-    assert_eq!(c.checksum(), [0, 0], "L4 checksum");
+    assert_eq!(l4_residue(frame), [0, 0], "L4 checksum");
 }
 
 #[test]
@@ -460,4 +453,35 @@ fn ipv6_extension_headers_pass_unchanged() {
     b.assert_passes(&long, "pass_truncated");
     // The installed flow itself goes through.
     assert_eq!(b.run(&frame).0, XDP_REDIRECT);
+}
+
+/// The sum that verifies `frame`'s L4 checksum: [0, 0] when it is right.
+fn l4_residue(frame: &[u8]) -> [u8; 2] {
+    let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
+    let l4 = &frame[34..14 + total];
+    let mut c = internet_checksum::Checksum::new();
+    c.add_bytes(&frame[26..34]);
+    c.add_bytes(&[0, frame[23]]);
+    c.add_bytes(&(l4.len() as u16).to_be_bytes());
+    c.add_bytes(l4);
+    c.checksum()
+}
+
+#[test]
+fn a_wrong_l4_checksum_stays_exactly_as_wrong() {
+    // The slow path does not verify TCP/UDP checksums either: it updates
+    // them incrementally, so the receiver sees the sender's error and drops
+    // the packet. The fast path does the same: the error survives unchanged.
+    let mut b = Bench::new();
+    b.install_nat4();
+    let mut frame = udp4(SUB, 40000, 64, ingress(), b"corrupted");
+    frame[40] ^= 0x21;
+    let residue = l4_residue(&frame);
+    assert_ne!(residue, [0, 0]);
+    let (verdict, out) = b.run(&frame);
+    assert_eq!(verdict, XDP_REDIRECT);
+    assert_eq!(l4_residue(&out), residue);
+    let expected = udp4(PUBLIC, 1024, 63, egress(), b"corrupted");
+    assert_eq!(out[..40], expected[..40]);
+    assert_eq!(out[42..], expected[42..]);
 }
