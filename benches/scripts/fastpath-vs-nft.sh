@@ -30,6 +30,7 @@
 # Prints the medians and ratios as a Markdown table, every run on stderr.
 # Needs root, iperf3, trafgen (netsniff-ng), nft, ethtool, taskset, python3.
 # Small check: REPS=1 SECS=2 WINDOW=2 benches/scripts/fastpath-vs-nft.sh
+# (SIXFOLD=target/debug/sixfold to skip the release build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
@@ -44,7 +45,14 @@ GEN_CPU=${GEN_CPU:-1}
 PAYLOAD=32
 F=sffp; K=sfnft
 SOCKET=/run/sixfold-$F.sock
-cargo build --quiet --release -p sixfold --bin sixfold
+# SIXFOLD=PATH runs that binary instead of building the release one (a quick
+# check with a debug build: its `off` figures are then not the router's).
+if [[ -n ${SIXFOLD:-} ]]; then
+    bin=$SIXFOLD
+else
+    cargo build --quiet --release -p sixfold --bin sixfold
+    bin=target/release/sixfold
+fi
 work=$(mktemp -d)
 router_pid=""
 gen_pid=""
@@ -189,7 +197,7 @@ TOML
 
 mode() { # ebpf|off: the running router reloads its file with that mode
     config "$1" >"$work/box.toml"
-    target/release/sixfold reload --socket "$SOCKET" >/dev/null
+    $bin reload --socket "$SOCKET" >/dev/null
     sleep 1.5
 }
 
@@ -202,13 +210,13 @@ for rule in "rule add iif box-acc lookup 100" "-6 rule add iif box-acc lookup 10
     ip -n $F-box $rule
 done
 config ebpf >"$work/box.toml"
-target/release/sixfold run --config "$work/box.toml" 2>"$work/router.log" &
+$bin run --config "$work/box.toml" 2>"$work/router.log" &
 router_pid=$!
 for _ in $(seq 100); do
-    target/release/sixfold stats --socket "$SOCKET" >/dev/null 2>&1 && break
+    $bin stats --socket "$SOCKET" >/dev/null 2>&1 && break
     sleep 0.1
 done
-target/release/sixfold stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
+$bin stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
 
 # --- the kernel's box ------------------------------------------------------------
 world $K
@@ -224,7 +232,7 @@ NFT
 sleep 1
 
 fast_packets() {
-    target/release/sixfold stats --socket "$SOCKET" |
+    $bin stats --socket "$SOCKET" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["fastpath"]["packets"])'
 }
 
