@@ -11,9 +11,8 @@
 # path) and `kernel` (nft masquerade; this kernel has no nft flowtable). Per
 # round and contender:
 #
-# - iperf3 TCP over IPv4 (NATed) and IPv6 (routed; the fast path forwards
-#   IPv4 NAT44 sessions only, so IPv6 takes the TUN path in both sixfold
-#   contenders), SECS seconds: Gbit/s, and whole-machine CPU per GB —
+# - iperf3 TCP over IPv4 (NATed) and IPv6 (routed through the RFC 6092
+#   firewall), SECS seconds: Gbit/s, and whole-machine CPU per GB —
 #   (user + nice + system + irq + softirq) jiffies from /proc/stat over the
 #   run, in core-seconds per 10^9 bytes received;
 # - 60-byte UDP (IPv4 20 + UDP 8 + 32 bytes) from trafgen on one CPU
@@ -42,6 +41,9 @@ REPS=${REPS:-3}
 WARM=${WARM:-1}
 WINDOW=${WINDOW:-3}
 GEN_CPU=${GEN_CPU:-1}
+# The endpoints' transmit checksum offload (see above): `on` to see what the
+# fast path does with partial checksums from a local sender.
+ENDPOINT_TX=${ENDPOINT_TX:-off}
 PAYLOAD=32
 F=sffp; K=sfnft
 SOCKET=/run/sixfold-$F.sock
@@ -150,8 +152,8 @@ world() { # prefix: the three namespaces, the two veth pairs, the endpoints
     ip -n $w-core link set core0 up
     ip -n $w-core route add 203.0.113.0/28 via 192.0.2.1
     ip -n $w-core -6 route add 2001:db8:1::/48 via 2001:db8:ffff::1
-    ip netns exec $w-acc ethtool -K acc0 gro on tx off >/dev/null
-    ip netns exec $w-core ethtool -K core0 gro on tx off >/dev/null
+    ip netns exec $w-acc ethtool -K acc0 gro on tx "$ENDPOINT_TX" >/dev/null
+    ip netns exec $w-core ethtool -K core0 gro on tx "$ENDPOINT_TX" >/dev/null
     ip -n $w-box addr add 100.64.0.254/24 dev box-acc
     ip -n $w-box -6 addr add 2001:db8:1:1::1/64 dev box-acc nodad
     ip -n $w-box addr add 192.0.2.1/24 dev box-core
