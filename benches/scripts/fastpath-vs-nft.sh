@@ -233,9 +233,9 @@ table ip sfnat {
 NFT
 sleep 1
 
-fast_packets() {
+fast_packets() { # the fast path's packets so far, and the program's non-zero counters
     $bin stats --socket "$SOCKET" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["fastpath"]["packets"])'
+        python3 -c 'import json,sys; f=json.load(sys.stdin)["fastpath"]; print(f["packets"], " ".join("%s=%d" % kv for kv in f["program"].items() if kv[1]))'
 }
 
 # --- rounds, interleaved -----------------------------------------------------------
