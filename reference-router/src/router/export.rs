@@ -182,6 +182,11 @@ impl Router {
         wire: (u64, u64),
         buffer: &PacketBuf,
     ) {
+        if self.accounting.is_none() {
+            // Off (the default): the subscribers' counters only.
+            self.count_subscribers(Family::V6, link, wire);
+            return;
+        }
         if let Some(f) = flow
             && self.account_flow_v6(link, f, wire)
         {
@@ -225,6 +230,10 @@ impl Router {
     /// The NAT's events since the last call, into the export queue; those of an
     /// IPv6-only subscriber name its IPv6 address, not its alias.
     pub(super) fn drain_nat_log(&mut self) {
+        if !self.nat.has_log() {
+            // Every packet comes here; most log nothing.
+            return;
+        }
         let prefix = self.translation.nat64.as_ref().map(|n| n.prefix);
         let aliases = &self.translation.aliases;
         self.nat.drain_log(&mut self.exports, self.clock_ms, |r| {
