@@ -5,6 +5,7 @@ mod base;
 pub mod config;
 #[cfg(feature = "device")]
 pub mod device;
+pub mod fastpath;
 mod firewall;
 mod hold;
 mod icmp;

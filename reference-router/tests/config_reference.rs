@@ -32,6 +32,10 @@ netns = "mgmt"
 [metrics]
 listen = "[::1]:9108"
 netns = "mgmt"
+[fastpath]
+inside = "access0"
+outside = "core0"
+netns = "box"
 [tunnels]
 six_rd_prefix = "2001:db8:6000::/40"
 six_rd_ipv4 = "100.64.0.0/10"

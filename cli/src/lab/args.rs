@@ -118,6 +118,18 @@ pub(crate) struct LabArgs {
     /// the lab ends, `--keep` and SIGTERM included; implies --ipfix.
     #[arg(long, value_name = "FILE")]
     pub(super) ipfix_pcap: Option<PathBuf>,
+    /// The in-kernel fast path on each box (`[fastpath] mode`, issue 27): with
+    /// `ebpf` an XDP program on the box's two veths forwards the established
+    /// NAT44 flows; each box's counters then show packets on the fast and the
+    /// slow path. Needs --routers 2 or more (boxes between two interfaces).
+    #[arg(long, value_enum, default_value = "off")]
+    pub(super) fastpath: FastPathArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FastPathArg {
+    Off,
+    Ebpf,
 }
 
 impl LabArgs {

@@ -27,7 +27,10 @@ mod xlat;
 use crate::run::{load, stop_on_signals};
 use anyhow::{Context, bail};
 pub(crate) use args::LabArgs;
-use args::{FilteringArg, MappingArg, OnOff, SchedulingArg, subscriber_v4, subscriber_v6_prefix};
+use args::{
+    FastPathArg, FilteringArg, MappingArg, OnOff, SchedulingArg, subscriber_v4,
+    subscriber_v6_prefix,
+};
 use build::build;
 use sixfold_router::Config;
 use sixfold_router::config::{Filtering, Mapping, Scheduling, Subscriber};
@@ -53,6 +56,11 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     }
     let stop = stop_on_signals()?;
     let config = lab_config(&args)?;
+    if args.fastpath == FastPathArg::Ebpf && args.routers < 2 {
+        anyhow::bail!(
+            "--fastpath ebpf needs --routers 2 or more: the fast path serves boxes between two interfaces ([[subscriber_range]]), and the one-router lab gives each subscriber a TUN of its own"
+        );
+    }
     if args.routers > 1 {
         return routers::run(&args, config, &stop);
     }

@@ -102,3 +102,52 @@ pub(super) fn special_v6(net: &Ipv6Net) -> Option<&'static str> {
         .find(|(s, _)| overlaps6(s, net))
         .map(|(_, what)| *what)
 }
+
+/// What Linux accepts as a new interface's name (`dev_valid_name`): 1–15 bytes,
+/// not `.` or `..`, no `/`, `:` or white space — and not `lo`, which every
+/// namespace has already.
+pub(super) fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
+    let bad_char = name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace());
+    let problem = if name.is_empty() || name.len() > 15 {
+        Some("1-15 bytes (IFNAMSIZ)")
+    } else if name == "." || name == ".." {
+        Some("not \".\" or \"..\"")
+    } else if bad_char {
+        Some("no '/', ':' or white space")
+    } else if name == "lo" {
+        Some("\"lo\" is every namespace's loopback")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(err(
+            key,
+            format!("{name:?} is not a name Linux accepts for a new interface: {p}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What `ip netns` accepts as a namespace name: a file name under `/run/netns`
+/// (not empty, not `.` or `..`, no `/`), at most 255 bytes.
+pub(super) fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigError> {
+    let Some(name) = name else { return Ok(()) };
+    let problem = if name.is_empty() || name.len() > 255 {
+        Some("1-255 bytes")
+    } else if name == "." || name == ".." {
+        Some("not \".\" or \"..\"")
+    } else if name.contains(['/', '\0']) {
+        Some("no '/'")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(err(
+            key,
+            format!("{name:?} is not a network namespace name: {p}"),
+        )),
+        None => Ok(()),
+    }
+}

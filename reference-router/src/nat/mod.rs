@@ -11,6 +11,7 @@ pub(crate) mod blocks;
 mod cgn;
 pub(crate) mod deterministic;
 mod errors;
+mod fast;
 pub(crate) mod frag;
 pub(crate) mod ports;
 mod reload;

@@ -3,7 +3,7 @@
 //! proportion to a value it has not yet checked: a pool is counted from its
 //! prefix lengths before anyone lists its addresses.
 
-use super::check::{err, min, special_v4, special_v6};
+use super::check::{err, interface_name, min, netns_name, special_v4, special_v6};
 use super::{Config, ConfigError, Subscriber, SubscriberRange, Tunnels};
 use ipnet::{Ipv4Net, Ipv6Net};
 
@@ -23,55 +23,6 @@ pub(super) const MAX_RANGE_SUBSCRIBERS: u64 = 1 << 20;
 const SHORTEST_SUBSCRIBER_V4: u8 = 8;
 /// The shortest IPv6 prefix routed to one subscriber.
 const SHORTEST_SUBSCRIBER_V6: u8 = 32;
-
-/// What Linux accepts as a new interface's name (`dev_valid_name`): 1–15 bytes,
-/// not `.` or `..`, no `/`, `:` or white space — and not `lo`, which every
-/// namespace has already.
-fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
-    let bad_char = name
-        .chars()
-        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace());
-    let problem = if name.is_empty() || name.len() > 15 {
-        Some("1-15 bytes (IFNAMSIZ)")
-    } else if name == "." || name == ".." {
-        Some("not \".\" or \"..\"")
-    } else if bad_char {
-        Some("no '/', ':' or white space")
-    } else if name == "lo" {
-        Some("\"lo\" is every namespace's loopback")
-    } else {
-        None
-    };
-    match problem {
-        Some(p) => Err(err(
-            key,
-            format!("{name:?} is not a name Linux accepts for a new interface: {p}"),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// What `ip netns` accepts as a namespace name: a file name under `/run/netns`
-/// (not empty, not `.` or `..`, no `/`), at most 255 bytes.
-pub(super) fn netns_name(key: String, name: Option<&str>) -> Result<(), ConfigError> {
-    let Some(name) = name else { return Ok(()) };
-    let problem = if name.is_empty() || name.len() > 255 {
-        Some("1-255 bytes")
-    } else if name == "." || name == ".." {
-        Some("not \".\" or \"..\"")
-    } else if name.contains(['/', '\0']) {
-        Some("no '/'")
-    } else {
-        None
-    };
-    match problem {
-        Some(p) => Err(err(
-            key,
-            format!("{name:?} is not a network namespace name: {p}"),
-        )),
-        None => Ok(()),
-    }
-}
 
 /// A user or group name as Debian's `adduser` accepts them: 1-32 bytes of
 /// letters, digits, `_`, `-` and `.`, not starting with `-`, not all digits.
@@ -144,6 +95,7 @@ impl Config {
             validate_tunnels(&self.tunnels),
             validate_metrics(self),
             super::siit::validate(self),
+            super::fastpath::validate(self),
         ];
         // The allocation checks list the pool's addresses: only once it is
         // known to be small enough to list.

@@ -21,6 +21,7 @@
 mod builder;
 mod cgn;
 mod families;
+mod fastpath;
 
 pub use families::families;
 use std::fmt::Write;
