@@ -39,6 +39,7 @@
 //! first step only.
 
 use super::loops::{ReloadAsk, Request};
+use super::sources::{Source, readable, source_queue, sources};
 use super::tun::{Devices, Queue};
 use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
@@ -79,17 +80,6 @@ enum How {
     Steered(Direction),
     /// A hairpin on its way back in ([`Router::process_handoff`]).
     Hairpin,
-}
-
-/// Where a worker reads packets.
-#[derive(Clone, Copy)]
-enum Source {
-    /// The uplink (the worker's queue).
-    Wan,
-    /// A subscriber's own TUN.
-    Subscriber(crate::SubscriberId),
-    /// Range `r`'s TUN (the worker's queue).
-    Range(usize),
 }
 
 /// Everything that can wake a worker.
@@ -571,36 +561,6 @@ impl Worker {
             tracing::warn!(error = %e, "announce route");
             self.router.count_route_failure();
         }
-    }
-}
-
-/// Where worker `shard` reads: the uplink (its queue), the TUNs of the
-/// subscribers it owns, every range's TUN (its queue).
-fn sources(devices: &Devices, shard: Shard) -> Vec<Source> {
-    let mut subscribers: Vec<crate::SubscriberId> = devices
-        .subscribers
-        .keys()
-        .copied()
-        .filter(|&s| shard.owns_subscriber(s))
-        .collect();
-    subscribers.sort_unstable();
-    std::iter::once(Source::Wan)
-        .chain(subscribers.into_iter().map(Source::Subscriber))
-        .chain((0..devices.ranges.len()).map(Source::Range))
-        .collect()
-}
-
-/// Whether poll found `fd` readable (or closed, or failed: the read says which).
-fn readable(fd: &PollFd<'_>) -> bool {
-    fd.revents().is_some_and(|r| !r.is_empty())
-}
-
-/// The queue worker `shard` reads `from` through.
-fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
-    match from {
-        Source::Wan => &devices.wan[usize::from(shard.index) % devices.wan.len()],
-        Source::Subscriber(s) => &devices.subscribers[&s],
-        Source::Range(r) => devices.range_queue(r, shard),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod privileges;
 mod reload;
 pub mod routes;
 mod service;
+mod sources;
 mod tun;
 
 pub use io::BURST;
