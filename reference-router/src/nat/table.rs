@@ -12,6 +12,7 @@
 
 mod allocation;
 mod index;
+mod limits;
 mod release;
 
 use super::ports::{self, Ports};
@@ -25,6 +26,7 @@ use crate::wheel::{self, Wheel};
 pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
 use index::{SessionIndex, Side};
+pub(crate) use limits::{Full, Limits, SubscriberState};
 pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;
 
@@ -154,37 +156,7 @@ impl Mapping {
     }
 }
 
-/// A subscriber's share of the NAT.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct SubscriberState {
-    /// Pool index of its public address (paired pooling), once assigned.
-    pub(crate) pool_index: Option<u32>,
-    pub(crate) ports: [u32; ports::PROTOCOLS],
-    pub(crate) sessions: u32,
-    /// Port blocks held by its inside addresses.
-    pub(crate) blocks: u32,
-}
-
-/// Why a mapping or session could not be created.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Full {
-    Ports,
-    SubscriberSessions,
-    Sessions,
-    Pool,
-}
-
 type Index<K> = HashMap<K, u32, RandomState>;
-
-pub(crate) struct Limits {
-    pub(crate) max_sessions: u32,
-    pub(crate) sessions_per_subscriber: u32,
-    pub(crate) ports_per_subscriber: u32,
-    pub(crate) preserve: bool,
-    pub(crate) parity: bool,
-    pub(crate) mapping: MappingMode,
-    pub(crate) track_addresses: bool,
-}
 
 pub(crate) struct Table {
     sessions: Vec<Session>,
