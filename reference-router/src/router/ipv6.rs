@@ -36,11 +36,7 @@ impl Router {
         if let Some(reply) = self.answer_solicitation(direction, buffer, upper, protocol) {
             return Ok(reply);
         }
-        if dst.is_multicast()
-            || dst.is_unicast_link_local()
-            || dst.is_unspecified()
-            || dst.is_loopback()
-        {
+        if not_routable(&dst) {
             return Err(DropReason::NotRoutable);
         }
         let egress = self.route_v6(direction, src, dst)?;
@@ -182,4 +178,9 @@ impl Router {
         }
         Ok(None)
     }
+}
+
+/// Destinations no router forwards: multicast, link-local, unspecified, loopback.
+fn not_routable(dst: &std::net::Ipv6Addr) -> bool {
+    dst.is_multicast() || dst.is_unicast_link_local() || dst.is_unspecified() || dst.is_loopback()
 }
