@@ -6,7 +6,7 @@
 use super::blocks::{BlockEvent, Blocks, NoPort};
 use super::deterministic::Deterministic;
 use super::ports::{self, Want};
-use super::table::{Full, Key, Session, Table};
+use super::table::{Full, Key, Mapping, Session, Table};
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::persub::PerSubscriber;
@@ -29,6 +29,9 @@ pub(crate) struct NatLog {
     pub(crate) blocks: bool,
     pub(crate) sessions: bool,
     pub(crate) limits: bool,
+    /// NAT44 BIB create/delete (natEvent 8/9) per endpoint-independent
+    /// mapping: what a takeover backup is fed with (`[ipfix] mappings`).
+    pub(crate) mappings: bool,
     pub(crate) records: Vec<NatRecord>,
     pub(super) block_events: Vec<BlockEvent>,
     /// Per subscriber: the second its last limit event was logged (one per
@@ -124,6 +127,19 @@ impl Table {
                 remote: s.rem_addr.into(),
                 remote_port: s.rem_port,
                 ..NatRecord::new(event, s.in_addr.into(), s.out_addr.into())
+            });
+        }
+    }
+
+    /// Logs a mapping's creation (its first session) or deletion (its last
+    /// session ended): natEvent 8/9, inside endpoint to public endpoint.
+    pub(super) fn log_mapping(&mut self, m: &Mapping, event: NatEvent) {
+        if self.log.mappings {
+            self.log.records.push(NatRecord {
+                protocol: m.protocol,
+                inside_port: m.in_port,
+                outside_port: m.out_port,
+                ..NatRecord::new(event, m.in_addr.into(), m.out_addr.into())
             });
         }
     }

@@ -57,6 +57,8 @@ impl Nat {
             blocks: x.enabled() && n.allocation == Allocation::Block,
             sessions: x.enabled() && x.sessions,
             limits: x.enabled(),
+            // A BIB entry is an endpoint-independent mapping (validated).
+            mappings: x.enabled() && x.mappings && n.mapping == crate::config::Mapping::Eim,
             ..NatLog::default()
         };
         self.table.set_allocation(alloc, log);

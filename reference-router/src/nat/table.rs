@@ -451,6 +451,9 @@ impl Table {
             *self.addresses.entry((m, rem_addr)).or_default() += 1;
         }
         self.mappings[m as usize].sessions += 1;
+        if self.mappings[m as usize].sessions == 1 {
+            self.log_mapping(&map, NatEvent::BibCreate);
+        }
         self.addresses_use[map.pool_index as usize].sessions += 1;
         self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
@@ -514,6 +517,8 @@ impl Table {
         self.map_inside.remove(&map.inside_key());
         self.map_outside.remove(&map.outside_key());
         if used {
+            // Only a mapping that had a session was logged created.
+            self.log_mapping(&map, NatEvent::BibDelete);
             self.ports
                 .release(map.pool_index, map.protocol, map.out_port, now);
         } else {
