@@ -27,7 +27,7 @@
 //! seen, and is uncertain from there to this time ([`Encoder::start`]). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
 //! fragmented on a 1500-byte path (§10.3.3).
 
-use super::{FlowRecord, NatRecord, Record};
+use super::{FlowRecord, NatRecord, Record, ie};
 use crate::stats::NatEvent;
 use std::net::IpAddr;
 
@@ -49,35 +49,6 @@ pub const START_FIELDS: [(u16, u16); 2] = [
 pub const MAX_MESSAGE: usize = 1400;
 /// The IANA port for IPFIX over UDP (RFC 7011 §10.3.1).
 pub const PORT: u16 = 4739;
-
-/// Information elements used (IANA "IPFIX Information Elements").
-mod ie {
-    pub(super) const OCTET_DELTA_COUNT: u16 = 1;
-    pub(super) const PACKET_DELTA_COUNT: u16 = 2;
-    pub(super) const PROTOCOL_IDENTIFIER: u16 = 4;
-    pub(super) const SOURCE_TRANSPORT_PORT: u16 = 7;
-    pub(super) const SOURCE_IPV4_ADDRESS: u16 = 8;
-    pub(super) const DESTINATION_TRANSPORT_PORT: u16 = 11;
-    pub(super) const DESTINATION_IPV4_ADDRESS: u16 = 12;
-    pub(super) const SOURCE_IPV6_ADDRESS: u16 = 27;
-    pub(super) const DESTINATION_IPV6_ADDRESS: u16 = 28;
-    pub(super) const FLOW_END_REASON: u16 = 136;
-    pub(super) const OBSERVATION_DOMAIN_ID: u16 = 149;
-    pub(super) const SYSTEM_INIT_TIME_MILLISECONDS: u16 = 160;
-    pub(super) const FLOW_START_MILLISECONDS: u16 = 152;
-    pub(super) const FLOW_END_MILLISECONDS: u16 = 153;
-    pub(super) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
-    pub(super) const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
-    pub(super) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
-    pub(super) const POST_NAPT_DESTINATION_TRANSPORT_PORT: u16 = 228;
-    pub(super) const NAT_EVENT: u16 = 230;
-    pub(super) const NAT_POOL_ID: u16 = 283;
-    pub(super) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
-    pub(super) const PORT_RANGE_START: u16 = 361;
-    pub(super) const PORT_RANGE_END: u16 = 362;
-    pub(super) const PORT_RANGE_STEP_SIZE: u16 = 363;
-    pub(super) const PORT_RANGE_NUM_PORTS: u16 = 364;
-}
 
 /// An accounted flow's fields: its addresses (`src`, `dst` of `len` bytes),
 /// then ports, protocol, counters, times and why it ended.
