@@ -25,6 +25,7 @@ mod metrics;
 mod nat;
 mod policy;
 mod siit;
+mod takeover;
 mod validate;
 
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use siit::nat64_prefix;
 pub use siit::{EamtEntry, Nat64, Siit};
 use std::fmt;
+pub use takeover::Takeover;
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +70,9 @@ pub struct Config {
     pub nat64: Option<Nat64>,
     /// IPFIX export: NAT events and flow accounting.
     pub ipfix: Ipfix,
+    /// The backup of a predecessor's slice, fed by its NAT44 BIB events, when
+    /// the section is present.
+    pub takeover: Option<Takeover>,
 }
 
 /// A configuration that cannot be used: which key, where, and why.
