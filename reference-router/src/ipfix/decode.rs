@@ -138,6 +138,11 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl Reader {
+    /// Templates known, over every Transport Session and domain.
+    pub fn templates(&self) -> usize {
+        self.templates.len()
+    }
+
     /// The data records of one message of session 0 (learning its
     /// templates); `None` for a datagram that is not IPFIX.
     pub fn message(&mut self, m: &[u8]) -> Option<Vec<DataRecord>> {

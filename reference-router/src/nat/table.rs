@@ -10,6 +10,7 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+mod adopt;
 mod release;
 
 pub(crate) use super::allocation::{Allocator, NatLog};
@@ -27,7 +28,7 @@ use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
 /// ICMP queries use the identifier as the local port and 0 as the remote one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Key {
     pub(crate) addr: u32,
     pub(crate) rem_addr: u32,
@@ -340,6 +341,11 @@ impl Table {
         }
     }
 
+    /// Whether outbound flow `key` has a mapping already.
+    pub(crate) fn has_mapping(&self, key: &Key) -> bool {
+        self.map_inside.contains_key(&self.mapping_key(key))
+    }
+
     /// The mapping that owns external `(protocol, addr, port)`.
     pub(crate) fn find_mapping_outside(&self, protocol: u8, addr: u32, port: u16) -> Option<u32> {
         self.map_outside
@@ -373,7 +379,6 @@ impl Table {
             return Err(full);
         }
         let (pool_index, port) = self.new_port(subscriber, key)?;
-        let space = ports::space(key.protocol);
         let record = Mapping {
             in_addr: key.addr,
             out_addr: self.pool[pool_index as usize],
@@ -386,6 +391,12 @@ impl Table {
             sessions: 0,
             pool_index,
         };
+        Ok(self.insert_mapping(record))
+    }
+
+    /// Puts `record` into the slab and both indexes, counted for its
+    /// subscriber and its public address; its index.
+    fn insert_mapping(&mut self, record: Mapping) -> u32 {
         let index = if self.free_mapping != NIL {
             let i = self.free_mapping;
             self.free_mapping = self.mappings[i as usize].sessions;
@@ -395,12 +406,14 @@ impl Table {
             self.mappings.push(record);
             (self.mappings.len() - 1) as u32
         };
-        self.map_inside.insert(mkey, index);
+        self.map_inside.insert(record.inside_key(), index);
         self.map_outside.insert(record.outside_key(), index);
-        self.subscribers.update(subscriber, |s| s.ports[space] += 1);
-        self.addresses_use[pool_index as usize].mappings += 1;
+        let space = ports::space(record.protocol);
+        self.subscribers
+            .update(record.subscriber, |s| s.ports[space] += 1);
+        self.addresses_use[record.pool_index as usize].mappings += 1;
         self.live_mappings += 1;
-        Ok(index)
+        index
     }
 
     /// Creates a session of mapping `m` with remote endpoint `(rem_addr, rem_port)`.

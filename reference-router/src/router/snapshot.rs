@@ -42,6 +42,7 @@ impl Router {
         s.datapath = self.datapath.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
+        s.takeover = self.nat.takeover_use();
         s.draining = self
             .nat
             .draining()
