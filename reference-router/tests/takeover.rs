@@ -231,21 +231,7 @@ fn bib(event: NatEvent, inside: Ipv4Addr, public: Ipv4Addr, (ip, op): (u16, u16)
         protocol: 6,
         inside_port: ip,
         outside_port: op,
-        ..sixfold_router::ipfix::NatRecord {
-            event,
-            time_ms: 0,
-            inside,
-            outside: public,
-            protocol: 0,
-            inside_port: 0,
-            outside_port: 0,
-            first_port: 0,
-            last_port: 0,
-            remote: Ipv4Addr::UNSPECIFIED,
-            remote_port: 0,
-            inside6: std::net::Ipv6Addr::UNSPECIFIED,
-            remote6: std::net::Ipv6Addr::UNSPECIFIED,
-        }
+        ..NatRecord::new(event, inside, public)
     }
 }
 

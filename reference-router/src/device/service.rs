@@ -12,7 +12,7 @@ use super::io::{self, Worker};
 use super::loops::{Ask, Loops, OutboxHandle};
 use super::notify::Notifier;
 use super::tun::Devices;
-use super::{Endpoints, control, metrics};
+use super::{Endpoints, control, feed, metrics};
 use crate::config::Config;
 use crate::{ReloadBase, Router, Snapshot};
 use std::path::PathBuf;
@@ -89,6 +89,7 @@ pub fn run(
     let count = devices.wan.len() as u16;
     let epoch = Instant::now();
     let unsent = Arc::new(AtomicU64::new(0));
+    let feed_dropped = Arc::new(AtomicU64::new(0));
     let exporter = Exporter::start_counting(&config.ipfix, epoch, Arc::clone(&unsent))?;
     let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -98,6 +99,7 @@ pub fn run(
     let loops = Arc::new(
         Loops::new(outboxes)
             .with_export_unsent(Some(Arc::clone(&unsent)))
+            .with_feed_dropped(Arc::clone(&feed_dropped))
             .with_supervisor(asks),
     );
     let server = control::Server::start(
@@ -109,7 +111,8 @@ pub fn run(
         .metrics
         .map(|l| metrics::Server::start(l, Arc::clone(&loops), per_subscriber));
     let devices = Arc::new(devices);
-    let workers: Vec<Worker> = routers
+    let mut inboxes = Vec::new();
+    let mut workers: Vec<Worker> = routers
         .into_iter()
         .zip(mailboxes)
         .map(|(mut router, mailbox)| {
@@ -119,6 +122,24 @@ pub fn run(
             worker
         })
         .collect();
+    let listener = match endpoints.takeover {
+        Some(socket) => {
+            for (worker, bell) in workers.iter_mut().zip(&doorbells) {
+                let (queue, datagrams) = feed::queue();
+                worker.feed_from(datagrams);
+                inboxes.push(feed::Inbox {
+                    queue,
+                    wake: Arc::clone(&bell.wake),
+                });
+            }
+            Some(feed::Listener::start(
+                socket,
+                inboxes,
+                Arc::clone(&feed_dropped),
+            )?)
+        }
+        None => None,
+    };
     let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     let mut supervisor = Supervisor {
         base,
@@ -162,6 +183,7 @@ pub fn run(
             })
             .collect()
     });
+    drop(listener);
     drop(supervisor.metrics.take());
     drop(server);
     // Sends what the workers left, then stops.
@@ -176,6 +198,7 @@ pub fn run(
         }
     }
     merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
+    merged.takeover.feed_dropped = feed_dropped.load(Ordering::Relaxed);
     Ok(merged)
 }
 

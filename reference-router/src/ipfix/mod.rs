@@ -60,7 +60,7 @@ pub struct NatRecord {
 
 impl NatRecord {
     /// An event about `inside` and `outside` with every other field zero.
-    pub(crate) fn new(event: NatEvent, inside: Ipv4Addr, outside: Ipv4Addr) -> NatRecord {
+    pub fn new(event: NatEvent, inside: Ipv4Addr, outside: Ipv4Addr) -> NatRecord {
         NatRecord {
             event,
             time_ms: 0,

@@ -33,6 +33,10 @@ pub struct TakeoverUse {
     /// TCP segments without SYN from a subscriber with neither a session nor
     /// a fed mapping: a flow the feed did not carry (it breaks).
     pub unfed: u64,
+    /// Datagrams the listener could not hand to a worker (its queue full):
+    /// counted by the listener, not the workers.
+    #[serde(default)]
+    pub feed_dropped: u64,
 }
 
 impl TakeoverUse {
@@ -48,10 +52,11 @@ impl TakeoverUse {
         self.feed_expired += o.feed_expired;
         self.adopted += o.adopted;
         self.unfed += o.unfed;
+        self.feed_dropped += o.feed_dropped;
     }
 
     /// Every counter: its field, its metric's name, help, and value.
-    pub fn fields(&self) -> [(&'static str, &'static str, &'static str, u64); 11] {
+    pub fn fields(&self) -> [(&'static str, &'static str, &'static str, u64); 12] {
         [
             (
                 "fed",
@@ -112,6 +117,12 @@ impl TakeoverUse {
                 "sixfold_takeover_adopted",
                 "Sessions created on a fed mapping.",
                 self.adopted,
+            ),
+            (
+                "feed_dropped",
+                "sixfold_takeover_feed_dropped",
+                "Takeover datagrams a full worker queue refused (lost).",
+                self.feed_dropped,
             ),
             (
                 "unfed",
