@@ -22,6 +22,7 @@ mod failover;
 mod plan;
 mod probe;
 mod setup;
+mod transfers;
 
 use super::LabArgs;
 use super::checks::start_servers;
@@ -169,7 +170,7 @@ fn wait_converged(
     loop {
         let slices = plan
             .boxes()
-            .all(|k| !probe::core_routes(plan, &plan.slice(k).to_string()).is_empty());
+            .all(|k| probe::core_through(plan, &plan.slice(k).to_string(), k));
         let aggregate = probe::core_routes(plan, AGGREGATE_V6)
             .join(" ")
             .matches(" via ")

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sixfold_router::Config;
 use sixfold_router::config::{Allocation, SubscriberRange};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// The subscribers' IPv4 range (subscriber `k` has `.k`) and IPv6 aggregate
@@ -47,6 +47,9 @@ pub(super) struct Plan {
     pub(super) slices: Vec<Ipv4Net>,
     /// Configuration files, BIRD's sockets and logs, the routers' logs.
     pub(super) dir: PathBuf,
+    /// A ring of backups (`[takeover]` in the lab's configuration): box `k`
+    /// covers box `k - 1`'s slice.
+    pub(super) takeover: bool,
 }
 
 impl Plan {
@@ -89,6 +92,7 @@ impl Plan {
             newcomers,
             slices,
             dir,
+            takeover: base.takeover.is_some(),
         })
     }
 
@@ -133,6 +137,16 @@ impl Plan {
         self.boxes().find(|&k| self.slice(k).contains(&a))
     }
 
+    /// Box `k`'s predecessor in the ring: the box it is the backup of.
+    pub(super) fn predecessor(&self, k: u16) -> u16 {
+        if k == 1 { self.n } else { k - 1 }
+    }
+
+    /// Box `k`'s successor in the ring: its backup.
+    pub(super) fn successor(&self, k: u16) -> u16 {
+        k % self.n + 1
+    }
+
     /// Every subscriber, newcomers included.
     pub(super) fn all_subscribers(&self) -> std::ops::RangeInclusive<u16> {
         1..=self.subscribers + self.newcomers
@@ -151,6 +165,9 @@ pub(super) fn sub_v6(k: u16) -> Ipv6Addr {
 pub(super) fn sub_v6_prefix(k: u16) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::new(0x2001, 0xdb8, 1, k, 0, 0, 0, 0), 64).expect("a /64")
 }
+
+/// The UDP port each box's takeover listener has on its core link address.
+pub(super) const TAKEOVER_PORT: u16 = 4740;
 
 /// The link between the access namespace (`.1`, `::1`, device `rK`) and box `k`
 /// (`.2`, `::2`, device `access`).
@@ -211,7 +228,31 @@ pub(super) fn box_config(plan: &Plan, base: &Config, k: u16) -> anyhow::Result<C
         open_ports: Vec::new(),
         rate_mbps: None,
     }];
+    if c.takeover.is_some() {
+        ring(plan, &mut c, k);
+    }
     c.validate()
         .with_context(|| format!("box {k}'s configuration"))?;
     Ok(c)
+}
+
+/// Box `k` in the ring of backups (`[takeover]` in the lab's configuration):
+/// it covers its predecessor's slice, listening on its core link address,
+/// taking the predecessor's core link address as the feed's source; it
+/// exports its own mappings (natEvent 8/9) from its core link address to its
+/// successor's listener (its `[ipfix]` collector); and its WAN TUN carries
+/// the predecessor's slice too (BIRD announces it with a longer AS path).
+fn ring(plan: &Plan, c: &mut Config, k: u16) {
+    let (pred, succ) = (plan.predecessor(k), plan.successor(k));
+    let own = |k: u16| core_link(k).1;
+    c.takeover = Some(sixfold_router::config::Takeover {
+        slice: vec![plan.slice(pred)],
+        listen: Some(SocketAddr::new(own(k).into(), TAKEOVER_PORT)),
+        from: Some(own(pred).into()),
+    });
+    c.ipfix.collector = Some(SocketAddr::new(own(succ).into(), TAKEOVER_PORT));
+    c.ipfix.source = Some(own(k).into());
+    c.ipfix.netns = None;
+    c.ipfix.mappings = true;
+    c.wan.routes.push(IpNet::V4(plan.slice(pred)));
 }
