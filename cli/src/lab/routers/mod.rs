@@ -281,8 +281,23 @@ fn summary(snapshots: &[Snapshot]) -> String {
     let sum = |f: &dyn Fn(&Snapshot) -> u64| snapshots.iter().map(f).sum::<u64>();
     let v4 = sum(&|s| s.bytes_by_family().0);
     let v6 = sum(&|s| s.bytes_by_family().1);
+    let takeover = if snapshots.iter().any(|s| s.takeover.feed_messages > 0) {
+        format!(
+            "; takeover: fed {} (created {}, deleted {}, refused {}, from elsewhere {}, unreadable {}), adopted {}, unfed {}",
+            sum(&|s| s.takeover.fed),
+            sum(&|s| s.takeover.feed_created),
+            sum(&|s| s.takeover.feed_deleted),
+            sum(&|s| s.takeover.feed_refused),
+            sum(&|s| s.takeover.feed_foreign),
+            sum(&|s| s.takeover.feed_unreadable),
+            sum(&|s| s.takeover.adopted),
+            sum(&|s| s.takeover.unfed),
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}",
+        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{takeover}",
         sum(&|s| s.sessions),
         sum(&|s| s.sessions_created),
         sum(&|s| s.mappings),

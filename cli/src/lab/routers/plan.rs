@@ -240,7 +240,8 @@ pub(super) fn box_config(plan: &Plan, base: &Config, k: u16) -> anyhow::Result<C
 /// it covers its predecessor's slice, listening on its core link address,
 /// taking the predecessor's core link address as the feed's source; it
 /// exports its own mappings (natEvent 8/9) from its core link address to its
-/// successor's listener (its `[ipfix]` collector); and its WAN TUN carries
+/// successor's listener (its `[ipfix]` collector, templates every 2 s at
+/// most); and its WAN TUN carries
 /// the predecessor's slice too (BIRD announces it with a longer AS path).
 fn ring(plan: &Plan, c: &mut Config, k: u16) {
     let (pred, succ) = (plan.predecessor(k), plan.successor(k));
@@ -254,5 +255,8 @@ fn ring(plan: &Plan, c: &mut Config, k: u16) {
     c.ipfix.source = Some(own(k).into());
     c.ipfix.netns = None;
     c.ipfix.mappings = true;
+    // The backup starts after its predecessor's start message (which carries
+    // the templates): it can read the feed from the next templates on.
+    c.ipfix.template_refresh = c.ipfix.template_refresh.min(2);
     c.wan.routes.push(IpNet::V4(plan.slice(pred)));
 }
