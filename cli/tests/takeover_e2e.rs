@@ -63,7 +63,10 @@ fn finish(child: Child, what: &str) -> serde_json::Value {
 
 /// The server's view: every connection's remote endpoint, and the bytes of
 /// each interval (start second, bytes).
-fn server_side(v: &serde_json::Value) -> (Vec<(String, u64)>, Vec<(f64, u64)>) {
+/// Remote endpoints (host, port), and per interval (start s, bytes).
+type ServerSide = (Vec<(String, u64)>, Vec<(f64, u64)>);
+
+fn server_side(v: &serde_json::Value) -> ServerSide {
     let connected = v["start"]["connected"]
         .as_array()
         .expect("connected")
