@@ -260,3 +260,51 @@ fn ring(plan: &Plan, c: &mut Config, k: u16) {
     c.ipfix.template_refresh = c.ipfix.template_refresh.min(2);
     c.wan.routes.push(IpNet::V4(plan.slice(pred)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_of_three_boxes_covers_each_predecessor() {
+        let base = Config::parse_unchecked(
+            "[nat]\npool = [\"203.0.113.0/24\"]\nallocation = \"deterministic\"\nblock_size = 2016\n[takeover]\n",
+        )
+        .unwrap();
+        let plan = Plan::new("rg", 3, 4, &base, PathBuf::from("/tmp")).unwrap();
+        assert!(plan.takeover);
+        assert_eq!(
+            (1..=3).map(|k| plan.predecessor(k)).collect::<Vec<_>>(),
+            [3, 1, 2]
+        );
+        assert_eq!(
+            (1..=3).map(|k| plan.successor(k)).collect::<Vec<_>>(),
+            [2, 3, 1]
+        );
+        let c = box_config(&plan, &base, 2).unwrap();
+        let t = c.takeover.as_ref().unwrap();
+        assert_eq!(t.slice, vec!["203.0.113.0/26".parse::<Ipv4Net>().unwrap()]);
+        assert_eq!(t.listen, Some("10.1.2.2:4740".parse().unwrap()));
+        assert_eq!(t.from, Some("10.1.1.2".parse().unwrap()));
+        assert_eq!(c.ipfix.collector, Some("10.1.3.2:4740".parse().unwrap()));
+        assert_eq!(c.ipfix.source, Some("10.1.2.2".parse().unwrap()));
+        assert!(c.ipfix.mappings);
+        assert_eq!(
+            c.nat.pool,
+            vec!["203.0.113.64/26".parse::<Ipv4Net>().unwrap()]
+        );
+        assert_eq!(
+            c.wan.routes,
+            vec![
+                "203.0.113.64/26".parse::<IpNet>().unwrap(),
+                AGGREGATE_V6.parse().unwrap(),
+                "203.0.113.0/26".parse().unwrap(),
+            ]
+        );
+        // Without [takeover], no ring.
+        let mut plain = base.clone();
+        plain.takeover = None;
+        let c = box_config(&plan, &plain, 2).unwrap();
+        assert!(c.takeover.is_none() && !c.ipfix.mappings && c.ipfix.collector.is_none());
+    }
+}
