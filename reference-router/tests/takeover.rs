@@ -384,3 +384,18 @@ fn a_syn_less_flood_creates_nothing_beyond_the_limits_and_is_counted() {
     assert_eq!(limited.map(|(_, n)| n), Some(6));
     let _ = fed;
 }
+
+#[test]
+fn fed_mappings_are_bounded_by_the_session_limit_and_counted() {
+    let (mut pred, mut b, mut x) = (
+        predecessor(),
+        backup_with("max_sessions = 4\n"),
+        Export::new(),
+    );
+    for i in 0..10 {
+        pred.out_ok(0, &tcp(SUB0, 40000 + i, WAN_A, 80, SYN));
+    }
+    relay(&mut pred, &mut x, &mut b);
+    let c = counts(&b);
+    assert_eq!((c.fed, c.feed_created, c.feed_overflow), (4, 4, 6), "{c:?}");
+}
