@@ -222,3 +222,36 @@ mod tests {
         assert_eq!(p[0].0, "takeover.from");
     }
 }
+
+#[cfg(test)]
+mod reload {
+    use super::super::diff::changes;
+    use super::*;
+
+    /// A reload leaves `[takeover]` and `ipfix.mappings` as the router
+    /// started with them: a change to either is refused, naming it.
+    #[test]
+    fn a_reload_refuses_to_change_the_takeover() {
+        let base = "[nat]\npool = [\"203.0.113.64/26\"]\nallocation = \"deterministic\"\nblock_size = 2016\n[[subscriber_range]]\nname = \"inside\"\nipv4 = \"100.64.1.0/24\"\n";
+        let section = "[takeover]\nslice = [\"203.0.113.0/26\"]\nlisten = \"10.1.2.2:4740\"\nfrom = \"10.1.1.2\"\n";
+        let old = Config::from_toml(&format!("{base}{section}")).unwrap();
+        let new = Config::from_toml(&format!(
+            "{base}{}[ipfix]\nmappings = true\n",
+            section.replace("10.1.1.2", "10.1.3.2")
+        ))
+        .unwrap();
+        let refused: Vec<(String, String)> = changes(&old, &new)
+            .iter()
+            .filter_map(|c| Some((c.place.clone(), c.refusal(&old)?)))
+            .collect();
+        let keys: Vec<&str> = refused.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["ipfix.mappings", "takeover.from"]);
+        assert!(refused[1].1.contains("takeover listener"), "{refused:?}");
+        let gone = Config::from_toml(base).unwrap();
+        assert!(
+            changes(&old, &gone)
+                .iter()
+                .all(|c| c.refusal(&old).is_some())
+        );
+    }
+}
