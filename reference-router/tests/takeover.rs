@@ -399,3 +399,41 @@ fn fed_mappings_are_bounded_by_the_session_limit_and_counted() {
     let c = counts(&b);
     assert_eq!((c.fed, c.feed_created, c.feed_overflow), (4, 4, 6), "{c:?}");
 }
+
+/// A reload that appends a subscriber (deterministic mode keeps everyone's
+/// range) keeps the fed mappings, and the new subscriber is covered too.
+#[test]
+fn a_reload_keeps_the_feed_and_covers_appended_subscribers() {
+    const SUB2: &str = "100.64.0.30";
+    let subs = |n: usize| -> String {
+        [SUB0, SUB1, SUB2][..n]
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("[[subscriber]]\nname = \"s{i}\"\nipv4 = [\"{a}\"]\n"))
+            .collect()
+    };
+    let pred_text = format!(
+        "[router]\nra = false\n[nat]\npool = [\"{SLICE}\"]\n{DET}[ipfix]\ncollector = \"192.0.2.200:4740\"\nsource = \"192.0.2.100\"\nmappings = true\n{}",
+        subs(3)
+    );
+    let backup_text = |n| {
+        format!(
+            "[router]\nra = false\n[nat]\npool = [\"{PUBLIC}\"]\n{DET}[takeover]\nslice = [\"{SLICE}\"]\nlisten = \"192.0.2.200:4740\"\nfrom = \"192.0.2.100\"\n{}",
+            subs(n)
+        )
+    };
+    let mut pred = Lab::with(Config::from_toml(&pred_text).unwrap());
+    let mut b = Lab::with(Config::from_toml(&backup_text(2)).unwrap());
+    let mut x = Export::new();
+    let kept = pred.out_ok(0, &tcp(SUB0, 40000, WAN_A, 80, SYN));
+    relay(&mut pred, &mut x, &mut b);
+    let base = b.router.reload_base();
+    let plan = sixfold_router::Reload::plan(&base, &backup_text(3), b.instant()).unwrap();
+    assert!(b.router.check_reload(&plan).is_empty());
+    b.router.apply_reload(&plan, b.instant());
+    let new = pred.out_ok(2, &tcp(SUB2, 41000, WAN_A, 80, SYN));
+    relay(&mut pred, &mut x, &mut b);
+    assert_eq!(counts(&b).fed, 2, "{:?}", counts(&b));
+    assert_eq!(b.out_ok(0, &tcp(SUB0, 40000, WAN_A, 80, ACK)), kept);
+    assert_eq!(b.out_ok(2, &tcp(SUB2, 41000, WAN_A, 80, ACK)), new);
+}

@@ -125,6 +125,14 @@ impl Feed {
         })
     }
 
+    /// The predecessor's arithmetic with the subscribers of `config` as
+    /// `layout` numbers them (a reload; `[takeover]` itself cannot change).
+    pub(crate) fn relayout(&mut self, config: &Config, layout: &Layout) {
+        if let Some(t) = &config.takeover {
+            self.predecessor = Deterministic::with_layout(&t.predecessor(config), layout);
+        }
+    }
+
     /// The slice's addresses, in pool order.
     pub(crate) fn slice_addresses(t: &crate::config::Takeover, config: &Config) -> Vec<u32> {
         t.predecessor(config)
