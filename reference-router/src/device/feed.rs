@@ -106,3 +106,48 @@ fn listen(socket: &UdpSocket, workers: &[Inbox], stop: &AtomicBool, dropped: &At
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Every datagram reaches every worker with its source; one a full
+    /// queue cannot take is counted, and the others still get it.
+    #[test]
+    fn datagrams_reach_every_worker_with_their_source_and_a_full_queue_counts() {
+        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let at = socket.local_addr().unwrap();
+        let (wake, woken) = UnixStream::pair().unwrap();
+        let wake = Arc::new(wake);
+        let (roomy, datagrams) = queue();
+        let (tiny, stuck) = mpsc::sync_channel(1);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let inboxes = vec![
+            Inbox {
+                queue: roomy,
+                wake: Arc::clone(&wake),
+            },
+            Inbox {
+                queue: tiny,
+                wake: Arc::clone(&wake),
+            },
+        ];
+        let listener = Listener::start(socket, inboxes, Arc::clone(&dropped)).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for m in [b"one".as_slice(), b"two"] {
+            sender.send_to(m, at).unwrap();
+        }
+        let first = datagrams.recv_timeout(Duration::from_secs(5)).unwrap();
+        let second = datagrams.recv_timeout(Duration::from_secs(5)).unwrap();
+        drop(listener);
+        assert_eq!(*first, (sender.local_addr().unwrap(), b"one".to_vec()));
+        assert_eq!(second.1, b"two");
+        assert_eq!(stuck.try_recv().unwrap().1, b"one");
+        assert!(stuck.try_recv().is_err(), "the second did not fit");
+        assert_eq!(dropped.load(Ordering::Relaxed), 1);
+        let mut byte = [0u8; 8];
+        woken.set_nonblocking(true).unwrap();
+        assert!(matches!((&woken).read(&mut byte), Ok(n) if n > 0), "woken");
+    }
+}
