@@ -23,8 +23,13 @@ const SLICE: &str = "203.0.113.64/30";
 const DET: &str = "allocation = \"deterministic\"\nblock_size = 2016\n";
 
 fn predecessor() -> Lab {
+    predecessor_with("")
+}
+
+/// The predecessor with `ipfix` lines added to its `[ipfix]`.
+fn predecessor_with(ipfix: &str) -> Lab {
     Lab::new(&format!(
-        "pool = [\"{SLICE}\"]\n{DET}[ipfix]\ncollector = \"192.0.2.200:4740\"\nsource = \"192.0.2.100\"\nmappings = true\n"
+        "pool = [\"{SLICE}\"]\n{DET}[ipfix]\ncollector = \"192.0.2.200:4740\"\nsource = \"192.0.2.100\"\nmappings = true\n{ipfix}"
     ))
 }
 
@@ -436,4 +441,35 @@ fn a_reload_keeps_the_feed_and_covers_appended_subscribers() {
     assert_eq!(counts(&b).fed, 2, "{:?}", counts(&b));
     assert_eq!(b.out_ok(0, &tcp(SUB0, 40000, WAN_A, 80, ACK)), kept);
     assert_eq!(b.out_ok(2, &tcp(SUB2, 41000, WAN_A, 80, ACK)), new);
+}
+
+/// Every live mapping is announced again every `[ipfix] interim` seconds: a
+/// backup that was not listening when a mapping was made is fed it then.
+#[test]
+fn a_backup_that_missed_the_create_is_fed_by_the_re_announcement() {
+    let (mut pred, mut b, mut x) = (predecessor_with("interim = 30\n"), backup(), Export::new());
+    let e = pred.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    let first = logged(&mut pred);
+    assert_eq!(first.len(), 1);
+    // The backup hears the start message only: the create is lost.
+    feed(&mut b, &x.messages(&[]), FROM);
+    let _ = x.messages(&first);
+    walk(&mut pred, 29);
+    assert!(logged(&mut pred).is_empty());
+    walk(&mut pred, 1);
+    let again = logged(&mut pred);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        (again[0].event, again[0].inside_port, again[0].outside_port),
+        (NatEvent::BibCreate, 5000, e.port())
+    );
+    feed(&mut b, &x.messages(&again), FROM);
+    assert_eq!(b.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q")), e);
+    // Without `mappings`, nothing is re-announced.
+    let mut quiet = Lab::new(&format!(
+        "pool = [\"{SLICE}\"]\n{DET}[ipfix]\ncollector = \"192.0.2.200:4740\"\ninterim = 30\n"
+    ));
+    quiet.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    walk(&mut quiet, 31);
+    assert!(logged(&mut quiet).is_empty());
 }

@@ -32,6 +32,13 @@ pub(crate) struct NatLog {
     /// NAT44 BIB create/delete (natEvent 8/9) per endpoint-independent
     /// mapping: what a takeover backup is fed with (`[ipfix] mappings`).
     pub(crate) mappings: bool,
+    /// Seconds between re-announcing every live mapping (natEvent 8 again,
+    /// `[ipfix] interim`), so a backup that (re)started, or lost a datagram,
+    /// is fed every mapping within that time; 0: never.
+    pub(crate) interim: u32,
+    /// The re-announcement's place in the mapping records, and when the
+    /// next round starts.
+    pub(super) reannounce: (usize, u32),
     pub(crate) records: Vec<NatRecord>,
     pub(super) block_events: Vec<BlockEvent>,
     /// Per subscriber: the second its last limit event was logged (one per
@@ -48,6 +55,8 @@ impl Table {
         self.alloc = alloc;
         self.log = NatLog {
             limit_logged: PerSubscriber::new(self.subscribers.dense_len(), u32::MAX),
+            // The first round one interval from now: creates are logged as they come.
+            reannounce: (0, self.now.saturating_add(log.interim)),
             ..log
         };
     }

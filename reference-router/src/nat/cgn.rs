@@ -59,6 +59,7 @@ impl Nat {
             limits: x.enabled(),
             // A BIB entry is an endpoint-independent mapping (validated).
             mappings: x.enabled() && x.mappings && n.mapping == crate::config::Mapping::Eim,
+            interim: x.interim,
             ..NatLog::default()
         };
         self.table.set_allocation(alloc, log);

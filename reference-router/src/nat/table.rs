@@ -11,6 +11,7 @@
 //! whatever the backlog.
 
 mod adopt;
+mod reannounce;
 mod release;
 
 pub(crate) use super::allocation::{Allocator, NatLog};
@@ -571,6 +572,7 @@ impl Table {
             self.remove_session(index);
         }
         self.ports.reclaim(now, budget);
+        self.reannounce_mappings(budget);
         self.log_drained();
     }
 }
