@@ -41,6 +41,9 @@ impl Nat {
             self.table.add_address(a);
         }
         self.pool.extend(addresses.iter().copied());
+        for &a in &addresses {
+            self.pool_span = (self.pool_span.0.min(a), self.pool_span.1.max(a));
+        }
         self.feed = first.and_then(|first| Feed::new(config, layout, self.shard, first));
     }
 
