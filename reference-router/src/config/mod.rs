@@ -18,6 +18,7 @@
 //! ```
 
 pub mod diff;
+mod fastpath;
 mod ipfix;
 mod links;
 pub(crate) mod locate;
@@ -28,6 +29,7 @@ mod siit;
 mod takeover;
 mod validate;
 
+pub use fastpath::{FastPath, FastPathMode, MAX_FLOWS};
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
 pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
@@ -73,6 +75,8 @@ pub struct Config {
     /// The backup of a predecessor's slice, fed by its NAT44 BIB events, when
     /// the section is present.
     pub takeover: Option<Takeover>,
+    /// The in-kernel fast path of a box between two interfaces.
+    pub fastpath: FastPath,
 }
 
 /// A configuration that cannot be used: which key, where, and why.

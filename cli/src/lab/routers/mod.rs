@@ -78,6 +78,13 @@ pub(super) fn run(
     let dir = nix::unistd::mkdtemp(&template)
         .with_context(|| format!("creating a private directory like {}", template.display()))?;
     world.files.push(dir.clone());
+    let mut base = base;
+    if args.fastpath == super::FastPathArg::Ebpf {
+        // Each box's veths: `access` faces the subscribers, `core` the core.
+        base.fastpath.mode = sixfold_router::config::FastPathMode::Ebpf;
+        base.fastpath.inside = Some("access".into());
+        base.fastpath.outside = Some("core".into());
+    }
     let plan = Plan::new(&args.prefix, args.routers, args.subscribers(), &base, dir)?;
     let built = build(args, &plan, &base, &mut world, stop);
     if stop.load(Ordering::Relaxed) {
@@ -296,8 +303,28 @@ fn summary(snapshots: &[Snapshot]) -> String {
     } else {
         String::new()
     };
+    let packets = sum(&|s| {
+        [&s.ipv4, &s.ipv6]
+            .iter()
+            .flat_map(|f| [&f.outbound, &f.inbound])
+            .map(|d| d.total().packets)
+            .sum()
+    });
+    let fast = sum(&|s| s.fastpath.packets);
+    let paths = if snapshots
+        .iter()
+        .any(|s| s.fastpath.attached || s.fastpath.installs > 0)
+    {
+        format!(
+            "; packets {packets}: fast path {fast}, slow path {} (fast-path sessions installed {})",
+            packets - fast,
+            sum(&|s| s.fastpath.installs)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{takeover}",
+        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{paths}{takeover}",
         sum(&|s| s.sessions),
         sum(&|s| s.sessions_created),
         sum(&|s| s.mappings),

@@ -50,6 +50,9 @@ pub(super) struct Plan {
     /// A ring of backups (`[takeover]` in the lab's configuration): box `k`
     /// covers box `k - 1`'s slice.
     pub(super) takeover: bool,
+    /// The boxes run the fast path: the access and core ends of their veths
+    /// take redirected frames (GRO on) and send complete checksums.
+    pub(super) fastpath: bool,
 }
 
 impl Plan {
@@ -93,6 +96,7 @@ impl Plan {
             slices,
             dir,
             takeover: base.takeover.is_some(),
+            fastpath: base.fastpath.on(),
         })
     }
 
