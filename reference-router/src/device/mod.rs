@@ -8,6 +8,8 @@
 
 pub mod control;
 pub mod exporter;
+#[cfg(feature = "fastpath")]
+pub mod fastpath;
 pub mod host;
 mod io;
 pub mod loops;
