@@ -124,6 +124,8 @@ pub struct Loops {
     export_unsent: Option<Arc<AtomicU64>>,
     /// Where questions for the supervisor go (reloads).
     supervisor: Option<SyncSender<Ask>>,
+    /// Takeover datagrams a full worker queue refused.
+    feed_dropped: Option<Arc<AtomicU64>>,
 }
 
 impl Loops {
@@ -134,6 +136,7 @@ impl Loops {
             last: Mutex::new(None),
             export_unsent: None,
             supervisor: None,
+            feed_dropped: None,
         }
     }
 
@@ -176,6 +179,13 @@ impl Loops {
         self
     }
 
+    /// Adds the takeover listener's count of dropped datagrams to every
+    /// snapshot.
+    pub fn with_feed_dropped(mut self, dropped: Arc<AtomicU64>) -> Loops {
+        self.feed_dropped = Some(dropped);
+        self
+    }
+
     /// Every loop's counters now, merged.
     pub fn snapshot(&self) -> Result<Snapshot, NoAnswer> {
         let mut merged: Option<Snapshot> = None;
@@ -189,6 +199,9 @@ impl Loops {
         let mut s = merged.unwrap_or_default();
         if let Some(n) = &self.export_unsent {
             s.ipfix.messages_unsent = n.load(Ordering::Relaxed);
+        }
+        if let Some(n) = &self.feed_dropped {
+            s.takeover.feed_dropped = n.load(Ordering::Relaxed);
         }
         Ok(s)
     }

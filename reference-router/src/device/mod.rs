@@ -10,6 +10,7 @@ pub mod control;
 pub mod exporter;
 #[cfg(feature = "fastpath")]
 pub mod fastpath;
+pub mod feed;
 pub mod host;
 mod io;
 pub mod loops;
@@ -48,6 +49,8 @@ pub struct Endpoints {
     control: UnixListener,
     control_path: String,
     metrics: Option<TcpListener>,
+    /// `[takeover] listen`, bound.
+    takeover: Option<std::net::UdpSocket>,
 }
 
 impl Endpoints {
@@ -76,10 +79,15 @@ impl Endpoints {
             control,
             control_path,
             metrics: None,
+            takeover: None,
         };
-        match metrics::bind(&config.metrics) {
-            Ok(m) => Ok(Endpoints {
+        let listen = config.takeover.as_ref().and_then(|t| t.listen);
+        let bound = metrics::bind(&config.metrics)
+            .and_then(|m| Ok((m, listen.map(feed::bind).transpose()?)));
+        match bound {
+            Ok((m, takeover)) => Ok(Endpoints {
                 metrics: m,
+                takeover,
                 ..endpoints
             }),
             Err(e) => {

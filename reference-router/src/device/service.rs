@@ -12,7 +12,7 @@ use super::io::{self, Worker};
 use super::loops::{Ask, Loops, OutboxHandle};
 use super::notify::Notifier;
 use super::tun::Devices;
-use super::{Endpoints, control, metrics};
+use super::{Endpoints, control, feed, metrics};
 use crate::config::Config;
 use crate::{ReloadBase, Router, Snapshot};
 use std::path::PathBuf;
@@ -89,6 +89,7 @@ pub fn run(
     let count = devices.wan.len() as u16;
     let epoch = Instant::now();
     let unsent = Arc::new(AtomicU64::new(0));
+    let feed_dropped = Arc::new(AtomicU64::new(0));
     let exporter = Exporter::start_counting(&config.ipfix, epoch, Arc::clone(&unsent))?;
     let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
@@ -98,6 +99,7 @@ pub fn run(
     let loops = Arc::new(
         Loops::new(outboxes)
             .with_export_unsent(Some(Arc::clone(&unsent)))
+            .with_feed_dropped(Arc::clone(&feed_dropped))
             .with_supervisor(asks),
     );
     let server = control::Server::start(
@@ -109,7 +111,8 @@ pub fn run(
         .metrics
         .map(|l| metrics::Server::start(l, Arc::clone(&loops), per_subscriber));
     let devices = Arc::new(devices);
-    let workers = start_workers(routers, mailboxes, &doorbells, &devices, exporter.as_ref());
+    let mut workers = start_workers(routers, mailboxes, &doorbells, &devices, exporter.as_ref());
+    let listener = takeover_listener(endpoints.takeover, &mut workers, &doorbells, &feed_dropped)?;
     let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     let mut supervisor = Supervisor {
         base,
@@ -145,17 +148,20 @@ pub fn run(
             })
             .collect()
     });
+    drop(listener);
     drop(supervisor.metrics.take());
     drop(server);
     // Sends what the workers left, then stops.
     drop(supervisor.exporter.take());
-    merged(results, &unsent)
+    merged(results, &unsent, &feed_dropped)
 }
 
-/// The workers' last counters merged into one, with the export's unsent count.
+/// The workers' last counters merged into one, with the export's unsent count
+/// and the takeover feed's dropped datagrams.
 fn merged(
     results: Vec<std::io::Result<Snapshot>>,
     unsent: &AtomicU64,
+    feed_dropped: &AtomicU64,
 ) -> std::io::Result<Snapshot> {
     let mut merged = Snapshot::default();
     for (k, r) in results.into_iter().enumerate() {
@@ -167,6 +173,7 @@ fn merged(
         }
     }
     merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
+    merged.takeover.feed_dropped = feed_dropped.load(Ordering::Relaxed);
     Ok(merged)
 }
 
@@ -189,6 +196,35 @@ fn start_workers(
             worker
         })
         .collect()
+}
+
+/// The takeover feed's listener (`[takeover] listen`): each worker gets a queue
+/// of the datagrams for it and is woken through its doorbell.
+fn takeover_listener(
+    socket: Option<std::net::UdpSocket>,
+    workers: &mut [Worker],
+    doorbells: &[io::Doorbell],
+    feed_dropped: &Arc<AtomicU64>,
+) -> std::io::Result<Option<feed::Listener>> {
+    let mut inboxes = Vec::new();
+    Ok(match socket {
+        Some(socket) => {
+            for (worker, bell) in workers.iter_mut().zip(doorbells) {
+                let (queue, datagrams) = feed::queue();
+                worker.feed_from(datagrams);
+                inboxes.push(feed::Inbox {
+                    queue,
+                    wake: Arc::clone(&bell.wake),
+                });
+            }
+            Some(feed::Listener::start(
+                socket,
+                inboxes,
+                Arc::clone(feed_dropped),
+            )?)
+        }
+        None => None,
+    })
 }
 
 /// One worker's thread: its loop until `halt` (or another's failure, which a

@@ -7,12 +7,14 @@ mod counts;
 pub mod exposition;
 mod fastpath;
 mod keys;
+mod takeover;
 
 use crate::iface::SubscriberId;
 use crate::persub::PerSubscriber;
 pub use counts::{Counts, DropCounts, IcmpCounts, NatEventCounts};
 pub use fastpath::FastPathUse;
 pub use keys::{CounterKey, DropReason, IcmpSent, NatEvent};
+pub use takeover::TakeoverUse;
 
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
@@ -387,6 +389,9 @@ pub struct Snapshot {
     /// (nothing new is given them) until their last session ends.
     #[serde(default)]
     pub draining: Vec<DrainingAddress>,
+    /// The takeover of a predecessor's slice (`[takeover]`).
+    #[serde(default)]
+    pub takeover: TakeoverUse,
 }
 
 /// A pool address being drained.
@@ -469,6 +474,7 @@ impl Snapshot {
         self.datapath.super_packets_whole += other.datapath.super_packets_whole;
         self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
+        self.takeover.merge(&other.takeover);
         self.fastpath.merge(&other.fastpath);
     }
 
