@@ -1,5 +1,5 @@
 //! `[ipfix]`: export of NAT events (RFC 8158) and of flow accounting before the
-//! NAT over IPFIX (RFC 7011, UDP), and `[nat]`'s port allocation modes
+//! NAT over IPFIX (RFC 7011, UDP). (`[nat]`'s allocation modes, which decide what
 //! (`allocation`, `block_size`, `max_blocks`, `block_timeout`), which decide what
 //! there is to log.
 //!
@@ -10,23 +10,6 @@ use super::check::{between, err};
 use super::{Config, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
-
-/// How external ports are given to subscribers (`[nat] allocation`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Allocation {
-    /// Each mapping takes a random free port of the subscriber's address (RFC
-    /// 6056 §3.3.1); a per-session log is the only attribution.
-    #[default]
-    Dynamic,
-    /// Ports come in blocks of `block_size` per inside address, allocated on
-    /// demand at random aligned offsets and logged once per block (RFC 6888 §5,
-    /// RFC 8158 natEvent 16/17); mappings inside a block stay random.
-    Block,
-    /// RFC 7422: each inside address's public address and port range follow from
-    /// the configuration by arithmetic; nothing needs logging.
-    Deterministic,
-}
 
 /// IPFIX export.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,10 +77,6 @@ impl Ipfix {
     }
 }
 
-/// Ports on one public address that blocks and deterministic ranges use
-/// (1024–65535: both modes map every internal port there).
-pub const BLOCK_PORTS: u32 = 64512;
-
 /// Checks `[ipfix]`.
 pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
     let x = &config.ipfix;
@@ -153,6 +132,7 @@ pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Allocation;
 
     fn refused(toml: &str) -> (String, Option<usize>, String) {
         let e = Config::from_toml(toml).unwrap_err();

@@ -32,13 +32,13 @@ mod takeover;
 mod validate;
 
 pub use fastpath::{FastPath, FastPathMode, MAX_FLOWS};
-pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
+pub use ipfix::Ipfix;
 pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
 };
 pub use metrics::Metrics;
 pub(crate) use nat::validate_allocation;
-pub use nat::{Filtering, Mapping, Nat, Timeouts};
+pub use nat::{Allocation, BLOCK_PORTS, Filtering, Mapping, Nat, Timeouts};
 pub use policy::{Firewall, OpenPort, Scheduling, Shaper, Tunnels};
 use serde::{Deserialize, Serialize};
 pub(crate) use siit::nat64_prefix;

@@ -2,11 +2,32 @@
 
 use super::check::{between, err, min};
 use super::nets::nets;
-use super::{Allocation, BLOCK_PORTS, Config, ConfigError};
+use super::{Config, ConfigError};
 use crate::iface::{Shard, blocks_in_slice};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
+
+/// How external ports are given to subscribers (`[nat] allocation`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocation {
+    /// Each mapping takes a random free port of the subscriber's address (RFC
+    /// 6056 §3.3.1); a per-session log is the only attribution.
+    #[default]
+    Dynamic,
+    /// Ports come in blocks of `block_size` per inside address, allocated on
+    /// demand at random aligned offsets and logged once per block (RFC 6888 §5,
+    /// RFC 8158 natEvent 16/17); mappings inside a block stay random.
+    Block,
+    /// RFC 7422: each inside address's public address and port range follow from
+    /// the configuration by arithmetic; nothing needs logging.
+    Deterministic,
+}
+
+/// Ports on one public address that blocks and deterministic ranges use
+/// (1024–65535: both modes map every internal port there).
+pub const BLOCK_PORTS: u32 = 64512;
 
 /// NAT mapping behaviour (RFC 4787 §4.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

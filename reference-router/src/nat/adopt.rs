@@ -113,7 +113,7 @@ impl Nat {
 
     fn adopt(
         &mut self,
-        fed: super::takeover::Fed,
+        fed: super::table::Fed,
         (rem_addr, rem_port): (u32, u16),
         f: &Flow,
         now: u32,

@@ -25,6 +25,7 @@ use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
 pub(crate) use crate::wheel::NIL;
 use crate::wheel::{self, Wheel};
+pub(crate) use adopt::Fed;
 pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
 use index::{SessionIndex, Side};

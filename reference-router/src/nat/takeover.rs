@@ -17,7 +17,7 @@
 //! that flow only.
 
 use super::deterministic::Deterministic;
-use super::table::Key;
+use super::table::{Fed, Key};
 use super::tcp;
 use crate::config::{Config, Timeouts};
 use crate::iface::{Shard, SubscriberId};
@@ -33,19 +33,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// predecessor restarting again and again opens a Transport Session each
 /// time).
 const MAX_TEMPLATES: usize = 256;
-
-/// One fed mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Fed {
-    /// Its inside endpoint (protocol, address, port).
-    pub(crate) inside: Key,
-    pub(crate) out_addr: u32,
-    pub(crate) out_port: u16,
-    /// The index of `out_addr` in the table's pool.
-    pub(crate) pool_index: u32,
-    pub(crate) subscriber: SubscriberId,
-    expires: u32,
-}
 
 /// A worker's part of the feed: the fed mappings of the subscribers it owns.
 pub(crate) struct Feed {

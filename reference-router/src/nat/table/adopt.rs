@@ -4,8 +4,20 @@
 
 use super::{Full, Key, Mapping, Table};
 use crate::iface::SubscriberId;
-use crate::nat::takeover::Fed;
 use crate::stats::NatEvent;
+
+/// One fed mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fed {
+    /// Its inside endpoint (protocol, address, port).
+    pub(crate) inside: Key,
+    pub(crate) out_addr: u32,
+    pub(crate) out_port: u16,
+    /// The index of `out_addr` in the table's pool.
+    pub(crate) pool_index: u32,
+    pub(crate) subscriber: SubscriberId,
+    pub(crate) expires: u32,
+}
 
 impl Table {
     /// The mapping of fed mapping `fed` for its subscriber, created (not yet
