@@ -17,6 +17,7 @@ pub mod offload;
 mod persub;
 mod router;
 mod shaper;
+pub mod state;
 pub mod stats;
 pub mod tunnels;
 mod wheel;

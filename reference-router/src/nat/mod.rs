@@ -7,6 +7,7 @@
 //! port); ICMP queries use the identifier as the local port and 0 as the remote one
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
+use serde::{Deserialize, Serialize};
 mod allocation;
 pub(crate) mod blocks;
 mod cgn;
@@ -118,6 +119,7 @@ impl Flow {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Nat {
     table: Table,
     pool: HashSet<u32, RandomState>,
@@ -125,6 +127,8 @@ pub(crate) struct Nat {
     hairpin: bool,
     timeouts: crate::config::Timeouts,
     held: SynHold<Key>,
+    /// Shared by the workers, and not handed over (see [`crate::state`]).
+    #[serde(skip)]
     fragments: SharedFragments,
     /// The second the fragment table's expiry last ran.
     fragments_checked: u32,
@@ -198,6 +202,43 @@ impl Nat {
     }
 
     /// Whether `addr` is one of the pool's public addresses.
+    /// The shared IPv4 fragment table.
+    pub(crate) fn fragments(&self) -> SharedFragments {
+        self.fragments.clone()
+    }
+
+    /// Uses `fragments`, the workers' shared table (after a restore).
+    pub(crate) fn share_fragments(&mut self, fragments: SharedFragments) {
+        self.fragments = fragments;
+    }
+
+    /// Datagrams in pieces in the shared fragment table.
+    pub(crate) fn fragment_flows(&self) -> u64 {
+        self.fragments.lock().flows() as u64
+    }
+
+    /// Makes the workers' NATs share one countdown per draining pool address
+    /// again (a state holds each worker's copy of its value).
+    pub(crate) fn relink_countdowns(nats: &mut [&mut Nat]) {
+        let addresses = nats.first().map_or(0, |n| n.table.addresses_use.len());
+        for index in 0..addresses {
+            let value = nats.iter().find_map(|n| {
+                n.table
+                    .addresses_use
+                    .get(index)
+                    .and_then(|u| u.countdown_value())
+            });
+            if let Some(v) = value {
+                let shared = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(v));
+                for n in nats.iter_mut() {
+                    if let Some(u) = n.table.addresses_use.get_mut(index) {
+                        u.share_countdown(&shared);
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn is_public(&self, addr: Ipv4Addr) -> bool {
         self.pool.contains(&u32::from(addr))
     }

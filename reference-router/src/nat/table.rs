@@ -10,6 +10,7 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+use serde::{Deserialize, Serialize};
 mod release;
 
 pub(crate) use super::allocation::{Allocator, NatLog};
@@ -27,7 +28,7 @@ use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
 /// ICMP queries use the identifier as the local port and 0 as the remote one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct Key {
     pub(crate) addr: u32,
     pub(crate) rem_addr: u32,
@@ -39,7 +40,7 @@ pub(crate) struct Key {
 /// One flow. 48 bytes. Its subscriber is its mapping's
 /// ([`Table::session_subscriber`]): ids are 32 bits since subscriber ranges,
 /// and a copy here would make the record 52 bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Session {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -64,7 +65,7 @@ pub(crate) struct Session {
 }
 
 /// An external endpoint bound to an internal one. 32 bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Mapping {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -136,7 +137,7 @@ impl Mapping {
 }
 
 /// A subscriber's share of the NAT.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SubscriberState {
     /// Pool index of its public address (paired pooling), once assigned.
     pub(crate) pool_index: Option<u32>,
@@ -157,6 +158,7 @@ pub(crate) enum Full {
 
 type Index<K> = HashMap<K, u32, RandomState>;
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Limits {
     pub(crate) max_sessions: u32,
     pub(crate) sessions_per_subscriber: u32,
@@ -167,6 +169,7 @@ pub(crate) struct Limits {
     pub(crate) track_addresses: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Table {
     sessions: Vec<Session>,
     free_session: u32,

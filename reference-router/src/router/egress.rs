@@ -201,6 +201,17 @@ impl Egress {
         }
     }
 
+    /// The packets made by timers and fragments, waiting for
+    /// [`Egress::pop`] (a handover carries them).
+    pub(super) fn queue(&self) -> &VecDeque<(Interface, Vec<u8>, Offload)> {
+        &self.queue
+    }
+
+    /// Takes the packets of a saved queue (a restore).
+    pub(super) fn restore_queue(&mut self, queue: VecDeque<(Interface, Vec<u8>, Offload)>) {
+        self.queue = queue;
+    }
+
     /// The shared shapers (a reload plans the next ones from them).
     pub(super) fn shapers(&self) -> &Shapers {
         &self.shapers

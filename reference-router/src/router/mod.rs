@@ -19,6 +19,7 @@
 mod egress;
 mod export;
 mod fragment;
+mod handover;
 mod ipv4;
 mod ipv6;
 mod links;

@@ -118,7 +118,7 @@ pub(crate) enum Family {
 }
 
 /// The live counters of a router.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Counters {
     drops: DropCounts,
     icmp_sent: IcmpCounts,

@@ -11,6 +11,7 @@ use crate::config::Timeouts;
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::stats::NatEvent;
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 pub(crate) type Countdown = Arc<AtomicU16>;
 
 /// One pool address's use.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct AddressUse {
     /// Live mappings on it.
     pub(crate) mappings: u32,
@@ -32,7 +33,24 @@ pub(crate) struct AddressUse {
     /// Found free here.
     pub(crate) freed: bool,
     /// While draining: the workers that have not found it free yet.
+    #[serde(with = "crate::state::with::countdown")]
     countdown: Option<Countdown>,
+}
+
+impl AddressUse {
+    /// The countdown's value, while draining.
+    pub(crate) fn countdown_value(&self) -> Option<u16> {
+        self.countdown
+            .as_ref()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Counts down on `shared` (the workers' one) if it counts down at all.
+    pub(crate) fn share_countdown(&mut self, shared: &Countdown) {
+        if self.countdown.is_some() {
+            self.countdown = Some(std::sync::Arc::clone(shared));
+        }
+    }
 }
 
 impl Table {
