@@ -16,6 +16,7 @@ mod rewrite;
 mod run;
 mod teredo;
 mod translate;
+mod upgrade;
 
 use clap::Parser;
 use std::process::ExitCode;

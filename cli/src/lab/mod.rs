@@ -198,6 +198,9 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let stop = stop_on_signals()?;
+    // A router that hands over to a new process (`upgrade`) leaves it
+    // orphaned: it becomes the lab's, to stop and reap.
+    nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
     let config = lab_config(&args)?;
     if args.routers > 1 {
         return routers::run(&args, config, &stop);
@@ -226,7 +229,8 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         let socket = config.router.control_socket.clone();
         keep::serve(&stop, |line| match line {
             "reload" => keep::reload(&socket),
-            _ => anyhow::bail!("{line:?}: say `reload`"),
+            "upgrade" => keep::upgrade(&socket, &mut world),
+            _ => anyhow::bail!("{line:?}: say `reload` or `upgrade`"),
         })?;
         world.stop_router();
         finish_ipfix(&args, &config, &mut world, false)?;

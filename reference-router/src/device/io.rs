@@ -29,7 +29,7 @@
 //! withdraws its announce routes. A handover to a new process would take the
 //! first step only.
 
-use super::loops::{ReloadAsk, Request};
+use super::loops::{AfterHandover, HandoverAsk, ReloadAsk, Request};
 use super::tun::{Devices, Queue};
 use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
@@ -160,6 +160,8 @@ pub(super) struct Worker {
     owned: Vec<Source>,
     /// Its loop's turns, counted: the watchdog's sign of life.
     heartbeat: Arc<AtomicU64>,
+    /// A new process took over: the loop ends, and nothing is released.
+    handed_over: bool,
 }
 
 impl Worker {
@@ -179,6 +181,37 @@ impl Worker {
             devices,
             owned,
             heartbeat: Arc::new(AtomicU64::new(0)),
+            handed_over: false,
+        }
+    }
+
+    /// Whether a new process took over (its router's state is there now).
+    pub(super) fn handed_over(&self) -> bool {
+        self.handed_over
+    }
+
+    /// A handover asked between bursts: what the router holds goes to the
+    /// exporter, the exporter's channel is let go (so the exporter can
+    /// finish), the state is saved and sent; then the loop waits for the
+    /// decision — ending without a release, or going on as before.
+    fn hand_over(&mut self, ask: HandoverAsk) {
+        self.export();
+        let exporter = self.exporter.take();
+        let index = self.router.shard().index;
+        let state = self.router.save_state();
+        let fragments = self.router.fragment_flows();
+        let answered = ask.answer.send((index, state, fragments)).is_ok();
+        let decision = if answered {
+            // The supervisor always decides: it waits for the new process
+            // for less than this.
+            ask.decision.recv_timeout(Duration::from_secs(120)).ok()
+        } else {
+            None
+        };
+        match decision {
+            Some(AfterHandover::Exit) => self.handed_over = true,
+            Some(AfterHandover::Resume(sender)) => self.exporter = sender,
+            None => self.exporter = exporter,
         }
     }
 
@@ -441,6 +474,12 @@ impl Worker {
                     let _ = reply.try_send(self.router.mapping_of(protocol, inside));
                 }
                 Request::Reload(ask) => self.reload(ask),
+                Request::Handover(ask) => {
+                    self.hand_over(ask);
+                    if self.handed_over {
+                        return;
+                    }
+                }
                 #[cfg(feature = "test-hooks")]
                 Request::Stall(how_long) => std::thread::sleep(how_long),
             }
@@ -452,7 +491,7 @@ impl Worker {
     pub(super) fn run_until(&mut self, stop: &dyn Fn() -> bool) -> io::Result<()> {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
-        while !stop() {
+        while !stop() && !self.handed_over {
             self.heartbeat.fetch_add(1, Ordering::Relaxed);
             // A reload may bring other devices: this turn uses these.
             let devices = Arc::clone(&self.devices);

@@ -8,6 +8,9 @@
 
 pub mod control;
 pub mod exporter;
+#[allow(unsafe_code)]
+mod fdpass;
+pub mod handover;
 pub mod host;
 mod io;
 pub mod loops;
@@ -23,8 +26,8 @@ mod tun;
 pub use io::BURST;
 pub use netns::in_netns;
 pub use notify::Notifier;
-pub use service::{Control, run};
-pub use tun::{Devices, Queue, open_tun};
+pub use service::{Control, run, run_taken_over};
+pub use tun::{Dev, Devices, Handed, Queue, Role, open_tun};
 
 use crate::config::Config;
 use std::net::{SocketAddr, TcpListener};
@@ -94,6 +97,20 @@ impl Endpoints {
     /// Where the metrics endpoint listens, if there is one.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The sockets a process that ran before handed over: the control
+    /// socket at `config`'s path, the metrics listener if any.
+    pub fn adopted(
+        config: &Config,
+        control: UnixListener,
+        metrics: Option<TcpListener>,
+    ) -> Endpoints {
+        Endpoints {
+            control,
+            control_path: config.router.control_socket.clone(),
+            metrics,
+        }
     }
 
     /// Unbinds without serving: removes the control socket (when the router

@@ -42,6 +42,12 @@ pub struct Control {
     pub path: Option<PathBuf>,
     /// systemd's notification socket, when there is one.
     pub notify: Option<Notifier>,
+    /// The binary `sixfold upgrade` starts by default: the path this
+    /// process was started from (the file there now).
+    pub binary: Option<PathBuf>,
+    /// Set to the new process's pid once it took over: the router ended
+    /// without releasing anything.
+    pub handed_to: Arc<AtomicU64>,
 }
 
 impl Control {
@@ -52,6 +58,8 @@ impl Control {
             hangup: Arc::new(AtomicBool::new(false)),
             path: None,
             notify: None,
+            binary: None,
+            handed_to: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -71,6 +79,18 @@ pub(super) struct Supervisor<'a> {
     pub(super) workers: u16,
     /// Forwarded packets at the last status line.
     last_status: Option<(Instant, u64)>,
+    /// What `sixfold upgrade` starts by default.
+    pub(super) history_binary: PathBuf,
+    /// This process's start, the state's, the upgrades before.
+    pub(super) history: super::handover::History,
+    /// The control socket and metrics listener, for a handover (the servers
+    /// hold their own copies).
+    pub(super) control_listener: std::os::unix::net::UnixListener,
+    pub(super) metrics_listener: Option<std::net::TcpListener>,
+    /// The new process that took over, once one did.
+    handed_to: Option<u32>,
+    /// Holds new control clients back (during a handover).
+    pub(super) control_hold: Arc<AtomicBool>,
 }
 
 /// Runs the router of `config` (seeded with `seed`) over `devices` — opened
@@ -85,13 +105,78 @@ pub fn run(
     endpoints: Endpoints,
     control: &Control,
 ) -> std::io::Result<Snapshot> {
-    let per_subscriber = config.metrics.per_subscriber;
     let count = devices.wan.len() as u16;
     let epoch = Instant::now();
     let unsent = Arc::new(AtomicU64::new(0));
     let exporter = Exporter::start_counting(&config.ipfix, epoch, Arc::clone(&unsent))?;
     let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let start = Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history: super::handover::History::fresh(),
+        taken: None,
+    };
+    serve(start, devices, endpoints, control)
+}
+
+/// Runs what a new process took over ([`super::handover::take_over`]) as
+/// [`run`] does; once its loops run it says so to the old process and to
+/// systemd.
+pub fn run_taken_over(
+    taken: super::handover::TakenOver,
+    control: &Control,
+) -> std::io::Result<Snapshot> {
+    let super::handover::TakenOver {
+        routers,
+        epoch,
+        devices,
+        endpoints,
+        exporter,
+        unsent,
+        history,
+        confirm,
+    } = taken;
+    let start = Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history,
+        taken: Some(confirm),
+    };
+    serve(start, devices, endpoints, control)
+}
+
+/// The routers a process runs, fresh or taken over.
+struct Start {
+    routers: Vec<Router>,
+    epoch: Instant,
+    exporter: Option<Exporter>,
+    unsent: Arc<AtomicU64>,
+    history: super::handover::History,
+    /// Taken over: tells the old process once the loops run.
+    taken: Option<super::handover::Confirm>,
+}
+
+fn serve(
+    start: Start,
+    devices: Devices,
+    endpoints: Endpoints,
+    control: &Control,
+) -> std::io::Result<Snapshot> {
+    let Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history,
+        taken,
+    } = start;
+    let count = devices.wan.len() as u16;
+    let per_subscriber = routers[0].config().metrics.per_subscriber;
     let base = routers[0].reload_base();
     let (mailboxes, doorbells, outboxes) = mailboxes(count)?;
     let (asks, asked) = mpsc::sync_channel(4);
@@ -100,7 +185,14 @@ pub fn run(
             .with_export_unsent(Some(Arc::clone(&unsent)))
             .with_supervisor(asks),
     );
-    let server = control::Server::start(
+    loops.set_process(history.process());
+    let control_listener = endpoints.control.try_clone()?;
+    let metrics_listener = endpoints
+        .metrics
+        .as_ref()
+        .map(std::net::TcpListener::try_clone)
+        .transpose()?;
+    let mut server = control::Server::start(
         endpoints.control,
         &endpoints.control_path,
         Arc::clone(&loops),
@@ -132,6 +224,15 @@ pub fn run(
         notify: control.notify.as_ref(),
         workers: count,
         last_status: None,
+        control_hold: server.hold(),
+        history_binary: control
+            .binary
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/proc/self/exe")),
+        history,
+        control_listener,
+        metrics_listener,
+        handed_to: None,
     };
     // The loops stop when the supervisor says so, or when one fails.
     let halt = AtomicBool::new(false);
@@ -147,12 +248,14 @@ pub fn run(
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
-                    worker.release(Instant::now() + RELEASE_TIME);
+                    if !worker.handed_over() {
+                        worker.release(Instant::now() + RELEASE_TIME);
+                    }
                     result.map(|()| worker.router.snapshot())
                 })
             })
             .collect();
-        supervisor.watch(control, &asked, &beats, &failed);
+        supervisor.watch(control, &asked, &beats, &failed, taken.as_ref());
         halt.store(true, Ordering::Relaxed);
         handles
             .into_iter()
@@ -163,6 +266,11 @@ pub fn run(
             .collect()
     });
     drop(supervisor.metrics.take());
+    if let Some(pid) = supervisor.handed_to {
+        // The new process serves the control socket now.
+        server.keep_path();
+        control.handed_to.store(u64::from(pid), Ordering::Relaxed);
+    }
     drop(server);
     // Sends what the workers left, then stops.
     drop(supervisor.exporter.take());
@@ -206,9 +314,26 @@ impl Supervisor<'_> {
         asked: &Receiver<Ask>,
         beats: &[Arc<AtomicU64>],
         failed: &AtomicBool,
+        taken: Option<&super::handover::Confirm>,
     ) {
-        if let Some(n) = self.notify {
-            n.ready("running");
+        match taken {
+            Some(c) => {
+                if let Err(e) = c.confirm(self.notify) {
+                    // The old process went on without this one: leave at
+                    // once, touching nothing (the state is the old one's).
+                    tracing::error!(error = %e, "the old router did not take the confirmation; leaving");
+                    std::process::exit(1);
+                }
+                tracing::info!(
+                    upgrades = self.history.upgrades,
+                    "took over the running router"
+                );
+            }
+            None => {
+                if let Some(n) = self.notify {
+                    n.ready("running");
+                }
+            }
         }
         let interval = self
             .notify
@@ -235,6 +360,24 @@ impl Supervisor<'_> {
                     let outcome = self.reload(path);
                     outcome.log("control socket");
                     let _ = reply.try_send(outcome.answer());
+                }
+                Ok(Ask::Upgrade(binary, reply)) => {
+                    let started = Instant::now();
+                    match self.upgrade(binary) {
+                        Ok(pid) => {
+                            let took = started.elapsed().as_secs_f64();
+                            tracing::info!(pid, seconds = took, "handed over to the new process");
+                            let _ = reply.try_send(format!(
+                                "upgraded pid {} -> {pid} in {took:.3} s",
+                                std::process::id()
+                            ));
+                            self.handed_to = Some(pid);
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = reply.try_send(format!("refused {e}"));
+                        }
+                    }
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
             }
