@@ -35,6 +35,8 @@ pub(crate) fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     };
     let line = answer.trim();
     if line.starts_with("upgraded ") {
+        // `upgraded pid OLD -> NEW in S s`, then `paused P s`: how long the
+        // packet loops stood still (packets waited in the TUN queues).
         println!("{line}");
         Ok(ExitCode::SUCCESS)
     } else if let Some(why) = line.strip_prefix("refused ") {

@@ -54,8 +54,9 @@ pub(super) fn serve(
 pub(super) fn upgrade(socket: &str, world: &mut super::world::World) -> anyhow::Result<String> {
     let exe = std::env::current_exe()?;
     let answer = sixfold::control::request(socket, &format!("upgrade {}", exe.display()))?;
-    let line = answer.trim().to_string();
-    if let Some(why) = line.strip_prefix("refused ") {
+    // The first line; the second says how long the loops stood still.
+    let line = answer.lines().next().unwrap_or("").trim().to_string();
+    if let Some(why) = answer.trim().strip_prefix("refused ") {
         anyhow::bail!("refused: {why}");
     }
     let new = line

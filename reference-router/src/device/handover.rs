@@ -165,7 +165,7 @@ fn claimed_version() -> u32 {
 impl Supervisor<'_> {
     /// Hands over to `binary` (none: the one this process was started
     /// from): the new process's pid, or why not (and this router goes on).
-    pub(super) fn upgrade(&mut self, binary: Option<PathBuf>) -> Result<u32, String> {
+    pub(super) fn upgrade(&mut self, binary: Option<PathBuf>) -> Result<(u32, Duration), String> {
         let binary = binary.unwrap_or_else(|| self.history_binary.clone());
         let Some(path) = self.path.clone() else {
             return Err("the router runs from no file: nothing to start the new one with".into());
@@ -193,10 +193,11 @@ impl Supervisor<'_> {
             let _ = child.wait();
             tracing::error!(pid, error = %e, "upgrade refused: this router goes on");
         }
-        result.map(|()| pid)
+        result.map(|paused| (pid, paused))
     }
 
-    fn hand_to(&mut self, channel: &Channel, child: &mut Child) -> Result<(), String> {
+    /// The handover proper: how long the loops were stopped, or why not.
+    fn hand_to(&mut self, channel: &Channel, child: &mut Child) -> Result<Duration, String> {
         let pid = child.id();
         let ended = |child: &mut Child, what: &str, e: io::Error| match child.try_wait() {
             Ok(Some(status)) => format!("the new process ({pid}) ended ({status}) {what}"),
@@ -225,6 +226,7 @@ impl Supervisor<'_> {
         // runs next answers them.
         self.control_hold
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        let pause = Instant::now();
         let paused = self.pause_workers();
         let (decide, states, fragments) = paused.inspect_err(|_| {
             self.control_hold
@@ -250,7 +252,7 @@ impl Supervisor<'_> {
                 for d in &decide {
                     let _ = d.send(AfterHandover::Exit);
                 }
-                Ok(())
+                Ok(pause.elapsed())
             }
             Err(e) => {
                 self.resume(decide, export);

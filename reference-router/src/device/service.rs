@@ -364,13 +364,22 @@ impl Supervisor<'_> {
                 Ok(Ask::Upgrade(binary, reply)) => {
                     let started = Instant::now();
                     match self.upgrade(binary) {
-                        Ok(pid) => {
+                        Ok((pid, paused)) => {
                             let took = started.elapsed().as_secs_f64();
-                            tracing::info!(pid, seconds = took, "handed over to the new process");
+                            let paused = paused.as_secs_f64();
+                            tracing::info!(
+                                pid,
+                                seconds = took,
+                                paused,
+                                "handed over to the new process"
+                            );
                             let _ = reply.try_send(format!(
-                                "upgraded pid {} -> {pid} in {took:.3} s",
+                                "upgraded pid {} -> {pid} in {took:.3} s\npaused {paused:.6} s",
                                 std::process::id()
                             ));
+                            if let Some(n) = self.notify {
+                                n.send(&format!("MAINPID={pid}\nSTATUS=handed over to pid {pid}"));
+                            }
                             self.handed_to = Some(pid);
                             return;
                         }
