@@ -80,7 +80,9 @@ fn exit_with_parent() -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let checked = match check::validate(&args.config, true)? {
+    // The new process of an upgrade checks the file as `sixfold check` does;
+    // what the machine has is the running router's (its devices, sockets).
+    let checked = match check::validate(&args.config, args.handover_fd.is_none())? {
         Ok(c) => c,
         Err(problems) => {
             crate::logging::init(Default::default());

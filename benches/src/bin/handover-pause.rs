@@ -8,7 +8,9 @@
 //!
 //! `cargo run --release -p sixfold-benches --bin handover-pause -- [RUNS]`
 //! prints a Markdown table: per session count, the median of RUNS (default 5)
-//! of each phase and of their sum, and the state's size.
+//! of each phase's CPU time (`/proc/thread-self/schedstat`: time on a CPU, so
+//! the wait for one on a loaded machine is left out) and of their sum, the
+//! wall-clock sum too, and the state's size.
 
 use sixfold_benches::nat_load::{self, DESTINATIONS, PORTS, SUBSCRIBERS};
 use sixfold_router::state::{Common, Document};
@@ -36,6 +38,24 @@ fn loaded(n: usize, now: Instant) -> Router {
     router
 }
 
+/// Time this thread has spent on a CPU.
+fn cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
+}
+
+/// Runs `f`, returning its value and the CPU time it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = cpu();
+    let v = f();
+    (v, cpu() - t)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -58,43 +78,43 @@ fn main() {
         let now = Instant::now();
         let router = loaded(n, now);
         assert_eq!(router.snapshot().sessions, n as u64);
-        let mut phases: [Vec<Duration>; 5] = Default::default();
+        let mut phases: [Vec<Duration>; 6] = Default::default();
         let mut size = 0;
         for _ in 0..runs {
-            let t = Instant::now();
-            let section = router.save_state();
-            let saved = t.elapsed();
-            let t = Instant::now();
-            let bytes = Document {
-                common: Common::default(),
-                workers: vec![section],
-            }
-            .encode();
-            let doc = Document::decode(&bytes).expect("decodes");
-            let coded = t.elapsed();
-            size = bytes.len();
-            let t = Instant::now();
-            let mut fresh = Router::new(nat_load::config(), 1, now).expect("valid");
-            let built = t.elapsed();
-            let t = Instant::now();
-            fresh.restore_state(&doc.workers[0], 0).expect("restores");
-            let restored = t.elapsed();
+            let wall = Instant::now();
+            let (section, saved) = timed(|| router.save_state());
+            let (doc, coded) = timed(|| {
+                let bytes = Document {
+                    common: Common::default(),
+                    workers: vec![section],
+                }
+                .encode();
+                size = bytes.len();
+                Document::decode(&bytes).expect("decodes")
+            });
+            let (mut fresh, built) =
+                timed(|| Router::new(nat_load::config(), 1, now).expect("valid"));
+            let ((), restored) =
+                timed(|| fresh.restore_state(&doc.workers[0], 0).expect("restores"));
+            let wall = wall.elapsed();
             assert_eq!(fresh.snapshot().sessions, n as u64);
             for (p, d) in phases.iter_mut().zip([saved, coded, built, restored]) {
                 p.push(d);
             }
             phases[4].push(saved + coded + built + restored);
+            phases[5].push(wall);
             drop(fresh);
         }
-        let [save, code, build, restore, sum] = phases.map(median);
+        let [save, code, build, restore, sum, wall] = phases.map(median);
         println!(
-            "| {n} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {n} | {:.1} | {} | {} | {} | {} | {} | {} |",
             size as f64 / 1e6,
             ms(save),
             ms(code),
             ms(build),
             ms(restore),
-            ms(sum)
+            ms(sum),
+            ms(wall)
         );
     }
 }

@@ -1,6 +1,6 @@
 //! `sixfold upgrade`: the running router hands its devices and state to a new
 //! process it starts itself (so the new one stays in the service's cgroup,
-//! sandbox and user), over a socket pair ([`fdpass`]):
+//! sandbox and user), over a socket pair (`fdpass`):
 //!
 //! 1. the router starts `BINARY run --config FILE --handover-fd N`; the new
 //!    process checks the file as `sixfold check` does and says
@@ -199,9 +199,18 @@ impl Supervisor<'_> {
     /// The handover proper: how long the loops were stopped, or why not.
     fn hand_to(&mut self, channel: &Channel, child: &mut Child) -> Result<Duration, String> {
         let pid = child.id();
-        let ended = |child: &mut Child, what: &str, e: io::Error| match child.try_wait() {
-            Ok(Some(status)) => format!("the new process ({pid}) ended ({status}) {what}"),
-            _ => format!("the new process ({pid}) {what}: {e}"),
+        let ended = |child: &mut Child, what: &str, e: io::Error| {
+            // A closed channel: the process is ending; its status says how.
+            let deadline = Instant::now() + Duration::from_secs(1);
+            let mut status = child.try_wait();
+            while matches!(status, Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+                status = child.try_wait();
+            }
+            match status {
+                Ok(Some(status)) => format!("the new process ({pid}) ended ({status}) {what}"),
+                _ => format!("the new process ({pid}) did not answer {what}: {e}"),
+            }
         };
         let (hello, _) = channel
             .recv()
@@ -481,8 +490,28 @@ fn receive(config: &Config, channel: &Channel, seed: u64) -> io::Result<TakenOve
     let epoch = instant_of(doc.common.epoch_monotonic_ns);
     let mut routers =
         Router::workers(config.clone(), seed, epoch, count).map_err(|e| bad(e.to_string()))?;
-    for (k, (r, s)) in routers.iter_mut().zip(&doc.workers).enumerate() {
-        r.restore_state(s, k).map_err(|e| bad(e.to_string()))?;
+    // Each worker's section in a thread of its own: the pause is the
+    // slowest worker's restore, not their sum.
+    let restored: Vec<Result<(), state::StateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = routers
+            .iter_mut()
+            .zip(&doc.workers)
+            .enumerate()
+            .map(|(k, (r, s))| scope.spawn(move || r.restore_state(s, k)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(state::StateError::Mismatch(
+                        "a worker's restore panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    if let Some(e) = restored.into_iter().find_map(Result::err) {
+        return Err(bad(e.to_string()));
     }
     Router::relink(&mut routers);
     let layout = Layout::of(config);

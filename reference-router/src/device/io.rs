@@ -196,7 +196,8 @@ impl Worker {
     /// decision — ending without a release, or going on as before.
     fn hand_over(&mut self, ask: HandoverAsk) {
         self.export();
-        let exporter = self.exporter.take();
+        // Let go now: the exporter ends only once every sender is gone.
+        self.exporter = None;
         let index = self.router.shard().index;
         let state = self.router.save_state();
         let fragments = self.router.fragment_flows();
@@ -211,7 +212,9 @@ impl Worker {
         match decision {
             Some(AfterHandover::Exit) => self.handed_over = true,
             Some(AfterHandover::Resume(sender)) => self.exporter = sender,
-            None => self.exporter = exporter,
+            // No decision (the supervisor always sends one): going on
+            // without the exporter, whose records are counted as dropped.
+            None => tracing::error!(worker = index, "no decision after a handover; going on"),
         }
     }
 

@@ -207,6 +207,11 @@ impl Nat {
         self.fragments.clone()
     }
 
+    /// Builds what a saved state leaves out (the table's indexes).
+    pub(crate) fn rebuild_indexes(&mut self) -> Result<(), String> {
+        self.table.rebuild_indexes()
+    }
+
     /// Uses `fragments`, the workers' shared table (after a restore).
     pub(crate) fn share_fragments(&mut self, fragments: SharedFragments) {
         self.fragments = fragments;

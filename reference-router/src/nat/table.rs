@@ -175,11 +175,18 @@ pub(crate) struct Table {
     free_session: u32,
     mappings: Vec<Mapping>,
     free_mapping: u32,
+    // The indexes are not in a saved state: a restore builds them from the
+    // records ([`Table::rebuild_indexes`]), sized once.
+    #[serde(skip)]
     by_inside: Index<Key>,
+    #[serde(skip)]
     by_outside: Index<Key>,
+    #[serde(skip)]
     map_inside: Index<Key>,
+    #[serde(skip)]
     map_outside: Index<Key>,
     /// (mapping, remote address) → sessions, for address-dependent filtering.
+    #[serde(skip)]
     addresses: Index<(u32, u32)>,
     wheel: Wheel,
     pub(super) ports: Ports,

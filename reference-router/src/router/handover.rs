@@ -95,6 +95,10 @@ impl Router {
             )));
         }
         let mut nat = saved.nat;
+        nat.rebuild_indexes().map_err(|why| StateError::Section {
+            index: 1 + index,
+            why,
+        })?;
         nat.share_fragments(self.nat.fragments());
         self.nat = nat;
         let mut firewall = saved.firewall;

@@ -6,13 +6,15 @@
 //! the address as the post-NAT address and no inside address: bound to no
 //! one).
 
-use super::{Allocator, Limits, Table};
+use super::{Allocator, Limits, NIL, Table};
 use crate::config::Timeouts;
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::stats::NatEvent;
+use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -227,12 +229,52 @@ impl Table {
     pub(crate) fn set_limits(&mut self, limits: Limits) {
         let track = limits.track_addresses;
         self.limits = limits;
+        self.rebuild_addresses(track);
+    }
+
+    fn rebuild_addresses(&mut self, track: bool) {
         self.addresses.clear();
         if track {
             for s in self.sessions.iter().filter(|s| s.protocol != 0) {
                 *self.addresses.entry((s.mapping, s.rem_addr)).or_default() += 1;
             }
         }
+    }
+
+    /// Builds the indexes from the records (a restore: a saved state holds
+    /// the records only). A free list that leaves the slab or loops is an
+    /// error, not a panic.
+    pub(crate) fn rebuild_indexes(&mut self) -> Result<(), String> {
+        let mut free = vec![false; self.mappings.len()];
+        let mut m = self.free_mapping;
+        while m != NIL {
+            match free.get_mut(m as usize) {
+                Some(seen) if !*seen => *seen = true,
+                _ => return Err(format!("the free mappings' list is broken at {m}")),
+            }
+            m = self.mappings[m as usize].sessions;
+        }
+        let live = self.sessions.iter().filter(|s| s.protocol != 0).count();
+        self.by_inside = HashMap::with_capacity_and_hasher(live, RandomState::default());
+        self.by_outside = HashMap::with_capacity_and_hasher(live, RandomState::default());
+        for (i, s) in self.sessions.iter().enumerate() {
+            if s.protocol != 0 {
+                let (inside, outside) = s.keys();
+                self.by_inside.insert(inside, i as u32);
+                self.by_outside.insert(outside, i as u32);
+            }
+        }
+        let mappings = free.iter().filter(|f| !**f).count();
+        self.map_inside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
+        self.map_outside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
+        for (i, (map, free)) in self.mappings.iter().zip(&free).enumerate() {
+            if !free {
+                self.map_inside.insert(map.inside_key(), i as u32);
+                self.map_outside.insert(map.outside_key(), i as u32);
+            }
+        }
+        self.rebuild_addresses(self.limits.track_addresses);
+        Ok(())
     }
 
     /// Whether any port block is live or held (its size cannot change then).
