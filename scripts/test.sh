@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -50,6 +50,9 @@ command -v mergecap >/dev/null || need+=(wireshark-common)
 command -v lintian >/dev/null || need+=(lintian)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v man >/dev/null || need+=(man-db)
+# setpriv plays the unit's User=/AmbientCapabilities=, strace shows no setuid/capset.
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v strace >/dev/null || need+=(strace)
 # --- end issue 22
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

@@ -11,12 +11,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends control request `line` (`stats`, or `mapping <tcp|udp|icmp> <addr:port>`)
 /// to the router at `path` and returns its answer; gives up after [`TIMEOUT`].
 pub fn request(path: &str, line: &str) -> io::Result<String> {
-    let mut stream = UnixStream::connect(path).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("{path}: {e} (is a router running with this control socket?)"),
-        )
-    })?;
+    let mut stream = UnixStream::connect(path).map_err(|e| not_connected(path, e))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     let timed_out = |e: io::Error| match e.kind() {
@@ -38,4 +33,30 @@ pub fn request(path: &str, line: &str) -> io::Result<String> {
         return Err(io::Error::other(format!("{path}: {}", error.trim_end())));
     }
     Ok(out)
+}
+
+/// Why `path` could not be connected to, said plainly: something that is not
+/// a socket at all (a file, a directory) is named as such rather than as
+/// `Connection refused`.
+fn not_connected(path: &str, e: io::Error) -> io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            let kind = if meta.is_dir() {
+                "a directory"
+            } else if meta.is_file() {
+                "a regular file"
+            } else {
+                "a device or pipe"
+            };
+            io::Error::new(
+                e.kind(),
+                format!("{path} is {kind}, not a socket: no router's control socket"),
+            )
+        }
+        _ => io::Error::new(
+            e.kind(),
+            format!("{path}: {e} (is a router running with this control socket?)"),
+        ),
+    }
 }

@@ -19,6 +19,8 @@ fn file(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sixfold-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
+    // A run before this one with the same pid may have left a socket here.
+    let _ = std::fs::remove_file(&path);
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -90,18 +92,70 @@ fn a_good_file_is_summarised() {
 }
 
 #[test]
+fn the_summary_says_each_allocation_modes_ports() {
+    // Deterministic: 2 addresses, 64512 / 2016 = 32 ranges each, 64 in all
+    // for 33 inside addresses (1 + a /27).
+    let (code, out) = check(
+        "det.toml",
+        "[router]\nworkers = 2\n[nat]\npool = [\"192.0.2.0/30\"]\nallocation = \"deterministic\"\nblock_size = 2016\n\
+         [[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n\
+         [[subscriber_range]]\nname = \"r\"\nipv4 = \"100.64.1.0/27\"\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().nth(3),
+        Some(
+            "ports per subscriber: 2016 per inside address (deterministic, RFC 7422); ranges per address: 32"
+        )
+    );
+    assert_eq!(
+        out.lines().nth(1),
+        Some("subscribers: 33 (1 [[subscriber]], 32 in 1 [[subscriber_range]])")
+    );
+    // Dynamic (the default), its limit per protocol.
+    let (code, out) = check(
+        "dyn.toml",
+        "[router]\nworkers = 1\n[nat]\npool = [\"192.0.2.1\"]\nports_per_subscriber = 1000\n\
+         [[subscriber]]\nname = \"a\"\nipv4 = [\"100.64.0.1\"]\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "subscribers: 1 (1 [[subscriber]], 0 in 0 [[subscriber_range]])",
+            "pool: 1 address(es)",
+            "ports per subscriber: 1000 per protocol (dynamic)",
+            "workers: 1",
+            "host: not checked (--host checks namespaces, devices, [ipfix] source, user)",
+        ]
+    );
+}
+
+#[test]
 fn a_file_that_does_not_parse_or_cannot_be_read_says_where() {
     let (code, out) = check("bad.toml", "[nat]\npool = [\"192.0.2.1\"\n");
     assert_eq!(code, 1);
     assert!(out.starts_with("FILE: 1 problem(s)\n"), "{out}");
     assert!(out.contains("(line 2)") || out.contains("line 3"), "{out}");
-    let o = sixfold(&["check", "--config", "/nonexistent/sixfold.toml"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8(o.stderr).unwrap();
-    assert!(
-        err.contains("reading /nonexistent/sixfold.toml: No such file"),
-        "{err}"
-    );
+    // `check` and `run` alike (run stops there, before anything starts), for
+    // a path that does not exist and for one that is a directory.
+    for (path, why) in [
+        (
+            "/nonexistent/sixfold.toml",
+            "No such file or directory (os error 2)",
+        ),
+        ("/", "Is a directory (os error 21)"),
+    ] {
+        for command in ["check", "run"] {
+            let o = sixfold(&[command, "--config", path]);
+            assert_eq!(o.status.code(), Some(1), "{command} {path}");
+            assert_eq!(
+                String::from_utf8(o.stderr).unwrap(),
+                format!("sixfold: reading {path}: {why}\n"),
+                "{command}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -113,6 +167,27 @@ fn reload_without_a_router_or_against_a_socket_not_ours_exits_2() {
         err.contains("is a router running with this control socket?"),
         "{err}"
     );
+    // A regular file, and a directory, where the socket should be: said so,
+    // for `reload` and `stats` alike, and left as they were.
+    let plain = file("plain.sock", "not a socket\n");
+    let dir = plain.parent().unwrap();
+    for (path, kind) in [(plain.as_path(), "a regular file"), (dir, "a directory")] {
+        let path = path.to_str().unwrap();
+        let o = sixfold(&["reload", "--socket", path]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        assert_eq!(
+            String::from_utf8(o.stderr).unwrap(),
+            format!("sixfold reload: {path} is {kind}, not a socket: no router's control socket\n")
+        );
+        let o = sixfold(&["stats", "--socket", path]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        assert!(
+            String::from_utf8(o.stderr)
+                .unwrap()
+                .contains(&format!("{path} is {kind}, not a socket")),
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "not a socket\n");
     // A socket that answers something else.
     let path = file("other.sock", "");
     std::fs::remove_file(&path).unwrap();

@@ -109,6 +109,34 @@ fn the_control_socket_path_never_replaces_a_file() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), config);
     // No device was made either.
     assert!(!std::path::Path::new("/sys/class/net/sfnever0").exists());
+    // Someone else's live socket at the path: refused, still theirs.
+    let theirs = dir.join("theirs.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&theirs).unwrap();
+    let config = format!(
+        "[router]\ncontrol_socket = \"{}\"\n[wan]\nname = \"sfnever0\"\n",
+        theirs.display()
+    );
+    let file = dir.join("router.toml");
+    std::fs::write(&file, &config).unwrap();
+    let out = Command::new(SIXFOLD)
+        .args(["run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}: a program answers on this socket (another router?): refusing to take it over (router.control_socket)",
+            theirs.display()
+        )),
+        "{err}"
+    );
+    assert!(!std::path::Path::new("/sys/class/net/sfnever0").exists());
+    // The socket is still the one its owner listens on.
+    listener.set_nonblocking(true).unwrap();
+    let _client = std::os::unix::net::UnixStream::connect(&theirs).unwrap();
+    assert!(listener.accept().is_ok(), "the owner's socket was replaced");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -135,6 +163,15 @@ fn the_lab_never_writes_through_a_planted_link() {
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap(),
         "do not overwrite\n"
+    );
+    // Its output and its router's log went to pipes: no colour codes.
+    for (name, bytes) in [("output", &out.stdout), ("log", &out.stderr)] {
+        assert!(!bytes.contains(&0x1b), "escape codes in the lab's {name}");
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("INFO"),
+        "the router's log is not on the lab's standard error: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&planted);
     let _ = std::fs::remove_file(&victim);

@@ -386,6 +386,19 @@ fn ipv6_only_sessions_are_logged_as_nat64_events_and_looked_up() {
         .map(|f| field(nat44[0], f)),
         ["100.64.1.1", v4[1].as_str(), v4[2].as_str()]
     );
+    // The graceful stop ended both sessions, logged once each: the NAT64
+    // one as natEvent 7, the NAT44 one as 5, with the same public port.
+    for (event, port, public) in [("7", "40123", &v6), ("5", "40124", &v4)] {
+        let ended: Vec<_> = records
+            .iter()
+            .filter(|r| field(r, "cflow.nat_event") == event && field(r, "cflow.srcport") == port)
+            .collect();
+        assert_eq!(ended.len(), 1, "natEvent {event}: {records:#?}");
+        assert_eq!(
+            field(ended[0], "cflow.post_naptsource_transport_port"),
+            public[2]
+        );
+    }
     // Who had each public port: the IPv6-only host, the dual-stack one.
     let lookup = |public: &[String]| {
         let out = Command::new(SIXFOLD)

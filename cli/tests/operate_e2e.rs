@@ -62,7 +62,8 @@ fn a_reload_during_traffic_loses_nothing() {
     let mut server = spawn_in(&wan, &["iperf3", "-s", "-1"]);
     std::thread::sleep(Duration::from_millis(500));
     // 7 s of pings every 10 ms, and a TCP stream at a fixed rate (a reload
-    // that stalled the router would show as an interval below the others).
+    // that stalled the router would show as an interval below the others):
+    // three reloads, then a SIGHUP storm.
     let ping = in_ns(
         &sub,
         &["ping", "-i", "0.01", "-c", "700", "-W", "1", "192.0.2.80"],
@@ -133,6 +134,23 @@ fn a_reload_during_traffic_loses_nothing() {
         )),
         "{refused}"
     );
+    // A SIGHUP storm, 100 in a second, the good file back and then changed
+    // halfway: the router ends up running exactly the last file (a reload
+    // now finds nothing to change), and the traffic goes on.
+    std::fs::write(&file, &good).unwrap();
+    let pid = lab.router_pid();
+    at(&mut reloads);
+    for k in 0..100 {
+        if k == 50 {
+            edit(&file, |t| t.replace("\nudp = 600\n", "\nudp = 900\n"));
+        }
+        signal(pid, nix::sys::signal::Signal::SIGHUP);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lab.say("reload"), "reloaded: no change");
+    edit(&file, |t| t.replace("\nudp = 900\n", "\nudp = 600\n"));
+    assert_eq!(lab.say("reload"), "reloaded: nat.timeouts.udp: 900 -> 600");
     let after = stats(socket).sessions;
     let ping = ping.wait_with_output().unwrap();
     let iperf = iperf.wait_with_output().unwrap();
@@ -143,7 +161,7 @@ fn a_reload_during_traffic_loses_nothing() {
     assert_eq!(
         (sent, received),
         (700, 700),
-        "pings lost across three reloads"
+        "pings lost across three reloads and a SIGHUP storm"
     );
     let report: serde_json::Value = serde_json::from_slice(&iperf.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&iperf.stderr)));
@@ -443,6 +461,16 @@ fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
 }
 
+/// `sixfold reload --socket SOCKET`, which must exit with `code`.
+fn reload(socket: &str, code: i32) -> Output {
+    let out = Command::new(SIXFOLD)
+        .args(["reload", "--socket", socket])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
+    out
+}
+
 fn cap_line(pid: u32, key: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -506,18 +534,10 @@ fn notify_watchdog_privileges_and_bad_requests() {
     let t0 = seen[0].0;
     assert!(pings(&seen, t0, Instant::now()) >= 3, "{seen:?}");
     // A reload: RELOADING=1 then READY=1, the changed key printed.
-    std::fs::write(
-        &config,
-        std::fs::read_to_string(&config)
-            .unwrap()
-            .replace("ra = false\n", "ra = false\nicmp_rate = 500\n"),
-    )
-    .unwrap();
-    let out = Command::new(SIXFOLD)
-        .args(["reload", "--socket", socket_s])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    edit(config.to_str().unwrap(), |t| {
+        t.replace("ra = false\n", "ra = false\nicmp_rate = 500\n")
+    });
+    let out = reload(socket_s, 0);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "router.icmp_rate: 1000 -> 500\n"
@@ -551,6 +571,13 @@ fn notify_watchdog_privileges_and_bad_requests() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "the router died");
     assert_eq!(stats(socket_s).datapath.workers, 2);
+    // It runs the file as it is: nothing left to change.
+    let out = reload(socket_s, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("sixfold reload: {}: no change\n", config.display())
+    );
     // Bad requests: a file that cannot be read, one that does not parse.
     let reload_from = |file: &str| {
         Command::new(SIXFOLD)
@@ -572,6 +599,40 @@ fn notify_watchdog_privileges_and_bad_requests() {
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("line 3: unclosed table"),
         "{out:?}"
+    );
+    // A file the router's own user may not read: named, with why.
+    let secret = o.dir.join("secret.toml");
+    std::fs::copy(&config, &secret).unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out = reload_from(secret.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: Permission denied (os error 13)\n", secret.display())
+    );
+    // Never half a configuration: a live change beside one that is not is
+    // refused whole (the live one is not applied either).
+    let good = std::fs::read_to_string(&config).unwrap();
+    let both = good
+        .replace("workers = 2\n", "workers = 3\n")
+        .replace("icmp_rate = 500\n", "icmp_rate = 250\n");
+    std::fs::write(&config, &both).unwrap();
+    let out = reload(socket_s, 1);
+    let refused = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        refused.starts_with("router.workers (line 3): ") && refused.contains("restart"),
+        "{refused}"
+    );
+    assert!(!refused.contains("icmp_rate"), "{refused}");
+    std::fs::write(
+        &config,
+        good.replace("icmp_rate = 500\n", "icmp_rate = 250\n"),
+    )
+    .unwrap();
+    let out = reload(socket_s, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "router.icmp_rate: 500 -> 250\n"
     );
     // The broken file did not become the router's: a SIGHUP reads the good one.
     signal(pid, nix::sys::signal::Signal::SIGHUP);
@@ -610,7 +671,36 @@ fn notify_watchdog_privileges_and_bad_requests() {
     for pair in states[1..states.len() - 1].chunks(2) {
         assert_eq!(pair, ["RELOADING=1", "READY=1"], "{states:?}");
     }
-    assert!(seen.iter().any(|(_, t)| t.starts_with("STATUS=")));
+    // STATUS= says what the router does: "running" with the first READY=1,
+    // then sessions, IPv6 flows and packets per second (refreshed, and with
+    // every READY=1 after a reload), "reloading", "stopping: …".
+    let statuses: Vec<&str> = seen
+        .iter()
+        .flat_map(|(_, t)| t.lines())
+        .filter_map(|l| l.strip_prefix("STATUS="))
+        .collect();
+    assert_eq!(statuses.first(), Some(&"running"), "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&"stopping: releasing sessions"),
+        "{statuses:?}"
+    );
+    let figures = statuses
+        .iter()
+        .filter(|s| !["running", "reloading", "stopping: releasing sessions"].contains(s))
+        .inspect(|status| {
+            let words: Vec<&str> = status.split(' ').collect();
+            assert!(
+                matches!(
+                    words[..],
+                    [n, "sessions,", f, "IPv6", "flows,", r, "packets/s"]
+                        if [n, f, r].iter().all(|w| w.parse::<u64>().is_ok())
+                ),
+                "STATUS {status:?}"
+            );
+        })
+        .count();
+    assert!(figures >= 2, "{statuses:?}");
     // The log: JSON lines, no escape codes, the SIGHUP reloads and the stop.
     let mut text = String::new();
     std::fs::File::open(&log)
@@ -732,4 +822,156 @@ fn run_refuses_what_check_refuses_before_any_device_exists() {
         );
         let _ = std::fs::remove_file(&file);
     }
+}
+
+/// `sixfold run 2>FILE` with the text log (the default): no colour codes in
+/// the file, one line per event (running, the SIGHUP reload, stopped).
+#[test]
+fn a_text_log_in_a_file_has_no_escape_codes() {
+    if !can_run("a_text_log_in_a_file_has_no_escape_codes") {
+        return;
+    }
+    let o = own("sftxt", &["sftxt-wan"]);
+    let socket = o.dir.join("sixfold.sock");
+    let config = o.dir.join("router.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[router]\ncontrol_socket = \"{}\"\nworkers = 1\noffload = false\nra = false\n\
+             [wan]\nname = \"sftxt\"\nnetns = \"sftxt-wan\"\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let log = o.dir.join("err.txt");
+    let mut guard = Running(
+        Command::new(SIXFOLD)
+            .args(["run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let socket_s = socket.to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sixfold::control::request(socket_s, "stats").is_err() {
+        assert!(Instant::now() < deadline, "the router never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = guard.0.id();
+    edit(config.to_str().unwrap(), |t| {
+        t.replace("ra = false\n", "ra = false\nicmp_rate = 500\n")
+    });
+    signal(pid, nix::sys::signal::Signal::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    signal(pid, nix::sys::signal::Signal::SIGTERM);
+    assert!(guard.0.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in the log: {text:?}"
+    );
+    let has = |what: &str| text.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(has("router running"), 1, "{text}");
+    assert_eq!(has("configuration reloaded"), 1, "{text}");
+    assert_eq!(has("changed router.icmp_rate: 1000 -> 500"), 1, "{text}");
+    assert_eq!(has("router stopped"), 1, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
+        "{text}"
+    );
+}
+
+/// As the unit runs it: started as `nobody` with only the ambient
+/// capabilities `sixfold.service` grants (`setpriv` playing systemd's
+/// `User=` and `AmbientCapabilities=`), the router opens its devices, serves
+/// and stops cleanly, and never calls setuid, setgid, setgroups or capset
+/// (the unit's `SystemCallFilter=~@privileged` would kill it): `strace` sees
+/// none.
+#[test]
+fn as_the_unit_runs_it_no_setuid_and_no_capset() {
+    if !can_run("as_the_unit_runs_it_no_setuid_and_no_capset") {
+        return;
+    }
+    for p in ["setpriv", "strace"] {
+        assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
+    }
+    let o = own("sfamb", &["sfamb-wan"]);
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    // RuntimeDirectory=sixfold: the service user's.
+    nix::unistd::chown(&o.dir, Some(nobody.uid), None).unwrap();
+    let socket = o.dir.join("sixfold.sock");
+    let config = o.dir.join("router.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[router]\ncontrol_socket = \"{}\"\nworkers = 1\noffload = false\nra = false\n\
+             [wan]\nname = \"sfamb\"\nnetns = \"sfamb-wan\"\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    // What the operator runs first: the file and this machine are fine.
+    let check = Command::new(SIXFOLD)
+        .args(["check", "--host", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    assert!(
+        String::from_utf8_lossy(&check.stdout)
+            .ends_with("\nhost: checked (namespaces, devices, [ipfix] source, user)\n"),
+        "{check:?}"
+    );
+    let trace = o.dir.join("strace.txt");
+    let caps = "-all,+net_admin,+sys_admin";
+    let mut guard = Running(
+        Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid", &nobody.gid.to_string()])
+            .arg("--clear-groups")
+            .args([
+                format!("--inh-caps={caps}"),
+                format!("--ambient-caps={caps}"),
+                format!("--bounding-set={caps}"),
+            ])
+            .args(["--", "strace", "-f", "-qq", "-e", "signal=none", "-o"])
+            .arg(&trace)
+            .args(["-e", "trace=setuid,setgid,setresuid,setresgid,setreuid,setregid,setgroups,setfsuid,setfsgid,capset"])
+            .args([SIXFOLD, "run", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(o.dir.join("router.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let socket_s = socket.to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sixfold::control::request(socket_s, "stats").is_err() {
+        assert!(
+            matches!(guard.0.try_wait(), Ok(None)),
+            "the router exited: {}",
+            std::fs::read_to_string(o.dir.join("router.log")).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "the router never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(stats(socket_s).datapath.workers, 1);
+    // The router: strace's child (strace runs where setpriv was).
+    let tracer = guard.0.id();
+    let pid: u32 = std::fs::read_to_string(format!("/proc/{tracer}/task/{tracer}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the router under strace");
+    assert!(cap_line(pid, "Uid:").starts_with(&nobody.uid.to_string()));
+    assert_eq!(cap_line(pid, "CapEff:"), "0000000000201000");
+    // Its TUN exists in the namespace.
+    ok("sfamb-wan", &["ip", "link", "show", "sfamb"]);
+    signal(pid, nix::sys::signal::Signal::SIGTERM);
+    assert!(guard.0.wait().unwrap().success());
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(calls, "", "privileged calls under the unit's conditions");
+    let log = std::fs::read_to_string(o.dir.join("router.log")).unwrap();
+    assert!(log.contains("user=\"(unchanged)\""), "{log}");
+    assert!(log.contains("router stopped"), "{log}");
 }

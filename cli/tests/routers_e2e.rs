@@ -376,6 +376,30 @@ fn scale_out(prefix: &str, n: u16, slices: &[&str]) {
     }
     assert!(on_first > 0, "no newcomer landed on the box that came back");
 
+    // `reload K`: box 2 reads its file again, one line per answer.
+    let file = lab.config[1].clone();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\nicmp_rate = 1000\n"), "{text}");
+    std::fs::write(
+        &file,
+        text.replace("\nicmp_rate = 1000\n", "\nicmp_rate = 500\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        lab.say("reload 2"),
+        "reloaded: router.icmp_rate: 1000 -> 500"
+    );
+    assert_eq!(lab.say("reload 2"), "reloaded: no change");
+    assert_eq!(lab.say("reload 1"), "reloaded: no change");
+    let answer = lab.say(&format!("reload {}", n + 1));
+    assert_eq!(
+        answer,
+        format!(
+            "error: \"reload {}\": say `kill K`, `start K` or `reload K` with K in 1..={n}",
+            n + 1
+        )
+    );
+
     let status = lab.stop();
     assert!(status.success(), "lab exited with {status}");
     for ns in ["access", "core", "r1"] {

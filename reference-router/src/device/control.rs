@@ -58,7 +58,9 @@ pub fn bind(path: &str) -> io::Result<UnixListener> {
         if UnixStream::connect(target).is_ok() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
-                format!("{path}: another router is running"),
+                format!(
+                    "{path}: a program answers on this socket (another router?): refusing to take it over (router.control_socket)"
+                ),
             ));
         }
         fs::remove_file(target)?;
