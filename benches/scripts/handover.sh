@@ -6,7 +6,10 @@
 # time the packet loops stood still) and their median.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo run --quiet --release -p sixfold-benches --bin handover-pause -- "${RUNS:-5}"
+# `handover.sh lab` skips the first part.
+if [[ ${1:-} != lab ]]; then
+    cargo run --quiet --release -p sixfold-benches --bin handover-pause -- "${RUNS:-5}"
+fi
 if [[ $(id -u) != 0 ]]; then
     echo "(not root: the lab's pause is not measured)"
     exit 0

@@ -359,3 +359,59 @@ fn a_new_process_that_fails_at_any_step_leaves_the_old_router_forwarding() {
     assert_eq!(stats(socket).process.upgrades, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under systemd (played by a socket the test binds): the new process and
+/// the old one both name the new pid (`MAINPID=`), the new one says
+/// `READY=1`, and nobody says `STOPPING=1`: the service goes on.
+#[test]
+fn systemd_hears_the_new_main_pid_and_no_stop() {
+    if !can_run("systemd_hears_the_new_main_pid_and_no_stop") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sfupn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let read_all = || {
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while let Ok(n) = socket.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        seen
+    };
+    let lab = Lab::start_env(
+        "sfupn",
+        &["--subscribers", "1"],
+        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+    );
+    let mut lab = lab;
+    let first = read_all();
+    assert!(first.iter().any(|m| m.contains("READY=1")), "{first:?}");
+    let answer = lab.say("upgrade");
+    let new: u32 = answer
+        .split(" -> ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{answer}"));
+    let seen = read_all();
+    let mainpid = format!("MAINPID={new}");
+    let naming: Vec<&String> = seen.iter().filter(|m| m.contains(&mainpid)).collect();
+    assert_eq!(
+        naming.len(),
+        2,
+        "the new and the old process name {new}: {seen:?}"
+    );
+    assert!(naming.iter().any(|m| m.contains("READY=1")), "{seen:?}");
+    assert!(!seen.iter().any(|m| m.contains("STOPPING=1")), "{seen:?}");
+    ok(
+        &lab.ns("sub1"),
+        &["ping", "-c", "1", "-W", "2", "192.0.2.80"],
+    );
+    assert!(lab.stop().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

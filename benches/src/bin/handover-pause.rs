@@ -71,9 +71,9 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
     println!(
-        "| sessions | state MB | save ms | encode+decode ms | new router ms | restore ms | pause ms (sum) |"
+        "| sessions | state MB | save ms | encode+decode ms | new router ms | restore ms | pause ms (CPU, sum) | pause ms (wall) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in [1_000, 10_000, 100_000, 1_000_000] {
         let now = Instant::now();
         let router = loaded(n, now);
