@@ -57,8 +57,8 @@ fn run(router: &mut Router, t0: Instant, now: &mut Duration, steps: &[Step]) -> 
         }
         let s = router.snapshot();
         seen.push(format!(
-            "sessions {} flows {} drops {:?} v4 {:?} v6 {:?} ipfix {:?}",
-            s.sessions, s.ipv6_flows, s.drops, s.ipv4, s.ipv6, s.ipfix
+            "sessions {} flows {} drops {:?} v4 {:?} v6 {:?} ipfix {:?} shapers {:?}",
+            s.sessions, s.ipv6_flows, s.drops, s.ipv4, s.ipv6, s.ipfix, s.shapers
         ));
     }
     seen
@@ -73,6 +73,7 @@ fn law(config: Config, before: &[Step], after: &[Step]) -> usize {
     let mut a = Router::new(config.clone(), 42, t0).unwrap();
     run(&mut a, t0, &mut now, before);
     let bytes = a.save_state();
+    let shapers = a.save_shapers(t0 + now);
     let doc = Document {
         common: Common::default(),
         workers: vec![bytes.clone()],
@@ -81,6 +82,7 @@ fn law(config: Config, before: &[Step], after: &[Step]) -> usize {
     let mut b = Router::new(config, 7, t0).unwrap();
     b.restore_state(&read.workers[0], 0).unwrap();
     Router::relink(std::slice::from_mut(&mut b));
+    b.restore_shapers(&shapers, t0 + now).unwrap();
     let mut later = now;
     let seen_a = run(&mut a, t0, &mut now, after);
     let seen_b = run(&mut b, t0, &mut later, after);
@@ -167,6 +169,20 @@ fn a_restored_router_decides_as_the_saved_one_nat44_blocks_firewall() {
     );
     let size = law(config, &before, &after);
     assert!(size > 1000, "a state with 40 sessions is {size} bytes");
+}
+
+/// The law for a shaped uplink (1 Mbit/s): packets waiting in the shaper at
+/// the save leave the restored router at the same times, and its counts go on.
+#[test]
+fn a_restored_router_decides_as_the_saved_one_shaped() {
+    let mut config = config("");
+    config.wan.rate_mbps = Some(1);
+    let burst: Vec<Step> = (0..30)
+        .map(|i| Step::Out(0, udp(SUB0, 7000 + i, WAN, 53, &[0x55; 1000])))
+        .collect();
+    let mut after = vec![Step::Out(0, udp(SUB0, 7100, WAN, 53, &[0x55; 1000]))];
+    after.extend((0..5).map(|_| Step::Wait(1)));
+    law(config, &burst, &after);
 }
 
 /// The law for NAT64: sessions, aliases and the answers to them.

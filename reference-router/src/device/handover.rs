@@ -237,12 +237,12 @@ impl Supervisor<'_> {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let pause = Instant::now();
         let paused = self.pause_workers();
-        let (decide, states, fragments) = paused.inspect_err(|_| {
+        let (decide, states, shapers, fragments) = paused.inspect_err(|_| {
             self.control_hold
                 .store(false, std::sync::atomic::Ordering::Relaxed);
         })?;
         let export = self.exporter.take().and_then(Exporter::hand_over);
-        let sent = self.send_state(channel, &states, fragments, export.as_ref());
+        let sent = self.send_state(channel, (states, shapers), fragments, export.as_ref());
         let answer = sent.and_then(|()| {
             channel
                 .recv()
@@ -277,7 +277,15 @@ impl Supervisor<'_> {
     #[allow(clippy::type_complexity)]
     fn pause_workers(
         &mut self,
-    ) -> Result<(Vec<mpsc::SyncSender<AfterHandover>>, Vec<Vec<u8>>, u64), String> {
+    ) -> Result<
+        (
+            Vec<mpsc::SyncSender<AfterHandover>>,
+            Vec<Vec<u8>>,
+            Vec<u8>,
+            u64,
+        ),
+        String,
+    > {
         let handles = self.loops.handles();
         let (answer, answers) = mpsc::sync_channel(handles.len());
         let mut decide = Vec::new();
@@ -293,13 +301,19 @@ impl Supervisor<'_> {
             decide.push(tx);
         }
         let mut states = vec![Vec::new(); decide.len()];
+        let mut shapers = Vec::new();
         let mut fragments = 0;
         let deadline = Instant::now() + Duration::from_secs(5);
         for _ in 0..decide.len() {
             match answers.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok((k, s, f)) => {
-                    states[usize::from(k)] = s;
-                    fragments = f;
+                Ok(saved) => {
+                    if let Some(slot) = states.get_mut(usize::from(saved.index)) {
+                        *slot = saved.state;
+                    }
+                    if !saved.shapers.is_empty() {
+                        shapers = saved.shapers;
+                    }
+                    fragments = saved.fragments;
                 }
                 Err(_) => {
                     self.resume(decide, None);
@@ -307,7 +321,7 @@ impl Supervisor<'_> {
                 }
             }
         }
-        Ok((decide, states, fragments))
+        Ok((decide, states, shapers, fragments))
     }
 
     /// Every worker goes on, with the exporter resumed where it stopped.
@@ -332,7 +346,7 @@ impl Supervisor<'_> {
     fn send_state(
         &self,
         channel: &Channel,
-        states: &[Vec<u8>],
+        (states, shapers): (Vec<Vec<u8>>, Vec<u8>),
         fragments: u64,
         export: Option<&(ExportState, UdpSocket)>,
     ) -> Result<(), String> {
@@ -343,9 +357,9 @@ impl Supervisor<'_> {
                 upgrades: self.history.upgrades,
                 export: export.map(|(s, _)| s.clone()),
                 fragment_flows_dropped: fragments,
-                shapers: Vec::new(),
+                shapers,
             },
-            workers: states.to_vec(),
+            workers: states,
         }
         .encode();
         let failed = |e: io::Error| format!("sending the state: {e}");
@@ -514,6 +528,11 @@ fn receive(config: &Config, channel: &Channel, seed: u64) -> io::Result<TakenOve
         return Err(bad(e.to_string()));
     }
     Router::relink(&mut routers);
+    if let Some(first) = routers.first_mut() {
+        first
+            .restore_shapers(&doc.common.shapers, Instant::now())
+            .map_err(|e| bad(e.to_string()))?;
+    }
     let layout = Layout::of(config);
     let devices = Devices::adopt(config, &layout, count, &header.queues, queues)?;
     let endpoints = Endpoints::adopted(

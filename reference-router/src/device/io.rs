@@ -29,7 +29,7 @@
 //! withdraws its announce routes. A handover to a new process would take the
 //! first step only.
 
-use super::loops::{AfterHandover, HandoverAsk, ReloadAsk, Request};
+use super::loops::{AfterHandover, HandoverAsk, ReloadAsk, Request, Saved};
 use super::tun::{Devices, Queue};
 use crate::iface::{Direction, Interface, Shard};
 use crate::ipfix::Record;
@@ -199,9 +199,13 @@ impl Worker {
         // Let go now: the exporter ends only once every sender is gone.
         self.exporter = None;
         let index = self.router.shard().index;
-        let state = self.router.save_state();
-        let fragments = self.router.fragment_flows();
-        let answered = ask.answer.send((index, state, fragments)).is_ok();
+        let saved = Saved {
+            index,
+            state: self.router.save_state(),
+            shapers: self.router.save_shapers(Instant::now()),
+            fragments: self.router.fragment_flows(),
+        };
+        let answered = ask.answer.send(saved).is_ok();
         let decision = if answered {
             // The supervisor always decides: it waits for the new process
             // for less than this.

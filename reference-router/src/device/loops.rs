@@ -67,11 +67,22 @@ pub struct ReloadAsk {
 
 /// One worker's part in a handover to a new process.
 pub struct HandoverAsk {
-    /// The worker's index, its state ([`crate::Router::save_state`]) and
-    /// the IPv4 fragment table's datagrams (dropped by the handover).
-    pub answer: SyncSender<(u16, Vec<u8>, u64)>,
+    /// What the worker saved.
+    pub answer: SyncSender<Saved>,
     /// What happens next.
     pub decision: Receiver<AfterHandover>,
+}
+
+/// One worker's part of a state.
+pub struct Saved {
+    /// The worker's index.
+    pub index: u16,
+    /// Its state ([`crate::Router::save_state`]).
+    pub state: Vec<u8>,
+    /// The shared shapers' state (worker 0 only; [`crate::Router::save_shapers`]).
+    pub shapers: Vec<u8>,
+    /// The IPv4 fragment table's datagrams (dropped by the handover).
+    pub fragments: u64,
 }
 
 /// How a handover ended, for a worker.

@@ -72,6 +72,22 @@ impl Router {
         })
     }
 
+    /// The shared egress shapers' state (tokens, counts, packets waiting),
+    /// saved by the worker that reports them (index 0); empty for the others.
+    pub fn save_shapers(&self, now: Instant) -> Vec<u8> {
+        if self.shard.index == 0 {
+            self.egress.save_shapers(now)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Takes saved shapers' state (from [`Router::save_shapers`]) into the
+    /// shapers this router shares with its workers; `now` starts their clocks.
+    pub fn restore_shapers(&mut self, bytes: &[u8], now: Instant) -> Result<(), StateError> {
+        self.egress.restore_shapers(bytes, now)
+    }
+
     /// Datagrams in pieces in the shared IPv4 fragment table (dropped by a
     /// handover).
     pub fn fragment_flows(&self) -> u64 {

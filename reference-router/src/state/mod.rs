@@ -116,7 +116,7 @@ pub struct Common {
     pub export: Option<ExportState>,
     /// Datagrams in pieces in the IPv4 fragment table, dropped.
     pub fragment_flows_dropped: u64,
-    /// The shapers' state (worker 0 reports the shared shapers).
+    /// The shared egress shapers' state ([`crate::Router::save_shapers`]).
     pub shapers: Vec<u8>,
 }
 
