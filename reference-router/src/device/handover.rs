@@ -500,39 +500,8 @@ fn receive(config: &Config, channel: &Channel, seed: u64) -> io::Result<TakenOve
                 .into(),
         ));
     }
-    let count = doc.workers.len() as u16;
-    let epoch = instant_of(doc.common.epoch_monotonic_ns);
-    let mut routers =
-        Router::workers(config.clone(), seed, epoch, count).map_err(|e| bad(e.to_string()))?;
-    // Each worker's section in a thread of its own: the pause is the
-    // slowest worker's restore, not their sum.
-    let restored: Vec<Result<(), state::StateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = routers
-            .iter_mut()
-            .zip(&doc.workers)
-            .enumerate()
-            .map(|(k, (r, s))| scope.spawn(move || r.restore_state(s, k)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(state::StateError::Mismatch(
-                        "a worker's restore panicked".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    if let Some(e) = restored.into_iter().find_map(Result::err) {
-        return Err(bad(e.to_string()));
-    }
-    Router::relink(&mut routers);
-    if let Some(first) = routers.first_mut() {
-        first
-            .restore_shapers(&doc.common.shapers, Instant::now())
-            .map_err(|e| bad(e.to_string()))?;
-    }
+    let (routers, epoch) = restore_routers(config, &doc, seed)?;
+    let count = routers.len() as u16;
     let layout = Layout::of(config);
     let devices = Devices::adopt(config, &layout, count, &header.queues, queues)?;
     let endpoints = Endpoints::adopted(
@@ -570,4 +539,47 @@ fn receive(config: &Config, channel: &Channel, seed: u64) -> io::Result<TakenOve
         },
         confirm: Confirm { channel: None },
     })
+}
+
+/// The routers of `config`, one per worker of `doc`, with the saved state
+/// restored (each worker's in a thread of its own: the pause is the slowest
+/// worker's restore, not their sum), and their epoch.
+fn restore_routers(
+    config: &Config,
+    doc: &Document,
+    seed: u64,
+) -> io::Result<(Vec<Router>, Instant)> {
+    let bad = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+    let count = doc.workers.len() as u16;
+    let epoch = instant_of(doc.common.epoch_monotonic_ns);
+    let mut routers =
+        Router::workers(config.clone(), seed, epoch, count).map_err(|e| bad(e.to_string()))?;
+    let restored: Vec<Result<(), state::StateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = routers
+            .iter_mut()
+            .zip(&doc.workers)
+            .enumerate()
+            .map(|(k, (r, s))| scope.spawn(move || r.restore_state(s, k)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(state::StateError::Mismatch(
+                        "a worker's restore panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    if let Some(e) = restored.into_iter().find_map(Result::err) {
+        return Err(bad(e.to_string()));
+    }
+    Router::relink(&mut routers);
+    if let Some(first) = routers.first_mut() {
+        first
+            .restore_shapers(&doc.common.shapers, Instant::now())
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok((routers, epoch))
 }

@@ -113,6 +113,13 @@ impl Endpoints {
         }
     }
 
+    /// Second descriptors of the control socket and the metrics listener
+    /// (the servers take the first; a handover sends these).
+    pub(crate) fn clones(&self) -> std::io::Result<(UnixListener, Option<TcpListener>)> {
+        let metrics = self.metrics.as_ref().map(TcpListener::try_clone);
+        Ok((self.control.try_clone()?, metrics.transpose()?))
+    }
+
     /// Unbinds without serving: removes the control socket (when the router
     /// cannot start after all).
     pub fn close(self) {

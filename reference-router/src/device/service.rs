@@ -186,12 +186,7 @@ fn serve(
             .with_supervisor(asks),
     );
     loops.set_process(history.process());
-    let control_listener = endpoints.control.try_clone()?;
-    let metrics_listener = endpoints
-        .metrics
-        .as_ref()
-        .map(std::net::TcpListener::try_clone)
-        .transpose()?;
+    let (control_listener, metrics_listener) = endpoints.clones()?;
     let mut server = control::Server::start(
         endpoints.control,
         &endpoints.control_path,
@@ -211,7 +206,6 @@ fn serve(
             worker
         })
         .collect();
-    let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     let mut supervisor = Supervisor {
         base,
         devices,
@@ -234,10 +228,50 @@ fn serve(
         metrics_listener,
         handed_to: None,
     };
+    let results = run_loops(workers, &mut supervisor, control, &asked, taken.as_ref());
+    drop(supervisor.metrics.take());
+    if let Some(pid) = supervisor.handed_to {
+        // The new process serves the control socket now.
+        server.keep_path();
+        control.handed_to.store(u64::from(pid), Ordering::Relaxed);
+    }
+    drop(server);
+    // Sends what the workers left, then stops.
+    drop(supervisor.exporter.take());
+    let mut merged = merge(results)?;
+    merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
+    Ok(merged)
+}
+
+/// The workers' last counters, merged (the first error, if one failed).
+fn merge(results: Vec<std::io::Result<Snapshot>>) -> std::io::Result<Snapshot> {
+    let mut merged = Snapshot::default();
+    for (k, r) in results.into_iter().enumerate() {
+        let s = r?;
+        if k == 0 {
+            merged = s;
+        } else {
+            merged.merge(&s);
+        }
+    }
+    Ok(merged)
+}
+
+/// Runs every worker's loop in a thread of its own while the supervisor
+/// watches; then each ends — releasing what its router holds, unless a new
+/// process took it over — and says its last counters.
+fn run_loops(
+    workers: Vec<Worker>,
+    supervisor: &mut Supervisor<'_>,
+    control: &Control,
+    asked: &Receiver<Ask>,
+    taken: Option<&super::handover::Confirm>,
+) -> Vec<std::io::Result<Snapshot>> {
+    let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     // The loops stop when the supervisor says so, or when one fails.
     let halt = AtomicBool::new(false);
     let failed = AtomicBool::new(false);
-    let results: Vec<std::io::Result<Snapshot>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = workers
             .into_iter()
             .map(|mut worker| {
@@ -255,7 +289,7 @@ fn serve(
                 })
             })
             .collect();
-        supervisor.watch(control, &asked, &beats, &failed, taken.as_ref());
+        supervisor.watch(control, asked, &beats, &failed, taken);
         halt.store(true, Ordering::Relaxed);
         handles
             .into_iter()
@@ -264,27 +298,7 @@ fn serve(
                     .unwrap_or_else(|_| Err(std::io::Error::other("a worker panicked")))
             })
             .collect()
-    });
-    drop(supervisor.metrics.take());
-    if let Some(pid) = supervisor.handed_to {
-        // The new process serves the control socket now.
-        server.keep_path();
-        control.handed_to.store(u64::from(pid), Ordering::Relaxed);
-    }
-    drop(server);
-    // Sends what the workers left, then stops.
-    drop(supervisor.exporter.take());
-    let mut merged = Snapshot::default();
-    for (k, r) in results.into_iter().enumerate() {
-        let s = r?;
-        if k == 0 {
-            merged = s;
-        } else {
-            merged.merge(&s);
-        }
-    }
-    merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
-    Ok(merged)
+    })
 }
 
 /// Each of `count` workers' mailbox, doorbell, and the servers' handle on it.
@@ -316,25 +330,7 @@ impl Supervisor<'_> {
         failed: &AtomicBool,
         taken: Option<&super::handover::Confirm>,
     ) {
-        match taken {
-            Some(c) => {
-                if let Err(e) = c.confirm(self.notify) {
-                    // The old process went on without this one: leave at
-                    // once, touching nothing (the state is the old one's).
-                    tracing::error!(error = %e, "the old router did not take the confirmation; leaving");
-                    std::process::exit(1);
-                }
-                tracing::info!(
-                    upgrades = self.history.upgrades,
-                    "took over the running router"
-                );
-            }
-            None => {
-                if let Some(n) = self.notify {
-                    n.ready("running");
-                }
-            }
-        }
+        self.announce(taken);
         let interval = self
             .notify
             .and_then(Notifier::watchdog_interval)
@@ -362,30 +358,8 @@ impl Supervisor<'_> {
                     let _ = reply.try_send(outcome.answer());
                 }
                 Ok(Ask::Upgrade(binary, reply)) => {
-                    let started = Instant::now();
-                    match self.upgrade(binary) {
-                        Ok((pid, paused)) => {
-                            let took = started.elapsed().as_secs_f64();
-                            let paused = paused.as_secs_f64();
-                            tracing::info!(
-                                pid,
-                                seconds = took,
-                                paused,
-                                "handed over to the new process"
-                            );
-                            let _ = reply.try_send(format!(
-                                "upgraded pid {} -> {pid} in {took:.3} s\npaused {paused:.6} s",
-                                std::process::id()
-                            ));
-                            if let Some(n) = self.notify {
-                                n.send(&format!("MAINPID={pid}\nSTATUS=handed over to pid {pid}"));
-                            }
-                            self.handed_to = Some(pid);
-                            return;
-                        }
-                        Err(e) => {
-                            let _ = reply.try_send(format!("refused {e}"));
-                        }
+                    if self.answer_upgrade(binary, &reply) {
+                        return;
                     }
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
@@ -412,6 +386,65 @@ impl Supervisor<'_> {
             n.stopping();
         }
         tracing::info!("stopping: releasing every session and block");
+    }
+
+    /// Says the router runs: to systemd (`READY=1`), or, taken over, to the
+    /// old process and systemd ([`super::handover::Confirm`]).
+    fn announce(&self, taken: Option<&super::handover::Confirm>) {
+        match taken {
+            Some(c) => {
+                if let Err(e) = c.confirm(self.notify) {
+                    // The old process went on without this one: leave at
+                    // once, touching nothing (the state is the old one's).
+                    tracing::error!(error = %e, "the old router did not take the confirmation; leaving");
+                    std::process::exit(1);
+                }
+                tracing::info!(
+                    upgrades = self.history.upgrades,
+                    "took over the running router"
+                );
+            }
+            None => {
+                if let Some(n) = self.notify {
+                    n.ready("running");
+                }
+            }
+        }
+    }
+
+    /// Runs an upgrade asked on the control socket and answers `reply`:
+    /// whether a new process took over (this one then ends).
+    fn answer_upgrade(
+        &mut self,
+        binary: Option<PathBuf>,
+        reply: &mpsc::SyncSender<String>,
+    ) -> bool {
+        let started = Instant::now();
+        match self.upgrade(binary) {
+            Ok((pid, paused)) => {
+                let took = started.elapsed().as_secs_f64();
+                let paused = paused.as_secs_f64();
+                tracing::info!(
+                    pid,
+                    seconds = took,
+                    paused,
+                    "handed over to the new process"
+                );
+                let _ = reply.try_send(format!(
+                    "upgraded pid {} -> {pid} in {took:.3} s\npaused {paused:.6} s",
+                    std::process::id()
+                ));
+                if let Some(n) = self.notify {
+                    n.send(&format!("MAINPID={pid}\nSTATUS=handed over to pid {pid}"));
+                }
+                self.handed_to = Some(pid);
+                true
+            }
+            Err(e) => {
+                let _ = reply.try_send(format!("refused {e}"));
+                false
+            }
+        }
     }
 
     /// The status line: live sessions, packets per second since the last.

@@ -408,39 +408,7 @@ impl Devices {
                 fds.len()
             )));
         }
-        let mut wan: Vec<Option<Queue>> = (0..workers.max(1)).map(|_| None).collect();
-        let mut subscribers: HashMap<SubscriberId, Arc<Queue>, RandomState> = HashMap::default();
-        let mut ranges: Vec<Vec<Option<Queue>>> = (0..config.subscriber_range.len())
-            .map(|_| (0..workers.max(1)).map(|_| None).collect())
-            .collect();
-        for (h, fd) in handed.iter().zip(fds) {
-            let q = Queue {
-                dev: Dev::Adopted {
-                    fd,
-                    udp_gso: h.udp_gso,
-                },
-                offload: h.offload,
-            };
-            let slot = match h.role {
-                Role::Wan(k) => wan.get_mut(usize::from(k)),
-                Role::Range(r, k) => ranges
-                    .get_mut(r as usize)
-                    .and_then(|qs| qs.get_mut(usize::from(k))),
-                Role::Subscriber(id) => {
-                    subscribers.insert(id, Arc::new(q));
-                    continue;
-                }
-            };
-            match slot {
-                Some(s) => *s = Some(q),
-                None => {
-                    return Err(io::Error::other(format!(
-                        "a queue for {:?}, which this configuration with {workers} workers does not have",
-                        h.role
-                    )));
-                }
-            }
-        }
+        let (wan, subscribers, ranges) = place(config, workers, handed, fds)?;
         let missing = |what: String| io::Error::other(format!("no queue handed over for {what}"));
         let wan: Vec<Queue> = wan
             .into_iter()
@@ -496,4 +464,54 @@ impl Devices {
         };
         kept.reopened(config, layout, workers)
     }
+}
+
+/// Each handed-over queue in its place: the uplink's and each range's by
+/// worker, subscribers' by id (a place this configuration does not have is
+/// an error).
+#[allow(clippy::type_complexity)]
+fn place(
+    config: &Config,
+    workers: u16,
+    handed: &[Handed],
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> io::Result<(
+    Vec<Option<Queue>>,
+    HashMap<SubscriberId, Arc<Queue>, RandomState>,
+    Vec<Vec<Option<Queue>>>,
+)> {
+    let mut wan: Vec<Option<Queue>> = (0..workers.max(1)).map(|_| None).collect();
+    let mut subscribers: HashMap<SubscriberId, Arc<Queue>, RandomState> = HashMap::default();
+    let mut ranges: Vec<Vec<Option<Queue>>> = (0..config.subscriber_range.len())
+        .map(|_| (0..workers.max(1)).map(|_| None).collect())
+        .collect();
+    for (h, fd) in handed.iter().zip(fds) {
+        let q = Queue {
+            dev: Dev::Adopted {
+                fd,
+                udp_gso: h.udp_gso,
+            },
+            offload: h.offload,
+        };
+        let slot = match h.role {
+            Role::Wan(k) => wan.get_mut(usize::from(k)),
+            Role::Range(r, k) => ranges
+                .get_mut(r as usize)
+                .and_then(|qs| qs.get_mut(usize::from(k))),
+            Role::Subscriber(id) => {
+                subscribers.insert(id, Arc::new(q));
+                continue;
+            }
+        };
+        match slot {
+            Some(s) => *s = Some(q),
+            None => {
+                return Err(io::Error::other(format!(
+                    "a queue for {:?}, which this configuration with {workers} workers does not have",
+                    h.role
+                )));
+            }
+        }
+    }
+    Ok((wan, subscribers, ranges))
 }
