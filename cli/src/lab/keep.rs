@@ -3,9 +3,9 @@
 //! commands on standard input, each answered on exactly one line:
 //! `reload` (`reload K` with `--routers`) makes that router read its file
 //! again — `reloaded: KEY: OLD -> NEW; …`, `reloaded: no change`, or
-//! `error: refused: …` with every reason —, `upgrade` (`upgrade K`) hands
-//! that router over to a new process of this binary (`upgraded pid OLD -> NEW
-//! in S s`), and `--routers` labs take `kill K` and `start K` too.
+//! `error: refused: …` with every reason —, `upgrade` (one-router labs)
+//! hands the router over to a new process of this binary (`upgraded pid OLD
+//! -> NEW in S s`), and `--routers` labs take `kill K` and `start K` too.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
