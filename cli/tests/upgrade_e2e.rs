@@ -362,7 +362,9 @@ fn a_new_process_that_fails_at_any_step_leaves_the_old_router_forwarding() {
 
 /// Under systemd (played by a socket the test binds): the new process and
 /// the old one both name the new pid (`MAINPID=`), the new one says
-/// `READY=1`, and nobody says `STOPPING=1`: the service goes on.
+/// `READY=1`, and nobody says `STOPPING=1`: the service goes on. systemd's
+/// `WATCHDOG_PID` names the main process (here a pid that is neither, so the
+/// first router does not feed it): the new process, the main one now, does.
 #[test]
 fn systemd_hears_the_new_main_pid_and_no_stop() {
     if !can_run("systemd_hears_the_new_main_pid_and_no_stop") {
@@ -373,24 +375,33 @@ fn systemd_hears_the_new_main_pid_and_no_stop() {
     let path = dir.join("notify.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
     socket
-        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
+    // Everything said within 2 s (the watchdog, once fed, never goes quiet).
     let read_all = || {
         let mut buf = [0u8; 4096];
         let mut seen = Vec::new();
-        while let Ok(n) = socket.recv(&mut buf) {
-            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            if let Ok(n) = socket.recv(&mut buf) {
+                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
         }
         seen
     };
     let lab = Lab::start_env(
         "sfupn",
         &["--subscribers", "1"],
-        &[("NOTIFY_SOCKET", path.to_str().unwrap())],
+        &[
+            ("NOTIFY_SOCKET", path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+            ("WATCHDOG_PID", "1"),
+        ],
     );
     let mut lab = lab;
     let first = read_all();
     assert!(first.iter().any(|m| m.contains("READY=1")), "{first:?}");
+    assert!(!first.iter().any(|m| m.contains("WATCHDOG=1")), "{first:?}");
     let answer = lab.say("upgrade");
     let new: u32 = answer
         .split(" -> ")
@@ -408,6 +419,10 @@ fn systemd_hears_the_new_main_pid_and_no_stop() {
     );
     assert!(naming.iter().any(|m| m.contains("READY=1")), "{seen:?}");
     assert!(!seen.iter().any(|m| m.contains("STOPPING=1")), "{seen:?}");
+    assert!(
+        seen.iter().any(|m| m.contains("WATCHDOG=1")),
+        "the new process feeds the watchdog: {seen:?}"
+    );
     ok(
         &lab.ns("sub1"),
         &["ping", "-c", "1", "-W", "2", "192.0.2.80"],

@@ -180,6 +180,9 @@ impl Supervisor<'_> {
             .arg(&path)
             .arg("--handover-fd")
             .arg(fd.to_string())
+            // systemd's WATCHDOG_PID names this process; the new one feeds
+            // the watchdog once it is the main process (no PID: its own).
+            .env_remove("WATCHDOG_PID")
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting {}: {e}", binary.display()))?;
