@@ -16,14 +16,23 @@
 #   while it still runs. A merged (GRO/USO) super-packet counts once there, so
 #   datagrams = (bytes - 28 x packets) / 32.
 #
-# Prints the medians and ratios as a Markdown table, and every run's figures on
-# stderr. Needs root, iperf3, trafgen (netsniff-ng), nft, ethtool, taskset.
+# Cost, beside the rates: the whole machine's CPU time (every core, from
+# /proc/stat: user + nice + system + irq + softirq) over each iperf3 run, per GB
+# delivered (iperf3's received bytes), and over each UDP window, per datagram
+# arriving. Both include the endpoints (iperf3 client and server, trafgen), the
+# same work for every contender, so the differences are the forwarding paths';
+# run it on an otherwise idle machine (a busy one adds its load to every figure).
+#
+# Prints the command line and the machine, then the medians and ratios as a
+# Markdown table, and every run's figures on stderr. Needs root, iperf3, trafgen
+# (netsniff-ng), nft, ethtool, taskset.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
 for p in iperf3 trafgen nft ethtool taskset python3; do
     command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
 done
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 SECS=${SECS:-5}
 REPS=${REPS:-3}
 WARM=${WARM:-1}
@@ -55,10 +64,21 @@ stop_generator() { # trafgen and its worker processes: SIGINT, as Ctrl-C would s
     gen_pid=""
 }
 
-iperf_tcp() { # ns server -> Gbit/s
-    local out
+busy_ticks() { # the whole machine's CPU ticks so far: user nice system irq softirq, all cores
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+HZ=$(getconf CLK_TCK)
+
+iperf_tcp() { # ns server -> "Gbit/s core-seconds-per-GB"
+    local out t0 t1
+    t0=$(busy_ticks)
     out=$(ip netns exec "$1" iperf3 -c "$2" -t "$SECS" -J)
-    python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' <<<"$out"
+    t1=$(busy_ticks)
+    python3 -c '
+import json, sys
+r = json.load(sys.stdin)["end"]["sum_received"]
+cpu = ('"$t1"' - '"$t0"') / '"$HZ"'
+print("%.2f %.3f" % (r["bits_per_second"] / 1e9, cpu / (r["bytes"] / 1e9)))' <<<"$out"
 }
 
 sink() { # ns: drop UDP port 9 in prerouting, counted
@@ -78,18 +98,19 @@ counter() { # ns -> "packets bytes"
         python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
 }
 
-udp_kdps() { # ns out-dev cfg wan-ns -> thousand datagrams/s arriving, steady window
-    local a b t0 t1
+udp_kdps() { # ns out-dev cfg wan-ns -> "thousand datagrams/s arriving, CPU µs per datagram", steady window
+    local a b t0 t1 c0 c1
     taskset -c "$GEN_CPU" ip netns exec "$1" trafgen -i "$3" -o "$2" --cpus 1 -n 0 >/dev/null 2>&1 &
     gen_pid=$!
     sleep "$WARM"
-    read -r -a a <<<"$(counter "$4")"; t0=$(date +%s.%N)
+    read -r -a a <<<"$(counter "$4")"; t0=$(date +%s.%N); c0=$(busy_ticks)
     sleep "$WINDOW"
-    read -r -a b <<<"$(counter "$4")"; t1=$(date +%s.%N)
+    read -r -a b <<<"$(counter "$4")"; t1=$(date +%s.%N); c1=$(busy_ticks)
     stop_generator
     python3 -c "
 packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
-print('%.0f' % ((bytes - 28 * packets) / $PAYLOAD / ($t1 - $t0) / 1e3))"
+datagrams = (bytes - 28 * packets) / $PAYLOAD
+print('%.0f %.3f' % (datagrams / ($t1 - $t0) / 1e3, ($c1 - $c0) / $HZ / max(datagrams, 1) * 1e6))"
 }
 
 server() { # ns: an iperf3 daemon, its PID in $work/iperf-NS.pid
@@ -157,38 +178,60 @@ CFG
 sleep 1
 
 # --- rounds, interleaved -----------------------------------------------------------
-declare -A R
+declare -A R C
+take() { # key round output-of-a-measurement: the rate in R, the cost in C
+    local v
+    read -r -a v <<<"$3"
+    R[$1,$2]=${v[0]}
+    C[$1,$2]=${v[1]}
+}
 for round in $(seq "$REPS"); do
-    R[s4,$round]=$(iperf_tcp $P-sub1 192.0.2.80)
+    take s4 "$round" "$(iperf_tcp $P-sub1 192.0.2.80)"
     kernel_offloads on
-    R[k4,$round]=$(iperf_tcp $K-sub1 192.0.2.80)
+    take k4 "$round" "$(iperf_tcp $K-sub1 192.0.2.80)"
     kernel_offloads off
-    R[o4,$round]=$(iperf_tcp $K-sub1 192.0.2.80)
-    R[s6,$round]=$(iperf_tcp $P-sub1 2001:db8:ffff::80)
+    take o4 "$round" "$(iperf_tcp $K-sub1 192.0.2.80)"
+    take s6 "$round" "$(iperf_tcp $P-sub1 2001:db8:ffff::80)"
     kernel_offloads on
-    R[k6,$round]=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
+    take k6 "$round" "$(iperf_tcp $K-sub1 2001:db8:ffff::80)"
     kernel_offloads off
-    R[o6,$round]=$(iperf_tcp $K-sub1 2001:db8:ffff::80)
-    R[su,$round]=$(udp_kdps $P-sub1 sub1 "$work/tun.cfg" $P-wan)
+    take o6 "$round" "$(iperf_tcp $K-sub1 2001:db8:ffff::80)"
+    take su "$round" "$(udp_kdps $P-sub1 sub1 "$work/tun.cfg" $P-wan)"
     kernel_offloads on
-    R[ku,$round]=$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)
+    take ku "$round" "$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)"
     kernel_offloads off
-    R[ou,$round]=$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)
-    echo "round $round: TCPv4 sixfold ${R[s4,$round]} kernel ${R[k4,$round]}/${R[o4,$round]}; TCPv6 ${R[s6,$round]} ${R[k6,$round]}/${R[o6,$round]}; UDP kdgram/s ${R[su,$round]} ${R[ku,$round]}/${R[ou,$round]}" >&2
+    take ou "$round" "$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)"
+    line="round $round:"
+    for k in s4 k4 o4 s6 k6 o6 su ku ou; do line+=" $k ${R[$k,$round]}/${C[$k,$round]}"; done
+    echo "$line (rate/cost)" >&2
 done
 
-median() { # key -> median over rounds
-    local k=$1 vals=()
-    for round in $(seq "$REPS"); do vals+=("${R[$k,$round]}"); done
-    printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.2f" if max(v) < 100 else "%.0f") % v[len(v)//2])'
+median() { # array key -> median over rounds
+    local -n a=$1
+    local k=$2 vals=()
+    for round in $(seq "$REPS"); do vals+=("${a[$k,$round]}"); done
+    printf '%s\n' "${vals[@]}" | python3 -c '
+import sys
+v = sorted(float(x) for x in sys.stdin)
+m = v[len(v) // 2]
+print(("%.0f" if m >= 100 else "%.2f" if m >= 1 else "%.3f") % m)'
 }
 ratio() { python3 -c "print('%.2f' % ($1/$2))"; }
-declare -A M
-for k in s4 k4 o4 s6 k6 o6 su ku ou; do M[$k]=$(median $k); done
+declare -A M K
+for k in s4 k4 o4 s6 k6 o6 su ku ou; do M[$k]=$(median R $k); K[$k]=$(median C $k); done
+echo "command: $0 (SECS=$SECS REPS=$REPS WARM=$WARM WINDOW=$WINDOW GEN_CPU=$GEN_CPU SIXFOLD_ARGS=${SIXFOLD_ARGS:-})"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs, kernel $(uname -r); load average before: $load0"
+echo
+row() { # label key
+    echo "| $1 | ${2} | ${3} | ${4} | $(ratio "$2" "$3") | $(ratio "$2" "$4") |"
+}
 cat <<TABLE
 | through the router (medians of $REPS interleaved rounds) | sixfold (TUN) | kernel nft, offloads on | kernel nft, offloads off | sixfold / kernel on | sixfold / kernel off |
 |---|---:|---:|---:|---:|---:|
-| TCP IPv4 (NAT), Gbit/s | ${M[s4]} | ${M[k4]} | ${M[o4]} | $(ratio ${M[s4]} ${M[k4]}) | $(ratio ${M[s4]} ${M[o4]}) |
-| TCP IPv6 (routed), Gbit/s | ${M[s6]} | ${M[k6]} | ${M[o6]} | $(ratio ${M[s6]} ${M[k6]}) | $(ratio ${M[s6]} ${M[o6]}) |
-| UDP 60 B (NAT), thousand datagrams/s arriving | ${M[su]} | ${M[ku]} | ${M[ou]} | $(ratio ${M[su]} ${M[ku]}) | $(ratio ${M[su]} ${M[ou]}) |
+$(row "TCP IPv4 (NAT), Gbit/s" "${M[s4]}" "${M[k4]}" "${M[o4]}")
+$(row "TCP IPv6 (routed), Gbit/s" "${M[s6]}" "${M[k6]}" "${M[o6]}")
+$(row "UDP 60 B (NAT), thousand datagrams/s arriving" "${M[su]}" "${M[ku]}" "${M[ou]}")
+$(row "TCP IPv4, whole-machine CPU core-seconds per GB" "${K[s4]}" "${K[k4]}" "${K[o4]}")
+$(row "TCP IPv6, whole-machine CPU core-seconds per GB" "${K[s6]}" "${K[k6]}" "${K[o6]}")
+$(row "UDP 60 B, whole-machine CPU µs per datagram arriving" "${K[su]}" "${K[ku]}" "${K[ou]}")
 TABLE

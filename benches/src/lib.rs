@@ -1,6 +1,7 @@
 //! Helpers shared by the benchmarks and the `bench-table` report: reading criterion's
 //! JSON output and rendering it as Markdown tables.
 
+pub mod known_flow;
 pub mod nat_load;
 
 use std::collections::BTreeMap;

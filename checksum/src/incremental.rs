@@ -80,6 +80,41 @@ pub fn update_bytes(hc: u16, offset: usize, old: &[u8], new: &[u8]) -> u16 {
     Update::new().bytes(offset, old, new).apply(hc)
 }
 
+/// One field's old and new bytes, summed once: for a field that several
+/// checksums cover (an IPv4 address lies in the header checksum and in the
+/// transport's pseudo-header), each at its own offset ([`Update::change`]).
+///
+/// ```
+/// use sixfold_checksum::incremental::{Change, Update};
+/// let c = Change::of(&[192, 0, 2, 1], &[203, 0, 113, 7]);
+/// assert!(c.is_changed());
+/// assert_eq!(
+///     Update::new().change(12, c),
+///     Update::new().bytes(12, &[192, 0, 2, 1], &[203, 0, 113, 7])
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    old: Sum,
+    new: Sum,
+    changed: bool,
+}
+
+impl Change {
+    /// The change from bytes `old` to bytes `new` (the same length, for an
+    /// in-place field; see [`update_bytes`]).
+    #[inline]
+    pub fn of(old: &[u8], new: &[u8]) -> Change {
+        let (old, new, changed) = field_sums(old, new);
+        Change { old, new, changed }
+    }
+
+    /// Whether the bytes differ.
+    pub const fn is_changed(&self) -> bool {
+        self.changed
+    }
+}
+
 /// Several field changes, folded in any order and applied to a checksum at once.
 ///
 /// ```
@@ -129,8 +164,14 @@ impl Update {
 
     /// A field of any length at byte `offset` changed (see [`update_bytes`]).
     pub fn bytes(self, offset: usize, old: &[u8], new: &[u8]) -> Update {
-        let (old, new, changed) = field_sums(old, new);
-        self.with(old.at_offset(offset), new.at_offset(offset), changed)
+        self.change(offset, Change::of(old, new))
+    }
+
+    /// Field change `c` at byte `offset` (see [`Change`]): the same as
+    /// [`Update::bytes`] with the field's bytes, without summing them again.
+    #[inline]
+    pub const fn change(self, offset: usize, c: Change) -> Update {
+        self.with(c.old.at_offset(offset), c.new.at_offset(offset), c.changed)
     }
 
     /// The change of a whole sum, e.g. of a quoted packet inside an ICMP error.
@@ -194,6 +235,12 @@ impl Update {
 /// needs no loop.
 #[inline]
 fn field_sums(old: &[u8], new: &[u8]) -> (Sum, Sum, bool) {
+    if let ([o], [n]) = (old, new) {
+        // A byte (TTL, hop limit, ICMP type) is the high half of its word at
+        // an even offset (RFC 1071 §2(B) pads with zero).
+        let (o, n) = (u16::from_be_bytes([*o, 0]), u16::from_be_bytes([*n, 0]));
+        return (Sum::new(o), Sum::new(n), o != n);
+    }
     if let (Ok(o), Ok(n)) = (<[u8; 2]>::try_from(old), <[u8; 2]>::try_from(new)) {
         let (o, n) = (u16::from_be_bytes(o), u16::from_be_bytes(n));
         return (Sum::new(o), Sum::new(n), o != n);

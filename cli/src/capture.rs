@@ -11,10 +11,11 @@
 //! Linux cooked capture v1 and v2 (SLL, SLL2), BSD loopback (null). Frames of other
 //! link types, or that are not IPv4/IPv6, are kept and report no IP offset.
 
+use crate::chunked::AlignedReader;
 use pcap_file::pcapng::{Block, PcapNgReader};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -232,7 +233,7 @@ struct Pcap<R> {
     linktype: u32,
 }
 
-impl<R: Read> Pcap<R> {
+impl<R: BufRead> Pcap<R> {
     fn new(mut reader: R, magic: [u8; 4]) -> Result<Pcap<R>, CaptureError> {
         let (swapped, nanos) = match u32::from_le_bytes(magic) {
             0xa1b2_c3d4 => (false, false),
@@ -294,8 +295,8 @@ impl<R: Read> Pcap<R> {
                 problem: format!("a record of {incl} bytes"),
             });
         }
-        data.resize(incl, 0);
-        match read_fully(&mut self.reader, data) {
+        data.clear();
+        match append_exact(&mut self.reader, data, incl) {
             Ok(n) if n == incl => {}
             Ok(_) => return Err(CaptureError::Truncated { frames }),
             Err(source) => return Err(CaptureError::Read { frames, source }),
@@ -311,6 +312,28 @@ impl<R: Read> Pcap<R> {
             orig.max(incl as u32),
         )))
     }
+}
+
+/// Appends the next `n` bytes of `reader` to `out`, straight from its buffer
+/// (no zero-filling first: a capture is read once per packet); fewer if the
+/// input ends. The bytes appended.
+fn append_exact(reader: &mut impl BufRead, out: &mut Vec<u8>, n: usize) -> io::Result<usize> {
+    let mut got = 0;
+    while got < n {
+        let available = match reader.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let k = available.len().min(n - got);
+        out.extend_from_slice(&available[..k]);
+        reader.consume(k);
+        got += k;
+    }
+    Ok(got)
 }
 
 /// Reads until `buf` is full or the input ends; the bytes read.
@@ -349,7 +372,7 @@ impl Reader {
             path: path.to_path_buf(),
             source,
         })?;
-        Reader::new(Box::new(BufReader::with_capacity(1 << 20, file)))
+        Reader::new(Box::new(AlignedReader::new(file)))
     }
 
     /// Reads a capture from `reader`.

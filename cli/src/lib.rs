@@ -4,5 +4,6 @@
 //! in the binary.
 
 pub mod capture;
+pub mod chunked;
 pub mod control;
 pub mod output;

@@ -8,9 +8,10 @@
 //! symlink is followed, and the file it points to is replaced. Anything else (a
 //! pipe, a terminal, `/dev/stdout`) is written directly.
 
+use crate::chunked::ChunkWriter;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -65,7 +66,7 @@ pub struct Output {
     target: PathBuf,
     /// The temporary file renamed over `target` at the end, for regular files.
     temp: Option<PathBuf>,
-    writer: BufWriter<File>,
+    writer: ChunkWriter,
 }
 
 fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
@@ -96,7 +97,7 @@ impl Output {
             return Ok(Output {
                 target: path.to_path_buf(),
                 temp: None,
-                writer: BufWriter::with_capacity(1 << 20, file),
+                writer: ChunkWriter::new(file).map_err(io_err)?,
             });
         }
         // Replace the file a symlink points to, not the link.
@@ -116,12 +117,13 @@ impl Output {
         Ok(Output {
             target,
             temp: Some(temp),
-            writer: BufWriter::with_capacity(1 << 20, file),
+            writer: ChunkWriter::new(file).map_err(io_err)?,
         })
     }
 
-    /// Where to write.
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
+    /// Where to write (buffered; written by a thread of its own, see
+    /// [`crate::chunked`]).
+    pub fn writer(&mut self) -> &mut ChunkWriter {
         &mut self.writer
     }
 
@@ -133,9 +135,9 @@ impl Output {
             path: target.clone(),
             source,
         };
-        self.writer.flush().map_err(io_err)?;
+        let file = self.writer.finish().map_err(io_err)?;
         if let Some(temp) = self.temp.take() {
-            self.writer.get_ref().sync_all().map_err(io_err)?;
+            file.sync_all().map_err(io_err)?;
             if let Err(e) = fs::rename(&temp, &self.target) {
                 let _ = fs::remove_file(&temp);
                 return Err(io_err(e));
@@ -175,6 +177,7 @@ fn create_temp(dir: &Path, name: &str) -> io::Result<(File, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn dir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("sixfold-output-{tag}-{}", std::process::id()));

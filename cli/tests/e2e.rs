@@ -156,6 +156,13 @@ fn traffic_keeps_every_checksum(prefix: &str, args: &[&str], offload: bool) {
     assert!(s["ipv4"]["outbound"]["icmp"]["packets"].as_u64().unwrap() >= 3);
     assert_eq!(s["drops"]["bad_ip_checksum"], 0);
     assert_eq!(s["drops"]["malformed"], 0);
+    // iperf3's TCP came as super-packets with offload, and left whole: every
+    // TUN of the lab takes offload, so none was cut in software.
+    let d = &s["datapath"];
+    let whole = d["super_packets_whole"].as_u64().unwrap();
+    assert_eq!(whole > 100, offload, "{d}");
+    assert_eq!(d["super_packets_segmented"], 0, "{d}");
+    assert!(d["packets_read"].as_u64().unwrap() > d["wakeups"].as_u64().unwrap());
     let status = lab.stop();
     assert!(status.success(), "lab exited with {status}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -104,7 +104,16 @@ impl<K: Hash + Eq + Copy> SynHold<K> {
     }
 
     /// The held SYNs whose time is up (at most `budget` looked at).
+    /// Whether a held SYN's time is up by `now` ([`SynHold::release`] has work).
+    #[inline]
+    pub(crate) fn due(&self, now: u32) -> bool {
+        self.order.front().is_some_and(|&(at, _)| at <= now)
+    }
+
     pub(crate) fn release(&mut self, now: u32, budget: usize) -> Vec<Released> {
+        if !self.due(now) {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for _ in 0..budget {
             match self.order.front() {

@@ -108,7 +108,17 @@ pub fn ipv4_by(
     six_rd: Option<&SixRd>,
     ports: Ports,
 ) -> Option<Tunnel> {
-    let ip = Ipv4Packet::new_checked(packet).ok()?;
+    ipv4_checked(&Ipv4Packet::new_checked(packet).ok()?, on, six_rd, ports)
+}
+
+/// [`ipv4_by`] for a packet whose header was checked already (the router's
+/// path: every IPv4 packet comes here, and a second check is not free).
+pub(crate) fn ipv4_checked(
+    ip: &Ipv4Packet<&[u8]>,
+    on: &Tunnels,
+    six_rd: Option<&SixRd>,
+    ports: Ports,
+) -> Option<Tunnel> {
     let relay = |a: Ipv4Addr| a.octets()[..3] == [192, 88, 99];
     if on.relay_anycast && (relay(ip.src_addr()) || relay(ip.dst_addr())) {
         return Some(Tunnel::RelayAnycast);
@@ -149,8 +159,10 @@ fn is_port(sport: u16, dport: u16, well_known: u16, ports: Ports) -> bool {
     sport == well_known || (ports == Ports::Both && dport == well_known)
 }
 
+/// `segment`: at least the 8 bytes of a UDP header.
 fn udp(segment: &[u8], on: &Tunnels, ports: Ports) -> Option<Tunnel> {
-    let (sport, dport) = L4Header::new(IpProtocol::Udp, segment).ok()?.ports()?;
+    let port_at = |at: usize| u16::from_be_bytes([segment[at], segment[at + 1]]);
+    let (sport, dport) = (port_at(0), port_at(2));
     let data = udp_data(segment);
     let port = |p: u16| is_port(sport, dport, p, ports);
     if on.teredo && (port(TEREDO_PORT) || recognize(data).is_ok()) {

@@ -123,6 +123,13 @@ impl Wheel {
         self.link(records, index);
     }
 
+    /// Whether [`Wheel::next_expired`] has anything to look at by `now`: the
+    /// packet path asks first, so a wheel that is up to date costs a compare.
+    #[inline]
+    pub(crate) fn due(&self, now: u32) -> bool {
+        self.cursor <= now
+    }
+
     /// Advances towards `now` until a record whose time is up is found (returned,
     /// still linked: the owner frees it and unlinks it), or `*work` reaches `budget`.
     pub(crate) fn next_expired<T: Timed>(

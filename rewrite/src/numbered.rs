@@ -18,6 +18,7 @@ macro_rules! numbered {
         }
 
         impl From<u8> for $enum {
+            #[inline]
             fn from(number: u8) -> $enum {
                 match number {
                     $($number => $enum::$name,)*
@@ -34,6 +35,7 @@ macro_rules! numbered {
 
         impl $enum {
             /// The value's byte (usable in constants).
+            #[inline]
             pub const fn number(self) -> u8 {
                 match self {
                     $($enum::$name => $number,)*

@@ -64,6 +64,7 @@ impl IpProtocol {
 
     /// Whether the transport header starts with a 16-bit source and destination
     /// port (TCP, UDP, UDP-Lite, DCCP, SCTP).
+    #[inline]
     pub const fn has_ports(self) -> bool {
         matches!(
             self,
@@ -76,6 +77,7 @@ impl IpProtocol {
     }
 
     /// Whether this is ICMP of either family.
+    #[inline]
     pub const fn is_icmp(self) -> bool {
         matches!(self, IpProtocol::Icmp | IpProtocol::Icmpv6)
     }

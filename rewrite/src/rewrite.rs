@@ -26,7 +26,7 @@ use crate::icmp::{self, QUOTE_OFFSET};
 use crate::ipv6::walk_extensions;
 use crate::{ipv4, ipv6, tcp, udp};
 use core::net::IpAddr;
-use sixfold_checksum::incremental::Update;
+use sixfold_checksum::incremental::{Change, Update};
 use sixfold_checksum::offload::PartialChecksum;
 
 /// A change to the TTL (IPv4) or hop limit (IPv6), as tcprewrite's `--ttl`.
@@ -121,12 +121,12 @@ pub(crate) fn patch(
     new: &[u8],
     covering: &mut [(&mut Update, usize)],
 ) -> bool {
-    let old = &buf[at..at + new.len()];
-    if old == new {
+    let change = Change::of(&buf[at..at + new.len()], new);
+    if !change.is_changed() {
         return false;
     }
     for (update, start) in covering.iter_mut() {
-        **update = update.bytes(at - *start, old, new);
+        **update = update.change(at - *start, change);
     }
     buf[at..at + new.len()].copy_from_slice(new);
     true

@@ -25,6 +25,7 @@ impl<'a> L4Header<'a> {
     /// Views `bytes` (from the transport header on) as `protocol`. Needs the
     /// ports of port-based protocols, the flags byte of TCP, and the 8-byte header
     /// of ICMP / ICMPv6; other protocols need nothing.
+    #[inline]
     pub fn new(protocol: IpProtocol, bytes: &'a [u8]) -> Result<L4Header<'a>> {
         match protocol {
             IpProtocol::Tcp => need(Layer::Tcp, tcp::FLAGS_END, bytes.len())?,
@@ -37,6 +38,7 @@ impl<'a> L4Header<'a> {
     }
 
     /// The protocol.
+    #[inline]
     pub fn protocol(&self) -> IpProtocol {
         self.protocol
     }
@@ -46,11 +48,13 @@ impl<'a> L4Header<'a> {
         self.bytes
     }
 
+    #[inline]
     fn u16_at(&self, at: usize) -> u16 {
         u16::from_be_bytes([self.bytes[at], self.bytes[at + 1]])
     }
 
     /// Source and destination port, for port-based protocols.
+    #[inline]
     pub fn ports(&self) -> Option<(u16, u16)> {
         self.protocol
             .has_ports()
@@ -58,11 +62,13 @@ impl<'a> L4Header<'a> {
     }
 
     /// TCP's flags byte (`crate::tcp::flags`).
+    #[inline]
     pub fn tcp_flags(&self) -> Option<u8> {
         (self.protocol == IpProtocol::Tcp).then(|| self.bytes[tcp::FLAGS_END - 1])
     }
 
     /// ICMP / ICMPv6 type and code.
+    #[inline]
     pub fn icmp_type_code(&self) -> Option<(u8, u8)> {
         self.protocol
             .is_icmp()
@@ -70,12 +76,14 @@ impl<'a> L4Header<'a> {
     }
 
     /// The identifier field of an ICMP / ICMPv6 message (meaningful for queries).
+    #[inline]
     pub fn icmp_ident(&self) -> Option<u16> {
         self.protocol.is_icmp().then(|| self.u16_at(icmp::IDENT))
     }
 
     /// Whether the whole fixed header is present (TCP 20 bytes, UDP 8, ICMP 8), as a
     /// rewrite of it needs.
+    #[inline]
     pub fn header_complete(&self) -> bool {
         let need = match self.protocol {
             IpProtocol::Tcp => tcp::HEADER_LEN,

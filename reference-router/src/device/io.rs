@@ -10,7 +10,16 @@
 //! A worker `poll(2)`s its devices and its mailbox, then reads each ready device
 //! until it would block or [`BURST`] packets are done, taking the clock once per
 //! burst; each packet goes through its [`Router`] and straight out of the egress
-//! device — with offload, header and super-packet in one `write`. A packet that
+//! device — with offload, header and super-packet in one `write`, never cut in
+//! software unless the egress TUN takes no offload. A worker sleeps in `poll`
+//! only when its last round drained every device (a burst stopped at [`BURST`]
+//! means more is waiting: the next poll only looks), reads the wake-up socket
+//! only when poll says it holds bytes, and builds its poll set once per set of
+//! devices, not per round. `datapath.wakeups`, `packets_read`,
+//! `super_packets_whole` and `super_packets_segmented` count these mechanisms;
+//! the tests beside this file hold them on real TUNs. No lock is taken per
+//! packet: each worker owns its router and its queues (a shaped or fragmented
+//! packet excepted: shapers and reassembly are shared). A packet that
 //! belongs to another worker ([`Router::steer`]: it came in on the wrong uplink
 //! queue, or a hairpin reached a port another worker owns) moves to that
 //! worker's bounded hand-off channel in the buffer it was read into, and the
@@ -329,11 +338,17 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
     // On failure: the error, and how many packets on the wire were lost.
     let result = if q.offload {
         let (segments, _) = offload::wire_size(buf.packet(), &offload);
+        if offload.is_super() {
+            router.count_super_packet(true);
+        }
         q.dev
             .send(buf.io_packet())
             .map(drop)
             .map_err(|e| (e, segments))
     } else if offload.is_super() || offload.partial.is_some() {
+        if offload.is_super() {
+            router.count_super_packet(false);
+        }
         let segments = offload::segment(buf.packet(), &offload).unwrap_or_default();
         let total = segments.len() as u64;
         segments
@@ -420,15 +435,18 @@ impl Worker {
         }
     }
 
-    /// Up to [`BURST`] packets from `from` through the router.
-    fn burst(&mut self, devices: &Devices, from: Source, buf: &mut PacketBuf) -> io::Result<()> {
+    /// Up to [`BURST`] packets from `from` through the router; whether the
+    /// burst stopped at [`BURST`] (the device may hold more).
+    fn burst(&mut self, devices: &Devices, from: Source, buf: &mut PacketBuf) -> io::Result<bool> {
         let shard = self.router.shard();
         let q = source_queue(devices, from, shard);
         let now = Instant::now();
+        let mut read = 0;
         for _ in 0..BURST {
             if !recv(q, buf, &mut self.router)? {
                 break;
             }
+            read += 1;
             let direction = match from {
                 Source::Wan => Direction::Inbound,
                 Source::Subscriber(s) => Direction::Outbound(s),
@@ -448,13 +466,16 @@ impl Worker {
             let verdict = self.router.process(direction, buf, now);
             self.act(verdict, devices, buf);
         }
-        Ok(())
+        self.router.count_reads(read as u64);
+        Ok(read == BURST)
     }
 
-    /// Packets other workers handed here, and questions from the control server.
-    fn mail(&mut self, devices: &Devices) {
+    /// Packets other workers handed here, and questions from the control
+    /// server; the wake-up socket is emptied when `woken` (poll said it holds
+    /// bytes), so a round without a wake-up costs no system call here.
+    fn mail(&mut self, devices: &Devices, woken: bool) {
         let mut junk = [0u8; 64];
-        while matches!((&self.mailbox.wake).read(&mut junk), Ok(n) if n > 0) {}
+        while woken && matches!((&self.mailbox.wake).read(&mut junk), Ok(n) if n > 0) {}
         let now = Instant::now();
         while let Ok(Handed {
             buf: mut packet,
@@ -495,17 +516,61 @@ impl Worker {
 
     /// Runs until `stop` says so (checked between bursts); what the router
     /// holds stays as it is ([`Worker::release`] is the stop's next step).
+    ///
+    /// The poll set is built once per set of devices (it borrows them and a
+    /// duplicate of the wake-up socket) and again only after a reload brought
+    /// others: nothing is allocated per round.
     pub(super) fn run_until(&mut self, stop: &dyn Fn() -> bool) -> io::Result<()> {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
+        let wake = self.mailbox.wake.try_clone()?;
         while !stop() && !self.handed_over {
-            self.heartbeat.fetch_add(1, Ordering::Relaxed);
-            // A reload may bring other devices: this turn uses these.
             let devices = Arc::clone(&self.devices);
             let owned = self.owned.clone();
+            let mut fds: Vec<PollFd<'_>> = owned
+                .iter()
+                .map(|&i| source_queue(&devices, i, shard).dev.as_fd())
+                .chain(std::iter::once(wake.as_fd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            // A burst stopped at BURST last round: look again without waiting.
+            let mut more = false;
+            // A reload may bring other devices: these serve until it does.
+            while !stop() && !self.handed_over && Arc::ptr_eq(&devices, &self.devices) {
+                self.heartbeat.fetch_add(1, Ordering::Relaxed);
+                if !self.wait(&mut fds, more)? {
+                    continue;
+                }
+                more = false;
+                for (k, &from) in owned.iter().enumerate() {
+                    if readable(&fds[k]) {
+                        more |= self.burst(&devices, from, &mut buf)?;
+                    }
+                }
+                self.router.tick(Instant::now());
+                while let Some(to) = self.router.poll_transmit(&mut buf) {
+                    send(&devices, shard, to, &mut buf, &mut self.router);
+                }
+                self.mail(&devices, readable(&fds[owned.len()]));
+                self.export();
+                let current = Arc::clone(&self.devices);
+                while let Some(change) = self.router.poll_route_change() {
+                    self.apply_route(&current, change);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls `fds`: waits (counted as a wake-up) only when the last round left
+    /// nothing to read and no hand-off is pending, else just looks, so a busy
+    /// device does not starve the others. `Ok(false)` when interrupted.
+    fn wait(&mut self, fds: &mut [PollFd<'_>], more: bool) -> io::Result<bool> {
+        let mut wait = 0;
+        if !more {
             // A shaped packet due sooner than the idle tick wakes the loop (1 ms
             // granularity: the shaper's bucket holds 4 ms, so the line stays full).
-            let mut wait = self
+            wait = self
                 .router
                 .next_wakeup(Instant::now())
                 .map_or(100, |d| d.as_micros().div_ceil(1000).min(100) as u16);
@@ -513,45 +578,17 @@ impl Worker {
             if self.mailbox.pending.load(Ordering::SeqCst) > 0 {
                 wait = 0;
             }
-            let mut fds: Vec<PollFd<'_>> = owned
-                .iter()
-                .map(|&i| {
-                    PollFd::new(
-                        source_queue(&devices, i, shard).dev.as_fd(),
-                        PollFlags::POLLIN,
-                    )
-                })
-                .collect();
-            fds.push(PollFd::new(self.mailbox.wake.as_fd(), PollFlags::POLLIN));
-            let polled = poll(&mut fds, PollTimeout::from(wait));
-            self.mailbox.sleeping.store(false, Ordering::SeqCst);
-            match polled {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
-            drop(fds);
-            for (k, &from) in owned.iter().enumerate() {
-                if ready[k] {
-                    self.burst(&devices, from, &mut buf)?;
-                }
-            }
-            self.router.tick(Instant::now());
-            while let Some(to) = self.router.poll_transmit(&mut buf) {
-                send(&devices, shard, to, &mut buf, &mut self.router);
-            }
-            self.mail(&devices);
-            self.export();
-            let devices = Arc::clone(&self.devices);
-            while let Some(change) = self.router.poll_route_change() {
-                self.apply_route(&devices, change);
-            }
         }
-        Ok(())
+        if wait > 0 {
+            self.router.count_wakeup();
+        }
+        let polled = poll(fds, PollTimeout::from(wait));
+        self.mailbox.sleeping.store(false, Ordering::SeqCst);
+        match polled {
+            Ok(_) => Ok(true),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Applies an announce route change; a refusal is logged and counted.
@@ -579,6 +616,11 @@ fn sources(devices: &Devices, shard: Shard) -> Vec<Source> {
         .collect()
 }
 
+/// Whether poll found `fd` readable (or closed, or failed: the read says which).
+fn readable(fd: &PollFd<'_>) -> bool {
+    fd.revents().is_some_and(|r| !r.is_empty())
+}
+
 /// The queue worker `shard` reads `from` through.
 fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
     match from {
@@ -587,3 +629,7 @@ fn source_queue(devices: &Devices, from: Source, shard: Shard) -> &Queue {
         Source::Range(r) => devices.range_queue(r, shard),
     }
 }
+
+#[cfg(test)]
+#[path = "io_tests.rs"]
+mod tests;

@@ -294,6 +294,24 @@ impl Devices {
         })
     }
 
+    /// Devices of an uplink and subscriber TUNs opened by a test, no ranges,
+    /// no routes.
+    #[cfg(test)]
+    pub(super) fn of_queues(wan: Vec<Queue>, subscribers: Vec<Queue>) -> Devices {
+        Devices {
+            wan: wan.into(),
+            subscribers: (0..)
+                .zip(subscribers)
+                .map(|(id, q)| (id, Arc::new(q)))
+                .collect(),
+            ranges: Vec::new(),
+            range_ids: Vec::new(),
+            range_names: Vec::new(),
+            wan_routes: None,
+            datapath: Datapath::default(),
+        }
+    }
+
     /// The queue worker `shard` writes `i` through: a range subscriber's is
     /// the worker's queue of its range's TUN; none for a subscriber a reload
     /// removed (what was still queued for it is dropped).

@@ -541,7 +541,15 @@ impl Firewall {
     }
 
     /// Expiry work that is due (bounded by `budget`).
+    /// Whether the wheel has not yet walked every second up to `now`.
+    pub(crate) fn expiry_behind(&self, now: u32) -> bool {
+        self.wheel.due(now)
+    }
+
     pub(crate) fn expire(&mut self, now: u32, budget: usize) {
+        if !self.wheel.due(now) {
+            return;
+        }
         let mut work = 0;
         while let Some(index) = self
             .wheel

@@ -224,6 +224,9 @@ impl Accounting {
 
     /// Exports flows whose time is up at second `now`, with bounded work.
     pub(crate) fn expire(&mut self, now: u32, budget: usize, out: &mut Exports) {
+        if !self.wheel.due(now) {
+            return;
+        }
         let mut work = 0;
         while let Some(i) = self
             .wheel

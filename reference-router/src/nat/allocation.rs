@@ -255,6 +255,12 @@ impl Table {
         }
     }
 
+    /// Whether NAT events wait for [`Table::take_log`].
+    #[inline]
+    pub(crate) fn has_log(&self) -> bool {
+        !self.log.records.is_empty()
+    }
+
     /// Takes the NAT events logged since the last call.
     pub(crate) fn take_log(&mut self) -> std::vec::Drain<'_, NatRecord> {
         self.log.records.drain(..)

@@ -305,6 +305,14 @@ impl Blocks {
 
     /// Held blocks whose time is over become free, and live blocks due for
     /// re-announcement are reported (`events`); at most `budget` of each.
+    /// Whether a held block or an interim record is due by `now`
+    /// ([`Blocks::tick`] has work).
+    #[inline]
+    pub(crate) fn due(&self, now: u32) -> bool {
+        self.held.front().is_some_and(|&(until, ..)| until <= now)
+            || self.due.front().is_some_and(|&(at, ..)| at <= now)
+    }
+
     pub(crate) fn tick(&mut self, now: u32, budget: usize, events: &mut Vec<BlockEvent>) {
         for _ in 0..budget {
             match self.held.front() {

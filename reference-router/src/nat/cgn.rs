@@ -63,6 +63,12 @@ impl Nat {
         Ok(())
     }
 
+    /// Whether NAT events wait for [`Nat::drain_log`].
+    #[inline]
+    pub(crate) fn has_log(&self) -> bool {
+        self.table.has_log()
+    }
+
     /// Moves the NAT events logged since the last call to `out`, stamped `now_ms`
     /// and passed through `finish` (which puts a NAT64 subscriber's IPv6
     /// address in place of its alias).

@@ -14,6 +14,7 @@ mod cgn;
 pub(crate) mod deterministic;
 mod errors;
 pub(crate) mod frag;
+mod index;
 pub(crate) mod ports;
 mod reload;
 mod spread;
@@ -71,6 +72,7 @@ impl Flow {
     /// whole packet): ports, or the identifier as the port of the side that sent
     /// the query (`outbound`: the subscriber). Other protocols have no ports or
     /// identifiers to translate.
+    #[inline(always)]
     pub(crate) fn of(ip: &Ipv4Packet<&[u8]>, outbound: bool) -> Result<Flow, DropReason> {
         let protocol = ip.ip_protocol();
         if !matches!(
@@ -101,6 +103,7 @@ impl Flow {
     /// ports and TCP flags. An ICMP query's type and identifier are the
     /// caller's to read: which port the identifier is, and which family its
     /// type comes from, depend on the direction and the family.
+    #[inline(always)]
     pub(crate) fn from_l4(protocol: IpProtocol, src: u32, dst: u32, l4: &L4Header<'_>) -> Flow {
         let (sport, dport) = l4.ports().unwrap_or((0, 0));
         Flow {
@@ -123,6 +126,9 @@ impl Flow {
 pub(crate) struct Nat {
     table: Table,
     pool: HashSet<u32, RandomState>,
+    /// The lowest and highest pool address: most packets' destinations lie
+    /// outside, and two compares are cheaper than the hash probe.
+    pool_span: (u32, u32),
     filtering: Filtering,
     hairpin: bool,
     timeouts: crate::config::Timeouts,
@@ -182,6 +188,10 @@ impl Nat {
         let t = &config.timeouts;
         Nat {
             pool: pool.iter().copied().collect(),
+            pool_span: (
+                pool.iter().copied().min().unwrap_or(u32::MAX),
+                pool.iter().copied().max().unwrap_or(0),
+            ),
             table: Table::new(
                 pool,
                 subscribers,
@@ -245,7 +255,8 @@ impl Nat {
     }
 
     pub(crate) fn is_public(&self, addr: Ipv4Addr) -> bool {
-        self.pool.contains(&u32::from(addr))
+        let a = u32::from(addr);
+        (self.pool_span.0..=self.pool_span.1).contains(&a) && self.pool.contains(&a)
     }
 
     /// The first pool address: the source of errors the router sends to the
@@ -540,6 +551,12 @@ impl Nat {
         };
         let key = FlowKey::v4(src, dst, (sport, dport), session.protocol);
         Some((key, &mut session.accounting[usize::from(!outbound)]))
+    }
+
+    /// Whether sessions due to expire by `now` are still waiting (the last
+    /// [`Nat::expire`] ran out of budget).
+    pub(crate) fn expiry_behind(&self, now: u32) -> bool {
+        self.table.expiry_behind(now)
     }
 
     /// Work that is due: expiry (bounded by `budget`). Returns how many buffered

@@ -178,6 +178,12 @@ impl Ports {
     }
 
     /// Returns up to `budget` quarantined ports whose delay is over; the number done.
+    /// Whether a quarantined port is due back by `now` ([`Ports::reclaim`] has work).
+    #[inline]
+    pub(crate) fn due(&self, now: u32) -> bool {
+        self.quarantine.front().is_some_and(|&(at, ..)| at <= now)
+    }
+
     pub(crate) fn reclaim(&mut self, now: u32, budget: usize) -> usize {
         let mut done = 0;
         while done < budget {

@@ -165,6 +165,11 @@ impl Router {
         wire: (u64, u64),
         buffer: &PacketBuf,
     ) {
+        if self.accounting.is_none() {
+            // Off (the default): the subscribers' counters only.
+            self.count_subscribers(Family::V6, link, wire);
+            return;
+        }
         let (second, ms) = self.accounting_time();
         if let (Some(acc), Some(f)) = (self.accounting.as_mut(), flow)
             && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
@@ -192,6 +197,10 @@ impl Router {
     /// The NAT's events since the last call, into the export queue; those of an
     /// IPv6-only subscriber name its IPv6 address, not its alias.
     pub(super) fn drain_nat_log(&mut self) {
+        if !self.nat.has_log() {
+            // Every packet comes here; most log nothing.
+            return;
+        }
         let prefix = self.translation.nat64.as_ref().map(|n| n.prefix);
         let aliases = &self.translation.aliases;
         self.nat.drain_log(&mut self.exports, self.clock_ms, |r| {

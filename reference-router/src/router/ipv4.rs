@@ -136,9 +136,10 @@ impl Router {
         // Bytes past the total length (link padding) are not part of the packet.
         buffer.truncate(ip.total_len());
         let ip = Ipv4Packet::new_unchecked(buffer.packet());
-        self.refuse_tunnels(&ip, direction)?;
+        let to_pool = self.nat.is_public(ip.dst_addr());
+        self.refuse_tunnels(&ip, direction, to_pool)?;
         let header = V4Header::read(&ip);
-        let siit = self.check_v4_addresses(direction, &header)?;
+        let siit = self.check_v4_addresses(direction, &header, to_pool)?;
         let ingress = direction.ingress();
         if header.ttl <= 1 && !self.continuing_hairpin {
             let e = IcmpError::TimeExceeded;
@@ -150,7 +151,7 @@ impl Router {
         if !header.first {
             return self.later_fragment(direction, buffer, header.frag_key(direction), now);
         }
-        let decision = self.nat_decision(direction, &ip, &header, now)?;
+        let decision = self.nat_decision(direction, &ip, &header, now);
         let (rewrite, egress, hairpin, session) = match decision {
             Decision::Translate {
                 rewrite,
@@ -214,21 +215,23 @@ impl Router {
     }
 
     /// Drops a transition tunnel's packet (counted by mechanism; Teredo logged
-    /// once per flow with what it would have exposed).
+    /// once per flow with what it would have exposed). `to_pool`: the
+    /// destination is a pool address.
     fn refuse_tunnels(
         &mut self,
         ip: &Ipv4Packet<&[u8]>,
         direction: Direction,
+        to_pool: bool,
     ) -> Result<(), DropReason> {
         // To the pool (from the WAN, or a hairpin) the destination port is the
         // NAT's choice and says nothing about the traffic.
-        let ports = if self.nat.is_public(ip.dst_addr()) {
+        let ports = if to_pool {
             tunnels::Ports::SourceOnly
         } else {
             tunnels::Ports::Both
         };
         let tunnels = &self.config.tunnels;
-        match tunnels::ipv4_by(ip.into_inner(), tunnels, self.six_rd.as_ref(), ports) {
+        match tunnels::ipv4_checked(ip, tunnels, self.six_rd.as_ref(), ports) {
             Some(t) => {
                 if t == Tunnel::Teredo {
                     self.teredo_log.log(ip, direction);
@@ -241,11 +244,12 @@ impl Router {
 
     /// Anti-spoofing and routability: a subscriber sends from its own addresses to
     /// unicast ones; the WAN sends to the pool, or to an address SIIT maps to a
-    /// subscriber (`Some(subscriber)`).
+    /// subscriber (`Some(subscriber)`). `to_pool`: the destination is a pool address.
     fn check_v4_addresses(
         &self,
         direction: Direction,
         header: &V4Header,
+        to_pool: bool,
     ) -> Result<Option<crate::iface::SubscriberId>, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
@@ -262,7 +266,7 @@ impl Router {
                 }
                 Ok(None)
             }
-            Direction::Inbound if self.nat.is_public(header.dst) => Ok(None),
+            Direction::Inbound if to_pool => Ok(None),
             Direction::Inbound => match self.siit_in_subscriber(header.dst) {
                 Some(sub) => Ok(Some(sub)),
                 None => Err(DropReason::NoRoute),
@@ -334,13 +338,15 @@ impl Router {
 
     /// What the NAT makes of a first fragment or whole packet: an ICMP error is
     /// matched to its session by the quote, anything else by its own flow.
+    /// (A `Decision`, not a `Result` of one: the large value is moved once less
+    /// per packet, and such moves stall the store buffer.)
     fn nat_decision(
         &mut self,
         direction: Direction,
         ip: &Ipv4Packet<&[u8]>,
         header: &V4Header,
         now: u32,
-    ) -> Result<Decision, DropReason> {
+    ) -> Decision {
         let l4 = ip.payload();
         let error = match header.protocol {
             IpProtocol::Icmp => L4Header::new(IpProtocol::Icmp, l4)
@@ -352,12 +358,15 @@ impl Router {
         };
         let dst = u32::from(header.dst);
         if error.is_some() {
-            return Ok(match direction {
+            return match direction {
                 Direction::Outbound(_) => self.nat.outbound_error(dst, l4, now),
                 Direction::Inbound => self.nat.inbound_error(dst, l4, now),
-            });
+            };
         }
-        let flow = Flow::of(ip, direction.is_outbound())?;
+        let flow = match Flow::of(ip, direction.is_outbound()) {
+            Ok(flow) => flow,
+            Err(reason) => return Decision::Drop(reason),
+        };
         let decision = match direction {
             Direction::Outbound(sub) => self.nat.outbound(sub, &flow, now),
             Direction::Inbound => self.nat.inbound(&flow, now),
@@ -365,7 +374,7 @@ impl Router {
         if decision == Decision::Drop(DropReason::SynHeld) {
             self.nat.held_quote(ip.into_inner(), direction.ingress());
         }
-        Ok(decision)
+        decision
     }
 
     /// Counts a forwarded IPv4 packet: the segments and bytes it stands for

@@ -129,7 +129,7 @@ impl Router {
     ) -> Result<Interface, DropReason> {
         match direction {
             Direction::Outbound(sub) => {
-                if self.links.route_v6(src) != Some(sub) {
+                if !self.links.owns_ipv6(sub, src) {
                     return Err(DropReason::Ipv6Spoofed);
                 }
                 Ok(self

@@ -102,6 +102,9 @@ pub struct Router {
     accounting: Option<Accounting>,
     /// Milliseconds since the epoch at the call in hand.
     clock_ms: u64,
+    /// The instant `clock_ms` was computed for: the I/O loop passes one instant
+    /// for a whole burst, and the subtraction is not free.
+    clock_at: Instant,
     /// Where [`Router::release_all`] goes on.
     release_cursor: usize,
 }
@@ -170,6 +173,7 @@ impl Router {
                         Accounting::new(share, x.idle_timeout, x.active_timeout, 0)
                     }),
                     clock_ms: 0,
+                    clock_at: now,
                     release_cursor: 0,
                     config: config.clone(),
                     layout: layout.clone(),
@@ -226,6 +230,26 @@ impl Router {
         }
     }
 
+    /// Counts a wait of the I/O loop for packets (a `poll(2)` that may sleep).
+    pub fn count_wakeup(&mut self) {
+        self.datapath.wakeups += 1;
+    }
+
+    /// Counts `n` packets the I/O loop read.
+    pub fn count_reads(&mut self, n: u64) {
+        self.datapath.packets_read += n;
+    }
+
+    /// Counts a super-packet the I/O loop wrote whole (`true`) or cut into
+    /// segments itself.
+    pub fn count_super_packet(&mut self, whole: bool) {
+        if whole {
+            self.datapath.super_packets_whole += 1;
+        } else {
+            self.datapath.super_packets_segmented += 1;
+        }
+    }
+
     /// Counts an announce route the I/O loop could not apply.
     pub fn count_route_failure(&mut self) {
         self.datapath.route_failures += 1;
@@ -239,6 +263,10 @@ impl Router {
     /// Sets the clock of the call in hand (milliseconds, for IPFIX records);
     /// returns it in whole seconds, the clock of every timer.
     fn set_clock(&mut self, now: Instant) -> u32 {
+        if now == self.clock_at {
+            return (self.clock_ms / 1000) as u32;
+        }
+        self.clock_at = now;
         let since = now.saturating_duration_since(self.epoch);
         self.clock_ms = since.as_millis() as u64;
         since.as_secs() as u32
@@ -380,8 +408,14 @@ impl Router {
     }
 
     /// How long the I/O loop may wait before a shaped packet is due (`None`:
-    /// nothing is queued in a shaper).
+    /// nothing is queued in a shaper) — or not at all (zero) while expiry is
+    /// behind, its budget per round spent: an idle router then drains the
+    /// backlog round after round instead of one budget per poll timeout.
     pub fn next_wakeup(&mut self, now: Instant) -> Option<Duration> {
+        let seconds = self.set_clock(now);
+        if self.nat.expiry_behind(seconds) || self.firewall.expiry_behind(seconds) {
+            return Some(Duration::ZERO);
+        }
         self.egress.next_wakeup(now)
     }
 

@@ -501,6 +501,10 @@ impl Snapshot {
         self.datapath.handoffs += other.datapath.handoffs;
         self.datapath.handoff_full += other.datapath.handoff_full;
         self.datapath.route_failures += other.datapath.route_failures;
+        self.datapath.wakeups += other.datapath.wakeups;
+        self.datapath.packets_read += other.datapath.packets_read;
+        self.datapath.super_packets_whole += other.datapath.super_packets_whole;
+        self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
     }
 }
@@ -529,6 +533,22 @@ pub struct Datapath {
     /// add or remove while the router ran (each is logged).
     #[serde(default)]
     pub route_failures: u64,
+    /// Times a worker waited in `poll(2)` for packets: a worker waits only when
+    /// its last round left nothing to read, and then reads a burst from every
+    /// ready device, so `packets_read / wakeups` is the packets per wake-up.
+    #[serde(default)]
+    pub wakeups: u64,
+    /// Packets read from the TUNs (a super-packet once).
+    #[serde(default)]
+    pub packets_read: u64,
+    /// Super-packets written whole, with their virtio-net header, to a TUN that
+    /// takes offload: the receiving kernel segments them if it must.
+    #[serde(default)]
+    pub super_packets_whole: u64,
+    /// Super-packets the router cut into segments itself, because the TUN they
+    /// left through takes no offload.
+    #[serde(default)]
+    pub super_packets_segmented: u64,
 }
 
 /// What one egress shaper let out, and dropped, per family.

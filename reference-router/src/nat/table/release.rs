@@ -6,6 +6,7 @@
 //! the address as the post-NAT address and no inside address: bound to no
 //! one).
 
+use super::super::index::{SessionIndex, Side};
 use super::{Allocator, Limits, NIL, Table};
 use crate::config::Timeouts;
 use crate::iface::SubscriberId;
@@ -255,13 +256,12 @@ impl Table {
             m = self.mappings[m as usize].sessions;
         }
         let live = self.sessions.iter().filter(|s| s.protocol != 0).count();
-        self.by_inside = HashMap::with_capacity_and_hasher(live, RandomState::default());
-        self.by_outside = HashMap::with_capacity_and_hasher(live, RandomState::default());
+        self.by_inside = SessionIndex::with_capacity(Side::Inside, live);
+        self.by_outside = SessionIndex::with_capacity(Side::Outside, live);
         for (i, s) in self.sessions.iter().enumerate() {
             if s.protocol != 0 {
-                let (inside, outside) = s.keys();
-                self.by_inside.insert(inside, i as u32);
-                self.by_outside.insert(outside, i as u32);
+                self.by_inside.insert(i as u32, &self.sessions);
+                self.by_outside.insert(i as u32, &self.sessions);
             }
         }
         let mappings = free.iter().filter(|f| !**f).count();

@@ -320,6 +320,31 @@ fn datapath(b: &mut Builder, s: &Snapshot) {
         "datapath.route_failures",
         d.route_failures,
     );
+    for (name, help, n) in [
+        (
+            "sixfold_datapath_wakeups",
+            "Times a worker waited in poll(2) for packets.",
+            d.wakeups,
+        ),
+        (
+            "sixfold_datapath_packets_read",
+            "Packets read from the TUNs (a super-packet once).",
+            d.packets_read,
+        ),
+        (
+            "sixfold_datapath_super_packets_whole",
+            "Super-packets written whole, segmented by the receiving kernel.",
+            d.super_packets_whole,
+        ),
+        (
+            "sixfold_datapath_super_packets_segmented",
+            "Super-packets the router segmented itself (the TUN takes no offload).",
+            d.super_packets_segmented,
+        ),
+    ] {
+        let path = format!("datapath.{}", name.trim_start_matches("sixfold_datapath_"));
+        b.single(name, help, Kind::Counter, &path, n);
+    }
     b.family(
         "sixfold_datapath_offload_refused",
         "Why the kernel refused offload, when it was asked for.",
