@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: `sixfold lab` — namespaces, the router between them, real traffic,
 # a report, and nothing left behind. Needs root. Installs the programs the lab
-# drives (ping, curl, python3, iproute2; prometheus for --metrics, bird2 for --routers) when missing. Arguments go to `sixfold lab`,
+# drives (ping, curl, python3, iproute2; clang and libbpf-dev for the fast path's XDP program; prometheus for --metrics, bird2 for --routers) when missing. Arguments go to `sixfold lab`,
 # e.g. `scripts/lab.sh --subscribers 4 --filtering eif` or `scripts/lab.sh --keep`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,10 @@ command -v sysctl >/dev/null || need+=(procps)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
+# The binary is built with the fast path (issue 27): clang compiles its XDP program.
+command -v clang >/dev/null || need+=(clang)
+[[ -e /usr/include/bpf/bpf_helpers.h ]] || need+=(libbpf-dev)
+command -v ethtool >/dev/null || need+=(ethtool)
 # `--metrics` runs Debian's Prometheus against the router.
 for arg in "$@"; do
     [[ $arg == --metrics ]] && { command -v prometheus >/dev/null || need+=(prometheus); }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user; clang, libbpf-dev for the fast path)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -54,6 +54,14 @@ command -v man >/dev/null || need+=(man-db)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v strace >/dev/null || need+=(strace)
 # --- end issue 22
+# --- issue 27 (the fast path): clang's BPF target compiles the XDP program
+# (reference-router/build.rs), libbpf-dev has bpf_helpers.h, linux-libc-dev the
+# kernel's UAPI headers; ethtool turns GRO on where the lab redirects to a veth.
+command -v clang >/dev/null || need+=(clang)
+[[ -e /usr/include/bpf/bpf_helpers.h ]] || need+=(libbpf-dev)
+[[ -e /usr/include/linux/bpf.h ]] || need+=(linux-libc-dev)
+command -v ethtool >/dev/null || need+=(ethtool)
+# --- end issue 27
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "missing ${need[*]}: run as root, or install them, then re-run" >&2

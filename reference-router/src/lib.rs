@@ -10,6 +10,7 @@ mod buf;
 pub mod config;
 #[cfg(feature = "device")]
 pub mod device;
+pub mod fastpath;
 mod firewall;
 mod hold;
 mod icmp;

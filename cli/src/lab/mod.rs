@@ -144,6 +144,18 @@ pub(crate) struct LabArgs {
     /// the lab ends, `--keep` and SIGTERM included; implies --ipfix.
     #[arg(long, value_name = "FILE")]
     ipfix_pcap: Option<PathBuf>,
+    /// The in-kernel fast path on each box (`[fastpath] mode`, issue 27): with
+    /// `ebpf` an XDP program on the box's two veths forwards the established
+    /// NAT44 flows; each box's counters then show packets on the fast and the
+    /// slow path. Needs --routers 2 or more (boxes between two interfaces).
+    #[arg(long, value_enum, default_value = "off")]
+    fastpath: FastPathArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FastPathArg {
+    Off,
+    Ebpf,
 }
 
 impl LabArgs {
@@ -202,6 +214,11 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     // orphaned: it becomes the lab's, to stop and reap.
     nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
     let config = lab_config(&args)?;
+    if args.fastpath == FastPathArg::Ebpf && args.routers < 2 {
+        anyhow::bail!(
+            "--fastpath ebpf needs --routers 2 or more: the fast path serves boxes between two interfaces ([[subscriber_range]]), and the one-router lab gives each subscriber a TUN of its own"
+        );
+    }
     if args.routers > 1 {
         return routers::run(&args, config, &stop);
     }

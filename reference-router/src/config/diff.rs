@@ -78,6 +78,7 @@ pub const LIVE: &[&str] = &[
     "firewall.",
     "shaper.",
     "metrics.",
+    "fastpath.mode",
     "ipfix.collector",
     "ipfix.observation_domain",
     "ipfix.template_refresh",
@@ -334,6 +335,21 @@ mod tests {
     /// The law: a change is live exactly when its key is in [`LIVE`] (and
     /// not a deterministic renumbering); every other key is refused with a
     /// reason that says to restart.
+    #[test]
+    fn the_fast_path_turns_on_and_off_live_but_its_interfaces_need_a_restart() {
+        let range = "[nat]\npool = [\"192.0.2.1\"]\n[[subscriber_range]]\nname = \"inside\"\n\
+                     ipv4 = \"100.64.0.0/24\"\n[fastpath]\ninside = \"a0\"\noutside = \"c0\"\n";
+        let on = format!("{range}mode = \"ebpf\"\n");
+        let c = changes(&config(range), &config(&on));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].to_string(), "fastpath.mode: \"off\" -> \"ebpf\"");
+        assert_eq!(c[0].refusal(&config(range)), None);
+        let moved = on.replace("\"a0\"", "\"a1\"");
+        let c = changes(&config(&on), &config(&moved));
+        assert_eq!(c[0].place, "fastpath.inside");
+        assert!(c[0].refusal(&config(&on)).unwrap().contains("restart"));
+    }
+
     #[test]
     fn what_cannot_change_live_is_refused_with_its_key() {
         let refused = |new: &str| -> Vec<(String, String)> {

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod diff;
+mod fastpath;
 mod ipfix;
 mod links;
 pub(crate) mod locate;
@@ -27,6 +28,7 @@ mod policy;
 mod siit;
 mod validate;
 
+pub use fastpath::{FastPath, FastPathMode, MAX_FLOWS};
 pub use ipfix::{Allocation, BLOCK_PORTS, Ipfix};
 pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,
@@ -68,6 +70,8 @@ pub struct Config {
     pub nat64: Option<Nat64>,
     /// IPFIX export: NAT events and flow accounting.
     pub ipfix: Ipfix,
+    /// The in-kernel fast path of a box between two interfaces.
+    pub fastpath: FastPath,
 }
 
 /// A configuration that cannot be used: which key, where, and why.

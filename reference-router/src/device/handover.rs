@@ -170,6 +170,12 @@ impl Supervisor<'_> {
         let Some(path) = self.path.clone() else {
             return Err("the router runs from no file: nothing to start the new one with".into());
         };
+        if self.base.config().fastpath.on() {
+            // Its XDP programs and maps are this process's: not handed over yet.
+            return Err(
+                "the eBPF fast path ([fastpath]) is not handed over yet: restart to upgrade".into(),
+            );
+        }
         let (ours, theirs) = fdpass::pair().map_err(|e| format!("socket pair: {e}"))?;
         let fd = theirs
             .inheritable()

@@ -171,6 +171,9 @@ pub(super) struct Worker {
     heartbeat: Arc<AtomicU64>,
     /// A new process took over: the loop ends, and nothing is released.
     handed_over: bool,
+    /// Its sessions in the in-kernel fast path.
+    #[cfg(feature = "fastpath")]
+    fast: Option<super::fastpath::sync::FastFlows>,
 }
 
 impl Worker {
@@ -181,7 +184,14 @@ impl Worker {
         devices: Arc<Devices>,
     ) -> Worker {
         let owned = sources(&devices, router.shard());
+        #[cfg(feature = "fastpath")]
+        let fast = devices
+            .fastpath
+            .clone()
+            .map(|f| super::fastpath::sync::FastFlows::new(f, router.shard().index));
         Worker {
+            #[cfg(feature = "fastpath")]
+            fast,
             router,
             mailbox,
             peers,
@@ -260,6 +270,12 @@ impl Worker {
     /// for room until `deadline`, then counted as dropped), the announce
     /// routes withdrawn.
     pub(super) fn release(&mut self, deadline: Instant) {
+        // The fast path's last counts first, so that the sessions' last
+        // records and the final counters include them.
+        #[cfg(feature = "fastpath")]
+        if let Some(fast) = &mut self.fast {
+            fast.release_all(&mut self.router);
+        }
         loop {
             let done = self.router.release_all(Instant::now(), RELEASE_BUDGET);
             self.export_waiting(deadline);
@@ -556,6 +572,10 @@ impl Worker {
                 let current = Arc::clone(&self.devices);
                 while let Some(change) = self.router.poll_route_change() {
                     self.apply_route(&current, change);
+                }
+                #[cfg(feature = "fastpath")]
+                if let Some(fast) = &mut self.fast {
+                    fast.turn(&mut self.router);
                 }
             }
         }

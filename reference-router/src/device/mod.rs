@@ -8,6 +8,8 @@
 
 pub mod control;
 pub mod exporter;
+#[cfg(feature = "fastpath")]
+pub mod fastpath;
 #[allow(unsafe_code)]
 mod fdpass;
 pub mod handover;

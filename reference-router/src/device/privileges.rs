@@ -20,8 +20,9 @@ fn error(what: &str, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, format!("{what}: {e}"))
 }
 
-/// The capabilities a router of `config` keeps: `CAP_NET_ADMIN`, and
-/// `CAP_SYS_ADMIN` when it names a network namespace.
+/// The capabilities a router of `config` keeps: `CAP_NET_ADMIN`,
+/// `CAP_SYS_ADMIN` when it names a network namespace, and `CAP_BPF` when
+/// `[fastpath]` names its interfaces (a reload attaches the program again).
 pub fn needed(config: &Config) -> CapsHashSet {
     let mut keep = CapsHashSet::new();
     keep.insert(Capability::CAP_NET_ADMIN);
@@ -29,9 +30,13 @@ pub fn needed(config: &Config) -> CapsHashSet {
         || config.subscriber.iter().any(|s| s.netns.is_some())
         || config.subscriber_range.iter().any(|r| r.netns.is_some())
         || config.metrics.netns.is_some()
-        || config.ipfix.netns.is_some();
+        || config.ipfix.netns.is_some()
+        || config.fastpath.netns.is_some();
     if named {
         keep.insert(Capability::CAP_SYS_ADMIN);
+    }
+    if config.fastpath.inside.is_some() {
+        keep.insert(Capability::CAP_BPF);
     }
     keep
 }

@@ -200,6 +200,16 @@ impl Supervisor<'_> {
             reload: plan,
         });
         self.ask_workers(&prepared)?;
+        // The fast path follows the new mode: detached, every packet takes
+        // the slow path, where every session still is (the workers give
+        // theirs back on their next turn).
+        #[cfg(feature = "fastpath")]
+        if let Some(fp) = &prepared.devices.fastpath {
+            let mut fp = fp.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = fp.tuns(&new).and_then(|()| fp.set_on(new.fastpath.on())) {
+                tracing::error!(error = %e, "fast path after a reload");
+            }
+        }
         // Applied by every worker: the device side follows.
         self.base = prepared.reload.base_after();
         self.devices = Arc::clone(&prepared.devices);

@@ -168,6 +168,9 @@ pub struct Devices {
     wan_routes: Option<Arc<Mutex<RouteSocket>>>,
     /// What the kernel granted.
     pub datapath: Datapath,
+    /// The in-kernel fast path, when `[fastpath]` names its interfaces.
+    #[cfg(feature = "fastpath")]
+    pub fastpath: Option<super::fastpath::attach::Shared>,
 }
 
 impl Devices {
@@ -189,6 +192,8 @@ impl Devices {
             range_ids: Vec::new(),
             range_names: Vec::new(),
             wan_routes: None,
+            #[cfg(feature = "fastpath")]
+            fastpath: None,
             datapath: Datapath {
                 offload_refused: refused,
                 workers: u32::from(workers.max(1)),
@@ -202,11 +207,23 @@ impl Devices {
             let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &w.routes)?;
             Some(Arc::new(Mutex::new(socket)))
         };
-        let devices = Devices {
+        #[cfg_attr(not(feature = "fastpath"), allow(unused_mut))]
+        let mut devices = Devices {
             wan_routes,
             ..empty
         }
         .reopened(config, layout, workers)?;
+        // After the TUNs: the program's flows name them.
+        #[cfg(feature = "fastpath")]
+        {
+            devices.fastpath = super::fastpath::attach::open(config)?;
+        }
+        #[cfg(not(feature = "fastpath"))]
+        if config.fastpath.on() {
+            return Err(io::Error::other(
+                "fastpath.mode = \"ebpf\": this sixfold was built without the `fastpath` feature",
+            ));
+        }
         let d = &devices.datapath;
         if offload && d.tso {
             tracing::info!(uso = d.uso, "TUN offload on");
@@ -280,6 +297,8 @@ impl Devices {
             ..Datapath::default()
         };
         Ok(Devices {
+            #[cfg(feature = "fastpath")]
+            fastpath: self.fastpath.clone(),
             wan: Arc::clone(&self.wan),
             range_ids: layout.ranges().collect(),
             range_names: config
@@ -309,6 +328,8 @@ impl Devices {
             range_names: Vec::new(),
             wan_routes: None,
             datapath: Datapath::default(),
+            #[cfg(feature = "fastpath")]
+            fastpath: None,
         }
     }
 
@@ -467,6 +488,9 @@ impl Devices {
             range_names: Vec::new(),
             wan_routes,
             datapath: Datapath::default(),
+            // Refused before a handover starts ([`super::handover`]).
+            #[cfg(feature = "fastpath")]
+            fastpath: None,
         };
         // The same bookkeeping as a reload that keeps every device.
         let kept = Devices {

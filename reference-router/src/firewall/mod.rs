@@ -44,6 +44,8 @@ use sixfold_rewrite::{Icmpv6Type, IpProtocol, L4Header, QuotedPacket};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
+mod fast;
+pub(crate) use fast::FastFlow6;
 mod packet;
 mod reload;
 mod subscribers;
@@ -85,6 +87,8 @@ struct Flow {
     next: u32,
     slot: u16,
     live: bool,
+    /// Installed in the fast path (issue 27): its removal is reported.
+    fast: bool,
     /// Where flow accounting keeps the records of the flow's outbound and
     /// inbound packets ([`crate::ipfix::accounting::Accounting::count_at`];
     /// `NIL` none yet): 8 bytes, whether accounting is on or not.
@@ -135,6 +139,8 @@ pub(crate) struct Firewall {
     live: u32,
     created: u64,
     expired: u64,
+    /// Flows removed while installed in the fast path ([`fast`]).
+    fast_removed: Vec<Flow>,
 }
 
 impl Firewall {
@@ -176,6 +182,7 @@ impl Firewall {
             live: 0,
             created: 0,
             expired: 0,
+            fast_removed: Vec::new(),
         }
     }
 
@@ -300,6 +307,7 @@ impl Firewall {
             next: NIL,
             slot: 0,
             live: true,
+            fast: false,
             accounting: [NIL; 2],
         };
         let index = wheel::place(&mut self.flows, &mut self.free, flow);
@@ -335,6 +343,9 @@ impl Firewall {
         });
         if left == 0 {
             self.mark_announce(flow.subscriber);
+        }
+        if flow.fast {
+            self.fast_removed.push(flow);
         }
         self.flows[index as usize].live = false;
         wheel::release(&mut self.flows, &mut self.free, index);

@@ -13,6 +13,7 @@ pub(crate) mod blocks;
 mod cgn;
 pub(crate) mod deterministic;
 mod errors;
+mod fast;
 pub(crate) mod frag;
 mod index;
 pub(crate) mod ports;

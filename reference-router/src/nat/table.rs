@@ -59,6 +59,9 @@ pub(crate) struct Session {
     prev: u32,
     next: u32,
     slot: u16,
+    /// Installed in the fast path (issue 27): its removal is reported
+    /// ([`Table::take_fast_removed`]). In the record's padding: still 48 bytes.
+    pub(crate) fast: bool,
     /// Where flow accounting keeps the records of the session's outbound and
     /// inbound flows ([`crate::ipfix::accounting::Accounting::count_at`]; `NIL`
     /// none yet): 8 of the 48 bytes, whether accounting is on or not.
@@ -156,6 +159,7 @@ impl Session {
             next: NIL,
             slot: 0,
             accounting: [NIL; 2],
+            fast: false,
         }
     }
 }
@@ -253,6 +257,9 @@ pub(crate) struct Table {
     pub(super) log: NatLog,
     /// The second of the last [`Table::expire`]: the time of the call in hand.
     pub(super) now: u32,
+    /// Sessions removed while installed in the fast path, for the router to
+    /// take out of the program's map before their port can be reused.
+    fast_removed: Vec<Session>,
 }
 
 impl Table {
@@ -293,6 +300,7 @@ impl Table {
             alloc: Allocator::Dynamic,
             log: NatLog::default(),
             now,
+            fast_removed: Vec::new(),
         }
     }
 
@@ -323,6 +331,11 @@ impl Table {
     /// Sessions expired since the start.
     pub(crate) fn expired(&self) -> u64 {
         self.expired
+    }
+
+    /// The fast-path sessions removed since the last call.
+    pub(crate) fn take_fast_removed(&mut self) -> Vec<Session> {
+        std::mem::take(&mut self.fast_removed)
     }
 
     pub(crate) fn live_sessions(&self) -> u32 {
@@ -493,6 +506,7 @@ impl Table {
             prev: NIL,
             next: NIL,
             slot: 0,
+            fast: false,
             accounting: [NIL; 2],
         };
         let index = wheel::place(&mut self.sessions, &mut self.free_session, record);
@@ -550,6 +564,9 @@ impl Table {
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
             self.remove_mapping(m, s.expires, true);
+        }
+        if s.fast {
+            self.fast_removed.push(s);
         }
         self.sessions[index as usize].protocol = 0;
         wheel::release(&mut self.sessions, &mut self.free_session, index);

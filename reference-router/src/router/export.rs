@@ -89,7 +89,7 @@ impl Router {
 
     /// Counts a forwarded packet for its subscriber(s): the sender going out,
     /// the receiver coming in, both for a hairpin.
-    fn count_subscribers(
+    pub(super) fn count_subscribers(
         &mut self,
         family: Family,
         (direction, egress): (Direction, Interface),
@@ -115,6 +115,26 @@ impl Router {
         (packets, bytes): (u64, u64),
         buffer: &PacketBuf,
     ) {
+        self.account_session_link((direction, egress), s, (packets, bytes));
+        if direction.is_outbound() && matches!(egress, Interface::Subscriber(_)) {
+            let (second, ms) = self.accounting_time();
+            if let Some(acc) = self.accounting.as_mut() {
+                acc.count(&flow_of_v4(buffer), packets, bytes, second, ms);
+            }
+        }
+    }
+
+    /// Counts `(packets, bytes)` of NAT session `s` from `direction` to
+    /// `egress` for its subscriber and its flow as the session keeps it (the
+    /// sender's going out, the receiver's coming in): all of
+    /// [`Router::account_session_v4`] but a hairpin's receiver. The fast
+    /// path's counts come in here too.
+    pub(super) fn account_session_link(
+        &mut self,
+        (direction, egress): (Direction, Interface),
+        s: u32,
+        (packets, bytes): (u64, u64),
+    ) {
         self.count_subscribers(Family::V4, (direction, egress), (packets, bytes));
         let (second, ms) = self.accounting_time();
         let Some(acc) = self.accounting.as_mut() else {
@@ -126,9 +146,6 @@ impl Router {
             && let Some((key, at)) = self.nat.accounted(s, outbound)
         {
             *at = acc.count_at(*at, &key, packets, bytes, second, ms);
-        }
-        if outbound && to_subscriber {
-            acc.count(&flow_of_v4(buffer), packets, bytes, second, ms);
         }
     }
 
@@ -170,12 +187,9 @@ impl Router {
             self.count_subscribers(Family::V6, link, wire);
             return;
         }
-        let (second, ms) = self.accounting_time();
-        if let (Some(acc), Some(f)) = (self.accounting.as_mut(), flow)
-            && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
+        if let Some(f) = flow
+            && self.account_flow_v6(link, f, wire)
         {
-            *at = acc.count_at(*at, &key, wire.0, wire.1, second, ms);
-            self.count_subscribers(Family::V6, link, wire);
             return;
         }
         let flow = self.accounting().then(|| flow_v6(buffer.packet(), upper));
@@ -184,6 +198,25 @@ impl Router {
             .as_ref()
             .filter(|_| matches!(link.1, Interface::Subscriber(_)));
         self.account(Family::V6, link, (sent, received), wire);
+    }
+
+    /// With accounting, counts `wire` of IPv6 firewall flow `f` on `link` for
+    /// its record and its subscriber (true); without, nothing (false).
+    pub(super) fn account_flow_v6(
+        &mut self,
+        link: (Direction, Interface),
+        f: u32,
+        wire: (u64, u64),
+    ) -> bool {
+        let (second, ms) = self.accounting_time();
+        if let Some(acc) = self.accounting.as_mut()
+            && let Some((key, at)) = self.firewall.accounted(f, link.0.is_outbound())
+        {
+            *at = acc.count_at(*at, &key, wire.0, wire.1, second, ms);
+            self.count_subscribers(Family::V6, link, wire);
+            return true;
+        }
+        false
     }
 
     /// Accounting expiry, into the export queue. (The NAT's log, expiry's events

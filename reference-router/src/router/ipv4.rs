@@ -185,7 +185,12 @@ impl Router {
         let hairpin = hairpin || self.continuing_hairpin;
         let wire = self.count_v4(direction, hairpin, header.protocol, buffer);
         match session {
-            Some(s) => self.account_session_v4((direction, egress), s, wire, buffer),
+            Some(s) => {
+                self.account_session_v4((direction, egress), s, wire, buffer);
+                if !hairpin && !header.fragmented && !too_big {
+                    self.offer_fast(direction, egress, s);
+                }
+            }
             None => self.account_v4((direction, egress), before, wire, buffer),
         }
         if too_big {

@@ -92,6 +92,9 @@ impl Router {
             .forward(Family::V6, outbound, protocol, packets, bytes);
         let wire = (packets, bytes);
         self.account_v6((direction, egress), (upper, flow), wire, buffer);
+        if let Some(f) = flow {
+            self.offer_fast6(direction, egress, f);
+        }
         Ok(Verdict::Forward(egress))
     }
 

@@ -18,6 +18,7 @@
 
 mod egress;
 mod export;
+mod fastpath;
 mod fragment;
 mod handover;
 mod ipv4;
@@ -107,6 +108,10 @@ pub struct Router {
     clock_at: Instant,
     /// Where [`Router::release_all`] goes on.
     release_cursor: usize,
+    /// Fast-path changes for the I/O loop ([`Router::poll_fastpath_change`]).
+    fast_changes: std::collections::VecDeque<crate::fastpath::FastPathChange>,
+    /// What the fast path carried and its state, for the snapshot.
+    fast_use: crate::stats::FastPathUse,
 }
 
 impl Router {
@@ -175,6 +180,8 @@ impl Router {
                     clock_ms: 0,
                     clock_at: now,
                     release_cursor: 0,
+                    fast_changes: Default::default(),
+                    fast_use: Default::default(),
                     config: config.clone(),
                     layout: layout.clone(),
                 }

@@ -40,6 +40,7 @@ impl Router {
             Interface::Wan => self.links.name(i).to_string(),
         });
         s.datapath = self.datapath.clone();
+        s.fastpath = self.fast_use.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
         s.draining = self

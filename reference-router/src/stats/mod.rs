@@ -387,6 +387,9 @@ pub struct Snapshot {
     pub segments_generated: u64,
     /// The data path: offload and workers.
     pub datapath: Datapath,
+    /// The in-kernel fast path (`[fastpath]`).
+    #[serde(default)]
+    pub fastpath: FastPathUse,
     /// Per subscriber: every `[[subscriber]]`, then the range subscribers
     /// with sessions, IPv6 flows or counted traffic.
     pub subscribers: Vec<SubscriberUse>,
@@ -506,6 +509,44 @@ impl Snapshot {
         self.datapath.super_packets_whole += other.datapath.super_packets_whole;
         self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
+        self.fastpath.merge(&other.fastpath);
+    }
+}
+
+/// The in-kernel fast path (issue 27): what it carried, as the router took
+/// it back, and the program's own counters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FastPathUse {
+    /// The program is attached to `[fastpath] inside` and `outside`.
+    pub attached: bool,
+    /// NAT44 sessions installed now.
+    pub installed: u64,
+    /// Sessions installed since the start.
+    pub installs: u64,
+    /// Sessions that could not be installed (a full map): they stay on the
+    /// slow path.
+    pub install_failed: u64,
+    /// Packets and IP bytes the program forwarded for installed sessions
+    /// (already counted in `ipv4` and the subscribers' traffic).
+    pub packets: u64,
+    /// See `packets`.
+    pub bytes: u64,
+    /// The program's counters: `forwarded_ipv4`, and every `pass_*` reason a
+    /// packet went on to the slow path for.
+    pub program: std::collections::BTreeMap<String, u64>,
+}
+
+impl FastPathUse {
+    fn merge(&mut self, other: &FastPathUse) {
+        self.attached |= other.attached;
+        self.installed += other.installed;
+        self.installs += other.installs;
+        self.install_failed += other.install_failed;
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        for (name, n) in &other.program {
+            *self.program.entry(name.clone()).or_default() += n;
+        }
     }
 }
 

@@ -77,6 +77,13 @@ pub(super) fn run(
     let dir = nix::unistd::mkdtemp(&template)
         .with_context(|| format!("creating a private directory like {}", template.display()))?;
     world.files.push(dir.clone());
+    let mut base = base;
+    if args.fastpath == super::FastPathArg::Ebpf {
+        // Each box's veths: `access` faces the subscribers, `core` the core.
+        base.fastpath.mode = sixfold_router::config::FastPathMode::Ebpf;
+        base.fastpath.inside = Some("access".into());
+        base.fastpath.outside = Some("core".into());
+    }
     let plan = Plan::new(&args.prefix, args.routers, args.subscribers(), &base, dir)?;
     let built = build(args, &plan, &base, &mut world, stop);
     if stop.load(Ordering::Relaxed) {
@@ -280,8 +287,28 @@ fn summary(snapshots: &[Snapshot]) -> String {
     let sum = |f: &dyn Fn(&Snapshot) -> u64| snapshots.iter().map(f).sum::<u64>();
     let v4 = sum(&|s| s.bytes_by_family().0);
     let v6 = sum(&|s| s.bytes_by_family().1);
+    let packets = sum(&|s| {
+        [&s.ipv4, &s.ipv6]
+            .iter()
+            .flat_map(|f| [&f.outbound, &f.inbound])
+            .map(|d| d.total().packets)
+            .sum()
+    });
+    let fast = sum(&|s| s.fastpath.packets);
+    let paths = if snapshots
+        .iter()
+        .any(|s| s.fastpath.attached || s.fastpath.installs > 0)
+    {
+        format!(
+            "; packets {packets}: fast path {fast}, slow path {} (fast-path sessions installed {})",
+            packets - fast,
+            sum(&|s| s.fastpath.installs)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}",
+        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{paths}",
         sum(&|s| s.sessions),
         sum(&|s| s.sessions_created),
         sum(&|s| s.mappings),

@@ -47,6 +47,9 @@ pub(super) struct Plan {
     pub(super) slices: Vec<Ipv4Net>,
     /// Configuration files, BIRD's sockets and logs, the routers' logs.
     pub(super) dir: PathBuf,
+    /// The boxes run the fast path: the access and core ends of their veths
+    /// take redirected frames (GRO on) and send complete checksums.
+    pub(super) fastpath: bool,
 }
 
 impl Plan {
@@ -89,6 +92,7 @@ impl Plan {
             newcomers,
             slices,
             dir,
+            fastpath: base.fastpath.on(),
         })
     }
 

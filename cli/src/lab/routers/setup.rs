@@ -103,6 +103,24 @@ fn link_box(plan: &Plan, k: u16) -> anyhow::Result<()> {
             ],
         )?;
         sysctl(&r, &[&format!("net.ipv4.conf.{here}.rp_filter=0")])?;
+        if plan.fastpath {
+            // A frame the XDP program redirects into a veth needs the
+            // peer's NAPI (GRO on), and leaves as an XDP frame whose L4
+            // checksum must be complete, as frames from a real NIC are.
+            let ethtool = [
+                "ip", "netns", "exec", hub, "ethtool", "-K", &dev, "gro", "on", "tx", "off",
+            ];
+            let out = std::process::Command::new(ethtool[0])
+                .args(&ethtool[1..])
+                .output()?;
+            if !out.status.success() {
+                bail!(
+                    "{}: {}",
+                    ethtool.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
     Ok(())
 }

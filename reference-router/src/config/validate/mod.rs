@@ -45,7 +45,7 @@ fn min(key: &str, value: u32, least: u32, why: &str) -> Result<(), ConfigError> 
 /// What Linux accepts as a new interface's name (`dev_valid_name`): 1–15 bytes,
 /// not `.` or `..`, no `/`, `:` or white space — and not `lo`, which every
 /// namespace has already.
-fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
+pub(super) fn interface_name(key: String, name: &str) -> Result<(), ConfigError> {
     let bad_char = name
         .chars()
         .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace());
@@ -224,6 +224,7 @@ impl Config {
             validate_tunnels(&self.tunnels),
             validate_metrics(self),
             super::siit::validate(self),
+            super::fastpath::validate(self),
         ];
         // The allocation checks list the pool's addresses: only once it is
         // known to be small enough to list.

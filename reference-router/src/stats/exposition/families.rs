@@ -84,6 +84,7 @@ pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
     flows_and_fragments(&mut b, snapshot);
     datapath(&mut b, snapshot);
     process(&mut b, snapshot);
+    super::fastpath::fastpath(&mut b, snapshot);
     shapers(&mut b, snapshot, per_subscriber);
     super::cgn::ipfix(&mut b, snapshot);
     super::cgn::draining(&mut b, snapshot);
@@ -537,6 +538,14 @@ mod tests {
                     ..SubscriberUse::default()
                 },
             ],
+            fastpath: crate::stats::FastPathUse {
+                program: [
+                    ("forwarded_ipv4".to_string(), 0),
+                    ("pass_miss".to_string(), 0),
+                ]
+                .into(),
+                ..Default::default()
+            },
             shapers: vec![
                 ShaperUse {
                     name: "wan".into(),

@@ -20,6 +20,7 @@
 
 mod cgn;
 mod families;
+mod fastpath;
 
 pub use families::families;
 use std::fmt::Write;

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# The in-kernel fast path (issue 27) against the same box without it and
+# against the kernel's own NAT, through one box of the same veth shape:
+#
+#   F-acc [acc0] <-> [box-acc] F-box: sixfold run ([[subscriber_range]], TUNs,
+#                                     [fastpath] on box-acc/box-core) [box-core] <-> [core0] F-core
+#   K-acc [acc0] <-> [box-acc] K-box: nft masquerade, IPv6 forwarding [box-core] <-> [core0] K-core
+#
+# Contenders, interleaved, REPS rounds (default 3): `fastpath` (mode = "ebpf"),
+# `off` (the same router after `sixfold reload` with mode = "off": the TUN
+# path) and `kernel` (nft masquerade; this kernel has no nft flowtable). Per
+# round and contender:
+#
+# - iperf3 TCP over IPv4 (NATed) and IPv6 (routed through the RFC 6092
+#   firewall), SECS seconds: Gbit/s, and whole-machine CPU per GB —
+#   (user + nice + system + irq + softirq) jiffies from /proc/stat over the
+#   run, in core-seconds per 10^9 bytes received;
+# - 60-byte UDP (IPv4 20 + UDP 8 + 32 bytes) from trafgen on one CPU
+#   (taskset -c GEN_CPU, default 1), 64 source ports: datagrams per second
+#   arriving (an nft counter in the core namespace's prerouting hook, read WARM
+#   seconds after the generator starts and WINDOW seconds later; a merged
+#   super-packet counts once there, so datagrams = (bytes - 28 x packets) / 32)
+#   and whole-machine CPU per datagram over that window (the generator's CPU
+#   included: it shares the 2 cores).
+#
+# The endpoints' veths (acc0, core0) have GRO on and transmit checksum offload
+# off in both worlds: a frame the XDP program redirects into a veth needs the
+# peer's NAPI and a complete checksum (as frames from a real NIC have).
+# Prints the medians and ratios as a Markdown table, every run on stderr.
+# Needs root, iperf3, trafgen (netsniff-ng), nft, ethtool, taskset, python3.
+# Small check: REPS=1 SECS=2 WINDOW=2 benches/scripts/fastpath-vs-nft.sh
+# (SIXFOLD=target/debug/sixfold to skip the release build).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
+for p in iperf3 trafgen nft ethtool taskset python3; do
+    command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
+done
+SECS=${SECS:-5}
+REPS=${REPS:-3}
+WARM=${WARM:-1}
+WINDOW=${WINDOW:-3}
+GEN_CPU=${GEN_CPU:-1}
+# The endpoints' transmit checksum offload (see above): `on` to see what the
+# fast path does with partial checksums from a local sender.
+ENDPOINT_TX=${ENDPOINT_TX:-off}
+PAYLOAD=32
+F=sffp; K=sfnft
+SOCKET=/run/sixfold-$F.sock
+# SIXFOLD=PATH runs that binary instead of building the release one (a quick
+# check with a debug build: its `off` figures are then not the router's).
+if [[ -n ${SIXFOLD:-} ]]; then
+    bin=$SIXFOLD
+else
+    cargo build --quiet --release -p sixfold --bin sixfold
+    bin=target/release/sixfold
+fi
+work=$(mktemp -d)
+router_pid=""
+gen_pid=""
+cleanup() {
+    stop_generator
+    stop_server $F-core; stop_server $K-core
+    [[ -n $router_pid ]] && kill "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null || true
+    for w in $F $K; do for ns in $w-acc $w-box $w-core; do ip netns del $ns 2>/dev/null || true; done; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+stop_generator() {
+    [[ -n $gen_pid ]] || return 0
+    pkill -INT -P "$gen_pid" 2>/dev/null || true
+    kill -INT "$gen_pid" 2>/dev/null || true
+    wait "$gen_pid" 2>/dev/null || true
+    gen_pid=""
+}
+
+busy() { # whole-machine busy jiffies: user nice system irq softirq
+    awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
+
+tcp() { # world dst -> "Gbit/s core-s/GB"
+    local out j0 j1 hz
+    hz=$(getconf CLK_TCK)
+    j0=$(busy)
+    out=$(ip netns exec "$1-acc" iperf3 -c "$2" -t "$SECS" -J)
+    j1=$(busy)
+    python3 -c '
+import json, sys
+r = json.load(sys.stdin)["end"]["sum_received"]
+cpu = ('"$j1"' - '"$j0"') / '"$hz"'
+print("%.2f %.3f" % (r["bits_per_second"] / 1e9, cpu / (r["bytes"] / 1e9)))' <<<"$out"
+}
+
+sink() { # ns: drop UDP port 9 in prerouting, counted
+    ip netns exec "$1" nft -f - <<'NFT'
+table inet sfsink {
+    counter udp9 { }
+    chain pre {
+        type filter hook prerouting priority -300; policy accept;
+        udp dport 9 counter name udp9 drop
+    }
+}
+NFT
+}
+
+counter() { # ns -> "packets bytes"
+    ip netns exec "$1" nft -j list counter inet sfsink udp9 |
+        python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
+}
+
+udp() { # world -> "kdatagrams/s µs-CPU/datagram"
+    local a b t0 t1 j0 j1 hz
+    hz=$(getconf CLK_TCK)
+    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "$work/$1.cfg" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
+    gen_pid=$!
+    sleep "$WARM"
+    read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
+    sleep "$WINDOW"
+    read -r -a b <<<"$(counter "$1-core")"; t1=$(date +%s.%N); j1=$(busy)
+    stop_generator
+    python3 -c "
+packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
+d = (bytes - 28 * packets) / $PAYLOAD
+cpu = ($j1 - $j0) / $hz
+print('%.0f %.2f' % (d / ($t1 - $t0) / 1e3, cpu / max(d, 1) * 1e6))"
+}
+
+server() { # ns: an iperf3 daemon
+    ip netns exec "$1" iperf3 -s -D -B :: -I "$work/iperf-$1.pid" --logfile "$work/iperf-$1.log"
+    sleep 0.5
+}
+
+stop_server() {
+    [[ -f $work/iperf-$1.pid ]] && kill "$(tr -d '\0' <"$work/iperf-$1.pid")" 2>/dev/null || true
+}
+
+world() { # prefix: the three namespaces, the two veth pairs, the endpoints
+    local w=$1
+    for ns in $w-acc $w-box $w-core; do ip netns add $ns; ip -n $ns link set lo up; done
+    ip link add acc0 netns $w-acc type veth peer name box-acc netns $w-box
+    ip link add core0 netns $w-core type veth peer name box-core netns $w-box
+    ip -n $w-acc addr add 100.64.0.1/24 dev acc0
+    ip -n $w-acc -6 addr add 2001:db8:1:1::5/64 dev acc0 nodad
+    ip -n $w-acc link set acc0 up
+    ip -n $w-acc route add default via 100.64.0.254
+    ip -n $w-acc -6 route add default via 2001:db8:1:1::1
+    ip -n $w-core addr add 192.0.2.80/24 dev core0
+    ip -n $w-core -6 addr add 2001:db8:ffff::80/64 dev core0 nodad
+    ip -n $w-core link set core0 up
+    ip -n $w-core route add 203.0.113.0/28 via 192.0.2.1
+    ip -n $w-core -6 route add 2001:db8:1::/48 via 2001:db8:ffff::1
+    ip netns exec $w-acc ethtool -K acc0 gro on tx "$ENDPOINT_TX" >/dev/null
+    ip netns exec $w-core ethtool -K core0 gro on tx "$ENDPOINT_TX" >/dev/null
+    ip -n $w-box addr add 100.64.0.254/24 dev box-acc
+    ip -n $w-box -6 addr add 2001:db8:1:1::1/64 dev box-acc nodad
+    ip -n $w-box addr add 192.0.2.1/24 dev box-core
+    ip -n $w-box -6 addr add 2001:db8:ffff::1/64 dev box-core nodad
+    ip -n $w-box link set box-acc up; ip -n $w-box link set box-core up
+    ip netns exec $w-box sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+        net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.box-acc.rp_filter=0 net.ipv4.conf.box-core.rp_filter=0
+    server $w-core
+    sink $w-core
+    local mac
+    mac=$(ip -n $w-box -j link show dev box-acc | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+    cat >"$work/$w.cfg" <<CFG
+{ eth(da=$mac), ipv4(saddr=100.64.0.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
+CFG
+}
+
+config() { # mode
+    cat <<TOML
+[router]
+control_socket = "$SOCKET"
+[nat]
+pool = ["203.0.113.0/28"]
+[wan]
+name = "wan"
+netns = "$F-box"
+routes = ["203.0.113.0/28", "2001:db8:1::/48"]
+route_table = 110
+[[subscriber_range]]
+name = "inside"
+netns = "$F-box"
+ipv4 = "100.64.0.0/24"
+ipv6 = "2001:db8:1::/48"
+routes = ["0.0.0.0/0", "::/0"]
+route_table = 100
+[fastpath]
+mode = "$1"
+inside = "box-acc"
+outside = "box-core"
+netns = "$F-box"
+TOML
+}
+
+mode() { # ebpf|off: the running router reloads its file with that mode
+    config "$1" >"$work/box.toml"
+    $bin reload --socket "$SOCKET" >/dev/null
+    sleep 1.5
+}
+
+# --- sixfold's box -------------------------------------------------------------
+world $F
+for rule in "rule add iif box-acc lookup 100" "-6 rule add iif box-acc lookup 100" \
+    "rule add iif box-core lookup 110" "-6 rule add iif box-core lookup 110" \
+    "-6 route add 2001:db8:1::/48 via 2001:db8:1:1::5"; do
+    # shellcheck disable=SC2086
+    ip -n $F-box $rule
+done
+config ebpf >"$work/box.toml"
+$bin run --config "$work/box.toml" 2>"$work/router.log" &
+router_pid=$!
+for _ in $(seq 100); do
+    $bin stats --socket "$SOCKET" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+$bin stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
+
+# --- the kernel's box ------------------------------------------------------------
+world $K
+ip -n $K-box -6 route add 2001:db8:1::/48 via 2001:db8:1:1::5
+ip netns exec $K-box nft -f - <<'NFT'
+table ip sfnat {
+    chain post {
+        type nat hook postrouting priority 100; policy accept;
+        oifname "box-core" ip saddr 100.64.0.0/24 snat to 203.0.113.1
+    }
+}
+NFT
+sleep 1
+
+fast_packets() { # the fast path's packets so far, and the program's non-zero counters
+    $bin stats --socket "$SOCKET" |
+        python3 -c 'import json,sys; f=json.load(sys.stdin)["fastpath"]; print(f["packets"], " ".join("%s=%d" % kv for kv in f["program"].items() if kv[1]))'
+}
+
+# --- rounds, interleaved -----------------------------------------------------------
+declare -A R
+for round in $(seq "$REPS"); do
+    for c in fastpath off kernel; do
+        case $c in
+            fastpath) mode ebpf; w=$F ;;
+            off) mode off; w=$F ;;
+            kernel) w=$K ;;
+        esac
+        read -r R[t4,$c,$round] R[c4,$c,$round] <<<"$(tcp $w 192.0.2.80)"
+        read -r R[t6,$c,$round] R[c6,$c,$round] <<<"$(tcp $w 2001:db8:ffff::80)"
+        read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w)"
+        echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
+            "TCPv6 ${R[t6,$c,$round]} Gbit/s ${R[c6,$c,$round]} core-s/GB;" \
+            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram" \
+            "(fast-path packets so far: $(fast_packets))" >&2
+    done
+done
+
+median() { # key contender -> median over rounds
+    local vals=()
+    for round in $(seq "$REPS"); do vals+=("${R[$1,$2,$round]}"); done
+    printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.3f" if max(v) < 10 else "%.0f") % v[len(v)//2])'
+}
+ratio() { python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"; }
+row() { # label key
+    local f o k
+    f=$(median "$2" fastpath); o=$(median "$2" off); k=$(median "$2" kernel)
+    echo "| $1 | $f | $o | $k | $(ratio "$f" "$k") | $(ratio "$f" "$o") |"
+}
+echo "| through one box (medians of $REPS interleaved rounds) | fastpath (XDP) | off (TUN) | kernel nft | fastpath / kernel | fastpath / off |"
+echo "|---|---:|---:|---:|---:|---:|"
+row "TCP IPv4 (NAT), Gbit/s" t4
+row "TCP IPv4, whole-machine core-s per GB" c4
+row "TCP IPv6 (routed), Gbit/s" t6
+row "TCP IPv6, whole-machine core-s per GB" c6
+row "UDP 60 B (NAT), thousand datagrams/s arriving" u
+row "UDP 60 B, whole-machine µs CPU per datagram" cu

@@ -1,0 +1,265 @@
+//! The in-kernel fast path (issue 27, cargo feature `fastpath`): loads the XDP
+//! program `bpf/fastpath.bpf.c` (compiled by build.rs with clang) with aya,
+//! attaches it to the box's inside and outside interfaces, and is the router's
+//! hand on its maps: installs and removes flows, reads their per-CPU counters
+//! and last-seen times, and the program's pass/forward counters.
+//!
+//! Why aya: it is pure Rust (no libbpf to build or link, no C toolchain beyond
+//! the clang that compiles the program), reads BTF map definitions from the
+//! clang-built ELF, attaches XDP through a `bpf_link` — so the program leaves
+//! the interfaces when the process dies, even by SIGKILL, like the TUNs' routes
+//! — and has a safe `BPF_PROG_TEST_RUN` for the hostile-input tests. Keys and
+//! values are byte arrays ([`maps`]), so this module needs no `unsafe`.
+
+pub mod attach;
+pub mod maps;
+pub mod sync;
+
+use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
+use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode, xdp::XdpLinkId};
+use aya::{Ebpf, EbpfLoader};
+use maps::{
+    COUNTER_NAMES, Flow4, Flow4KeyBytes, Flow4ValueBytes, Flow6, Flow6KeyBytes, Flow6ValueBytes,
+    FlowCounts, Path,
+};
+use std::io;
+
+/// The program as clang built it.
+static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/fastpath.bpf.o"));
+const PROGRAM: &str = "sixfold_fastpath";
+
+/// XDP's verdicts, as `BPF_PROG_TEST_RUN` reports them.
+pub const XDP_DROP: u32 = 1;
+/// The packet goes on to the kernel unchanged.
+pub const XDP_PASS: u32 = 2;
+/// The packet was rewritten and leaves by another interface.
+pub const XDP_REDIRECT: u32 = 4;
+
+fn err(what: &str, e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("fast path: {what}: {e}"))
+}
+
+/// The loaded program and its maps.
+pub struct FastPath {
+    ebpf: Ebpf,
+    links: Vec<XdpLinkId>,
+    cpus: usize,
+}
+
+impl FastPath {
+    /// Loads the program into the kernel (the verifier checks it here) with
+    /// room for `max_flows` flows per family. Needs CAP_BPF and CAP_NET_ADMIN.
+    pub fn load(max_flows: u32) -> io::Result<FastPath> {
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries("flows4", max_flows)
+            .map_max_entries("flows6", max_flows)
+            .load(OBJECT)
+            .map_err(|e| err("loading the XDP program's object", e))?;
+        let xdp: &mut Xdp = program(&mut ebpf)?;
+        xdp.load()
+            .map_err(|e| err("the kernel refused the XDP program", verifier_detail(e)))?;
+        let cpus = aya::util::nr_cpus().map_err(|(what, e)| err(what, e))?;
+        Ok(FastPath {
+            ebpf,
+            links: Vec::new(),
+            cpus,
+        })
+    }
+
+    /// Attaches the program to `inside` and `outside` (names in the calling
+    /// thread's network namespace) in native mode and lets it redirect to
+    /// them, and only them.
+    pub fn attach(&mut self, inside: &str, outside: &str) -> io::Result<()> {
+        let mut ifindexes = [0; 2];
+        for (slot, name) in [inside, outside].into_iter().enumerate() {
+            let xdp: &mut Xdp = program(&mut self.ebpf)?;
+            let link = xdp
+                .attach(name, XdpMode::Driver)
+                .map_err(|e| err(&format!("attaching XDP to {name}"), e))?;
+            self.links.push(link);
+            ifindexes[slot] = nix::net::if_::if_nametoindex(name)
+                .map_err(|e| err(&format!("interface {name}"), e))?;
+        }
+        self.set_egress(ifindexes)
+    }
+
+    /// The interfaces the program may redirect to (0: none).
+    pub fn set_egress(&mut self, ifindexes: [u32; 2]) -> io::Result<()> {
+        let mut egress: Array<&mut MapData, u32> = map(&mut self.ebpf, "egress")?;
+        for (slot, ifindex) in ifindexes.into_iter().enumerate() {
+            egress
+                .set(slot as u32, ifindex, 0)
+                .map_err(|e| err("writing the egress map", e))?;
+        }
+        Ok(())
+    }
+
+    /// Detaches the program from every interface it was attached to: from
+    /// here on every packet takes the slow path. The maps stay.
+    pub fn detach(&mut self) -> io::Result<()> {
+        let links = std::mem::take(&mut self.links);
+        let xdp: &mut Xdp = program(&mut self.ebpf)?;
+        for link in links {
+            xdp.detach(link).map_err(|e| err("detaching XDP", e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the program is attached.
+    pub fn attached(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Installs IPv4 flow `from`: its packets become `to` and take `path`.
+    /// Counters start at zero (an existing entry's are replaced).
+    pub fn install4(&mut self, from: &Flow4, to: &Flow4, path: Path) -> io::Result<()> {
+        let value = Flow4::value(to, path);
+        let mut flows: PerCpuHashMap<&mut MapData, Flow4KeyBytes, Flow4ValueBytes> =
+            map(&mut self.ebpf, "flows4")?;
+        let values =
+            PerCpuValues::try_from(vec![value; self.cpus]).map_err(|e| err("per-CPU values", e))?;
+        flows
+            .insert(from.key(), values, 0)
+            .map_err(|e| err(&format!("installing {from:?}"), e))
+    }
+
+    /// Installs IPv6 flow `flow` on `path`.
+    pub fn install6(&mut self, flow: &Flow6, path: Path) -> io::Result<()> {
+        let value = Flow6::value(path);
+        let mut flows: PerCpuHashMap<&mut MapData, Flow6KeyBytes, Flow6ValueBytes> =
+            map(&mut self.ebpf, "flows6")?;
+        let values =
+            PerCpuValues::try_from(vec![value; self.cpus]).map_err(|e| err("per-CPU values", e))?;
+        flows
+            .insert(flow.key(), values, 0)
+            .map_err(|e| err(&format!("installing {flow:?}"), e))
+    }
+
+    /// Removes IPv4 flow `from`, returning its last counts (`None`: it was
+    /// not installed).
+    pub fn remove4(&mut self, from: &Flow4) -> io::Result<Option<FlowCounts>> {
+        let counts = self.counts4(from)?;
+        if counts.is_some() {
+            let mut flows: PerCpuHashMap<&mut MapData, Flow4KeyBytes, Flow4ValueBytes> =
+                map(&mut self.ebpf, "flows4")?;
+            flows
+                .remove(&from.key())
+                .map_err(|e| err(&format!("removing {from:?}"), e))?;
+        }
+        Ok(counts)
+    }
+
+    /// Removes IPv6 flow `flow`, returning its last counts.
+    pub fn remove6(&mut self, flow: &Flow6) -> io::Result<Option<FlowCounts>> {
+        let counts = self.counts6(flow)?;
+        if counts.is_some() {
+            let mut flows: PerCpuHashMap<&mut MapData, Flow6KeyBytes, Flow6ValueBytes> =
+                map(&mut self.ebpf, "flows6")?;
+            flows
+                .remove(&flow.key())
+                .map_err(|e| err(&format!("removing {flow:?}"), e))?;
+        }
+        Ok(counts)
+    }
+
+    /// IPv4 flow `from`'s counts over all CPUs (`None`: not installed).
+    pub fn counts4(&mut self, from: &Flow4) -> io::Result<Option<FlowCounts>> {
+        let flows: PerCpuHashMap<&mut MapData, Flow4KeyBytes, Flow4ValueBytes> =
+            map(&mut self.ebpf, "flows4")?;
+        match flows.get(&from.key(), 0) {
+            Ok(values) => Ok(Some(FlowCounts::sum(values.iter().map(Flow4::counts)))),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(err(&format!("reading {from:?}"), e)),
+        }
+    }
+
+    /// IPv6 flow `flow`'s counts over all CPUs (`None`: not installed).
+    pub fn counts6(&mut self, flow: &Flow6) -> io::Result<Option<FlowCounts>> {
+        let flows: PerCpuHashMap<&mut MapData, Flow6KeyBytes, Flow6ValueBytes> =
+            map(&mut self.ebpf, "flows6")?;
+        match flows.get(&flow.key(), 0) {
+            Ok(values) => Ok(Some(FlowCounts::sum(values.iter().map(Flow6::counts)))),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(err(&format!("reading {flow:?}"), e)),
+        }
+    }
+
+    /// The program's counters summed over CPUs, named as [`COUNTER_NAMES`].
+    pub fn counters(&mut self) -> io::Result<Vec<(&'static str, u64)>> {
+        let counters: PerCpuArray<&mut MapData, u64> = map(&mut self.ebpf, "counters")?;
+        COUNTER_NAMES
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let values = counters
+                    .get(&(i as u32), 0)
+                    .map_err(|e| err("reading the counters", e))?;
+                Ok((*name, values.iter().sum()))
+            })
+            .collect()
+    }
+
+    /// Runs the program once on `frame` (an Ethernet frame) as if it came in
+    /// on `ingress_ifindex` (0: the loopback device), without attaching it
+    /// (`BPF_PROG_TEST_RUN`): the verdict and the frame as the program left it.
+    pub fn test_run(&self, frame: &[u8], ingress_ifindex: u32) -> io::Result<(u32, Vec<u8>)> {
+        let xdp: &Xdp = self
+            .ebpf
+            .program(PROGRAM)
+            .ok_or_else(|| err("the object", "no program sixfold_fastpath"))?
+            .try_into()
+            .map_err(|e| err("the program", e))?;
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
+        // rx_queue_index, egress_ifindex. The kernel takes data_end as the
+        // length of the linear part: all of the frame.
+        let mut ctx = [0u8; 24];
+        let len = u32::try_from(frame.len()).map_err(|e| err("frame length", e))?;
+        ctx[4..8].copy_from_slice(&len.to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ingress_ifindex.to_ne_bytes());
+        let mut out = vec![0u8; frame.len() + 256];
+        let opts = TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ctx_in: (ingress_ifindex != 0).then_some(&ctx[..]),
+            ..TestRunOptions::new()
+        };
+        let result = xdp
+            .test_run(opts)
+            .map_err(|e| err("BPF_PROG_TEST_RUN", e))?;
+        out.truncate(result.data_size_out as usize);
+        Ok((result.return_value, out))
+    }
+}
+
+fn program(ebpf: &mut Ebpf) -> io::Result<&mut Xdp> {
+    ebpf.program_mut(PROGRAM)
+        .ok_or_else(|| err("the object", "no program sixfold_fastpath"))?
+        .try_into()
+        .map_err(|e| err("the program", e))
+}
+
+fn map<'a, T>(ebpf: &'a mut Ebpf, name: &str) -> io::Result<T>
+where
+    T: TryFrom<&'a mut aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let m = ebpf
+        .map_mut(name)
+        .ok_or_else(|| err("the object", format!("no map {name}")))?;
+    T::try_from(m).map_err(|e| err(&format!("map {name}"), e))
+}
+
+/// The verifier's log, when that is why the program was refused.
+fn verifier_detail(e: aya::programs::ProgramError) -> String {
+    match e {
+        aya::programs::ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            format!("{io_error}; verifier log:\n{verifier_log}")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
