@@ -34,7 +34,7 @@
 #    iperf3 runs again. Ratio = with sessions / without.
 # 3. Tear-down rate: the sessions of (2) expire (UDP timeout 120 s on both: the
 #    least RFC 4787 allows, sixfold's floor); the live count is sampled every
-#    0.2 s from the first expiry to the last, while ping -i 0.05 from a
+#    0.05 s from the first expiry to the last, while ping -i 0.05 from a
 #    subscriber checks that forwarding does not stall (lost pings, worst RTT).
 #    Sessions were opened at FILL_RATE, so a tear-down rate close to it says the
 #    tear-down kept up (the figure is bounded by the fill, not the gateway).
@@ -42,6 +42,8 @@
 #    the fill, per session and as sessions per GB of the whole process; the
 #    kernel's conntrack slab (/proc/slabinfo nf_conntrack: pages the slab grew
 #    by, per entry) plus its hash table (8 bytes per bucket).
+#
+# PARTS (default establish,load) runs (1) and/or (2)-(4); SKIP_TEARDOWN=1 skips (3).
 #
 # Changes the init namespace's net.netfilter.nf_conntrack_max and the
 # nf_conntrack hashsize (so the kernel holds SESSIONS) and restores them on exit.
@@ -65,6 +67,7 @@ LOSS=${LOSS:-0.001}
 SECS=${SECS:-5}
 GEN_CPU=${GEN_CPU:-1}
 SKIP_TEARDOWN=${SKIP_TEARDOWN:-0}
+PARTS=${PARTS:-establish,load} # establish: (1); load: (2)-(4)
 UDP_TIMEOUT=120
 ((SUBSCRIBERS >= 1 && SUBSCRIBERS <= 65534)) || { echo "SUBSCRIBERS: 1..65534" >&2; exit 1; }
 S=sfcgl; K=sfcgk
@@ -266,10 +269,10 @@ delivered() { # contender proto -> packets counted at the far end
 }
 
 declare -A STARTUP
-calibrate() { # contender: trafgen's start-up time (one packet), taken off every trial's time
-    local t
-    t=$(generate "$1" udp 1000 1)
-    STARTUP[$1]=$(python3 -c "print(max(0.0, $t - 0.001))")
+calibrate() { # contender: trafgen's start-up time (one packet; median of 5), taken off every trial's time
+    local t=()
+    for _ in 1 2 3 4 5; do t+=("$(generate "$1" udp 1000 1)"); done
+    STARTUP[$1]=$(IFS=,; python3 -c "v = sorted([${t[*]}]); print(max(0.0, v[2] - 0.001))")
     echo "  $1: generator start-up ${STARTUP[$1]} s" >&2
 }
 
@@ -353,12 +356,19 @@ def count():
     if who == "sixfold":
         return json.loads(subprocess.check_output([bin_, "stats", "--socket", sock]))["sessions"]
     return int(subprocess.check_output(["ip", "netns", "exec", rtr, "cat", "/proc/sys/net/netfilter/nf_conntrack_count"]))
-start = time.time(); first = last = None; top = count(); n = top
+# The drain runs from the last sample that still saw the table full to the
+# first that sees it (nearly) empty: a drain shorter than a few samples gives
+# a lower bound.
+start = time.time(); first = last = None; top = count(); n = top; seen = start
 while time.time() - start < limit:
     n = count(); now = time.time()
-    if first is None and n < top - max(10, top // 1000): first = now
-    if n <= max(2, live // 1000): last = now; break
-    time.sleep(0.2)
+    if first is None and n < top - max(10, top // 1000): first = seen
+    if n <= max(2, live // 1000):
+        last = now
+        first = seen if first is None else first
+        break
+    seen = now
+    time.sleep(0.05)
 if first is None or last is None or last <= first:
     print("- - -")
 else:
@@ -389,13 +399,16 @@ for round in $(seq "$REPS"); do
     echo "round $round" >&2
     for proto in udp tcp; do
         for who in sixfold kernel; do
+            V[$who,$proto,$round]=-
+            [[ ,$PARTS, == *,establish,* ]] || continue
             search "$who" "$proto"
             V[$who,$proto,$round]=$RESULT
             echo " $who $proto: ${V[$who,$proto,$round]}/s" >&2
         done
     done
     for who in sixfold kernel; do
-        loaded "$who"
+        RESULT="- - - - - - - -"
+        [[ ,$PARTS, == *,load,* ]] && loaded "$who"
         read -r -a f <<<"$RESULT"
         V[$who,g0,$round]=${f[0]}; V[$who,g1,$round]=${f[1]}; V[$who,live,$round]=${f[2]}
         V[$who,per,$round]=${f[3]}; V[$who,down,$round]=${f[4]}; V[$who,pingloss,$round]=${f[5]}
@@ -424,7 +437,7 @@ hash_bytes=$(( $(cat /sys/module/nf_conntrack/parameters/hashsize) * 8 ))
 k_per=$(python3 -c "print('-' if '${M[kernel,per]}' == '-' else '%.0f' % (float('${M[kernel,per]}') + $hash_bytes / max(float('${M[kernel,live]}'), 1)))")
 per_gb() { python3 -c "print('-' if '$1' in ('-', '0') else '%.1f' % (1e9 / float('$1') / 1e6))"; }
 whole_gb=$(python3 -c "print('-' if '${M[sixfold,mem]}' == '-' else '%.1f' % (float('${M[sixfold,live]}') / float('${M[sixfold,mem]}') * 1e9 / 1e6))")
-echo "command: $0 (REPS=$REPS SUBSCRIBERS=$SUBSCRIBERS SESSIONS=$SESSIONS FILL_RATE=$FILL_RATE TRIAL=$TRIAL MAX_RATE=$MAX_RATE PRECISION=$PRECISION LOSS=$LOSS SECS=$SECS GEN_CPU=$GEN_CPU)"
+echo "command: $0 (PARTS=$PARTS REPS=$REPS SUBSCRIBERS=$SUBSCRIBERS SESSIONS=$SESSIONS FILL_RATE=$FILL_RATE TRIAL=$TRIAL MAX_RATE=$MAX_RATE PRECISION=$PRECISION LOSS=$LOSS SECS=$SECS GEN_CPU=$GEN_CPU)"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) CPUs, kernel $(uname -r); load average before: $load0"
 echo
 cat <<TABLE

@@ -6,7 +6,8 @@ mod assets;
 mod check;
 mod commands;
 mod describe;
-mod ipfix;
+// The one IPFIX decoder, the router's: the record and the lab read with it.
+use sixfold_router::ipfix::decode as ipfix;
 mod lab;
 mod logging;
 mod nat;

@@ -674,3 +674,79 @@ record: 3 NAT events from an nfcapd store; its completeness is unknown (nfcapd k
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A NAT44 BIB event (natEvent 8/9) of 100.64.1.2:40000 TCP, public
+/// 203.0.113.7:3071.
+fn bib(event: NatEvent, ms: u64) -> Record {
+    Record::Nat(NatRecord {
+        protocol: 6,
+        inside_port: 40000,
+        outside_port: 3071,
+        time_ms: ms,
+        ..match block(event, ms, 2) {
+            Record::Nat(n) => NatRecord {
+                first_port: 0,
+                last_port: 0,
+                ..n
+            },
+            Record::Flow(_) => unreachable!(),
+        }
+    })
+}
+
+#[test]
+fn tshark_decodes_bib_events_field_by_field() {
+    if !have("tshark") {
+        eprintln!("skipped: no tshark");
+        return;
+    }
+    let dir = scratch("bib");
+    let mut x = Export::start(T0);
+    x.send(T0, &[bib(NatEvent::BibCreate, T0 + 1_500)])
+        .send(T0, &[bib(NatEvent::BibDelete, T0 + 61_250)]);
+    let pcap = dir.join("bib.pcap");
+    write_pcap(
+        &pcap,
+        Link::Ethernet(0).linktype(),
+        &frames(&x.messages, Link::Ethernet(0), false),
+    );
+    let fields = [
+        "cflow.nat_event",
+        "cflow.srcaddr",
+        "cflow.srcport",
+        "cflow.protocol",
+        "cflow.post_natsource_ipv4_address",
+        "cflow.post_naptsource_transport_port",
+        "cflow.observation_time_milliseconds",
+    ];
+    let got: Vec<Vec<String>> = nat_records(&pcap)
+        .iter()
+        .map(|r| {
+            fields
+                .iter()
+                .map(|k| r.get(*k).and_then(|v| v.as_str()).unwrap_or("").to_string())
+                .collect()
+        })
+        .collect();
+    let want = |event: &str, time: &str| -> Vec<String> {
+        [
+            event,
+            "100.64.1.2",
+            "40000",
+            "6",
+            "203.0.113.7",
+            "3071",
+            time,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    assert_eq!(
+        got,
+        vec![
+            want("8", "Mar  3, 2026 14:00:01.500000000 UTC"),
+            want("9", "Mar  3, 2026 14:01:01.250000000 UTC"),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

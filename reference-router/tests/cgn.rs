@@ -293,6 +293,53 @@ fn session_events_only_when_asked() {
     assert!(nat_records(&mut quiet.router).is_empty());
 }
 
+#[test]
+fn bib_events_once_per_mapping_only_when_asked() {
+    let mut lab = Lab::new(&format!(
+        "allocation = \"deterministic\"\nblock_size = 2016\n{IPFIX}mappings = true\n"
+    ));
+    // Two sessions of one inside endpoint (EIM): one mapping, one natEvent 8.
+    let e = lab.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    lab.advance(100);
+    assert_eq!(e, lab.out_ok(0, &udp(SUB0, 5000, WAN_B, 53, b"q")));
+    let r = nat_records(&mut lab.router);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].event, NatEvent::BibCreate);
+    assert_eq!(
+        (r[0].inside, r[0].inside_port, r[0].protocol),
+        (ip4(SUB0), 5000, 17)
+    );
+    assert_eq!((r[0].outside, r[0].outside_port), (*e.ip(), e.port()));
+    // The first session ends at 300 s: the mapping lives on.
+    walk(&mut lab, 201);
+    assert!(nat_records(&mut lab.router).is_empty());
+    // The second at 400 s: natEvent 9, with the same endpoints.
+    walk(&mut lab, 100);
+    let r = nat_records(&mut lab.router);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(
+        (
+            r[0].event,
+            r[0].time_ms,
+            r[0].outside_port,
+            r[0].inside_port
+        ),
+        (NatEvent::BibDelete, 400_000, e.port(), 5000)
+    );
+    let mut quiet = Lab::new(&format!("{IPFIX}sessions = true\n"));
+    quiet.out_ok(0, &udp(SUB0, 5000, WAN_A, 53, b"q"));
+    let r = nat_records(&mut quiet.router);
+    assert!(
+        r.iter().all(|r| r.event == NatEvent::SessionCreate),
+        "{r:?}"
+    );
+    let e = Config::from_toml(&format!(
+        "[nat]\nmapping = \"adm\"\n{IPFIX}mappings = true\n"
+    ))
+    .unwrap_err();
+    assert_eq!((e.key.as_str(), e.line), ("ipfix.mappings", Some(5)));
+}
+
 const MODES: [&str; 3] = [
     "allocation = \"dynamic\"",
     "allocation = \"block\"",

@@ -308,14 +308,33 @@ fn lab_config(args: &LabArgs) -> anyhow::Result<Config> {
     apply_overrides(args, &mut config);
     place_in_lab(args, &mut config)?;
     config.subscriber = lab_subscribers(args)?;
-    config.validate().context("lab configuration")?;
+    lab_problems(args, &config).context("lab configuration")?;
     Ok(config)
+}
+
+/// The configuration's first problem, if any; with `--routers N` an empty
+/// `[takeover]` is no problem: the lab fills in each box's `slice`,
+/// `listen` and `from` from its plan (a ring of backups).
+fn lab_problems(args: &LabArgs, config: &Config) -> anyhow::Result<()> {
+    if config.takeover.is_some() && args.routers < 2 {
+        bail!("[takeover] is for `--routers N`: a box is the backup of another");
+    }
+    let filled_in = |key: &str| args.routers > 1 && key.starts_with("takeover.");
+    match config
+        .problems(None)
+        .into_iter()
+        .find(|e| !filled_in(&e.key))
+    {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// `--config`'s file, or without one a NAT pool, router address and DNS
 /// server that fit the lab's addressing, so the lab runs with no file at all.
 fn base_config(args: &LabArgs) -> anyhow::Result<Config> {
     Ok(match &args.config {
+        Some(path) if args.routers > 1 => load_for_boxes(path)?,
         Some(path) => load(path)?,
         None => {
             let mut c = Config::default();
@@ -325,6 +344,23 @@ fn base_config(args: &LabArgs) -> anyhow::Result<Config> {
             c
         }
     })
+}
+
+/// `--config`'s file for `--routers N`: checked as `load` does, except that
+/// an empty `[takeover]` is the lab's to fill in per box.
+fn load_for_boxes(path: &std::path::Path) -> anyhow::Result<Config> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config =
+        Config::parse_unchecked(&text).with_context(|| format!("in {}", path.display()))?;
+    let problem = config
+        .problems(None)
+        .into_iter()
+        .find(|e| !e.key.starts_with("takeover."));
+    match problem {
+        Some(e) => Err(e.located(&text)).with_context(|| format!("in {}", path.display())),
+        None => Ok(config),
+    }
 }
 
 /// The flags that override the configuration file (NAT behaviour, tunnels,

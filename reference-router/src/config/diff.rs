@@ -110,6 +110,10 @@ fn refusal(pattern: &str) -> String {
         "router.log_format" => "the log's format is set at start",
         "nat.allocation" => "the allocation mode decides how every held port was given",
         "ipfix.queue" => "the queue towards the exporter is made at start",
+        "ipfix.mappings" => "which NAT events are logged is set with the mappings at start",
+        p if p.starts_with("takeover") => {
+            "the takeover listener, its source and the slice it covers are set at start"
+        }
         p if p.starts_with("wan.") => "the WAN device is opened at start",
         p if p.starts_with("subscriber[*].") || p.starts_with("subscriber_range[*].") => {
             "an existing device keeps its namespace, MTU, addresses and routes: remove the entry in one reload and add it (under another name, or in the next reload) to change them"

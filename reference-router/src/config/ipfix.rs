@@ -45,6 +45,10 @@ pub struct Ipfix {
     /// Per-session create/delete events (natEvent 4/5, NAT64 6/7); off by default: per-flow
     /// logs are what port blocks avoid.
     pub sessions: bool,
+    /// NAT44 BIB create/delete events (natEvent 8/9) per endpoint-independent
+    /// mapping: one record per mapping, not per session; what a takeover
+    /// backup (`[takeover]`) is fed with. Needs `nat.mapping = "eim"`.
+    pub mappings: bool,
     /// Seconds between re-logging every live port block (natEvent 16 again), so a
     /// lost UDP message never leaves a block without a record.
     pub interim: u32,
@@ -72,6 +76,7 @@ impl Default for Ipfix {
             source: None,
             netns: None,
             sessions: false,
+            mappings: false,
             interim: 1800,
             accounting: false,
             active_timeout: 1800,
@@ -130,6 +135,12 @@ pub(super) fn validate_ipfix(config: &Config) -> Result<(), ConfigError> {
     )?;
     between("ipfix.max_flows", x.max_flows, 1, 1 << 24, "flows")?;
     between("ipfix.queue", x.queue, 1, 1 << 20, "records")?;
+    if x.mappings && config.nat.mapping != super::Mapping::Eim {
+        return Err(err(
+            "ipfix.mappings",
+            "BIB events (natEvent 8/9) describe endpoint-independent mappings: needs nat.mapping = \"eim\"",
+        ));
+    }
     if let Some(c) = x.collector
         && (c.port() == 0 || c.ip().is_unspecified())
     {

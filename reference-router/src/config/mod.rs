@@ -26,6 +26,7 @@ mod metrics;
 mod nat;
 mod policy;
 mod siit;
+mod takeover;
 mod validate;
 
 pub use fastpath::{FastPath, FastPathMode, MAX_FLOWS};
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use siit::nat64_prefix;
 pub use siit::{EamtEntry, Nat64, Siit};
 use std::fmt;
+pub use takeover::Takeover;
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +72,9 @@ pub struct Config {
     pub nat64: Option<Nat64>,
     /// IPFIX export: NAT events and flow accounting.
     pub ipfix: Ipfix,
+    /// The backup of a predecessor's slice, fed by its NAT44 BIB events, when
+    /// the section is present.
+    pub takeover: Option<Takeover>,
     /// The in-kernel fast path of a box between two interfaces.
     pub fastpath: FastPath,
 }

@@ -176,6 +176,12 @@ impl Supervisor<'_> {
                 "the eBPF fast path ([fastpath]) is not handed over yet: restart to upgrade".into(),
             );
         }
+        if self.base.config().takeover.is_some() {
+            // The fed mappings and the feed's listening socket: not handed over yet.
+            return Err(
+                "a backup's feed ([takeover]) is not handed over yet: restart to upgrade".into(),
+            );
+        }
         let (ours, theirs) = fdpass::pair().map_err(|e| format!("socket pair: {e}"))?;
         let fd = theirs
             .inheritable()

@@ -163,6 +163,8 @@ pub(super) struct Worker {
     pool: Vec<PacketBuf>,
     /// The IPFIX exporter's channel, when exporting.
     exporter: Option<SyncSender<Record>>,
+    /// The takeover listener's datagrams (`[takeover] listen`).
+    feed: Option<std::sync::mpsc::Receiver<super::feed::Datagram>>,
     /// The devices it reads and writes (a reload brings the next).
     devices: Arc<Devices>,
     /// Where it reads: the uplink, its subscribers' TUNs, the ranges'.
@@ -197,6 +199,7 @@ impl Worker {
             peers,
             pool: Vec::new(),
             exporter: None,
+            feed: None,
             devices,
             owned,
             heartbeat: Arc::new(AtomicU64::new(0)),
@@ -249,6 +252,11 @@ impl Worker {
     /// Hands IPFIX records to `exporter`.
     pub(super) fn export_to(&mut self, exporter: Option<SyncSender<Record>>) {
         self.exporter = exporter;
+    }
+
+    /// Takes the takeover listener's datagrams from `feed`.
+    pub(super) fn feed_from(&mut self, feed: std::sync::mpsc::Receiver<super::feed::Datagram>) {
+        self.feed = Some(feed);
     }
 
     /// The router's IPFIX records to the exporter; a full channel drops them
@@ -507,6 +515,11 @@ impl Worker {
             self.act(verdict, devices, &mut packet);
             if self.pool.len() < POOL {
                 self.pool.push(packet);
+            }
+        }
+        if let Some(feed) = &self.feed {
+            while let Ok(d) = feed.try_recv() {
+                self.router.takeover_feed(d.0, &d.1, now);
             }
         }
         while let Ok(request) = self.mailbox.requests.try_recv() {

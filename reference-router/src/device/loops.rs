@@ -162,6 +162,8 @@ pub struct Loops {
     process: Mutex<crate::stats::Process>,
     /// An upgrade is under way.
     upgrading: std::sync::atomic::AtomicBool,
+    /// Takeover datagrams a full worker queue refused.
+    feed_dropped: Option<Arc<AtomicU64>>,
 }
 
 impl Loops {
@@ -174,6 +176,7 @@ impl Loops {
             supervisor: None,
             process: Mutex::new(crate::stats::Process::default()),
             upgrading: std::sync::atomic::AtomicBool::new(false),
+            feed_dropped: None,
         }
     }
 
@@ -247,6 +250,13 @@ impl Loops {
         self
     }
 
+    /// Adds the takeover listener's count of dropped datagrams to every
+    /// snapshot.
+    pub fn with_feed_dropped(mut self, dropped: Arc<AtomicU64>) -> Loops {
+        self.feed_dropped = Some(dropped);
+        self
+    }
+
     /// Every loop's counters now, merged.
     pub fn snapshot(&self) -> Result<Snapshot, NoAnswer> {
         let mut merged: Option<Snapshot> = None;
@@ -266,6 +276,9 @@ impl Loops {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        if let Some(n) = &self.feed_dropped {
+            s.takeover.feed_dropped = n.load(Ordering::Relaxed);
+        }
         Ok(s)
     }
 

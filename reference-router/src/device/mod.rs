@@ -12,6 +12,7 @@ pub mod exporter;
 pub mod fastpath;
 #[allow(unsafe_code)]
 mod fdpass;
+pub mod feed;
 pub mod handover;
 pub mod host;
 mod io;
@@ -50,6 +51,8 @@ pub struct Endpoints {
     control: UnixListener,
     control_path: String,
     metrics: Option<TcpListener>,
+    /// `[takeover] listen`, bound.
+    takeover: Option<std::net::UdpSocket>,
 }
 
 impl Endpoints {
@@ -78,10 +81,15 @@ impl Endpoints {
             control,
             control_path,
             metrics: None,
+            takeover: None,
         };
-        match metrics::bind(&config.metrics) {
-            Ok(m) => Ok(Endpoints {
+        let listen = config.takeover.as_ref().and_then(|t| t.listen);
+        let bound = metrics::bind(&config.metrics)
+            .and_then(|m| Ok((m, listen.map(feed::bind).transpose()?)));
+        match bound {
+            Ok((m, takeover)) => Ok(Endpoints {
                 metrics: m,
+                takeover,
                 ..endpoints
             }),
             Err(e) => {
@@ -112,6 +120,8 @@ impl Endpoints {
             control,
             control_path: config.router.control_socket.clone(),
             metrics,
+            // Not handed over: an upgrade is refused while `[takeover]` is configured.
+            takeover: None,
         }
     }
 

@@ -12,7 +12,7 @@ use super::io::{self, Worker};
 use super::loops::{Ask, Loops, OutboxHandle};
 use super::notify::Notifier;
 use super::tun::Devices;
-use super::{Endpoints, control, metrics};
+use super::{Endpoints, control, feed, metrics};
 use crate::config::Config;
 use crate::{ReloadBase, Router, Snapshot};
 use std::path::PathBuf;
@@ -180,9 +180,11 @@ fn serve(
     let base = routers[0].reload_base();
     let (mailboxes, doorbells, outboxes) = mailboxes(count)?;
     let (asks, asked) = mpsc::sync_channel(4);
+    let feed_dropped = Arc::new(AtomicU64::new(0));
     let loops = Arc::new(
         Loops::new(outboxes)
             .with_export_unsent(Some(Arc::clone(&unsent)))
+            .with_feed_dropped(Arc::clone(&feed_dropped))
             .with_supervisor(asks),
     );
     loops.set_process(history.process());
@@ -196,7 +198,8 @@ fn serve(
         .metrics
         .map(|l| metrics::Server::start(l, Arc::clone(&loops), per_subscriber));
     let devices = Arc::new(devices);
-    let workers: Vec<Worker> = routers
+    let mut inboxes = Vec::new();
+    let mut workers: Vec<Worker> = routers
         .into_iter()
         .zip(mailboxes)
         .map(|(mut router, mailbox)| {
@@ -206,6 +209,24 @@ fn serve(
             worker
         })
         .collect();
+    let listener = match endpoints.takeover {
+        Some(socket) => {
+            for (worker, bell) in workers.iter_mut().zip(&doorbells) {
+                let (queue, datagrams) = feed::queue();
+                worker.feed_from(datagrams);
+                inboxes.push(feed::Inbox {
+                    queue,
+                    wake: Arc::clone(&bell.wake),
+                });
+            }
+            Some(feed::Listener::start(
+                socket,
+                inboxes,
+                Arc::clone(&feed_dropped),
+            )?)
+        }
+        None => None,
+    };
     let mut supervisor = Supervisor {
         base,
         devices,
@@ -229,6 +250,7 @@ fn serve(
         handed_to: None,
     };
     let results = run_loops(workers, &mut supervisor, control, &asked, taken.as_ref());
+    drop(listener);
     drop(supervisor.metrics.take());
     if let Some(pid) = supervisor.handed_to {
         // The new process serves the control socket now.
@@ -240,6 +262,7 @@ fn serve(
     drop(supervisor.exporter.take());
     let mut merged = merge(results)?;
     merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
+    merged.takeover.feed_dropped = feed_dropped.load(Ordering::Relaxed);
     Ok(merged)
 }
 

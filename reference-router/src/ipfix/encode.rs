@@ -2,7 +2,7 @@
 //! message header (§3.1), template sets (set ID 2, §3.4.1) and data sets (set ID
 //! = template ID, §3.3.2), fields in network byte order.
 //!
-//! Seven templates: NAT44 session events, port-block events and limit events
+//! Eight templates: NAT44 session events, port-block events and limit events
 //! (RFC 8158 §4 — what each event carries, less the destination, which RFC 6888
 //! REQ-12 asks a CGN not to log), IPv4 and IPv6 flow records with the
 //! subscriber's own addresses (flow accounting before the NAT), and for
@@ -10,7 +10,9 @@
 //! session template in its order, its optional destination fields included:
 //! the synthesised IPv6 destination and the IPv4 one it stands for) and limit
 //! events with the subscriber's IPv6 address instead of the NAT's internal
-//! alias. Every NAT record carries observationTimeMilliseconds, natEvent, the
+//! alias, and NAT44 BIB events (natEvent 8/9: one endpoint-independent
+//! mapping's inside and public endpoint, what a takeover backup is fed
+//! with). Every NAT record carries observationTimeMilliseconds, natEvent, the
 //! inside address and the post-NAT address. Templates are sent at start and re-sent every
 //! `template_refresh` seconds (§8.4, over UDP); the sequence number counts the
 //! data records sent before the message in this observation domain, modulo 2^32
@@ -25,7 +27,7 @@
 //! seen, and is uncertain from there to this time ([`Encoder::start`]). A message never exceeds [`MAX_MESSAGE`] bytes, so it is never
 //! fragmented on a 1500-byte path (§10.3.3).
 
-use super::{FlowRecord, NatRecord, Record};
+use super::{FlowRecord, NatRecord, Record, ie};
 use crate::stats::NatEvent;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -48,35 +50,6 @@ pub const START_FIELDS: [(u16, u16); 2] = [
 pub const MAX_MESSAGE: usize = 1400;
 /// The IANA port for IPFIX over UDP (RFC 7011 §10.3.1).
 pub const PORT: u16 = 4739;
-
-/// Information elements used (IANA "IPFIX Information Elements").
-mod ie {
-    pub(super) const OCTET_DELTA_COUNT: u16 = 1;
-    pub(super) const PACKET_DELTA_COUNT: u16 = 2;
-    pub(super) const PROTOCOL_IDENTIFIER: u16 = 4;
-    pub(super) const SOURCE_TRANSPORT_PORT: u16 = 7;
-    pub(super) const SOURCE_IPV4_ADDRESS: u16 = 8;
-    pub(super) const DESTINATION_TRANSPORT_PORT: u16 = 11;
-    pub(super) const DESTINATION_IPV4_ADDRESS: u16 = 12;
-    pub(super) const SOURCE_IPV6_ADDRESS: u16 = 27;
-    pub(super) const DESTINATION_IPV6_ADDRESS: u16 = 28;
-    pub(super) const FLOW_END_REASON: u16 = 136;
-    pub(super) const OBSERVATION_DOMAIN_ID: u16 = 149;
-    pub(super) const SYSTEM_INIT_TIME_MILLISECONDS: u16 = 160;
-    pub(super) const FLOW_START_MILLISECONDS: u16 = 152;
-    pub(super) const FLOW_END_MILLISECONDS: u16 = 153;
-    pub(super) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
-    pub(super) const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
-    pub(super) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
-    pub(super) const POST_NAPT_DESTINATION_TRANSPORT_PORT: u16 = 228;
-    pub(super) const NAT_EVENT: u16 = 230;
-    pub(super) const NAT_POOL_ID: u16 = 283;
-    pub(super) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
-    pub(super) const PORT_RANGE_START: u16 = 361;
-    pub(super) const PORT_RANGE_END: u16 = 362;
-    pub(super) const PORT_RANGE_STEP_SIZE: u16 = 363;
-    pub(super) const PORT_RANGE_NUM_PORTS: u16 = 364;
-}
 
 /// An accounted flow's fields: its addresses (`src`, `dst` of `len` bytes),
 /// then ports, protocol, counters, times and why it ended.
@@ -116,11 +89,16 @@ pub enum Template {
     Nat64Session = 261,
     /// Limit events (natEvent 3/12/13) of an IPv6-only subscriber.
     Nat64Limit = 262,
+    /// NAT44 BIB create/delete (natEvent 8/9): one endpoint-independent
+    /// mapping, inside endpoint to public endpoint (RFC 8158 §4.4.3's
+    /// template in its order, without the optional VRF). 264: 263 is the
+    /// start record's options template.
+    Bib = 264,
 }
 
 impl Template {
     /// Every template, in ID order.
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::Session,
         Template::Block,
         Template::Limit,
@@ -128,6 +106,7 @@ impl Template {
         Template::FlowV6,
         Template::Nat64Session,
         Template::Nat64Limit,
+        Template::Bib,
     ];
 
     /// Its fields: (information element, length in bytes).
@@ -185,6 +164,15 @@ impl Template {
                 (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
                 (NAT_POOL_ID, 4),
             ],
+            Template::Bib => &[
+                (OBSERVATION_TIME_MILLISECONDS, 8),
+                (NAT_EVENT, 1),
+                (SOURCE_IPV4_ADDRESS, 4),
+                (POST_NAT_SOURCE_IPV4_ADDRESS, 4),
+                (PROTOCOL_IDENTIFIER, 1),
+                (SOURCE_TRANSPORT_PORT, 2),
+                (POST_NAPT_SOURCE_TRANSPORT_PORT, 2),
+            ],
         }
     }
 
@@ -199,6 +187,7 @@ impl Template {
             Record::Nat(r) => match r.event {
                 NatEvent::SessionCreate | NatEvent::SessionDelete => Template::Session,
                 NatEvent::BlockAllocation | NatEvent::BlockDeallocation => Template::Block,
+                NatEvent::BibCreate | NatEvent::BibDelete => Template::Bib,
                 NatEvent::Nat64SessionCreate | NatEvent::Nat64SessionDelete => {
                     Template::Nat64Session
                 }
@@ -382,6 +371,13 @@ impl Encoder {
                 out.extend_from_slice(&n.remote_port.to_be_bytes());
                 out.extend_from_slice(&n.remote_port.to_be_bytes());
             }
+            Template::Bib => {
+                out.extend_from_slice(&n.inside.octets());
+                out.extend_from_slice(&n.outside.octets());
+                out.push(n.protocol);
+                out.extend_from_slice(&n.inside_port.to_be_bytes());
+                out.extend_from_slice(&n.outside_port.to_be_bytes());
+            }
             Template::Nat64Limit => {
                 out.push(n.protocol);
                 out.extend_from_slice(&n.inside6.octets());
@@ -481,9 +477,9 @@ mod tests {
             0x00, 0xe6, 0x00, 0x01,
             0x00, 0x04, 0x00, 0x01,
         ]);
-        // 7 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10 + 11 + 6),
-        // then the options template set (18 bytes).
-        assert_eq!(t.len(), 16 + 4 + 7 * 4 + 58 * 4 + 18);
+        // 8 templates: 4 bytes each plus 4 per field (7 + 8 + 6 + 10 + 10 + 11 + 6
+        // + 7), then the options template set (18 bytes).
+        assert_eq!(t.len(), 16 + 4 + 8 * 4 + 65 * 4 + 18);
     }
 
     #[test]
@@ -547,7 +543,7 @@ mod tests {
             0x00, 0xe1, 0x00, 0x04, // postNATSourceIPv4Address, 4
             0x01, 0x1b, 0x00, 0x04, // natPoolId (283), 4
         ];
-        assert_eq!(&t[at..t.len() - 18], &want[..]);
+        assert_eq!(&t[at..at + want.len()], &want[..]);
         assert_eq!(Template::Nat64Session.record_len(), 58);
         assert_eq!(Template::Nat64Limit.record_len(), 34);
     }
@@ -634,6 +630,62 @@ mod tests {
             "203.0.113.7".parse().unwrap(),
         ));
         assert_eq!(Template::of(&v4), Template::Limit);
+    }
+
+    #[test]
+    fn the_bib_template_and_a_bib_message_byte_for_byte() {
+        let t = Encoder::new(1, 0).templates(5);
+        #[rustfmt::skip]
+        let template: Vec<u8> = vec![
+            0x01, 0x08, 0x00, 0x07, // template 264, 7 fields
+            0x01, 0x43, 0x00, 0x08, // observationTimeMilliseconds (323), 8
+            0x00, 0xe6, 0x00, 0x01, // natEvent (230), 1
+            0x00, 0x08, 0x00, 0x04, // sourceIPv4Address (8), 4
+            0x00, 0xe1, 0x00, 0x04, // postNATSourceIPv4Address (225), 4
+            0x00, 0x04, 0x00, 0x01, // protocolIdentifier (4), 1
+            0x00, 0x07, 0x00, 0x02, // sourceTransportPort (7), 2
+            0x00, 0xe3, 0x00, 0x02, // postNAPTSourceTransportPort (227), 2
+        ];
+        // The last template of set 2, before the options template set.
+        assert_eq!(
+            &t[t.len() - 18 - template.len()..t.len() - 18],
+            &template[..]
+        );
+        let r = NatRecord {
+            time_ms: 1500,
+            protocol: 6,
+            inside_port: 40000,
+            outside_port: 3071,
+            ..NatRecord::new(
+                NatEvent::BibCreate,
+                "100.64.1.2".parse().unwrap(),
+                "203.0.113.1".parse().unwrap(),
+            )
+        };
+        let mut e = Encoder::new(7, 1_700_000_000_000);
+        let m = e.data(&[Record::Nat(r)], 1_700_000_002);
+        #[rustfmt::skip]
+        let want: Vec<u8> = vec![
+            0x00, 0x0a, 0x00, 0x2a,             // version 10, length 42
+            0x65, 0x53, 0xf1, 0x02,             // export time 1700000002
+            0x00, 0x00, 0x00, 0x00,             // sequence 0
+            0x00, 0x00, 0x00, 0x07,             // observation domain 7
+            0x01, 0x08, 0x00, 0x1a,             // set 264, length 26
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x6d, 0xdc, // 1700000001500 ms
+            8,                                  // natEvent: NAT44 BIB create
+            100, 64, 1, 2,                      // sourceIPv4Address
+            203, 0, 113, 1,                     // postNATSourceIPv4Address
+            6,                                  // protocolIdentifier: TCP
+            0x9c, 0x40,                         // sourceTransportPort 40000
+            0x0b, 0xff,                         // postNAPTSourceTransportPort 3071
+        ];
+        assert_eq!(m, vec![want]);
+        let gone = NatRecord {
+            event: NatEvent::BibDelete,
+            ..r
+        };
+        let m = e.data(&[Record::Nat(gone)], 0);
+        assert_eq!((m[0].len(), m[0][28]), (42, 9), "natEvent 9");
     }
 
     #[test]

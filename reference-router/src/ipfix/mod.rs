@@ -3,14 +3,18 @@
 //! *produces* records, into a bounded queue per worker that the I/O loop drains
 //! ([`crate::Router::poll_ipfix`]); a full queue drops the record and counts it,
 //! never the packet. [`encode`] turns records into IPFIX messages, off the data
-//! path (the device layer's exporter thread sends them over UDP).
+//! path (the device layer's exporter thread sends them over UDP); [`decode`]
+//! reads IPFIX messages as a collector does (the record reader, a takeover
+//! backup's feed).
 //!
 //! Times in records are milliseconds since the router's epoch (the `now` it was
 //! built with); the encoder adds the wall-clock time of that epoch.
 
 use serde::{Deserialize, Serialize};
 pub(crate) mod accounting;
+pub mod decode;
 pub mod encode;
+pub mod ie;
 
 use crate::stats::{IpfixUse, NatEvent};
 use std::collections::VecDeque;
@@ -58,7 +62,7 @@ pub struct NatRecord {
 
 impl NatRecord {
     /// An event about `inside` and `outside` with every other field zero.
-    pub(crate) fn new(event: NatEvent, inside: Ipv4Addr, outside: Ipv4Addr) -> NatRecord {
+    pub fn new(event: NatEvent, inside: Ipv4Addr, outside: Ipv4Addr) -> NatRecord {
         NatRecord {
             event,
             time_ms: 0,

@@ -6,7 +6,7 @@
 use super::blocks::{BlockEvent, Blocks, NoPort};
 use super::deterministic::Deterministic;
 use super::ports::{self, Want};
-use super::table::{Full, Key, Session, Table};
+use super::table::{Full, Key, Mapping, Session, Table};
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::persub::PerSubscriber;
@@ -31,6 +31,16 @@ pub(crate) struct NatLog {
     pub(crate) blocks: bool,
     pub(crate) sessions: bool,
     pub(crate) limits: bool,
+    /// NAT44 BIB create/delete (natEvent 8/9) per endpoint-independent
+    /// mapping: what a takeover backup is fed with (`[ipfix] mappings`).
+    pub(crate) mappings: bool,
+    /// Seconds between re-announcing every live mapping (natEvent 8 again,
+    /// `[ipfix] interim`), so a backup that (re)started, or lost a datagram,
+    /// is fed every mapping within that time; 0: never.
+    pub(crate) interim: u32,
+    /// The re-announcement's place in the mapping records, and when the
+    /// next round starts.
+    pub(super) reannounce: (usize, u32),
     pub(crate) records: Vec<NatRecord>,
     pub(super) block_events: Vec<BlockEvent>,
     /// Per subscriber: the second its last limit event was logged (one per
@@ -47,6 +57,8 @@ impl Table {
         self.alloc = alloc;
         self.log = NatLog {
             limit_logged: PerSubscriber::new(self.subscribers.dense_len(), u32::MAX),
+            // The first round one interval from now: creates are logged as they come.
+            reannounce: (0, self.now.saturating_add(log.interim)),
             ..log
         };
     }
@@ -126,6 +138,19 @@ impl Table {
                 remote: s.rem_addr.into(),
                 remote_port: s.rem_port,
                 ..NatRecord::new(event, s.in_addr.into(), s.out_addr.into())
+            });
+        }
+    }
+
+    /// Logs a mapping's creation (its first session) or deletion (its last
+    /// session ended): natEvent 8/9, inside endpoint to public endpoint.
+    pub(super) fn log_mapping(&mut self, m: &Mapping, event: NatEvent) {
+        if self.log.mappings {
+            self.log.records.push(NatRecord {
+                protocol: m.protocol,
+                inside_port: m.in_port,
+                outside_port: m.out_port,
+                ..NatRecord::new(event, m.in_addr.into(), m.out_addr.into())
             });
         }
     }

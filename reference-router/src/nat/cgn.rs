@@ -57,9 +57,13 @@ impl Nat {
             blocks: x.enabled() && n.allocation == Allocation::Block,
             sessions: x.enabled() && x.sessions,
             limits: x.enabled(),
+            // A BIB entry is an endpoint-independent mapping (validated).
+            mappings: x.enabled() && x.mappings && n.mapping == crate::config::Mapping::Eim,
+            interim: x.interim,
             ..NatLog::default()
         };
         self.table.set_allocation(alloc, log);
+        self.configure_takeover(config, layout);
         Ok(())
     }
 
@@ -90,9 +94,11 @@ impl Nat {
     /// arithmetic), else the owner of the port's slice.
     pub(crate) fn port_owner(&self, public: Ipv4Addr, port: u16) -> u16 {
         match self.table.deterministic() {
-            Some(d) => d.owner_of(public, port).map_or(self.shard.index, |r| {
-                self.shard.subscriber_owner(r.subscriber)
-            }),
+            Some(d) => d
+                .owner_of(public, port)
+                .map(|r| r.subscriber)
+                .or_else(|| self.slice_owner(public, port))
+                .map_or(self.shard.index, |sub| self.shard.subscriber_owner(sub)),
             None => self.shard.port_owner(port),
         }
     }

@@ -8,6 +8,7 @@
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
 use serde::{Deserialize, Serialize};
+mod adopt;
 mod allocation;
 pub(crate) mod blocks;
 mod cgn;
@@ -20,6 +21,7 @@ pub(crate) mod ports;
 mod reload;
 mod spread;
 pub(crate) mod table;
+pub(crate) mod takeover;
 pub(crate) use table::Countdown;
 pub(crate) mod tcp;
 
@@ -140,6 +142,10 @@ pub(crate) struct Nat {
     /// The second the fragment table's expiry last ran.
     fragments_checked: u32,
     shard: Shard,
+    /// The predecessor's mappings (`[takeover]`), fed, until adopted. Not
+    /// handed over: an upgrade is refused while `[takeover]` is configured.
+    #[serde(skip)]
+    feed: Option<takeover::Feed>,
 }
 
 /// TCP's protocol byte, as the compact records store it.
@@ -209,6 +215,7 @@ impl Nat {
             fragments,
             fragments_checked: u32::MAX,
             shard,
+            feed: None,
         }
     }
 
@@ -345,6 +352,10 @@ impl Nat {
         let syn = f.protocol == IpProtocol::Tcp && tcp::opens(f.tcp_flags);
         let s = match self.table.find_inside(&key, now) {
             Some(s) => s,
+            None if let Some(adopted) = self.adopt_outbound(sub, &key, f, now) => match adopted {
+                Ok(s) => s,
+                Err(full) => return Decision::Refuse(refused(full)),
+            },
             None => {
                 if f.protocol == IpProtocol::Tcp && f.tcp_flags & tcp::FLAG_SYN == 0 {
                     // Mid-stream TCP with no state: nothing to translate to.
@@ -457,6 +468,11 @@ impl Nat {
         let mapping = self
             .table
             .find_mapping_outside(f.key_byte(), f.dst, f.dport);
+        if mapping.is_none()
+            && let Some(adopted) = self.adopt_inbound(f, now)
+        {
+            return adopted.map_err(refused);
+        }
         let admitted = match (mapping, self.filtering) {
             (None, _) => false,
             (Some(_), Filtering::Eif) => true,
@@ -564,6 +580,9 @@ impl Nat {
     /// fragments were dropped because their first fragment never came.
     pub(crate) fn expire(&mut self, now: u32, budget: usize) -> u64 {
         self.table.expire(now, budget);
+        if let Some(feed) = &mut self.feed {
+            feed.expire(now, budget);
+        }
         self.forget_drained();
         // The shared fragment table is looked at once a second (its timeouts are
         // in seconds), not under a lock on every packet.

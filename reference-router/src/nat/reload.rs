@@ -109,6 +109,12 @@ impl Nat {
         log.blocks = blocks;
         log.sessions = x.enabled() && x.sessions;
         log.limits = x.enabled();
+        log.mappings = x.enabled() && x.mappings && n.mapping == crate::config::Mapping::Eim;
+        log.interim = x.interim;
+        // Subscribers a reload appended are covered too (their ranges follow).
+        if let Some(feed) = &mut self.feed {
+            feed.relayout(config, layout);
+        }
     }
 
     /// Whether a port block is live or held here.

@@ -11,6 +11,8 @@
 //! whatever the backlog.
 
 use serde::{Deserialize, Serialize};
+mod adopt;
+mod reannounce;
 mod release;
 
 pub(crate) use super::allocation::{Allocator, NatLog};
@@ -29,7 +31,7 @@ use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
 /// ICMP queries use the identifier as the local port and 0 as the remote one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct Key {
     pub(crate) addr: u32,
     pub(crate) rem_addr: u32,
@@ -405,6 +407,11 @@ impl Table {
         }
     }
 
+    /// Whether outbound flow `key` has a mapping already.
+    pub(crate) fn has_mapping(&self, key: &Key) -> bool {
+        self.map_inside.contains_key(&self.mapping_key(key))
+    }
+
     /// The mapping that owns external `(protocol, addr, port)`.
     pub(crate) fn find_mapping_outside(&self, protocol: u8, addr: u32, port: u16) -> Option<u32> {
         self.map_outside
@@ -438,7 +445,6 @@ impl Table {
             return Err(full);
         }
         let (pool_index, port) = self.new_port(subscriber, key)?;
-        let space = ports::space(key.protocol);
         let record = Mapping {
             in_addr: key.addr,
             out_addr: self.pool[pool_index as usize],
@@ -451,6 +457,12 @@ impl Table {
             sessions: 0,
             pool_index,
         };
+        Ok(self.insert_mapping(record))
+    }
+
+    /// Puts `record` into the slab and both indexes, counted for its
+    /// subscriber and its public address; its index.
+    fn insert_mapping(&mut self, record: Mapping) -> u32 {
         let index = if self.free_mapping != NIL {
             let i = self.free_mapping;
             self.free_mapping = self.mappings[i as usize].sessions;
@@ -460,12 +472,14 @@ impl Table {
             self.mappings.push(record);
             (self.mappings.len() - 1) as u32
         };
-        self.map_inside.insert(mkey, index);
+        self.map_inside.insert(record.inside_key(), index);
         self.map_outside.insert(record.outside_key(), index);
-        self.subscribers.update(subscriber, |s| s.ports[space] += 1);
-        self.addresses_use[pool_index as usize].mappings += 1;
+        let space = ports::space(record.protocol);
+        self.subscribers
+            .update(record.subscriber, |s| s.ports[space] += 1);
+        self.addresses_use[record.pool_index as usize].mappings += 1;
         self.live_mappings += 1;
-        Ok(index)
+        index
     }
 
     /// Creates a session of mapping `m` with remote endpoint `(rem_addr, rem_port)`.
@@ -516,6 +530,9 @@ impl Table {
             *self.addresses.entry((m, rem_addr)).or_default() += 1;
         }
         self.mappings[m as usize].sessions += 1;
+        if self.mappings[m as usize].sessions == 1 {
+            self.log_mapping(&map, NatEvent::BibCreate);
+        }
         self.addresses_use[map.pool_index as usize].sessions += 1;
         self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
@@ -581,6 +598,8 @@ impl Table {
         self.map_inside.remove(&map.inside_key());
         self.map_outside.remove(&map.outside_key());
         if used {
+            // Only a mapping that had a session was logged created.
+            self.log_mapping(&map, NatEvent::BibDelete);
             self.ports
                 .release(map.pool_index, map.protocol, map.out_port, now);
         } else {
@@ -639,6 +658,10 @@ impl Table {
         }
         if new_second {
             self.log_drained();
+        }
+        // A round of re-announcements goes on at every call until done.
+        if new_second || self.log.reannounce.0 > 0 {
+            self.reannounce_mappings(budget);
         }
     }
 }

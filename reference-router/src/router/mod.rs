@@ -433,4 +433,13 @@ impl Router {
         self.egress.release(now, &mut self.counters);
         self.drain_nat_log();
     }
+
+    /// A datagram that arrived at `[takeover] listen` from `source`: the
+    /// predecessor's NAT44 BIB events (IPFIX), kept for the subscribers this
+    /// worker owns (every worker is given every datagram); from any other
+    /// source, counted and ignored. Nothing without `[takeover]`.
+    pub fn takeover_feed(&mut self, source: std::net::SocketAddr, datagram: &[u8], now: Instant) {
+        let seconds = self.set_clock(now);
+        self.nat.takeover_datagram(source, datagram, seconds);
+    }
 }

@@ -43,6 +43,7 @@ impl Router {
         s.fastpath = self.fast_use.clone();
         s.nat64_hosts = self.translation.aliases.len() as u64;
         s.ipfix = self.ipfix_use();
+        s.takeover = self.nat.takeover_use();
         s.draining = self
             .nat
             .draining()

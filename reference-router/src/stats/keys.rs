@@ -255,6 +255,11 @@ counter_keys! {
         /// holds it any more, it is bound to no one (natEvent 15, address
         /// binding delete, with no inside address).
         AddressBindingDelete = "address_binding_delete",
+        /// An endpoint-independent mapping was created: its first session
+        /// (natEvent 8, NAT44 BIB create; `[ipfix] mappings`).
+        BibCreate = "nat44_bib_create",
+        /// That mapping's last session ended (natEvent 9, NAT44 BIB delete).
+        BibDelete = "nat44_bib_delete",
     }
 }
 
@@ -272,6 +277,8 @@ impl NatEvent {
             NatEvent::Nat64SessionCreate => 6,
             NatEvent::Nat64SessionDelete => 7,
             NatEvent::AddressBindingDelete => 15,
+            NatEvent::BibCreate => 8,
+            NatEvent::BibDelete => 9,
         }
     }
 }

@@ -6,11 +6,13 @@
 mod counts;
 pub mod exposition;
 mod keys;
+mod takeover;
 
 use crate::iface::SubscriberId;
 use crate::persub::PerSubscriber;
 pub use counts::{Counts, DropCounts, IcmpCounts, NatEventCounts};
 pub use keys::{CounterKey, DropReason, IcmpSent, NatEvent};
+pub use takeover::TakeoverUse;
 
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
@@ -404,6 +406,9 @@ pub struct Snapshot {
     /// (nothing new is given them) until their last session ends.
     #[serde(default)]
     pub draining: Vec<DrainingAddress>,
+    /// The takeover of a predecessor's slice (`[takeover]`).
+    #[serde(default)]
+    pub takeover: TakeoverUse,
 }
 
 /// A pool address being drained.
@@ -509,6 +514,7 @@ impl Snapshot {
         self.datapath.super_packets_whole += other.datapath.super_packets_whole;
         self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
+        self.takeover.merge(&other.takeover);
         self.fastpath.merge(&other.fastpath);
     }
 }

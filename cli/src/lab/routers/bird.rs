@@ -37,10 +37,24 @@ pub(super) fn box_conf(plan: &Plan, k: u16) -> String {
     let (a4_peer, _, a6_peer, _) = access_link(k);
     let asn = BOX_AS + u32::from(k);
     let slice = plan.slice(k);
+    // In a ring of backups, box `k` also announces its predecessor's slice,
+    // its AS twice more on the path: the core prefers the predecessor while
+    // it is there, and has this box the moment BFD withdraws it.
+    let (covered, prepend) = if plan.takeover {
+        let pred = plan.slice(plan.predecessor(k));
+        (
+            format!(", {pred}"),
+            format!(
+                "export filter {{ if net ~ [ {pred} ] then {{ bgp_path.prepend({asn}); bgp_path.prepend({asn}); }} accept; }}; "
+            ),
+        )
+    } else {
+        (String::new(), "export all; ".to_string())
+    };
     let mut s = head(plan, &format!("r{k}"), &a4.to_string());
     s += "ipv4 table wan4;\nipv6 table wan6;\nipv4 table in4;\nipv6 table in6;\n";
     s += &format!(
-        "protocol kernel kwan4 {{ ipv4 {{ table wan4; import where net ~ [ {slice} ]; export none; }}; kernel table {WAN_TABLE}; learn; scan time 2; }}\n"
+        "protocol kernel kwan4 {{ ipv4 {{ table wan4; import where net ~ [ {slice}{covered} ]; export none; }}; kernel table {WAN_TABLE}; learn; scan time 2; }}\n"
     );
     s += &format!(
         "protocol kernel kwan6 {{ ipv6 {{ table wan6; import where net ~ [ {AGGREGATE_V6}{{48,64}} ]; export none; }}; kernel table {WAN_TABLE}; learn; scan time 2; }}\n"
@@ -85,8 +99,13 @@ pub(super) fn box_conf(plan: &Plan, k: u16) -> String {
             "in6",
         ),
     ] {
+        let export = if name == "core4" {
+            prepend.as_str()
+        } else {
+            "export all; "
+        };
         s += &format!(
-            "protocol bgp {name} from session {{ local {local} as {asn}; neighbor {peer} as {peer_as}; {channel} {{ table {table}; import none; export all; next hop self; }}; }}\n"
+            "protocol bgp {name} from session {{ local {local} as {asn}; neighbor {peer} as {peer_as}; {channel} {{ table {table}; import none; {export}next hop self; }}; }}\n"
         );
     }
     s

@@ -9,6 +9,14 @@
 //! nexthop objects, so this thread copies the next hops BIRD put into table
 //! [`ACCESS_BGP_TABLE`] into the groups [`GROUP_V4`] and [`GROUP_V6`], on every
 //! route change (`ip monitor route`) and every 500 ms.
+//!
+//! In a ring of backups (`[takeover]`), the access side follows the ring: a
+//! box that leaves stays in the groups, but its nexthop objects are pointed
+//! at its first successor still there, so its subscribers — and only they —
+//! move to the box that holds their mappings; when it comes back its nexthop
+//! objects point at it again. What an operator's access router needs for
+//! this is the same small daemon: nexthop objects per box, re-pointed along
+//! the ring on the routing system's changes.
 
 use super::plan::{ACCESS_BGP_TABLE, BUCKETS, GROUP_V4, GROUP_V6, IDLE_TIMER_S, Plan, access_link};
 use crate::lab::world::{World, ip};
@@ -27,6 +35,9 @@ pub(super) struct Members {
     pub(super) v6: Vec<u16>,
     /// (when, IPv6?, the boxes from then on).
     pub(super) changes: Vec<(Instant, bool, Vec<u16>)>,
+    /// In a ring of backups: where each box's nexthop objects point now
+    /// (IPv4, IPv6; index `k - 1`).
+    ring: Option<(Vec<u16>, Vec<u16>)>,
 }
 
 /// Nexthop ids of box `k`: IPv4, IPv6.
@@ -43,7 +54,13 @@ pub(super) fn start(plan: &Plan, world: &mut World) -> anyhow::Result<Arc<Mutex<
     add_nexthops(plan, &ns)?;
     wait_for_every_box(plan, &ns)?;
     let changes = watch_routes(&ns, world)?;
-    Ok(keep_groups(ns, changes, world))
+    let members = Members {
+        ring: plan
+            .takeover
+            .then(|| (plan.boxes().collect(), plan.boxes().collect())),
+        ..Members::default()
+    };
+    Ok(keep_groups(ns, changes, members, world))
 }
 
 /// Each box's two next hops (IPv4, IPv6) as nexthop objects in `ns`: a group
@@ -128,8 +145,13 @@ fn watch_routes(ns: &str, world: &mut World) -> anyhow::Result<mpsc::Receiver<()
 /// The thread that keeps the groups in line with BIRD's table in `ns`: on
 /// each route change and every 500 ms, until the world stops it. The members
 /// it returns are how the checks see which boxes the groups hold, and when.
-fn keep_groups(ns: String, changes: mpsc::Receiver<()>, world: &mut World) -> Arc<Mutex<Members>> {
-    let members = Arc::new(Mutex::new(Members::default()));
+fn keep_groups(
+    ns: String,
+    changes: mpsc::Receiver<()>,
+    members: Members,
+    world: &mut World,
+) -> Arc<Mutex<Members>> {
+    let members = Arc::new(Mutex::new(members));
     let stop = Arc::new(AtomicBool::new(false));
     let (m, s) = (Arc::clone(&members), Arc::clone(&stop));
     let handle = std::thread::spawn(move || {
@@ -205,14 +227,54 @@ fn sync(ns: &str, members: &Mutex<Members>) -> anyhow::Result<()> {
         if want == have {
             continue;
         }
-        apply(ns, v6, &want, have.is_empty())?;
         let mut m = members.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        match &mut m.ring {
+            // The groups hold every box from the start; who serves a box's
+            // buckets follows the ring.
+            Some((v4, v6_targets)) if !have.is_empty() => {
+                let targets = if v6 { v6_targets } else { v4 };
+                follow_ring(ns, v6, &want, targets)?;
+            }
+            _ => apply(ns, v6, &want, have.is_empty())?,
+        }
         m.changes.push((Instant::now(), v6, want.clone()));
         if v6 {
             m.v6 = want;
         } else {
             m.v4 = want;
         }
+    }
+    Ok(())
+}
+
+/// Points each box's family-`v6` nexthop object at itself if it is in
+/// `present`, else at its first successor in the ring that is; `targets`
+/// holds where each points, and is kept. With nobody present nothing moves.
+fn follow_ring(ns: &str, v6: bool, present: &[u16], targets: &mut [u16]) -> anyhow::Result<()> {
+    let n = targets.len() as u16;
+    for k in 1..=n {
+        let Some(to) = (0..n)
+            .map(|i| (k - 1 + i) % n + 1)
+            .find(|b| present.contains(b))
+        else {
+            return Ok(());
+        };
+        let slot = usize::from(k - 1);
+        if targets[slot] == to {
+            continue;
+        }
+        let (id4, id6) = nexthop_ids(k);
+        let (_, v4_addr, _, v6_addr) = access_link(to);
+        let (family, id, via) = if v6 {
+            ("-6", id6, v6_addr.to_string())
+        } else {
+            ("-4", id4, v4_addr.to_string())
+        };
+        let (id, dev) = (id.to_string(), format!("r{to}"));
+        ip(&[
+            "-n", ns, family, "nexthop", "replace", "id", &id, "via", &via, "dev", &dev,
+        ])?;
+        targets[slot] = to;
     }
     Ok(())
 }

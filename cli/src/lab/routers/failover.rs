@@ -2,6 +2,7 @@
 //! uses, traffic through every box, box 1's router killed, and brought back.
 
 use super::plan::{AGGREGATE_V6, IDLE_TIMER_S, Plan, SERVER_V4_B, sub_v4, sub_v6, sub_v6_prefix};
+use super::transfers::{check_transfers, start_transfers};
 use super::{Scale, bird, probe, setup};
 use crate::lab::checks::check;
 use crate::lab::world::World;
@@ -354,7 +355,7 @@ pub(super) fn restart(
     setup::start_router(plan, &scale.base, world, k)?;
     let slice = plan.slice(k).to_string();
     let announced = wait_for(Duration::from_secs(10), || {
-        !probe::core_routes(plan, &slice).is_empty()
+        probe::core_through(plan, &slice, k)
     })
     .map(|_| start.elapsed())
     .with_context(|| format!("{slice} not at the core 10 s after box {k}'s router started"))?;
@@ -407,7 +408,7 @@ fn reconnect(plan: &Plan, k: u16, src: IpAddr, start: Instant) -> anyhow::Result
     })
 }
 
-/// SIGKILLs box 1's router and measures: its slice withdrawn at the core, the
+/// SIGKILLs box 1's router (while its subscribers upload and download) and measures: its slice withdrawn at the core, the
 /// access side dropping it, a new connection from each of its subscribers
 /// through a survivor (IPv4 and IPv6), and whether any survivor's subscriber
 /// lost its mapping. Returns whether all passed and the `failover …` line,
@@ -419,6 +420,7 @@ pub(super) fn failover(
 ) -> anyhow::Result<(bool, String)> {
     let plan = &scale.plan;
     let slice = plan.slice(1).to_string();
+    let transfers = start_transfers(plan, world, spread)?;
     println!("failover: SIGKILL to {}'s router", plan.r(1));
     let start = Instant::now();
     // Everything is measured from here: the probes start at once, while the
@@ -442,8 +444,10 @@ pub(super) fn failover(
     ok &= reconnected;
     let (kept, lost) = check_mappings_kept(plan, spread);
     ok &= kept;
+    let (flows_ok, carried, open) = check_transfers(plan, transfers, start);
+    ok &= flows_ok;
     let line = format!(
-        "failover withdrawn_s={:.3} reconnect_s={:.3} survivors_lost={lost}",
+        "failover withdrawn_s={:.3} reconnect_s={:.3} survivors_lost={lost} flows_kept={carried}/{open}",
         after.withdrawn.map_or(f64::NAN, |d| d.as_secs_f64()),
         reconnect.as_secs_f64()
     );
@@ -500,7 +504,7 @@ fn watch_failover(
         });
         let withdrawn = scope.spawn(|| {
             wait_for(Duration::from_secs(10), || {
-                probe::core_routes(plan, slice).is_empty()
+                !probe::core_through(plan, slice, 1)
             })
             .map(|_| start.elapsed())
         });

@@ -22,6 +22,7 @@ mod failover;
 mod plan;
 mod probe;
 mod setup;
+mod transfers;
 
 use super::LabArgs;
 use super::checks::start_servers;
@@ -176,7 +177,7 @@ fn wait_converged(
     loop {
         let slices = plan
             .boxes()
-            .all(|k| !probe::core_routes(plan, &plan.slice(k).to_string()).is_empty());
+            .all(|k| probe::core_through(plan, &plan.slice(k).to_string(), k));
         let aggregate = probe::core_routes(plan, AGGREGATE_V6)
             .join(" ")
             .matches(" via ")
@@ -287,6 +288,21 @@ fn summary(snapshots: &[Snapshot]) -> String {
     let sum = |f: &dyn Fn(&Snapshot) -> u64| snapshots.iter().map(f).sum::<u64>();
     let v4 = sum(&|s| s.bytes_by_family().0);
     let v6 = sum(&|s| s.bytes_by_family().1);
+    let takeover = if snapshots.iter().any(|s| s.takeover.feed_messages > 0) {
+        format!(
+            "; takeover: fed {} (created {}, deleted {}, refused {}, from elsewhere {}, unreadable {}), adopted {}, unfed {}",
+            sum(&|s| s.takeover.fed),
+            sum(&|s| s.takeover.feed_created),
+            sum(&|s| s.takeover.feed_deleted),
+            sum(&|s| s.takeover.feed_refused),
+            sum(&|s| s.takeover.feed_foreign),
+            sum(&|s| s.takeover.feed_unreadable),
+            sum(&|s| s.takeover.adopted),
+            sum(&|s| s.takeover.unfed),
+        )
+    } else {
+        String::new()
+    };
     let packets = sum(&|s| {
         [&s.ipv4, &s.ipv6]
             .iter()
@@ -308,7 +324,7 @@ fn summary(snapshots: &[Snapshot]) -> String {
         String::new()
     };
     format!(
-        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{paths}",
+        "IPv4 {v4} B, IPv6 {v6} B; sessions live {} (created {}); mappings {}; IPv6 firewall flows live {} (created {}); drops {}{paths}{takeover}",
         sum(&|s| s.sessions),
         sum(&|s| s.sessions_created),
         sum(&|s| s.mappings),

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use sixfold_router::Config;
 use sixfold_router::config::{Allocation, SubscriberRange};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 /// The subscribers' IPv4 range (subscriber `k` has `.k`) and IPv6 aggregate
@@ -47,6 +47,9 @@ pub(super) struct Plan {
     pub(super) slices: Vec<Ipv4Net>,
     /// Configuration files, BIRD's sockets and logs, the routers' logs.
     pub(super) dir: PathBuf,
+    /// A ring of backups (`[takeover]` in the lab's configuration): box `k`
+    /// covers box `k - 1`'s slice.
+    pub(super) takeover: bool,
     /// The boxes run the fast path: the access and core ends of their veths
     /// take redirected frames (GRO on) and send complete checksums.
     pub(super) fastpath: bool,
@@ -92,6 +95,7 @@ impl Plan {
             newcomers,
             slices,
             dir,
+            takeover: base.takeover.is_some(),
             fastpath: base.fastpath.on(),
         })
     }
@@ -137,6 +141,16 @@ impl Plan {
         self.boxes().find(|&k| self.slice(k).contains(&a))
     }
 
+    /// Box `k`'s predecessor in the ring: the box it is the backup of.
+    pub(super) fn predecessor(&self, k: u16) -> u16 {
+        if k == 1 { self.n } else { k - 1 }
+    }
+
+    /// Box `k`'s successor in the ring: its backup.
+    pub(super) fn successor(&self, k: u16) -> u16 {
+        k % self.n + 1
+    }
+
     /// Every subscriber, newcomers included.
     pub(super) fn all_subscribers(&self) -> std::ops::RangeInclusive<u16> {
         1..=self.subscribers + self.newcomers
@@ -155,6 +169,9 @@ pub(super) fn sub_v6(k: u16) -> Ipv6Addr {
 pub(super) fn sub_v6_prefix(k: u16) -> Ipv6Net {
     Ipv6Net::new(Ipv6Addr::new(0x2001, 0xdb8, 1, k, 0, 0, 0, 0), 64).expect("a /64")
 }
+
+/// The UDP port each box's takeover listener has on its core link address.
+pub(super) const TAKEOVER_PORT: u16 = 4740;
 
 /// The link between the access namespace (`.1`, `::1`, device `rK`) and box `k`
 /// (`.2`, `::2`, device `access`).
@@ -215,7 +232,83 @@ pub(super) fn box_config(plan: &Plan, base: &Config, k: u16) -> anyhow::Result<C
         open_ports: Vec::new(),
         rate_mbps: None,
     }];
+    if c.takeover.is_some() {
+        ring(plan, &mut c, k);
+    }
     c.validate()
         .with_context(|| format!("box {k}'s configuration"))?;
     Ok(c)
+}
+
+/// Box `k` in the ring of backups (`[takeover]` in the lab's configuration):
+/// it covers its predecessor's slice, listening on its core link address,
+/// taking the predecessor's core link address as the feed's source; it
+/// exports its own mappings (natEvent 8/9) from its core link address to its
+/// successor's listener (its `[ipfix]` collector, templates every 2 s at
+/// most); and its WAN TUN carries
+/// the predecessor's slice too (BIRD announces it with a longer AS path).
+fn ring(plan: &Plan, c: &mut Config, k: u16) {
+    let (pred, succ) = (plan.predecessor(k), plan.successor(k));
+    let own = |k: u16| core_link(k).1;
+    c.takeover = Some(sixfold_router::config::Takeover {
+        slice: vec![plan.slice(pred)],
+        listen: Some(SocketAddr::new(own(k).into(), TAKEOVER_PORT)),
+        from: Some(own(pred).into()),
+    });
+    c.ipfix.collector = Some(SocketAddr::new(own(succ).into(), TAKEOVER_PORT));
+    c.ipfix.source = Some(own(k).into());
+    c.ipfix.netns = None;
+    c.ipfix.mappings = true;
+    // The backup starts after its predecessor's start message (which carries
+    // the templates): it can read the feed from the next templates on.
+    c.ipfix.template_refresh = c.ipfix.template_refresh.min(2);
+    c.wan.routes.push(IpNet::V4(plan.slice(pred)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ring_of_three_boxes_covers_each_predecessor() {
+        let base = Config::parse_unchecked(
+            "[nat]\npool = [\"203.0.113.0/24\"]\nallocation = \"deterministic\"\nblock_size = 2016\n[takeover]\n",
+        )
+        .unwrap();
+        let plan = Plan::new("rg", 3, 4, &base, PathBuf::from("/tmp")).unwrap();
+        assert!(plan.takeover);
+        assert_eq!(
+            (1..=3).map(|k| plan.predecessor(k)).collect::<Vec<_>>(),
+            [3, 1, 2]
+        );
+        assert_eq!(
+            (1..=3).map(|k| plan.successor(k)).collect::<Vec<_>>(),
+            [2, 3, 1]
+        );
+        let c = box_config(&plan, &base, 2).unwrap();
+        let t = c.takeover.as_ref().unwrap();
+        assert_eq!(t.slice, vec!["203.0.113.0/26".parse::<Ipv4Net>().unwrap()]);
+        assert_eq!(t.listen, Some("10.1.2.2:4740".parse().unwrap()));
+        assert_eq!(t.from, Some("10.1.1.2".parse().unwrap()));
+        assert_eq!(c.ipfix.collector, Some("10.1.3.2:4740".parse().unwrap()));
+        assert_eq!(c.ipfix.source, Some("10.1.2.2".parse().unwrap()));
+        assert!(c.ipfix.mappings);
+        assert_eq!(
+            c.nat.pool,
+            vec!["203.0.113.64/26".parse::<Ipv4Net>().unwrap()]
+        );
+        assert_eq!(
+            c.wan.routes,
+            vec![
+                "203.0.113.64/26".parse::<IpNet>().unwrap(),
+                AGGREGATE_V6.parse().unwrap(),
+                "203.0.113.0/26".parse().unwrap(),
+            ]
+        );
+        // Without [takeover], no ring.
+        let mut plain = base.clone();
+        plain.takeover = None;
+        let c = box_config(&plan, &plain, 2).unwrap();
+        assert!(c.takeover.is_none() && !c.ipfix.mappings && c.ipfix.collector.is_none());
+    }
 }

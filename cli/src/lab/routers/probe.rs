@@ -50,6 +50,23 @@ pub(super) fn tcp_whoami(
     } else {
         SERVER_V6.parse()?
     };
+    let mut stream = connect_from(plan, src, SocketAddr::new(server, WHOAMI_PORT), timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .context("no answer from the who-am-I server")?;
+    Ok(text.trim().parse()?)
+}
+
+/// A TCP connection from `src` (in the access namespace) to `to`, made
+/// within `timeout`.
+pub(super) fn connect_from(
+    plan: &Plan,
+    src: IpAddr,
+    to: SocketAddr,
+    timeout: Duration,
+) -> anyhow::Result<TcpStream> {
     let mut stream = device::in_netns(&plan.access(), || {
         let socket = nix::sys::socket::socket(
             if src.is_ipv4() {
@@ -65,19 +82,8 @@ pub(super) fn tcp_whoami(
         Ok(stream)
     })?;
     // Bound to the subscriber's address: the access side hashes on it.
-    let bound = bind_and_connect(
-        &mut stream,
-        src,
-        SocketAddr::new(server, WHOAMI_PORT),
-        timeout,
-    );
-    bound?;
-    stream.set_read_timeout(Some(timeout))?;
-    let mut text = String::new();
-    stream
-        .read_to_string(&mut text)
-        .context("no answer from the who-am-I server")?;
-    Ok(text.trim().parse()?)
+    bind_and_connect(&mut stream, src, to, timeout)?;
+    Ok(stream)
 }
 
 fn bind_and_connect(
@@ -199,6 +205,16 @@ pub(super) fn core_routes(plan: &Plan, prefix: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether the core routes `prefix` through box `k` (among its next hops:
+/// in a ring of backups another box announces it too, with a longer path).
+pub(super) fn core_through(plan: &Plan, prefix: &str, k: u16) -> bool {
+    let dev = format!("dev r{k}");
+    core_routes(plan, prefix).iter().any(|l| {
+        l.split(" nexthop ")
+            .any(|hop| hop.contains(&format!("{dev} ")) || hop.ends_with(&dev))
+    })
 }
 
 /// `curl` from `src` in the access namespace; the status line.

@@ -32,6 +32,10 @@ fn words(s: &str) -> Vec<String> {
 /// routing, the subscribers' and servers' addresses.
 pub(super) fn plumb(plan: &Plan) -> anyhow::Result<()> {
     hash_on_source(&plan.access())?;
+    if plan.takeover {
+        // Each box's feed goes to its backup through the core.
+        sysctl(&plan.core(), &["net.ipv4.ip_forward=1"])?;
+    }
     for k in plan.boxes() {
         plumb_box(plan, k)?;
     }

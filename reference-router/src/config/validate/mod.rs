@@ -237,6 +237,9 @@ impl Config {
             checks.extend([allocation, fits]);
         }
         checks.push(super::ipfix::validate_ipfix(self));
+        if pool_ok {
+            checks.push(super::takeover::validate(self));
+        }
         checks.push(validate_pool_needed(self));
         checks.into_iter().filter_map(Result::err).collect()
     }

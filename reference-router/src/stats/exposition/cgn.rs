@@ -107,6 +107,14 @@ pub(super) fn ipfix(b: &mut Builder, s: &Snapshot) {
     ] {
         b.single(name, help, kind, &format!("ipfix.{field}"), value);
     }
+    for (field, name, help, value) in s.takeover.fields() {
+        let kind = if field == "fed" {
+            Kind::Gauge
+        } else {
+            Kind::Counter
+        };
+        b.single(name, help, kind, &format!("takeover.{field}"), value);
+    }
 }
 
 /// Each subscriber's port blocks and its traffic on its side of the NAT.

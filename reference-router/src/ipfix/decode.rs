@@ -2,9 +2,10 @@
 //! templates are learnt from sets 2 and 3 per Transport Session and observation
 //! domain (§8), and data records are decoded field by field by the information
 //! element each template names — nothing here assumes the router's own
-//! templates, so it reads what the router sends only if that follows the
-//! standard. Used by `sixfold lab --ipfix` (its report) and the record
-//! (`sixfold nat lookup` / `nat events`).
+//! templates ([`super::encode`]), so it reads what the router sends only if
+//! that follows the standard. Used by `sixfold lab --ipfix` (its report), the
+//! record (`sixfold nat lookup` / `nat events`) and a takeover backup reading
+//! its predecessor's NAT44 BIB events (`[takeover]`).
 //!
 //! What a collector must survive is survived, and said: every set is skipped by
 //! its own length (§3.3.2), so a set this reader cannot use costs nothing else;
@@ -22,44 +23,25 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Information elements the readers below ask for (IANA numbers).
-pub(crate) mod ie {
-    pub(crate) const OCTET_DELTA_COUNT: u16 = 1;
-    pub(crate) const PACKET_DELTA_COUNT: u16 = 2;
-    pub(crate) const PROTOCOL_IDENTIFIER: u16 = 4;
-    pub(crate) const SOURCE_TRANSPORT_PORT: u16 = 7;
-    pub(crate) const SOURCE_IPV4_ADDRESS: u16 = 8;
-    pub(crate) const DESTINATION_TRANSPORT_PORT: u16 = 11;
-    pub(crate) const DESTINATION_IPV4_ADDRESS: u16 = 12;
-    pub(crate) const SOURCE_IPV6_ADDRESS: u16 = 27;
-    pub(crate) const DESTINATION_IPV6_ADDRESS: u16 = 28;
-    pub(crate) const OBSERVATION_DOMAIN_ID: u16 = 149;
-    pub(crate) const SYSTEM_INIT_TIME_MILLISECONDS: u16 = 160;
-    pub(crate) const POST_NAT_SOURCE_IPV4_ADDRESS: u16 = 225;
-    pub(crate) const POST_NAT_DESTINATION_IPV4_ADDRESS: u16 = 226;
-    pub(crate) const POST_NAPT_SOURCE_TRANSPORT_PORT: u16 = 227;
-    pub(crate) const NAT_EVENT: u16 = 230;
-    pub(crate) const OBSERVATION_TIME_MILLISECONDS: u16 = 323;
-    pub(crate) const PORT_RANGE_START: u16 = 361;
-    pub(crate) const PORT_RANGE_END: u16 = 362;
-}
+pub use super::ie;
 
 /// One data record: each IANA field's bytes by information element
 /// (enterprise-specific fields are skipped).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct DataRecord {
-    pub(crate) fields: HashMap<u16, Vec<u8>>,
+pub struct DataRecord {
+    /// Field bytes by IANA information element.
+    pub fields: HashMap<u16, Vec<u8>>,
 }
 
 impl DataRecord {
     /// An unsigned field of any length up to 8 bytes.
-    pub(crate) fn uint(&self, id: u16) -> Option<u64> {
+    pub fn uint(&self, id: u16) -> Option<u64> {
         let b = self.fields.get(&id)?;
         (b.len() <= 8).then(|| b.iter().fold(0u64, |n, &x| n << 8 | u64::from(x)))
     }
 
     /// An address field (4 or 16 bytes).
-    pub(crate) fn addr(&self, id: u16) -> Option<IpAddr> {
+    pub fn addr(&self, id: u16) -> Option<IpAddr> {
         let b = self.fields.get(&id)?;
         match b.len() {
             4 => Some(IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))),
@@ -71,13 +53,13 @@ impl DataRecord {
     }
 
     /// The source address, IPv4 or IPv6.
-    pub(crate) fn src(&self) -> Option<IpAddr> {
+    pub fn src(&self) -> Option<IpAddr> {
         self.addr(ie::SOURCE_IPV4_ADDRESS)
             .or_else(|| self.addr(ie::SOURCE_IPV6_ADDRESS))
     }
 
     /// The destination address, IPv4 or IPv6.
-    pub(crate) fn dst(&self) -> Option<IpAddr> {
+    pub fn dst(&self) -> Option<IpAddr> {
         self.addr(ie::DESTINATION_IPV4_ADDRESS)
             .or_else(|| self.addr(ie::DESTINATION_IPV6_ADDRESS))
     }
@@ -85,32 +67,33 @@ impl DataRecord {
 
 /// The message header (§3.1) a reader of the record needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
     /// Export time, UNIX seconds.
-    pub(crate) export_secs: u32,
+    pub export_secs: u32,
     /// Data records sent before this message in its stream, modulo 2^32.
-    pub(crate) sequence: u32,
+    pub sequence: u32,
     /// Observation domain ID.
-    pub(crate) domain: u32,
+    pub domain: u32,
 }
 
 /// What one message held.
 #[derive(Debug, Default)]
-pub(crate) struct Message {
-    pub(crate) header: Header,
+pub struct Message {
+    /// Its header.
+    pub header: Header,
     /// The data records, in order, each with its byte offset in the message.
-    pub(crate) records: Vec<(usize, DataRecord)>,
+    pub records: Vec<(usize, DataRecord)>,
     /// Data records whose sequence position is known: those before the first
     /// set whose records could not be counted. They are data records
     /// `sequence .. sequence + counted`.
-    pub(crate) counted: u32,
+    pub counted: u32,
     /// What could not be read, one line each.
-    pub(crate) problems: Vec<String>,
+    pub problems: Vec<String>,
 }
 
 /// Why a datagram is not an IPFIX message this reader can use at all.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Unreadable {
+pub enum Unreadable {
     /// Shorter than the 16-byte message header.
     Short(usize),
     /// The version field is not 10.
@@ -142,7 +125,7 @@ const VARIABLE: u16 = 65535;
 /// A collector's state: the templates it has seen, per Transport Session (a
 /// number the caller gives) and observation domain.
 #[derive(Default)]
-pub(crate) struct Reader {
+pub struct Reader {
     templates: HashMap<(u64, u32, u16), Vec<Field>>,
 }
 
@@ -155,16 +138,21 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl Reader {
+    /// Templates known, over every Transport Session and domain.
+    pub fn templates(&self) -> usize {
+        self.templates.len()
+    }
+
     /// The data records of one message of session 0 (learning its
     /// templates); `None` for a datagram that is not IPFIX.
-    pub(crate) fn message(&mut self, m: &[u8]) -> Option<Vec<DataRecord>> {
+    pub fn message(&mut self, m: &[u8]) -> Option<Vec<DataRecord>> {
         let m = self.decode(0, m).ok()?;
         Some(m.records.into_iter().map(|(_, r)| r).collect())
     }
 
     /// Decodes one message of Transport Session `session`: its header, its data
     /// records, and what could not be read.
-    pub(crate) fn decode(&mut self, session: u64, m: &[u8]) -> Result<Message, Unreadable> {
+    pub fn decode(&mut self, session: u64, m: &[u8]) -> Result<Message, Unreadable> {
         if m.len() < 16 {
             return Err(Unreadable::Short(m.len()));
         }
@@ -362,7 +350,7 @@ mod tests {
     use super::*;
 
     /// A message of `domain` with sequence `seq` and these sets (ID, body).
-    pub(crate) fn message(seq: u32, domain: u32, sets: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    fn message(seq: u32, domain: u32, sets: &[(u16, Vec<u8>)]) -> Vec<u8> {
         let mut m = vec![0, 10, 0, 0, 0x65, 0x53, 0xf1, 0x00];
         m.extend_from_slice(&seq.to_be_bytes());
         m.extend_from_slice(&domain.to_be_bytes());
@@ -513,7 +501,7 @@ mod tests {
 
     #[test]
     fn options_templates_and_the_routers_start_record() {
-        use sixfold_router::ipfix::encode::Encoder;
+        use crate::ipfix::encode::Encoder;
         let mut e = Encoder::new(5, 1_764_000_000_000);
         let got = Reader::default()
             .decode(0, &e.start(1_764_000_000))
