@@ -39,6 +39,13 @@ grep -qx /etc/sixfold/sixfold.toml "$dir/control/conffiles" || fail "/etc/sixfol
 if grep -aq "stalling worker" "$dir/root/usr/bin/sixfold"; then
     fail "the packaged binary has the test-only stall hook"
 fi
+# So does the way to make an upgrade's new process fail at a step (issue 24).
+if grep -aq "SIXFOLD_TEST_HANDOVER" "$dir/root/usr/bin/sixfold"; then
+    fail "the packaged binary has the test-only handover hook"
+fi
+# An upgrade of the package hands the running router over: postinst runs
+# `sixfold upgrade` (cargo-deb: stop-on-upgrade and restart-after-upgrade off).
+grep -q "sixfold upgrade" "$dir/control/postinst" || fail "postinst does not run sixfold upgrade"
 "$dir/root/usr/bin/sixfold" check --config "$dir/root/etc/sixfold/sixfold.toml" >/dev/null \
     || fail "sixfold check refuses the shipped configuration"
 

@@ -1,6 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module.
 
-use crate::{addr, assets, check, lab, nat, reload, rewrite, run, teredo, translate};
+use crate::{addr, assets, check, lab, nat, reload, rewrite, run, teredo, translate, upgrade};
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -37,6 +37,10 @@ enum Command {
     /// Make a running router read its configuration again, applied whole or
     /// not at all, without losing a packet or a session.
     Reload(reload::ReloadArgs),
+    /// Hand a running router over to a new binary (by default the file it
+    /// was started from): its devices, sessions and counters go on in the
+    /// new process, nothing is released.
+    Upgrade(upgrade::UpgradeArgs),
     /// Print the counters of a running router.
     Stats(run::StatsArgs),
     /// Carrier-grade NAT operations: who had a public address and port.
@@ -64,6 +68,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Upgrade(args) => upgrade::run(args),
         Command::GenerateAssets(args) => assets::run(args, Cli::command()),
         Command::Stats(args) => run::stats(args),
         Command::Nat(cmd) => nat::run(cmd),

@@ -17,6 +17,7 @@ mod rewrite;
 mod run;
 mod teredo;
 mod translate;
+mod upgrade;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -28,6 +28,10 @@ pub(crate) struct RunArgs {
     /// Router configuration (TOML); SIGHUP and `sixfold reload` read it again.
     #[arg(long)]
     config: PathBuf,
+    /// (Internal: `sixfold upgrade`.) Take over the router that started this
+    /// process, over the socket on this descriptor.
+    #[arg(long, hide = true)]
+    handover_fd: Option<i32>,
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +80,9 @@ fn exit_with_parent() -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let checked = match check::validate(&args.config, true)? {
+    // The new process of an upgrade checks the file as `sixfold check` does;
+    // what the machine has is the running router's (its devices, sockets).
+    let checked = match check::validate(&args.config, args.handover_fd.is_none())? {
         Ok(c) => c,
         Err(problems) => {
             crate::logging::init(Default::default());
@@ -87,6 +93,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (config, workers) = (checked.config, checked.workers);
     crate::logging::init(config.router.log_format);
+    if let Some(fd) = args.handover_fd {
+        return take_over(&args.config, config, fd);
+    }
     exit_with_parent()?;
     let stop = stop_on_signals()?;
     let hangup = Arc::new(AtomicBool::new(false));
@@ -128,8 +137,93 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         hangup,
         path: Some(path),
         notify,
+        binary: started_from(),
+        handed_to: Arc::default(),
     };
     let s = device::run(config, random_seed(), devices, endpoints, &control).context("I/O loop")?;
+    stopped(&control, &s);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The binary this process was started from, as a path that names the file
+/// installed there now (`/proc/self/exe` reads "(deleted)" once a package
+/// replaced it): argv[0] resolved against the directory it started in, or
+/// found on `$PATH`.
+fn started_from() -> Option<PathBuf> {
+    let argv0 = PathBuf::from(std::env::args_os().next()?);
+    if argv0.components().count() > 1 {
+        return std::path::absolute(&argv0).ok();
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(&argv0))
+            .find(|p| p.is_file())
+    })
+}
+
+/// `sixfold run --handover-fd N`: the new process of an upgrade.
+fn take_over(file: &Path, config: Config, fd: i32) -> anyhow::Result<ExitCode> {
+    // The parent (the old router) ends once this one runs: a lab's router
+    // watches the lab instead.
+    watch_lab();
+    let stop = stop_on_signals()?;
+    let hangup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hangup))
+        .context("installing a signal handler")?;
+    let notify = device::Notifier::from_env()?;
+    let taken = device::handover::take_over(&config, fd, random_seed())
+        .context("taking over the running router (it goes on)")?;
+    tracing::info!(
+        workers = taken.routers.len(),
+        upgrades = taken.history.upgrades,
+        config = %file.display(),
+        "taking over"
+    );
+    let control = device::Control {
+        stop,
+        hangup,
+        path: Some(std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())),
+        notify,
+        binary: started_from(),
+        handed_to: Arc::default(),
+    };
+    let s = device::run_taken_over(taken, &control).context("I/O loop")?;
+    stopped(&control, &s);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// With `$SIXFOLD_EXIT_WITH_PARENT=PID` (a lab's router): stop when process
+/// PID ends, looked at every second (after an upgrade the lab is no longer
+/// the parent).
+fn watch_lab() {
+    let Some(pid) = std::env::var("SIXFOLD_EXIT_WITH_PARENT")
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("sixfold-lab-watch".into())
+        .spawn(move || {
+            let lab = nix::unistd::Pid::from_raw(pid);
+            while nix::sys::signal::kill(lab, None).is_ok() {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
+        });
+}
+
+/// The last log line: the totals, or to whom the router was handed.
+fn stopped(control: &device::Control, s: &sixfold_router::Snapshot) {
+    let to = control.handed_to.load(std::sync::atomic::Ordering::Relaxed);
+    if to != 0 {
+        tracing::info!(
+            pid = to,
+            sessions = s.sessions,
+            "router handed over: the new process runs it"
+        );
+        return;
+    }
     let (v4, v6) = s.bytes_by_family();
     tracing::info!(
         sessions_created = s.sessions_created,
@@ -142,7 +236,6 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ipfix_records_dropped = s.ipfix.records_dropped,
         "router stopped"
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {

@@ -8,9 +8,11 @@
 use crate::iface::Interface;
 use crate::stats::DropReason;
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+#[derive(Serialize, Deserialize)]
 struct Held {
     /// The start of the SYN, for the ICMP error; empty until the router adds it.
     quote: Vec<u8>,
@@ -22,6 +24,11 @@ struct Held {
 /// A held SYN whose time is up: its quote, and where the error about it goes.
 pub(crate) type Released = (Vec<u8>, Interface);
 
+#[derive(Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "K: Serialize",
+    deserialize = "K: Deserialize<'de> + Eq + std::hash::Hash"
+))]
 pub(crate) struct SynHold<K> {
     held: HashMap<K, Held, RandomState>,
     /// The flow the last [`SynHold::hold`] held, until its quote is kept.

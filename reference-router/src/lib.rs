@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
-#![forbid(unsafe_code)]
+// The sans-IO core has no unsafe code; built with `device`, one module of
+// it (device/fdpass.rs: descriptors received over SCM_RIGHTS) needs it, and
+// is the only one allowed to.
+#![cfg_attr(not(feature = "device"), forbid(unsafe_code))]
+#![cfg_attr(feature = "device", deny(unsafe_code))]
 
 mod base;
 pub mod config;
@@ -14,6 +18,7 @@ pub mod layout;
 mod nat;
 mod router;
 mod shaper;
+pub mod state;
 pub mod stats;
 pub mod tunnels;
 

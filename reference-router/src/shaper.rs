@@ -11,6 +11,7 @@
 use crate::config::{Scheduling, Shaper as ShaperConfig};
 use crate::offload::{self, Offload};
 use crate::stats::{ShapedTraffic as FamilyCounts, ShaperUse};
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ const BURST: Duration = Duration::from_millis(4);
 const MIN_BURST: u64 = 3000;
 
 /// A packet waiting, with what it stands for on the wire.
+#[derive(Serialize, Deserialize)]
 struct Queued {
     packet: Vec<u8>,
     offload: Offload,
@@ -30,12 +32,16 @@ struct Queued {
     segments: u64,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Shaper {
     mbps: u32,
     /// Bytes per second.
     rate: u64,
     burst: u64,
     tokens: u64,
+    /// Not in the serde form (an `Instant`): a saved state carries how long
+    /// before the save it was ([`Shaper::last_ago`]).
+    #[serde(skip, default = "Instant::now")]
     last: Instant,
     scheduling: Scheduling,
     /// Weights, `[ipv4, ipv6]`.
@@ -172,6 +178,16 @@ impl Shaper {
     }
 
     /// Whether a packet waits.
+    /// How long before `now` the bucket was last filled (for a saved state).
+    pub(crate) fn last_ago(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last)
+    }
+
+    /// Sets when the bucket was last filled: `ago` before `now` (a restore).
+    pub(crate) fn set_last_ago(&mut self, now: Instant, ago: Duration) {
+        self.last = now.checked_sub(ago).unwrap_or(now);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queues[0].is_empty() && self.queues[1].is_empty()
     }

@@ -3,8 +3,9 @@
 //! commands on standard input, each answered on exactly one line:
 //! `reload` (`reload K` with `--routers`) makes that router read its file
 //! again — `reloaded: KEY: OLD -> NEW; …`, `reloaded: no change`, or
-//! `error: refused: …` with every reason — and `--routers` labs take
-//! `kill K` and `start K` too.
+//! `error: refused: …` with every reason —, `upgrade` (one-router labs)
+//! hands the router over to a new process of this binary (`upgraded pid OLD
+//! -> NEW in S s`), and `--routers` labs take `kill K` and `start K` too.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,27 @@ pub(super) fn serve(
         announce(&format!("{}\n", line.replace('\n', "; ")));
     }
     Ok(())
+}
+
+/// Asks the router at `socket` to hand over to a new process of this binary:
+/// `upgraded pid OLD -> NEW in S s`; the lab follows the new process (its
+/// stop and teardown signal that pid).
+pub(super) fn upgrade(socket: &str, world: &mut super::world::World) -> anyhow::Result<String> {
+    let exe = std::env::current_exe()?;
+    let answer = sixfold::control::request(socket, &format!("upgrade {}", exe.display()))?;
+    // The first line; the second says how long the loops stood still.
+    let line = answer.lines().next().unwrap_or("").trim().to_string();
+    if let Some(why) = answer.trim().strip_prefix("refused ") {
+        anyhow::bail!("refused: {why}");
+    }
+    let new = line
+        .strip_prefix("upgraded pid ")
+        .and_then(|rest| rest.split(" -> ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|pid| pid.parse::<i32>().ok())
+        .ok_or_else(|| anyhow::anyhow!("unexpected answer from {socket}: {line:?}"))?;
+    world.follow_router(new);
+    Ok(line)
 }
 
 /// Asks the router at `socket` to reload its file: the one-line answer.

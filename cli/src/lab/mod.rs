@@ -38,23 +38,29 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use world::World;
 
+/// The namespaces' name prefix: 1-20 letters, digits or '-' (it becomes part
+/// of every namespace's and device's name).
+fn check_prefix(prefix: &str) -> anyhow::Result<()> {
+    if prefix.is_empty()
+        || prefix.len() > 20
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!("--prefix {prefix:?}: use 1-20 letters, digits or '-'");
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     if !nix::unistd::geteuid().is_root() {
         bail!("sixfold lab needs root (network namespaces and TUN devices)");
     }
-    if args.prefix.is_empty()
-        || args.prefix.len() > 20
-        || !args
-            .prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        bail!(
-            "--prefix {:?}: use 1-20 letters, digits or '-'",
-            args.prefix
-        );
-    }
+    check_prefix(&args.prefix)?;
     let stop = stop_on_signals()?;
+    // A router that hands over to a new process (`upgrade`) leaves it
+    // orphaned: it becomes the lab's, to stop and reap.
+    nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
     let config = lab_config(&args)?;
     if args.fastpath == FastPathArg::Ebpf && args.routers < 2 {
         anyhow::bail!(
@@ -88,7 +94,8 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
         let socket = config.router.control_socket.clone();
         keep::serve(&stop, |line| match line {
             "reload" => keep::reload(&socket),
-            _ => anyhow::bail!("{line:?}: say `reload`"),
+            "upgrade" => keep::upgrade(&socket, &mut world),
+            _ => anyhow::bail!("{line:?}: say `reload` or `upgrade`"),
         })?;
         world.stop_router();
         finish_ipfix(&args, &config, &mut world, false)?;

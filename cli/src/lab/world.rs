@@ -19,6 +19,9 @@ pub(super) struct World {
     pub(super) files: Vec<PathBuf>,
     /// The one-router lab's `sixfold run` process and its control socket.
     pub(super) router: Option<(Child, String)>,
+    /// After an upgrade: the process that runs the router now (the lab's
+    /// child once the old one ended: the lab is their subreaper).
+    pub(super) router_pid: Option<i32>,
     /// The file the one-router lab's router runs from.
     pub(super) config_file: Option<PathBuf>,
     /// The IPFIX collector of `--ipfix`.
@@ -35,7 +38,10 @@ impl World {
     pub(super) fn stop_router(&mut self) -> Option<Snapshot> {
         let (mut child, socket) = self.router.take()?;
         let last = stats(&socket);
-        stop_child(&mut child, Duration::from_secs(6));
+        match self.router_pid.take() {
+            Some(pid) => stop_pid(pid, Duration::from_secs(6)),
+            None => stop_child(&mut child, Duration::from_secs(6)),
+        }
         match last {
             Ok(s) => Some(s),
             Err(e) => {
@@ -77,6 +83,37 @@ impl Drop for World {
         // Created for the hosts files if it was not there; removed only if empty.
         let _ = std::fs::remove_dir("/etc/netns");
     }
+}
+
+impl World {
+    /// The router runs in process `pid` now (an upgrade): the old process,
+    /// ending, is reaped; stops and teardown signal `pid`.
+    pub(super) fn follow_router(&mut self, pid: i32) {
+        if let Some((child, _)) = self.router.as_mut() {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.router_pid = Some(pid);
+    }
+}
+
+/// SIGTERM to process `pid` (a child of this one, or its orphan taken in as
+/// subreaper), SIGKILL if it has not ended within `grace`; reaped.
+fn stop_pid(pid: i32, grace: Duration) {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(20)),
+            _ => return,
+        }
+    }
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(pid, None);
 }
 
 /// SIGTERM to `child`, SIGKILL if it has not ended within `grace`; reaped.

@@ -39,9 +39,16 @@ pub struct Lab {
 
 impl Lab {
     pub fn start(prefix: &str, extra: &[&str]) -> Lab {
+        Lab::start_env(prefix, extra, &[])
+    }
+
+    /// [`Lab::start`] with `env` in the lab's environment (its router
+    /// inherits it).
+    pub fn start_env(prefix: &str, extra: &[&str], env: &[(&str, &str)]) -> Lab {
         let mut child = Command::new(SIXFOLD)
             .args(["lab", "--keep", "--prefix", prefix])
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

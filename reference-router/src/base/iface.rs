@@ -1,6 +1,7 @@
 //! Who is who on the router's links: the interfaces, the direction a packet came
 //! from, and a subscriber's id. Every other module names links with these.
 
+use serde::{Deserialize, Serialize};
 /// A subscriber: the index of its `[[subscriber]]` entry in the configuration,
 /// or, for a `[[subscriber_range]]`'s subscriber, the number of `[[subscriber]]`
 /// entries plus the subscribers of the ranges before it plus its index in its
@@ -9,7 +10,7 @@ pub type SubscriberId = u32;
 
 /// A change to the routes a `[[subscriber_range]]` with `announce` asks for:
 /// applied by the I/O loop in `[wan] route_table`, via the WAN TUN.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RouteChange {
     /// A subscriber's first IPv6 flow: its prefix is routed here.
     Announce(ipnet::Ipv6Net),
@@ -18,7 +19,7 @@ pub enum RouteChange {
 }
 
 /// An interface of the router.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Interface {
     /// The uplink.
     Wan,
@@ -66,7 +67,7 @@ impl Interface {
 /// public address's ports and ICMP identifiers, so a packet from the WAN can be
 /// brought to the worker that holds its session by its destination port alone
 /// (as VPP's NAT44-ED does).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Shard {
     /// This worker, 0-based.
     pub index: u16,

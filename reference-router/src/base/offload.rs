@@ -19,6 +19,7 @@
 //! must be split here (the egress MTU is below the segment size with DF clear)
 //! and for the tests' oracle.
 
+use serde::{Deserialize, Serialize};
 use sixfold_checksum::{Sum, pseudo};
 use sixfold_rewrite::{IpProtocol, IpVersion, Ipv4Packet, Ipv6Packet, TcpPacket};
 use std::fmt;
@@ -35,7 +36,7 @@ const GSO_UDP_L4: u8 = 5;
 const GSO_ECN: u8 = 0x80;
 
 /// How a super-packet is to be segmented.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Gso {
     /// One packet.
     #[default]
@@ -49,7 +50,7 @@ pub enum Gso {
 }
 
 /// What the virtio-net header says about the packet behind it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Offload {
     /// Segmentation.
     pub gso: Gso,

@@ -6,10 +6,11 @@
 
 use crate::iface::SubscriberId;
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// A `T` per subscriber, `empty` for those never touched.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct PerSubscriber<T> {
     dense: Vec<T>,
     sparse: HashMap<SubscriberId, T, RandomState>,

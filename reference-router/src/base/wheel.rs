@@ -8,6 +8,7 @@
 //! the owner to free. Work per call is bounded; owners also free a record that a
 //! lookup finds expired, so timing is exact whatever the backlog.
 
+use serde::{Deserialize, Serialize};
 /// "No record": the end of a list.
 pub(crate) const NIL: u32 = u32::MAX;
 /// Slots: expiries further out than this many seconds wait in the last slot and are
@@ -72,6 +73,7 @@ pub(crate) fn release<R: Timed>(records: &mut [R], free: &mut u32, index: u32) {
     *free = index;
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Wheel {
     slots: Vec<u32>,
     /// The next second the wheel has to process.

@@ -4,7 +4,10 @@
 //! <tcp|udp|icmp> <addr:port>` (the external endpoint, or `none`), or
 //! `reload [PATH]` (the router reads PATH, an absolute path — by default the
 //! file it runs from — and answers `reloaded PATH`, `unchanged PATH` or
-//! `refused PATH`, then one line per changed key or per reason). The server
+//! `refused PATH`, then one line per changed key or per reason), or `upgrade
+//! [PATH]` (the router hands over to a new process of the binary at PATH, by
+//! default the one it was started from: `upgraded pid OLD -> NEW in S s` or
+//! `refused REASON`; see [`super::handover`]). The server
 //! runs in its own thread and each client in a short-lived thread of its own (at
 //! most [`MAX_CLIENTS`] at once; more are told `error: busy`); a request is at
 //! most [`MAX_REQUEST`] bytes and must come within [`READ_TIMEOUT`], and an
@@ -89,6 +92,11 @@ fn temp_name(target: &Path) -> PathBuf {
 /// The control server, running until dropped.
 pub struct Server {
     stop: Arc<AtomicBool>,
+    /// While set, no client is accepted (they wait in the backlog: a
+    /// handover's new process may take them).
+    hold: Arc<AtomicBool>,
+    /// Clients being served.
+    clients: Arc<AtomicUsize>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
     inode: Option<u64>,
@@ -98,18 +106,35 @@ impl Server {
     /// Serves `listener` (bound at `path` by [`bind`]), asking `loops`.
     pub fn start(listener: UnixListener, path: &str, loops: Arc<Loops>) -> Server {
         let stop = Arc::new(AtomicBool::new(false));
+        let hold = Arc::new(AtomicBool::new(false));
+        let clients = Arc::new(AtomicUsize::new(0));
         let inode = fs::metadata(path).ok().map(|m| m.ino());
-        let flag = Arc::clone(&stop);
+        let flags = (Arc::clone(&stop), Arc::clone(&hold), Arc::clone(&clients));
         let thread = std::thread::Builder::new()
             .name("sixfold-control".into())
-            .spawn(move || accept_loop(&listener, &loops, &flag))
+            .spawn(move || accept_loop(&listener, &loops, &flags))
             .ok();
         Server {
             stop,
+            hold,
+            clients,
             thread,
             path: PathBuf::from(path),
             inode,
         }
+    }
+}
+
+impl Server {
+    /// Leaves the socket where it is when the server stops (a new process
+    /// took it over).
+    pub fn keep_path(&mut self) {
+        self.inode = None;
+    }
+
+    /// The flag that holds new clients back while set.
+    pub fn hold(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.hold)
     }
 }
 
@@ -119,6 +144,12 @@ impl Drop for Server {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // Clients being answered get their answer (an upgrade's is written
+        // as the process ends), within a bound.
+        let deadline = std::time::Instant::now() + WRITE_TIMEOUT;
+        while self.clients.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         // Only the socket this server made: a new router may have taken the path.
         if fs::symlink_metadata(&self.path).is_ok_and(|m| Some(m.ino()) == self.inode) {
             let _ = fs::remove_file(&self.path);
@@ -126,9 +157,14 @@ impl Drop for Server {
     }
 }
 
-fn accept_loop(listener: &UnixListener, loops: &Arc<Loops>, stop: &AtomicBool) {
-    let clients = Arc::new(AtomicUsize::new(0));
+type Flags = (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicUsize>);
+
+fn accept_loop(listener: &UnixListener, loops: &Arc<Loops>, (stop, hold, clients): &Flags) {
     while !stop.load(Ordering::Relaxed) {
+        if hold.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
         match listener.accept() {
             Ok((stream, _)) => {
                 if clients.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
@@ -137,7 +173,7 @@ fn accept_loop(listener: &UnixListener, loops: &Arc<Loops>, stop: &AtomicBool) {
                     let _ = (&stream).write_all(b"error: busy\n");
                     continue;
                 }
-                let (loops, count) = (Arc::clone(loops), Arc::clone(&clients));
+                let (loops, count) = (Arc::clone(loops), Arc::clone(clients));
                 let spawned = std::thread::Builder::new()
                     .name("sixfold-control-client".into())
                     .spawn(move || {
@@ -222,6 +258,17 @@ fn answer(line: &str, loops: &Loops) -> String {
                 Ok(found) => found.map_or_else(|| "none".to_string(), |e| e.to_string()),
                 Err(e) => format!("error: {e}"),
             }
+        }
+        Some("upgrade") => {
+            let path = line.trim().strip_prefix("upgrade").unwrap_or("").trim();
+            let path = (!path.is_empty()).then(|| std::path::PathBuf::from(path));
+            if path.as_ref().is_some_and(|p| !p.is_absolute()) {
+                return "error: upgrade PATH: the router starts PATH itself: give an absolute path"
+                    .into();
+            }
+            loops
+                .upgrade(path)
+                .unwrap_or_else(|e| format!("error: {e} (an upgrade may be under way)"))
         }
         Some("reload") => {
             let path = line.trim().strip_prefix("reload").unwrap_or("").trim();

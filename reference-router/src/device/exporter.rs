@@ -15,6 +15,7 @@ use super::netns::in_netns;
 use crate::config::Ipfix;
 use crate::ipfix::Record;
 use crate::ipfix::encode::Encoder;
+use crate::state::ExportState;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ const BATCH: usize = 256;
 /// The running exporter: the workers' side of its channel, and its thread.
 pub struct Exporter {
     sender: Option<SyncSender<Record>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Ended>>,
     /// Messages (templates or records) the socket refused to send.
     unsent: Arc<AtomicU64>,
     /// Seconds between templates (a reload changes it in place).
@@ -89,8 +90,32 @@ impl Exporter {
             return Ok(None);
         };
         let socket = open_socket(config, collector)?;
-        let (sender, records) = mpsc::sync_channel(config.queue as usize);
         let encoder = Encoder::new(config.observation_domain, unix_ms(epoch));
+        Exporter::spawn(config, socket, encoder, None, unsent).map(Some)
+    }
+
+    /// Goes on where a stopped exporter ([`Exporter::hand_over`]) left:
+    /// the same socket (the same Transport Session), the same encoder (the
+    /// next sequence number), templates when they are due; no start message.
+    pub fn resume(
+        config: &Ipfix,
+        socket: UdpSocket,
+        state: ExportState,
+        unsent: Arc<AtomicU64>,
+    ) -> io::Result<Exporter> {
+        let age = Duration::from_millis(state.templates_age_ms);
+        let sent = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        Exporter::spawn(config, socket, state.encoder, Some(sent), unsent)
+    }
+
+    fn spawn(
+        config: &Ipfix,
+        socket: UdpSocket,
+        encoder: Encoder,
+        templates_sent: Option<Instant>,
+        unsent: Arc<AtomicU64>,
+    ) -> io::Result<Exporter> {
+        let (sender, records) = mpsc::sync_channel(config.queue as usize);
         let refresh = Arc::new(AtomicU32::new(config.template_refresh));
         let every = Arc::clone(&refresh);
         let out = Out {
@@ -99,13 +124,26 @@ impl Exporter {
         };
         let thread = std::thread::Builder::new()
             .name("sixfold-ipfix".into())
-            .spawn(move || export_loop(&out, encoder, &records, &every))?;
-        Ok(Some(Exporter {
+            .spawn(move || export_loop(out, encoder, templates_sent, &records, &every))?;
+        Ok(Exporter {
             sender: Some(sender),
             thread: Some(thread),
             unsent,
             refresh,
-        }))
+        })
+    }
+
+    /// Stops once every record sent so far is out (every worker must have
+    /// let go of its sender first) and gives what goes on elsewhere: the
+    /// encoder with the next sequence number, the template clock, the socket.
+    pub fn hand_over(mut self) -> Option<(ExportState, UdpSocket)> {
+        self.sender = None;
+        let ended = self.thread.take()?.join().ok()?;
+        let state = ExportState {
+            encoder: ended.encoder,
+            templates_age_ms: ended.templates_sent.elapsed().as_millis() as u64,
+        };
+        Some((state, ended.out.socket))
     }
 
     /// The count of messages the socket refused, as it grows.
@@ -154,11 +192,28 @@ impl Out {
     }
 }
 
-fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refresh: &AtomicU32) {
-    // Sequence number 0, the templates and the start record: a reader closes
-    // what an earlier run of this exporter left open.
-    out.send(&encoder.start(unix_secs()));
-    let mut templates_sent = Instant::now();
+/// What an exporter thread leaves when its channel closes.
+struct Ended {
+    out: Out,
+    encoder: Encoder,
+    templates_sent: Instant,
+}
+
+/// Exports until every sender is gone; `templates_sent`: it goes on from a
+/// handover (else it starts: the start message first).
+fn export_loop(
+    out: Out,
+    mut encoder: Encoder,
+    templates_sent: Option<Instant>,
+    records: &Receiver<Record>,
+    refresh: &AtomicU32,
+) -> Ended {
+    let mut templates_sent = templates_sent.unwrap_or_else(|| {
+        // Sequence number 0, the templates and the start record: a reader
+        // closes what an earlier run of this exporter left open.
+        out.send(&encoder.start(unix_secs()));
+        Instant::now()
+    });
     let mut batch: Vec<Record> = Vec::with_capacity(BATCH);
     let mut oldest: Option<Instant> = None;
     loop {
@@ -186,7 +241,11 @@ fn export_loop(out: &Out, mut encoder: Encoder, records: &Receiver<Record>, refr
             oldest = None;
         }
         if done {
-            return;
+            return Ended {
+                out,
+                encoder,
+                templates_sent,
+            };
         }
     }
 }

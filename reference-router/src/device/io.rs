@@ -38,6 +38,8 @@
 //! withdraws its announce routes. A handover to a new process would take the
 //! first step only.
 
+mod ending;
+
 use super::loops::{ReloadAsk, Request};
 use super::sources::{Source, readable, source_queue, sources};
 use super::tun::{Devices, Queue};
@@ -161,6 +163,8 @@ pub(super) struct Worker {
     owned: Vec<Source>,
     /// Its loop's turns, counted: the watchdog's sign of life.
     heartbeat: Arc<AtomicU64>,
+    /// A new process took over: the loop ends, and nothing is released.
+    handed_over: bool,
     /// Its sessions in the in-kernel fast path.
     #[cfg(feature = "fastpath")]
     fast: Option<super::fastpath::sync::FastFlows>,
@@ -191,7 +195,13 @@ impl Worker {
             devices,
             owned,
             heartbeat: Arc::new(AtomicU64::new(0)),
+            handed_over: false,
         }
+    }
+
+    /// Whether a new process took over (its router's state is there now).
+    pub(super) fn handed_over(&self) -> bool {
+        self.handed_over
     }
 
     /// The count of its loop's turns, as it grows.
@@ -218,56 +228,6 @@ impl Worker {
         while let Some(r) = self.router.poll_ipfix() {
             if tx.try_send(r).is_err() {
                 self.router.count_ipfix_drop();
-            }
-        }
-    }
-
-    /// The second step of a stop, once [`Worker::run_until`] returned: every
-    /// session, block and accounted flow ended and logged
-    /// ([`Router::release_all`]), the records handed to the exporter (waiting
-    /// for room until `deadline`, then counted as dropped), the announce
-    /// routes withdrawn.
-    pub(super) fn release(&mut self, deadline: Instant) {
-        // The fast path's last counts first, so that the sessions' last
-        // records and the final counters include them.
-        #[cfg(feature = "fastpath")]
-        if let Some(fast) = &mut self.fast {
-            fast.release_all(&mut self.router);
-        }
-        loop {
-            let done = self.router.release_all(Instant::now(), RELEASE_BUDGET);
-            self.export_waiting(deadline);
-            if done {
-                break;
-            }
-        }
-        self.exporter = None;
-        let devices = Arc::clone(&self.devices);
-        for change in self.router.withdraw_routes() {
-            self.apply_route(&devices, change);
-        }
-    }
-
-    /// The router's records to the exporter, waiting for room until
-    /// `deadline` (the router is stopping: no packet waits for this).
-    fn export_waiting(&mut self, deadline: Instant) {
-        let Some(tx) = self.exporter.clone() else {
-            while self.router.poll_ipfix().is_some() {}
-            return;
-        };
-        while let Some(mut r) = self.router.poll_ipfix() {
-            loop {
-                match tx.try_send(r) {
-                    Ok(()) => break,
-                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                        r = back;
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(_) => {
-                        self.router.count_ipfix_drop();
-                        break;
-                    }
-                }
             }
         }
     }
@@ -481,6 +441,12 @@ impl Worker {
                     let _ = reply.try_send(self.router.mapping_of(protocol, inside));
                 }
                 Request::Reload(ask) => self.reload(ask),
+                Request::Handover(ask) => {
+                    self.hand_over(ask);
+                    if self.handed_over {
+                        return;
+                    }
+                }
                 #[cfg(feature = "test-hooks")]
                 Request::Stall(how_long) => std::thread::sleep(how_long),
             }
@@ -497,7 +463,7 @@ impl Worker {
         let shard = self.router.shard();
         let mut buf = PacketBuf::new();
         let wake = self.mailbox.wake.try_clone()?;
-        while !stop() {
+        while !stop() && !self.handed_over {
             let devices = Arc::clone(&self.devices);
             let owned = self.owned.clone();
             let mut fds: Vec<PollFd<'_>> = owned
@@ -509,7 +475,7 @@ impl Worker {
             // A burst stopped at BURST last round: look again without waiting.
             let mut more = false;
             // A reload may bring other devices: these serve until it does.
-            while !stop() && Arc::ptr_eq(&devices, &self.devices) {
+            while !stop() && !self.handed_over && Arc::ptr_eq(&devices, &self.devices) {
                 self.heartbeat.fetch_add(1, Ordering::Relaxed);
                 if !self.wait(&mut fds, more)? {
                     continue;

@@ -31,6 +31,9 @@ pub enum Request {
     Mapping(IpProtocol, SocketAddrV4, SyncSender<Option<SocketAddrV4>>),
     /// A reload: check it, answer, and apply it if every worker can.
     Reload(ReloadAsk),
+    /// A handover: let go of the exporter, answer with the state, wait for
+    /// the decision.
+    Handover(HandoverAsk),
     /// Sleep this long (a stuck worker, for the watchdog's test; only built
     /// with the `test-hooks` feature).
     #[cfg(feature = "test-hooks")]
@@ -62,8 +65,39 @@ pub struct ReloadAsk {
     pub done: SyncSender<u16>,
 }
 
+/// One worker's part in a handover to a new process.
+pub struct HandoverAsk {
+    /// What the worker saved.
+    pub answer: SyncSender<Saved>,
+    /// What happens next.
+    pub decision: Receiver<AfterHandover>,
+}
+
+/// One worker's part of a state.
+pub struct Saved {
+    /// The worker's index.
+    pub index: u16,
+    /// Its state ([`crate::Router::save_state`]).
+    pub state: Vec<u8>,
+    /// The shared shapers' state (worker 0 only; [`crate::Router::save_shapers`]).
+    pub shapers: Vec<u8>,
+    /// The IPv4 fragment table's datagrams (dropped by the handover).
+    pub fragments: u64,
+}
+
+/// How a handover ended, for a worker.
+pub enum AfterHandover {
+    /// The new process runs: stop, releasing nothing.
+    Exit,
+    /// It did not: go on, exporting through this channel.
+    Resume(Option<SyncSender<Record>>),
+}
+
 /// What the control server asks the supervisor (not a packet loop).
 pub enum Ask {
+    /// Hand over to the binary at this path (none: the one the router was
+    /// started from); the answer is the control socket's text.
+    Upgrade(Option<PathBuf>, SyncSender<String>),
     /// Reload from this file (none: the one the router runs from); the
     /// answer is the control socket's text.
     Reload(Option<PathBuf>, SyncSender<String>),
@@ -124,6 +158,10 @@ pub struct Loops {
     export_unsent: Option<Arc<AtomicU64>>,
     /// Where questions for the supervisor go (reloads).
     supervisor: Option<SyncSender<Ask>>,
+    /// This process: pid, start, upgrades.
+    process: Mutex<crate::stats::Process>,
+    /// An upgrade is under way.
+    upgrading: std::sync::atomic::AtomicBool,
     /// Takeover datagrams a full worker queue refused.
     feed_dropped: Option<Arc<AtomicU64>>,
 }
@@ -136,8 +174,41 @@ impl Loops {
             last: Mutex::new(None),
             export_unsent: None,
             supervisor: None,
+            process: Mutex::new(crate::stats::Process::default()),
+            upgrading: std::sync::atomic::AtomicBool::new(false),
             feed_dropped: None,
         }
+    }
+
+    /// Asks the supervisor to hand over to `binary` and waits for its answer
+    /// (a handover takes at most about 30 s, refused or not).
+    pub fn upgrade(&self, binary: Option<PathBuf>) -> Result<String, NoAnswer> {
+        let supervisor = self.supervisor.as_ref().ok_or(NoAnswer)?;
+        if self.upgrading.swap(true, Ordering::AcqRel) {
+            return Ok("refused an upgrade is under way: one at a time".into());
+        }
+        let answer = self.ask_upgrade(supervisor, binary);
+        // Refused: another may come. Done: this process ends.
+        self.upgrading.store(false, Ordering::Release);
+        answer
+    }
+
+    fn ask_upgrade(
+        &self,
+        supervisor: &SyncSender<Ask>,
+        binary: Option<PathBuf>,
+    ) -> Result<String, NoAnswer> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        supervisor
+            .try_send(Ask::Upgrade(binary, tx))
+            .map_err(|_| NoAnswer)?;
+        rx.recv_timeout(Duration::from_secs(60))
+            .map_err(|_| NoAnswer)
+    }
+
+    /// This process, for the snapshot's `process` (the supervisor sets it).
+    pub fn set_process(&self, process: crate::stats::Process) {
+        *self.process.lock().unwrap_or_else(|p| p.into_inner()) = process;
     }
 
     /// Sends reloads to `supervisor`.
@@ -200,6 +271,11 @@ impl Loops {
         if let Some(n) = &self.export_unsent {
             s.ipfix.messages_unsent = n.load(Ordering::Relaxed);
         }
+        s.process = self
+            .process
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(n) = &self.feed_dropped {
             s.takeover.feed_dropped = n.load(Ordering::Relaxed);
         }

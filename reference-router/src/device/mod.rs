@@ -10,7 +10,10 @@ pub mod control;
 pub mod exporter;
 #[cfg(feature = "fastpath")]
 pub mod fastpath;
+#[allow(unsafe_code)]
+mod fdpass;
 pub mod feed;
+pub mod handover;
 pub mod host;
 mod io;
 pub mod loops;
@@ -27,8 +30,8 @@ mod tun;
 pub use io::BURST;
 pub use netns::in_netns;
 pub use notify::Notifier;
-pub use service::{Control, run};
-pub use tun::{Devices, Queue, open_tun};
+pub use service::{Control, run, run_taken_over};
+pub use tun::{Dev, Devices, Handed, Queue, Role, open_tun};
 
 use crate::config::Config;
 use std::net::{SocketAddr, TcpListener};
@@ -105,6 +108,29 @@ impl Endpoints {
     /// Where the metrics endpoint listens, if there is one.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The sockets a process that ran before handed over: the control
+    /// socket at `config`'s path, the metrics listener if any.
+    pub fn adopted(
+        config: &Config,
+        control: UnixListener,
+        metrics: Option<TcpListener>,
+    ) -> Endpoints {
+        Endpoints {
+            control,
+            control_path: config.router.control_socket.clone(),
+            metrics,
+            // Not handed over: an upgrade is refused while `[takeover]` is configured.
+            takeover: None,
+        }
+    }
+
+    /// Second descriptors of the control socket and the metrics listener
+    /// (the servers take the first; a handover sends these).
+    pub(crate) fn clones(&self) -> std::io::Result<(UnixListener, Option<TcpListener>)> {
+        let metrics = self.metrics.as_ref().map(TcpListener::try_clone);
+        Ok((self.control.try_clone()?, metrics.transpose()?))
     }
 
     /// Unbinds without serving: removes the control socket (when the router

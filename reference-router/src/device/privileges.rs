@@ -88,7 +88,13 @@ pub fn drop_privileges(config: &Config) -> io::Result<Option<String>> {
     }
     caps::set(None, CapSet::Effective, &keep).map_err(|e| error("capset", e))?;
     caps::set(None, CapSet::Permitted, &keep).map_err(|e| error("capset", e))?;
-    caps::clear(None, CapSet::Inheritable).map_err(|e| error("capset", e))?;
+    // Ambient, as the unit's AmbientCapabilities= make them: the process
+    // `sixfold upgrade` starts (the only one this router starts) keeps them
+    // across exec, as this user.
+    caps::set(None, CapSet::Inheritable, &keep).map_err(|e| error("capset", e))?;
+    for &cap in &keep {
+        caps::raise(None, CapSet::Ambient, cap).map_err(|e| error("ambient capability", e))?;
+    }
     nix::sys::prctl::set_keepcaps(false).map_err(|e| error("keeping capabilities", e))?;
     Ok(Some(name.clone()))
 }

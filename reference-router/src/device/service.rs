@@ -7,7 +7,10 @@
 //! worker ends and logs what its router holds, sends its last IPFIX records
 //! and withdraws its announce routes ([`super::io::Worker::release`]).
 
+mod upgrade;
+
 use super::exporter::Exporter;
+use super::handover;
 use super::io::{self, Worker};
 use super::loops::{Ask, Loops, OutboxHandle};
 use super::notify::Notifier;
@@ -42,6 +45,12 @@ pub struct Control {
     pub path: Option<PathBuf>,
     /// systemd's notification socket, when there is one.
     pub notify: Option<Notifier>,
+    /// The binary `sixfold upgrade` starts by default: the path this
+    /// process was started from (the file there now).
+    pub binary: Option<PathBuf>,
+    /// Set to the new process's pid once it took over: the router ended
+    /// without releasing anything.
+    pub handed_to: Arc<AtomicU64>,
 }
 
 impl Control {
@@ -52,6 +61,8 @@ impl Control {
             hangup: Arc::new(AtomicBool::new(false)),
             path: None,
             notify: None,
+            binary: None,
+            handed_to: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -71,6 +82,18 @@ pub(super) struct Supervisor<'a> {
     pub(super) workers: u16,
     /// Forwarded packets at the last status line.
     last_status: Option<(Instant, u64)>,
+    /// What `sixfold upgrade` starts by default.
+    pub(super) history_binary: PathBuf,
+    /// This process's start, the state's, the upgrades before.
+    pub(super) history: handover::History,
+    /// The control socket and metrics listener, for a handover (the servers
+    /// hold their own copies).
+    pub(super) control_listener: std::os::unix::net::UnixListener,
+    pub(super) metrics_listener: Option<std::net::TcpListener>,
+    /// The new process that took over, once one did.
+    handed_to: Option<u32>,
+    /// Holds new control clients back (during a handover).
+    pub(super) control_hold: Arc<AtomicBool>,
 }
 
 /// Runs the router of `config` (seeded with `seed`) over `devices` — opened
@@ -85,24 +108,88 @@ pub fn run(
     endpoints: Endpoints,
     control: &Control,
 ) -> std::io::Result<Snapshot> {
-    let per_subscriber = config.metrics.per_subscriber;
     let count = devices.wan.len() as u16;
     let epoch = Instant::now();
     let unsent = Arc::new(AtomicU64::new(0));
-    let feed_dropped = Arc::new(AtomicU64::new(0));
     let exporter = Exporter::start_counting(&config.ipfix, epoch, Arc::clone(&unsent))?;
     let routers = Router::workers(config, seed, epoch, count)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+    let start = Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history: handover::History::fresh(),
+        taken: None,
+    };
+    serve(start, devices, endpoints, control)
+}
+
+/// Runs what a new process took over ([`handover::take_over`]) as
+/// [`run`] does; once its loops run it says so to the old process and to
+/// systemd.
+pub fn run_taken_over(taken: handover::TakenOver, control: &Control) -> std::io::Result<Snapshot> {
+    let handover::TakenOver {
+        routers,
+        epoch,
+        devices,
+        endpoints,
+        exporter,
+        unsent,
+        history,
+        confirm,
+    } = taken;
+    let start = Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history,
+        taken: Some(confirm),
+    };
+    serve(start, devices, endpoints, control)
+}
+
+/// The routers a process runs, fresh or taken over.
+struct Start {
+    routers: Vec<Router>,
+    epoch: Instant,
+    exporter: Option<Exporter>,
+    unsent: Arc<AtomicU64>,
+    history: handover::History,
+    /// Taken over: tells the old process once the loops run.
+    taken: Option<handover::Confirm>,
+}
+
+fn serve(
+    start: Start,
+    devices: Devices,
+    endpoints: Endpoints,
+    control: &Control,
+) -> std::io::Result<Snapshot> {
+    let Start {
+        routers,
+        epoch,
+        exporter,
+        unsent,
+        history,
+        taken,
+    } = start;
+    let count = devices.wan.len() as u16;
+    let per_subscriber = routers[0].config().metrics.per_subscriber;
     let base = routers[0].reload_base();
     let (mailboxes, doorbells, outboxes) = mailboxes(count)?;
     let (asks, asked) = mpsc::sync_channel(4);
+    let feed_dropped = Arc::new(AtomicU64::new(0));
     let loops = Arc::new(
         Loops::new(outboxes)
             .with_export_unsent(Some(Arc::clone(&unsent)))
             .with_feed_dropped(Arc::clone(&feed_dropped))
             .with_supervisor(asks),
     );
-    let server = control::Server::start(
+    loops.set_process(history.process());
+    let (control_listener, metrics_listener) = endpoints.clones()?;
+    let mut server = control::Server::start(
         endpoints.control,
         &endpoints.control_path,
         Arc::clone(&loops),
@@ -113,7 +200,6 @@ pub fn run(
     let devices = Arc::new(devices);
     let mut workers = start_workers(routers, mailboxes, &doorbells, &devices, exporter.as_ref());
     let listener = takeover_listener(endpoints.takeover, &mut workers, &doorbells, &feed_dropped)?;
-    let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
     let mut supervisor = Supervisor {
         base,
         devices,
@@ -126,52 +212,28 @@ pub fn run(
         notify: control.notify.as_ref(),
         workers: count,
         last_status: None,
+        control_hold: server.hold(),
+        history_binary: control
+            .binary
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/proc/self/exe")),
+        history,
+        control_listener,
+        metrics_listener,
+        handed_to: None,
     };
-    // The loops stop when the supervisor says so, or when one fails.
-    let halt = AtomicBool::new(false);
-    let failed = AtomicBool::new(false);
-    let results: Vec<std::io::Result<Snapshot>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .into_iter()
-            .map(|mut worker| {
-                let (halt, failed) = (&halt, &failed);
-                scope.spawn(move || work(&mut worker, halt, failed))
-            })
-            .collect();
-        supervisor.watch(control, &asked, &beats, &failed);
-        halt.store(true, Ordering::Relaxed);
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("a worker panicked")))
-            })
-            .collect()
-    });
+    let results = run_loops(workers, &mut supervisor, control, &asked, taken.as_ref());
     drop(listener);
     drop(supervisor.metrics.take());
+    if let Some(pid) = supervisor.handed_to {
+        // The new process serves the control socket now.
+        server.keep_path();
+        control.handed_to.store(u64::from(pid), Ordering::Relaxed);
+    }
     drop(server);
     // Sends what the workers left, then stops.
     drop(supervisor.exporter.take());
-    merged(results, &unsent, &feed_dropped)
-}
-
-/// The workers' last counters merged into one, with the export's unsent count
-/// and the takeover feed's dropped datagrams.
-fn merged(
-    results: Vec<std::io::Result<Snapshot>>,
-    unsent: &AtomicU64,
-    feed_dropped: &AtomicU64,
-) -> std::io::Result<Snapshot> {
-    let mut merged = Snapshot::default();
-    for (k, r) in results.into_iter().enumerate() {
-        let s = r?;
-        if k == 0 {
-            merged = s;
-        } else {
-            merged.merge(&s);
-        }
-    }
+    let mut merged = merge(results)?;
     merged.ipfix.messages_unsent = unsent.load(Ordering::Relaxed);
     merged.takeover.feed_dropped = feed_dropped.load(Ordering::Relaxed);
     Ok(merged)
@@ -206,37 +268,77 @@ fn takeover_listener(
     doorbells: &[io::Doorbell],
     feed_dropped: &Arc<AtomicU64>,
 ) -> std::io::Result<Option<feed::Listener>> {
+    let Some(socket) = socket else {
+        return Ok(None);
+    };
     let mut inboxes = Vec::new();
-    Ok(match socket {
-        Some(socket) => {
-            for (worker, bell) in workers.iter_mut().zip(doorbells) {
-                let (queue, datagrams) = feed::queue();
-                worker.feed_from(datagrams);
-                inboxes.push(feed::Inbox {
-                    queue,
-                    wake: Arc::clone(&bell.wake),
-                });
-            }
-            Some(feed::Listener::start(
-                socket,
-                inboxes,
-                Arc::clone(feed_dropped),
-            )?)
-        }
-        None => None,
-    })
+    for (worker, bell) in workers.iter_mut().zip(doorbells) {
+        let (queue, datagrams) = feed::queue();
+        worker.feed_from(datagrams);
+        inboxes.push(feed::Inbox {
+            queue,
+            wake: Arc::clone(&bell.wake),
+        });
+    }
+    feed::Listener::start(socket, inboxes, Arc::clone(feed_dropped)).map(Some)
 }
 
-/// One worker's thread: its loop until `halt` (or another's failure, which a
-/// failure of its own sets), then a graceful release; its last counters.
-fn work(worker: &mut Worker, halt: &AtomicBool, failed: &AtomicBool) -> std::io::Result<Snapshot> {
-    let stop = || halt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
-    let result = worker.run_until(&stop);
-    if result.is_err() {
-        failed.store(true, Ordering::Relaxed);
+/// The workers' last counters, merged (the first error, if one failed).
+fn merge(results: Vec<std::io::Result<Snapshot>>) -> std::io::Result<Snapshot> {
+    let mut merged = Snapshot::default();
+    for (k, r) in results.into_iter().enumerate() {
+        let s = r?;
+        if k == 0 {
+            merged = s;
+        } else {
+            merged.merge(&s);
+        }
     }
-    worker.release(Instant::now() + RELEASE_TIME);
-    result.map(|()| worker.router.snapshot())
+    Ok(merged)
+}
+
+/// Runs every worker's loop in a thread of its own while the supervisor
+/// watches; then each ends — releasing what its router holds, unless a new
+/// process took it over — and says its last counters.
+fn run_loops(
+    workers: Vec<Worker>,
+    supervisor: &mut Supervisor<'_>,
+    control: &Control,
+    asked: &Receiver<Ask>,
+    taken: Option<&handover::Confirm>,
+) -> Vec<std::io::Result<Snapshot>> {
+    let beats: Vec<Arc<AtomicU64>> = workers.iter().map(Worker::heartbeat).collect();
+    // The loops stop when the supervisor says so, or when one fails.
+    let halt = AtomicBool::new(false);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .map(|mut worker| {
+                let (halt, failed) = (&halt, &failed);
+                scope.spawn(move || {
+                    let stop = || halt.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
+                    let result = worker.run_until(&stop);
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if !worker.handed_over() {
+                        worker.release(Instant::now() + RELEASE_TIME);
+                    }
+                    result.map(|()| worker.router.snapshot())
+                })
+            })
+            .collect();
+        supervisor.watch(control, asked, &beats, &failed, taken);
+        halt.store(true, Ordering::Relaxed);
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("a worker panicked")))
+            })
+            .collect()
+    })
 }
 
 /// Each of `count` workers' mailbox, doorbell, and the servers' handle on it.
@@ -266,10 +368,9 @@ impl Supervisor<'_> {
         asked: &Receiver<Ask>,
         beats: &[Arc<AtomicU64>],
         failed: &AtomicBool,
+        taken: Option<&handover::Confirm>,
     ) {
-        if let Some(n) = self.notify {
-            n.ready("running");
-        }
+        self.announce(taken);
         let interval = self
             .notify
             .and_then(Notifier::watchdog_interval)
@@ -296,6 +397,11 @@ impl Supervisor<'_> {
                     outcome.log("control socket");
                     let _ = reply.try_send(outcome.answer());
                 }
+                Ok(Ask::Upgrade(binary, reply)) => {
+                    if self.answer_upgrade(binary, &reply) {
+                        return;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
             }
             if let (Some(n), Some(every)) = (self.notify, interval)
@@ -320,6 +426,65 @@ impl Supervisor<'_> {
             n.stopping();
         }
         tracing::info!("stopping: releasing every session and block");
+    }
+
+    /// Says the router runs: to systemd (`READY=1`), or, taken over, to the
+    /// old process and systemd ([`handover::Confirm`]).
+    fn announce(&self, taken: Option<&handover::Confirm>) {
+        match taken {
+            Some(c) => {
+                if let Err(e) = c.confirm(self.notify) {
+                    // The old process went on without this one: leave at
+                    // once, touching nothing (the state is the old one's).
+                    tracing::error!(error = %e, "the old router did not take the confirmation; leaving");
+                    std::process::exit(1);
+                }
+                tracing::info!(
+                    upgrades = self.history.upgrades,
+                    "took over the running router"
+                );
+            }
+            None => {
+                if let Some(n) = self.notify {
+                    n.ready("running");
+                }
+            }
+        }
+    }
+
+    /// Runs an upgrade asked on the control socket and answers `reply`:
+    /// whether a new process took over (this one then ends).
+    fn answer_upgrade(
+        &mut self,
+        binary: Option<PathBuf>,
+        reply: &mpsc::SyncSender<String>,
+    ) -> bool {
+        let started = Instant::now();
+        match self.upgrade(binary) {
+            Ok((pid, paused)) => {
+                let took = started.elapsed().as_secs_f64();
+                let paused = paused.as_secs_f64();
+                tracing::info!(
+                    pid,
+                    seconds = took,
+                    paused,
+                    "handed over to the new process"
+                );
+                let _ = reply.try_send(format!(
+                    "upgraded pid {} -> {pid} in {took:.3} s\npaused {paused:.6} s",
+                    std::process::id()
+                ));
+                if let Some(n) = self.notify {
+                    n.send(&format!("MAINPID={pid}\nSTATUS=handed over to pid {pid}"));
+                }
+                self.handed_to = Some(pid);
+                true
+            }
+            Err(e) => {
+                let _ = reply.try_send(format!("refused {e}"));
+                false
+            }
+        }
     }
 
     /// The status line: live sessions, packets per second since the last.

@@ -26,9 +26,59 @@ use tun_rs::{DeviceBuilder, SyncDevice};
 /// One queue of a TUN, and whether it carries virtio-net headers.
 pub struct Queue {
     /// The device (queue).
-    pub dev: SyncDevice,
+    pub dev: Dev,
     /// Opened with offload: every read and write carries a virtio-net header.
     pub offload: bool,
+}
+
+/// A TUN queue's descriptor: opened here, or handed over by the process that
+/// ran before (`sixfold upgrade`; tun-rs adopts no descriptor with virtio-net
+/// headers, and the loops only read and write whole packets).
+pub enum Dev {
+    /// Opened by this process.
+    Opened(SyncDevice),
+    /// Handed over, with what it was opened with.
+    Adopted {
+        /// The queue's descriptor (non-blocking, as it was opened).
+        fd: std::os::fd::OwnedFd,
+        /// UDP segmentation offload granted.
+        udp_gso: bool,
+    },
+}
+
+impl Dev {
+    /// Reads one packet (with its virtio-net header on an offload queue).
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Dev::Opened(d) => d.recv(buf),
+            Dev::Adopted { fd, .. } => nix::unistd::read(fd, buf).map_err(io::Error::from),
+        }
+    }
+
+    /// Writes one packet.
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Dev::Opened(d) => d.send(buf),
+            Dev::Adopted { fd, .. } => nix::unistd::write(fd, buf).map_err(io::Error::from),
+        }
+    }
+
+    /// Whether UDP segmentation offload was granted.
+    pub fn udp_gso(&self) -> bool {
+        match self {
+            Dev::Opened(d) => d.udp_gso(),
+            Dev::Adopted { udp_gso, .. } => *udp_gso,
+        }
+    }
+}
+
+impl std::os::fd::AsFd for Dev {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Dev::Opened(d) => d.as_fd(),
+            Dev::Adopted { fd, .. } => fd.as_fd(),
+        }
+    }
 }
 
 fn annotate(name: &str, e: io::Error) -> io::Error {
@@ -84,7 +134,7 @@ pub fn open_tun(
         .into_iter()
         .map(|dev| Queue {
             offload: dev.tcp_gso(),
-            dev,
+            dev: Dev::Opened(dev),
         })
         .collect();
     Ok((queues, refused))
@@ -320,4 +370,190 @@ impl Devices {
             RouteChange::Withdraw(net) => socket.delete(net.into()),
         }
     }
+}
+
+/// Where a handed-over queue belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Role {
+    /// The uplink's queue of worker `k`.
+    Wan(u16),
+    /// A `[[subscriber]]`'s TUN.
+    Subscriber(SubscriberId),
+    /// Range `r`'s queue of worker `k`.
+    Range(u32, u16),
+}
+
+/// One queue in a handover: where it belongs and how it was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Handed {
+    /// Where it belongs.
+    pub role: Role,
+    /// With virtio-net headers.
+    pub offload: bool,
+    /// UDP segmentation offload granted.
+    pub udp_gso: bool,
+}
+
+impl Devices {
+    /// Every queue, described, with its descriptor: what a handover sends.
+    pub fn handed(&self) -> Vec<(Handed, std::os::fd::BorrowedFd<'_>)> {
+        use std::os::fd::AsFd;
+        fn one(role: Role, q: &Queue) -> (Handed, std::os::fd::BorrowedFd<'_>) {
+            let h = Handed {
+                role,
+                offload: q.offload,
+                udp_gso: q.dev.udp_gso(),
+            };
+            (h, q.dev.as_fd())
+        }
+        let mut all: Vec<_> = self
+            .wan
+            .iter()
+            .enumerate()
+            .map(|(k, q)| one(Role::Wan(k as u16), q))
+            .collect();
+        let mut subs: Vec<_> = self.subscribers.iter().collect();
+        subs.sort_by_key(|(id, _)| **id);
+        all.extend(
+            subs.into_iter()
+                .map(|(&id, q)| one(Role::Subscriber(id), q)),
+        );
+        for (r, queues) in self.ranges.iter().enumerate() {
+            all.extend(
+                queues
+                    .iter()
+                    .enumerate()
+                    .map(|(k, q)| one(Role::Range(r as u32, k as u16), q)),
+            );
+        }
+        all
+    }
+
+    /// The devices of `config` (its subscribers with the ids of `layout`)
+    /// from queues handed over (`handed`, in order with `fds`): every device
+    /// the configuration names must be there, for `workers` workers; the
+    /// uplink's routes socket is opened again (its routes are in place).
+    pub fn adopt(
+        config: &Config,
+        layout: &Layout,
+        workers: u16,
+        handed: &[Handed],
+        fds: Vec<std::os::fd::OwnedFd>,
+    ) -> io::Result<Devices> {
+        if handed.len() != fds.len() {
+            return Err(io::Error::other(format!(
+                "{} queues described, {} descriptors received",
+                handed.len(),
+                fds.len()
+            )));
+        }
+        let (wan, subscribers, ranges) = place(config, workers, handed, fds)?;
+        let missing = |what: String| io::Error::other(format!("no queue handed over for {what}"));
+        let wan: Vec<Queue> = wan
+            .into_iter()
+            .enumerate()
+            .map(|(k, q)| q.ok_or_else(|| missing(format!("the uplink's worker {k}"))))
+            .collect::<io::Result<_>>()?;
+        for (i, id) in layout.subscribers() {
+            if !subscribers.contains_key(&id) {
+                return Err(missing(format!(
+                    "subscriber {:?}",
+                    config.subscriber[i].name
+                )));
+            }
+        }
+        let ranges: Vec<Arc<[Queue]>> = ranges
+            .into_iter()
+            .enumerate()
+            .map(|(r, qs)| {
+                qs.into_iter()
+                    .collect::<Option<Vec<Queue>>>()
+                    .map(Arc::from)
+                    .ok_or_else(|| missing(format!("range {r}")))
+            })
+            .collect::<io::Result<_>>()?;
+        let w = &config.wan;
+        let announces = config.subscriber_range.iter().any(|r| r.announce);
+        let wan_routes = if w.routes.is_empty() && !announces {
+            None
+        } else {
+            let socket = routes::install(&w.name, w.netns.as_deref(), w.route_table, &w.routes)?;
+            Some(Arc::new(Mutex::new(socket)))
+        };
+        let devices = Devices {
+            wan: wan.into(),
+            subscribers: HashMap::default(),
+            ranges: Vec::new(),
+            range_ids: Vec::new(),
+            range_names: Vec::new(),
+            wan_routes,
+            datapath: Datapath::default(),
+            // Refused before a handover starts ([`super::handover`]).
+            #[cfg(feature = "fastpath")]
+            fastpath: None,
+        };
+        // The same bookkeeping as a reload that keeps every device.
+        let kept = Devices {
+            subscribers,
+            ranges,
+            range_ids: layout.ranges().collect(),
+            range_names: config
+                .subscriber_range
+                .iter()
+                .map(|r| r.name.clone())
+                .collect(),
+            ..devices
+        };
+        kept.reopened(config, layout, workers)
+    }
+}
+
+/// Each handed-over queue in its place: the uplink's and each range's by
+/// worker, subscribers' by id (a place this configuration does not have is
+/// an error).
+#[allow(clippy::type_complexity)]
+fn place(
+    config: &Config,
+    workers: u16,
+    handed: &[Handed],
+    fds: Vec<std::os::fd::OwnedFd>,
+) -> io::Result<(
+    Vec<Option<Queue>>,
+    HashMap<SubscriberId, Arc<Queue>, RandomState>,
+    Vec<Vec<Option<Queue>>>,
+)> {
+    let mut wan: Vec<Option<Queue>> = (0..workers.max(1)).map(|_| None).collect();
+    let mut subscribers: HashMap<SubscriberId, Arc<Queue>, RandomState> = HashMap::default();
+    let mut ranges: Vec<Vec<Option<Queue>>> = (0..config.subscriber_range.len())
+        .map(|_| (0..workers.max(1)).map(|_| None).collect())
+        .collect();
+    for (h, fd) in handed.iter().zip(fds) {
+        let q = Queue {
+            dev: Dev::Adopted {
+                fd,
+                udp_gso: h.udp_gso,
+            },
+            offload: h.offload,
+        };
+        let slot = match h.role {
+            Role::Wan(k) => wan.get_mut(usize::from(k)),
+            Role::Range(r, k) => ranges
+                .get_mut(r as usize)
+                .and_then(|qs| qs.get_mut(usize::from(k))),
+            Role::Subscriber(id) => {
+                subscribers.insert(id, Arc::new(q));
+                continue;
+            }
+        };
+        match slot {
+            Some(s) => *s = Some(q),
+            None => {
+                return Err(io::Error::other(format!(
+                    "a queue for {:?}, which this configuration with {workers} workers does not have",
+                    h.role
+                )));
+            }
+        }
+    }
+    Ok((wan, subscribers, ranges))
 }

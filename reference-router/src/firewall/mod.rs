@@ -39,6 +39,7 @@ use crate::persub::PerSubscriber;
 use crate::stats::DropReason;
 use crate::wheel::{self, NIL, Wheel};
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::{Icmpv6Type, IpProtocol, L4Header, QuotedPacket};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -53,12 +54,13 @@ use subscribers::{Announcements, Policy, Range};
 
 /// A flow: the inside endpoint, the remote endpoint and the protocol. ICMPv6 echo
 /// uses the identifier as the inside port; protocols without ports use 0.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct Key {
     inside: Ipv6Addr,
     remote: Ipv6Addr,
     in_port: u16,
     rem_port: u16,
+    #[serde(with = "crate::state::with::protocol")]
     protocol: IpProtocol,
 }
 
@@ -74,7 +76,7 @@ impl Key {
 }
 
 /// One flow's state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Flow {
     key: Key,
     subscriber: SubscriberId,
@@ -103,6 +105,7 @@ pub(crate) struct Refused(pub(crate) DropReason);
 /// IKE (RFC 7296), which RFC 6092 lets in with IPsec.
 const IKE_PORT: u16 = 500;
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Firewall {
     enabled: bool,
     filtering: Filtering,
@@ -123,7 +126,10 @@ pub(crate) struct Firewall {
     fragments: HashMap<(Ipv6Addr, Ipv6Addr), u32, RandomState>,
     max_fragment_pairs: usize,
     /// Each `[[subscriber]]`'s inbound policy, by id.
+    /// From the configuration (a restore keeps the fresh router's).
+    #[serde(skip)]
     policies: HashMap<SubscriberId, Policy, RandomState>,
+    #[serde(skip)]
     ranges: Vec<Range>,
     /// Live flows per subscriber.
     subscriber_flows: PerSubscriber<u32>,
@@ -138,6 +144,14 @@ pub(crate) struct Firewall {
 }
 
 impl Firewall {
+    /// Takes the parts that come from the configuration from `fresh` (a
+    /// firewall built from it): its subscribers' policies and its ranges (a
+    /// restore; the flows are this one's).
+    pub(crate) fn keep_configuration_of(&mut self, fresh: &mut Firewall) {
+        self.policies = std::mem::take(&mut fresh.policies);
+        self.ranges = std::mem::take(&mut fresh.ranges);
+    }
+
     /// The firewall of one worker (`workers` in all): its share of the flow and
     /// held-SYN limits; the subscribers it serves bring their own flows.
     pub(crate) fn new(config: &Config, layout: &Layout, now: u32, workers: u16) -> Firewall {

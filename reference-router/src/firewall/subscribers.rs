@@ -9,6 +9,7 @@ use crate::iface::{RouteChange, SubscriberId};
 use crate::layout::Layout;
 use foldhash::fast::RandomState;
 use ipnet::Ipv6Net;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 
 /// A subscriber's inbound policy.
@@ -65,7 +66,7 @@ pub(super) struct Range {
 
 /// Announce routes: subscribers whose flow count left or reached zero since the
 /// last poll, and those reported as announced.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct Announcements {
     /// Withdrawals of subscribers a reload removed, reported first.
     withdrawn: Vec<RouteChange>,

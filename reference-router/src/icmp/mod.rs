@@ -3,6 +3,7 @@
 //! them; when RFC 1812 §4.3.2.7 and RFC 4443 §2.4 (e) allow one; the rate limit
 //! that RFC 4443 §2.4 (f) requires; and router advertisements ([`ra`]).
 
+use serde::{Deserialize, Serialize};
 pub(crate) mod ra;
 
 use crate::stats::IcmpSent;
@@ -332,7 +333,7 @@ pub(crate) fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, icmp: &[u8]) -> u16 
 }
 
 /// A token bucket: `rate` errors per second, bursts of up to `rate` (at least 10).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RateLimit {
     rate: u32,
     tokens: u32,

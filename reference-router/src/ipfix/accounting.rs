@@ -18,6 +18,7 @@
 use super::{Exports, FlowEnd, FlowRecord, Record};
 use crate::wheel::{self, NIL, Wheel};
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -25,7 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// the ports (source port in bits 48-63, destination 32-47), the protocol
 /// (bits 8-15) and the family (bit 0: IPv6). Plain words: a probe hashes and
 /// compares five of them, no more.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct FlowKey {
     src: u128,
     dst: u128,
@@ -83,7 +84,7 @@ impl FlowKey {
 }
 
 /// One flow being counted.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Flow {
     key: FlowKey,
     packets: u64,
@@ -101,6 +102,7 @@ struct Flow {
 
 crate::wheel::timed_record!(Flow);
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Accounting {
     flows: Vec<Flow>,
     free: u32,

@@ -29,6 +29,7 @@
 
 use super::{FlowRecord, NatRecord, Record, ie};
 use crate::stats::NatEvent;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// IPFIX version number (RFC 7011 §3.1).
@@ -200,7 +201,7 @@ impl Template {
 }
 
 /// The exporter's state for one observation domain: sequence number and clock.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Encoder {
     domain: u32,
     sequence: u32,

@@ -10,6 +10,7 @@
 //! Times in records are milliseconds since the router's epoch (the `now` it was
 //! built with); the encoder adds the wall-clock time of that epoch.
 
+use serde::{Deserialize, Serialize};
 pub(crate) mod accounting;
 pub mod decode;
 pub mod encode;
@@ -26,9 +27,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// in `inside6` and `0.0.0.0` in `inside`: the NAT's table knows it by an
 /// alias from 240.0.0.0/4 (`router/xlat/aliases.rs`), which means nothing outside the
 /// router and is never exported.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatRecord {
     /// What happened.
+    #[serde(with = "crate::state::with::nat_event")]
     pub event: NatEvent,
     /// When, in milliseconds since the router's epoch.
     pub time_ms: u64,
@@ -80,7 +82,7 @@ impl NatRecord {
 }
 
 /// Why a flow record was exported (IPFIX flowEndReason, IE 136).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FlowEnd {
     /// No packet for `idle_timeout` (1).
     Idle = 1,
@@ -92,7 +94,7 @@ pub enum FlowEnd {
 
 /// One accounted flow, as the subscriber sees it (inside addresses and ports;
 /// ICMP: source port 0, destination port type × 256 + code, as NetFlow does).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowRecord {
     /// Source address.
     pub src: IpAddr,
@@ -117,7 +119,7 @@ pub struct FlowRecord {
 }
 
 /// Something to export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Record {
     /// A NAT event.
     Nat(NatRecord),
@@ -126,6 +128,7 @@ pub enum Record {
 }
 
 /// A worker's records waiting for the exporter: bounded, counted.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Exports {
     queue: VecDeque<Record>,
     capacity: usize,

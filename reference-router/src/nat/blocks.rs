@@ -21,13 +21,14 @@ use super::ports::{Ports, Want};
 use crate::config::BLOCK_PORTS;
 use crate::iface::{Shard, SubscriberId, blocks_in_slice};
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 /// The first port of any block.
 const FIRST_PORT: u32 = 1024;
 
 /// One block's state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 struct Block {
     /// The inside address holding it, and its subscriber (meaningful while
     /// owned).
@@ -42,7 +43,7 @@ struct Block {
 }
 
 /// A block handed out or taken back, for the log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BlockEvent {
     /// The inside address, and its subscriber.
     pub(crate) inside: u32,
@@ -65,6 +66,7 @@ pub(crate) enum NoPort {
     Exhausted,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Blocks {
     size: u32,
     max: u32,

@@ -22,6 +22,7 @@ use crate::iface::SubscriberId;
 use crate::layout::Layout;
 use foldhash::fast::RandomState;
 use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -46,7 +47,7 @@ pub struct PortRange {
 }
 
 /// The arithmetic of one configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Deterministic {
     /// Each subscriber prefix with the number of its first address, its
     /// subscriber and whether it is a range (address `k` of it belonging to

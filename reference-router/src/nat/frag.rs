@@ -18,6 +18,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Clone)]
 pub(crate) struct SharedFragments(Arc<Mutex<Fragments>>);
 
+/// An empty table that takes nothing: what a router being restored holds until
+/// it is given its workers' shared one (the table is not handed over).
+impl Default for SharedFragments {
+    fn default() -> SharedFragments {
+        SharedFragments::new(0, 0, 0)
+    }
+}
+
 impl SharedFragments {
     pub(crate) fn new(max_flows: u32, max_bytes: u32, timeout: u32) -> SharedFragments {
         SharedFragments(Arc::new(Mutex::new(Fragments::new(
@@ -82,6 +90,11 @@ impl Fragments {
             max_bytes: max_bytes as usize,
             timeout,
         }
+    }
+
+    /// Datagrams whose fragments are held.
+    pub(crate) fn flows(&self) -> usize {
+        self.map.len()
     }
 
     fn entry(&mut self, key: FragKey, now: u32) -> Result<&mut Entry, Refused> {

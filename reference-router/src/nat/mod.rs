@@ -7,18 +7,21 @@
 //! port); ICMP queries use the identifier as the local port and 0 as the remote one
 //! (RFC 5508 REQ-1a: query mappings are endpoint-independent).
 
+use serde::{Deserialize, Serialize};
 mod adopt;
 pub(crate) mod blocks;
 mod cgn;
 pub(crate) mod deterministic;
 mod errors;
 mod fast;
+mod flow;
 pub(crate) mod frag;
 pub(crate) mod ports;
 mod reload;
 mod spread;
 pub(crate) mod table;
 pub(crate) mod takeover;
+pub(crate) use flow::Flow;
 pub(crate) use table::Countdown;
 pub(crate) mod tcp;
 
@@ -29,7 +32,7 @@ use crate::ipfix::accounting::FlowKey;
 use crate::stats::{DropReason, PortUse};
 use foldhash::fast::RandomState;
 use frag::{Applied, FragKey, SharedFragments};
-use sixfold_rewrite::{Icmpv4Type, IpProtocol, Ipv4Packet, L4Header, Rewrite};
+use sixfold_rewrite::{Icmpv4Type, IpProtocol, Rewrite};
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use table::{Full, Key, Session, Table};
@@ -55,73 +58,7 @@ pub(crate) enum Decision {
     Handoff { rewrite: Rewrite, worker: u16 },
 }
 
-/// The parts of an IPv4 packet the NAT looks at.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Flow {
-    pub(crate) protocol: IpProtocol,
-    pub(crate) src: u32,
-    pub(crate) dst: u32,
-    pub(crate) sport: u16,
-    pub(crate) dport: u16,
-    pub(crate) tcp_flags: u8,
-    pub(crate) icmp_type: Icmpv4Type,
-}
-
-impl Flow {
-    /// The flow of a TCP, UDP or ICMP query packet `ip` (a first fragment or a
-    /// whole packet): ports, or the identifier as the port of the side that sent
-    /// the query (`outbound`: the subscriber). Other protocols have no ports or
-    /// identifiers to translate.
-    #[inline(always)]
-    pub(crate) fn of(ip: &Ipv4Packet<&[u8]>, outbound: bool) -> Result<Flow, DropReason> {
-        let protocol = ip.ip_protocol();
-        if !matches!(
-            protocol,
-            IpProtocol::Tcp | IpProtocol::Udp | IpProtocol::Icmp
-        ) {
-            return Err(DropReason::UnsupportedProtocol);
-        }
-        let l4 = L4Header::new(protocol, ip.payload()).map_err(|_| DropReason::Malformed)?;
-        // The rewrite needs the whole fixed header: no state for less.
-        if !l4.header_complete() {
-            return Err(DropReason::Malformed);
-        }
-        let src = u32::from(ip.src_addr());
-        let mut f = Flow::from_l4(protocol, src, u32::from(ip.dst_addr()), &l4);
-        if let (Some((kind, _)), Some(id)) = (l4.icmp_type_code(), l4.icmp_ident()) {
-            f.icmp_type = Icmpv4Type::from(kind);
-            if outbound {
-                f.sport = id;
-            } else {
-                f.dport = id;
-            }
-        }
-        Ok(f)
-    }
-
-    /// The flow of the complete transport header `l4` from `src` to `dst`: its
-    /// ports and TCP flags. An ICMP query's type and identifier are the
-    /// caller's to read: which port the identifier is, and which family its
-    /// type comes from, depend on the direction and the family.
-    #[inline(always)]
-    pub(crate) fn from_l4(protocol: IpProtocol, src: u32, dst: u32, l4: &L4Header<'_>) -> Flow {
-        let (sport, dport) = l4.ports().unwrap_or((0, 0));
-        Flow {
-            protocol,
-            src,
-            dst,
-            sport,
-            dport,
-            tcp_flags: l4.tcp_flags().unwrap_or(0),
-            icmp_type: Icmpv4Type::Other(0),
-        }
-    }
-
-    fn key_byte(&self) -> u8 {
-        u8::from(self.protocol)
-    }
-}
-
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Nat {
     table: Table,
     pool: HashSet<u32, RandomState>,
@@ -132,11 +69,15 @@ pub(crate) struct Nat {
     hairpin: bool,
     timeouts: crate::config::Timeouts,
     held: SynHold<Key>,
+    /// Shared by the workers, and not handed over (see [`crate::state`]).
+    #[serde(skip)]
     fragments: SharedFragments,
     /// The second the fragment table's expiry last ran.
     fragments_checked: u32,
     shard: Shard,
-    /// The predecessor's mappings (`[takeover]`), fed, until adopted.
+    /// The predecessor's mappings (`[takeover]`), fed, until adopted. Not
+    /// handed over: an upgrade is refused while `[takeover]` is configured.
+    #[serde(skip)]
     feed: Option<takeover::Feed>,
 }
 
@@ -212,6 +153,48 @@ impl Nat {
     }
 
     /// Whether `addr` is one of the pool's public addresses.
+    /// The shared IPv4 fragment table.
+    pub(crate) fn fragments(&self) -> SharedFragments {
+        self.fragments.clone()
+    }
+
+    /// Builds what a saved state leaves out (the table's indexes).
+    pub(crate) fn rebuild_indexes(&mut self) -> Result<(), String> {
+        self.table.rebuild_indexes()
+    }
+
+    /// Uses `fragments`, the workers' shared table (after a restore).
+    pub(crate) fn share_fragments(&mut self, fragments: SharedFragments) {
+        self.fragments = fragments;
+    }
+
+    /// Datagrams in pieces in the shared fragment table.
+    pub(crate) fn fragment_flows(&self) -> u64 {
+        self.fragments.lock().flows() as u64
+    }
+
+    /// Makes the workers' NATs share one countdown per draining pool address
+    /// again (a state holds each worker's copy of its value).
+    pub(crate) fn relink_countdowns(nats: &mut [&mut Nat]) {
+        let addresses = nats.first().map_or(0, |n| n.table.addresses_use.len());
+        for index in 0..addresses {
+            let value = nats.iter().find_map(|n| {
+                n.table
+                    .addresses_use
+                    .get(index)
+                    .and_then(|u| u.countdown_value())
+            });
+            if let Some(v) = value {
+                let shared = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(v));
+                for n in nats.iter_mut() {
+                    if let Some(u) = n.table.addresses_use.get_mut(index) {
+                        u.share_countdown(&shared);
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn is_public(&self, addr: Ipv4Addr) -> bool {
         let a = u32::from(addr);
         (self.pool_span.0..=self.pool_span.1).contains(&a) && self.pool.contains(&a)

@@ -8,6 +8,7 @@
 //! so a large pool costs memory only for the addresses subscribers were given.
 
 use crate::iface::Shard;
+use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 use sixfold_rewrite::IpProtocol;
 use std::collections::VecDeque;
@@ -38,8 +39,10 @@ pub(crate) struct Want {
     pub(crate) parity: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Ports {
     /// Per address × protocol: one bit per port, set when busy.
+    #[serde(with = "crate::state::with::bitmaps")]
     bitmaps: Vec<Option<Box<[u64; 1024]>>>,
     /// Free ports per address × protocol in the allocatable ranges.
     free: Vec<u32>,

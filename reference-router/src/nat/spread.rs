@@ -18,8 +18,10 @@
 //! Deterministic mode does not use this: RFC 7422's arithmetic places subscribers.
 
 use crate::iface::Shard;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Spread {
     /// Handed-out addresses as (subscribers, position in the order), least
     /// loaded first.

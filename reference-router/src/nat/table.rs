@@ -10,6 +10,7 @@
 //! lookup before the wheel reached it is freed on the spot, so timing is exact
 //! whatever the backlog.
 
+use serde::{Deserialize, Serialize};
 mod adopt;
 mod allocation;
 mod index;
@@ -35,7 +36,7 @@ use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
 /// ICMP queries use the identifier as the local port and 0 as the remote one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct Key {
     pub(crate) addr: u32,
     pub(crate) rem_addr: u32,
@@ -47,7 +48,7 @@ pub(crate) struct Key {
 /// One flow. 48 bytes. Its subscriber is its mapping's
 /// ([`Table::session_subscriber`]): ids are 32 bits since subscriber ranges,
 /// and a copy here would make the record 52 bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Session {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -75,7 +76,7 @@ pub(crate) struct Session {
 }
 
 /// An external endpoint bound to an internal one. 32 bytes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Mapping {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -92,33 +93,6 @@ pub(crate) struct Mapping {
 }
 
 crate::wheel::timed_record!(Session);
-
-/// Two words, not five fields: the hasher mixes each `write` on its own, and
-/// every packet hashes a key.
-impl std::hash::Hash for Key {
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let addrs = u64::from(self.addr) | u64::from(self.rem_addr) << 32;
-        let rest =
-            u64::from(self.port) | u64::from(self.rem_port) << 16 | u64::from(self.protocol) << 32;
-        state.write_u64(addrs);
-        state.write_u64(rest);
-    }
-}
-
-impl Key {
-    /// The key of a local endpoint alone (an endpoint-independent mapping, or the
-    /// outside index of any mapping).
-    pub(crate) fn endpoint(protocol: u8, addr: u32, port: u16) -> Key {
-        Key {
-            addr,
-            port,
-            protocol,
-            rem_addr: 0,
-            rem_port: 0,
-        }
-    }
-}
 
 impl Session {
     /// The session's keys in the inside and the outside index.
@@ -161,16 +135,24 @@ impl Mapping {
 
 type Index<K> = HashMap<K, u32, RandomState>;
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Table {
     sessions: Vec<Session>,
     free_session: u32,
     mappings: Vec<Mapping>,
     free_mapping: u32,
+    // The indexes are not in a saved state: a restore builds them from the
+    // records ([`Table::rebuild_indexes`]), sized once.
+    #[serde(skip, default = "SessionIndex::inside")]
     by_inside: SessionIndex,
+    #[serde(skip, default = "SessionIndex::outside")]
     by_outside: SessionIndex,
+    #[serde(skip)]
     map_inside: Index<Key>,
+    #[serde(skip)]
     map_outside: Index<Key>,
     /// (mapping, remote address) → sessions, for address-dependent filtering.
+    #[serde(skip)]
     addresses: Index<(u32, u32)>,
     wheel: Wheel,
     pub(super) ports: Ports,

@@ -201,6 +201,61 @@ impl Egress {
         }
     }
 
+    /// The packets made by timers and fragments, waiting for
+    /// [`Egress::pop`] (a handover carries them).
+    pub(super) fn queue(&self) -> &VecDeque<(Interface, Vec<u8>, Offload)> {
+        &self.queue
+    }
+
+    /// Takes the packets of a saved queue (a restore).
+    pub(super) fn restore_queue(&mut self, queue: VecDeque<(Interface, Vec<u8>, Offload)>) {
+        self.queue = queue;
+    }
+
+    /// Every shaper's state (tokens, counts, what waits), by interface: the
+    /// shared shapers are saved once, by the worker that reports them.
+    pub(super) fn save_shapers(&self, now: Instant) -> Vec<u8> {
+        let all: Vec<(Interface, u64, Vec<u8>)> = self
+            .shapers
+            .all()
+            .into_iter()
+            .map(|(i, s)| {
+                let s = lock(&s);
+                let ago = s.last_ago(now).as_nanos() as u64;
+                (i, ago, crate::state::to_bytes(&*s))
+            })
+            .collect();
+        crate::state::to_bytes(&all)
+    }
+
+    /// Puts saved shapers' state into this configuration's shapers (a range
+    /// subscriber's made now); this worker releases what waits in them.
+    pub(super) fn restore_shapers(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), crate::state::StateError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let all: Vec<(Interface, u64, Vec<u8>)> = crate::state::from_bytes(bytes, 0)?;
+        for (to, ago, saved) in all {
+            let mut shaper: Shaper = crate::state::from_bytes(&saved, 0)?;
+            shaper.set_last_ago(now, Duration::from_nanos(ago));
+            let Some(shared) = self.shapers.of(to, now) else {
+                // The link has no rate in this configuration (it is the same
+                // file, so this is not reached): what waited goes out at once.
+                continue;
+            };
+            let waiting = !shaper.is_empty();
+            *lock(&shared) = shaper;
+            if waiting && self.queued.insert(to) {
+                self.busy.push((to, shared));
+            }
+        }
+        Ok(())
+    }
+
     /// The shared shapers (a reload plans the next ones from them).
     pub(super) fn shapers(&self) -> &Shapers {
         &self.shapers

@@ -12,6 +12,7 @@ use crate::nat::{self, Decision, Flow};
 use crate::offload;
 use crate::stats::{DropReason, Family};
 use crate::tunnels::{self, Tunnel};
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::{IpProtocol, Ipv4Packet, L4Checksum, L4Header, Rewrite, Ttl};
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -84,7 +85,7 @@ pub(super) fn public_endpoint(packet: &[u8]) -> Option<(Ipv4Addr, u16)> {
 }
 
 /// Teredo flows already logged, so each is logged once (bounded; cleared when full).
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(super) struct TeredoLog {
     seen: HashSet<(SocketAddrV4, SocketAddrV4)>,
 }

@@ -20,6 +20,7 @@ mod egress;
 mod export;
 mod fastpath;
 mod fragment;
+mod handover;
 mod ipv4;
 mod ipv6;
 mod links;

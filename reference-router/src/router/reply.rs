@@ -7,9 +7,11 @@ use crate::config::RouterSection;
 use crate::icmp::{self, IcmpError, RateLimit};
 use crate::iface::Interface;
 use crate::stats::DropReason;
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::{Ipv4Packet, Ipv6Packet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+#[derive(Serialize, Deserialize)]
 pub(super) struct Replies {
     rate: RateLimit,
     /// Source of ICMPv4 errors to subscribers (an address of the router).

@@ -8,10 +8,12 @@ use crate::icmp::IcmpError;
 use crate::icmp::ra::{self, Advertisement};
 use crate::iface::{Interface, SubscriberId};
 use crate::stats::{DropReason, IcmpSent};
+use serde::{Deserialize, Serialize};
 
 /// Records looked at per call, per kind of work.
 const BUDGET: usize = 64;
 
+#[derive(Serialize, Deserialize)]
 pub(super) struct Timers {
     /// When the next unsolicited router advertisement is due (0: at start).
     pub(super) next_ra: u32,

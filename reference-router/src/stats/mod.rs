@@ -122,7 +122,7 @@ pub(crate) enum Family {
 }
 
 /// The live counters of a router.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Counters {
     drops: DropCounts,
     icmp_sent: IcmpCounts,
@@ -235,6 +235,21 @@ impl Counters {
     }
 }
 
+/// The router process (`sixfold stats` → `process`): which it is, since when,
+/// and since when its state exists across upgrades.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Process {
+    /// Its pid.
+    pub pid: u32,
+    /// When this process started (RFC 3339, UTC).
+    pub started: String,
+    /// When the state it runs was first created: the first process's start
+    /// (RFC 3339, UTC).
+    pub state_since: String,
+    /// Handovers to a new process so far (`sixfold upgrade`).
+    pub upgrades: u64,
+}
+
 /// External ports a subscriber uses, per protocol.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PortUse {
@@ -339,6 +354,10 @@ impl IpfixUse {
 /// Everything `sixfold stats` prints.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The process that answers: its pid, start, the state's age, upgrades
+    /// (set by the device layer; empty in the sans-IO core).
+    #[serde(default)]
+    pub process: Process,
     /// Dropped packets by reason (every reason listed, zero or not).
     pub drops: DropCounts,
     /// Forwarded IPv4.

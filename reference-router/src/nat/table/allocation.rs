@@ -11,9 +11,11 @@ use crate::nat::deterministic::Deterministic;
 use crate::nat::ports::{self, Want};
 use crate::persub::PerSubscriber;
 use crate::stats::NatEvent;
+use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 
 /// How a new mapping gets its port (`[nat] allocation`).
+#[derive(Serialize, Deserialize)]
 pub(crate) enum Allocator {
     /// A random free port of the subscriber's address.
     Dynamic,
@@ -24,7 +26,7 @@ pub(crate) enum Allocator {
 }
 
 /// What the table logs, and the records waiting for the router to take.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct NatLog {
     pub(crate) blocks: bool,
     pub(crate) sessions: bool,

@@ -18,6 +18,33 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
+/// Two words, not five fields: the hasher mixes each `write` on its own, and
+/// every packet hashes a key.
+impl std::hash::Hash for Key {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let addrs = u64::from(self.addr) | u64::from(self.rem_addr) << 32;
+        let rest =
+            u64::from(self.port) | u64::from(self.rem_port) << 16 | u64::from(self.protocol) << 32;
+        state.write_u64(addrs);
+        state.write_u64(rest);
+    }
+}
+
+impl Key {
+    /// The key of a local endpoint alone (an endpoint-independent mapping, or the
+    /// outside index of any mapping).
+    pub(crate) fn endpoint(protocol: u8, addr: u32, port: u16) -> Key {
+        Key {
+            addr,
+            port,
+            protocol,
+            rem_addr: 0,
+            rem_port: 0,
+        }
+    }
+}
+
 /// Which of a session's two keys an index is by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -48,6 +75,25 @@ impl SessionIndex {
         SessionIndex {
             side,
             table: HashTable::new(),
+            hasher: RandomState::default(),
+        }
+    }
+
+    /// An empty index by inside keys (what a restore starts from).
+    pub(crate) fn inside() -> SessionIndex {
+        SessionIndex::new(Side::Inside)
+    }
+
+    /// An empty index by outside keys.
+    pub(crate) fn outside() -> SessionIndex {
+        SessionIndex::new(Side::Outside)
+    }
+
+    /// An empty index of this side with room for `n` records.
+    pub(crate) fn with_capacity(side: Side, n: usize) -> SessionIndex {
+        SessionIndex {
+            side,
+            table: HashTable::with_capacity(n),
             hasher: RandomState::default(),
         }
     }

@@ -3,9 +3,10 @@
 
 use crate::config::Mapping as MappingMode;
 use crate::nat::ports;
+use serde::{Deserialize, Serialize};
 
 /// A subscriber's share of the NAT.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SubscriberState {
     /// Pool index of its public address (paired pooling), once assigned.
     pub(crate) pool_index: Option<u32>,
@@ -24,6 +25,7 @@ pub(crate) enum Full {
     Pool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Limits {
     pub(crate) max_sessions: u32,
     pub(crate) sessions_per_subscriber: u32,

@@ -6,12 +6,16 @@
 //! the address as the post-NAT address and no inside address: bound to no
 //! one).
 
-use super::{Allocator, Limits, Table};
+use super::index::{SessionIndex, Side};
+use super::{Allocator, Limits, NIL, Table};
 use crate::config::Timeouts;
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::stats::NatEvent;
+use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -21,7 +25,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 pub(crate) type Countdown = Arc<AtomicU16>;
 
 /// One pool address's use.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct AddressUse {
     /// Live mappings on it.
     pub(crate) mappings: u32,
@@ -32,7 +36,24 @@ pub(crate) struct AddressUse {
     /// Found free here.
     pub(crate) freed: bool,
     /// While draining: the workers that have not found it free yet.
+    #[serde(with = "crate::state::with::countdown")]
     countdown: Option<Countdown>,
+}
+
+impl AddressUse {
+    /// The countdown's value, while draining.
+    pub(crate) fn countdown_value(&self) -> Option<u16> {
+        self.countdown
+            .as_ref()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Counts down on `shared` (the workers' one) if it counts down at all.
+    pub(crate) fn share_countdown(&mut self, shared: &Countdown) {
+        if self.countdown.is_some() {
+            self.countdown = Some(std::sync::Arc::clone(shared));
+        }
+    }
 }
 
 impl Table {
@@ -209,12 +230,51 @@ impl Table {
     pub(crate) fn set_limits(&mut self, limits: Limits) {
         let track = limits.track_addresses;
         self.limits = limits;
+        self.rebuild_addresses(track);
+    }
+
+    fn rebuild_addresses(&mut self, track: bool) {
         self.addresses.clear();
         if track {
             for s in self.sessions.iter().filter(|s| s.protocol != 0) {
                 *self.addresses.entry((s.mapping, s.rem_addr)).or_default() += 1;
             }
         }
+    }
+
+    /// Builds the indexes from the records (a restore: a saved state holds
+    /// the records only). A free list that leaves the slab or loops is an
+    /// error, not a panic.
+    pub(crate) fn rebuild_indexes(&mut self) -> Result<(), String> {
+        let mut free = vec![false; self.mappings.len()];
+        let mut m = self.free_mapping;
+        while m != NIL {
+            match free.get_mut(m as usize) {
+                Some(seen) if !*seen => *seen = true,
+                _ => return Err(format!("the free mappings' list is broken at {m}")),
+            }
+            m = self.mappings[m as usize].sessions;
+        }
+        let live = self.sessions.iter().filter(|s| s.protocol != 0).count();
+        self.by_inside = SessionIndex::with_capacity(Side::Inside, live);
+        self.by_outside = SessionIndex::with_capacity(Side::Outside, live);
+        for (i, s) in self.sessions.iter().enumerate() {
+            if s.protocol != 0 {
+                self.by_inside.insert(i as u32, &self.sessions);
+                self.by_outside.insert(i as u32, &self.sessions);
+            }
+        }
+        let mappings = free.iter().filter(|f| !**f).count();
+        self.map_inside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
+        self.map_outside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
+        for (i, (map, free)) in self.mappings.iter().zip(&free).enumerate() {
+            if !free {
+                self.map_inside.insert(map.inside_key(), i as u32);
+                self.map_outside.insert(map.outside_key(), i as u32);
+            }
+        }
+        self.rebuild_addresses(self.limits.track_addresses);
+        Ok(())
     }
 
     /// Whether any port block is live or held (its size cannot change then).

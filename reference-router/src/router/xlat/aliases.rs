@@ -18,6 +18,7 @@
 //! whose it is.
 
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
@@ -31,13 +32,14 @@ const SLOT_BITS: u32 = 22;
 /// work the timer wheel has not done yet.
 const MARGIN: u32 = 600;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct Slot {
     addr: Ipv6Addr,
     last_used: u32,
     live: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Aliases {
     /// This worker's first alias.
     base: u32,

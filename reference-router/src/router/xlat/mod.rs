@@ -21,6 +21,7 @@ use crate::iface::Interface;
 use crate::offload::{self, Gso, Offload};
 use aliases::Aliases;
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 use sixfold_rewrite::addr::{EamEntry, Nat64Prefix, Siit};
 use sixfold_rewrite::translate::{self, ToIpv4, ToIpv6, TranslateError, Translated, Translator};
 use sixfold_rewrite::{IpVersion, L4Checksum};
@@ -34,11 +35,16 @@ pub(super) struct Nat64Setup {
 }
 
 /// The translation state of one worker.
+#[derive(Serialize, Deserialize)]
 pub(super) struct Translation {
+    /// From the configuration (a restore keeps the fresh router's).
+    #[serde(skip)]
     pub(super) nat64: Option<Nat64Setup>,
+    #[serde(skip)]
     pub(super) siit: Option<(Siit<Vec<EamEntry>>, translate::Config)>,
     pub(super) aliases: Aliases,
     /// The buffer a packet is translated into, then swapped with the packet's.
+    #[serde(skip)]
     scratch: PacketBuf,
     /// IPv4 Identification for translated packets that get none from a Fragment
     /// Header (RFC 7915 §5.1), counting.
@@ -51,6 +57,7 @@ pub(super) struct Translation {
 /// identification): its later fragments carry no ports, so they take the IPv4
 /// addresses its first fragment was given (RFC 6146 §3.4), within the fragment
 /// timeout; at most `max` datagrams are tracked.
+#[derive(Serialize, Deserialize)]
 pub(super) struct Fragments6 {
     map: HashMap<(Ipv6Addr, Ipv6Addr, u32), (Ipv4Addr, Ipv4Addr, u32), RandomState>,
     max: usize,

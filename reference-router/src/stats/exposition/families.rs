@@ -17,6 +17,7 @@ pub fn families(snapshot: &Snapshot, per_subscriber: bool) -> Vec<Family> {
     tables(&mut b, snapshot);
     flows_and_fragments(&mut b, snapshot);
     datapath(&mut b, snapshot);
+    process(&mut b, snapshot);
     super::fastpath::fastpath(&mut b, snapshot);
     shapers(&mut b, snapshot, per_subscriber);
     super::cgn::ipfix(&mut b, snapshot);
@@ -291,6 +292,44 @@ fn datapath_loop(b: &mut Builder, d: &Datapath) {
     ] {
         let path = format!("datapath.{}", name.trim_start_matches("sixfold_datapath_"));
         b.single(name, help, Kind::Counter, &path, n);
+    }
+}
+
+/// The process: its pid, its start, the state's start, upgrades so far.
+fn process(b: &mut Builder, s: &Snapshot) {
+    let p = &s.process;
+    b.single(
+        "sixfold_process_pid",
+        "The pid of the router process (it changes with `sixfold upgrade`).",
+        Kind::Gauge,
+        "process.pid",
+        u64::from(p.pid),
+    );
+    b.single(
+        "sixfold_process_upgrades",
+        "Handovers to a new process since the state was created.",
+        Kind::Counter,
+        "process.upgrades",
+        p.upgrades,
+    );
+    for (name, help, label, path, value) in [
+        (
+            "sixfold_process_started",
+            "When this process started (RFC 3339).",
+            "started",
+            "process.started",
+            &p.started,
+        ),
+        (
+            "sixfold_process_state_since",
+            "When the state this process runs was first created (RFC 3339).",
+            "since",
+            "process.state_since",
+            &p.state_since,
+        ),
+    ] {
+        b.family(name, help, Kind::Info);
+        b.sample(&[(label, value)], 1, path.into());
     }
 }
 
