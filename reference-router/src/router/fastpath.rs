@@ -83,19 +83,23 @@ impl Router {
         self.fast_changes.pop_front()
     }
 
-    /// [`Router::fastpath_seen`] for the IPv6 flow whose outbound direction is
-    /// `outbound`.
-    pub fn fastpath_seen6(&mut self, outbound: &Flow6, counts: FastCounts, now: Instant) {
-        let second = self.set_clock(now);
-        let protocol = IpProtocol::from(outbound.protocol);
+    /// The family's forwarding counters and the fast path's own take what the
+    /// program forwarded of one flow, both directions.
+    fn count_fast(&mut self, family: Family, protocol: IpProtocol, counts: &FastCounts) {
         for (out, (packets, bytes)) in [(true, counts.outbound), (false, counts.inbound)] {
             if packets > 0 {
-                self.counters
-                    .forward(Family::V6, out, protocol, packets, bytes);
+                self.counters.forward(family, out, protocol, packets, bytes);
                 self.fast_use.packets += packets;
                 self.fast_use.bytes += bytes;
             }
         }
+    }
+
+    /// [`Router::fastpath_seen`] for the IPv6 flow whose outbound direction is
+    /// `outbound`.
+    pub fn fastpath_seen6(&mut self, outbound: &Flow6, counts: FastCounts, now: Instant) {
+        let second = self.set_clock(now);
+        self.count_fast(Family::V6, IpProtocol::from(outbound.protocol), &counts);
         let flow = fast_flow6(outbound);
         let last_seen = counts
             .idle
@@ -132,15 +136,7 @@ impl Router {
     /// program forwarded before its removal).
     pub fn fastpath_seen(&mut self, outbound: &Flow4, counts: FastCounts, now: Instant) {
         let second = self.set_clock(now);
-        let protocol = IpProtocol::from(outbound.protocol);
-        for (out, (packets, bytes)) in [(true, counts.outbound), (false, counts.inbound)] {
-            if packets > 0 {
-                self.counters
-                    .forward(Family::V4, out, protocol, packets, bytes);
-                self.fast_use.packets += packets;
-                self.fast_use.bytes += bytes;
-            }
-        }
+        self.count_fast(Family::V4, IpProtocol::from(outbound.protocol), &counts);
         let key = inside_key(outbound);
         let last_seen = counts
             .idle
