@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 /// Writes `lines` (`ready`, then the `config` lines) to standard output in
@@ -24,9 +25,9 @@ pub(super) fn announce(lines: &str) {
 /// `answer`'s line (an error as `error: …`).
 pub(super) fn serve(
     stop: &AtomicBool,
-    mut answer: impl FnMut(&str) -> anyhow::Result<String>,
+    answer: impl FnMut(&str) -> anyhow::Result<String>,
 ) -> anyhow::Result<()> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { return };
@@ -35,9 +36,33 @@ pub(super) fn serve(
             }
         }
     });
+    answer_lines(stop, &rx, answer);
+    Ok(())
+}
+
+/// How often the loop looks at `stop` while no command comes.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Answers the lines `rx` brings until `stop`. Once the sender is gone
+/// (standard input closed: a lab started in the background of a script, the
+/// benchmarks' way) no command can come, and the loop only waits for `stop`:
+/// `recv_timeout` on a disconnected channel returns at once, and retrying it
+/// spun a whole core, which every benchmark through the lab paid for.
+fn answer_lines(
+    stop: &AtomicBool,
+    rx: &mpsc::Receiver<String>,
+    mut answer: impl FnMut(&str) -> anyhow::Result<String>,
+) {
     while !stop.load(Ordering::Relaxed) {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
+        let line = match rx.recv_timeout(STOP_POLL) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(STOP_POLL);
+                }
+                return;
+            }
         };
         let line = match answer(line.trim()) {
             Ok(a) => a,
@@ -45,7 +70,6 @@ pub(super) fn serve(
         };
         announce(&format!("{}\n", line.replace('\n', "; ")));
     }
-    Ok(())
 }
 
 /// Asks the router at `socket` to hand over to a new process of this binary:
@@ -80,5 +104,62 @@ pub(super) fn reload(socket: &str) -> anyhow::Result<String> {
         Some("unchanged") => Ok("reloaded: no change".into()),
         Some("refused") => anyhow::bail!("refused: {}", rest.join("; ")),
         _ => anyhow::bail!("unexpected answer from {socket}: {head:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// This thread's CPU time so far, in nanoseconds (the first field of
+    /// /proc/thread-self/schedstat).
+    fn thread_cpu_ns() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        stat.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn with_standard_input_closed_the_loop_sleeps_until_stopped() {
+        let (tx, rx) = mpsc::channel::<String>();
+        drop(tx);
+        let stop = Arc::new(AtomicBool::new(false));
+        let setter = Arc::clone(&stop);
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            setter.store(true, Ordering::Relaxed);
+        });
+        let before = thread_cpu_ns();
+        let mut answered = 0;
+        answer_lines(&stop, &rx, |_| {
+            answered += 1;
+            Ok(String::new())
+        });
+        let spent = thread_cpu_ns() - before;
+        stopper.join().unwrap();
+        assert_eq!(answered, 0);
+        // Spinning for 600 ms costs hundreds of ms of CPU even on a loaded
+        // machine; six or seven wake-ups cost microseconds.
+        assert!(
+            spent < 50_000_000,
+            "the loop used {spent} ns of CPU in 600 ms"
+        );
+    }
+
+    #[test]
+    fn every_line_gets_one_answer_and_stop_ends_the_loop() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(" reload \n".to_string()).unwrap();
+        tx.send("bogus".to_string()).unwrap();
+        let stop = AtomicBool::new(false);
+        let mut seen = Vec::new();
+        answer_lines(&stop, &rx, |line| {
+            seen.push(line.to_string());
+            if seen.len() == 2 {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok("ok".into())
+        });
+        assert_eq!(seen, ["reload", "bogus"]);
     }
 }
