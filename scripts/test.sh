@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s\n' "$*"; }
 
-step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user; clang, libbpf-dev for the fast path)"
+step "system packages (oracles: scapy, tshark, tcprewrite, nfdump; unbound, tayga, traceroute for NAT64; bird2 for the scale-out lab; lintian, systemd-analyze, man for the package; setpriv, strace for the service user; clang, libbpf-dev for the fast path, coturn and hping3 for its behaviour checks)"
 need=()
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
 command -v tshark >/dev/null || need+=(tshark)
@@ -61,6 +61,10 @@ command -v clang >/dev/null || need+=(clang)
 [[ -e /usr/include/bpf/bpf_helpers.h ]] || need+=(libbpf-dev)
 [[ -e /usr/include/linux/bpf.h ]] || need+=(linux-libc-dev)
 command -v ethtool >/dev/null || need+=(ethtool)
+# The fast path's behaviour checks (cli/tests/fastpath_behaviour_e2e.rs): coturn's
+# RFC 5780 client and server judge mapping and filtering, hping3 floods SYNs.
+{ command -v turnserver && command -v turnutils_natdiscovery; } >/dev/null || need+=(coturn)
+command -v hping3 >/dev/null || need+=(hping3)
 # --- end issue 27
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

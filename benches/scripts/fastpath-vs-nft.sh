@@ -22,6 +22,13 @@
 #   super-packet counts once there, so datagrams = (bytes - 28 x packets) / 32)
 #   and whole-machine CPU per datagram over that window (the generator's CPU
 #   included: it shares the 2 cores).
+# - first-packet rate (`fastpath` and `off` only): trafgen's 60-byte UDP with
+#   RFC 4814 pseudorandom source ports (drnd) from subscribers 100.64.0.1–254
+#   in turn (dinc), so nearly every datagram opens a new NAT session — on the
+#   fast path each also installs a flow (a map update) while the first packet
+#   takes the slow path; datagrams per second arriving at the same nft sink,
+#   over the same window. The router is restarted empty before each such run
+#   (its sessions would otherwise pile up across rounds into the limits).
 #
 # The endpoints' veths (acc0, core0) have GRO on and transmit checksum offload
 # off in both worlds: a frame the XDP program redirects into a veth needs the
@@ -111,10 +118,10 @@ counter() { # ns -> "packets bytes"
         python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
 }
 
-udp() { # world -> "kdatagrams/s µs-CPU/datagram"
+udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/datagram"
     local a b t0 t1 j0 j1 hz
     hz=$(getconf CLK_TCK)
-    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "$work/$1.cfg" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
+    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
     gen_pid=$!
     sleep "$WARM"
     read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
@@ -169,6 +176,9 @@ world() { # prefix: the three namespaces, the two veth pairs, the endpoints
     cat >"$work/$w.cfg" <<CFG
 { eth(da=$mac), ipv4(saddr=100.64.0.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
 CFG
+    cat >"$work/$w-new.cfg" <<CFG
+{ eth(da=$mac), ipv4(saddr=100.64.0.1, saddr[3]=dinc(1,254), daddr=192.0.2.80, ttl=64), udp(sport=drnd(1024,65535), dport=9), fill(0x41, 32) }
+CFG
 }
 
 config() { # mode
@@ -177,6 +187,7 @@ config() { # mode
 control_socket = "$SOCKET"
 [nat]
 pool = ["203.0.113.0/28"]
+ports_per_subscriber = 64512
 [wan]
 name = "wan"
 netns = "$F-box"
@@ -211,14 +222,20 @@ for rule in "rule add iif box-acc lookup 100" "-6 rule add iif box-acc lookup 10
     # shellcheck disable=SC2086
     ip -n $F-box $rule
 done
-config ebpf >"$work/box.toml"
-$bin run --config "$work/box.toml" 2>"$work/router.log" &
-router_pid=$!
-for _ in $(seq 100); do
-    $bin stats --socket "$SOCKET" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-$bin stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
+start_router() { # mode: (re)starts the router, empty, with that mode
+    if [[ -n $router_pid ]]; then
+        kill "$router_pid" && wait "$router_pid" 2>/dev/null || true
+    fi
+    config "$1" >"$work/box.toml"
+    $bin run --config "$work/box.toml" 2>"$work/router.log" &
+    router_pid=$!
+    for _ in $(seq 100); do
+        $bin stats --socket "$SOCKET" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    $bin stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
+}
+start_router ebpf
 
 # --- the kernel's box ------------------------------------------------------------
 world $K
@@ -250,19 +267,29 @@ for round in $(seq "$REPS"); do
         read -r R[t4,$c,$round] R[c4,$c,$round] <<<"$(tcp $w 192.0.2.80)"
         read -r R[t6,$c,$round] R[c6,$c,$round] <<<"$(tcp $w 2001:db8:ffff::80)"
         read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w)"
+        R[n,$c,$round]=-; R[cn,$c,$round]=-
+        if [[ $c != kernel ]]; then
+            start_router "$([[ $c == fastpath ]] && echo ebpf || echo off)"
+            read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg")"
+        fi
         echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
             "TCPv6 ${R[t6,$c,$round]} Gbit/s ${R[c6,$c,$round]} core-s/GB;" \
-            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram" \
+            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram;" \
+            "first packets ${R[n,$c,$round]} kdatagram/s ${R[cn,$c,$round]} µs/datagram" \
             "(fast-path packets so far: $(fast_packets))" >&2
     done
 done
 
-median() { # key contender -> median over rounds
+median() { # key contender -> median over rounds ("-" where not measured)
     local vals=()
     for round in $(seq "$REPS"); do vals+=("${R[$1,$2,$round]}"); done
+    [[ ${vals[0]} == - ]] && { echo -; return; }
     printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.3f" if max(v) < 10 else "%.0f") % v[len(v)//2])'
 }
-ratio() { python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"; }
+ratio() { # a b -> a/b, "-" where either is not measured
+    [[ $1 == - || $2 == - ]] && { echo -; return; }
+    python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"
+}
 row() { # label key
     local f o k
     f=$(median "$2" fastpath); o=$(median "$2" off); k=$(median "$2" kernel)
@@ -276,3 +303,5 @@ row "TCP IPv6 (routed), Gbit/s" t6
 row "TCP IPv6, whole-machine core-s per GB" c6
 row "UDP 60 B (NAT), thousand datagrams/s arriving" u
 row "UDP 60 B, whole-machine µs CPU per datagram" cu
+row "first packets (a new session each), thousand datagrams/s arriving" n
+row "first packets, whole-machine µs CPU per datagram" cn

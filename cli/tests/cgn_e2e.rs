@@ -8,6 +8,7 @@
 //! IPv6).
 
 mod common;
+use common::nfdump::*;
 use common::*;
 use sixfold_router::Snapshot;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
@@ -381,54 +382,6 @@ fn dynamic_mode_every_connection_is_a_session_announced_before_it() {
     common_checks("dynamic", &run);
     assert_covered("dynamic", &run, &announced(&run.pcap, "4"));
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join("sixfold-sfcgny"));
-}
-
-/// nfdump's flow records (NAT events left out) in every file of `dir`.
-fn nfdump_flows(dir: &Path) -> Vec<serde_json::Value> {
-    nfdump_records(dir)
-        .into_iter()
-        .filter(|r| r.get("nat_event").is_none())
-        .collect()
-}
-
-/// Every record nfdump reads in the files of `dir`.
-fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
-    let mut flows = Vec::new();
-    for f in std::fs::read_dir(dir).unwrap() {
-        let path = f.unwrap().path();
-        let out = Command::new("nfdump")
-            .arg("-r")
-            .arg(&path)
-            .args(["-o", "json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nfdump: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("nfdump -o json -r {}: {e}\n{text}", path.display()));
-        flows.extend(v.as_array().unwrap().iter().cloned());
-    }
-    flows
-}
-
-/// Sum of (packets, bytes) of `flows` whose `field` satisfies `mine`.
-fn total(flows: &[serde_json::Value], field: &str, mine: impl Fn(&str) -> bool) -> (u64, u64) {
-    flows
-        .iter()
-        .filter(|f| f[field].as_str().is_some_and(&mine))
-        .fold((0, 0), |(p, b), f| {
-            (
-                p + f["in_packets"].as_u64().unwrap(),
-                b + f["in_bytes"].as_u64().unwrap(),
-            )
-        })
 }
 
 /// iperf3 from `sub` to the lab's server, 4 MiB each: IPv4 up, IPv4 down

@@ -2,7 +2,9 @@
 //! commands inside its namespaces, and skipping loudly without root.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fastbox;
 pub mod frames;
+pub mod nfdump;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
