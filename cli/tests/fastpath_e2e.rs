@@ -38,7 +38,10 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
         "python3 -m http.server 8081 --bind 192.0.2.80 --directory {}",
         dir.display()
     );
-    let mut http = spawn_in(&w.core, &server.split_whitespace().collect::<Vec<_>>());
+    let _http = Guard(spawn_in(
+        &w.core,
+        &server.split_whitespace().collect::<Vec<_>>(),
+    ));
     let echo = w.echo();
     std::thread::sleep(Duration::from_millis(800));
 
@@ -148,6 +151,4 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
     assert!(sources[1].starts_with("::ffff:203.0.113."), "{sources:?}");
 
     drop(router);
-    let _ = http.kill();
-    let _ = http.wait();
 }

@@ -207,12 +207,13 @@ netns = "{boxns}"
     }
 
     /// [`ECHO`] on port 9999 of the core, its output piped.
-    pub fn echo(&self) -> Child {
-        Command::new("ip")
+    pub fn echo(&self) -> Guard {
+        let child = Command::new("ip")
             .args(["netns", "exec", &self.core, "python3", "-c", ECHO])
             .stdout(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        Guard(child)
     }
 
     /// Runs [`CLIENT`] in the access namespace: `count` datagrams of
@@ -254,6 +255,17 @@ impl Drop for Router {
     }
 }
 
+/// A child process killed and reaped on drop (a failing test leaves no
+/// server behind holding the test's output open).
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends `signal` to `child`.
 pub fn interrupt(child: &Child, signal: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
@@ -261,8 +273,9 @@ pub fn interrupt(child: &Child, signal: nix::sys::signal::Signal) {
 
 /// Stops [`ECHO`] and returns what it printed: datagrams, bytes, and the
 /// source endpoints it saw.
-pub fn echo_report(mut echo: Child) -> (u64, u64, Vec<String>) {
-    interrupt(&echo, nix::sys::signal::Signal::SIGTERM);
+pub fn echo_report(mut echo: Guard) -> (u64, u64, Vec<String>) {
+    let echo = &mut echo.0;
+    interrupt(echo, nix::sys::signal::Signal::SIGTERM);
     let mut text = String::new();
     std::io::Read::read_to_string(echo.stdout.as_mut().unwrap(), &mut text).unwrap();
     let _ = echo.wait();
