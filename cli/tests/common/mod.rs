@@ -2,6 +2,7 @@
 //! commands inside its namespaces, and skipping loudly without root.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod fastpath_box;
 pub mod frames;
 
 use std::io::{BufRead, BufReader, Write};
