@@ -82,6 +82,10 @@ ct_hash0=$(cat /sys/module/nf_conntrack/parameters/hashsize)
 cleanup() {
     [[ -n $gen_pid ]] && kill "$gen_pid" 2>/dev/null && wait "$gen_pid" 2>/dev/null || true
     stop_router
+    # The WAN sides' iperf3 daemons and listeners outlive their namespaces.
+    for f in "$work"/iperf-*.pid "$work"/listen-*.pid; do
+        [[ -f $f ]] && kill "$(tr -d '\0' <"$f")" 2>/dev/null || true
+    done
     for ns in $S-sub $S-wan $K-sub $K-rtr $K-wan; do ip netns del $ns 2>/dev/null || true; done
     echo "$ct_max0" >/proc/sys/net/netfilter/nf_conntrack_max
     echo "$ct_hash0" >/sys/module/nf_conntrack/parameters/hashsize

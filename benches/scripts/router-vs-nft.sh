@@ -23,6 +23,15 @@
 # same work for every contender, so the differences are the forwarding paths';
 # run it on an otherwise idle machine (a busy one adds its load to every figure).
 #
+# For sixfold's UDP, two more figures say what its cost is made of: the router
+# process's own CPU (utime + stime of every thread, /proc/PID/stat) per
+# datagram arriving, and the share of the generator's datagrams that the
+# subscriber TUN dropped (its tx_dropped against tx_packets + tx_dropped): TUN
+# has no back-pressure, so when the router's one read per datagram is slower
+# than the generator, the generator's work on the dropped ones is whole-machine
+# CPU that no datagram arrives for. (The kernel's path runs in the generator's
+# own context, so it never outruns its forwarding.)
+#
 # Prints the command line and the machine, then the medians and ratios as a
 # Markdown table, and every run's figures on stderr. Needs root, iperf3, trafgen
 # (netsniff-ng), nft, ethtool, taskset.
@@ -113,6 +122,28 @@ datagrams = (bytes - 28 * packets) / $PAYLOAD
 print('%.0f %.3f' % (datagrams / ($t1 - $t0) / 1e3, ($c1 - $c0) / $HZ / max(datagrams, 1) * 1e6))"
 }
 
+proc_ticks() { # pid -> its CPU ticks so far, every thread (utime + stime)
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+tun_tx() { # ns dev -> "tx_packets tx_dropped"
+    ip -n "$1" -j -s link show dev "$2" |
+        python3 -c 'import json,sys; t=json.load(sys.stdin)[0]["stats64"]["tx"]; print(t["packets"], t["dropped"])'
+}
+
+udp_sixfold() { # -> what udp_kdps says, then "router-µs-per-datagram dropped-%", over the same window
+    local r0 r1 x0 x1 out
+    r0=$(proc_ticks "$router_pid"); read -r -a x0 <<<"$(tun_tx $P-sub1 sub1)"
+    out=$(udp_kdps $P-sub1 sub1 "$work/tun.cfg" $P-wan)
+    r1=$(proc_ticks "$router_pid"); read -r -a x1 <<<"$(tun_tx $P-sub1 sub1)"
+    python3 -c "
+kdps = float('${out%% *}')
+secs = $WARM + $WINDOW
+sent, dropped = ${x1[0]} - ${x0[0]}, ${x1[1]} - ${x0[1]}
+router_us = ($r1 - $r0) / $HZ / max(kdps * 1e3 * secs, 1) * 1e6
+print('$out', '%.2f %.1f' % (router_us, 100 * dropped / max(sent + dropped, 1)))"
+}
+
 server() { # ns: an iperf3 daemon, its PID in $work/iperf-NS.pid
     ip netns exec "$1" iperf3 -s -D -B :: -I "$work/iperf-$1.pid" --logfile "$work/iperf-$1.log"
     sleep 0.5
@@ -134,8 +165,11 @@ kernel_offloads() { # on|off
 mkfifo "$work/ready"
 target/release/sixfold lab --keep --prefix $P --subscribers 1 "${LAB_ARGS[@]}" >"$work/ready" 2>"$work/lab.log" &
 lab_pid=$!
-read -r line <"$work/ready"
+config_path=""
+{ read -r line; read -r _ config_path; } <"$work/ready" || true
 [[ $line == ready ]] || { cat "$work/lab.log" >&2; exit 1; }
+router_pid=$(pgrep -f "sixfold run --config $config_path" | head -n 1)
+[[ -n $router_pid ]] || { echo "no router process for $config_path" >&2; exit 1; }
 server $P-wan
 sink $P-wan
 cat >"$work/tun.cfg" <<'CFG'
@@ -178,7 +212,7 @@ CFG
 sleep 1
 
 # --- rounds, interleaved -----------------------------------------------------------
-declare -A R C
+declare -A R C X D
 take() { # key round output-of-a-measurement: the rate in R, the cost in C
     local v
     read -r -a v <<<"$3"
@@ -196,14 +230,16 @@ for round in $(seq "$REPS"); do
     take k6 "$round" "$(iperf_tcp $K-sub1 2001:db8:ffff::80)"
     kernel_offloads off
     take o6 "$round" "$(iperf_tcp $K-sub1 2001:db8:ffff::80)"
-    take su "$round" "$(udp_kdps $P-sub1 sub1 "$work/tun.cfg" $P-wan)"
+    read -r -a u <<<"$(udp_sixfold)"
+    take su "$round" "${u[0]} ${u[1]}"
+    X[$round]=${u[2]}; D[$round]=${u[3]}
     kernel_offloads on
     take ku "$round" "$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)"
     kernel_offloads off
     take ou "$round" "$(udp_kdps $K-sub1 s1 "$work/veth.cfg" $K-wan)"
     line="round $round:"
     for k in s4 k4 o4 s6 k6 o6 su ku ou; do line+=" $k ${R[$k,$round]}/${C[$k,$round]}"; done
-    echo "$line (rate/cost)" >&2
+    echo "$line (rate/cost); sixfold UDP: router ${X[$round]} µs/datagram, TUN dropped ${D[$round]}% of the generator's" >&2
 done
 
 median() { # array key -> median over rounds
@@ -215,6 +251,12 @@ import sys
 v = sorted(float(x) for x in sys.stdin)
 m = v[len(v) // 2]
 print(("%.0f" if m >= 100 else "%.2f" if m >= 1 else "%.3f") % m)'
+}
+median_of() { # round-indexed array -> its median
+    local -n a=$1
+    local vals=()
+    for round in $(seq "$REPS"); do vals+=("${a[$round]}"); done
+    printf '%s\n' "${vals[@]}" | python3 -c 'import sys; v=sorted(float(x) for x in sys.stdin); print("%.2f" % v[len(v) // 2])'
 }
 ratio() { python3 -c "print('%.2f' % ($1/$2))"; }
 declare -A M K
@@ -234,4 +276,9 @@ $(row "UDP 60 B (NAT), thousand datagrams/s arriving" "${M[su]}" "${M[ku]}" "${M
 $(row "TCP IPv4, whole-machine CPU core-seconds per GB" "${K[s4]}" "${K[k4]}" "${K[o4]}")
 $(row "TCP IPv6, whole-machine CPU core-seconds per GB" "${K[s6]}" "${K[k6]}" "${K[o6]}")
 $(row "UDP 60 B, whole-machine CPU µs per datagram arriving" "${K[su]}" "${K[ku]}" "${K[ou]}")
+
+| sixfold's UDP 60 B, decomposed (medians) | |
+|---|---:|
+| the router process's own CPU, µs per datagram arriving | $(median_of X) |
+| the generator's datagrams the subscriber TUN dropped, % | $(median_of D) |
 TABLE

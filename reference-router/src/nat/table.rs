@@ -29,7 +29,7 @@ use crate::wheel::{self, Wheel};
 pub(crate) use adopt::Fed;
 pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
-use index::{SessionIndex, Side};
+use index::{MappingIndex, SessionIndex, Side};
 pub(crate) use limits::{Full, Limits, SubscriberState};
 pub(crate) use release::{AddressUse, Countdown};
 use std::collections::HashMap;
@@ -147,10 +147,10 @@ pub(crate) struct Table {
     by_inside: SessionIndex,
     #[serde(skip, default = "SessionIndex::outside")]
     by_outside: SessionIndex,
-    #[serde(skip)]
-    map_inside: Index<Key>,
-    #[serde(skip)]
-    map_outside: Index<Key>,
+    #[serde(skip, default = "MappingIndex::inside")]
+    map_inside: MappingIndex,
+    #[serde(skip, default = "MappingIndex::outside")]
+    map_outside: MappingIndex,
     /// (mapping, remote address) → sessions, for address-dependent filtering.
     #[serde(skip)]
     addresses: Index<(u32, u32)>,
@@ -201,8 +201,8 @@ impl Table {
             free_mapping: NIL,
             by_inside: SessionIndex::new(Side::Inside),
             by_outside: SessionIndex::new(Side::Outside),
-            map_inside: HashMap::with_hasher(hasher()),
-            map_outside: HashMap::with_hasher(hasher()),
+            map_inside: MappingIndex::new(Side::Inside),
+            map_outside: MappingIndex::new(Side::Outside),
             addresses: HashMap::with_hasher(hasher()),
             wheel: Wheel::new(now),
             ports: Ports::new(pool.len(), reuse_delay, seed, shard),
@@ -269,20 +269,17 @@ impl Table {
 
     /// The external `(address, port)` of a mapping of inside endpoint `(addr, port)`.
     pub(crate) fn external_of(&self, protocol: u8, addr: u32, port: u16) -> Option<(u32, u16)> {
-        if let Some(&m) = self.map_inside.get(&Key::endpoint(protocol, addr, port)) {
+        let key = Key::endpoint(protocol, addr, port);
+        if let Some(m) = self.map_inside.get(&key, &self.mappings) {
             let m = &self.mappings[m as usize];
             return Some((m.out_addr, m.out_port));
         }
         // ADM/APDM: any mapping of the endpoint (a walk; for tools, not the data path).
         self.map_inside
-            .iter()
-            .find(|(k, _)| k.protocol == protocol && k.addr == addr && k.port == port)
-            .map(|(_, &m)| {
-                (
-                    self.mappings[m as usize].out_addr,
-                    self.mappings[m as usize].out_port,
-                )
-            })
+            .indexes()
+            .map(|m| &self.mappings[m as usize])
+            .find(|m| m.protocol == protocol && m.in_addr == addr && m.in_port == port)
+            .map(|m| (m.out_addr, m.out_port))
     }
 
     pub(crate) fn live_mappings(&self) -> u32 {
@@ -327,14 +324,15 @@ impl Table {
 
     /// Whether outbound flow `key` has a mapping already.
     pub(crate) fn has_mapping(&self, key: &Key) -> bool {
-        self.map_inside.contains_key(&self.mapping_key(key))
+        self.map_inside
+            .get(&self.mapping_key(key), &self.mappings)
+            .is_some()
     }
 
     /// The mapping that owns external `(protocol, addr, port)`.
     pub(crate) fn find_mapping_outside(&self, protocol: u8, addr: u32, port: u16) -> Option<u32> {
         self.map_outside
-            .get(&Key::endpoint(protocol, addr, port))
-            .copied()
+            .get(&Key::endpoint(protocol, addr, port), &self.mappings)
     }
 
     /// Whether mapping `m` has a session with remote address `addr`.
@@ -345,7 +343,7 @@ impl Table {
     /// Finds or creates the mapping for outbound flow `key` of `subscriber`.
     pub(crate) fn mapping_for(&mut self, subscriber: SubscriberId, key: &Key) -> Result<u32, Full> {
         let mkey = self.mapping_key(key);
-        if let Some(&m) = self.map_inside.get(&mkey) {
+        if let Some(m) = self.map_inside.get(&mkey, &self.mappings) {
             return Ok(m);
         }
         // A mapping is only worth creating if its session can be: a refused flow
@@ -390,8 +388,8 @@ impl Table {
             self.mappings.push(record);
             (self.mappings.len() - 1) as u32
         };
-        self.map_inside.insert(record.inside_key(), index);
-        self.map_outside.insert(record.outside_key(), index);
+        self.map_inside.insert(index, &self.mappings);
+        self.map_outside.insert(index, &self.mappings);
         let space = ports::space(record.protocol);
         self.subscribers
             .update(record.subscriber, |s| s.ports[space] += 1);
@@ -513,8 +511,8 @@ impl Table {
     /// Frees mapping `m`; its port goes into quarantine if it carried traffic.
     fn remove_mapping(&mut self, m: u32, now: u32, used: bool) {
         let map = self.mappings[m as usize];
-        self.map_inside.remove(&map.inside_key());
-        self.map_outside.remove(&map.outside_key());
+        self.map_inside.remove(m, &self.mappings);
+        self.map_outside.remove(m, &self.mappings);
         if used {
             // Only a mapping that had a session was logged created.
             self.log_mapping(&map, NatEvent::BibDelete);

@@ -32,7 +32,9 @@ impl Table {
             Some(Full::Sessions)
         } else if state.sessions >= self.limits.sessions_per_subscriber {
             Some(Full::SubscriberSessions)
-        } else if self.map_outside.contains_key(&outside) || self.map_inside.contains_key(&key) {
+        } else if self.map_outside.get(&outside, &self.mappings).is_some()
+            || self.map_inside.get(&key, &self.mappings).is_some()
+        {
             Some(Full::Ports)
         } else {
             None

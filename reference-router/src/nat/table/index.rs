@@ -1,19 +1,23 @@
-//! A hash index of the session slab by one of the session's keys (inside or
-//! outside) that stores only the record's number.
+//! Hash indexes of the session and mapping slabs by one of a record's keys
+//! (inside or outside) that store only the record's number.
 //!
 //! A `HashMap<Key, u32>` bucket holds the 16-byte key beside the number: 20
-//! bytes and a control byte, and at a million sessions the table has two
-//! million buckets (hashbrown's power-of-two sizing at ≤ 7/8 load), so each of
-//! the two indexes cost 42 bytes per session — more than the 48-byte record.
-//! Here a bucket is the 4-byte number; a probe compares the key of the record
-//! it names, which the lookup reads next anyway. The key is never stored twice.
+//! bytes and a control byte, and at a million records the table has two
+//! million buckets (hashbrown's power-of-two sizing at ≤ 7/8 load), so each
+//! index cost up to 42 bytes per record — more than the 48-byte session. Here a
+//! bucket is the 4-byte number; a probe compares the key of the record it
+//! names, which the lookup reads next anyway. The key is never stored twice.
+//! Mappings are indexed the same way: where every flow has its own mapping
+//! (random source ports, RFC 4814), their two indexes weighed as much as the
+//! sessions'.
 //!
 //! Contract: a record's number is in the index while the record holds the keys
-//! it was inserted with; [`SessionIndex::remove`] takes it out before the
+//! it was inserted with; [`RecordIndex::remove`] takes it out before the
 //! record is freed or changed.
 
-use super::{Key, Session};
+use super::{Key, Mapping, Session};
 use core::hash::BuildHasher;
+use core::marker::PhantomData;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -54,71 +58,91 @@ pub(crate) enum Side {
     Outside,
 }
 
-impl Side {
-    fn key(self, s: &Session) -> Key {
-        let (inside, outside) = s.keys();
-        match self {
+/// A record that an index finds by its key on one side.
+pub(crate) trait Keyed {
+    fn key(&self, side: Side) -> Key;
+}
+
+impl Keyed for Session {
+    #[inline]
+    fn key(&self, side: Side) -> Key {
+        let (inside, outside) = self.keys();
+        match side {
             Side::Inside => inside,
             Side::Outside => outside,
         }
     }
 }
 
-pub(crate) struct SessionIndex {
+impl Keyed for Mapping {
+    #[inline]
+    fn key(&self, side: Side) -> Key {
+        match side {
+            Side::Inside => self.inside_key(),
+            Side::Outside => self.outside_key(),
+        }
+    }
+}
+
+/// An index of a slab of `R` records by their key on one side.
+pub(crate) struct RecordIndex<R> {
     side: Side,
     table: HashTable<u32>,
     hasher: RandomState,
+    records: PhantomData<fn(&R)>,
 }
 
-impl SessionIndex {
-    pub(crate) fn new(side: Side) -> SessionIndex {
-        SessionIndex {
-            side,
-            table: HashTable::new(),
-            hasher: RandomState::default(),
-        }
+/// The session slab's index on one side.
+pub(crate) type SessionIndex = RecordIndex<Session>;
+/// The mapping slab's index on one side.
+pub(crate) type MappingIndex = RecordIndex<Mapping>;
+
+impl<R: Keyed> RecordIndex<R> {
+    pub(crate) fn new(side: Side) -> RecordIndex<R> {
+        RecordIndex::with_capacity(side, 0)
     }
 
     /// An empty index by inside keys (what a restore starts from).
-    pub(crate) fn inside() -> SessionIndex {
-        SessionIndex::new(Side::Inside)
+    pub(crate) fn inside() -> RecordIndex<R> {
+        RecordIndex::new(Side::Inside)
     }
 
     /// An empty index by outside keys.
-    pub(crate) fn outside() -> SessionIndex {
-        SessionIndex::new(Side::Outside)
+    pub(crate) fn outside() -> RecordIndex<R> {
+        RecordIndex::new(Side::Outside)
     }
 
     /// An empty index of this side with room for `n` records.
-    pub(crate) fn with_capacity(side: Side, n: usize) -> SessionIndex {
-        SessionIndex {
+    pub(crate) fn with_capacity(side: Side, n: usize) -> RecordIndex<R> {
+        RecordIndex {
             side,
             table: HashTable::with_capacity(n),
             hasher: RandomState::default(),
+            records: PhantomData,
         }
     }
 
-    /// The session whose key on this side is `key`.
+    /// The record whose key on this side is `key`.
     #[inline]
-    pub(crate) fn get(&self, key: &Key, sessions: &[Session]) -> Option<u32> {
+    pub(crate) fn get(&self, key: &Key, records: &[R]) -> Option<u32> {
         let side = self.side;
         self.table
             .find(self.hasher.hash_one(key), |&i| {
-                side.key(&sessions[i as usize]) == *key
+                records[i as usize].key(side) == *key
             })
             .copied()
     }
 
-    /// Indexes record `index` of `sessions` (already holding its keys) by its
+    /// Indexes record `index` of `records` (already holding its keys) by its
     /// key on this side; a record indexed under the same key before is no
     /// longer found (as a map's insert replaces).
-    pub(crate) fn insert(&mut self, index: u32, sessions: &[Session]) {
+    pub(crate) fn insert(&mut self, index: u32, records: &[R]) {
         let (side, hasher) = (self.side, &self.hasher);
-        let key = side.key(&sessions[index as usize]);
+        let key = records[index as usize].key(side);
         let entry = self.table.entry(
             hasher.hash_one(key),
-            |&i| side.key(&sessions[i as usize]) == key,
-            |&i| hasher.hash_one(side.key(&sessions[i as usize])),
+            |&i| records[i as usize].key(side) == key,
+            |&i| hasher.hash_one(records[i as usize].key(side)),
         );
         match entry {
             Entry::Occupied(mut e) => *e.get_mut() = index,
@@ -129,10 +153,8 @@ impl SessionIndex {
     }
 
     /// Takes record `index` (still holding its keys) out of the index.
-    pub(crate) fn remove(&mut self, index: u32, sessions: &[Session]) {
-        let hash = self
-            .hasher
-            .hash_one(self.side.key(&sessions[index as usize]));
+    pub(crate) fn remove(&mut self, index: u32, records: &[R]) {
+        let hash = self.hasher.hash_one(records[index as usize].key(self.side));
         if let Ok(e) = self.table.find_entry(hash, |&i| i == index) {
             e.remove();
         }
@@ -142,6 +164,11 @@ impl SessionIndex {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.table.len()
+    }
+
+    /// The numbers of the records indexed, in no order.
+    pub(crate) fn indexes(&self) -> impl Iterator<Item = u32> + '_ {
+        self.table.iter().copied()
     }
 }
 
@@ -198,6 +225,65 @@ mod tests {
         // Removing what is not there changes nothing.
         inside.remove(0, &sessions);
         assert_eq!(inside.len(), 2500);
+    }
+
+    fn mapping(in_port: u16, out_port: u16) -> Mapping {
+        Mapping {
+            in_addr: 0x6440_0001,
+            out_addr: 0xCB00_7101,
+            rem_addr: 0,
+            in_port,
+            out_port,
+            rem_port: 0,
+            protocol: 17,
+            subscriber: Default::default(),
+            sessions: 1,
+            pool_index: 0,
+        }
+    }
+
+    /// Law, for mappings: the inside index finds a mapping by its inside
+    /// endpoint and the outside index by its public endpoint, through growth
+    /// and removal; `indexes` lists exactly the records indexed.
+    #[test]
+    fn finds_each_mapping_by_its_endpoints_through_growth_and_removal() {
+        let mappings: Vec<Mapping> = (0..3000u16)
+            .map(|i| mapping(1024 + i, 60_000 - i))
+            .collect();
+        let (mut inside, mut outside) = (
+            MappingIndex::new(Side::Inside),
+            MappingIndex::new(Side::Outside),
+        );
+        for i in 0..mappings.len() as u32 {
+            inside.insert(i, &mappings);
+            outside.insert(i, &mappings);
+        }
+        for i in (0..3000u32).filter(|i| i % 3 == 0) {
+            inside.remove(i, &mappings);
+            outside.remove(i, &mappings);
+        }
+        for (i, m) in mappings.iter().enumerate() {
+            let want = (i % 3 != 0).then_some(i as u32);
+            assert_eq!(
+                inside.get(&Key::endpoint(17, m.in_addr, m.in_port), &mappings),
+                want
+            );
+            assert_eq!(
+                outside.get(&Key::endpoint(17, m.out_addr, m.out_port), &mappings),
+                want
+            );
+            // The same ports over TCP are another endpoint.
+            assert_eq!(
+                inside.get(&Key::endpoint(6, m.in_addr, m.in_port), &mappings),
+                None
+            );
+        }
+        let mut listed: Vec<u32> = outside.indexes().collect();
+        listed.sort_unstable();
+        assert_eq!(
+            listed,
+            (0..3000u32).filter(|i| i % 3 != 0).collect::<Vec<_>>()
+        );
     }
 
     /// As a map's insert: a second record under the same key takes its place.

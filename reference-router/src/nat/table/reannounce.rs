@@ -18,10 +18,10 @@ impl Table {
         for i in cursor..end {
             let m = self.mappings[i];
             // Free records chain through `sessions`; a live one is in the index.
-            if self
-                .map_outside
-                .get(&Key::endpoint(m.protocol, m.out_addr, m.out_port))
-                == Some(&(i as u32))
+            if self.map_outside.get(
+                &Key::endpoint(m.protocol, m.out_addr, m.out_port),
+                &self.mappings,
+            ) == Some(i as u32)
                 && m.sessions > 0
             {
                 self.log_mapping(&m, NatEvent::BibCreate);

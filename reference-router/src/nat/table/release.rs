@@ -6,16 +6,14 @@
 //! the address as the post-NAT address and no inside address: bound to no
 //! one).
 
-use super::index::{SessionIndex, Side};
+use super::index::{MappingIndex, SessionIndex, Side};
 use super::{Allocator, Limits, NIL, Table};
 use crate::config::Timeouts;
 use crate::iface::SubscriberId;
 use crate::ipfix::NatRecord;
 use crate::stats::NatEvent;
-use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 use sixfold_rewrite::IpProtocol;
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -265,12 +263,12 @@ impl Table {
             }
         }
         let mappings = free.iter().filter(|f| !**f).count();
-        self.map_inside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
-        self.map_outside = HashMap::with_capacity_and_hasher(mappings, RandomState::default());
-        for (i, (map, free)) in self.mappings.iter().zip(&free).enumerate() {
+        self.map_inside = MappingIndex::with_capacity(Side::Inside, mappings);
+        self.map_outside = MappingIndex::with_capacity(Side::Outside, mappings);
+        for (i, free) in free.iter().enumerate() {
             if !free {
-                self.map_inside.insert(map.inside_key(), i as u32);
-                self.map_outside.insert(map.outside_key(), i as u32);
+                self.map_inside.insert(i as u32, &self.mappings);
+                self.map_outside.insert(i as u32, &self.mappings);
             }
         }
         self.rebuild_addresses(self.limits.track_addresses);
