@@ -6,10 +6,15 @@
 #                                     [fastpath] on box-acc/box-core) [box-core] <-> [core0] F-core
 #   K-acc [acc0] <-> [box-acc] K-box: nft masquerade, IPv6 forwarding [box-core] <-> [core0] K-core
 #
-# Contenders, interleaved, REPS rounds (default 3): `fastpath` (mode = "ebpf"),
-# `off` (the same router after `sixfold reload` with mode = "off": the TUN
-# path) and `kernel` (nft masquerade; this kernel has no nft flowtable). Per
-# round and contender:
+# Contenders, interleaved, REPS rounds (default 3): `fastpath` (mode = "ebpf",
+# hook = "xdp"), `off` (the same router after `sixfold reload` with mode =
+# "off": the TUN path), `kernel` (nft masquerade; this kernel has no nft
+# flowtable), `fastpath-tc` (a second box, world T, whose router has hook =
+# "tc": the program on the TC clsact ingress), and with the endpoints'
+# transmit checksum offload ON (the realistic case: a local sender's TCP
+# leaves GSO super-packets with partial checksums) `fastpath-tc-tx` (world
+# TX, hook = "tc") and `kernel-tx` (world KX). CONTENDERS picks some (default
+# all, in that order). Per round and contender:
 #
 # - iperf3 TCP over IPv4 (NATed) and IPv6 (routed through the RFC 6092
 #   firewall), SECS seconds: Gbit/s, and whole-machine CPU per GB —
@@ -22,17 +27,11 @@
 #   super-packet counts once there, so datagrams = (bytes - 28 x packets) / 32)
 #   and whole-machine CPU per datagram over that window (the generator's CPU
 #   included: it shares the 2 cores).
-# - first-packet rate (`fastpath` and `off` only): trafgen's 60-byte UDP with
-#   RFC 4814 pseudorandom source ports (drnd) from subscribers 100.64.0.1–254
-#   in turn (dinc), so nearly every datagram opens a new NAT session — on the
-#   fast path each also installs a flow (a map update) while the first packet
-#   takes the slow path; datagrams per second arriving at the same nft sink,
-#   over the same window. The router is restarted empty before each such run
-#   (its sessions would otherwise pile up across rounds into the limits).
 #
 # The endpoints' veths (acc0, core0) have GRO on and transmit checksum offload
-# off in both worlds: a frame the XDP program redirects into a veth needs the
-# peer's NAPI and a complete checksum (as frames from a real NIC have).
+# off (ENDPOINT_TX) in worlds F, K and T: a frame the XDP program redirects
+# into a veth needs the peer's NAPI and a complete checksum (as frames from a
+# real NIC have); TX and KX have it on.
 # Prints the medians and ratios as a Markdown table, every run on stderr.
 # Needs root, iperf3, trafgen (netsniff-ng), nft, ethtool, taskset, python3.
 # Small check: REPS=1 SECS=2 WINDOW=2 benches/scripts/fastpath-vs-nft.sh
@@ -51,9 +50,11 @@ GEN_CPU=${GEN_CPU:-1}
 # The endpoints' transmit checksum offload (see above): `on` to see what the
 # fast path does with partial checksums from a local sender.
 ENDPOINT_TX=${ENDPOINT_TX:-off}
+CONTENDERS=${CONTENDERS:-fastpath off kernel fastpath-tc fastpath-tc-tx kernel-tx}
 PAYLOAD=32
-F=sffp; K=sfnft
+F=sffp; K=sfnft; T=sftc; TX=sftx; KX=sfkx
 SOCKET=/run/sixfold-$F.sock
+wants() { [[ " $CONTENDERS " == *" $1 "* ]]; }
 # SIXFOLD=PATH runs that binary instead of building the release one (a quick
 # check with a debug build: its `off` figures are then not the router's).
 if [[ -n ${SIXFOLD:-} ]]; then
@@ -63,13 +64,15 @@ else
     bin=target/release/sixfold
 fi
 work=$(mktemp -d)
-router_pid=""
+router_pids=()
 gen_pid=""
 cleanup() {
     stop_generator
-    stop_server $F-core; stop_server $K-core
-    [[ -n $router_pid ]] && kill "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null || true
-    for w in $F $K; do for ns in $w-acc $w-box $w-core; do ip netns del $ns 2>/dev/null || true; done; done
+    for w in $F $K $T $TX $KX; do stop_server $w-core; done
+    for pid in "${router_pids[@]}"; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+    done
+    for w in $F $K $T $TX $KX; do for ns in $w-acc $w-box $w-core; do ip netns del $ns 2>/dev/null || true; done; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -118,10 +121,10 @@ counter() { # ns -> "packets bytes"
         python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
 }
 
-udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/datagram"
+udp() { # world -> "kdatagrams/s µs-CPU/datagram"
     local a b t0 t1 j0 j1 hz
     hz=$(getconf CLK_TCK)
-    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
+    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "$work/$1.cfg" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
     gen_pid=$!
     sleep "$WARM"
     read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
@@ -144,8 +147,8 @@ stop_server() {
     [[ -f $work/iperf-$1.pid ]] && kill "$(tr -d '\0' <"$work/iperf-$1.pid")" 2>/dev/null || true
 }
 
-world() { # prefix: the three namespaces, the two veth pairs, the endpoints
-    local w=$1
+world() { # prefix [tx]: the three namespaces, the two veth pairs, the endpoints
+    local w=$1 tx=${2:-$ENDPOINT_TX}
     for ns in $w-acc $w-box $w-core; do ip netns add $ns; ip -n $ns link set lo up; done
     ip link add acc0 netns $w-acc type veth peer name box-acc netns $w-box
     ip link add core0 netns $w-core type veth peer name box-core netns $w-box
@@ -159,8 +162,8 @@ world() { # prefix: the three namespaces, the two veth pairs, the endpoints
     ip -n $w-core link set core0 up
     ip -n $w-core route add 203.0.113.0/28 via 192.0.2.1
     ip -n $w-core -6 route add 2001:db8:1::/48 via 2001:db8:ffff::1
-    ip netns exec $w-acc ethtool -K acc0 gro on tx "$ENDPOINT_TX" >/dev/null
-    ip netns exec $w-core ethtool -K core0 gro on tx "$ENDPOINT_TX" >/dev/null
+    ip netns exec $w-acc ethtool -K acc0 gro on tx "$tx" >/dev/null
+    ip netns exec $w-core ethtool -K core0 gro on tx "$tx" >/dev/null
     ip -n $w-box addr add 100.64.0.254/24 dev box-acc
     ip -n $w-box -6 addr add 2001:db8:1:1::1/64 dev box-acc nodad
     ip -n $w-box addr add 192.0.2.1/24 dev box-core
@@ -176,18 +179,15 @@ world() { # prefix: the three namespaces, the two veth pairs, the endpoints
     cat >"$work/$w.cfg" <<CFG
 { eth(da=$mac), ipv4(saddr=100.64.0.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
 CFG
-    cat >"$work/$w-new.cfg" <<CFG
-{ eth(da=$mac), ipv4(saddr=100.64.0.1, saddr[3]=dinc(1,254), daddr=192.0.2.80, ttl=64), udp(sport=drnd(1024,65535), dport=9), fill(0x41, 32) }
-CFG
 }
 
-config() { # mode
+config() { # mode [world hook]
+    local F=${2:-$F} SOCKET=/run/sixfold-${2:-$F}.sock
     cat <<TOML
 [router]
 control_socket = "$SOCKET"
 [nat]
 pool = ["203.0.113.0/28"]
-ports_per_subscriber = 64512
 [wan]
 name = "wan"
 netns = "$F-box"
@@ -202,45 +202,47 @@ routes = ["0.0.0.0/0", "::/0"]
 route_table = 100
 [fastpath]
 mode = "$1"
+hook = "${3:-xdp}"
 inside = "box-acc"
 outside = "box-core"
 netns = "$F-box"
 TOML
 }
 
-mode() { # ebpf|off: the running router reloads its file with that mode
-    config "$1" >"$work/box.toml"
+mode() { # ebpf|off: the running router of world F reloads its file with that mode
+    config "$1" >"$work/$F.toml"
     $bin reload --socket "$SOCKET" >/dev/null
     sleep 1.5
 }
 
-# --- sixfold's box -------------------------------------------------------------
-world $F
-for rule in "rule add iif box-acc lookup 100" "-6 rule add iif box-acc lookup 100" \
-    "rule add iif box-core lookup 110" "-6 rule add iif box-core lookup 110" \
-    "-6 route add 2001:db8:1::/48 via 2001:db8:1:1::5"; do
-    # shellcheck disable=SC2086
-    ip -n $F-box $rule
-done
-start_router() { # mode: (re)starts the router, empty, with that mode
-    if [[ -n $router_pid ]]; then
-        kill "$router_pid" && wait "$router_pid" 2>/dev/null || true
-    fi
-    config "$1" >"$work/box.toml"
-    $bin run --config "$work/box.toml" 2>"$work/router.log" &
-    router_pid=$!
+# --- sixfold's boxes ------------------------------------------------------------
+sixfold_box() { # world hook [tx]: a box whose router runs the fast path on that hook
+    local w=$1
+    world "$w" "${3:-}"
+    for rule in "rule add iif box-acc lookup 100" "-6 rule add iif box-acc lookup 100" \
+        "rule add iif box-core lookup 110" "-6 rule add iif box-core lookup 110" \
+        "-6 route add 2001:db8:1::/48 via 2001:db8:1:1::5"; do
+        # shellcheck disable=SC2086
+        ip -n $w-box $rule
+    done
+    config ebpf "$w" "$2" >"$work/$w.toml"
+    $bin run --config "$work/$w.toml" 2>"$work/router-$w.log" &
+    router_pids+=($!)
     for _ in $(seq 100); do
-        $bin stats --socket "$SOCKET" >/dev/null 2>&1 && break
+        $bin stats --socket "/run/sixfold-$w.sock" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    $bin stats --socket "$SOCKET" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
+    $bin stats --socket "/run/sixfold-$w.sock" >/dev/null || { cat "$work/router-$w.log" >&2; exit 1; }
 }
-start_router ebpf
+sixfold_box $F xdp
+if wants fastpath-tc; then sixfold_box $T tc; fi
+if wants fastpath-tc-tx; then sixfold_box $TX tc on; fi
 
-# --- the kernel's box ------------------------------------------------------------
-world $K
-ip -n $K-box -6 route add 2001:db8:1::/48 via 2001:db8:1:1::5
-ip netns exec $K-box nft -f - <<'NFT'
+# --- the kernel's boxes ------------------------------------------------------------
+kernel_box() { # world [tx]
+    world "$1" "${2:-}"
+    ip -n "$1-box" -6 route add 2001:db8:1::/48 via 2001:db8:1:1::5
+    ip netns exec "$1-box" nft -f - <<'NFT'
 table ip sfnat {
     chain post {
         type nat hook postrouting priority 100; policy accept;
@@ -248,60 +250,69 @@ table ip sfnat {
     }
 }
 NFT
+}
+kernel_box $K
+if wants kernel-tx; then kernel_box $KX on; fi
 sleep 1
 
-fast_packets() { # the fast path's packets so far, and the program's non-zero counters
-    $bin stats --socket "$SOCKET" |
+fast_packets() { # [world]: the fast path's packets so far, and the program's non-zero counters
+    $bin stats --socket "/run/sixfold-${1:-$F}.sock" |
         python3 -c 'import json,sys; f=json.load(sys.stdin)["fastpath"]; print(f["packets"], " ".join("%s=%d" % kv for kv in f["program"].items() if kv[1]))'
 }
 
 # --- rounds, interleaved -----------------------------------------------------------
 declare -A R
 for round in $(seq "$REPS"); do
-    for c in fastpath off kernel; do
+    for c in $CONTENDERS; do
         case $c in
             fastpath) mode ebpf; w=$F ;;
             off) mode off; w=$F ;;
             kernel) w=$K ;;
+            fastpath-tc) w=$T ;;
+            fastpath-tc-tx) w=$TX ;;
+            kernel-tx) w=$KX ;;
+            *) echo "unknown contender $c" >&2; exit 2 ;;
         esac
         read -r R[t4,$c,$round] R[c4,$c,$round] <<<"$(tcp $w 192.0.2.80)"
         read -r R[t6,$c,$round] R[c6,$c,$round] <<<"$(tcp $w 2001:db8:ffff::80)"
         read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w)"
-        R[n,$c,$round]=-; R[cn,$c,$round]=-
-        if [[ $c != kernel ]]; then
-            start_router "$([[ $c == fastpath ]] && echo ebpf || echo off)"
-            read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg")"
-        fi
         echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
             "TCPv6 ${R[t6,$c,$round]} Gbit/s ${R[c6,$c,$round]} core-s/GB;" \
-            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram;" \
-            "first packets ${R[n,$c,$round]} kdatagram/s ${R[cn,$c,$round]} µs/datagram" \
-            "(fast-path packets so far: $(fast_packets))" >&2
+            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram" \
+            "(fast-path packets so far: $(fast_packets "$([[ $w == "$T" || $w == "$TX" ]] && echo "$w")"))" >&2
     done
 done
 
-median() { # key contender -> median over rounds ("-" where not measured)
+median() { # key contender -> median over rounds
     local vals=()
     for round in $(seq "$REPS"); do vals+=("${R[$1,$2,$round]}"); done
-    [[ ${vals[0]} == - ]] && { echo -; return; }
     printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.3f" if max(v) < 10 else "%.0f") % v[len(v)//2])'
 }
-ratio() { # a b -> a/b, "-" where either is not measured
-    [[ $1 == - || $2 == - ]] && { echo -; return; }
-    python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"
-}
+ratio() { python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"; }
+# The ratios the table shows, where both contenders ran: a over b.
+PAIRS="fastpath/kernel fastpath/off fastpath-tc/kernel fastpath-tc/fastpath fastpath-tc-tx/kernel-tx"
 row() { # label key
-    local f o k
-    f=$(median "$2" fastpath); o=$(median "$2" off); k=$(median "$2" kernel)
-    echo "| $1 | $f | $o | $k | $(ratio "$f" "$k") | $(ratio "$f" "$o") |"
+    local line="| $1 |" c a b
+    for c in $CONTENDERS; do line+=" $(median "$2" "$c") |"; done
+    for pair in $PAIRS; do
+        a=${pair%/*}; b=${pair#*/}
+        if wants "$a" && wants "$b"; then
+            line+=" $(ratio "$(median "$2" "$a")" "$(median "$2" "$b")") |"
+        fi
+    done
+    echo "$line"
 }
-echo "| through one box (medians of $REPS interleaved rounds) | fastpath (XDP) | off (TUN) | kernel nft | fastpath / kernel | fastpath / off |"
-echo "|---|---:|---:|---:|---:|---:|"
+header="| through one box (medians of $REPS interleaved rounds) |"
+rule="|---|"
+for c in $CONTENDERS; do header+=" $c |"; rule+="---:|"; done
+for pair in $PAIRS; do
+    if wants "${pair%/*}" && wants "${pair#*/}"; then header+=" ${pair/\// \/ } |"; rule+="---:|"; fi
+done
+echo "$header"
+echo "$rule"
 row "TCP IPv4 (NAT), Gbit/s" t4
 row "TCP IPv4, whole-machine core-s per GB" c4
 row "TCP IPv6 (routed), Gbit/s" t6
 row "TCP IPv6, whole-machine core-s per GB" c6
 row "UDP 60 B (NAT), thousand datagrams/s arriving" u
 row "UDP 60 B, whole-machine µs CPU per datagram" cu
-row "first packets (a new session each), thousand datagrams/s arriving" n
-row "first packets, whole-machine µs CPU per datagram" cn

@@ -144,7 +144,7 @@ fn rfc5780_discovery_reports_the_configured_behaviour_with_the_fast_path_on_and_
     for p in ["turnserver", "turnutils_natdiscovery", "ss"] {
         assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
     }
-    let w = FastBox::build("r27n");
+    let w = FastBox::build("r27n", false);
     let nat = |m: &str, f: &str| format!("mapping = \"{m}\"\nfiltering = \"{f}\"");
     let _router = w.start(&w.config("ebpf", &nat("eim", "eif"), ""));
     let _server = stun_server(&w);
@@ -190,7 +190,7 @@ fn the_session_limit_holds_under_a_syn_flood_and_others_stay_on_the_fast_path() 
     }
     const LIMIT: u64 = 50;
     const SYNS: u64 = 3000;
-    let w = FastBox::build("r27s");
+    let w = FastBox::build("r27s", false);
     std::fs::write(w.dir.join("index.html"), vec![b'x'; 1_000_000]).unwrap();
     let limit = format!("sessions_per_subscriber = {LIMIT}");
     let _router = w.start(&w.config("ebpf", &limit, ""));
@@ -348,7 +348,7 @@ fn ipfix_accounting_and_stats_match_the_endpoints_with_the_fast_path_on() {
     }
     const COUNT: u64 = 2000;
     const PAYLOAD: u64 = 200;
-    let w = FastBox::build("r27i");
+    let w = FastBox::build("r27i", false);
     let flows_dir = w.dir.join("nfcapd");
     std::fs::create_dir_all(&flows_dir).unwrap();
     let mut nfcapd = Guard(spawn_in(

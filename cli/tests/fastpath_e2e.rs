@@ -29,7 +29,7 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
     for p in ["ping", "curl", "python3", "ip", "ethtool"] {
         assert!(have(p), "{p} is missing (scripts/test.sh installs it)");
     }
-    let w = FastBox::build("r27");
+    let w = FastBox::build("r27", false);
     let dir = &w.dir;
     std::fs::write(dir.join("index.html"), vec![b'x'; 2_000_000]).unwrap();
     let router = w.start(&w.config("ebpf", "", ""));

@@ -7,9 +7,10 @@
 //! one binary may run at once.
 //!
 //! The endpoints' veths have GRO on (a frame redirected into a veth needs the
-//! peer's NAPI) and transmit checksum offload off: a frame the program
-//! redirects leaves as a plain XDP frame, so its L4 checksum must be complete
-//! — as it is on frames from a real NIC.
+//! peer's NAPI) and transmit checksum offload as asked: off, a frame the XDP
+//! program redirects leaves as a plain XDP frame, so its L4 checksum must be
+//! complete — as it is on frames from a real NIC; on, a local sender's TCP
+//! leaves GSO super-packets with partial checksums — what the TC hook is for.
 
 use super::{SIXFOLD, ok};
 use sixfold_router::Snapshot;
@@ -42,7 +43,9 @@ fn script(ns: &str, lines: &[&str]) {
 }
 
 impl FastBox {
-    pub fn build(prefix: &str) -> FastBox {
+    /// The three namespaces and their veths; `tx`: the endpoints' transmit
+    /// checksum offload (and with it TSO) on.
+    pub fn build(prefix: &str, tx: bool) -> FastBox {
         let w = FastBox {
             access: format!("{prefix}-acc"),
             boxns: format!("{prefix}-box"),
@@ -58,6 +61,7 @@ impl FastBox {
             let s = Command::new("ip").args(["netns", "add", ns]).status();
             assert!(s.unwrap().success(), "ip netns add {ns}");
         }
+        let tx = if tx { "on" } else { "off" };
         for (end, peer, ns) in [
             ("acc0", "box-acc", &w.access),
             ("core0", "box-core", &w.core),
@@ -73,7 +77,7 @@ impl FastBox {
             &[
                 "ip link set lo up",
                 "ip link set acc0 up",
-                "ethtool -K acc0 gro on tx off",
+                &format!("ethtool -K acc0 gro on tx {tx}"),
                 "ip addr add 100.64.0.1/24 dev acc0",
                 "ip addr add 100.64.0.2/24 dev acc0",
                 "ip addr add 2001:db8:1:1::5/64 dev acc0 nodad",
@@ -86,7 +90,7 @@ impl FastBox {
             &[
                 "ip link set lo up",
                 "ip link set core0 up",
-                "ethtool -K core0 gro on tx off",
+                &format!("ethtool -K core0 gro on tx {tx}"),
                 "ip addr add 192.0.2.80/24 dev core0",
                 "ip addr add 192.0.2.81/24 dev core0",
                 "ip addr add 2001:db8:ffff::80/64 dev core0 nodad",
@@ -121,7 +125,8 @@ impl FastBox {
     }
 
     /// The box's configuration: fast path `mode`, `nat` lines added to
-    /// `[nat]`, `extra` sections after the rest.
+    /// `[nat]`, `extra` after `[fastpath]`'s keys (more of its keys, such as
+    /// `hook = "tc"`, then other sections).
     pub fn config(&self, mode: &str, nat: &str, extra: &str) -> String {
         let (socket, boxns) = (&self.socket, &self.boxns);
         format!(

@@ -1,7 +1,7 @@
 //! `[fastpath]`: the in-kernel fast path of a box between two interfaces
 //! (issue 27). The router installs each established TCP/UDP NAT44 session of
-//! a `[[subscriber_range]]` subscriber into an XDP program on `inside` and
-//! `outside`, which then forwards the session's packets itself; everything
+//! a `[[subscriber_range]]` subscriber into an eBPF program (XDP or TC
+//! clsact ingress: `hook`) on `inside` and `outside`, which then forwards the session's packets itself; everything
 //! else takes the TUN path as before. Checked here, with the rest of the
 //! configuration ([`validate`]): only boxes whose subscribers all come from
 //! ranges can use it.
@@ -21,12 +21,30 @@ pub enum FastPathMode {
     Ebpf,
 }
 
+/// Where the program sees packets: both hooks run the same code, with the
+/// same maps, rules and counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FastPathHook {
+    /// XDP, in the driver, before the kernel builds an skb (the default): one
+    /// MTU frame at a time, and on a veth only frames with complete
+    /// checksums can be redirected (see docs/fastpath.md).
+    #[default]
+    Xdp,
+    /// TC (clsact) ingress: the skb, GSO super-packets whole and partial
+    /// checksums updated for what they are, so a local sender's offloads may
+    /// stay on.
+    Tc,
+}
+
 /// The `[fastpath]` section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FastPath {
     /// `"off"` or `"ebpf"`.
     pub mode: FastPathMode,
+    /// `"xdp"` or `"tc"`: where the program is attached.
+    pub hook: FastPathHook,
     /// The interface facing the subscribers (the access side).
     pub inside: Option<String>,
     /// The interface facing the core (the WAN side).
@@ -42,6 +60,7 @@ impl Default for FastPath {
     fn default() -> FastPath {
         FastPath {
             mode: FastPathMode::Off,
+            hook: FastPathHook::Xdp,
             inside: None,
             outside: None,
             netns: None,
@@ -107,7 +126,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
             format!(
                 "\"ebpf\" serves boxes between two interfaces ([[subscriber_range]]), but \
                  subscriber[0] ({:?}) has a TUN of its own: its packets reach the router only \
-                 through that TUN, where no XDP program sees them. Use mode = \"off\", or \
+                 through that TUN, where the fast path's program (XDP or TC) never sees them. Use mode = \"off\", or \
                  ranges only",
                 s.name
             ),
@@ -124,6 +143,7 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use super::FastPathHook;
     use crate::Config;
 
     const RANGE: &str = "[nat]\npool = [\"203.0.113.0/28\"]\n[[subscriber_range]]\n\
@@ -146,7 +166,10 @@ mod tests {
         );
         let config = Config::from_toml(&text).unwrap();
         assert!(config.fastpath.on());
+        assert_eq!(config.fastpath.hook, FastPathHook::Xdp);
         assert_eq!(config.fastpath.inside.as_deref(), Some("access0"));
+        let tc = Config::from_toml(&format!("{text}hook = \"tc\"\n")).unwrap();
+        assert_eq!(tc.fastpath.hook, FastPathHook::Tc);
         assert_eq!(config.fastpath.netns.as_deref(), Some("box"));
     }
 
@@ -179,6 +202,11 @@ mod tests {
         assert!(problems(&long)[0].starts_with("fastpath.inside"));
         let zero = format!("{RANGE}[fastpath]\nmax_flows = 0\n");
         assert!(problems(&zero)[0].starts_with("fastpath.max_flows (line 7): 0: must be 1 to"));
+        let hook = format!("{RANGE}[fastpath]\nhook = \"clsact\"\n");
+        assert_eq!(
+            problems(&hook),
+            ["fastpath.hook (line 7): unknown variant `clsact`, expected `xdp` or `tc`"]
+        );
         let mode = format!("{RANGE}[fastpath]\nmode = \"xdp\"\n");
         assert!(
             problems(&mode)[0].starts_with("fastpath.mode"),

@@ -31,7 +31,7 @@ mod siit;
 mod takeover;
 mod validate;
 
-pub use fastpath::{FastPath, FastPathMode, MAX_FLOWS};
+pub use fastpath::{FastPath, FastPathHook, FastPathMode, MAX_FLOWS};
 pub use ipfix::Ipfix;
 pub use links::{
     DEFAULT_CONTROL_SOCKET, LogFormat, RouterSection, Subscriber, SubscriberRange, Wan,

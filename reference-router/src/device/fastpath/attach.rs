@@ -50,7 +50,7 @@ pub fn open(config: &Config) -> io::Result<Option<Shared>> {
     };
     let netns = f.netns.as_deref();
     let mut attached = Attached {
-        fp: FastPath::load(f.max_flows)?,
+        fp: FastPath::load(f.max_flows, f.hook)?,
         inside: inside.clone(),
         outside: outside.clone(),
         netns: f.netns.clone(),
