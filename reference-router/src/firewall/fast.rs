@@ -45,9 +45,10 @@ impl Firewall {
     /// path now and is not installed yet.
     pub(crate) fn fast_offer(&mut self, index: u32) -> Option<FastFlow6> {
         let flow = &mut self.flows[index as usize];
+        // UDP at its second packet, as a NAT session (`nat::fast`).
         let ready = match flow.key.protocol {
             IpProtocol::Tcp => tcp::established(flow.tcp),
-            IpProtocol::Udp => true,
+            IpProtocol::Udp => std::mem::replace(&mut flow.repeated, true),
             _ => false,
         };
         if flow.fast || !ready || !flow.live {

@@ -89,6 +89,10 @@ struct Flow {
     live: bool,
     /// Installed in the fast path (issue 27): its removal is reported.
     fast: bool,
+    /// A packet after its first has passed: a UDP flow is offered to the fast
+    /// path then (`fast::fast_offer`). Not in a handed-over state.
+    #[serde(skip)]
+    repeated: bool,
     /// Where flow accounting keeps the records of the flow's outbound and
     /// inbound packets ([`crate::ipfix::accounting::Accounting::count_at`];
     /// `NIL` none yet): 8 bytes, whether accounting is on or not.
@@ -308,6 +312,7 @@ impl Firewall {
             slot: 0,
             live: true,
             fast: false,
+            repeated: false,
             accounting: [NIL; 2],
         };
         let index = wheel::place(&mut self.flows, &mut self.free, flow);

@@ -69,6 +69,11 @@ pub(crate) struct Session {
     /// Installed in the fast path (issue 27): its removal is reported
     /// ([`Table::take_fast_removed`]). In the record's padding: still 48 bytes.
     pub(crate) fast: bool,
+    /// A packet after its first has passed: a UDP session is offered to the
+    /// fast path then, not for a one-packet flow. In the last byte of padding;
+    /// not in a handed-over state (its format stays), where it starts again.
+    #[serde(skip)]
+    pub(crate) repeated: bool,
     /// Where flow accounting keeps the records of the session's outbound and
     /// inbound flows ([`crate::ipfix::accounting::Accounting::count_at`]; `NIL`
     /// none yet): 8 of the 48 bytes, whether accounting is on or not.
@@ -437,6 +442,7 @@ impl Table {
             next: NIL,
             slot: 0,
             fast: false,
+            repeated: false,
             accounting: [NIL; 2],
         };
         let index = wheel::place(&mut self.sessions, &mut self.free_session, record);
@@ -611,6 +617,7 @@ mod tests {
                 slot: 0,
                 accounting: [NIL; 2],
                 fast: false,
+                repeated: false,
             }
         }
     }
