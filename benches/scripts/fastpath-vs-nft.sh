@@ -26,7 +26,14 @@
 #   seconds after the generator starts and WINDOW seconds later; a merged
 #   super-packet counts once there, so datagrams = (bytes - 28 x packets) / 32)
 #   and whole-machine CPU per datagram over that window (the generator's CPU
-#   included: it shares the 2 cores).
+#   included: it shares the 2 cores);
+# - first-packet rate (`fastpath` and `off` only): the same 60-byte UDP from
+#   the subscribers 100.64.0.1-254 in turn (dinc) with RFC 4814 pseudorandom
+#   source ports (drnd), so nearly every datagram opens a new NAT session and
+#   takes the slow path; datagrams per second arriving and CPU per datagram,
+#   over the same window. World F's router is restarted empty, in the
+#   contender's mode, before each such run (sessions would otherwise pile up
+#   across rounds into the limits).
 #
 # The endpoints' veths (acc0, core0) have GRO on and transmit checksum offload
 # off (ENDPOINT_TX) in worlds F, K and T: a frame the XDP program redirects
@@ -121,10 +128,10 @@ counter() { # ns -> "packets bytes"
         python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
 }
 
-udp() { # world -> "kdatagrams/s µs-CPU/datagram"
+udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/datagram"
     local a b t0 t1 j0 j1 hz
     hz=$(getconf CLK_TCK)
-    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "$work/$1.cfg" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
+    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
     gen_pid=$!
     sleep "$WARM"
     read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
@@ -179,6 +186,9 @@ world() { # prefix [tx]: the three namespaces, the two veth pairs, the endpoints
     cat >"$work/$w.cfg" <<CFG
 { eth(da=$mac), ipv4(saddr=100.64.0.1, daddr=192.0.2.80, ttl=64), udp(sport=dinc(1024,1087,1), dport=9), fill(0x41, 32) }
 CFG
+    cat >"$work/$w-new.cfg" <<CFG
+{ eth(da=$mac), ipv4(saddr=100.64.0.1, saddr[3]=dinc(1,254), daddr=192.0.2.80, ttl=64), udp(sport=drnd(1024,65535), dport=9), fill(0x41, 32) }
+CFG
 }
 
 config() { # mode [world hook]
@@ -188,6 +198,7 @@ config() { # mode [world hook]
 control_socket = "$SOCKET"
 [nat]
 pool = ["203.0.113.0/28"]
+ports_per_subscriber = 64512
 [wan]
 name = "wan"
 netns = "$F-box"
@@ -216,6 +227,25 @@ mode() { # ebpf|off: the running router of world F reloads its file with that mo
 }
 
 # --- sixfold's boxes ------------------------------------------------------------
+start_router() { # world hook: its router, started from $work/WORLD.toml; its pid last in router_pids
+    local w=$1
+    $bin run --config "$work/$w.toml" 2>"$work/router-$w.log" &
+    router_pids+=($!)
+    for _ in $(seq 100); do
+        $bin stats --socket "/run/sixfold-$w.sock" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    $bin stats --socket "/run/sixfold-$w.sock" >/dev/null || { cat "$work/router-$w.log" >&2; exit 1; }
+}
+
+fresh_router() { # mode: world F's router (the first started) again, empty, in that mode
+    kill "${router_pids[0]}" && wait "${router_pids[0]}" 2>/dev/null || true
+    config "$1" >"$work/$F.toml"
+    start_router $F
+    router_pids[0]=${router_pids[-1]}
+    unset 'router_pids[-1]'
+}
+
 sixfold_box() { # world hook [tx]: a box whose router runs the fast path on that hook
     local w=$1
     world "$w" "${3:-}"
@@ -226,13 +256,7 @@ sixfold_box() { # world hook [tx]: a box whose router runs the fast path on that
         ip -n $w-box $rule
     done
     config ebpf "$w" "$2" >"$work/$w.toml"
-    $bin run --config "$work/$w.toml" 2>"$work/router-$w.log" &
-    router_pids+=($!)
-    for _ in $(seq 100); do
-        $bin stats --socket "/run/sixfold-$w.sock" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    $bin stats --socket "/run/sixfold-$w.sock" >/dev/null || { cat "$work/router-$w.log" >&2; exit 1; }
+    start_router "$w"
 }
 sixfold_box $F xdp
 if wants fastpath-tc; then sixfold_box $T tc; fi
@@ -276,19 +300,29 @@ for round in $(seq "$REPS"); do
         read -r R[t4,$c,$round] R[c4,$c,$round] <<<"$(tcp $w 192.0.2.80)"
         read -r R[t6,$c,$round] R[c6,$c,$round] <<<"$(tcp $w 2001:db8:ffff::80)"
         read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w)"
+        R[n,$c,$round]=-; R[cn,$c,$round]=-
+        if [[ $c == fastpath || $c == off ]]; then
+            fresh_router "$([[ $c == fastpath ]] && echo ebpf || echo off)"
+            read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg")"
+        fi
         echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
             "TCPv6 ${R[t6,$c,$round]} Gbit/s ${R[c6,$c,$round]} core-s/GB;" \
-            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram" \
+            "UDP ${R[u,$c,$round]} kdatagram/s ${R[cu,$c,$round]} µs/datagram;" \
+            "first packets ${R[n,$c,$round]} kdatagram/s ${R[cn,$c,$round]} µs/datagram" \
             "(fast-path packets so far: $(fast_packets "$([[ $w == "$T" || $w == "$TX" ]] && echo "$w")"))" >&2
     done
 done
 
-median() { # key contender -> median over rounds
+median() { # key contender -> median over rounds ("-" where not measured)
     local vals=()
     for round in $(seq "$REPS"); do vals+=("${R[$1,$2,$round]}"); done
+    [[ ${vals[0]} == - ]] && { echo -; return; }
     printf '%s\n' "${vals[@]}" | sort -g | python3 -c 'import sys; v=[float(x) for x in sys.stdin]; print(("%.3f" if max(v) < 10 else "%.0f") % v[len(v)//2])'
 }
-ratio() { python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"; }
+ratio() {
+    [[ $1 == - || $2 == - ]] && { echo -; return; }
+    python3 -c "print('%.2f' % ($1/$2) if $2 else '-')"
+}
 # The ratios the table shows, where both contenders ran: a over b.
 PAIRS="fastpath/kernel fastpath/off fastpath-tc/kernel fastpath-tc/fastpath fastpath-tc-tx/kernel-tx"
 row() { # label key
@@ -316,3 +350,5 @@ row "TCP IPv6 (routed), Gbit/s" t6
 row "TCP IPv6, whole-machine core-s per GB" c6
 row "UDP 60 B (NAT), thousand datagrams/s arriving" u
 row "UDP 60 B, whole-machine µs CPU per datagram" cu
+row "first packets (a new session each), thousand datagrams/s arriving" n
+row "first packets, whole-machine µs CPU per datagram" cn
