@@ -129,15 +129,28 @@ counter() { # ns -> "packets bytes"
 }
 
 udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/datagram"
-    local a b t0 t1 j0 j1 hz
+    # trafgen gives up when a send of its ring fails with EAGAIN ("Flushing
+    # TX_RING failed: Resource temporarily unavailable"), which a veth whose
+    # peer runs XDP returns when the peer's ring is full: the generator, not
+    # the path, stopped. A run whose generator is not alive at the end of its
+    # window is taken again (up to three times), and said so on stderr.
+    local a b t0 t1 j0 j1 hz attempt log=$work/trafgen.log
     hz=$(getconf CLK_TCK)
-    taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >/dev/null 2>&1 &
-    gen_pid=$!
-    sleep "$WARM"
-    read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
-    sleep "$WINDOW"
-    read -r -a b <<<"$(counter "$1-core")"; t1=$(date +%s.%N); j1=$(busy)
-    stop_generator
+    for attempt in 1 2 3; do
+        taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >"$log" 2>&1 &
+        gen_pid=$!
+        sleep "$WARM"
+        read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
+        sleep "$WINDOW"
+        read -r -a b <<<"$(counter "$1-core")"; t1=$(date +%s.%N); j1=$(busy)
+        if kill -0 "$gen_pid" 2>/dev/null; then
+            stop_generator
+            break
+        fi
+        wait "$gen_pid" 2>/dev/null || true
+        gen_pid=""
+        echo "  $1: trafgen stopped early (attempt $attempt): $(grep -m1 -i 'failed' "$log" || tail -n 1 "$log")" >&2
+    done
     python3 -c "
 packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
 d = (bytes - 28 * packets) / $PAYLOAD
