@@ -157,14 +157,19 @@ fn rfc5780_discovery_reports_the_configured_behaviour_with_the_fast_path_on_and_
         let after = w.stats();
         assert_eq!(on, [mapping, filtering], "fast path on");
         // Mapping: three sessions (server, other address, other address and
-        // port), each installed at its second packet (the answer); filtering:
-        // its changed-address requests, sent once its answer came back, the
-        // program forwarded. (A session of one packet, such as an answer from
-        // another address that the filtering lets in, is not installed.)
+        // port), each installed at its second packet (the answer). Under
+        // address-dependent filtering the answers from another address are
+        // dropped and the client sends its request again on the installed
+        // session: those the program forwards. Under EIF every answer comes
+        // back, no session carries a third packet, and whether the next
+        // request beats the install is a race: no packet is required then.
+        // (A session of one packet, such as an answer from another address
+        // that EIF lets in, is not installed.)
         let installs = after.fastpath.installs - before.fastpath.installs;
         let fast = program(&after, "forwarded_ipv4") - program(&before, "forwarded_ipv4");
+        let retries = filtering != "eif";
         assert!(
-            installs >= 3 && fast >= 1,
+            installs >= 3 && (fast >= 1 || !retries),
             "{mapping}/{filtering}: {installs} flows installed, {fast} packets forwarded by the program"
         );
 
