@@ -79,29 +79,7 @@ impl World {
         // The box: forwarding, no reverse-path filter (its TUNs' sources are
         // routed elsewhere), the policy rules; the tables' routes are the
         // router's own.
-        script(
-            BOX,
-            &[
-                "sysctl -qw net.ipv4.ip_forward=1",
-                "sysctl -qw net.ipv6.conf.all.forwarding=1",
-                "sysctl -qw net.ipv4.conf.all.rp_filter=0",
-                "sysctl -qw net.ipv4.conf.default.rp_filter=0",
-                "ip link set lo up",
-                "ip link set box-acc up",
-                "ip link set box-core up",
-                "sysctl -qw net.ipv4.conf.box-acc.rp_filter=0",
-                "sysctl -qw net.ipv4.conf.box-core.rp_filter=0",
-                "ip addr add 100.64.0.254/24 dev box-acc",
-                "ip addr add fe80::1/64 dev box-acc nodad",
-                "ip -6 route add 2001:db8:1::/48 dev box-acc",
-                "ip addr add 192.0.2.1/24 dev box-core",
-                "ip addr add 2001:db8:ffff::1/64 dev box-core nodad",
-                "ip rule add iif box-acc lookup 100",
-                "ip -6 rule add iif box-acc lookup 100",
-                "ip rule add iif box-core lookup 110",
-                "ip -6 rule add iif box-core lookup 110",
-            ],
-        );
+        script(BOX, common::fastbox::BOX_SETUP);
         world
     }
 

@@ -18,6 +18,31 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The box's side of the world (`range_e2e`'s box too): forwarding on,
+/// reverse-path filtering off, both veths up and addressed, the range's
+/// IPv6 prefix on the access side, and the policy rules that send what
+/// comes in on each veth to the range's (100) or the WAN's (110) table.
+pub const BOX_SETUP: &[&str] = &[
+    "sysctl -qw net.ipv4.ip_forward=1",
+    "sysctl -qw net.ipv6.conf.all.forwarding=1",
+    "sysctl -qw net.ipv4.conf.all.rp_filter=0",
+    "sysctl -qw net.ipv4.conf.default.rp_filter=0",
+    "ip link set lo up",
+    "ip link set box-acc up",
+    "ip link set box-core up",
+    "sysctl -qw net.ipv4.conf.box-acc.rp_filter=0",
+    "sysctl -qw net.ipv4.conf.box-core.rp_filter=0",
+    "ip addr add 100.64.0.254/24 dev box-acc",
+    "ip addr add fe80::1/64 dev box-acc nodad",
+    "ip -6 route add 2001:db8:1::/48 dev box-acc",
+    "ip addr add 192.0.2.1/24 dev box-core",
+    "ip addr add 2001:db8:ffff::1/64 dev box-core nodad",
+    "ip rule add iif box-acc lookup 100",
+    "ip -6 rule add iif box-acc lookup 100",
+    "ip rule add iif box-core lookup 110",
+    "ip -6 rule add iif box-core lookup 110",
+];
+
 /// The three namespaces and the router's control socket; removed on drop.
 pub struct FastBox {
     pub access: String,
@@ -98,29 +123,7 @@ impl FastBox {
                 "ip -6 route add 2001:db8:1::/48 via 2001:db8:ffff::1",
             ],
         );
-        script(
-            &w.boxns,
-            &[
-                "sysctl -qw net.ipv4.ip_forward=1",
-                "sysctl -qw net.ipv6.conf.all.forwarding=1",
-                "sysctl -qw net.ipv4.conf.all.rp_filter=0",
-                "sysctl -qw net.ipv4.conf.default.rp_filter=0",
-                "ip link set lo up",
-                "ip link set box-acc up",
-                "ip link set box-core up",
-                "sysctl -qw net.ipv4.conf.box-acc.rp_filter=0",
-                "sysctl -qw net.ipv4.conf.box-core.rp_filter=0",
-                "ip addr add 100.64.0.254/24 dev box-acc",
-                "ip addr add fe80::1/64 dev box-acc nodad",
-                "ip -6 route add 2001:db8:1::/48 dev box-acc",
-                "ip addr add 192.0.2.1/24 dev box-core",
-                "ip addr add 2001:db8:ffff::1/64 dev box-core nodad",
-                "ip rule add iif box-acc lookup 100",
-                "ip -6 rule add iif box-acc lookup 100",
-                "ip rule add iif box-core lookup 110",
-                "ip -6 rule add iif box-core lookup 110",
-            ],
-        );
+        script(&w.boxns, BOX_SETUP);
         w
     }
 
