@@ -501,6 +501,7 @@ mod tests {
         let mut next = 100;
         fill(&mut json, &mut next);
         json["datapath"]["offload_refused"] = "kernel \"said\" no\\".into();
+        json["fastpath"]["hook"] = "tc".into();
         serde_json::from_value(json).unwrap()
     }
 
