@@ -415,7 +415,9 @@ row() { # label key
     done
     echo "$line"
 }
-header="| through one box (medians of $REPS interleaved rounds$([[ $SPREAD == 1 ]] && echo ", SPREAD=1: box on CPU $BOX_CPU, tester on CPU $GEN_CPU")) |"
+spread_note=""
+if [[ $SPREAD == 1 ]]; then spread_note=", SPREAD=1: box on CPU $BOX_CPU, tester on CPU $GEN_CPU"; fi
+header="| through one box (medians of $REPS interleaved rounds$spread_note) |"
 rule="|---|"
 for c in $CONTENDERS; do header+=" $c |"; rule+="---:|"; done
 for pair in $PAIRS; do
