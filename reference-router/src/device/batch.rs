@@ -86,7 +86,8 @@ impl Batch {
     pub(super) fn new() -> io::Result<Batch> {
         Ok(Batch {
             ring: IoUring::new(ENTRIES as u32)?,
-            slots: (0..ENTRIES).map(|_| PacketBuf::new()).collect(),
+            // Made as reads first need them: a quiet worker never tries 64.
+            slots: Vec::new(),
             outcomes: Vec::with_capacity(ENTRIES),
             writes: Vec::with_capacity(ENTRIES),
             spare: Vec::new(),
@@ -109,7 +110,10 @@ impl Batch {
     /// virtio-net headers where `header`, in one call, in the order the queue
     /// holds them: [`Batch::outcomes`] says what each slot got.
     pub(super) fn read(&mut self, fd: RawFd, header: bool, want: usize) -> Result<(), Broken> {
-        let n = want.clamp(1, ENTRIES).min(self.slots.len());
+        let n = want.clamp(1, ENTRIES);
+        if self.slots.len() < n {
+            self.slots.resize_with(n, PacketBuf::new);
+        }
         let entries = self.slots[..n].iter_mut().map(|slot| {
             let room = if header {
                 slot.io_mut()
