@@ -6,6 +6,7 @@
 //! configuration needs of the machine ([`host`]), and giving up root once
 //! the devices exist ([`privileges`]).
 
+mod batch;
 pub mod control;
 pub mod exporter;
 #[cfg(feature = "fastpath")]

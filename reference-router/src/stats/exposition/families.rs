@@ -280,6 +280,11 @@ fn datapath_loop(b: &mut Builder, d: &Datapath) {
             d.packets_read,
         ),
         (
+            "sixfold_datapath_io_calls",
+            "System calls that read or wrote packets on the TUNs (io_uring: one per burst).",
+            d.io_calls,
+        ),
+        (
             "sixfold_datapath_super_packets_whole",
             "Super-packets written whole, segmented by the receiving kernel.",
             d.super_packets_whole,
