@@ -35,6 +35,23 @@
 #   contender's mode, before each such run (sessions would otherwise pile up
 #   across rounds into the limits).
 #
+# SPREAD=1 uses the second core the way a real box uses its NIC's queues, in
+# every world alike (the kernel's box as much as sixfold's): the box's
+# ingress veth (box-acc) gets GRO on, threaded NAPI and RPS, its NAPI thread
+# pinned to BOX_CPU (default: the core that is not GEN_CPU), so the box's
+# receive, forwarding and TC or XDP program run there and nowhere else; the
+# sink's veth (core0) gets threaded NAPI and RPS on GEN_CPU, so the tester
+# (generator and sink, like a two-port traffic tester) keeps the other core.
+# The rate is then the box's core's, unless the tester's core saturates
+# first (its busy share is printed on stderr). Default 0: every hop runs on
+# the generator's core in softirq, one core of work for all of it.
+#
+# PROFILE=DIR records `perf record -a -g` over each UDP window (DIR/CONTENDER-rROUND.data)
+# and prints on stderr where the CPU went, by stage (generator, box, sink, …:
+# benches/scripts/perf-stages.py), as shares and µs per datagram. Perf's own
+# sampling costs a few percent: take the figures of such a run as a profile,
+# not as the benchmark's.
+#
 # The endpoints' veths (acc0, core0) have GRO on and transmit checksum offload
 # off (ENDPOINT_TX) in worlds F, K and T: a frame the XDP program redirects
 # into a veth needs the peer's NAPI and a complete checksum (as frames from a
@@ -46,7 +63,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
-for p in iperf3 trafgen nft ethtool taskset python3; do
+for p in iperf3 trafgen nft ethtool taskset python3 ${PROFILE:+perf}; do
     command -v $p >/dev/null || { echo "missing $p" >&2; exit 1; }
 done
 SECS=${SECS:-5}
@@ -54,6 +71,9 @@ REPS=${REPS:-3}
 WARM=${WARM:-1}
 WINDOW=${WINDOW:-3}
 GEN_CPU=${GEN_CPU:-1}
+BOX_CPU=${BOX_CPU:-$((1 - GEN_CPU))}
+SPREAD=${SPREAD:-0}
+PROFILE=${PROFILE:-}
 # The endpoints' transmit checksum offload (see above): `on` to see what the
 # fast path does with partial checksums from a local sender.
 ENDPOINT_TX=${ENDPOINT_TX:-off}
@@ -71,10 +91,12 @@ else
     bin=target/release/sixfold
 fi
 work=$(mktemp -d)
+wmem_default=$(cat /proc/sys/net/core/wmem_default)
 router_pids=()
 gen_pid=""
 cleanup() {
     stop_generator
+    echo "$wmem_default" >/proc/sys/net/core/wmem_default
     for w in $F $K $T $TX $KX; do stop_server $w-core; done
     for pid in "${router_pids[@]}"; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -128,7 +150,7 @@ counter() { # ns -> "packets bytes"
         python3 -c 'import json,sys; c=[x["counter"] for x in json.load(sys.stdin)["nftables"] if "counter" in x][0]; print(c["packets"], c["bytes"])'
 }
 
-udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/datagram"
+udp() { # world [trafgen config, default the world's] [profile name] -> "kdatagrams/s µs-CPU/datagram"
     # trafgen gives up when a send of its ring fails with EAGAIN ("Flushing
     # TX_RING failed: Resource temporarily unavailable"), which a veth whose
     # peer runs XDP returns when the peer's ring is full: the generator, not
@@ -137,12 +159,24 @@ udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/d
     local a b t0 t1 j0 j1 hz attempt log=$work/trafgen.log
     hz=$(getconf CLK_TCK)
     for attempt in 1 2 3; do
+        # trafgen raises the default socket send buffer while it runs, but
+        # cannot inside a namespace (the sysctl is the host's): with the
+        # default 208 KB, datagrams still queued further on (a backlog or
+        # ring on the other core, SPREAD=1) hold its buffer and it dies on
+        # EAGAIN. Done here for the moment its socket is made.
+        echo 4194304 >/proc/sys/net/core/wmem_default
         taskset -c "$GEN_CPU" ip netns exec "$1-acc" trafgen -i "${2:-$work/$1.cfg}" -o acc0 --cpus 1 -n 0 >"$log" 2>&1 &
         gen_pid=$!
+        sleep 0.3
+        echo "$wmem_default" >/proc/sys/net/core/wmem_default
         sleep "$WARM"
-        read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy)
-        sleep "$WINDOW"
-        read -r -a b <<<"$(counter "$1-core")"; t1=$(date +%s.%N); j1=$(busy)
+        read -r -a a <<<"$(counter "$1-core")"; t0=$(date +%s.%N); j0=$(busy); g0=$(busy_cpu "$GEN_CPU"); o0=$(busy_cpu "$BOX_CPU")
+        if [[ -n $PROFILE && -n ${3:-} ]]; then
+            perf record -q -a -g -o "$PROFILE/$3.data" -- sleep "$WINDOW" >/dev/null 2>&1
+        else
+            sleep "$WINDOW"
+        fi
+        read -r -a b <<<"$(counter "$1-core")"; t1=$(date +%s.%N); j1=$(busy); g1=$(busy_cpu "$GEN_CPU"); o1=$(busy_cpu "$BOX_CPU")
         if kill -0 "$gen_pid" 2>/dev/null; then
             stop_generator
             break
@@ -155,7 +189,35 @@ udp() { # world [trafgen config, default the world's] -> "kdatagrams/s µs-CPU/d
 packets, bytes = ${b[0]} - ${a[0]}, ${b[1]} - ${a[1]}
 d = (bytes - 28 * packets) / $PAYLOAD
 cpu = ($j1 - $j0) / $hz
-print('%.0f %.2f' % (d / ($t1 - $t0) / 1e3, cpu / max(d, 1) * 1e6))"
+print('%.0f %.2f' % (d / ($t1 - $t0) / 1e3, cpu / max(d, 1) * 1e6))" >"$work/udp.out"
+    echo "  $1${3:+ ($3)}: busy: the generator's core (CPU $GEN_CPU) $(python3 -c "print('%.0f' % (100 * ($g1 - $g0) / $hz / ($t1 - $t0)))")%," \
+        "the other (CPU $BOX_CPU) $(python3 -c "print('%.0f' % (100 * ($o1 - $o0) / $hz / ($t1 - $t0)))")%" >&2
+    if [[ -n $PROFILE && -n ${3:-} ]]; then
+        perf script -i "$PROFILE/$3.data" 2>/dev/null |
+            benches/scripts/perf-stages.py "$(cut -d' ' -f2 "$work/udp.out")" >"$PROFILE/$3.txt"
+        sed "s/^/  $3: /" "$PROFILE/$3.txt" >&2
+    fi
+    cat "$work/udp.out"
+}
+
+busy_cpu() { # cpu -> its busy jiffies: user nice system irq softirq
+    awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
+
+spread() { # world: the box's ingress NAPI on BOX_CPU, the sink's on GEN_CPU (SPREAD=1)
+    local gen_mask box_mask
+    gen_mask=$(printf %x $((1 << GEN_CPU))); box_mask=$(printf %x $((1 << BOX_CPU)))
+    ip netns exec "$1-box" ethtool -K box-acc gro on >/dev/null
+    ip netns exec "$1-box" sh -c "echo 1 >/sys/class/net/box-acc/threaded &&
+        echo $box_mask >/sys/class/net/box-acc/queues/rx-0/rps_cpus"
+    ip netns exec "$1-core" sh -c "echo 1 >/sys/class/net/core0/threaded &&
+        echo $gen_mask >/sys/class/net/core0/queues/rx-0/rps_cpus"
+}
+
+pin_napi() { # every box-acc NAPI thread to BOX_CPU, every core0 one to GEN_CPU (SPREAD=1)
+    local pid
+    for pid in $(pgrep '^napi/box-acc'); do taskset -pc "$BOX_CPU" "$pid" >/dev/null; done
+    for pid in $(pgrep '^napi/core0'); do taskset -pc "$GEN_CPU" "$pid" >/dev/null; done
 }
 
 server() { # ns: an iperf3 daemon
@@ -194,6 +256,7 @@ world() { # prefix [tx]: the three namespaces, the two veth pairs, the endpoints
         net.ipv4.conf.box-acc.rp_filter=0 net.ipv4.conf.box-core.rp_filter=0
     server $w-core
     sink $w-core
+    if [[ $SPREAD == 1 ]]; then spread "$w"; fi
     local mac
     mac=$(ip -n $w-box -j link show dev box-acc | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
     cat >"$work/$w.cfg" <<CFG
@@ -291,6 +354,7 @@ NFT
 kernel_box $K
 if wants kernel-tx; then kernel_box $KX on; fi
 sleep 1
+if [[ -n $PROFILE ]]; then mkdir -p "$PROFILE"; fi
 
 fast_packets() { # [world]: the fast path's packets so far, and the program's non-zero counters
     $bin stats --socket "/run/sixfold-${1:-$F}.sock" |
@@ -312,10 +376,12 @@ for round in $(seq "$REPS"); do
         esac
         read -r R[t4,$c,$round] R[c4,$c,$round] <<<"$(tcp $w 192.0.2.80)"
         read -r R[t6,$c,$round] R[c6,$c,$round] <<<"$(tcp $w 2001:db8:ffff::80)"
-        read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w)"
+        if [[ $SPREAD == 1 ]]; then pin_napi; fi
+        read -r R[u,$c,$round] R[cu,$c,$round] <<<"$(udp $w "" "$c-r$round")"
         R[n,$c,$round]=-; R[cn,$c,$round]=-
         if [[ $c == fastpath || $c == off ]]; then
             fresh_router "$([[ $c == fastpath ]] && echo ebpf || echo off)"
+            if [[ $SPREAD == 1 ]]; then pin_napi; fi
             read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg")"
         fi
         echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
@@ -349,7 +415,9 @@ row() { # label key
     done
     echo "$line"
 }
-header="| through one box (medians of $REPS interleaved rounds) |"
+spread_note=""
+if [[ $SPREAD == 1 ]]; then spread_note=", SPREAD=1: box on CPU $BOX_CPU, tester on CPU $GEN_CPU"; fi
+header="| through one box (medians of $REPS interleaved rounds$spread_note) |"
 rule="|---|"
 for c in $CONTENDERS; do header+=" $c |"; rule+="---:|"; done
 for pair in $PAIRS; do

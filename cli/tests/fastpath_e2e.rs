@@ -64,6 +64,7 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
         after.fastpath
     );
     assert!(after.fastpath.attached);
+    assert_eq!(after.fastpath.hook.as_deref(), Some("xdp"));
     let (out0, in0) = udp_total(&before);
     let (out1, in1) = udp_total(&after);
     assert_eq!(
@@ -126,7 +127,7 @@ fn the_fast_path_forwards_established_flows_counts_them_and_turns_off_live() {
     assert!(!w.attached(), "still attached");
     let off = w.stats();
     assert!(
-        !off.fastpath.attached && off.fastpath.installed == 0,
+        !off.fastpath.attached && off.fastpath.hook.is_none() && off.fastpath.installed == 0,
         "{:?}",
         off.fastpath
     );

@@ -63,6 +63,7 @@ fn tcp_with_checksum_offload_on_takes_the_tc_fast_path_whole() {
     std::thread::sleep(Duration::from_millis(500));
     let attached = world.stats().fastpath;
     assert!(attached.attached, "{attached:?}");
+    assert_eq!(attached.hook.as_deref(), Some("tc"), "{attached:?}");
 
     for (to, family) in [
         ("192.0.2.80", "forwarded_ipv4"),

@@ -37,6 +37,16 @@ pub enum FastPathHook {
     Tc,
 }
 
+impl FastPathHook {
+    /// Its name in the configuration: `"xdp"` or `"tc"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FastPathHook::Xdp => "xdp",
+            FastPathHook::Tc => "tc",
+        }
+    }
+}
+
 /// The `[fastpath]` section.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

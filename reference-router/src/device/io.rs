@@ -40,6 +40,7 @@
 
 mod ending;
 
+use super::batch::{self, Batch, Broken, ReadOutcome};
 use super::loops::{ReloadAsk, Request};
 use super::sources::{Source, readable, source_queue, sources};
 use super::tun::{Devices, Queue};
@@ -49,7 +50,7 @@ use crate::offload;
 use crate::{DropReason, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -168,6 +169,13 @@ pub(super) struct Worker {
     /// Its sessions in the in-kernel fast path.
     #[cfg(feature = "fastpath")]
     fast: Option<super::fastpath::sync::FastFlows>,
+    /// A burst's reads and writes in one system call each; `None` where
+    /// io_uring is missing (a packet per call, as before).
+    batch: Option<Batch>,
+    /// Per source it reads (as `owned`): how many reads the next batch
+    /// tries, doubled while batches come back full, down to twice what the
+    /// last brought (a quiet queue is not tried 64 times per wake-up).
+    want: Vec<usize>,
 }
 
 impl Worker {
@@ -196,6 +204,14 @@ impl Worker {
             owned,
             heartbeat: Arc::new(AtomicU64::new(0)),
             handed_over: false,
+            batch: match Batch::new() {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no io_uring: a system call per packet read or written");
+                    None
+                }
+            },
+            want: Vec::new(),
         }
     }
 
@@ -270,6 +286,7 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
     };
     let offload = buf.offload();
     // On failure: the error, and how many packets on the wire were lost.
+    router.count_io_calls(1);
     let result = if q.offload {
         let (segments, _) = offload::wire_size(buf.packet(), &offload);
         if offload.is_super() {
@@ -285,6 +302,7 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
         }
         let segments = offload::segment(buf.packet(), &offload).unwrap_or_default();
         let total = segments.len() as u64;
+        router.count_io_calls(total.saturating_sub(1));
         segments
             .iter()
             .enumerate()
@@ -292,27 +310,32 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
     } else {
         q.dev.send(buf.packet()).map(drop).map_err(|e| (e, 1))
     };
-    match result {
-        Ok(()) => {}
-        Err((e, lost)) if e.kind() == io::ErrorKind::WouldBlock => {
-            router.count_drops(DropReason::TunQueueFull, lost);
-        }
-        Err((e, lost)) => {
-            // Counted always; logged on the 1st, 2nd, 4th, 8th, ... failure,
-            // not once per packet.
-            static FAILED: AtomicU64 = AtomicU64::new(0);
-            let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
-            if failed.is_power_of_two() {
-                tracing::warn!(?to, error = %e, failed, "TUN write failed");
-            }
-            router.count_drops(DropReason::TunWriteFailed, lost);
-        }
+    if let Err((e, lost)) = result {
+        write_failed(router, to, e, lost);
     }
+}
+
+/// A write to `to` the kernel refused, `lost` packets on the wire: counted as
+/// dropped; a full queue drops, as a full link would.
+fn write_failed(router: &mut Router, to: Interface, e: io::Error, lost: u64) {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        router.count_drops(DropReason::TunQueueFull, lost);
+        return;
+    }
+    // Counted always; logged on the 1st, 2nd, 4th, 8th, ... failure,
+    // not once per packet.
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+    let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
+    if failed.is_power_of_two() {
+        tracing::warn!(?to, error = %e, failed, "TUN write failed");
+    }
+    router.count_drops(DropReason::TunWriteFailed, lost);
 }
 
 /// Reads one packet from `q` into `buf`: `Ok(false)` when there is none.
 fn recv(q: &Queue, buf: &mut PacketBuf, router: &mut Router) -> io::Result<bool> {
     loop {
+        router.count_io_calls(1);
         let read = if q.offload {
             q.dev.recv(buf.io_mut())
         } else {
@@ -355,23 +378,84 @@ impl Worker {
 
     /// What the router says of the packet in `buf`.
     fn act(&mut self, verdict: Verdict, devices: &Devices, buf: &mut PacketBuf) {
-        let shard = self.router.shard();
         match verdict {
-            Verdict::Forward(to) | Verdict::Reply(to) => {
-                send(devices, shard, to, buf, &mut self.router)
-            }
+            Verdict::Forward(to) | Verdict::Reply(to) => self.emit(devices, to, buf),
             Verdict::Handoff(to) => self.hand_off(to, buf, How::Hairpin),
             Verdict::Drop(reason) => tracing::trace!(reason = reason.name(), "drop"),
             Verdict::Held | Verdict::Queued(_) => {}
         }
         while let Some(to) = self.router.poll_transmit(buf) {
-            send(devices, shard, to, buf, &mut self.router);
+            self.emit(devices, to, buf);
         }
     }
 
-    /// Up to [`BURST`] packets from `from` through the router; whether the
-    /// burst stopped at [`BURST`] (the device may hold more).
-    fn burst(&mut self, devices: &Devices, from: Source, buf: &mut PacketBuf) -> io::Result<bool> {
+    /// Sends the packet in `buf` to `to`: queued for the batch's next write
+    /// call where it leaves in one write (the queue takes the buffer and
+    /// leaves a spare in `buf`), else written at once ([`send`]) after what
+    /// is queued, so packets leave in the order they were routed.
+    fn emit(&mut self, devices: &Devices, to: Interface, buf: &mut PacketBuf) {
+        let shard = self.router.shard();
+        if let (Some(batch), Some(q)) = (&mut self.batch, devices.queue(to, shard)) {
+            let offload = buf.offload();
+            let whole = offload.is_super() || offload.partial.is_some();
+            if q.offload || !whole {
+                let segments = if q.offload {
+                    offload::wire_size(buf.packet(), &offload).0
+                } else {
+                    1
+                };
+                if q.offload && offload.is_super() {
+                    self.router.count_super_packet(true);
+                }
+                let fd = q.dev.as_fd().as_raw_fd();
+                if batch.queue(fd, q.offload, to, segments, buf) {
+                    self.flush();
+                }
+                return;
+            }
+        }
+        self.flush();
+        send(devices, shard, to, buf, &mut self.router);
+    }
+
+    /// Writes what the batch holds, in one call; the kernel's refusals are
+    /// counted as [`send`] counts them.
+    fn flush(&mut self) {
+        let Some(batch) = &mut self.batch else {
+            return;
+        };
+        let router = &mut self.router;
+        let flushed = batch.flush(|to, lost, result| {
+            if let Err(e) = result {
+                write_failed(router, to, e, lost);
+            }
+        });
+        self.router.count_io_calls(batch.take_calls());
+        let unsupported = batch.unsupported();
+        if let Some(e) = flushed.err().map(|Broken(e)| e).or(unsupported) {
+            self.batch_broken(e);
+        }
+    }
+
+    /// A batch call failed: the loop goes on a packet per call.
+    fn batch_broken(&mut self, e: io::Error) {
+        tracing::error!(error = %e, "io_uring failed: a system call per packet from now on");
+        self.batch = None;
+    }
+
+    /// Up to [`BURST`] packets from `from` (the `k`th source the worker
+    /// reads) through the router; whether the burst stopped at [`BURST`]
+    /// (the device may hold more).
+    fn burst(
+        &mut self,
+        devices: &Devices,
+        k: usize,
+        from: Source,
+        buf: &mut PacketBuf,
+    ) -> io::Result<bool> {
+        if self.batch.is_some() {
+            return self.burst_batched(devices, k, from);
+        }
         let shard = self.router.shard();
         let q = source_queue(devices, from, shard);
         let now = Instant::now();
@@ -381,27 +465,96 @@ impl Worker {
                 break;
             }
             read += 1;
-            let direction = match from {
-                Source::Wan => Direction::Inbound,
-                Source::Subscriber(s) => Direction::Outbound(s),
-                Source::Range(r) => match self.router.classify_range(r, buf.packet()) {
-                    Ok(s) => Direction::Outbound(s),
-                    Err(reason) => {
-                        tracing::trace!(reason = reason.name(), "drop");
-                        continue;
-                    }
-                },
-            };
-            let owner = self.router.steer(direction, buf.packet());
-            if owner != shard.index {
-                self.hand_off(owner, buf, How::Steered(direction));
-                continue;
-            }
-            let verdict = self.router.process(direction, buf, now);
-            self.act(verdict, devices, buf);
+            self.route(devices, from, buf, now);
         }
         self.router.count_reads(read as u64);
         Ok(read == BURST)
+    }
+
+    /// [`Worker::burst`] with the batch: reads in calls of `want[k]`
+    /// reads, doubling while they come back full, until [`BURST`] packets
+    /// or a short call; each call's packets are routed before the next.
+    fn burst_batched(&mut self, devices: &Devices, k: usize, from: Source) -> io::Result<bool> {
+        let q = source_queue(devices, from, self.router.shard());
+        let (fd, header) = (q.dev.as_fd().as_raw_fd(), q.offload);
+        if self.want.len() <= k {
+            self.want.resize(k + 1, 2);
+        }
+        let now = Instant::now();
+        let mut total = 0;
+        while total < BURST {
+            let want = self.want[k];
+            let Some(batch) = &mut self.batch else {
+                break;
+            };
+            let read = batch.read(fd, header, want.min(BURST - total));
+            self.router.count_io_calls(batch.take_calls());
+            if let Err(Broken(e)) = read {
+                self.batch_broken(e);
+                break;
+            }
+            let (mut slots, mut outcomes) = batch.take_read();
+            let (tried, mut got, mut failed) = (outcomes.len(), 0, None);
+            for (slot, outcome) in slots.iter_mut().zip(outcomes.drain(..)) {
+                match outcome {
+                    ReadOutcome::Packet => {
+                        got += 1;
+                        self.route(devices, from, slot, now);
+                    }
+                    ReadOutcome::Malformed => {
+                        got += 1;
+                        self.router.count_drop(DropReason::Malformed);
+                    }
+                    ReadOutcome::Empty => {}
+                    ReadOutcome::Failed(e) => failed = failed.or(Some(e)),
+                }
+            }
+            if let Some(batch) = &mut self.batch {
+                batch.put_read(slots, outcomes);
+            }
+            self.flush();
+            self.router.count_reads(got as u64);
+            total += got;
+            match failed {
+                // The kernel takes no RWF_NOWAIT read here: a read per call.
+                Some(e) if batch::unsupported(&e) => {
+                    self.batch_broken(e);
+                    return Ok(true);
+                }
+                Some(e) => return Err(e),
+                None => {}
+            }
+            if got < tried {
+                self.want[k] = (2 * got).clamp(2, BURST);
+                return Ok(false);
+            }
+            self.want[k] = (2 * want).min(BURST);
+        }
+        Ok(total >= BURST)
+    }
+
+    /// One packet read from `from` through the router: classified to its
+    /// subscriber where a range is shared, handed to its owner if another
+    /// worker owns it, else routed and acted on here.
+    fn route(&mut self, devices: &Devices, from: Source, buf: &mut PacketBuf, now: Instant) {
+        let direction = match from {
+            Source::Wan => Direction::Inbound,
+            Source::Subscriber(s) => Direction::Outbound(s),
+            Source::Range(r) => match self.router.classify_range(r, buf.packet()) {
+                Ok(s) => Direction::Outbound(s),
+                Err(reason) => {
+                    tracing::trace!(reason = reason.name(), "drop");
+                    return;
+                }
+            },
+        };
+        let owner = self.router.steer(direction, buf.packet());
+        if owner != self.router.shard().index {
+            self.hand_off(owner, buf, How::Steered(direction));
+            return;
+        }
+        let verdict = self.router.process(direction, buf, now);
+        self.act(verdict, devices, buf);
     }
 
     /// Packets other workers handed here, and questions from the control
@@ -432,6 +585,9 @@ impl Worker {
                 self.router.takeover_feed(d.0, &d.1, now);
             }
         }
+        // Nothing stays queued across a question (a reload may change the
+        // devices; a handover saves the state).
+        self.flush();
         while let Ok(request) = self.mailbox.requests.try_recv() {
             match request {
                 Request::Snapshot(reply) => {
@@ -483,13 +639,14 @@ impl Worker {
                 more = false;
                 for (k, &from) in owned.iter().enumerate() {
                     if readable(&fds[k]) {
-                        more |= self.burst(&devices, from, &mut buf)?;
+                        more |= self.burst(&devices, k, from, &mut buf)?;
                     }
                 }
                 self.router.tick(Instant::now());
                 while let Some(to) = self.router.poll_transmit(&mut buf) {
-                    send(&devices, shard, to, &mut buf, &mut self.router);
+                    self.emit(&devices, to, &mut buf);
                 }
+                self.flush();
                 self.mail(&devices, readable(&fds[owned.len()]));
                 self.export();
                 let current = Arc::clone(&self.devices);

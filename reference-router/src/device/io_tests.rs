@@ -97,6 +97,19 @@ fn tun(ns: &Netns, name: &str, offload: bool, addr: &str) -> Queue {
     q.remove(0)
 }
 
+/// A worker of [`router`] on `devices`, after three rounds of its loop (its
+/// heartbeat counts them).
+fn three_rounds(devices: Arc<Devices>) -> Worker {
+    let (mailbox, doorbell, _requests) = mailbox().unwrap();
+    let mut worker = Worker::new(router(), mailbox, vec![doorbell], devices);
+    // The expiry wheel walks its first second now, not in round 1.
+    worker.router.tick(Instant::now());
+    let beat = worker.heartbeat();
+    let stop = || beat.load(Ordering::Relaxed) >= 3;
+    worker.run_until(&stop).unwrap();
+    worker
+}
+
 #[test]
 fn a_burst_is_read_per_wake_up() {
     if !can_run("a_burst_is_read_per_wake_up") {
@@ -116,14 +129,7 @@ fn a_burst_is_read_per_wake_up() {
         Ok(())
     })
     .unwrap();
-    let (mailbox, doorbell, _requests) = mailbox().unwrap();
-    let mut worker = Worker::new(router(), mailbox, vec![doorbell], devices);
-    // The expiry wheel walks its first second now, not in round 1.
-    worker.router.tick(Instant::now());
-    // Three rounds of the loop (its heartbeat counts them).
-    let beat = worker.heartbeat();
-    let stop = || beat.load(Ordering::Relaxed) >= 3;
-    worker.run_until(&stop).unwrap();
+    let worker = three_rounds(devices);
     let d = worker.router.snapshot().datapath;
     // Round 1 waits once and reads a full burst; round 2 only looks (a burst
     // stopped at BURST) and reads the rest; round 3 waits again, for nothing.
@@ -133,6 +139,46 @@ fn a_burst_is_read_per_wake_up() {
     assert_eq!(d.packets_read, 100);
     assert!((1..=2).contains(&d.wakeups), "{d:?}");
     assert_eq!(worker.router.snapshot().drops[DropReason::Malformed], 0);
+    // With io_uring, round 1's burst is read in calls of 2, 4, 8, 16, 32
+    // and the 2 left to 64 reads, round 2's in one call of 64 that brings
+    // 36: 7 calls. A read per packet makes 101 (100 and the empty one).
+    assert!(worker.batch.is_some(), "io_uring is there on this kernel");
+    assert_eq!(d.io_calls, 7, "{d:?}");
+}
+
+#[test]
+fn a_burst_is_written_in_one_call() {
+    if !can_run("a_burst_is_written_in_one_call") {
+        return;
+    }
+    let ns = Netns::new("w");
+    let wan = tun(&ns, "sfiow", true, "10.99.0.1/24");
+    let sub = tun(&ns, "sfios", true, "10.98.0.1/24");
+    let devices = Arc::new(Devices::of_queues(vec![wan], vec![sub]));
+    // The subscriber's 64 datagrams to a remote host wait in its TUN's queue.
+    ns.exec(&["ip", "addr", "add", "100.64.0.10/32", "dev", "lo"]);
+    ns.exec(&["ip", "route", "add", "198.51.100.0/24", "dev", "sfios"]);
+    in_netns(&ns.0, || {
+        let s = UdpSocket::bind("100.64.0.10:4000")?;
+        for i in 0..64u8 {
+            s.send_to(&[i; 32], "198.51.100.9:9")?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let wan0 = ns.rx_packets("sfiow");
+    let worker = three_rounds(devices);
+    let s = worker.router.snapshot();
+    // Every datagram went out through the NAT, in order, each one skb...
+    assert_eq!(s.datapath.packets_read, 64);
+    assert_eq!(ns.rx_packets("sfiow") - wan0, 64);
+    assert_eq!(s.drops[DropReason::TunQueueFull], 0);
+    assert_eq!(s.drops[DropReason::TunWriteFailed], 0);
+    // ... read in 6 calls (2, 4, 8, 16, 32, 2) and written in one per read
+    // call (flushed after each call's packets are routed): 12, where a call
+    // per packet makes 64 reads, the empty one and 64 writes.
+    assert!(worker.batch.is_some(), "io_uring is there on this kernel");
+    assert_eq!(s.datapath.io_calls, 12, "{:?}", s.datapath);
 }
 
 /// A TCP super-packet 10.99.0.2:40000 → `dst`:9 of three 1000-byte segments,

@@ -8,6 +8,7 @@
 
 #[allow(unsafe_code)]
 mod allocator;
+mod batch;
 pub mod control;
 pub mod exporter;
 #[cfg(feature = "fastpath")]

@@ -11,6 +11,7 @@
 //! subscriber's flows stay on the slow path, where the shaper is).
 
 use super::Router;
+use crate::config::FastPathHook;
 use crate::fastpath::{FastCounts, FastPathChange, Flow4, Flow6, Nat44, Routed6};
 use crate::firewall::FastFlow6;
 use crate::iface::{Direction, Interface};
@@ -160,17 +161,19 @@ impl Router {
         }
     }
 
-    /// The I/O loop's part of the fast path's report: whether the program is
-    /// attached, sessions installed now, installs and failed installs since
-    /// the start, and the program's counters (one worker reports them).
+    /// The I/O loop's part of the fast path's report: the hook the program is
+    /// attached on (none: not attached), sessions installed now, installs and
+    /// failed installs since the start, and the program's counters (one
+    /// worker reports them).
     pub fn fastpath_report(
         &mut self,
-        attached: bool,
+        attached: Option<FastPathHook>,
         (installed, installs, failed): (u64, u64, u64),
         program: &[(&str, u64)],
     ) {
         let u = &mut self.fast_use;
-        u.attached = attached;
+        u.attached = attached.is_some();
+        u.hook = attached.map(|h| h.name().to_string());
         (u.installed, u.installs, u.install_failed) = (installed, installs, failed);
         u.program = program.iter().map(|(n, v)| (n.to_string(), *v)).collect();
     }

@@ -245,6 +245,11 @@ impl Router {
         self.datapath.packets_read += n;
     }
 
+    /// Counts `n` system calls the I/O loop made to read or write packets.
+    pub fn count_io_calls(&mut self, n: u64) {
+        self.datapath.io_calls += n;
+    }
+
     /// Counts a super-packet the I/O loop wrote whole (`true`) or cut into
     /// segments itself.
     pub fn count_super_packet(&mut self, whole: bool) {

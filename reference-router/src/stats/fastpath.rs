@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct FastPathUse {
     /// The program is attached to `[fastpath] inside` and `outside`.
     pub attached: bool,
+    /// The hook the program is attached on, `"xdp"` or `"tc"` (`[fastpath]
+    /// hook`); none while it is not attached.
+    pub hook: Option<String>,
     /// NAT44 sessions installed now.
     pub installed: u64,
     /// Sessions installed since the start.
@@ -28,6 +31,9 @@ pub struct FastPathUse {
 impl FastPathUse {
     pub(super) fn merge(&mut self, other: &FastPathUse) {
         self.attached |= other.attached;
+        if self.hook.is_none() {
+            self.hook.clone_from(&other.hook);
+        }
         self.installed += other.installed;
         self.installs += other.installs;
         self.install_failed += other.install_failed;

@@ -490,6 +490,7 @@ impl Snapshot {
         self.datapath.route_failures += other.datapath.route_failures;
         self.datapath.wakeups += other.datapath.wakeups;
         self.datapath.packets_read += other.datapath.packets_read;
+        self.datapath.io_calls += other.datapath.io_calls;
         self.datapath.super_packets_whole += other.datapath.super_packets_whole;
         self.datapath.super_packets_segmented += other.datapath.super_packets_segmented;
         self.ipfix.merge(&other.ipfix);
@@ -558,6 +559,12 @@ pub struct Datapath {
     /// Packets read from the TUNs (a super-packet once).
     #[serde(default)]
     pub packets_read: u64,
+    /// System calls that read or wrote packets on the TUNs: one per packet
+    /// (and one more per burst, the read that found the queue empty), or,
+    /// with io_uring, one per burst's reads and one per burst's writes, so
+    /// `packets_read / io_calls` shows the batching.
+    #[serde(default)]
+    pub io_calls: u64,
     /// Super-packets written whole, with their virtio-net header, to a TUN that
     /// takes offload: the receiving kernel segments them if it must.
     #[serde(default)]

@@ -8,7 +8,7 @@
 
 use super::FastPath;
 use super::maps::{FlowCounts, Path};
-use crate::config::Config;
+use crate::config::{Config, FastPathHook};
 use crate::device::in_netns;
 use crate::fastpath::{Nat44, Routed6};
 use std::io;
@@ -95,6 +95,11 @@ impl Attached {
     /// Whether the program is attached.
     pub fn is_on(&self) -> bool {
         self.fp.attached()
+    }
+
+    /// The hook the program is loaded for.
+    pub fn hook(&self) -> FastPathHook {
+        self.fp.hook()
     }
 
     /// The paths of a range's flows: outbound (in at `inside`, routed as

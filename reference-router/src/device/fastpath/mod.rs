@@ -154,6 +154,11 @@ impl FastPath {
         Ok(())
     }
 
+    /// The hook the program is loaded for.
+    pub fn hook(&self) -> FastPathHook {
+        self.hook
+    }
+
     /// Whether the program is attached.
     pub fn attached(&self) -> bool {
         !self.links.is_empty()

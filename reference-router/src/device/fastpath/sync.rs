@@ -188,7 +188,7 @@ impl FastFlows {
                 (*out, *inb) = counts;
             }
         }
-        let attached = fp.is_on();
+        let attached = fp.is_on().then(|| fp.hook());
         let program = if self.reports_program {
             fp.counters().unwrap_or_default()
         } else {

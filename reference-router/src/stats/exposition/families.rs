@@ -280,6 +280,11 @@ fn datapath_loop(b: &mut Builder, d: &Datapath) {
             d.packets_read,
         ),
         (
+            "sixfold_datapath_io_calls",
+            "System calls that read or wrote packets on the TUNs (io_uring: one per burst).",
+            d.io_calls,
+        ),
+        (
             "sixfold_datapath_super_packets_whole",
             "Super-packets written whole, segmented by the receiving kernel.",
             d.super_packets_whole,
@@ -501,6 +506,7 @@ mod tests {
         let mut next = 100;
         fill(&mut json, &mut next);
         json["datapath"]["offload_refused"] = "kernel \"said\" no\\".into();
+        json["fastpath"]["hook"] = "tc".into();
         serde_json::from_value(json).unwrap()
     }
 

@@ -10,11 +10,19 @@ pub(super) fn fastpath(b: &mut Builder, s: &Snapshot) {
     let f = &s.fastpath;
     b.single(
         "sixfold_fastpath_attached",
-        "1 if the XDP program is attached to [fastpath] inside and outside.",
+        "1 if the program is attached to [fastpath] inside and outside.",
         Kind::Gauge,
         "fastpath.attached",
         u64::from(f.attached),
     );
+    b.family(
+        "sixfold_fastpath_hook",
+        "The hook the program is attached on ([fastpath] hook: xdp or tc), while attached.",
+        Kind::Info,
+    );
+    if let Some(hook) = &f.hook {
+        b.sample(&[("hook", hook)], 1, "fastpath.hook".into());
+    }
     b.single(
         "sixfold_fastpath_installed",
         "Sessions and IPv6 flows installed in the fast path now.",
@@ -52,7 +60,7 @@ pub(super) fn fastpath(b: &mut Builder, s: &Snapshot) {
     }
     b.family(
         "sixfold_fastpath_program_packets",
-        "The XDP program's counters: packets forwarded, and passed to the slow path by reason.",
+        "The program's counters: packets forwarded, and passed to the slow path by reason.",
         Kind::Counter,
     );
     for (counter, value) in &f.program {
