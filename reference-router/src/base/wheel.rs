@@ -16,13 +16,19 @@ pub(crate) const NIL: u32 = u32::MAX;
 const SLOTS: u32 = 8192;
 
 /// A record that sits in a [`Wheel`]: its expiry and its links.
+///
+/// The slot matters only for the first record of a slot's list (`prev` NIL):
+/// it is where unlinking that record writes the list's new head. A record
+/// may keep it only there (the NAT's sessions do: in `prev`, saving the
+/// field), so every call that makes a record a list's head passes the slot.
 pub(crate) trait Timed {
     /// Absolute second at which the record expires.
     fn expires(&self) -> u32;
-    /// (previous, next, slot).
+    /// (previous, next, slot); the slot is right where previous is NIL.
     fn links(&self) -> (u32, u32, u16);
     fn set_links(&mut self, prev: u32, next: u32, slot: u16);
-    fn set_prev(&mut self, prev: u32);
+    /// A new previous record in the list of `slot` (NIL: the record heads it).
+    fn set_prev(&mut self, prev: u32, slot: u16);
     fn set_next(&mut self, next: u32);
 }
 
@@ -40,8 +46,8 @@ macro_rules! timed_record {
             fn set_links(&mut self, prev: u32, next: u32, slot: u16) {
                 (self.prev, self.next, self.slot) = (prev, next, slot);
             }
-            fn set_prev(&mut self, prev: u32) {
-                self.prev = prev;
+            fn set_prev(&mut self, prev: u32, slot: u16) {
+                (self.prev, self.slot) = (prev, slot);
             }
             fn set_next(&mut self, next: u32) {
                 self.next = next;
@@ -98,7 +104,7 @@ impl Wheel {
         let head = self.slots[slot];
         records[index as usize].set_links(NIL, head, slot as u16);
         if head != NIL {
-            records[head as usize].set_prev(index);
+            records[head as usize].set_prev(index, slot as u16);
         }
         self.slots[slot] = index;
     }
@@ -112,7 +118,7 @@ impl Wheel {
             records[prev as usize].set_next(next);
         }
         if next != NIL {
-            records[next as usize].set_prev(prev);
+            records[next as usize].set_prev(prev, slot);
         }
     }
 

@@ -6,6 +6,8 @@
 //! configuration needs of the machine ([`host`]), and giving up root once
 //! the devices exist ([`privileges`]).
 
+#[allow(unsafe_code)]
+mod allocator;
 mod batch;
 pub mod control;
 pub mod exporter;

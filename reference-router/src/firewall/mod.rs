@@ -286,8 +286,17 @@ impl Firewall {
         let expires = now + self.timeout(protocol, state);
         self.flows[index as usize].expires = expires;
         if expires < old {
-            self.wheel.shortened(&mut self.flows, index);
+            self.expire_earlier(index);
         }
+    }
+
+    /// The rare move of [`Firewall::touch`], out of line: inlined, the
+    /// wheel's unlink and link cost every packet register saves
+    /// (`benches/scripts/known-flow-instructions.sh`).
+    #[cold]
+    #[inline(never)]
+    fn expire_earlier(&mut self, index: u32) {
+        self.wheel.shortened(&mut self.flows, index);
     }
 
     fn create(&mut self, sub: SubscriberId, key: Key, now: u32) -> Result<u32, DropReason> {

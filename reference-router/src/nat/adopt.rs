@@ -130,7 +130,9 @@ impl Nat {
             Ok(s) => {
                 feed.counts.adopted += 1;
                 if protocol == super::TCP {
-                    self.table.session_mut(s).tcp = tcp::SYN_OUT | tcp::SYN_IN;
+                    self.table
+                        .session_mut(s)
+                        .set_tcp(tcp::SYN_OUT | tcp::SYN_IN);
                 }
                 self.touch(s, f.tcp_flags, outbound, now);
                 Ok(s)

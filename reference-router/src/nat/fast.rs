@@ -29,14 +29,14 @@ impl Nat {
     pub(crate) fn fast_offer(&mut self, s: u32) -> Option<Session> {
         let session = self.table.session_mut(s);
         let ready = match session.protocol {
-            TCP => tcp::established(session.tcp),
-            UDP => std::mem::replace(&mut session.repeated, true),
+            TCP => tcp::established(session.tcp()),
+            UDP => session.repeat(),
             _ => false,
         };
-        if session.fast || !ready {
+        if session.fast() || !ready {
             return None;
         }
-        session.fast = true;
+        session.set_fast(true);
         Some(*session)
     }
 
@@ -46,7 +46,7 @@ impl Nat {
     pub(crate) fn fast_seen(&mut self, key: &Key, last_seen: u32, now: u32) -> Option<u32> {
         let s = self.table.find_inside(key, now)?;
         let session = *self.table.session(s);
-        let expires = last_seen + self.timeout(session.protocol, session.tcp) + SYNC_SLACK;
+        let expires = last_seen + self.timeout(session.protocol, session.tcp()) + SYNC_SLACK;
         if expires > session.expires {
             self.table.set_expiry(s, expires);
         }
@@ -57,7 +57,7 @@ impl Nat {
     /// turned off): it may be offered again later.
     pub(crate) fn fast_forget(&mut self, key: &Key, now: u32) {
         if let Some(s) = self.table.find_inside(key, now) {
-            self.table.session_mut(s).fast = false;
+            self.table.session_mut(s).set_fast(false);
         }
     }
 

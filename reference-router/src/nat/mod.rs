@@ -263,9 +263,9 @@ impl Nat {
         let session = self.table.session_mut(s);
         let protocol = session.protocol;
         if protocol == TCP {
-            session.tcp = tcp::next(session.tcp, flags, outbound);
+            session.set_tcp(tcp::next(session.tcp(), flags, outbound));
         }
-        let state = session.tcp;
+        let state = session.tcp();
         let expires = now + self.timeout(protocol, state);
         self.table.set_expiry(s, expires);
     }
@@ -488,7 +488,7 @@ impl Nat {
     /// and the place flow accounting keeps its record at; `None` for ICMP, whose
     /// accounted flow is by type and code, not by the session's identifier.
     pub(crate) fn accounted(&mut self, s: u32, outbound: bool) -> Option<(FlowKey, &mut u32)> {
-        let session = self.table.session_mut(s);
+        let session = *self.table.session(s);
         if session.protocol != TCP && session.protocol != UDP {
             return None;
         }
@@ -500,7 +500,7 @@ impl Nat {
             (remote, inside)
         };
         let key = FlowKey::v4(src, dst, (sport, dport), session.protocol);
-        Some((key, &mut session.accounting[usize::from(!outbound)]))
+        Some((key, self.table.accounting_place(s, !outbound)))
     }
 
     /// Whether sessions due to expire by `now` are still waiting (the last

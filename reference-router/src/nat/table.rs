@@ -16,7 +16,9 @@ mod allocation;
 mod index;
 mod limits;
 mod reannounce;
+mod record;
 mod release;
+mod slab;
 
 use super::ports::{self, Ports};
 use super::spread::Spread;
@@ -32,6 +34,7 @@ use foldhash::fast::RandomState;
 use index::{MappingIndex, SessionIndex, Side};
 pub(crate) use limits::{Full, Limits, SubscriberState};
 pub(crate) use release::{AddressUse, Countdown};
+use slab::Slab;
 use std::collections::HashMap;
 
 /// A flow key: protocol, one local endpoint (inside or outside), one remote endpoint.
@@ -45,10 +48,15 @@ pub(crate) struct Key {
     pub(crate) protocol: u8,
 }
 
-/// One flow. 48 bytes. Its subscriber is its mapping's
+/// One flow. 36 bytes. Its subscriber is its mapping's
 /// ([`Table::session_subscriber`]): ids are 32 bits since subscriber ranges,
-/// and a copy here would make the record 52 bytes.
+/// and a copy here would make the record 40 bytes. Flow accounting's places
+/// for it are beside the slab, only when accounting is on ([`Slab`]); its
+/// wheel slot is kept in `prev` while it heads the slot's list, the only time
+/// the slot is read, and the fast path's two flags beside the TCP state
+/// ([`record`]). Saved in the shape of before ([`slab::Saved`]).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(into = "slab::Saved", from = "slab::Saved")]
 pub(crate) struct Session {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -58,26 +66,16 @@ pub(crate) struct Session {
     pub(crate) rem_port: u16,
     /// 0 marks a free record.
     pub(crate) protocol: u8,
-    /// TCP state flags (`super::tcp`).
-    pub(crate) tcp: u8,
+    /// TCP state flags (`super::tcp`) in the low bits, and the fast path's
+    /// ([`Session::tcp`], [`Session::fast`], [`Session::repeated`]).
+    flags: u8,
     pub(crate) mapping: u32,
     /// Absolute second at which the session expires.
     pub(crate) expires: u32,
+    /// The previous record in its wheel slot's list, or [`record::HEAD`] +
+    /// the slot where it heads the list.
     prev: u32,
     next: u32,
-    slot: u16,
-    /// Installed in the fast path (issue 27): its removal is reported
-    /// ([`Table::take_fast_removed`]). In the record's padding: still 48 bytes.
-    pub(crate) fast: bool,
-    /// A packet after its first has passed: a UDP session is offered to the
-    /// fast path then, not for a one-packet flow. In the last byte of padding;
-    /// not in a handed-over state (its format stays), where it starts again.
-    #[serde(skip)]
-    pub(crate) repeated: bool,
-    /// Where flow accounting keeps the records of the session's outbound and
-    /// inbound flows ([`crate::ipfix::accounting::Accounting::count_at`]; `NIL`
-    /// none yet): 8 of the 48 bytes, whether accounting is on or not.
-    pub(crate) accounting: [u32; 2],
 }
 
 /// An external endpoint bound to an internal one. 32 bytes.
@@ -96,8 +94,6 @@ pub(crate) struct Mapping {
     /// Index of the public address in the pool.
     pub(crate) pool_index: u32,
 }
-
-crate::wheel::timed_record!(Session);
 
 impl Session {
     /// The session's keys in the inside and the outside index.
@@ -142,7 +138,7 @@ type Index<K> = HashMap<K, u32, RandomState>;
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct Table {
-    sessions: Vec<Session>,
+    sessions: Slab,
     free_session: u32,
     mappings: Vec<Mapping>,
     free_mapping: u32,
@@ -200,7 +196,7 @@ impl Table {
         let hasher = || RandomState::default();
         let spread = Spread::new(pool.len() as u32, pool_key, shard);
         Table {
-            sessions: Vec::new(),
+            sessions: Slab::default(),
             free_session: NIL,
             mappings: Vec::new(),
             free_mapping: NIL,
@@ -241,6 +237,12 @@ impl Table {
 
     pub(crate) fn session_mut(&mut self, index: u32) -> &mut Session {
         &mut self.sessions[index as usize]
+    }
+
+    /// Where flow accounting keeps session `index`'s outbound (`inbound`
+    /// false) or inbound flow record ([`Slab::place`]).
+    pub(crate) fn accounting_place(&mut self, index: u32, inbound: bool) -> &mut u32 {
+        self.sessions.place(index, usize::from(inbound))
     }
 
     /// The public address at `pool_index`.
@@ -435,17 +437,14 @@ impl Table {
             out_port: map.out_port,
             rem_port,
             protocol: map.protocol,
-            tcp: 0,
+            flags: 0,
             mapping: m,
             expires,
             prev: NIL,
             next: NIL,
-            slot: 0,
-            fast: false,
-            repeated: false,
-            accounting: [NIL; 2],
         };
         let index = wheel::place(&mut self.sessions, &mut self.free_session, record);
+        self.sessions.forget_places(index);
         self.by_inside.insert(index, &self.sessions);
         self.by_outside.insert(index, &self.sessions);
         if self.limits.track_addresses {
@@ -477,8 +476,17 @@ impl Table {
         let old = self.sessions[index as usize].expires;
         self.sessions[index as usize].expires = expires;
         if expires < old {
-            self.wheel.shortened(&mut self.sessions, index);
+            self.expire_earlier(index);
         }
+    }
+
+    /// The rare move of [`Table::set_expiry`], out of line: inlined, the
+    /// packed links' unlink and link cost every packet ~10 instructions of
+    /// register saves (`benches/scripts/known-flow-instructions.sh`).
+    #[cold]
+    #[inline(never)]
+    fn expire_earlier(&mut self, index: u32) {
+        self.wheel.shortened(&mut self.sessions, index);
     }
 
     fn remove_session(&mut self, index: u32) {
@@ -504,7 +512,7 @@ impl Table {
             // The port's quarantine counts from the session's expiry.
             self.remove_mapping(m, s.expires, true);
         }
-        if s.fast {
+        if s.fast() {
             self.fast_removed.push(s);
         }
         self.sessions[index as usize].protocol = 0;
@@ -609,24 +617,77 @@ mod tests {
                 out_port: outside.1,
                 rem_port: remote.1,
                 protocol: 17,
-                tcp: 0,
+                flags: 0,
                 mapping: 0,
                 expires: 0,
                 prev: NIL,
                 next: NIL,
-                slot: 0,
-                accounting: [NIL; 2],
-                fast: false,
-                repeated: false,
             }
         }
+    }
+
+    fn table() -> Table {
+        let limits = Limits {
+            max_sessions: 1 << 20,
+            sessions_per_subscriber: 1 << 20,
+            ports_per_subscriber: 64512,
+            preserve: false,
+            parity: false,
+            mapping: MappingMode::Eim,
+            track_addresses: false,
+        };
+        let shard = Shard { index: 0, count: 1 };
+        Table::new(vec![0xCB00_7101], 1, limits, 120, (7, 9), 0, shard)
+    }
+
+    /// A flow of subscriber 0 from `port` to 192.0.2.80:53.
+    fn flow(table: &mut Table, port: u16) -> u32 {
+        let key = Key {
+            addr: 0x6440_0001,
+            port,
+            rem_addr: 0xC000_0250,
+            rem_port: 53,
+            protocol: 17,
+        };
+        let m = table.mapping_for(0, &key).expect("a port");
+        table
+            .create_session(m, key.rem_addr, 53, 0, 300)
+            .expect("room")
+    }
+
+    /// Without flow accounting no session has places; with it, a session
+    /// made in a freed slot starts with none, whatever its predecessor had.
+    #[test]
+    fn accounting_places_exist_only_when_asked_for() {
+        let mut t = table();
+        let first: Vec<u32> = (0..100).map(|p| flow(&mut t, 2000 + p)).collect();
+        t.expire(400, 1000);
+        assert_eq!(t.live_sessions(), 0);
+        let again = flow(&mut t, 5000);
+        assert_eq!(t.sessions.places_len(), 0);
+        assert!(first.contains(&again));
+        *t.accounting_place(again, false) = 17;
+        *t.accounting_place(again, true) = 18;
+        assert_eq!(t.sessions.places_len(), t.sessions.len());
+        t.expire(800, 1000);
+        let third = flow(&mut t, 6000);
+        assert_eq!(third, again, "the freed slot is reused");
+        assert_eq!(
+            (
+                *t.accounting_place(third, false),
+                *t.accounting_place(third, true)
+            ),
+            (NIL, NIL)
+        );
     }
 
     #[test]
     fn records_stay_small() {
         // Part of the bytes-per-session figure in docs/performance.md.
-        // 40 before the places of the session's two accounting records.
-        assert_eq!(size_of::<Session>(), 48);
+        // 48 while the places of the session's two accounting records were
+        // in it (now beside the slab, only with accounting on), 40 while its
+        // wheel slot and the fast path's flags had bytes of their own.
+        assert_eq!(size_of::<Session>(), 36);
         assert_eq!(size_of::<Mapping>(), 32);
     }
 }

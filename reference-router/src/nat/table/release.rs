@@ -212,8 +212,8 @@ impl Table {
                 continue;
             }
             let protocol = IpProtocol::from(s.protocol);
-            let before = old.idle(protocol, s.tcp);
-            let after = new.idle(protocol, s.tcp);
+            let before = old.idle(protocol, s.tcp());
+            let after = new.idle(protocol, s.tcp());
             if before != after {
                 let expires = s.expires.saturating_sub(before).saturating_add(after);
                 self.set_expiry(index, expires.max(self.now.saturating_add(1)));
