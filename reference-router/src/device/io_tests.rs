@@ -241,3 +241,19 @@ fn a_super_packet_is_written_whole_where_the_tun_takes_offload() {
     assert_eq!(s.datapath.super_packets_whole, 1);
     assert_eq!(s.datapath.super_packets_segmented, 1);
 }
+
+#[test]
+fn batched_reads_grow_for_small_packets_and_stay_few_for_super_packets() {
+    // 60-byte datagrams: doubling while calls come back full, to a burst.
+    assert_eq!(next_want(2, 2, 2, 120), 4);
+    assert_eq!(next_want(32, 32, 32, 32 * 60), 64);
+    assert_eq!(next_want(64, 64, 64, 64 * 60), BURST);
+    // A short call: twice what it brought, never fewer than 2.
+    assert_eq!(next_want(64, 64, 5, 5 * 60), 10);
+    assert_eq!(next_want(8, 8, 0, 0), 2);
+    // 64 KiB super-packets: 256 KiB a call, 4 of them, however full.
+    assert_eq!(next_want(4, 4, 4, 4 * 65_535), 4);
+    assert_eq!(next_want(64, 64, 64, 64 * 65_535), 4);
+    // 1500-byte packets: 256 KiB is 174 of them, so a burst.
+    assert_eq!(next_want(64, 64, 64, 64 * 1500), BURST);
+}
