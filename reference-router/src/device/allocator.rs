@@ -40,6 +40,14 @@ pub(super) fn tune() -> bool {
     }
 }
 
+/// [`tune`], said in the log where the C library keeps its own thresholds:
+/// grown tables and idle buffers then go back to the kernel.
+pub(super) fn tune_or_say() {
+    if !tune() {
+        tracing::debug!("the C library keeps its own allocation thresholds");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

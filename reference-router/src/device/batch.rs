@@ -27,8 +27,8 @@ use nix::errno::Errno;
 use std::io;
 use std::os::fd::RawFd;
 
-/// Operations per call: a burst ([`super::io::BURST`]).
-const ENTRIES: usize = super::io::BURST;
+/// Operations per call: the loop's burst (it checks that they agree).
+pub(super) const ENTRIES: usize = 64;
 
 /// `RWF_NOWAIT` (linux/fs.h): an operation that would wait completes with
 /// `EAGAIN` instead. io_uring does not take the queue's `O_NONBLOCK` as that:

@@ -38,9 +38,10 @@
 //! withdraws its announce routes. A handover to a new process would take the
 //! first step only.
 
+mod batched;
 mod ending;
 
-use super::batch::{self, Batch, Broken, ReadOutcome};
+use super::batch::{self, Batch};
 use super::loops::{ReloadAsk, Request};
 use super::sources::{Source, readable, source_queue, sources};
 use super::tun::{Devices, Queue};
@@ -50,7 +51,7 @@ use crate::offload;
 use crate::{DropReason, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -59,10 +60,9 @@ use std::time::{Duration, Instant};
 
 /// Packets read from one device before the loop looks at the others.
 pub const BURST: usize = 64;
+// A burst's reads fit one batch call.
+const _: () = assert!(batch::ENTRIES >= BURST);
 
-/// Bytes a batched read call aims at: 64 small packets, or a few
-/// super-packets ([`Worker::burst`]).
-const BATCH_BYTES: usize = 256 * 1024;
 /// Packets waiting in one worker's hand-off channel at most.
 const HANDOFF_CAPACITY: usize = 1024;
 /// Spare buffers a worker keeps.
@@ -282,7 +282,13 @@ impl Worker {
 /// queue; otherwise cut into plain packets with complete checksums first if it
 /// is a super-packet or its checksum partial. Packets the kernel refuses are
 /// counted as dropped: a full queue drops, as a full link would.
-fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, router: &mut Router) {
+pub(super) fn send(
+    devices: &Devices,
+    shard: Shard,
+    to: Interface,
+    buf: &mut PacketBuf,
+    router: &mut Router,
+) {
     let Some(q) = devices.queue(to, shard) else {
         // A subscriber a reload removed: what was queued for it goes nowhere.
         router.count_drop(DropReason::NoRoute);
@@ -321,7 +327,7 @@ fn send(devices: &Devices, shard: Shard, to: Interface, buf: &mut PacketBuf, rou
 
 /// A write to `to` the kernel refused, `lost` packets on the wire: counted as
 /// dropped; a full queue drops, as a full link would.
-fn write_failed(router: &mut Router, to: Interface, e: io::Error, lost: u64) {
+pub(super) fn write_failed(router: &mut Router, to: Interface, e: io::Error, lost: u64) {
     if e.kind() == io::ErrorKind::WouldBlock {
         router.count_drops(DropReason::TunQueueFull, lost);
         return;
@@ -334,21 +340,6 @@ fn write_failed(router: &mut Router, to: Interface, e: io::Error, lost: u64) {
         tracing::warn!(?to, error = %e, failed, "TUN write failed");
     }
     router.count_drops(DropReason::TunWriteFailed, lost);
-}
-
-/// How many reads the next batched call on a queue tries, after one that
-/// tried `tried` (asked for `want`) and brought `got` packets of `bytes`: twice
-/// what it brought when it came back short, twice `want` when full — up to a
-/// burst of small packets, but only [`BATCH_BYTES`] worth of large ones
-/// (a call saves the same 0.5 µs whatever it reads, and every buffer a 64 KiB
-/// super-packet filled stays resident); never fewer than 2.
-fn next_want(want: usize, tried: usize, got: usize, bytes: usize) -> usize {
-    let cap = (BATCH_BYTES / (bytes / got.max(1)).max(1)).clamp(2, BURST);
-    if got < tried {
-        (2 * got).clamp(2, cap)
-    } else {
-        (2 * want).clamp(2, cap)
-    }
 }
 
 /// Reads one packet from `q` into `buf`: `Ok(false)` when there is none.
@@ -408,60 +399,6 @@ impl Worker {
         }
     }
 
-    /// Sends the packet in `buf` to `to`: queued for the batch's next write
-    /// call where it leaves in one write (the queue takes the buffer and
-    /// leaves a spare in `buf`), else written at once ([`send`]) after what
-    /// is queued, so packets leave in the order they were routed.
-    fn emit(&mut self, devices: &Devices, to: Interface, buf: &mut PacketBuf) {
-        let shard = self.router.shard();
-        if let (Some(batch), Some(q)) = (&mut self.batch, devices.queue(to, shard)) {
-            let offload = buf.offload();
-            let whole = offload.is_super() || offload.partial.is_some();
-            if q.offload || !whole {
-                let segments = if q.offload {
-                    offload::wire_size(buf.packet(), &offload).0
-                } else {
-                    1
-                };
-                if q.offload && offload.is_super() {
-                    self.router.count_super_packet(true);
-                }
-                let fd = q.dev.as_fd().as_raw_fd();
-                if batch.queue(fd, q.offload, to, segments, buf) {
-                    self.flush();
-                }
-                return;
-            }
-        }
-        self.flush();
-        send(devices, shard, to, buf, &mut self.router);
-    }
-
-    /// Writes what the batch holds, in one call; the kernel's refusals are
-    /// counted as [`send`] counts them.
-    fn flush(&mut self) {
-        let Some(batch) = &mut self.batch else {
-            return;
-        };
-        let router = &mut self.router;
-        let flushed = batch.flush(|to, lost, result| {
-            if let Err(e) = result {
-                write_failed(router, to, e, lost);
-            }
-        });
-        self.router.count_io_calls(batch.take_calls());
-        let unsupported = batch.unsupported();
-        if let Some(e) = flushed.err().map(|Broken(e)| e).or(unsupported) {
-            self.batch_broken(e);
-        }
-    }
-
-    /// A batch call failed: the loop goes on a packet per call.
-    fn batch_broken(&mut self, e: io::Error) {
-        tracing::error!(error = %e, "io_uring failed: a system call per packet from now on");
-        self.batch = None;
-    }
-
     /// Up to [`BURST`] packets from `from` (the `k`th source the worker
     /// reads) through the router; whether the burst stopped at [`BURST`]
     /// (the device may hold more).
@@ -488,69 +425,6 @@ impl Worker {
         }
         self.router.count_reads(read as u64);
         Ok(read == BURST)
-    }
-
-    /// [`Worker::burst`] with the batch: reads in calls of `want[k]`
-    /// reads, doubling while they come back full (to a burst of small
-    /// packets, or [`BATCH_BYTES`] of large ones), until [`BURST`] packets
-    /// or a short call; each call's packets are routed before the next.
-    fn burst_batched(&mut self, devices: &Devices, k: usize, from: Source) -> io::Result<bool> {
-        let q = source_queue(devices, from, self.router.shard());
-        let (fd, header) = (q.dev.as_fd().as_raw_fd(), q.offload);
-        if self.want.len() <= k {
-            self.want.resize(k + 1, 2);
-        }
-        let now = Instant::now();
-        let mut total = 0;
-        while total < BURST {
-            let want = self.want[k];
-            let Some(batch) = &mut self.batch else {
-                break;
-            };
-            let read = batch.read(fd, header, want.min(BURST - total));
-            self.router.count_io_calls(batch.take_calls());
-            if let Err(Broken(e)) = read {
-                self.batch_broken(e);
-                break;
-            }
-            let (mut slots, mut outcomes) = batch.take_read();
-            let (tried, mut got, mut bytes, mut failed) = (outcomes.len(), 0, 0, None);
-            for (slot, outcome) in slots.iter_mut().zip(outcomes.drain(..)) {
-                match outcome {
-                    ReadOutcome::Packet => {
-                        got += 1;
-                        bytes += slot.len();
-                        self.route(devices, from, slot, now);
-                    }
-                    ReadOutcome::Malformed => {
-                        got += 1;
-                        self.router.count_drop(DropReason::Malformed);
-                    }
-                    ReadOutcome::Empty => {}
-                    ReadOutcome::Failed(e) => failed = failed.or(Some(e)),
-                }
-            }
-            if let Some(batch) = &mut self.batch {
-                batch.put_read(slots, outcomes);
-            }
-            self.flush();
-            self.router.count_reads(got as u64);
-            total += got;
-            match failed {
-                // The kernel takes no RWF_NOWAIT read here: a read per call.
-                Some(e) if batch::unsupported(&e) => {
-                    self.batch_broken(e);
-                    return Ok(true);
-                }
-                Some(e) => return Err(e),
-                None => {}
-            }
-            self.want[k] = next_want(want, tried, got, bytes);
-            if got < tried {
-                return Ok(false);
-            }
-        }
-        Ok(total >= BURST)
     }
 
     /// One packet read from `from` through the router: classified to its

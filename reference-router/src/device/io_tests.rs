@@ -5,6 +5,7 @@
 //! `rx_packets` of the TUN is the oracle (one per skb: a super-packet once,
 //! segments each).
 
+use super::batched::next_want;
 use super::*;
 use crate::config::Config;
 use crate::device::{in_netns, open_tun};

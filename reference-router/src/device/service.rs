@@ -175,11 +175,8 @@ fn serve(
         history,
         taken,
     } = start;
-    // Before the loops fill the tables: grown tables and idle buffers go
-    // back to the kernel (docs/performance.md, bytes per session).
-    if !super::allocator::tune() {
-        tracing::debug!("the C library keeps its own allocation thresholds");
-    }
+    // Before the loops fill the tables (docs/performance.md, bytes per session).
+    super::allocator::tune_or_say();
     let count = devices.wan.len() as u16;
     let per_subscriber = routers[0].config().metrics.per_subscriber;
     let base = routers[0].reload_base();

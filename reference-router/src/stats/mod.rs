@@ -559,10 +559,8 @@ pub struct Datapath {
     /// Packets read from the TUNs (a super-packet once).
     #[serde(default)]
     pub packets_read: u64,
-    /// System calls that read or wrote packets on the TUNs: one per packet
-    /// (and one more per burst, the read that found the queue empty), or,
-    /// with io_uring, one per burst's reads and one per burst's writes, so
-    /// `packets_read / io_calls` shows the batching.
+    /// System calls that moved packets on the TUNs: one per packet, or with
+    /// io_uring one per burst of reads or writes (see `packets_read`).
     #[serde(default)]
     pub io_calls: u64,
     /// Super-packets written whole, with their virtio-net header, to a TUN that
