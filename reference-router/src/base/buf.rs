@@ -140,6 +140,16 @@ impl PacketBuf {
         &self.storage[..AT + self.len]
     }
 
+    /// What one write to a device carries: with the virtio-net header where
+    /// `header` (an offload queue, [`PacketBuf::io_packet`]), else the packet.
+    pub fn wire(&mut self, header: bool) -> &[u8] {
+        if header {
+            self.io_packet()
+        } else {
+            self.packet()
+        }
+    }
+
     /// Cuts the packet to `len` bytes (link padding after the IP length), keeping
     /// its offload.
     pub(crate) fn truncate(&mut self, len: usize) {

@@ -212,11 +212,7 @@ impl Batch {
             return Ok(());
         }
         let entries = self.writes.iter_mut().map(|w| {
-            let bytes = if w.header {
-                w.buf.io_packet()
-            } else {
-                w.buf.packet()
-            };
+            let bytes = w.buf.wire(w.header);
             opcode::Write::new(types::Fd(w.fd), bytes.as_ptr(), bytes.len() as u32)
         });
         // SAFETY: each entry reads a queued buffer's heap storage, its
@@ -247,11 +243,7 @@ impl Batch {
             let refused = result.as_ref().err().filter(|e| unsupported(e));
             if let Some(e) = refused.and_then(io::Error::raw_os_error) {
                 // Written the plain way; the worker stops batching.
-                let bytes = if w.header {
-                    w.buf.io_packet()
-                } else {
-                    w.buf.packet()
-                };
+                let bytes = w.buf.wire(w.header);
                 // SAFETY: `w.fd` is the queue's descriptor, open while the
                 // worker holds its devices (a flush comes before any change).
                 let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(w.fd) };

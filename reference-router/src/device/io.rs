@@ -40,14 +40,16 @@
 
 mod batched;
 mod ending;
+mod write;
+
+use write::{one_write, send, write_failed};
 
 use super::batch::{self, Batch};
 use super::loops::{ReloadAsk, Request};
 use super::sources::{Source, readable, source_queue, sources};
 use super::tun::{Devices, Queue};
-use crate::iface::{Direction, Interface, Shard};
+use crate::iface::Direction;
 use crate::ipfix::Record;
-use crate::offload;
 use crate::{DropReason, PacketBuf, Router, Verdict};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, Read, Write};
@@ -276,70 +278,6 @@ impl Worker {
         }
         let _ = ask.done.send(index);
     }
-}
-
-/// Writes the packet in `buf` to `to`: with its virtio-net header on an offload
-/// queue; otherwise cut into plain packets with complete checksums first if it
-/// is a super-packet or its checksum partial. Packets the kernel refuses are
-/// counted as dropped: a full queue drops, as a full link would.
-pub(super) fn send(
-    devices: &Devices,
-    shard: Shard,
-    to: Interface,
-    buf: &mut PacketBuf,
-    router: &mut Router,
-) {
-    let Some(q) = devices.queue(to, shard) else {
-        // A subscriber a reload removed: what was queued for it goes nowhere.
-        router.count_drop(DropReason::NoRoute);
-        return;
-    };
-    let offload = buf.offload();
-    // On failure: the error, and how many packets on the wire were lost.
-    router.count_io_calls(1);
-    let result = if q.offload {
-        let (segments, _) = offload::wire_size(buf.packet(), &offload);
-        if offload.is_super() {
-            router.count_super_packet(true);
-        }
-        q.dev
-            .send(buf.io_packet())
-            .map(drop)
-            .map_err(|e| (e, segments))
-    } else if offload.is_super() || offload.partial.is_some() {
-        if offload.is_super() {
-            router.count_super_packet(false);
-        }
-        let segments = offload::segment(buf.packet(), &offload).unwrap_or_default();
-        let total = segments.len() as u64;
-        router.count_io_calls(total.saturating_sub(1));
-        segments
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, seg)| q.dev.send(seg).map(drop).map_err(|e| (e, total - i as u64)))
-    } else {
-        q.dev.send(buf.packet()).map(drop).map_err(|e| (e, 1))
-    };
-    if let Err((e, lost)) = result {
-        write_failed(router, to, e, lost);
-    }
-}
-
-/// A write to `to` the kernel refused, `lost` packets on the wire: counted as
-/// dropped; a full queue drops, as a full link would.
-pub(super) fn write_failed(router: &mut Router, to: Interface, e: io::Error, lost: u64) {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        router.count_drops(DropReason::TunQueueFull, lost);
-        return;
-    }
-    // Counted always; logged on the 1st, 2nd, 4th, 8th, ... failure,
-    // not once per packet.
-    static FAILED: AtomicU64 = AtomicU64::new(0);
-    let failed = FAILED.fetch_add(1, Ordering::Relaxed) + 1;
-    if failed.is_power_of_two() {
-        tracing::warn!(?to, error = %e, failed, "TUN write failed");
-    }
-    router.count_drops(DropReason::TunWriteFailed, lost);
 }
 
 /// Reads one packet from `q` into `buf`: `Ok(false)` when there is none.

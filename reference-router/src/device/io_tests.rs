@@ -9,6 +9,7 @@ use super::batched::next_want;
 use super::*;
 use crate::config::Config;
 use crate::device::{in_netns, open_tun};
+use crate::iface::Interface;
 use crate::offload::{Gso, Offload};
 use std::net::UdpSocket;
 use std::process::Command;

@@ -5,9 +5,8 @@
 use super::super::batch::{self, Broken, ReadOutcome};
 use super::super::sources::{Source, source_queue};
 use super::super::tun::Devices;
-use super::{BURST, Worker, send, write_failed};
+use super::{BURST, Worker, one_write, send, write_failed};
 use crate::iface::Interface;
-use crate::offload;
 use crate::{DropReason, PacketBuf};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -39,24 +38,14 @@ impl Worker {
     /// is queued, so packets leave in the order they were routed.
     pub(super) fn emit(&mut self, devices: &Devices, to: Interface, buf: &mut PacketBuf) {
         let shard = self.router.shard();
-        if let (Some(batch), Some(q)) = (&mut self.batch, devices.queue(to, shard)) {
-            let offload = buf.offload();
-            let whole = offload.is_super() || offload.partial.is_some();
-            if q.offload || !whole {
-                let segments = if q.offload {
-                    offload::wire_size(buf.packet(), &offload).0
-                } else {
-                    1
-                };
-                if q.offload && offload.is_super() {
-                    self.router.count_super_packet(true);
-                }
-                let fd = q.dev.as_fd().as_raw_fd();
-                if batch.queue(fd, q.offload, to, segments, buf) {
-                    self.flush();
-                }
-                return;
+        if let (Some(batch), Some(q)) = (&mut self.batch, devices.queue(to, shard))
+            && let Some(segments) = one_write(q, buf, &mut self.router)
+        {
+            let fd = q.dev.as_fd().as_raw_fd();
+            if batch.queue(fd, q.offload, to, segments, buf) {
+                self.flush();
             }
+            return;
         }
         self.flush();
         send(devices, shard, to, buf, &mut self.router);
