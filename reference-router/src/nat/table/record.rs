@@ -77,20 +77,6 @@ impl Session {
         before
     }
 
-    /// The wheel slot it heads, if it heads one (for the saved state).
-    pub(super) fn head_of(&self) -> Option<u16> {
-        (self.prev >= HEAD).then(|| (self.prev - HEAD) as u16)
-    }
-
-    /// The record as saved before the packing: `prev` NIL where it heads
-    /// a slot, which is then `slot`.
-    pub(super) fn saved_links(&self) -> (u32, u16) {
-        match self.head_of() {
-            Some(slot) => (NIL, slot),
-            None => (self.prev, 0),
-        }
-    }
-
     /// From the saved fields: the head's slot back into `prev`, the flags
     /// into their byte.
     pub(super) fn unpack(&mut self, (prev, slot): (u32, u16), tcp: u8, fast: bool) {

@@ -5,8 +5,8 @@
 //! records are, [`crate::ipfix::accounting::Accounting::count_at`]) were 8 of
 //! a 48-byte record whether accounting was on or not. Here they are a vector
 //! of their own that grows only as accounting asks for places, so a router
-//! without it pays nothing (a session is 40 bytes), and one with it pays the
-//! same 8 bytes as before.
+//! without it pays nothing (the record is 36 bytes, `super::record`), and one
+//! with it pays the same 8 bytes as before.
 //!
 //! A place is a hint: `count_at` checks the record it names against the
 //! flow's key. A session created in a slot gets fresh places ([`NIL`]).
@@ -17,6 +17,7 @@
 //! of before this split still loads.
 
 use super::{NIL, Session};
+use crate::wheel::Timed;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::ops::{Deref, DerefMut};
 
@@ -93,7 +94,8 @@ pub(super) struct Saved {
 
 impl Saved {
     fn of(s: &Session, places: [u32; 2]) -> Saved {
-        let (prev, slot) = s.saved_links();
+        // As saved before the packing: `prev` NIL where it heads a slot.
+        let (prev, _, slot) = s.links();
         Saved {
             in_addr: s.in_addr,
             out_addr: s.out_addr,
