@@ -29,7 +29,11 @@ pub fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&out.stdout);
-        if text.trim().is_empty() {
+        // nfcapd rotates its file every `-t` seconds, so a run that crosses a
+        // boundary leaves a file with no flows, which nfdump prints as
+        // "[\nNo matching flows\n]": not JSON, and nothing to add.
+        let text = text.replace("No matching flows", "");
+        if text.trim().is_empty() || is_empty_array(&text) {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(&text)
@@ -37,6 +41,12 @@ pub fn nfdump_records(dir: &Path) -> Vec<serde_json::Value> {
         flows.extend(v.as_array().unwrap().iter().cloned());
     }
     flows
+}
+
+/// Whether `text` is a JSON array with nothing in it but white space.
+fn is_empty_array(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with('[') && t.ends_with(']') && t[1..t.len() - 1].trim().is_empty()
 }
 
 /// Sum of (packets, bytes) of `flows` whose `field` satisfies `mine`.
