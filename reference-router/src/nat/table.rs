@@ -15,6 +15,7 @@ mod adopt;
 mod allocation;
 mod index;
 mod limits;
+mod mappings;
 mod reannounce;
 mod record;
 mod release;
@@ -33,6 +34,7 @@ pub(crate) use allocation::{Allocator, NatLog};
 use foldhash::fast::RandomState;
 use index::{MappingIndex, SessionIndex, Side};
 pub(crate) use limits::{Full, Limits, SubscriberState};
+use mappings::Mappings;
 pub(crate) use release::{AddressUse, Countdown};
 use slab::Slab;
 use std::collections::HashMap;
@@ -78,8 +80,10 @@ pub(crate) struct Session {
     next: u32,
 }
 
-/// An external endpoint bound to an internal one. 32 bytes.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+/// An external endpoint bound to an internal one. 28 bytes: its public
+/// address's index in the pool is found from the address ([`Mappings`]),
+/// and it is saved in the shape of before, the index in it.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Mapping {
     pub(crate) in_addr: u32,
     pub(crate) out_addr: u32,
@@ -90,9 +94,8 @@ pub(crate) struct Mapping {
     pub(crate) rem_port: u16,
     pub(crate) protocol: u8,
     pub(crate) subscriber: SubscriberId,
+    /// Live sessions on it; while the record is free, the next free one.
     pub(crate) sessions: u32,
-    /// Index of the public address in the pool.
-    pub(crate) pool_index: u32,
 }
 
 impl Session {
@@ -140,7 +143,7 @@ type Index<K> = HashMap<K, u32, RandomState>;
 pub(crate) struct Table {
     sessions: Slab,
     free_session: u32,
-    mappings: Vec<Mapping>,
+    mappings: Mappings,
     free_mapping: u32,
     // The indexes are not in a saved state: a restore builds them from the
     // records ([`Table::rebuild_indexes`]), sized once.
@@ -198,7 +201,7 @@ impl Table {
         Table {
             sessions: Slab::default(),
             free_session: NIL,
-            mappings: Vec::new(),
+            mappings: Mappings::new(&pool),
             free_mapping: NIL,
             by_inside: SessionIndex::new(Side::Inside),
             by_outside: SessionIndex::new(Side::Outside),
@@ -378,14 +381,13 @@ impl Table {
             protocol: key.protocol,
             subscriber,
             sessions: 0,
-            pool_index,
         };
-        Ok(self.insert_mapping(record))
+        Ok(self.insert_mapping(record, pool_index))
     }
 
     /// Puts `record` into the slab and both indexes, counted for its
-    /// subscriber and its public address; its index.
-    fn insert_mapping(&mut self, record: Mapping) -> u32 {
+    /// subscriber and its public address (at `pool_index`); its index.
+    fn insert_mapping(&mut self, record: Mapping, pool_index: u32) -> u32 {
         let index = if self.free_mapping != NIL {
             let i = self.free_mapping;
             self.free_mapping = self.mappings[i as usize].sessions;
@@ -400,7 +402,7 @@ impl Table {
         let space = ports::space(record.protocol);
         self.subscribers
             .update(record.subscriber, |s| s.ports[space] += 1);
-        self.addresses_use[record.pool_index as usize].mappings += 1;
+        self.addresses_use[pool_index as usize].mappings += 1;
         self.live_mappings += 1;
         index
     }
@@ -418,14 +420,14 @@ impl Table {
         if self.live_sessions >= self.limits.max_sessions {
             self.release_if_unused(m, now);
             let key = Key::endpoint(map.protocol, map.in_addr, map.in_port);
-            let pool = Some(map.pool_index);
+            let pool = Some(self.mappings.pool_index(m));
             self.log_limit(NatEvent::QuotaExceeded, map.subscriber, &key, pool);
             return Err(Full::Sessions);
         }
         if self.subscribers.get(map.subscriber).sessions >= self.limits.sessions_per_subscriber {
             self.release_if_unused(m, now);
             let key = Key::endpoint(map.protocol, map.in_addr, map.in_port);
-            let pool = Some(map.pool_index);
+            let pool = Some(self.mappings.pool_index(m));
             self.log_limit(NatEvent::QuotaExceeded, map.subscriber, &key, pool);
             return Err(Full::SubscriberSessions);
         }
@@ -454,7 +456,8 @@ impl Table {
         if self.mappings[m as usize].sessions == 1 {
             self.log_mapping(&map, NatEvent::BibCreate);
         }
-        self.addresses_use[map.pool_index as usize].sessions += 1;
+        let at = self.mappings.pool_index(m);
+        self.addresses_use[at as usize].sessions += 1;
         self.subscribers.update(map.subscriber, |s| s.sessions += 1);
         self.live_sessions += 1;
         self.created += 1;
@@ -505,8 +508,8 @@ impl Table {
         let m = s.mapping;
         let sub = self.mappings[m as usize].subscriber;
         self.subscribers.update(sub, |s| s.sessions -= 1);
-        let at = self.mappings[m as usize].pool_index as usize;
-        self.addresses_use[at].sessions -= 1;
+        let at = self.mappings.pool_index(m);
+        self.addresses_use[at as usize].sessions -= 1;
         self.mappings[m as usize].sessions -= 1;
         if self.mappings[m as usize].sessions == 0 {
             // The port's quarantine counts from the session's expiry.
@@ -525,20 +528,19 @@ impl Table {
     /// Frees mapping `m`; its port goes into quarantine if it carried traffic.
     fn remove_mapping(&mut self, m: u32, now: u32, used: bool) {
         let map = self.mappings[m as usize];
+        let at = self.mappings.pool_index(m);
         self.map_inside.remove(m, &self.mappings);
         self.map_outside.remove(m, &self.mappings);
         if used {
             // Only a mapping that had a session was logged created.
             self.log_mapping(&map, NatEvent::BibDelete);
-            self.ports
-                .release(map.pool_index, map.protocol, map.out_port, now);
+            self.ports.release(at, map.protocol, map.out_port, now);
         } else {
-            self.ports
-                .unused(map.pool_index, map.protocol, map.out_port);
+            self.ports.unused(at, map.protocol, map.out_port);
         }
         if let Allocator::Block(b) = &mut self.alloc {
             b.unuse(
-                map.pool_index,
+                at,
                 map.out_port,
                 self.now.max(now),
                 &mut self.log.block_events,
@@ -548,7 +550,7 @@ impl Table {
         let space = ports::space(map.protocol);
         self.subscribers
             .update(map.subscriber, |s| s.ports[space] -= 1);
-        self.addresses_use[map.pool_index as usize].mappings -= 1;
+        self.addresses_use[at as usize].mappings -= 1;
         self.mappings[m as usize].sessions = self.free_mapping;
         self.free_mapping = m;
         self.live_mappings -= 1;
@@ -688,6 +690,7 @@ mod tests {
         // in it (now beside the slab, only with accounting on), 40 while its
         // wheel slot and the fast path's flags had bytes of their own.
         assert_eq!(size_of::<Session>(), 36);
-        assert_eq!(size_of::<Mapping>(), 32);
+        // 32 while it kept its address's pool index too (`mappings`).
+        assert_eq!(size_of::<Mapping>(), 28);
     }
 }

@@ -43,6 +43,7 @@ impl Table {
             self.log_limit(NatEvent::QuotaExceeded, sub, &key, Some(fed.pool_index));
             return Err(full);
         }
+        debug_assert_eq!(self.mappings.position(fed.out_addr), Some(fed.pool_index));
         let record = Mapping {
             in_addr: key.addr,
             out_addr: fed.out_addr,
@@ -53,8 +54,7 @@ impl Table {
             protocol: key.protocol,
             subscriber: sub,
             sessions: 0,
-            pool_index: fed.pool_index,
         };
-        Ok(self.insert_mapping(record))
+        Ok(self.insert_mapping(record, fed.pool_index))
     }
 }

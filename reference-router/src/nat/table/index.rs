@@ -238,7 +238,6 @@ mod tests {
             protocol: 17,
             subscriber: Default::default(),
             sessions: 1,
-            pool_index: 0,
         }
     }
 

@@ -65,14 +65,15 @@ impl Table {
     /// Adds public address `addr` to the pool (a reload), or takes it back if
     /// it was draining; returns its index. Then [`Table::respread`].
     pub(crate) fn add_address(&mut self, addr: u32) -> u32 {
-        if let Some(i) = self.pool.iter().position(|&a| a == addr) {
-            let u = &mut self.addresses_use[i];
+        if let Some(i) = self.mappings.position(addr) {
+            let u = &mut self.addresses_use[i as usize];
             u.draining = false;
             u.freed = false;
             u.countdown = None;
             self.freed.retain(|&a| a != addr);
-            return i as u32;
+            return i;
         }
+        self.mappings.add_address(addr, self.pool.len() as u32);
         self.pool.push(addr);
         self.addresses_use.push(AddressUse::default());
         self.ports.add_address();
@@ -244,6 +245,8 @@ impl Table {
     /// the records only). A free list that leaves the slab or loops is an
     /// error, not a panic.
     pub(crate) fn rebuild_indexes(&mut self) -> Result<(), String> {
+        self.mappings.set_pool(&self.pool);
+        self.mappings.check()?;
         let mut free = vec![false; self.mappings.len()];
         let mut m = self.free_mapping;
         while m != NIL {
