@@ -23,9 +23,15 @@
 //! belongs to another worker ([`Router::steer`]: it came in on the wrong uplink
 //! queue, or a hairpin reached a port another worker owns) moves to that
 //! worker's bounded hand-off channel in the buffer it was read into, and the
-//! worker is woken only if it sleeps; buffers circulate, nothing is allocated
-//! per packet once the pools are warm. The kernel helps: it learns which uplink
-//! queue a flow was written on and reads its replies to the same one.
+//! worker is woken only if it sleeps. Buffers circulate: one whose packet was
+//! handed here goes back to the worker that read it once this worker's own
+//! spares are full ([`Doorbell::give_back`]), so where one worker reads what
+//! another owns (a range's TUN queue, whose flows the kernel spreads over the
+//! workers) nothing is allocated or freed per packet once the pools are warm —
+//! a packet buffer is 64 KiB, above the allocator's mmap threshold
+//! (`super::allocator`), and was an `mmap` and an `munmap` per hand-off. The
+//! kernel helps: it learns which uplink queue a flow was written on and reads
+//! its replies to the same one.
 //!
 //! Questions from the control server are answered between bursts; a worker never
 //! waits for a control client. A reload is one of them: the worker checks it,
@@ -80,6 +86,8 @@ const RELEASE_BUDGET: usize = 4096;
 struct Handed {
     buf: PacketBuf,
     how: How,
+    /// The worker that read it, where the buffer goes back.
+    from: u16,
 }
 
 /// How a handed packet goes on.
@@ -95,6 +103,8 @@ enum How {
 pub(super) struct Mailbox {
     pub(super) requests: Receiver<Request>,
     handoffs: Receiver<Handed>,
+    /// Buffers of packets this worker handed off, given back.
+    returns: Receiver<PacketBuf>,
     wake: UnixStream,
     sleeping: Arc<AtomicBool>,
     pending: Arc<AtomicUsize>,
@@ -104,6 +114,7 @@ pub(super) struct Mailbox {
 #[derive(Clone)]
 pub(super) struct Doorbell {
     handoffs: SyncSender<Handed>,
+    returns: SyncSender<PacketBuf>,
     pub(super) wake: Arc<UnixStream>,
     sleeping: Arc<AtomicBool>,
     pending: Arc<AtomicUsize>,
@@ -113,6 +124,11 @@ pub(super) struct Doorbell {
 pub(super) fn mailbox() -> io::Result<(Mailbox, Doorbell, SyncSender<Request>)> {
     let (requests_tx, requests) = mpsc::sync_channel(16);
     let (handoffs_tx, handoffs) = mpsc::sync_channel(HANDOFF_CAPACITY);
+    // As many as can be in flight to another worker: where that worker is
+    // overloaded its channel fills, and when it drains every buffer must
+    // have a way back, or the reader makes new ones as the channel fills
+    // again (an mmap and an munmap per packet, when CPU is scarcest).
+    let (returns_tx, returns) = mpsc::sync_channel(HANDOFF_CAPACITY);
     let (wake_tx, wake) = UnixStream::pair()?;
     wake.set_nonblocking(true)?;
     wake_tx.set_nonblocking(true)?;
@@ -122,12 +138,14 @@ pub(super) fn mailbox() -> io::Result<(Mailbox, Doorbell, SyncSender<Request>)> 
         Mailbox {
             requests,
             handoffs,
+            returns,
             wake,
             sleeping: Arc::clone(&sleeping),
             pending: Arc::clone(&pending),
         },
         Doorbell {
             handoffs: handoffs_tx,
+            returns: returns_tx,
             wake: Arc::new(wake_tx),
             sleeping,
             pending,
@@ -151,6 +169,13 @@ impl Doorbell {
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => Err(b),
         }
     }
+
+    /// Gives back the buffer of a packet this worker handed off; dropped if
+    /// it holds [`HANDOFF_CAPACITY`] given back already. No wake-up: the
+    /// worker takes them when its spares run out.
+    fn give_back(&self, buf: PacketBuf) {
+        let _ = self.returns.try_send(buf);
+    }
 }
 
 /// One worker: its router, mailbox, the other workers' doorbells, spare
@@ -160,6 +185,8 @@ pub(super) struct Worker {
     pub(super) mailbox: Mailbox,
     pub(super) peers: Vec<Doorbell>,
     pool: Vec<PacketBuf>,
+    /// Packet buffers it made for hand-offs (none once buffers circulate).
+    buffers_made: u64,
     /// The IPFIX exporter's channel, when exporting.
     exporter: Option<SyncSender<Record>>,
     /// The takeover listener's datagrams (`[takeover] listen`).
@@ -204,6 +231,7 @@ impl Worker {
             mailbox,
             peers,
             pool: Vec::new(),
+            buffers_made: 0,
             exporter: None,
             feed: None,
             devices,
@@ -313,15 +341,32 @@ impl Worker {
     /// Hands the packet in `buf` to worker `to`, taking a spare buffer in its
     /// place; a full channel drops it (counted).
     fn hand_off(&mut self, to: u16, buf: &mut PacketBuf, how: How) {
-        let spare = self.pool.pop().unwrap_or_default();
+        let spare = self.spare();
         let packet = std::mem::replace(buf, spare);
-        match self.peers[usize::from(to)].hand(Handed { buf: packet, how }) {
+        let from = self.router.shard().index;
+        match self.peers[usize::from(to)].hand(Handed {
+            buf: packet,
+            how,
+            from,
+        }) {
             Ok(()) => self.router.count_handoff(true),
             Err(back) => {
                 self.router.count_handoff(false);
                 self.pool.push(std::mem::replace(buf, back.buf));
             }
         }
+    }
+
+    /// A spare buffer: one of its own, else one given back, else a new one.
+    fn spare(&mut self) -> PacketBuf {
+        if let Some(b) = self.pool.pop() {
+            return b;
+        }
+        if let Ok(b) = self.mailbox.returns.try_recv() {
+            return b;
+        }
+        self.buffers_made += 1;
+        PacketBuf::new()
     }
 
     /// What the router says of the packet in `buf`.
@@ -399,6 +444,7 @@ impl Worker {
         while let Ok(Handed {
             buf: mut packet,
             how,
+            from,
         }) = self.mailbox.handoffs.try_recv()
         {
             self.mailbox.pending.fetch_sub(1, Ordering::SeqCst);
@@ -410,6 +456,8 @@ impl Worker {
             self.act(verdict, devices, &mut packet);
             if self.pool.len() < POOL {
                 self.pool.push(packet);
+            } else if let Some(peer) = self.peers.get(usize::from(from)) {
+                peer.give_back(packet);
             }
         }
         if let Some(feed) = &self.feed {

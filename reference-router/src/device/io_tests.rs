@@ -120,6 +120,66 @@ fn three_rounds_with(devices: Arc<Devices>, batched: bool) -> Worker {
     worker
 }
 
+/// Two workers of a one-subscriber NAT, the second owning what the first
+/// hands it, and their devices (none: the handed packets are empty, dropped
+/// by the owner's router).
+fn reader_and_owner() -> (Worker, Worker, Arc<Devices>) {
+    let config = Config::from_toml(
+        r#"
+        [router]
+        ra = false
+        [nat]
+        pool = ["203.0.113.1"]
+        "#,
+    )
+    .unwrap();
+    let mut routers = Router::workers(config, 1, Instant::now(), 2).unwrap();
+    let (owner, reader) = (routers.remove(1), routers.remove(0));
+    let devices = Arc::new(Devices::of_queues(Vec::new(), Vec::new()));
+    let (reader_box, reader_bell, _) = mailbox().unwrap();
+    let (owner_box, owner_bell, _) = mailbox().unwrap();
+    let bells = vec![reader_bell, owner_bell];
+    let reader = Worker::new(reader, reader_box, bells.clone(), Arc::clone(&devices));
+    let owner = Worker::new(owner, owner_box, bells, Arc::clone(&devices));
+    (reader, owner, devices)
+}
+
+/// `rounds` rounds of the reader handing `each` packets to the owner, which
+/// then takes what its channel holds; the buffers each made.
+fn hand_rounds(rounds: usize, each: usize) -> (u64, u64) {
+    let (mut reader, mut owner, devices) = reader_and_owner();
+    let mut buf = PacketBuf::new();
+    for _ in 0..rounds {
+        for _ in 0..each {
+            reader.hand_off(1, &mut buf, How::Steered(Direction::Inbound));
+        }
+        owner.mail(&devices, false);
+    }
+    assert_eq!(owner.router.snapshot().datapath.packets_read, 0);
+    (reader.buffers_made, owner.buffers_made)
+}
+
+/// Law: the buffers of packets handed to another worker come back to the
+/// worker that read them, so a steady one-way stream of hand-offs (a range's
+/// TUN queue read by a worker that does not own its subscribers) makes new
+/// buffers only until the owner's spares are full and the first come back:
+/// [`POOL`] + [`BURST`] for 50 bursts, not one per packet (3200).
+#[test]
+fn handed_off_buffers_come_back_to_the_worker_that_read_them() {
+    assert_eq!(hand_rounds(50, BURST), ((POOL + BURST) as u64, 0));
+}
+
+/// Law: with the owner overloaded (its channel full, the hand-offs beyond
+/// refused) and then draining, every buffer in flight comes back, so the
+/// reader makes the channel's worth, the owner's spares and the one it
+/// holds while the channel is full — once, not again each time the channel
+/// fills (a return path of only [`POOL`] made 768 more per round).
+#[test]
+fn buffers_in_flight_to_an_overloaded_worker_all_come_back() {
+    let made = hand_rounds(6, HANDOFF_CAPACITY + BURST);
+    assert_eq!(made, ((HANDOFF_CAPACITY + POOL + 1) as u64, 0));
+}
+
 #[test]
 fn a_burst_is_read_per_wake_up() {
     if !can_run("a_burst_is_read_per_wake_up") {
