@@ -74,7 +74,8 @@ fn ip(args: &[&str]) {
 }
 
 /// One worker's router for an uplink `wan` and one subscriber `sub1`.
-fn router() -> Router {
+/// `count` workers' routers of a NAT with one subscriber.
+fn routers(count: u16) -> Vec<Router> {
     let config = Config::from_toml(
         r#"
         [router]
@@ -87,9 +88,11 @@ fn router() -> Router {
         "#,
     )
     .unwrap();
-    Router::workers(config, 1, Instant::now(), 1)
-        .unwrap()
-        .remove(0)
+    Router::workers(config, 1, Instant::now(), count).unwrap()
+}
+
+fn router() -> Router {
+    routers(1).remove(0)
 }
 
 fn tun(ns: &Netns, name: &str, offload: bool, addr: &str) -> Queue {
@@ -120,20 +123,11 @@ fn three_rounds_with(devices: Arc<Devices>, batched: bool) -> Worker {
     worker
 }
 
-/// Two workers of a one-subscriber NAT, the second owning what the first
-/// hands it, and their devices (none: the handed packets are empty, dropped
+/// Two workers of [`routers`], the second owning what the first hands it,
+/// and their devices (none: the handed packets are empty, dropped
 /// by the owner's router).
 fn reader_and_owner() -> (Worker, Worker, Arc<Devices>) {
-    let config = Config::from_toml(
-        r#"
-        [router]
-        ra = false
-        [nat]
-        pool = ["203.0.113.1"]
-        "#,
-    )
-    .unwrap();
-    let mut routers = Router::workers(config, 1, Instant::now(), 2).unwrap();
+    let mut routers = routers(2);
     let (owner, reader) = (routers.remove(1), routers.remove(0));
     let devices = Arc::new(Devices::of_queues(Vec::new(), Vec::new()));
     let (reader_box, reader_bell, _) = mailbox().unwrap();
