@@ -46,6 +46,7 @@
 
 mod batched;
 mod ending;
+mod spares;
 mod write;
 
 use write::{one_write, send, write_failed};
@@ -168,6 +169,11 @@ impl Doorbell {
             }
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => Err(b),
         }
+    }
+
+    /// Packets handed to this worker that it has not taken yet.
+    fn in_flight(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Gives back the buffer of a packet this worker handed off; dropped if
@@ -355,18 +361,6 @@ impl Worker {
                 self.pool.push(std::mem::replace(buf, back.buf));
             }
         }
-    }
-
-    /// A spare buffer: one of its own, else one given back, else a new one.
-    fn spare(&mut self) -> PacketBuf {
-        if let Some(b) = self.pool.pop() {
-            return b;
-        }
-        if let Ok(b) = self.mailbox.returns.try_recv() {
-            return b;
-        }
-        self.buffers_made += 1;
-        PacketBuf::new()
     }
 
     /// What the router says of the packet in `buf`.
@@ -561,6 +555,7 @@ impl Worker {
         }
         if wait > 0 {
             self.router.count_wakeup();
+            self.trim_spares();
         }
         let polled = poll(fds, PollTimeout::from(wait));
         self.mailbox.sleeping.store(false, Ordering::SeqCst);

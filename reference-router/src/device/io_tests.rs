@@ -139,8 +139,8 @@ fn reader_and_owner() -> (Worker, Worker, Arc<Devices>) {
 }
 
 /// `rounds` rounds of the reader handing `each` packets to the owner, which
-/// then takes what its channel holds; the buffers each made.
-fn hand_rounds(rounds: usize, each: usize) -> (u64, u64) {
+/// then takes what its channel holds; the two workers after.
+fn hand_rounds(rounds: usize, each: usize) -> (Worker, Worker) {
     let (mut reader, mut owner, devices) = reader_and_owner();
     let mut buf = PacketBuf::new();
     for _ in 0..rounds {
@@ -150,6 +150,12 @@ fn hand_rounds(rounds: usize, each: usize) -> (u64, u64) {
         owner.mail(&devices, false);
     }
     assert_eq!(owner.router.snapshot().datapath.packets_read, 0);
+    (reader, owner)
+}
+
+/// The buffers the reader and the owner of [`hand_rounds`] made.
+fn made(rounds: usize, each: usize) -> (u64, u64) {
+    let (reader, owner) = hand_rounds(rounds, each);
     (reader.buffers_made, owner.buffers_made)
 }
 
@@ -160,7 +166,7 @@ fn hand_rounds(rounds: usize, each: usize) -> (u64, u64) {
 /// [`POOL`] + [`BURST`] for 50 bursts, not one per packet (3200).
 #[test]
 fn handed_off_buffers_come_back_to_the_worker_that_read_them() {
-    assert_eq!(hand_rounds(50, BURST), ((POOL + BURST) as u64, 0));
+    assert_eq!(made(50, BURST), ((POOL + BURST) as u64, 0));
 }
 
 /// Law: with the owner overloaded (its channel full, the hand-offs beyond
@@ -170,8 +176,25 @@ fn handed_off_buffers_come_back_to_the_worker_that_read_them() {
 /// fills (a return path of only [`POOL`] made 768 more per round).
 #[test]
 fn buffers_in_flight_to_an_overloaded_worker_all_come_back() {
-    let made = hand_rounds(6, HANDOFF_CAPACITY + BURST);
+    let made = made(6, HANDOFF_CAPACITY + BURST);
     assert_eq!(made, ((HANDOFF_CAPACITY + POOL + 1) as u64, 0));
+}
+
+/// Law: a worker about to sleep keeps [`POOL`] spares and as many as it has
+/// in flight to the others, and frees the rest of what a peak put in
+/// flight; its pool then serves as before.
+#[test]
+fn a_worker_about_to_sleep_keeps_the_pool_and_what_is_in_flight() {
+    let (mut reader, _owner) = hand_rounds(2, HANDOFF_CAPACITY + BURST);
+    let made = reader.buffers_made;
+    let mut buf = PacketBuf::new();
+    for _ in 0..100 {
+        reader.hand_off(1, &mut buf, How::Steered(Direction::Inbound));
+    }
+    reader.trim_spares();
+    assert_eq!(reader.pool.len(), POOL + 100);
+    let _ = reader.spare();
+    assert_eq!((reader.pool.len(), reader.buffers_made), (POOL + 99, made));
 }
 
 #[test]
