@@ -46,7 +46,8 @@
 # first (its busy share is printed on stderr). Default 0: every hop runs on
 # the generator's core in softirq, one core of work for all of it.
 #
-# PROFILE=DIR records `perf record -a -g` over each UDP window (DIR/CONTENDER-rROUND.data)
+# PROFILE=DIR records `perf record -a -g` over each UDP window (DIR/CONTENDER-rROUND.data;
+# first packets: DIR/CONTENDER-first-rROUND.data)
 # and prints on stderr where the CPU went, by stage (generator, box, sink, …:
 # benches/scripts/perf-stages.py), as shares and µs per datagram. Perf's own
 # sampling costs a few percent: take the figures of such a run as a profile,
@@ -382,7 +383,7 @@ for round in $(seq "$REPS"); do
         if [[ $c == fastpath || $c == off ]]; then
             fresh_router "$([[ $c == fastpath ]] && echo ebpf || echo off)"
             if [[ $SPREAD == 1 ]]; then pin_napi; fi
-            read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg")"
+            read -r R[n,$c,$round] R[cn,$c,$round] <<<"$(udp $w "$work/$w-new.cfg" "$c-first-r$round")"
         fi
         echo "round $round $c: TCPv4 ${R[t4,$c,$round]} Gbit/s ${R[c4,$c,$round]} core-s/GB;" \
             "TCPv6 ${R[t6,$c,$round]} Gbit/s ${R[c6,$c,$round]} core-s/GB;" \
